@@ -1,0 +1,1 @@
+//! The function app: the HTTP routes the Functions host forwards to.

@@ -1,0 +1,1 @@
+//! The Functions layout: host.json, function.json files and `handler package`.

@@ -1,0 +1,38 @@
+//! # serverless-signalr
+//!
+//! A custom handler for Azure Functions that gives single-page apps real-time push through Azure
+//! SignalR Service in serverless mode, without .NET and without the SignalR bindings.
+//!
+//! ## How a request flows
+//!
+//! The Functions host forwards HTTP requests (`enableForwardingHttpRequest`) to this one binary,
+//! which serves every function in [`app`]:
+//!
+//! * **negotiate** — a SPA's `@microsoft/signalr` client asks who it is allowed to be. The app
+//!   works out the caller's identity from a verified source, mints a client access token with
+//!   [`service::token`] from the connection string ([`service::connection_string`]) and answers
+//!   `{url, accessToken}`. The client then connects straight to the service.
+//! * **messages / groups / management** — backend services POST the same JSON they post to the
+//!   official bindings. The app validates it into commands once, then applies each with a REST
+//!   call through [`service::rest`], signed with a short-lived server token.
+//! * **upstream** — the service calls the app when clients connect, disconnect or invoke hub
+//!   methods, signed with `X-ASRS-Signature`.
+//!
+//! With no connection string outside the Functions host, the binary also starts [`emulator`], a
+//! local stand-in for the service (REST API, client negotiate, WebSockets / Server-Sent Events /
+//! long polling, JSON hub protocol, upstream calls) that checks tokens strictly, so a green local
+//! run means the tokens are right for Azure.
+//!
+//! ## Module map
+//!
+//! * [`settings`] — every app setting, parsed once at start-up.
+//! * [`service`] — talks to the service: connection strings, tokens, names, the REST client.
+//! * [`app`] — the HTTP surface the Functions host forwards to.
+//! * [`emulator`] — the embedded local SignalR Service.
+//! * [`functions`] — the Functions layout (`host.json`, `function.json`) and `handler package`.
+
+pub mod app;
+pub mod emulator;
+pub mod functions;
+pub mod service;
+pub mod settings;

@@ -1,0 +1,306 @@
+//! Parsing of `AzureSignalRConnectionString` and the URLs derived from it (reference
+//! `signalr-service.md` §1): where clients connect, where REST calls go, and the audience base
+//! that tokens are minted for. Errors name the key and say what is wrong; no error and no `Debug`
+//! output ever contains the access key or client secret.
+
+use std::collections::HashMap;
+use std::fmt;
+
+use url::Url;
+
+use super::secret::Secret;
+
+/// A parsed, validated connection string.
+#[derive(Clone, Debug)]
+pub struct ConnectionString {
+    endpoint: Url,
+    client_endpoint: Option<Url>,
+    server_endpoint: Option<Url>,
+    access_key: Option<Secret>,
+    version: Option<String>,
+    auth: AuthType,
+}
+
+/// How the app authenticates to the service (the `AuthType` key).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum AuthType {
+    /// Tokens signed with `AccessKey` (no `AuthType`, or a value that is not an Entra ID one).
+    AccessKey,
+    /// `AuthType=azure`: the default Azure credential chain.
+    DefaultAzure,
+    /// `AuthType=azure.msi` (or legacy `aad` with only `ClientId` or nothing): a managed identity,
+    /// user-assigned when a client id is given.
+    ManagedIdentity {
+        /// `ClientId` of a user-assigned identity.
+        client_id: Option<String>,
+    },
+    /// `AuthType=azure.app` (or legacy `aad` with tenant and credential): an app registration.
+    Application {
+        /// `ClientId` of the app registration.
+        client_id: String,
+        /// `TenantId` of the app registration.
+        tenant_id: String,
+        /// `ClientSecret` or `ClientCert`.
+        credential: AppCredential,
+    },
+}
+
+/// The credential of an app registration.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum AppCredential {
+    /// `ClientSecret`.
+    Secret(Secret),
+    /// `ClientCert`: a path to a certificate file.
+    Certificate(String),
+}
+
+/// Why a connection string was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConnectionStringError {
+    /// A required key is absent.
+    #[error("{0} is missing")]
+    Missing(&'static str),
+    /// A key appears more than once (keys are case-insensitive).
+    #[error("{0} appears more than once (keys are case-insensitive)")]
+    Duplicate(String),
+    /// A key has a value that is not allowed.
+    #[error("{key}: {problem}")]
+    Invalid {
+        /// The key, as the documentation spells it.
+        key: &'static str,
+        /// What is wrong and what is expected.
+        problem: String,
+    },
+}
+
+const KNOWN_KEYS: [&str; 11] = [
+    "Endpoint",
+    "AccessKey",
+    "Version",
+    "Port",
+    "ClientEndpoint",
+    "ServerEndpoint",
+    "AuthType",
+    "ClientId",
+    "TenantId",
+    "ClientSecret",
+    "ClientCert",
+];
+
+impl ConnectionString {
+    /// Parses a connection string: `;`-separated `Key=Value` pairs, keys case-insensitive, values
+    /// split at the first `=` (so base64 keys ending in `=` are fine), empty segments ignored.
+    pub fn parse(text: &str) -> Result<Self, ConnectionStringError> {
+        let mut pairs: HashMap<String, String> = HashMap::new();
+        for segment in text.split(';') {
+            let Some((key, value)) = segment.split_once('=') else {
+                continue;
+            };
+            let key = key.trim();
+            if key.is_empty() {
+                continue;
+            }
+            let canonical = KNOWN_KEYS
+                .iter()
+                .find(|k| k.eq_ignore_ascii_case(key))
+                .map_or_else(|| key.to_ascii_lowercase(), |k| (*k).to_string());
+            if pairs
+                .insert(canonical.clone(), value.trim().to_string())
+                .is_some()
+            {
+                return Err(ConnectionStringError::Duplicate(canonical));
+            }
+        }
+        let get = |key: &str| pairs.get(key).filter(|v| !v.is_empty()).cloned();
+
+        let mut endpoint = parse_url(
+            "Endpoint",
+            &get("Endpoint").ok_or(ConnectionStringError::Missing("Endpoint"))?,
+        )?;
+        endpoint.set_path("");
+        endpoint.set_query(None);
+        endpoint.set_fragment(None);
+        if let Some(port) = get("Port") {
+            let port = port.parse::<u16>().ok().filter(|p| *p > 0).ok_or_else(|| {
+                invalid(
+                    "Port",
+                    format!("must be a whole number from 1 to 65535, not {port:?}"),
+                )
+            })?;
+            // A URL with a special scheme always accepts a port.
+            let _ = endpoint.set_port(Some(port));
+        }
+        let client_endpoint = get("ClientEndpoint")
+            .map(|v| parse_url("ClientEndpoint", &v))
+            .transpose()?;
+        let server_endpoint = get("ServerEndpoint")
+            .map(|v| parse_url("ServerEndpoint", &v))
+            .transpose()?;
+
+        let version = get("Version");
+        if let Some(v) = &version {
+            if !version_supported(v) {
+                return Err(invalid(
+                    "Version",
+                    format!("{v:?} is not supported; use 1.0"),
+                ));
+            }
+        }
+
+        let auth = parse_auth(&get("AuthType"), &get)?;
+        let access_key = get("AccessKey").map(Secret::new);
+        if auth == AuthType::AccessKey && access_key.is_none() {
+            return Err(ConnectionStringError::Missing("AccessKey"));
+        }
+        Ok(Self {
+            endpoint,
+            client_endpoint,
+            server_endpoint,
+            access_key,
+            version,
+            auth,
+        })
+    }
+
+    /// The endpoint after `Port` is applied, without a trailing slash, e.g. `http://localhost:8888`.
+    pub fn endpoint(&self) -> String {
+        trim_slash(&self.endpoint)
+    }
+
+    /// Base URL handed to clients, ending in `/`: `ClientEndpoint` when set, else the endpoint
+    /// (with its port).
+    pub fn client_base(&self) -> String {
+        format!(
+            "{}/",
+            trim_slash(self.client_endpoint.as_ref().unwrap_or(&self.endpoint))
+        )
+    }
+
+    /// Base URL of REST calls, ending in `/`: `ServerEndpoint` when set, else the endpoint (with its port).
+    pub fn server_base(&self) -> String {
+        format!(
+            "{}/",
+            trim_slash(self.server_endpoint.as_ref().unwrap_or(&self.endpoint))
+        )
+    }
+
+    /// Base of every token audience: `{scheme}://{host}/` of `Endpoint`, never with a port or path.
+    pub fn audience_base(&self) -> String {
+        let host = self.endpoint.host_str().unwrap_or_default();
+        format!("{}://{}/", self.endpoint.scheme(), host)
+    }
+
+    /// The access key, when the connection string uses one.
+    pub fn access_key(&self) -> Option<&Secret> {
+        self.access_key.as_ref()
+    }
+
+    /// The `Version` value, when given.
+    pub fn version(&self) -> Option<&str> {
+        self.version.as_deref()
+    }
+
+    /// How the app authenticates to the service.
+    pub fn auth(&self) -> &AuthType {
+        &self.auth
+    }
+}
+
+impl fmt::Display for ConnectionString {
+    /// Prints the connection string with secrets replaced by `***`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Endpoint={}", self.endpoint())?;
+        if self.access_key.is_some() {
+            f.write_str(";AccessKey=***")?;
+        }
+        if let Some(v) = &self.version {
+            write!(f, ";Version={v}")?;
+        }
+        if let Some(u) = &self.client_endpoint {
+            write!(f, ";ClientEndpoint={}", trim_slash(u))?;
+        }
+        if let Some(u) = &self.server_endpoint {
+            write!(f, ";ServerEndpoint={}", trim_slash(u))?;
+        }
+        f.write_str(";")
+    }
+}
+
+fn parse_auth(
+    kind: &Option<String>,
+    get: &impl Fn(&str) -> Option<String>,
+) -> Result<AuthType, ConnectionStringError> {
+    let kind = kind.as_deref().map(str::to_ascii_lowercase);
+    let app = |client_id: String, tenant_id: String| -> Result<AuthType, ConnectionStringError> {
+        let credential = match (get("ClientSecret"), get("ClientCert")) {
+            (Some(secret), _) => AppCredential::Secret(Secret::new(secret)),
+            (None, Some(path)) => AppCredential::Certificate(path),
+            (None, None) => {
+                return Err(ConnectionStringError::Missing("ClientSecret or ClientCert"))
+            }
+        };
+        Ok(AuthType::Application {
+            client_id,
+            tenant_id,
+            credential,
+        })
+    };
+    match kind.as_deref() {
+        Some("azure") => Ok(AuthType::DefaultAzure),
+        Some("azure.msi") => Ok(AuthType::ManagedIdentity {
+            client_id: get("ClientId"),
+        }),
+        Some("azure.app") => {
+            let client_id = get("ClientId").ok_or(ConnectionStringError::Missing("ClientId"))?;
+            let tenant_id = get("TenantId").ok_or(ConnectionStringError::Missing("TenantId"))?;
+            app(client_id, tenant_id)
+        }
+        Some("aad") => match (get("ClientId"), get("TenantId")) {
+            (Some(client_id), Some(tenant_id))
+                if get("ClientSecret").is_some() || get("ClientCert").is_some() =>
+            {
+                app(client_id, tenant_id)
+            }
+            (client_id, _) => Ok(AuthType::ManagedIdentity { client_id }),
+        },
+        _ => Ok(AuthType::AccessKey),
+    }
+}
+
+fn parse_url(key: &'static str, value: &str) -> Result<Url, ConnectionStringError> {
+    let url = Url::parse(value.trim_end_matches('/')).map_err(|_| {
+        invalid(
+            key,
+            format!(
+                "{value:?} is not an absolute URL; use e.g. https://<name>.service.signalr.net"
+            ),
+        )
+    })?;
+    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none_or(str::is_empty) {
+        return Err(invalid(
+            key,
+            format!("{value:?} must be an http or https URL with a host"),
+        ));
+    }
+    Ok(url)
+}
+
+fn invalid(key: &'static str, problem: String) -> ConnectionStringError {
+    ConnectionStringError::Invalid { key, problem }
+}
+
+/// `^1\.\d+(?:[\w-.]+)?$`, as the SDK checks.
+fn version_supported(v: &str) -> bool {
+    let Some(rest) = v.strip_prefix("1.") else {
+        return false;
+    };
+    let digits = rest.chars().take_while(char::is_ascii_digit).count();
+    digits > 0
+        && rest[digits..]
+            .chars()
+            .all(|c| c.is_alphanumeric() || c == '_' || c == '-' || c == '.')
+}
+
+fn trim_slash(url: &Url) -> String {
+    url.as_str().trim_end_matches('/').to_string()
+}

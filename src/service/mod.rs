@@ -1,0 +1,11 @@
+//! Everything that talks to Azure SignalR Service: the connection string, token minting, name
+//! validation and the REST client. Nothing here knows about HTTP routes of the app.
+
+pub mod connection_string;
+pub mod names;
+pub mod rest;
+pub mod secret;
+pub mod token;
+
+pub use connection_string::ConnectionString;
+pub use secret::Secret;

@@ -1,0 +1,1 @@
+//! App settings, parsed once at start-up.
