@@ -1,1 +1,178 @@
-//! Client and REST access tokens.
+//! Minting of the two kinds of access token (reference `signalr-service.md` §2–§3): client tokens
+//! handed to browsers by negotiate, and short-lived server tokens for REST calls. Both are HS256
+//! JWTs signed with the UTF-8 bytes of the access key; audiences are built from the audience base
+//! (`scheme://host/` of `Endpoint`, never a port), hubs are lowercased, as the official SDK does.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use serde_json::{Map, Value};
+
+use super::connection_string::ConnectionString;
+
+/// Lifetime of client tokens unless configured otherwise (the SDK's default).
+pub const DEFAULT_CLIENT_LIFETIME: Duration = Duration::from_secs(3600);
+/// Lifetime of REST tokens: each is minted for one request, so it need not live long.
+pub const REST_LIFETIME: Duration = Duration::from_secs(600);
+/// Longest token the service accepts.
+pub const MAX_TOKEN_LEN: usize = 4096;
+
+/// Claim types the service treats as its own; a custom claim of one of these types is renamed
+/// `asrs.u.<type>` so it cannot override them (the SDK's rule, extended to our user-id claims).
+const RESERVED: [&str; 13] = [
+    "aud", "exp", "iat", "nbf", "iss", "actort", "acr", "azp", "c_hash", "jti", "nonce", "nameid",
+    "role",
+];
+
+/// Why a token could not be minted.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TokenError {
+    /// The connection string has no access key (Entra ID auth is not supported yet).
+    #[error("the connection string has no AccessKey; Entra ID (AuthType) connection strings are not supported yet")]
+    NoAccessKey,
+    /// The signed token is longer than the service accepts.
+    #[error("the access token would be {0} characters long; the service accepts at most 4096 — copy fewer claims")]
+    TooLong(usize),
+    /// The lifetime is zero.
+    #[error("token lifetime must be at least one second")]
+    ZeroLifetime,
+    /// Signing failed.
+    #[error("signing the token failed: {0}")]
+    Signing(String),
+}
+
+/// What goes into a client access token.
+#[derive(Debug, Clone, Default)]
+pub struct ClientClaims {
+    /// The user id (`asrs.s.uid` and `nameid`), when the caller is known.
+    pub user_id: Option<String>,
+    /// Extra claims, in order; a repeated type becomes a JSON array.
+    pub claims: Vec<(String, Value)>,
+    /// Roles, emitted as `role`.
+    pub roles: Vec<String>,
+    /// How long the token is valid.
+    pub lifetime: Option<Duration>,
+}
+
+/// Signs tokens for one connection string.
+#[derive(Clone)]
+pub struct TokenMinter {
+    key: EncodingKey,
+    audience_base: String,
+    client_base: String,
+    server_id: String,
+}
+
+impl std::fmt::Debug for TokenMinter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenMinter")
+            .field("audience_base", &self.audience_base)
+            .field("client_base", &self.client_base)
+            .finish_non_exhaustive()
+    }
+}
+
+impl TokenMinter {
+    /// A minter for the connection string's access key.
+    pub fn new(connection: &ConnectionString) -> Result<Self, TokenError> {
+        let key = connection.access_key().ok_or(TokenError::NoAccessKey)?;
+        Ok(Self {
+            key: EncodingKey::from_secret(key.as_bytes()),
+            audience_base: connection.audience_base(),
+            client_base: connection.client_base(),
+            server_id: format!("serverless-signalr_{:032x}", rand::random::<u128>()),
+        })
+    }
+
+    /// The URL clients connect to: `{client base}client/?hub={hub lowercased}`.
+    pub fn client_url(&self, hub: &str) -> String {
+        format!("{}client/?hub={}", self.client_base, hub.to_lowercase())
+    }
+
+    /// The audience of client tokens: `{audience base}client/?hub={hub lowercased}`.
+    pub fn client_audience(&self, hub: &str) -> String {
+        format!("{}client/?hub={}", self.audience_base, hub.to_lowercase())
+    }
+
+    /// The audience of a REST call: the audience base followed by the request's path and query
+    /// (e.g. `api/hubs/chat/:send?api-version=2022-06-01`), as the SDK builds it.
+    pub fn rest_audience(&self, path_and_query: &str) -> String {
+        format!(
+            "{}{}",
+            self.audience_base,
+            path_and_query.trim_start_matches('/')
+        )
+    }
+
+    /// Mints a client access token for `hub`.
+    pub fn client_token(&self, hub: &str, claims: &ClientClaims) -> Result<String, TokenError> {
+        let mut payload = Map::new();
+        for (kind, value) in &claims.claims {
+            let kind = if RESERVED.contains(&kind.as_str()) || kind.starts_with("asrs.s.") {
+                format!("asrs.u.{kind}")
+            } else {
+                kind.clone()
+            };
+            if kind == "sub" && payload.contains_key("sub") {
+                add_claim(&mut payload, "asrs.u.sub".into(), value.clone());
+            } else {
+                add_claim(&mut payload, kind, value.clone());
+            }
+        }
+        for role in &claims.roles {
+            add_claim(&mut payload, "role".into(), Value::String(role.clone()));
+        }
+        if let Some(user) = &claims.user_id {
+            payload.insert("asrs.s.uid".into(), Value::String(user.clone()));
+            payload.insert("nameid".into(), Value::String(user.clone()));
+        }
+        let lifetime = claims.lifetime.unwrap_or(DEFAULT_CLIENT_LIFETIME);
+        self.sign(payload, self.client_audience(hub), lifetime)
+    }
+
+    /// Mints a REST token for one request, whose audience is [`Self::rest_audience`].
+    pub fn rest_token(&self, audience: String) -> Result<String, TokenError> {
+        let mut payload = Map::new();
+        payload.insert("nameid".into(), Value::String(self.server_id.clone()));
+        self.sign(payload, audience, REST_LIFETIME)
+    }
+
+    fn sign(
+        &self,
+        mut payload: Map<String, Value>,
+        aud: String,
+        lifetime: Duration,
+    ) -> Result<String, TokenError> {
+        if lifetime.as_secs() == 0 {
+            return Err(TokenError::ZeroLifetime);
+        }
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_secs();
+        payload.insert("nbf".into(), now.into());
+        payload.insert("exp".into(), (now + lifetime.as_secs()).into());
+        payload.insert("iat".into(), now.into());
+        payload.insert("aud".into(), Value::String(aud));
+        let token = jsonwebtoken::encode(&Header::new(Algorithm::HS256), &payload, &self.key)
+            .map_err(|e| TokenError::Signing(e.to_string()))?;
+        if token.len() > MAX_TOKEN_LEN {
+            return Err(TokenError::TooLong(token.len()));
+        }
+        Ok(token)
+    }
+}
+
+/// Adds a claim; a second value of the same type turns the claim into an array.
+fn add_claim(payload: &mut Map<String, Value>, kind: String, value: Value) {
+    match payload.get_mut(&kind) {
+        None => {
+            payload.insert(kind, value);
+        }
+        Some(Value::Array(values)) => values.push(value),
+        Some(existing) => {
+            let first = existing.take();
+            *existing = Value::Array(vec![first, value]);
+        }
+    }
+}
