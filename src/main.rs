@@ -3,7 +3,8 @@
 //! `package` lays out a deployable folder, `token` mints a client token for debugging.
 
 use clap::{Parser, Subcommand};
-use serverless_signalr::emulator;
+use serverless_signalr::app::server;
+use serverless_signalr::{emulator, functions, settings};
 
 #[derive(Parser)]
 #[command(
@@ -11,19 +12,29 @@ use serverless_signalr::emulator;
     version,
     about = "Azure Functions custom handler for Azure SignalR Service (serverless)"
 )]
+#[command(args_conflicts_with_subcommands = true)]
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
+    /// `handler` alone is `handler serve`.
+    #[command(flatten)]
+    serve: settings::ServeArgs,
 }
 
 #[derive(Subcommand)]
 enum Command {
+    /// Run the function app (default). Without AzureSignalRConnectionString outside the
+    /// Functions host, the embedded emulator starts too.
+    Serve(settings::ServeArgs),
     /// Run the local SignalR Service emulator on its own.
     Emulator(emulator::EmulatorArgs),
+    /// Write a deployable folder: host.json, one folder per function, and the binary.
+    Package(functions::PackageArgs),
 }
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
+    init_logging();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -37,7 +48,15 @@ fn main() -> std::process::ExitCode {
     let result = runtime.block_on(async {
         match cli.command {
             Some(Command::Emulator(args)) => emulator::run(args).await,
-            None => Ok(()),
+            Some(Command::Serve(args)) => server::serve(args).await,
+            None => server::serve(cli.serve).await,
+            Some(Command::Package(args)) => functions::package(&args)
+                .map(|files| {
+                    for file in files {
+                        println!("wrote {}", file.display());
+                    }
+                })
+                .map_err(Into::into),
         }
     });
     match result {
@@ -47,4 +66,20 @@ fn main() -> std::process::ExitCode {
             std::process::ExitCode::FAILURE
         }
     }
+}
+
+/// Logs go to stdout, errors to stderr (the host logs stderr lines as errors); `RUST_LOG`
+/// overrides the level.
+fn init_logging() {
+    use tracing_subscriber::fmt::writer::MakeWriterExt;
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let writer = std::io::stderr
+        .with_max_level(tracing::Level::ERROR)
+        .or_else(std::io::stdout);
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(writer)
+        .with_target(false)
+        .init();
 }

@@ -1,1 +1,312 @@
-//! App settings, parsed once at start-up.
+//! Every app setting, read once at start-up from flags or the environment (the Functions app
+//! settings users already know, plus our own `SIGNALR_*` settings), validated into [`Settings`]
+//! with errors that name the setting and say what to fix. `handler serve --help` lists them all.
+
+use std::net::{IpAddr, Ipv4Addr};
+use std::time::Duration;
+
+use crate::app::identity::{EasyAuthUserId, IdentitySettings, OidcSettings};
+use crate::service::names;
+use crate::service::{ConnectionString, Secret};
+
+/// Raw settings as given on the command line or in the environment.
+#[derive(Debug, Default, clap::Args)]
+pub struct ServeArgs {
+    /// Port to listen on when not under the Functions host (FUNCTIONS_CUSTOMHANDLER_PORT wins).
+    #[arg(long, env = "PORT")]
+    pub port: Option<u16>,
+    /// Address to bind (127.0.0.1 unless told otherwise; the host always calls 127.0.0.1).
+    #[arg(long, env = "BIND_ADDRESS")]
+    pub bind: Option<IpAddr>,
+    /// Port of the embedded emulator in the local stack (0 = any free port).
+    #[arg(long, env = "EMULATOR_PORT", default_value_t = 8888)]
+    pub emulator_port: u16,
+    /// [setting FUNCTIONS_CUSTOMHANDLER_PORT] Set by the Functions host.
+    #[arg(skip)]
+    pub host_port: Option<String>,
+    /// [setting AzureSignalRConnectionString] The service; absent outside the host = local emulator.
+    #[arg(skip)]
+    pub connection_string: Option<String>,
+    /// Default hub for routes without `{hub}` (AzureSignalRHubName, default `default`).
+    #[arg(long, env = "AzureSignalRHubName")]
+    pub hub: Option<String>,
+    /// Trust App Service authentication headers (x-ms-client-principal*). Only with Easy Auth on!
+    #[arg(long, env = "SIGNALR_EASY_AUTH")]
+    pub easy_auth: Option<String>,
+    /// Which Easy Auth header is the user id: `principal-id` (default) or `principal-name`.
+    #[arg(long, env = "SIGNALR_EASY_AUTH_USER_ID")]
+    pub easy_auth_user_id: Option<String>,
+    /// OIDC issuer whose bearer tokens identify callers (e.g. https://login.microsoftonline.com/<tenant>/v2.0).
+    #[arg(long, env = "SIGNALR_OIDC_ISSUER")]
+    pub oidc_issuer: Option<String>,
+    /// Accepted `aud` values of bearer tokens, comma-separated (required with the issuer).
+    #[arg(long, env = "SIGNALR_OIDC_AUDIENCE")]
+    pub oidc_audience: Option<String>,
+    /// OpenID metadata URL, when not `{issuer}/.well-known/openid-configuration` (AD B2C).
+    #[arg(long, env = "SIGNALR_OIDC_METADATA_URL")]
+    pub oidc_metadata_url: Option<String>,
+    /// Claim of the bearer token that is the user id (default `sub`).
+    #[arg(long, env = "SIGNALR_OIDC_USER_ID_CLAIM")]
+    pub oidc_user_id_claim: Option<String>,
+    /// Refuse anonymous negotiate with 401 (`true`/`false`, default false).
+    #[arg(long, env = "SIGNALR_REQUIRE_AUTH")]
+    pub require_auth: Option<String>,
+    /// Claim types copied from the caller's identity into the client token, comma-separated.
+    #[arg(long, env = "SIGNALR_TOKEN_CLAIMS")]
+    pub token_claims: Option<String>,
+    /// Copy the caller's roles into the client token (`true`/`false`, default false).
+    #[arg(long, env = "SIGNALR_TOKEN_ROLES")]
+    pub token_roles: Option<String>,
+    /// Client token lifetime in seconds (60..=86400, default 3600).
+    #[arg(long, env = "SIGNALR_TOKEN_LIFETIME")]
+    pub token_lifetime: Option<String>,
+    /// Groups an authenticated user joins at negotiate: comma-separated templates over claims,
+    /// e.g. `tenant-{tid},everyone`.
+    #[arg(long, env = "SIGNALR_NEGOTIATE_GROUPS")]
+    pub negotiate_groups: Option<String>,
+    /// Exact origins allowed by CORS (with credentials), comma-separated; off when unset.
+    #[arg(long, env = "SIGNALR_CORS_ORIGINS")]
+    pub cors_origins: Option<String>,
+    /// Keys accepted for authLevel=function routes when running outside the host, comma-separated.
+    #[arg(long, env = "SIGNALR_FUNCTION_KEYS", hide_env_values = true)]
+    pub function_keys: Option<String>,
+    /// Most messages or group actions in one request (default 1000).
+    #[arg(long, env = "SIGNALR_MAX_BATCH")]
+    pub max_batch: Option<String>,
+}
+
+/// Where the app's service is.
+#[derive(Debug, Clone)]
+pub enum ServiceMode {
+    /// A real (or external) service, from the connection string.
+    Remote(ConnectionString),
+    /// No connection string outside the host: start the embedded emulator.
+    LocalEmulator,
+}
+
+/// Validated settings.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Address to listen on.
+    pub bind: IpAddr,
+    /// Port to listen on.
+    pub port: u16,
+    /// True when started by the Functions host.
+    pub under_host: bool,
+    /// Port of the embedded emulator.
+    pub emulator_port: u16,
+    /// The service.
+    pub service: ServiceMode,
+    /// Default hub.
+    pub hub: String,
+    /// Identity sources.
+    pub identity: IdentitySettings,
+    /// Claims copied into client tokens.
+    pub token_claims: Vec<String>,
+    /// Copy roles into client tokens.
+    pub token_roles: bool,
+    /// Client token lifetime.
+    pub token_lifetime: Duration,
+    /// Group templates joined at negotiate.
+    pub negotiate_groups: Vec<String>,
+    /// CORS origins (empty = CORS off).
+    pub cors_origins: Vec<String>,
+    /// Keys for authLevel=function routes outside the host.
+    pub function_keys: Vec<Secret>,
+    /// Most items per request.
+    pub max_batch: usize,
+}
+
+/// A setting that could not be used; the message names it and says what to fix.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{setting}: {problem}")]
+pub struct SettingsError {
+    /// The setting's name.
+    pub setting: &'static str,
+    /// What is wrong.
+    pub problem: String,
+}
+
+fn err(setting: &'static str, problem: impl Into<String>) -> SettingsError {
+    SettingsError {
+        setting,
+        problem: problem.into(),
+    }
+}
+
+impl Settings {
+    /// Reads the environment-only settings into `args` and validates everything.
+    pub fn from_env(mut args: ServeArgs) -> Result<Self, SettingsError> {
+        args.host_port = std::env::var("FUNCTIONS_CUSTOMHANDLER_PORT").ok();
+        args.connection_string = std::env::var("AzureSignalRConnectionString").ok();
+        Self::from_args(args)
+    }
+
+    /// Validates raw settings.
+    pub fn from_args(args: ServeArgs) -> Result<Self, SettingsError> {
+        let host_port = nonempty(args.host_port);
+        let under_host = host_port.is_some();
+        let port = match host_port {
+            Some(p) => p.parse::<u16>().map_err(|_| {
+                err(
+                    "FUNCTIONS_CUSTOMHANDLER_PORT",
+                    format!("{p:?} is not a port number"),
+                )
+            })?,
+            None => args.port.unwrap_or(7071),
+        };
+        let service = match nonempty(args.connection_string) {
+            Some(cs) => ServiceMode::Remote(
+                ConnectionString::parse(&cs).map_err(|e| err("AzureSignalRConnectionString", e.to_string()))?,
+            ),
+            None if under_host => {
+                return Err(err(
+                    "AzureSignalRConnectionString",
+                    "is not set; add it to the app settings (the local emulator only starts outside the Functions host)",
+                ))
+            }
+            None => ServiceMode::LocalEmulator,
+        };
+        if let ServiceMode::Remote(cs) = &service {
+            if cs.access_key().is_none() {
+                return Err(err(
+                    "AzureSignalRConnectionString",
+                    "Entra ID (AuthType=…) connection strings are not supported yet; use one with an AccessKey",
+                ));
+            }
+        }
+        let hub = nonempty(args.hub).unwrap_or_else(|| "default".into());
+        names::validate_hub(&hub).map_err(|e| err("AzureSignalRHubName", e.to_string()))?;
+
+        let oidc = match nonempty(args.oidc_issuer) {
+            None => None,
+            Some(issuer) => {
+                let audiences = list(args.oidc_audience);
+                if audiences.is_empty() {
+                    return Err(err("SIGNALR_OIDC_AUDIENCE", "is required with SIGNALR_OIDC_ISSUER: list the accepted aud values (e.g. your app's client id)"));
+                }
+                Some(OidcSettings {
+                    issuer,
+                    audiences,
+                    metadata_url: nonempty(args.oidc_metadata_url),
+                    user_id_claim: nonempty(args.oidc_user_id_claim)
+                        .unwrap_or_else(|| "sub".into()),
+                    leeway: Duration::from_secs(60),
+                })
+            }
+        };
+        let easy_auth_user_id = match nonempty(args.easy_auth_user_id).as_deref() {
+            None | Some("principal-id") => EasyAuthUserId::PrincipalId,
+            Some("principal-name") => EasyAuthUserId::PrincipalName,
+            Some(other) => {
+                return Err(err(
+                    "SIGNALR_EASY_AUTH_USER_ID",
+                    format!("{other:?} is not one of principal-id, principal-name"),
+                ))
+            }
+        };
+        let identity = IdentitySettings {
+            easy_auth: boolean("SIGNALR_EASY_AUTH", args.easy_auth)?,
+            easy_auth_user_id,
+            oidc,
+            require_authentication: boolean("SIGNALR_REQUIRE_AUTH", args.require_auth)?,
+        };
+        if identity.require_authentication && !identity.easy_auth && identity.oidc.is_none() {
+            return Err(err("SIGNALR_REQUIRE_AUTH", "is true but no identity source is on; set SIGNALR_EASY_AUTH=true or SIGNALR_OIDC_ISSUER"));
+        }
+        let token_lifetime = match nonempty(args.token_lifetime) {
+            None => crate::service::token::DEFAULT_CLIENT_LIFETIME,
+            Some(v) => match v.parse::<u64>() {
+                Ok(secs @ 60..=86_400) => Duration::from_secs(secs),
+                _ => {
+                    return Err(err(
+                        "SIGNALR_TOKEN_LIFETIME",
+                        format!("{v:?} must be a number of seconds from 60 to 86400"),
+                    ))
+                }
+            },
+        };
+        let negotiate_groups = list(args.negotiate_groups);
+        for template in &negotiate_groups {
+            crate::app::negotiate::validate_template(template)
+                .map_err(|e| err("SIGNALR_NEGOTIATE_GROUPS", e))?;
+        }
+        let cors_origins = list(args.cors_origins);
+        for origin in &cors_origins {
+            validate_origin(origin)?;
+        }
+        let max_batch = match nonempty(args.max_batch) {
+            None => 1000,
+            Some(v) => match v.parse::<usize>() {
+                Ok(n @ 1..=10_000) => n,
+                _ => {
+                    return Err(err(
+                        "SIGNALR_MAX_BATCH",
+                        format!("{v:?} must be a number from 1 to 10000"),
+                    ))
+                }
+            },
+        };
+        Ok(Self {
+            bind: args.bind.unwrap_or(IpAddr::V4(Ipv4Addr::LOCALHOST)),
+            port,
+            under_host,
+            emulator_port: args.emulator_port,
+            service,
+            hub,
+            identity,
+            token_claims: list(args.token_claims),
+            token_roles: boolean("SIGNALR_TOKEN_ROLES", args.token_roles)?,
+            token_lifetime,
+            negotiate_groups,
+            cors_origins,
+            function_keys: list(args.function_keys)
+                .into_iter()
+                .map(Secret::new)
+                .collect(),
+            max_batch,
+        })
+    }
+}
+
+fn validate_origin(origin: &str) -> Result<(), SettingsError> {
+    if origin == "*" {
+        return Err(err("SIGNALR_CORS_ORIGINS", "* cannot be used: the SignalR client sends credentials, which need exact origins (e.g. https://app.example.com)"));
+    }
+    let parsed = url::Url::parse(origin).map_err(|_| {
+        err(
+            "SIGNALR_CORS_ORIGINS",
+            format!("{origin:?} is not an origin like https://app.example.com"),
+        )
+    })?;
+    if parsed.origin().ascii_serialization() != origin.trim_end_matches('/') {
+        return Err(err(
+            "SIGNALR_CORS_ORIGINS",
+            format!("{origin:?} must be scheme://host[:port] with no path"),
+        ));
+    }
+    Ok(())
+}
+
+fn nonempty(value: Option<String>) -> Option<String> {
+    value
+        .map(|v| v.trim().to_string())
+        .filter(|v| !v.is_empty())
+}
+
+fn list(value: Option<String>) -> Vec<String> {
+    value
+        .unwrap_or_default()
+        .split(',')
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+        .collect()
+}
+
+fn boolean(setting: &'static str, value: Option<String>) -> Result<bool, SettingsError> {
+    match nonempty(value).map(|v| v.to_ascii_lowercase()).as_deref() {
+        None | Some("false") | Some("0") => Ok(false),
+        Some("true") | Some("1") => Ok(true),
+        Some(other) => Err(err(setting, format!("{other:?} must be true or false"))),
+    }
+}

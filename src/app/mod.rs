@@ -1,1 +1,175 @@
-//! The function app: the HTTP routes the Functions host forwards to.
+//! The function app: the HTTP routes the Functions host forwards to. The router is built from
+//! the one table of functions in [`crate::functions`], so routes and function.json never drift.
+//! Handlers are a few lines each — extract, call the library, map the error.
+
+pub mod body;
+pub mod cors;
+pub mod error;
+pub mod groups;
+pub mod identity;
+pub mod keys;
+pub mod manage;
+pub mod messages;
+pub mod negotiate;
+pub mod server;
+
+use std::sync::Arc;
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, MethodRouter};
+use axum::Router;
+
+use crate::functions::{AuthLevel, Function, FUNCTIONS};
+use crate::service::rest::{RestClient, RestOptions};
+use crate::service::token::TokenMinter;
+use crate::service::ConnectionString;
+use crate::settings::Settings;
+use error::ApiError;
+use identity::Authenticator;
+
+/// What every handler shares.
+#[derive(Clone)]
+pub struct AppState(Arc<Inner>);
+
+struct Inner {
+    settings: Settings,
+    service: Result<Service, ApiError>,
+    authenticator: Authenticator,
+}
+
+/// The service the app talks to.
+pub struct Service {
+    /// Signs client and REST tokens.
+    pub minter: TokenMinter,
+    /// Calls the REST API.
+    pub rest: RestClient,
+}
+
+impl AppState {
+    /// State for a service at `connection` (from the settings, or the embedded emulator's).
+    pub fn new(settings: Settings, connection: Option<&ConnectionString>) -> Self {
+        let service = match connection {
+            None => Err(ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "NotConfigured",
+                "AzureSignalRConnectionString is not set; add it to the app settings",
+            )),
+            Some(cs) => TokenMinter::new(cs)
+                .map_err(ApiError::from)
+                .and_then(|minter| {
+                    Ok(Service {
+                        minter,
+                        rest: RestClient::new(cs, RestOptions::default())?,
+                    })
+                }),
+        };
+        let http = reqwest::Client::builder()
+            .timeout(std::time::Duration::from_secs(10))
+            .build()
+            .unwrap_or_default();
+        let authenticator = Authenticator::new(settings.identity.clone(), http);
+        Self(Arc::new(Inner {
+            settings,
+            service,
+            authenticator,
+        }))
+    }
+
+    /// The settings.
+    pub fn settings(&self) -> &Settings {
+        &self.0.settings
+    }
+
+    /// The service, or the reason it is not available.
+    pub fn service(&self) -> Result<&Service, ApiError> {
+        self.0.service.as_ref().map_err(Clone::clone)
+    }
+
+    /// The REST client, or the reason it is not available.
+    pub fn rest(&self) -> Result<&RestClient, ApiError> {
+        Ok(&self.service()?.rest)
+    }
+
+    /// Who is calling.
+    pub fn authenticator(&self) -> &Authenticator {
+        &self.0.authenticator
+    }
+}
+
+/// The app's router: `GET /` for the host's readiness ping, then one route per function.
+pub fn router(state: AppState) -> Router {
+    let mut router = Router::new().route("/", get(|| async { "ok" }));
+    for function in FUNCTIONS {
+        let mut route = handlers(function);
+        if function.auth_level == AuthLevel::Function {
+            route = route.layer(axum::middleware::from_fn_with_state(
+                state.clone(),
+                keys::require_key,
+            ));
+        }
+        router = router.route(&function.path(), route);
+    }
+    let router = router
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed);
+    let router = cors::layer(router, &state.settings().cors_origins);
+    router.with_state(state)
+}
+
+/// A router that answers every function route with the configuration error, so a broken
+/// setting shows up on every request and in the log instead of a crash loop under the host.
+pub fn misconfigured(message: String) -> Router {
+    let error = ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "Misconfigured", message);
+    Router::new()
+        .route("/", get(|| async { "ok" }))
+        .fallback(move || {
+            let error = error.clone();
+            async move { error.into_response() }
+        })
+}
+
+fn handlers(function: &Function) -> MethodRouter<AppState> {
+    use axum::routing::{delete, post};
+    match function.name {
+        "negotiate" => get(negotiate::default_hub).post(negotiate::default_hub),
+        "negotiate-hub" => get(negotiate::named_hub).post(negotiate::named_hub),
+        "messages" => post(messages::default_hub),
+        "messages-hub" => post(messages::named_hub),
+        "groups" => post(groups::default_hub),
+        "groups-hub" => post(groups::named_hub),
+        "user" => get(manage::user),
+        "user-group" => get(manage::user_in_group),
+        "group" => get(manage::group),
+        "connection" => get(manage::connection).merge(delete(manage::close_connection)),
+        "close-hub" => post(manage::close_hub),
+        "close-group" => post(manage::close_group),
+        "close-user" => post(manage::close_user),
+        "health" => get(manage::health),
+        other => get(move || async move {
+            ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "NoHandler",
+                format!("function {other} has no handler"),
+            )
+        }),
+    }
+}
+
+async fn not_found(uri: axum::http::Uri) -> Response {
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        "NotFound",
+        format!("no function serves {}", uri.path()),
+    )
+    .into_response()
+}
+
+async fn method_not_allowed(method: axum::http::Method, uri: axum::http::Uri) -> Response {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "MethodNotAllowed",
+        format!("{method} is not allowed on {}", uri.path()),
+    )
+    .into_response()
+}

@@ -1,0 +1,97 @@
+//! Reading request bodies: at most 1 MB (the service's own limit), JSON, one object or an array
+//! of them, each turned into a typed value with an error that says which item is wrong and why.
+
+use axum::body::Body;
+use axum::http::StatusCode;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+use super::error::ApiError;
+
+/// Largest request body accepted.
+pub const MAX_BODY: usize = 1024 * 1024;
+
+/// Reads the whole body, refusing more than [`MAX_BODY`] bytes.
+pub async fn read(body: Body) -> Result<axum::body::Bytes, ApiError> {
+    axum::body::to_bytes(body, MAX_BODY).await.map_err(|_| {
+        ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "BodyTooLarge",
+            "the request body is larger than 1 MB; split it into several requests",
+        )
+    })
+}
+
+/// Parses a body that is one `T` or an array of `T` (1..=`max` items). Object keys that match one
+/// of `fields` case-insensitively are renamed to it, so `Target`, `target` and `TARGET` all work.
+pub fn one_or_many<T: DeserializeOwned>(
+    bytes: &[u8],
+    what: &str,
+    max: usize,
+    fields: &[&str],
+) -> Result<Vec<T>, ApiError> {
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Err(ApiError::bad_request(
+            "InvalidBody",
+            format!("the body is empty; send a JSON {what} or an array of them"),
+        ));
+    }
+    let value: Value = serde_json::from_slice(bytes).map_err(|e| {
+        ApiError::bad_request("InvalidJson", format!("the body is not valid JSON: {e}"))
+    })?;
+    let items = match value {
+        Value::Array(items) => items,
+        item @ Value::Object(_) => vec![item],
+        _ => {
+            return Err(ApiError::bad_request(
+                "InvalidBody",
+                format!("the body must be a JSON {what} object or an array of them"),
+            ))
+        }
+    };
+    if items.is_empty() {
+        return Err(ApiError::bad_request(
+            "InvalidBody",
+            format!("the array is empty; send at least one {what}"),
+        ));
+    }
+    if items.len() > max {
+        return Err(ApiError::bad_request(
+            "TooManyItems",
+            format!("{} items in one request; the limit is {max}", items.len()),
+        ));
+    }
+    let total = items.len();
+    items
+        .into_iter()
+        .enumerate()
+        .map(|(i, item)| {
+            serde_json::from_value(canonical_keys(item, fields)).map_err(|e| {
+                ApiError::bad_request("InvalidBody", format!("{what} {} of {total}: {e}", i + 1))
+                    .with_details(serde_json::json!({ "index": i }))
+            })
+        })
+        .collect()
+}
+
+/// Treats an empty (or whitespace-only) string as absent, as the official bindings do.
+pub fn present(value: Option<String>) -> Option<String> {
+    value.filter(|v| !v.trim().is_empty())
+}
+
+/// Renames keys that match a known field name case-insensitively to that name.
+fn canonical_keys(item: Value, fields: &[&str]) -> Value {
+    match item {
+        Value::Object(map) => Value::Object(
+            map.into_iter()
+                .map(
+                    |(k, v)| match fields.iter().find(|f| f.eq_ignore_ascii_case(&k)) {
+                        Some(f) => ((*f).to_string(), v),
+                        None => (k, v),
+                    },
+                )
+                .collect(),
+        ),
+        other => other,
+    }
+}

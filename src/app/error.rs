@@ -1,0 +1,123 @@
+//! The one place errors become HTTP responses: `{"error": {"code", "message"}}` with a 4xx/5xx.
+//! Messages say what to fix; they never contain a key or a token.
+
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde_json::{json, Value};
+
+use crate::service::names::NameError;
+use crate::service::rest::RestError;
+use crate::service::token::TokenError;
+
+/// An error answer of the app.
+#[derive(Debug, Clone)]
+pub struct ApiError {
+    /// HTTP status.
+    pub status: StatusCode,
+    /// Stable machine-readable code, e.g. `InvalidBody`.
+    pub code: &'static str,
+    /// What went wrong and what to do about it.
+    pub message: String,
+    /// Extra fields merged into the `error` object (e.g. the failing item's index).
+    pub details: Option<Value>,
+}
+
+impl ApiError {
+    /// A new error.
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            code,
+            message: message.into(),
+            details: None,
+        }
+    }
+
+    /// 400 Bad Request.
+    pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, code, message)
+    }
+
+    /// Adds fields to the error object.
+    pub fn with_details(mut self, details: Value) -> Self {
+        self.details = Some(details);
+        self
+    }
+
+    /// Prefixes the message with context (e.g. "message 3 of 5").
+    pub fn context(mut self, context: impl std::fmt::Display) -> Self {
+        self.message = format!("{context}: {}", self.message);
+        self
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let mut error = json!({ "code": self.code, "message": self.message });
+        if let (Some(Value::Object(extra)), Some(obj)) = (self.details, error.as_object_mut()) {
+            obj.extend(extra);
+        }
+        if self.status.is_server_error() {
+            tracing::error!(
+                status = self.status.as_u16(),
+                code = self.code,
+                "{}",
+                error["message"]
+            );
+        } else {
+            tracing::info!(
+                status = self.status.as_u16(),
+                code = self.code,
+                "{}",
+                error["message"]
+            );
+        }
+        let mut response = (self.status, axum::Json(json!({ "error": error }))).into_response();
+        response
+            .headers_mut()
+            .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        response
+    }
+}
+
+impl From<NameError> for ApiError {
+    fn from(e: NameError) -> Self {
+        Self::bad_request("InvalidName", e.to_string())
+    }
+}
+
+impl From<TokenError> for ApiError {
+    fn from(e: TokenError) -> Self {
+        match e {
+            TokenError::TooLong(_) => {
+                Self::new(StatusCode::BAD_REQUEST, "TokenTooLong", e.to_string())
+            }
+            _ => Self::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "TokenError",
+                e.to_string(),
+            ),
+        }
+    }
+}
+
+impl From<RestError> for ApiError {
+    fn from(e: RestError) -> Self {
+        match &e {
+            RestError::InvalidName(_) | RestError::InvalidArgument(_) => {
+                Self::bad_request("InvalidArgument", e.to_string())
+            }
+            RestError::Token(t) => t.clone().into(),
+            RestError::Service { status, code, .. } => {
+                Self::new(StatusCode::BAD_GATEWAY, "ServiceError", e.to_string())
+                    .with_details(json!({ "serviceStatus": status, "serviceCode": code }))
+            }
+            RestError::Timeout { .. } => {
+                Self::new(StatusCode::GATEWAY_TIMEOUT, "ServiceTimeout", e.to_string())
+            }
+            RestError::Unreachable { .. } => {
+                Self::new(StatusCode::BAD_GATEWAY, "ServiceUnreachable", e.to_string())
+            }
+        }
+    }
+}

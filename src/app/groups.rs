@@ -1,0 +1,237 @@
+//! `POST /api/groups` and `/api/hubs/{hub}/groups`: the `SignalRGroupAction` JSON of the official
+//! output binding (one object or an array) — add / remove / removeAll for a user or a connection,
+//! with an optional `ttl` for users — validated into [`GroupAction`]s, then applied in order.
+
+use axum::body::Body;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::body::{self, present};
+use super::error::ApiError;
+use super::AppState;
+use crate::service::names;
+use crate::service::rest::{RestClient, RestError};
+
+const FIELDS: &[&str] = &[
+    "action",
+    "userId",
+    "connectionId",
+    "groupName",
+    "ttl",
+    "endpoints",
+];
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct RawAction {
+    #[serde(default)]
+    action: Option<String>,
+    #[serde(default)]
+    user_id: Option<String>,
+    #[serde(default)]
+    connection_id: Option<String>,
+    #[serde(default)]
+    group_name: Option<String>,
+    #[serde(default)]
+    ttl: Option<u32>,
+    /// Multi-endpoint routing of the binding; accepted and ignored (one endpoint).
+    #[serde(default)]
+    #[allow(dead_code)]
+    endpoints: Option<Value>,
+}
+
+/// A validated group action.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum GroupAction {
+    /// Add a user (all its current and future connections) to a group, optionally for `ttl` seconds.
+    AddUser {
+        user: String,
+        group: String,
+        ttl: Option<u32>,
+    },
+    /// Remove a user from a group.
+    RemoveUser { user: String, group: String },
+    /// Remove a user from every group.
+    RemoveUserFromAll { user: String },
+    /// Add a connection to a group.
+    AddConnection { connection: String, group: String },
+    /// Remove a connection from a group.
+    RemoveConnection { connection: String, group: String },
+    /// Remove a connection from every group.
+    RemoveConnectionFromAll { connection: String },
+}
+
+impl GroupAction {
+    fn parse(raw: RawAction) -> Result<Self, ApiError> {
+        let bad = |m: String| ApiError::bad_request("InvalidGroupAction", m);
+        let action = present(raw.action)
+            .ok_or_else(|| bad("action is missing: use add, remove or removeAll".into()))?;
+        let kind = match action.to_ascii_lowercase().as_str() {
+            "add" => Kind::Add,
+            "remove" => Kind::Remove,
+            "removeall" => Kind::RemoveAll,
+            _ => {
+                return Err(bad(format!(
+                    "action {action:?} is not one of add, remove, removeAll"
+                )))
+            }
+        };
+        let group = present(raw.group_name);
+        let group = |kind: Kind| -> Result<String, ApiError> {
+            let g = group
+                .clone()
+                .ok_or_else(|| bad(format!("groupName is required to {}", kind.verb())))?;
+            names::validate_group(&g)?;
+            Ok(g)
+        };
+        if let Some(connection) = present(raw.connection_id) {
+            names::validate_connection_id(&connection)?;
+            if raw.ttl.is_some() {
+                return Err(bad(
+                    "ttl applies to users only; remove it or use userId".into()
+                ));
+            }
+            return Ok(match kind {
+                Kind::Add => Self::AddConnection {
+                    group: group(kind)?,
+                    connection,
+                },
+                Kind::Remove => Self::RemoveConnection {
+                    group: group(kind)?,
+                    connection,
+                },
+                Kind::RemoveAll => Self::RemoveConnectionFromAll { connection },
+            });
+        }
+        let user =
+            present(raw.user_id).ok_or_else(|| bad("connectionId or userId is required".into()))?;
+        names::validate_user(&user)?;
+        if raw.ttl.is_some() && kind != Kind::Add {
+            return Err(bad("ttl only applies to add".into()));
+        }
+        Ok(match kind {
+            Kind::Add => Self::AddUser {
+                group: group(kind)?,
+                user,
+                ttl: raw.ttl,
+            },
+            Kind::Remove => Self::RemoveUser {
+                group: group(kind)?,
+                user,
+            },
+            Kind::RemoveAll => Self::RemoveUserFromAll { user },
+        })
+    }
+
+    /// Applies the action with one REST call.
+    pub async fn apply(&self, rest: &RestClient, hub: &str) -> Result<(), RestError> {
+        match self {
+            Self::AddUser { user, group, ttl } => {
+                rest.add_user_to_group(hub, group, user, *ttl).await
+            }
+            Self::RemoveUser { user, group } => rest.remove_user_from_group(hub, group, user).await,
+            Self::RemoveUserFromAll { user } => rest.remove_user_from_all_groups(hub, user).await,
+            Self::AddConnection { connection, group } => {
+                if rest.add_connection_to_group(hub, group, connection).await? {
+                    Ok(())
+                } else {
+                    Err(RestError::Service {
+                        operation: "add connection to group",
+                        status: 404,
+                        code: Some("Error.Connection.NotExisted".into()),
+                        message: format!(
+                            "connection {connection:?} is not connected to hub {hub:?}"
+                        ),
+                    })
+                }
+            }
+            Self::RemoveConnection { connection, group } => {
+                rest.remove_connection_from_group(hub, group, connection)
+                    .await
+            }
+            Self::RemoveConnectionFromAll { connection } => {
+                rest.remove_connection_from_all_groups(hub, connection)
+                    .await
+            }
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Add,
+    Remove,
+    RemoveAll,
+}
+
+impl Kind {
+    fn verb(self) -> &'static str {
+        match self {
+            Self::Add => "add",
+            Self::Remove => "remove",
+            Self::RemoveAll => "remove from all groups",
+        }
+    }
+}
+
+/// Parses a request body into group actions.
+pub fn parse_body(bytes: &[u8], max: usize) -> Result<Vec<GroupAction>, ApiError> {
+    let raws: Vec<RawAction> = body::one_or_many(bytes, "group action", max, FIELDS)?;
+    let total = raws.len();
+    raws.into_iter()
+        .enumerate()
+        .map(|(i, raw)| {
+            GroupAction::parse(raw).map_err(|e| {
+                e.context(format!("group action {} of {total}", i + 1))
+                    .with_details(json!({ "index": i }))
+            })
+        })
+        .collect()
+}
+
+/// Handler of the default hub's route.
+pub async fn default_hub(State(state): State<AppState>, body: Body) -> Response {
+    let hub = state.settings().hub.clone();
+    apply(state, hub, body).await.into_response()
+}
+
+/// Handler of `/api/hubs/{hub}/groups`.
+pub async fn named_hub(
+    State(state): State<AppState>,
+    Path(hub): Path<String>,
+    body: Body,
+) -> Response {
+    apply(state, hub, body).await.into_response()
+}
+
+async fn apply(state: AppState, hub: String, body: Body) -> Result<Response, ApiError> {
+    names::validate_hub(&hub)?;
+    let bytes = body::read(body).await?;
+    let actions = parse_body(&bytes, state.settings().max_batch)?;
+    let rest = state.rest()?;
+    let total = actions.len();
+    for (i, action) in actions.iter().enumerate() {
+        if let Err(e) = action.apply(rest, &hub).await {
+            let status_404 = matches!(&e, RestError::Service { status: 404, .. });
+            let mut err = ApiError::from(e);
+            if status_404 {
+                err.status = StatusCode::NOT_FOUND;
+                err.code = "ConnectionNotFound";
+            }
+            return Err(err
+                .context(format!(
+                    "group action {} of {total} was not applied ({i} before it were)",
+                    i + 1
+                ))
+                .with_details(json!({ "index": i, "applied": i })));
+        }
+    }
+    Ok((
+        StatusCode::ACCEPTED,
+        axum::Json(json!({ "hub": hub.to_lowercase(), "applied": total })),
+    )
+        .into_response())
+}

@@ -1,0 +1,189 @@
+//! Management routes that mirror the service's REST operations: does a user / group /
+//! connection exist, is a user in a group, close one connection or every connection of a hub,
+//! group or user. Existence answers `{"exists": bool}`; closes answer 200 with what was closed.
+
+use axum::body::Body;
+use axum::extract::{Path, Query, State};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use serde_json::json;
+
+use super::body;
+use super::error::ApiError;
+use super::AppState;
+use crate::service::names;
+
+/// `?reason=` / `?excluded=` of close routes (a JSON body with the same fields also works).
+#[derive(Debug, Default, Deserialize)]
+pub struct CloseOptions {
+    /// Why the connections are closed (the clients see it).
+    #[serde(default)]
+    pub reason: Option<String>,
+    /// Connection ids not to close; the host may join repeated keys with commas.
+    #[serde(default)]
+    pub excluded: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct CloseBody {
+    #[serde(default)]
+    reason: Option<String>,
+    #[serde(default)]
+    excluded: Vec<String>,
+}
+
+fn exists(hub: &str, exists: bool) -> Response {
+    axum::Json(json!({ "hub": hub.to_lowercase(), "exists": exists })).into_response()
+}
+
+/// `GET /api/hubs/{hub}/users/{user}`.
+pub async fn user(
+    State(s): State<AppState>,
+    Path((hub, user)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    Ok(exists(&hub, s.rest()?.user_exists(&hub, &user).await?))
+}
+
+/// `GET /api/hubs/{hub}/groups/{group}`.
+pub async fn group(
+    State(s): State<AppState>,
+    Path((hub, group)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    Ok(exists(&hub, s.rest()?.group_exists(&hub, &group).await?))
+}
+
+/// `GET /api/hubs/{hub}/users/{user}/groups/{group}`.
+pub async fn user_in_group(
+    State(s): State<AppState>,
+    Path((hub, user, group)): Path<(String, String, String)>,
+) -> Result<Response, ApiError> {
+    Ok(exists(
+        &hub,
+        s.rest()?.user_in_group(&hub, &group, &user).await?,
+    ))
+}
+
+/// `GET /api/hubs/{hub}/connections/{connectionId}`.
+pub async fn connection(
+    State(s): State<AppState>,
+    Path((hub, id)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    Ok(exists(&hub, s.rest()?.connection_exists(&hub, &id).await?))
+}
+
+/// `DELETE /api/hubs/{hub}/connections/{connectionId}?reason=`.
+pub async fn close_connection(
+    State(s): State<AppState>,
+    Path((hub, id)): Path<(String, String)>,
+    Query(q): Query<CloseOptions>,
+) -> Result<Response, ApiError> {
+    s.rest()?
+        .close_connection(&hub, &id, q.reason.as_deref())
+        .await?;
+    Ok(
+        axum::Json(json!({ "hub": hub.to_lowercase(), "closed": { "connectionId": id } }))
+            .into_response(),
+    )
+}
+
+/// `POST /api/hubs/{hub}/close`.
+pub async fn close_hub(
+    State(s): State<AppState>,
+    Path(hub): Path<String>,
+    Query(q): Query<CloseOptions>,
+    b: Body,
+) -> Result<Response, ApiError> {
+    let (reason, excluded) = close_options(q, b).await?;
+    names::validate_hub(&hub)?;
+    s.rest()?
+        .close_all(&hub, &excluded, reason.as_deref())
+        .await?;
+    Ok(
+        axum::Json(json!({ "hub": hub.to_lowercase(), "closed": "all", "excluded": excluded }))
+            .into_response(),
+    )
+}
+
+/// `POST /api/hubs/{hub}/groups/{group}/close`.
+pub async fn close_group(
+    State(s): State<AppState>,
+    Path((hub, group)): Path<(String, String)>,
+    Query(q): Query<CloseOptions>,
+    b: Body,
+) -> Result<Response, ApiError> {
+    let (reason, excluded) = close_options(q, b).await?;
+    s.rest()?
+        .close_group(&hub, &group, &excluded, reason.as_deref())
+        .await?;
+    Ok(axum::Json(
+        json!({ "hub": hub.to_lowercase(), "closed": { "group": group }, "excluded": excluded }),
+    )
+    .into_response())
+}
+
+/// `POST /api/hubs/{hub}/users/{user}/close`.
+pub async fn close_user(
+    State(s): State<AppState>,
+    Path((hub, user)): Path<(String, String)>,
+    Query(q): Query<CloseOptions>,
+    b: Body,
+) -> Result<Response, ApiError> {
+    let (reason, excluded) = close_options(q, b).await?;
+    s.rest()?
+        .close_user(&hub, &user, &excluded, reason.as_deref())
+        .await?;
+    Ok(axum::Json(
+        json!({ "hub": hub.to_lowercase(), "closed": { "userId": user }, "excluded": excluded }),
+    )
+    .into_response())
+}
+
+/// Merges query options with an optional JSON body `{reason, excluded: [..]}`.
+async fn close_options(
+    q: CloseOptions,
+    b: Body,
+) -> Result<(Option<String>, Vec<String>), ApiError> {
+    let bytes = body::read(b).await?;
+    let parsed: CloseBody = if bytes.iter().all(u8::is_ascii_whitespace) {
+        CloseBody::default()
+    } else {
+        serde_json::from_slice(&bytes).map_err(|e| {
+            ApiError::bad_request(
+                "InvalidBody",
+                format!("the body must be {{\"reason\"?, \"excluded\"?: [..]}}: {e}"),
+            )
+        })?
+    };
+    let mut excluded = parsed.excluded;
+    excluded.extend(
+        q.excluded
+            .iter()
+            .flat_map(|e| e.split(','))
+            .map(str::trim)
+            .filter(|e| !e.is_empty())
+            .map(String::from),
+    );
+    for id in &excluded {
+        names::validate_connection_id(id)?;
+    }
+    Ok((parsed.reason.or(q.reason), excluded))
+}
+
+/// `GET /api/health`: 200 when the service answers its health API, 503 otherwise.
+pub async fn health(State(s): State<AppState>) -> Response {
+    let healthy = match s.rest() {
+        Ok(rest) => rest.health().await.unwrap_or(false),
+        Err(e) => return e.into_response(),
+    };
+    let status = if healthy {
+        axum::http::StatusCode::OK
+    } else {
+        axum::http::StatusCode::SERVICE_UNAVAILABLE
+    };
+    (
+        status,
+        axum::Json(json!({ "service": if healthy { "healthy" } else { "unreachable" } })),
+    )
+        .into_response()
+}

@@ -1,0 +1,176 @@
+//! `POST /api/messages` and `/api/hubs/{hub}/messages`: the `SignalRMessage` JSON users already
+//! send to the official output binding (one object or an array), parsed and validated into
+//! [`Message`]s once, then applied in order with one REST call each.
+
+use axum::body::Body;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::body::{self, present};
+use super::error::ApiError;
+use super::AppState;
+use crate::service::names;
+use crate::service::rest::{Payload, RestClient, RestError};
+
+/// Field names of a message; keys are matched case-insensitively, as the binding (Newtonsoft) does.
+const FIELDS: &[&str] = &[
+    "target",
+    "arguments",
+    "userId",
+    "groupName",
+    "connectionId",
+    "excluded",
+    "excludedConnectionIds",
+    "endpoints",
+];
+
+/// The binding's `SignalRMessage`, as sent. Unknown fields are refused so that a typo such as
+/// `userID2` cannot silently turn a message for one user into a broadcast.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct RawMessage {
+    target: Option<String>,
+    #[serde(default)]
+    arguments: Option<Vec<Value>>,
+    #[serde(default)]
+    user_id: Option<String>,
+    #[serde(default)]
+    group_name: Option<String>,
+    #[serde(default)]
+    connection_id: Option<String>,
+    #[serde(alias = "excludedConnectionIds", default)]
+    excluded: Option<Vec<String>>,
+    /// Multi-endpoint routing of the binding; accepted and ignored (one endpoint).
+    #[serde(default)]
+    #[allow(dead_code)]
+    endpoints: Option<Value>,
+}
+
+/// Who receives a message: precedence connection > user > group > everyone.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Audience {
+    /// One connection.
+    Connection(String),
+    /// Every connection of a user.
+    User(String),
+    /// A group, minus excluded connections.
+    Group {
+        group: String,
+        excluded: Vec<String>,
+    },
+    /// Everyone in the hub, minus excluded connections.
+    All { excluded: Vec<String> },
+}
+
+/// A validated message, ready to send.
+#[derive(Debug, Clone)]
+pub struct Message {
+    /// The client method and its arguments.
+    pub payload: Payload,
+    /// Who receives it.
+    pub audience: Audience,
+}
+
+impl Message {
+    fn parse(raw: RawMessage) -> Result<Self, ApiError> {
+        let target = present(raw.target).ok_or_else(|| {
+            ApiError::bad_request(
+                "InvalidMessage",
+                "target is missing: name the client method to call",
+            )
+        })?;
+        let excluded = raw.excluded.unwrap_or_default();
+        for id in &excluded {
+            names::validate_connection_id(id)?;
+        }
+        let audience = if let Some(id) = present(raw.connection_id) {
+            names::validate_connection_id(&id)?;
+            Audience::Connection(id)
+        } else if let Some(user) = present(raw.user_id) {
+            names::validate_user(&user)?;
+            Audience::User(user)
+        } else if let Some(group) = present(raw.group_name) {
+            names::validate_group(&group)?;
+            Audience::Group { group, excluded }
+        } else {
+            Audience::All { excluded }
+        };
+        Ok(Self {
+            payload: Payload {
+                target,
+                arguments: raw.arguments.unwrap_or_default(),
+            },
+            audience,
+        })
+    }
+
+    /// Sends the message.
+    pub async fn apply(&self, rest: &RestClient, hub: &str) -> Result<(), RestError> {
+        let p = &self.payload;
+        match &self.audience {
+            Audience::Connection(id) => rest.send_to_connection(hub, id, p).await,
+            Audience::User(user) => rest.send_to_user(hub, user, p).await,
+            Audience::Group { group, excluded } => {
+                rest.send_to_group(hub, group, p, excluded).await
+            }
+            Audience::All { excluded } => rest.send_to_all(hub, p, excluded).await,
+        }
+    }
+}
+
+/// Parses a request body into messages.
+pub fn parse_body(bytes: &[u8], max: usize) -> Result<Vec<Message>, ApiError> {
+    let raws: Vec<RawMessage> = body::one_or_many(bytes, "message", max, FIELDS)?;
+    let total = raws.len();
+    raws.into_iter()
+        .enumerate()
+        .map(|(i, raw)| {
+            Message::parse(raw).map_err(|e| {
+                e.context(format!("message {} of {total}", i + 1))
+                    .with_details(json!({ "index": i }))
+            })
+        })
+        .collect()
+}
+
+/// Handler of the default hub's route.
+pub async fn default_hub(State(state): State<AppState>, body: Body) -> Response {
+    let hub = state.settings().hub.clone();
+    send(state, hub, body).await.into_response()
+}
+
+/// Handler of `/api/hubs/{hub}/messages`.
+pub async fn named_hub(
+    State(state): State<AppState>,
+    Path(hub): Path<String>,
+    body: Body,
+) -> Response {
+    send(state, hub, body).await.into_response()
+}
+
+async fn send(state: AppState, hub: String, body: Body) -> Result<Response, ApiError> {
+    names::validate_hub(&hub)?;
+    let bytes = body::read(body).await?;
+    let messages = parse_body(&bytes, state.settings().max_batch)?;
+    let rest = state.rest()?;
+    let total = messages.len();
+    for (i, message) in messages.iter().enumerate() {
+        if let Err(e) = message.apply(rest, &hub).await {
+            return Err(ApiError::from(e)
+                .context(format!(
+                    "message {} of {total} was not sent ({} before it were)",
+                    i + 1,
+                    i
+                ))
+                .with_details(json!({ "index": i, "sent": i })));
+        }
+    }
+    Ok((
+        StatusCode::ACCEPTED,
+        axum::Json(json!({ "hub": hub.to_lowercase(), "sent": total })),
+    )
+        .into_response())
+}

@@ -1,0 +1,116 @@
+//! Running the app: bind 127.0.0.1 on the host's port (or `--port`/`PORT`, default 7071), start the
+//! embedded emulator when there is no connection string outside the host, serve until SIGTERM or
+//! Ctrl-C and drain in-flight requests.
+
+use std::net::SocketAddr;
+
+use tokio::net::TcpListener;
+
+use super::{misconfigured, router, AppState};
+use crate::emulator::{self, EmulatorConfig, DEV_ACCESS_KEY};
+use crate::service::{ConnectionString, Secret};
+use crate::settings::{ServeArgs, ServiceMode, Settings};
+
+/// Error type of the binary's commands.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// `handler serve`: the function app, plus the emulator in the local stack.
+pub async fn serve(args: ServeArgs) -> Result<(), BoxError> {
+    let settings = Settings::from_env(args);
+    let (settings, app) = match settings {
+        Ok(settings) => (Some(settings.clone()), None),
+        Err(e) => {
+            tracing::error!("configuration error: {e}");
+            (None, Some(misconfigured(e.to_string())))
+        }
+    };
+    let (bind, port) = match &settings {
+        Some(s) => (s.bind, s.port),
+        None => fallback_address(),
+    };
+    let listener = TcpListener::bind(SocketAddr::new(bind, port))
+        .await
+        .map_err(|e| format!("cannot listen on {bind}:{port}: {e}"))?;
+    let app_addr = listener.local_addr()?;
+    let mut emulator_handle = None;
+    let app = match (app, settings) {
+        (Some(app), _) => app,
+        (None, None) => unreachable_settings(),
+        (None, Some(settings)) => {
+            let connection = match &settings.service {
+                ServiceMode::Remote(cs) => cs.clone(),
+                ServiceMode::LocalEmulator => {
+                    let listener =
+                        TcpListener::bind(SocketAddr::new(settings.bind, settings.emulator_port))
+                            .await
+                            .map_err(|e| {
+                                format!(
+                                    "cannot start the emulator on port {}: {e} (set EMULATOR_PORT)",
+                                    settings.emulator_port
+                                )
+                            })?;
+                    let handle =
+                        emulator::start(EmulatorConfig::new(Secret::new(DEV_ACCESS_KEY)), listener)
+                            .await?;
+                    let cs = ConnectionString::parse(&handle.connection_string())?;
+                    announce_local_stack(app_addr, &handle.connection_string(), &settings.hub);
+                    emulator_handle = Some(handle);
+                    cs
+                }
+            };
+            tracing::info!(address = %app_addr, service = %connection, "function app listening");
+            router(AppState::new(settings, Some(&connection)))
+        }
+    };
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown_signal())
+        .await?;
+    if let Some(handle) = emulator_handle {
+        handle.shutdown().await;
+    }
+    Ok(())
+}
+
+fn unreachable_settings() -> axum::Router {
+    misconfigured("settings could not be read".into())
+}
+
+fn fallback_address() -> (std::net::IpAddr, u16) {
+    let port = std::env::var("FUNCTIONS_CUSTOMHANDLER_PORT")
+        .ok()
+        .or_else(|| std::env::var("PORT").ok())
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(7071);
+    (std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST), port)
+}
+
+fn announce_local_stack(app: SocketAddr, connection_string: &str, hub: &str) {
+    println!("serverless-signalr local stack (no AzureSignalRConnectionString: embedded emulator)");
+    println!("  function app:      http://{app}/api");
+    println!("  emulator:          {connection_string}");
+    println!("  negotiate:         curl -X POST http://{app}/api/negotiate");
+    println!(
+        "  broadcast:         curl -X POST http://{app}/api/messages -H 'content-type: application/json' -d '{{\"target\":\"newMessage\",\"arguments\":[\"hello\"]}}'"
+    );
+    println!("  default hub:       {hub}");
+}
+
+/// Resolves on SIGTERM (the host stopping us) or Ctrl-C.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { () = ctrl_c => {}, () = term => {} }
+    tracing::info!("shutting down: draining in-flight requests");
+}
