@@ -1,0 +1,476 @@
+//! messages, groups and management routes over HTTP against a recording service: the exact REST
+//! call (method, path, query, token audience, body) for the JSON users send to the official
+//! bindings, and clear 4xx errors for bad input.
+
+mod support;
+
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+use support::{keyed, spawn_app, Recorder};
+
+async fn setup() -> (support::TestApp, Recorder) {
+    let recorder = Recorder::start().await;
+    let app = spawn_app(keyed(), &recorder.connection_string()).await;
+    (app, recorder)
+}
+
+async fn post(app: &support::TestApp, path: &str, body: Value) -> (StatusCode, Value) {
+    let r = app
+        .http
+        .post(format!("{}{path}", app.url))
+        .header("x-functions-key", "test-key")
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    let status = r.status();
+    (status, r.json().await.unwrap_or(Value::Null))
+}
+
+#[tokio::test]
+async fn message_routing_follows_binding_precedence() {
+    let (app, rec) = setup().await;
+    let cases = [
+        (
+            json!({"target": "t", "arguments": [1], "connectionId": "c1", "userId": "u", "groupName": "g"}),
+            "/api/hubs/default/connections/c1/:send",
+        ),
+        (
+            json!({"target": "t", "arguments": [1], "userId": "u1", "groupName": "g"}),
+            "/api/hubs/default/users/u1/:send",
+        ),
+        (
+            json!({"target": "t", "arguments": [1], "userId": "", "groupName": "g1"}),
+            "/api/hubs/default/groups/g1/:send",
+        ),
+        (
+            json!({"target": "t", "arguments": [1], "userId": "", "groupName": "", "connectionId": ""}),
+            "/api/hubs/default/:send",
+        ),
+    ];
+    for (body, path) in cases {
+        let (status, answer) = post(&app, "/api/messages", body).await;
+        assert_eq!(status, StatusCode::ACCEPTED, "{answer}");
+        assert_eq!(answer, json!({"hub": "default", "sent": 1}));
+        let got = rec.take();
+        assert_eq!(got.len(), 1);
+        assert_eq!(got[0].method, "POST");
+        assert_eq!(got[0].path, path);
+        assert_eq!(got[0].body, json!({"target": "t", "arguments": [1]}));
+        assert!(got[0]
+            .query
+            .contains(&("api-version".into(), "2022-06-01".into())));
+        assert_eq!(
+            got[0].claims["aud"],
+            format!("http://127.0.0.1{path}?api-version=2022-06-01")
+        );
+    }
+}
+
+#[tokio::test]
+async fn arrays_pascal_case_named_hubs_and_excluded() {
+    let (app, rec) = setup().await;
+    let body = json!([
+        {"Target": "a", "Arguments": [{"x": 1}], "UserId": "a/b?c#d"},
+        {"TARGET": "b", "arguments": [], "groupName": "room 1", "excluded": ["c1", "c2"]},
+        {"target": "c", "excludedConnectionIds": ["c3"]}
+    ]);
+    let (status, answer) = post(&app, "/api/hubs/Chat/messages", body).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{answer}");
+    assert_eq!(answer["sent"], 3);
+    let got = rec.take();
+    assert_eq!(
+        got.iter().map(|r| r.path.as_str()).collect::<Vec<_>>(),
+        [
+            "/api/hubs/chat/users/a%2Fb%3Fc%23d/:send",
+            "/api/hubs/chat/groups/room%201/:send",
+            "/api/hubs/chat/:send"
+        ]
+    );
+    assert_eq!(got[0].body, json!({"target": "a", "arguments": [{"x": 1}]}));
+    let excluded = |r: &support::Recorded| {
+        r.query
+            .iter()
+            .filter(|(k, _)| k == "excluded")
+            .map(|(_, v)| v.clone())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(excluded(&got[1]), ["c1", "c2"]);
+    assert_eq!(excluded(&got[2]), ["c3"]);
+    assert_eq!(got[2].body, json!({"target": "c", "arguments": []}));
+}
+
+#[tokio::test]
+async fn bad_messages_get_clear_400s_and_nothing_is_sent() {
+    let (app, rec) = setup().await;
+    let cases: [(Value, &str); 8] = [
+        (json!({"arguments": [1]}), "target is missing"),
+        (json!({"target": "", "arguments": [1]}), "target is missing"),
+        (json!({"target": "t", "arguments": "x"}), "invalid type"),
+        (
+            json!({"target": "t", "userID2": "u"}),
+            "unknown field `userID2`",
+        ),
+        (json!([]), "the array is empty"),
+        (json!("hello"), "must be a JSON message object"),
+        (
+            json!([{"target": "ok"}, {"target": "t", "groupName": "   "}]),
+            "message 2 of 2",
+        ),
+        (
+            json!({"target": "t", "userId": "x".repeat(1025)}),
+            "the limit is 1024",
+        ),
+    ];
+    for (body, needle) in cases {
+        let (status, answer) = post(&app, "/api/messages", body.clone()).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+        let msg = answer["error"]["message"].as_str().unwrap();
+        assert!(msg.contains(needle), "{msg:?} should mention {needle:?}");
+    }
+    let r = app
+        .http
+        .post(format!("{}/api/messages", app.url))
+        .header("x-functions-key", "test-key")
+        .body("{not json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(
+        r.json::<Value>().await.unwrap()["error"]["code"],
+        "InvalidJson"
+    );
+    let r = app
+        .http
+        .post(format!("{}/api/messages", app.url))
+        .header("x-functions-key", "test-key")
+        .body(vec![b' '; 2 * 1024 * 1024])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    let (status, answer) = post(&app, "/api/hubs/1bad/messages", json!({"target": "t"})).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(answer["error"]["message"].as_str().unwrap().contains("hub"));
+    let many: Vec<Value> = (0..1001).map(|_| json!({"target": "t"})).collect();
+    let (status, answer) = post(&app, "/api/messages", Value::Array(many)).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(answer["error"]["code"], "TooManyItems");
+    assert!(
+        rec.take().is_empty(),
+        "bad input must not reach the service"
+    );
+}
+
+#[tokio::test]
+async fn service_failures_name_the_item_and_stop() {
+    let (app, rec) = setup().await;
+    rec.respond(|_, path| {
+        if path.contains("/users/bad/") {
+            (
+                reqwest::StatusCode::BAD_REQUEST,
+                vec![("x-ms-error-code", "Error.Invalid".into())],
+                r#"{"code":"Error.Invalid","message":"payload rejected"}"#.into(),
+            )
+        } else {
+            (reqwest::StatusCode::ACCEPTED, vec![], String::new())
+        }
+    });
+    let body = json!([{"target": "t", "userId": "ok"}, {"target": "t", "userId": "bad"}, {"target": "t", "userId": "never"}]);
+    let (status, answer) = post(&app, "/api/messages", body).await;
+    assert_eq!(status, StatusCode::BAD_GATEWAY);
+    assert_eq!(answer["error"]["index"], 1);
+    assert_eq!(answer["error"]["sent"], 1);
+    assert_eq!(answer["error"]["serviceStatus"], 400);
+    let msg = answer["error"]["message"].as_str().unwrap();
+    assert!(
+        msg.contains("message 2 of 3") && msg.contains("payload rejected"),
+        "{msg}"
+    );
+    assert!(!msg.contains(support::KEY));
+    assert_eq!(
+        rec.take().len(),
+        2,
+        "the third message is not sent after a failure"
+    );
+}
+
+#[tokio::test]
+async fn group_actions_map_to_rest_calls() {
+    let (app, rec) = setup().await;
+    let body = json!([
+        {"action": "add", "userId": "u1", "groupName": "g1"},
+        {"Action": "Add", "UserId": "u1", "GroupName": "g2", "ttl": 60},
+        {"action": "remove", "userId": "u1", "groupName": "g1"},
+        {"action": "removeAll", "userId": "u1"},
+        {"action": "add", "connectionId": "c1", "groupName": "g1"},
+        {"action": "remove", "connectionId": "c1", "groupName": "g1"},
+        {"action": "REMOVEALL", "connectionId": "c1"}
+    ]);
+    let (status, answer) = post(&app, "/api/groups", body).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{answer}");
+    assert_eq!(answer["applied"], 7);
+    let got: Vec<(String, String)> = rec
+        .take()
+        .into_iter()
+        .map(|r| (r.method.to_string(), r.path))
+        .collect();
+    let expect = [
+        ("PUT", "/api/hubs/default/users/u1/groups/g1"),
+        ("PUT", "/api/hubs/default/users/u1/groups/g2"),
+        ("DELETE", "/api/hubs/default/users/u1/groups/g1"),
+        ("DELETE", "/api/hubs/default/users/u1/groups"),
+        ("PUT", "/api/hubs/default/groups/g1/connections/c1"),
+        ("DELETE", "/api/hubs/default/groups/g1/connections/c1"),
+        ("DELETE", "/api/hubs/default/connections/c1/groups"),
+    ];
+    assert_eq!(got, expect.map(|(m, p)| (m.to_string(), p.to_string())));
+    for (body, needle) in [
+        (
+            json!({"action": "join", "userId": "u", "groupName": "g"}),
+            "not one of add, remove, removeAll",
+        ),
+        (
+            json!({"action": "add", "groupName": "g"}),
+            "connectionId or userId is required",
+        ),
+        (
+            json!({"action": "add", "userId": "u"}),
+            "groupName is required",
+        ),
+        (
+            json!({"action": "add", "connectionId": "c", "groupName": "g", "ttl": 5}),
+            "ttl applies to users only",
+        ),
+        (
+            json!({"action": "add", "userId": "u", "groupName": "g", "ttl": -1}),
+            "invalid value",
+        ),
+    ] {
+        let (status, answer) = post(&app, "/api/groups", body).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        assert!(
+            answer["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains(needle),
+            "{answer}"
+        );
+    }
+    rec.respond(|_, _| {
+        (
+            reqwest::StatusCode::NOT_FOUND,
+            vec![("x-ms-error-code", "Error.Connection.NotExisted".into())],
+            String::new(),
+        )
+    });
+    let (status, answer) = post(
+        &app,
+        "/api/groups",
+        json!({"action": "add", "connectionId": "gone", "groupName": "g"}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{answer}");
+}
+
+#[tokio::test]
+async fn management_routes() {
+    let (app, rec) = setup().await;
+    let get = |path: &str| {
+        let url = format!("{}{path}", app.url);
+        let http = app.http.clone();
+        async move {
+            http.get(url)
+                .header("x-functions-key", "test-key")
+                .send()
+                .await
+                .unwrap()
+                .json::<Value>()
+                .await
+                .unwrap()
+        }
+    };
+    assert_eq!(
+        get("/api/hubs/chat/users/u1").await,
+        json!({"hub": "chat", "exists": true})
+    );
+    rec.respond(|_, _| (reqwest::StatusCode::NOT_FOUND, vec![], String::new()));
+    assert_eq!(get("/api/hubs/chat/groups/g1").await["exists"], false);
+    assert_eq!(get("/api/hubs/chat/connections/c1").await["exists"], false);
+    assert_eq!(
+        get("/api/hubs/chat/users/u1/groups/g1").await["exists"],
+        false
+    );
+    let got: Vec<(String, String)> = rec
+        .take()
+        .into_iter()
+        .map(|r| (r.method.to_string(), r.path))
+        .collect();
+    assert_eq!(got[0], ("HEAD".into(), "/api/hubs/chat/users/u1".into()));
+    assert_eq!(got[1], ("HEAD".into(), "/api/hubs/chat/groups/g1".into()));
+    assert_eq!(
+        got[2],
+        ("HEAD".into(), "/api/hubs/chat/connections/c1".into())
+    );
+    assert_eq!(got[3].1, "/api/hubs/chat/users/u1/groups/g1");
+    rec.respond(|m, _| {
+        (
+            if m == "DELETE" {
+                reqwest::StatusCode::OK
+            } else {
+                reqwest::StatusCode::NO_CONTENT
+            },
+            vec![],
+            String::new(),
+        )
+    });
+    let r = app
+        .http
+        .delete(format!(
+            "{}/api/hubs/chat/connections/c1?reason=bye",
+            app.url
+        ))
+        .header("x-functions-key", "test-key")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let r = app
+        .http
+        .post(format!(
+            "{}/api/hubs/chat/close?reason=maintenance&excluded=a,b",
+            app.url
+        ))
+        .header("x-functions-key", "test-key")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK, "{:?}", r.text().await);
+    let r = app
+        .http
+        .post(format!("{}/api/hubs/chat/groups/g1/close", app.url))
+        .header("x-functions-key", "test-key")
+        .json(&json!({"reason": "r", "excluded": ["x"]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let r = app
+        .http
+        .post(format!("{}/api/hubs/chat/users/u1/close", app.url))
+        .header("x-functions-key", "test-key")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let got = rec.take();
+    assert_eq!(
+        (got[0].method.as_str(), got[0].path.as_str()),
+        ("DELETE", "/api/hubs/chat/connections/c1")
+    );
+    assert!(got[0].query.contains(&("reason".into(), "bye".into())));
+    assert_eq!(
+        (got[1].method.as_str(), got[1].path.as_str()),
+        ("POST", "/api/hubs/chat/:closeConnections")
+    );
+    assert!(
+        got[1].query.contains(&("excluded".into(), "a".into()))
+            && got[1].query.contains(&("excluded".into(), "b".into()))
+    );
+    assert!(got[1]
+        .query
+        .contains(&("reason".into(), "maintenance".into())));
+    assert_eq!(got[2].path, "/api/hubs/chat/groups/g1/:closeConnections");
+    assert_eq!(got[3].path, "/api/hubs/chat/users/u1/:closeConnections");
+}
+
+#[tokio::test]
+async fn function_keys_are_required_outside_the_host() {
+    let (app, rec) = setup().await;
+    let send = |key: Option<(&'static str, &'static str)>, query: &'static str| {
+        let mut req = app
+            .http
+            .post(format!("{}/api/messages{query}", app.url))
+            .json(&json!({"target": "t"}));
+        if let Some((k, v)) = key {
+            req = req.header(k, v);
+        }
+        async move { req.send().await.unwrap().status() }
+    };
+    assert_eq!(send(None, "").await, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        send(Some(("x-functions-key", "wrong")), "").await,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(send(None, "?code=wrong").await, StatusCode::UNAUTHORIZED);
+    assert_eq!(send(None, "?code=test-key").await, StatusCode::ACCEPTED);
+    assert_eq!(
+        send(Some(("x-functions-key", "test-key")), "?code=wrong").await,
+        StatusCode::ACCEPTED,
+        "the header wins"
+    );
+    assert_eq!(rec.take().len(), 2);
+    // Anonymous functions need no key.
+    let r = app
+        .http
+        .post(format!("{}/api/negotiate", app.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    // A remote service without configured keys: function routes refuse rather than stay open.
+    let open = spawn_app(Default::default(), &rec.connection_string()).await;
+    let r = open
+        .http
+        .post(format!("{}/api/messages", open.url))
+        .json(&json!({"target": "t"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    assert!(r.text().await.unwrap().contains("SIGNALR_FUNCTION_KEYS"));
+}
+
+#[tokio::test]
+async fn every_function_route_is_served_with_its_methods() {
+    let (app, _rec) = setup().await;
+    for f in serverless_signalr::functions::FUNCTIONS {
+        let path = f
+            .path()
+            .replace("{hub}", "chat")
+            .replace("{user}", "u")
+            .replace("{group}", "g")
+            .replace("{connectionId}", "c");
+        for m in f.methods {
+            let method = reqwest::Method::from_bytes(m.to_uppercase().as_bytes()).unwrap();
+            let r = app
+                .http
+                .request(method, format!("{}{path}", app.url))
+                .header("x-functions-key", "test-key")
+                .send()
+                .await
+                .unwrap();
+            assert_ne!(r.status(), StatusCode::NOT_FOUND, "{m} {path}");
+            assert_ne!(r.status(), StatusCode::METHOD_NOT_ALLOWED, "{m} {path}");
+        }
+    }
+    let r = app
+        .http
+        .get(format!("{}/api/nothing-here", app.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    assert_eq!(
+        r.json::<Value>().await.unwrap()["error"]["code"],
+        "NotFound"
+    );
+    let r = app
+        .http
+        .delete(format!("{}/api/messages", app.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::METHOD_NOT_ALLOWED);
+}

@@ -1,0 +1,155 @@
+//! Test harness: a recording stand-in for the service's REST API (every request kept with its
+//! decoded token claims) and `spawn_app`, which runs the real router on 127.0.0.1:0.
+#![allow(dead_code)]
+
+use std::sync::{Arc, Mutex};
+
+use axum::body::Bytes;
+use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use axum::response::IntoResponse;
+use serde_json::Value;
+use serverless_signalr::app::{router, AppState};
+use serverless_signalr::service::ConnectionString;
+use serverless_signalr::settings::{ServeArgs, Settings};
+
+/// The well-known development key.
+pub const KEY: &str = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789ABCDEFGH";
+
+/// One request the recorder received.
+#[derive(Debug, Clone)]
+pub struct Recorded {
+    pub method: Method,
+    pub path: String,
+    pub query: Vec<(String, String)>,
+    pub claims: Value,
+    pub body: Value,
+}
+
+type Responder =
+    Arc<dyn Fn(&Method, &str) -> (StatusCode, Vec<(&'static str, String)>, String) + Send + Sync>;
+
+/// A server that records every request and answers as told.
+#[derive(Clone)]
+pub struct Recorder {
+    pub port: u16,
+    pub requests: Arc<Mutex<Vec<Recorded>>>,
+    responder: Arc<Mutex<Responder>>,
+}
+
+impl Recorder {
+    pub async fn start() -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let default: Responder = Arc::new(|m, _| {
+            let status = if m == Method::POST {
+                StatusCode::ACCEPTED
+            } else {
+                StatusCode::OK
+            };
+            (status, vec![], String::new())
+        });
+        let recorder = Self {
+            port,
+            requests: Arc::default(),
+            responder: Arc::new(Mutex::new(default)),
+        };
+        let r = recorder.clone();
+        let app = axum::Router::new().fallback(
+            move |method: Method, uri: Uri, headers: HeaderMap, body: Bytes| {
+                let r = r.clone();
+                async move {
+                    let claims = headers
+                        .get("authorization")
+                        .and_then(|v| v.to_str().ok())
+                        .and_then(|v| v.strip_prefix("Bearer "))
+                        .map(|t| decode_claims(t))
+                        .unwrap_or(Value::Null);
+                    let query = url::form_urlencoded::parse(uri.query().unwrap_or("").as_bytes())
+                        .into_owned()
+                        .collect();
+                    let body = serde_json::from_slice(&body).unwrap_or(Value::Null);
+                    let path = uri.path().to_string();
+                    r.requests.lock().unwrap().push(Recorded {
+                        method: method.clone(),
+                        path: path.clone(),
+                        query,
+                        claims,
+                        body,
+                    });
+                    let responder = r.responder.lock().unwrap().clone();
+                    let (status, headers, body) = responder(&method, &path);
+                    let mut response = (status, body).into_response();
+                    for (k, v) in headers {
+                        response.headers_mut().insert(k, v.parse().unwrap());
+                    }
+                    response
+                }
+            },
+        );
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        recorder
+    }
+
+    pub fn connection_string(&self) -> String {
+        format!(
+            "Endpoint=http://127.0.0.1;Port={};AccessKey={KEY};Version=1.0;",
+            self.port
+        )
+    }
+
+    pub fn respond(
+        &self,
+        f: impl Fn(&Method, &str) -> (StatusCode, Vec<(&'static str, String)>, String)
+            + Send
+            + Sync
+            + 'static,
+    ) {
+        *self.responder.lock().unwrap() = Arc::new(f);
+    }
+
+    pub fn take(&self) -> Vec<Recorded> {
+        std::mem::take(&mut *self.requests.lock().unwrap())
+    }
+}
+
+/// Verifies an HS256 token with the development key and returns its claims.
+pub fn decode_claims(token: &str) -> Value {
+    let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::HS256);
+    validation.validate_aud = false;
+    jsonwebtoken::decode::<Value>(
+        token,
+        &jsonwebtoken::DecodingKey::from_secret(KEY.as_bytes()),
+        &validation,
+    )
+    .expect("token must verify with the access key")
+    .claims
+}
+
+/// A running app.
+pub struct TestApp {
+    pub url: String,
+    pub http: reqwest::Client,
+}
+
+/// Runs the real router for `args` against the service at `connection_string`.
+pub async fn spawn_app(mut args: ServeArgs, connection_string: &str) -> TestApp {
+    args.connection_string = Some(connection_string.to_string());
+    let settings = Settings::from_args(args).expect("settings");
+    let cs = ConnectionString::parse(connection_string).unwrap();
+    let app = router(AppState::new(settings, Some(&cs)));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    TestApp {
+        url,
+        http: reqwest::Client::new(),
+    }
+}
+
+/// Function keys for tests that run "outside the host" against a remote service.
+pub fn keyed() -> ServeArgs {
+    ServeArgs {
+        function_keys: Some("test-key".into()),
+        ..Default::default()
+    }
+}
