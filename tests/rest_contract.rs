@@ -4,6 +4,7 @@
 
 mod rest_support;
 
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use serde_json::json;
@@ -794,6 +795,37 @@ async fn connect_failure_is_retried_until_the_service_is_up() {
         .expect("task")
         .expect("delivered once the service is up");
     assert_eq!(service.take().len(), 1, "delivered exactly once");
+}
+
+#[tokio::test]
+async fn connection_lost_mid_request_is_retried_only_when_idempotent() {
+    let (port, seen) = rest_support::start_dropping_service().await;
+    let client = client_for_port(port, fast_options());
+
+    let error = client
+        .send_to_group("chat", "room", &payload(), &[])
+        .await
+        .expect_err("no answer");
+    assert!(
+        matches!(&error, RestError::Unreachable { detail, .. } if detail.contains("may or may not have been delivered")),
+        "{error:?}"
+    );
+    assert_eq!(
+        seen.swap(0, Ordering::SeqCst),
+        1,
+        "a send is never repeated"
+    );
+
+    let error = client
+        .remove_user_from_group("chat", "room", "alice")
+        .await
+        .expect_err("no answer");
+    assert!(matches!(error, RestError::Unreachable { .. }), "{error:?}");
+    assert_eq!(
+        seen.load(Ordering::SeqCst),
+        4,
+        "a DELETE is retried max_retries times"
+    );
 }
 
 #[tokio::test]

@@ -31,7 +31,7 @@ use reqwest::Method;
 
 pub use call::API_VERSION;
 pub use error::{RestError, MAX_MESSAGE_CHARS};
-pub use payload::Payload;
+pub use payload::{Payload, MAX_BODY_BYTES};
 
 use call::{hub_path, segment, Call};
 use transport::Transport;

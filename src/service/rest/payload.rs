@@ -6,6 +6,9 @@ use serde_json::Value;
 
 use super::error::RestError;
 
+/// Largest request body the service accepts (reference §3.1: body ≤ 1 MB).
+pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+
 /// A hub method invocation to deliver to clients: clients run their handler for `target` with
 /// `arguments`. Serialises exactly as `{"target":…,"arguments":[…]}`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -32,8 +35,16 @@ impl Payload {
                 "target must name the client method to invoke; it is empty".into(),
             ));
         }
-        serde_json::to_vec(self)
-            .map_err(|e| RestError::InvalidArgument(format!("the payload is not valid JSON: {e}")))
+        let body = serde_json::to_vec(self).map_err(|e| {
+            RestError::InvalidArgument(format!("the payload is not valid JSON: {e}"))
+        })?;
+        if body.len() > MAX_BODY_BYTES {
+            return Err(RestError::InvalidArgument(format!(
+                "the message is {} bytes as JSON; the service accepts at most {MAX_BODY_BYTES} (1 MB)",
+                body.len()
+            )));
+        }
+        Ok(body)
     }
 }
 
@@ -50,6 +61,12 @@ mod tests {
             String::from_utf8(body).expect("utf-8"),
             r#"{"target":"newMessage","arguments":["hi",{"n":1}]}"#
         );
+    }
+
+    #[test]
+    fn oversized_payload_is_refused_before_sending() {
+        let big = Payload::new("t", vec![json!("x".repeat(MAX_BODY_BYTES))]);
+        assert!(matches!(big.to_body(), Err(RestError::InvalidArgument(m)) if m.contains("1 MB")));
     }
 
     #[test]

@@ -93,7 +93,7 @@ impl Transport {
                     let failure = Failure::from_transport(&error);
                     tracing::debug!(method = %call.method, path = %call.path, ?failure, attempt, "SignalR REST call failed");
                     if retries >= self.options.max_retries || !failure.is_retryable(idempotent) {
-                        return Err(transport_error(call, failure, error));
+                        return Err(transport_error(call, &self.server_base, failure, error));
                     }
                     (failure, self.backoff(retries, None))
                 }
@@ -168,10 +168,15 @@ fn error_code(headers: &HeaderMap) -> Option<String> {
 }
 
 /// The error for a transport failure that will not be retried.
-fn transport_error(call: &Call, failure: Failure, error: reqwest::Error) -> RestError {
+fn transport_error(
+    call: &Call,
+    server_base: &str,
+    failure: Failure,
+    error: reqwest::Error,
+) -> RestError {
     let operation = call.operation;
     let error = error.without_url();
-    let mut detail = error.to_string();
+    let mut detail = format!("{server_base}: {error}");
     let mut source = std::error::Error::source(&error);
     while let Some(cause) = source {
         detail.push_str(": ");
