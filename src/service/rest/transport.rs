@@ -71,7 +71,7 @@ impl Transport {
         loop {
             let attempt = retries + 1;
             let token = self.minter.rest_token(audience.clone())?;
-            let failure = match self.attempt(call, &url, &token).await {
+            let (failure, wait) = match self.attempt(call, &url, &token).await {
                 Ok(response) => {
                     let status = response.status();
                     tracing::debug!(method = %call.method, path = %call.path, status = status.as_u16(), attempt, "SignalR REST answer");
@@ -98,7 +98,6 @@ impl Transport {
                     (failure, self.backoff(retries, None))
                 }
             };
-            let (failure, wait) = failure;
             tracing::debug!(method = %call.method, path = %call.path, ?failure, attempt, wait_ms = wait.as_millis() as u64, "retrying SignalR REST call");
             tokio::time::sleep(wait).await;
             retries += 1;
