@@ -1,0 +1,180 @@
+//! One REST operation described as data: method, path, extra query and body, built from
+//! validated names. It knows the two URLs of reference §3.1: the request URL (server base + path +
+//! `api-version` + extra query) and the token audience path (path + `api-version` only).
+
+use reqwest::Method;
+
+use super::error::RestError;
+use crate::service::names;
+
+/// The data-plane API version of every call.
+pub const API_VERSION: &str = "2022-06-01";
+
+/// What a 404 means for an operation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum NotFound {
+    /// A 404 is a failure like any other.
+    Fails,
+    /// A 404 says "does not exist / not a member": the call answers `false` (checks, adding a
+    /// connection) or succeeds (removals, closing).
+    Expected,
+}
+
+/// A fully built REST operation.
+#[derive(Debug, Clone)]
+pub(super) struct Call {
+    pub operation: &'static str,
+    pub method: Method,
+    /// The path without a leading `/`, segments already encoded, e.g. `api/hubs/chat/:send`.
+    pub path: String,
+    /// Extra query parameters (not part of the audience), values already encoded.
+    pub query: Vec<(&'static str, String)>,
+    /// The JSON body, serialised once.
+    pub body: Option<Vec<u8>>,
+    pub not_found: NotFound,
+}
+
+impl Call {
+    /// A call of `method` to `path` (see [`hub_path`] and [`segment`]).
+    pub fn new(operation: &'static str, method: Method, path: String) -> Self {
+        Self {
+            operation,
+            method,
+            path,
+            query: Vec::new(),
+            body: None,
+            not_found: NotFound::Fails,
+        }
+    }
+
+    /// Adds `excluded=<id>` once per connection id, each validated.
+    pub fn excluded(mut self, excluded: &[String]) -> Result<Self, RestError> {
+        for id in excluded {
+            names::validate_connection_id(id)?;
+            self.query.push(("excluded", names::encode(id)));
+        }
+        Ok(self)
+    }
+
+    /// Adds `reason=<text>` when given.
+    pub fn reason(mut self, reason: Option<&str>) -> Self {
+        if let Some(reason) = reason {
+            self.query.push(("reason", names::encode(reason)));
+        }
+        self
+    }
+
+    /// Adds `ttl=<seconds>` when given.
+    pub fn ttl(mut self, ttl: Option<u32>) -> Self {
+        if let Some(ttl) = ttl {
+            self.query.push(("ttl", ttl.to_string()));
+        }
+        self
+    }
+
+    /// Sets the JSON body.
+    pub fn body(mut self, body: Vec<u8>) -> Self {
+        self.body = Some(body);
+        self
+    }
+
+    /// Marks a 404 as an expected answer.
+    pub fn not_found_expected(mut self) -> Self {
+        self.not_found = NotFound::Expected;
+        self
+    }
+
+    /// HEAD, PUT and DELETE have the same effect done once or twice; POST (sends, closes) does not.
+    pub fn is_idempotent(&self) -> bool {
+        self.method != Method::POST
+    }
+
+    /// The path and query the token audience is built from: `{path}?api-version=2022-06-01`.
+    pub fn audience_path(&self) -> String {
+        format!("{}?api-version={API_VERSION}", self.path)
+    }
+
+    /// The request URL: `{server_base}{path}?api-version=2022-06-01[&name=value…]`.
+    pub fn url(&self, server_base: &str) -> String {
+        let mut url = format!("{server_base}{}", self.audience_path());
+        for (name, value) in &self.query {
+            url.push('&');
+            url.push_str(name);
+            url.push('=');
+            url.push_str(value);
+        }
+        url
+    }
+
+    /// Whether a 404 with this `x-ms-error-code` (or none) means "does not exist" for this call.
+    /// The service's "not existing" codes end in `.NotExisted` or `.NotInGroup` (e.g.
+    /// `Warning.User.NotExisted`, `Info.User.NotInGroup`, `Error.Connection.NotExisted`); a 404
+    /// with any other code is a real failure (e.g. a wrong `ServerEndpoint`).
+    pub fn is_expected_not_found(&self, code: Option<&str>) -> bool {
+        self.not_found == NotFound::Expected
+            && code.is_none_or(|c| c.ends_with(".NotExisted") || c.ends_with(".NotInGroup"))
+    }
+}
+
+/// `api/hubs/{hub}` for a validated hub, lowercased as the SDK does.
+pub(super) fn hub_path(hub: &str) -> Result<String, RestError> {
+    names::validate_hub(hub)?;
+    Ok(format!(
+        "api/hubs/{}",
+        names::encode(&hub.to_ascii_lowercase())
+    ))
+}
+
+/// One encoded path segment. `.` and `..` are refused: URL parsers (and the service's) collapse
+/// them even when percent-encoded, which would silently change the operation's target.
+pub(super) fn segment(kind: &str, value: &str) -> Result<String, RestError> {
+    if value == "." || value == ".." {
+        return Err(RestError::InvalidArgument(format!(
+            "{kind} {value:?} cannot be used: the service would read it as a relative path"
+        )));
+    }
+    Ok(names::encode(value))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn audience_has_only_api_version_and_url_has_everything() {
+        let call = Call::new(
+            "send_to_all",
+            Method::POST,
+            hub_path("Chat").expect("valid hub") + "/:send",
+        )
+        .excluded(&["a b".into(), "c".into()])
+        .expect("valid ids")
+        .reason(Some("bye/now"));
+        assert_eq!(
+            call.audience_path(),
+            "api/hubs/chat/:send?api-version=2022-06-01"
+        );
+        assert_eq!(
+            call.url("http://h:1/"),
+            "http://h:1/api/hubs/chat/:send?api-version=2022-06-01&excluded=a%20b&excluded=c&reason=bye%2Fnow"
+        );
+    }
+
+    #[test]
+    fn dot_segments_are_refused() {
+        assert!(segment("user id", "..").is_err());
+        assert!(segment("user id", ".").is_err());
+        assert_eq!(segment("user id", "...").expect("fine"), "...");
+    }
+
+    #[test]
+    fn expected_not_found_codes() {
+        let check = Call::new("user_exists", Method::HEAD, "p".into()).not_found_expected();
+        assert!(check.is_expected_not_found(None));
+        assert!(check.is_expected_not_found(Some("Warning.User.NotExisted")));
+        assert!(check.is_expected_not_found(Some("Info.User.NotInGroup")));
+        assert!(!check.is_expected_not_found(Some("Error.Route.NotFound")));
+        let send = Call::new("send_to_user", Method::POST, "p".into());
+        assert!(!send.is_expected_not_found(None));
+    }
+}

@@ -1,0 +1,411 @@
+//! Typed async client for the service's data-plane REST API, api-version 2022-06-01 (reference
+//! `signalr-service.md` §3.1 and §4): one method per operation, names validated before anything is
+//! sent, every path segment percent-encoded, one freshly signed token per request.
+//!
+//! * `call` describes one operation (paths, query, body, what a 404 means);
+//! * `transport` sends it with timeouts and retries (`retry` decides which are safe);
+//! * `error` is what can go wrong; `payload` is the body of a send.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! use serverless_signalr::service::rest::{Payload, RestClient, RestOptions};
+//! use serverless_signalr::service::ConnectionString;
+//!
+//! let connection = ConnectionString::parse("Endpoint=http://localhost;Port=8888;AccessKey=ABC;Version=1.0;")?;
+//! let client = RestClient::new(&connection, RestOptions::default())?;
+//! let payload = Payload::new("newMessage", vec![serde_json::json!("hello")]);
+//! client.send_to_group("chat", "room 1", &payload, &[]).await?;
+//! # Ok(()) }
+//! ```
+
+mod call;
+mod error;
+mod payload;
+mod retry;
+mod transport;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use reqwest::Method;
+
+pub use call::API_VERSION;
+pub use error::{RestError, MAX_MESSAGE_CHARS};
+pub use payload::{Payload, MAX_BODY_BYTES};
+
+use call::{hub_path, segment, Call};
+use transport::Transport;
+
+use crate::service::names::{validate_connection_id, validate_group, validate_user};
+use crate::service::ConnectionString;
+
+/// Timeouts and retry limits of a [`RestClient`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RestOptions {
+    /// Longest wait for one attempt (connecting, sending and reading the answer). Default 30 s.
+    pub timeout: Duration,
+    /// Most retries after the first attempt, for outcomes that cannot cause a duplicate. Default 3.
+    pub max_retries: u32,
+    /// Wait before the first retry; doubles per retry (with jitter). Default 200 ms.
+    pub base_backoff: Duration,
+    /// Longest wait between attempts, also capping `Retry-After`. Default 5 s.
+    pub max_backoff: Duration,
+}
+
+impl Default for RestOptions {
+    fn default() -> Self {
+        Self {
+            timeout: Duration::from_secs(30),
+            max_retries: 3,
+            base_backoff: Duration::from_millis(200),
+            max_backoff: Duration::from_secs(5),
+        }
+    }
+}
+
+/// The REST client. Cheap to clone: clones share one pooled HTTP client and one token minter.
+#[derive(Clone)]
+pub struct RestClient {
+    inner: Arc<Transport>,
+}
+
+impl std::fmt::Debug for RestClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RestClient")
+            .field("server_base", &self.inner.server_base())
+            .field("options", &self.inner.options)
+            .finish_non_exhaustive()
+    }
+}
+
+impl RestClient {
+    /// A client for the service of `connection`, which must carry an `AccessKey`.
+    ///
+    /// Fails with [`RestError::Token`] without an access key, and with
+    /// [`RestError::InvalidArgument`] for a zero timeout.
+    pub fn new(connection: &ConnectionString, options: RestOptions) -> Result<Self, RestError> {
+        Ok(Self {
+            inner: Arc::new(Transport::new(connection, options)?),
+        })
+    }
+
+    /// Sends `payload` to every connection of `hub` except the `excluded` connection ids.
+    /// `POST /api/hubs/{hub}/:send`.
+    pub async fn send_to_all(
+        &self,
+        hub: &str,
+        payload: &Payload,
+        excluded: &[String],
+    ) -> Result<(), RestError> {
+        let call = Call::new(
+            "send_to_all",
+            Method::POST,
+            format!("{}/:send", hub_path(hub)?),
+        )
+        .excluded(excluded)?
+        .body(payload.to_body()?);
+        self.run(call).await
+    }
+
+    /// Sends `payload` to every connection of `user`. `POST /api/hubs/{hub}/users/{user}/:send`.
+    pub async fn send_to_user(
+        &self,
+        hub: &str,
+        user: &str,
+        payload: &Payload,
+    ) -> Result<(), RestError> {
+        let path = format!("{}/users/{}/:send", hub_path(hub)?, user_segment(user)?);
+        let call = Call::new("send_to_user", Method::POST, path).body(payload.to_body()?);
+        self.run(call).await
+    }
+
+    /// Sends `payload` to every connection in `group` except the `excluded` connection ids.
+    /// `POST /api/hubs/{hub}/groups/{group}/:send`.
+    pub async fn send_to_group(
+        &self,
+        hub: &str,
+        group: &str,
+        payload: &Payload,
+        excluded: &[String],
+    ) -> Result<(), RestError> {
+        let path = format!("{}/groups/{}/:send", hub_path(hub)?, group_segment(group)?);
+        let call = Call::new("send_to_group", Method::POST, path)
+            .excluded(excluded)?
+            .body(payload.to_body()?);
+        self.run(call).await
+    }
+
+    /// Sends `payload` to one connection.
+    /// `POST /api/hubs/{hub}/connections/{connectionId}/:send`.
+    pub async fn send_to_connection(
+        &self,
+        hub: &str,
+        connection_id: &str,
+        payload: &Payload,
+    ) -> Result<(), RestError> {
+        let path = format!(
+            "{}/connections/{}/:send",
+            hub_path(hub)?,
+            connection_segment(connection_id)?
+        );
+        let call = Call::new("send_to_connection", Method::POST, path).body(payload.to_body()?);
+        self.run(call).await
+    }
+
+    /// Adds `user` (all its connections, now and later) to `group`, for `ttl` seconds when given
+    /// (else up to a year). `PUT /api/hubs/{hub}/users/{user}/groups/{group}?ttl=`.
+    pub async fn add_user_to_group(
+        &self,
+        hub: &str,
+        group: &str,
+        user: &str,
+        ttl: Option<u32>,
+    ) -> Result<(), RestError> {
+        let call = Call::new(
+            "add_user_to_group",
+            Method::PUT,
+            user_group_path(hub, group, user)?,
+        )
+        .ttl(ttl);
+        self.run(call).await
+    }
+
+    /// Removes `user` from `group`; succeeds when it was not a member.
+    /// `DELETE /api/hubs/{hub}/users/{user}/groups/{group}`.
+    pub async fn remove_user_from_group(
+        &self,
+        hub: &str,
+        group: &str,
+        user: &str,
+    ) -> Result<(), RestError> {
+        let path = user_group_path(hub, group, user)?;
+        let call = Call::new("remove_user_from_group", Method::DELETE, path).not_found_expected();
+        self.run(call).await
+    }
+
+    /// Removes `user` from every group. `DELETE /api/hubs/{hub}/users/{user}/groups`.
+    pub async fn remove_user_from_all_groups(
+        &self,
+        hub: &str,
+        user: &str,
+    ) -> Result<(), RestError> {
+        let path = format!("{}/users/{}/groups", hub_path(hub)?, user_segment(user)?);
+        let call =
+            Call::new("remove_user_from_all_groups", Method::DELETE, path).not_found_expected();
+        self.run(call).await
+    }
+
+    /// Adds a connection to `group`. `false` when the connection does not exist (404
+    /// `Error.Connection.NotExisted`).
+    /// `PUT /api/hubs/{hub}/groups/{group}/connections/{connectionId}`.
+    pub async fn add_connection_to_group(
+        &self,
+        hub: &str,
+        group: &str,
+        connection_id: &str,
+    ) -> Result<bool, RestError> {
+        let path = group_connection_path(hub, group, connection_id)?;
+        let call = Call::new("add_connection_to_group", Method::PUT, path).not_found_expected();
+        self.inner.execute(&call).await
+    }
+
+    /// Removes a connection from `group`; succeeds when it was not a member or does not exist.
+    /// `DELETE /api/hubs/{hub}/groups/{group}/connections/{connectionId}`.
+    pub async fn remove_connection_from_group(
+        &self,
+        hub: &str,
+        group: &str,
+        connection_id: &str,
+    ) -> Result<(), RestError> {
+        let path = group_connection_path(hub, group, connection_id)?;
+        let call =
+            Call::new("remove_connection_from_group", Method::DELETE, path).not_found_expected();
+        self.run(call).await
+    }
+
+    /// Removes a connection from every group.
+    /// `DELETE /api/hubs/{hub}/connections/{connectionId}/groups`.
+    pub async fn remove_connection_from_all_groups(
+        &self,
+        hub: &str,
+        connection_id: &str,
+    ) -> Result<(), RestError> {
+        let path = format!(
+            "{}/connections/{}/groups",
+            hub_path(hub)?,
+            connection_segment(connection_id)?
+        );
+        let call = Call::new("remove_connection_from_all_groups", Method::DELETE, path)
+            .not_found_expected();
+        self.run(call).await
+    }
+
+    /// Whether `user` has at least one connection. `HEAD /api/hubs/{hub}/users/{user}`.
+    pub async fn user_exists(&self, hub: &str, user: &str) -> Result<bool, RestError> {
+        let path = format!("{}/users/{}", hub_path(hub)?, user_segment(user)?);
+        self.check("user_exists", path).await
+    }
+
+    /// Whether `group` has at least one connection. `HEAD /api/hubs/{hub}/groups/{group}`.
+    pub async fn group_exists(&self, hub: &str, group: &str) -> Result<bool, RestError> {
+        let path = format!("{}/groups/{}", hub_path(hub)?, group_segment(group)?);
+        self.check("group_exists", path).await
+    }
+
+    /// Whether a connection is connected.
+    /// `HEAD /api/hubs/{hub}/connections/{connectionId}`.
+    pub async fn connection_exists(
+        &self,
+        hub: &str,
+        connection_id: &str,
+    ) -> Result<bool, RestError> {
+        let path = format!(
+            "{}/connections/{}",
+            hub_path(hub)?,
+            connection_segment(connection_id)?
+        );
+        self.check("connection_exists", path).await
+    }
+
+    /// Whether `user` is in `group`. `HEAD /api/hubs/{hub}/users/{user}/groups/{group}` (the
+    /// swagger's method; the .NET SDK issues GET on the same path).
+    pub async fn user_in_group(
+        &self,
+        hub: &str,
+        group: &str,
+        user: &str,
+    ) -> Result<bool, RestError> {
+        self.check("user_in_group", user_group_path(hub, group, user)?)
+            .await
+    }
+
+    /// Closes one connection, telling the client `reason` when given; succeeds when it does not
+    /// exist. `DELETE /api/hubs/{hub}/connections/{connectionId}?reason=`.
+    pub async fn close_connection(
+        &self,
+        hub: &str,
+        connection_id: &str,
+        reason: Option<&str>,
+    ) -> Result<(), RestError> {
+        let path = format!(
+            "{}/connections/{}",
+            hub_path(hub)?,
+            connection_segment(connection_id)?
+        );
+        let call = Call::new("close_connection", Method::DELETE, path)
+            .reason(reason)
+            .not_found_expected();
+        self.run(call).await
+    }
+
+    /// Closes every connection of `hub` except the `excluded` ones.
+    /// `POST /api/hubs/{hub}/:closeConnections?excluded=&reason=`.
+    pub async fn close_all(
+        &self,
+        hub: &str,
+        excluded: &[String],
+        reason: Option<&str>,
+    ) -> Result<(), RestError> {
+        let path = format!("{}/:closeConnections", hub_path(hub)?);
+        let call = Call::new("close_all", Method::POST, path)
+            .excluded(excluded)?
+            .reason(reason);
+        self.run(call).await
+    }
+
+    /// Closes every connection in `group` except the `excluded` ones.
+    /// `POST /api/hubs/{hub}/groups/{group}/:closeConnections?excluded=&reason=`.
+    pub async fn close_group(
+        &self,
+        hub: &str,
+        group: &str,
+        excluded: &[String],
+        reason: Option<&str>,
+    ) -> Result<(), RestError> {
+        let path = format!(
+            "{}/groups/{}/:closeConnections",
+            hub_path(hub)?,
+            group_segment(group)?
+        );
+        let call = Call::new("close_group", Method::POST, path)
+            .excluded(excluded)?
+            .reason(reason);
+        self.run(call).await
+    }
+
+    /// Closes every connection of `user` except the `excluded` ones.
+    /// `POST /api/hubs/{hub}/users/{user}/:closeConnections?excluded=&reason=`.
+    pub async fn close_user(
+        &self,
+        hub: &str,
+        user: &str,
+        excluded: &[String],
+        reason: Option<&str>,
+    ) -> Result<(), RestError> {
+        let path = format!(
+            "{}/users/{}/:closeConnections",
+            hub_path(hub)?,
+            user_segment(user)?
+        );
+        let call = Call::new("close_user", Method::POST, path)
+            .excluded(excluded)?
+            .reason(reason);
+        self.run(call).await
+    }
+
+    /// Whether the service is healthy: `true` on a 2xx answer to the signed
+    /// `HEAD /api/health`, `false` on any other status (after retrying 429/5xx); an error only
+    /// when the service cannot be reached or does not answer in time.
+    pub async fn health(&self) -> Result<bool, RestError> {
+        let call = Call::new("health", Method::HEAD, "api/health".into());
+        match self.inner.execute(&call).await {
+            Ok(healthy) => Ok(healthy),
+            Err(RestError::Service { .. }) => Ok(false),
+            Err(other) => Err(other),
+        }
+    }
+
+    async fn run(&self, call: Call) -> Result<(), RestError> {
+        self.inner.execute(&call).await.map(|_| ())
+    }
+
+    async fn check(&self, operation: &'static str, path: String) -> Result<bool, RestError> {
+        let call = Call::new(operation, Method::HEAD, path).not_found_expected();
+        self.inner.execute(&call).await
+    }
+}
+
+fn user_segment(user: &str) -> Result<String, RestError> {
+    validate_user(user)?;
+    segment("user id", user)
+}
+
+fn group_segment(group: &str) -> Result<String, RestError> {
+    validate_group(group)?;
+    segment("group name", group)
+}
+
+fn connection_segment(connection_id: &str) -> Result<String, RestError> {
+    validate_connection_id(connection_id)?;
+    segment("connection id", connection_id)
+}
+
+/// `api/hubs/{hub}/users/{user}/groups/{group}`.
+fn user_group_path(hub: &str, group: &str, user: &str) -> Result<String, RestError> {
+    Ok(format!(
+        "{}/users/{}/groups/{}",
+        hub_path(hub)?,
+        user_segment(user)?,
+        group_segment(group)?
+    ))
+}
+
+/// `api/hubs/{hub}/groups/{group}/connections/{connectionId}`.
+fn group_connection_path(hub: &str, group: &str, connection_id: &str) -> Result<String, RestError> {
+    Ok(format!(
+        "{}/groups/{}/connections/{}",
+        hub_path(hub)?,
+        group_segment(group)?,
+        connection_segment(connection_id)?
+    ))
+}

@@ -1,0 +1,195 @@
+//! Runs a [`Call`]: signs each attempt with a freshly minted token, sends it through the one
+//! pooled `reqwest::Client` with a per-attempt timeout, retries where `retry`
+//! allows, and turns the final answer into `Ok(true)` (2xx), `Ok(false)` (an expected 404) or a
+//! [`RestError`]. Logs at debug level without query strings or tokens.
+
+use std::time::Duration;
+
+use reqwest::header::{HeaderMap, CONTENT_TYPE};
+use reqwest::{Method, Response};
+
+use super::call::Call;
+use super::error::{service_message, RestError};
+use super::retry::{delay, retry_after, Failure};
+use super::RestOptions;
+use crate::service::token::TokenMinter;
+use crate::service::{ConnectionString, Secret};
+
+/// Header carrying the service's machine-readable error code.
+const ERROR_CODE: &str = "x-ms-error-code";
+/// Most of an error body read into a message; the rest is dropped.
+const MAX_ERROR_BODY: usize = 16 * 1024;
+
+/// Everything a call needs, shared by all clones of a `RestClient`.
+pub(super) struct Transport {
+    http: reqwest::Client,
+    server_base: String,
+    minter: TokenMinter,
+    access_key: Option<Secret>,
+    pub(super) options: RestOptions,
+}
+
+impl Transport {
+    pub(super) fn new(
+        connection: &ConnectionString,
+        options: RestOptions,
+    ) -> Result<Self, RestError> {
+        if options.timeout.is_zero() {
+            return Err(RestError::InvalidArgument(
+                "the REST timeout must be longer than zero".into(),
+            ));
+        }
+        let minter = TokenMinter::new(connection)?;
+        let http = reqwest::Client::builder()
+            .connect_timeout(options.timeout)
+            .redirect(reqwest::redirect::Policy::none())
+            .pool_idle_timeout(Duration::from_secs(60))
+            .user_agent(concat!("serverless-signalr/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| {
+                RestError::InvalidArgument(format!("cannot create the HTTP client: {e}"))
+            })?;
+        Ok(Self {
+            http,
+            server_base: connection.server_base(),
+            minter,
+            access_key: connection.access_key().cloned(),
+            options,
+        })
+    }
+
+    pub(super) fn server_base(&self) -> &str {
+        &self.server_base
+    }
+
+    /// Runs `call` to its final outcome: `Ok(true)` on 2xx, `Ok(false)` on an expected 404.
+    pub(super) async fn execute(&self, call: &Call) -> Result<bool, RestError> {
+        let url = call.url(&self.server_base);
+        let audience = self.minter.rest_audience(&call.audience_path());
+        let idempotent = call.is_idempotent();
+        let mut retries = 0;
+        loop {
+            let attempt = retries + 1;
+            let token = self.minter.rest_token(audience.clone())?;
+            let (failure, wait) = match self.attempt(call, &url, &token).await {
+                Ok(response) => {
+                    let status = response.status();
+                    tracing::debug!(method = %call.method, path = %call.path, status = status.as_u16(), attempt, "SignalR REST answer");
+                    if status.is_success() {
+                        return Ok(true);
+                    }
+                    let code = error_code(response.headers());
+                    if status.as_u16() == 404 && call.is_expected_not_found(code.as_deref()) {
+                        return Ok(false);
+                    }
+                    let failure = Failure::Status(status.as_u16());
+                    if retries >= self.options.max_retries || !failure.is_retryable(idempotent) {
+                        return Err(self.service_error(call, response, code, &token).await);
+                    }
+                    let wait = self.backoff(retries, retry_after(response.headers()));
+                    (failure, wait)
+                }
+                Err(error) => {
+                    let failure = Failure::from_transport(&error);
+                    tracing::debug!(method = %call.method, path = %call.path, ?failure, attempt, "SignalR REST call failed");
+                    if retries >= self.options.max_retries || !failure.is_retryable(idempotent) {
+                        return Err(transport_error(call, &self.server_base, failure, error));
+                    }
+                    (failure, self.backoff(retries, None))
+                }
+            };
+            tracing::debug!(method = %call.method, path = %call.path, ?failure, attempt, wait_ms = wait.as_millis() as u64, "retrying SignalR REST call");
+            tokio::time::sleep(wait).await;
+            retries += 1;
+        }
+    }
+
+    async fn attempt(&self, call: &Call, url: &str, token: &str) -> reqwest::Result<Response> {
+        let mut request = self
+            .http
+            .request(call.method.clone(), url)
+            .bearer_auth(token)
+            .timeout(self.options.timeout);
+        if let Some(body) = &call.body {
+            request = request
+                .header(CONTENT_TYPE, "application/json")
+                .body(body.clone());
+        } else if call.method == Method::POST || call.method == Method::PUT {
+            // An explicit empty body sends `Content-Length: 0`, which some gateways require.
+            request = request.body(Vec::new());
+        }
+        request.send().await
+    }
+
+    fn backoff(&self, retries: u32, retry_after: Option<Duration>) -> Duration {
+        delay(
+            retries,
+            retry_after,
+            self.options.base_backoff,
+            self.options.max_backoff,
+        )
+    }
+
+    async fn service_error(
+        &self,
+        call: &Call,
+        mut response: Response,
+        code: Option<String>,
+        token: &str,
+    ) -> RestError {
+        let status = response.status();
+        let mut body = Vec::new();
+        while body.len() < MAX_ERROR_BODY {
+            match response.chunk().await {
+                Ok(Some(chunk)) => body.extend_from_slice(&chunk),
+                Ok(None) | Err(_) => break,
+            }
+        }
+        body.truncate(MAX_ERROR_BODY);
+        let key = self.access_key.as_ref().map_or("", Secret::expose);
+        let reason = status.canonical_reason().unwrap_or("no message");
+        RestError::Service {
+            operation: call.operation,
+            status: status.as_u16(),
+            code,
+            message: service_message(&body, reason, &[key, token]),
+        }
+    }
+}
+
+fn error_code(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get(ERROR_CODE)
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+        .filter(|c| !c.is_empty())
+        .map(str::to_owned)
+}
+
+/// The error for a transport failure that will not be retried.
+fn transport_error(
+    call: &Call,
+    server_base: &str,
+    failure: Failure,
+    error: reqwest::Error,
+) -> RestError {
+    let operation = call.operation;
+    let error = error.without_url();
+    let mut detail = format!("{server_base}: {error}");
+    let mut source = std::error::Error::source(&error);
+    while let Some(cause) = source {
+        detail.push_str(": ");
+        detail.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    match failure {
+        Failure::TimedOut => RestError::Timeout { operation },
+        Failure::Lost if !call.is_idempotent() => RestError::Unreachable {
+            operation,
+            detail: format!(
+                "the connection was lost after the request was sent, so the message may or may not have been delivered ({detail})"
+            ),
+        },
+        _ => RestError::Unreachable { operation, detail },
+    }
+}
