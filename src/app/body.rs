@@ -74,9 +74,10 @@ pub fn one_or_many<T: DeserializeOwned>(
         .collect()
 }
 
-/// Treats an empty (or whitespace-only) string as absent, as the official bindings do.
+/// Treats an empty string as absent, as the official bindings do. A whitespace-only value is
+/// kept, so that validation refuses it instead of silently widening a send to everyone.
 pub fn present(value: Option<String>) -> Option<String> {
-    value.filter(|v| !v.trim().is_empty())
+    value.filter(|v| !v.is_empty())
 }
 
 /// Renames keys that match a known field name case-insensitively to that name.

@@ -38,9 +38,12 @@ impl ApiError {
         Self::new(StatusCode::BAD_REQUEST, code, message)
     }
 
-    /// Adds fields to the error object.
+    /// Adds fields to the error object (merged with fields added before).
     pub fn with_details(mut self, details: Value) -> Self {
-        self.details = Some(details);
+        match (&mut self.details, details) {
+            (Some(Value::Object(existing)), Value::Object(more)) => existing.extend(more),
+            (slot, details) => *slot = Some(details),
+        }
         self
     }
 
