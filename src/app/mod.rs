@@ -1,1 +1,3 @@
 //! The function app: the HTTP routes the Functions host forwards to.
+pub mod identity;
+pub mod oidc;
