@@ -167,7 +167,9 @@ pub enum IdentityError {
         issuer: String,
     },
     /// The issuer's key with that `kid` is not for the token's algorithm.
-    #[error("bearer token alg {alg} does not match the issuer's key {kid}, which is for {key_alg}")]
+    #[error(
+        "bearer token alg {alg} does not match the issuer's key {kid}, which is for {key_alg}"
+    )]
     KeyMismatch {
         /// The token's key id.
         kid: String,
@@ -302,7 +304,9 @@ impl Authenticator {
             }
         }
         if settings.require_authentication {
-            return Err(IdentityError::AuthenticationRequired(self.how_to_authenticate()));
+            return Err(IdentityError::AuthenticationRequired(
+                self.how_to_authenticate(),
+            ));
         }
         Ok(Caller::anonymous())
     }
@@ -337,9 +341,7 @@ fn bearer_token(headers: &HeaderMap) -> Result<Option<&str>, IdentityError> {
         ));
     };
     let value = value.trim();
-    let Some((scheme, token)) = value.split_once(' ') else {
-        return Ok(None);
-    };
+    let (scheme, token) = value.split_once(' ').unwrap_or((value, ""));
     if !scheme.eq_ignore_ascii_case("bearer") {
         return Ok(None);
     }

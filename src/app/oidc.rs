@@ -319,7 +319,9 @@ fn signing_key(entry: &Value) -> Result<SigningKey, String> {
 fn parse_header(token: &str) -> Result<(Algorithm, Option<String>), IdentityError> {
     let malformed = |why: &str| IdentityError::MalformedToken(why.to_owned());
     if token.is_empty() {
-        return Err(malformed("the Authorization header has an empty bearer token"));
+        return Err(malformed(
+            "the Authorization header has an empty bearer token",
+        ));
     }
     if token.len() > MAX_TOKEN {
         return Err(malformed("longer than 16 KB"));
@@ -333,8 +335,8 @@ fn parse_header(token: &str) -> Result<(Algorithm, Option<String>), IdentityErro
     let header = URL_SAFE_NO_PAD
         .decode(parts[0])
         .map_err(|_| malformed("the header is not base64url"))?;
-    let header: Map<String, Value> =
-        serde_json::from_slice(&header).map_err(|_| malformed("the header is not a JSON object"))?;
+    let header: Map<String, Value> = serde_json::from_slice(&header)
+        .map_err(|_| malformed("the header is not a JSON object"))?;
     let alg = match header.get("alg").and_then(Value::as_str) {
         Some("RS256") => Algorithm::RS256,
         Some("ES256") => Algorithm::ES256,
