@@ -191,6 +191,11 @@ async fn hostile_tokens_are_rejected_with_a_reason() {
             "signature does not verify",
         ),
         ("empty", String::new(), "empty bearer token"),
+        (
+            "huge kid",
+            rsa.main.sign_as(&"k".repeat(300), &good),
+            "kid is longer than 256",
+        ),
     ];
     for (name, token, why) in cases {
         eprintln!("case: {name}");

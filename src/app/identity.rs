@@ -266,6 +266,14 @@ pub struct Authenticator {
     inner: Arc<Inner>,
 }
 
+impl std::fmt::Debug for Authenticator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Authenticator")
+            .field("settings", &self.inner.settings)
+            .finish_non_exhaustive()
+    }
+}
+
 struct Inner {
     settings: IdentitySettings,
     oidc: Option<OidcValidator>,

@@ -348,6 +348,9 @@ fn parse_header(token: &str) -> Result<(Algorithm, Option<String>), IdentityErro
     };
     let kid = match header.get("kid") {
         None | Some(Value::Null) => None,
+        Some(Value::String(kid)) if kid.len() > 256 => {
+            return Err(malformed("the header's kid is longer than 256 characters"))
+        }
         Some(Value::String(kid)) => Some(kid.clone()),
         Some(_) => return Err(malformed("the header's kid is not a string")),
     };
