@@ -25,7 +25,7 @@ struct Cli {
 enum Command {
     /// Run the function app (default). Without AzureSignalRConnectionString outside the
     /// Functions host, the embedded emulator starts too.
-    Serve(settings::ServeArgs),
+    Serve(Box<settings::ServeArgs>),
     /// Run the local SignalR Service emulator on its own.
     Emulator(emulator::EmulatorArgs),
     /// Write a deployable folder: host.json, one folder per function, and the binary.
@@ -48,7 +48,7 @@ fn main() -> std::process::ExitCode {
     let result = runtime.block_on(async {
         match cli.command {
             Some(Command::Emulator(args)) => emulator::run(args).await,
-            Some(Command::Serve(args)) => server::serve(args).await,
+            Some(Command::Serve(args)) => server::serve(*args).await,
             None => server::serve(cli.serve).await,
             Some(Command::Package(args)) => functions::package(&args)
                 .map(|files| {

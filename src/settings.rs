@@ -79,7 +79,7 @@ pub struct ServeArgs {
 #[derive(Debug, Clone)]
 pub enum ServiceMode {
     /// A real (or external) service, from the connection string.
-    Remote(ConnectionString),
+    Remote(Box<ConnectionString>),
     /// No connection string outside the host: start the embedded emulator.
     LocalEmulator,
 }
@@ -156,9 +156,9 @@ impl Settings {
             None => args.port.unwrap_or(7071),
         };
         let service = match nonempty(args.connection_string) {
-            Some(cs) => ServiceMode::Remote(
+            Some(cs) => ServiceMode::Remote(Box::new(
                 ConnectionString::parse(&cs).map_err(|e| err("AzureSignalRConnectionString", e.to_string()))?,
-            ),
+            )),
             None if under_host => {
                 return Err(err(
                     "AzureSignalRConnectionString",

@@ -11,6 +11,7 @@ pub mod keys;
 pub mod manage;
 pub mod messages;
 pub mod negotiate;
+pub mod oidc;
 pub mod server;
 
 use std::sync::Arc;

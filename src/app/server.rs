@@ -38,7 +38,7 @@ pub async fn serve(args: ServeArgs) -> Result<(), BoxError> {
         (None, None) => unreachable_settings(),
         (None, Some(settings)) => {
             let connection = match &settings.service {
-                ServiceMode::Remote(cs) => cs.clone(),
+                ServiceMode::Remote(cs) => (**cs).clone(),
                 ServiceMode::LocalEmulator => {
                     let listener =
                         TcpListener::bind(SocketAddr::new(settings.bind, settings.emulator_port))

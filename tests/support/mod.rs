@@ -62,7 +62,7 @@ impl Recorder {
                         .get("authorization")
                         .and_then(|v| v.to_str().ok())
                         .and_then(|v| v.strip_prefix("Bearer "))
-                        .map(|t| decode_claims(t))
+                        .map(decode_claims)
                         .unwrap_or(Value::Null);
                     let query = url::form_urlencoded::parse(uri.query().unwrap_or("").as_bytes())
                         .into_owned()
