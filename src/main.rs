@@ -6,7 +6,11 @@ use clap::{Parser, Subcommand};
 use serverless_signalr::emulator;
 
 #[derive(Parser)]
-#[command(name = "handler", version, about = "Azure Functions custom handler for Azure SignalR Service (serverless)")]
+#[command(
+    name = "handler",
+    version,
+    about = "Azure Functions custom handler for Azure SignalR Service (serverless)"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
@@ -20,7 +24,10 @@ enum Command {
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");
