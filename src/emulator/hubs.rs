@@ -129,9 +129,19 @@ impl Hubs {
         self.lock().get(&key(hub)).map(f).unwrap_or_default()
     }
 
-    /// Registers a connection that completed its handshake.
-    pub fn add_connection(&self, hub: &str, id: &str, user: Option<String>, outbox: Outbox) {
+    /// Registers a connection that completed its handshake, queueing `greeting` (the handshake
+    /// response) first under the lock, so no send can overtake it and none made after the client
+    /// sees it is missed.
+    pub fn add_connection(
+        &self,
+        hub: &str,
+        id: &str,
+        user: Option<String>,
+        outbox: Outbox,
+        greeting: Arc<str>,
+    ) {
         self.with_hub(hub, |h| {
+            outbox.push(greeting);
             if let Some(user) = &user {
                 h.users
                     .entry(user.clone())
@@ -352,9 +362,9 @@ mod tests {
         hubs.add_user_to_group("Chat", "ann", "g", None);
         hubs.add_user_to_group("chat", "bob", "g", Some(Duration::from_millis(1)));
         let (a, _ra) = outbox(1000);
-        hubs.add_connection("CHAT", "c1", Some("ann".into()), a);
+        hubs.add_connection("CHAT", "c1", Some("ann".into()), a, "{}".into());
         let (b, _rb) = outbox(1000);
-        hubs.add_connection("chat", "c2", Some("bob".into()), b);
+        hubs.add_connection("chat", "c2", Some("bob".into()), b, "{}".into());
         std::thread::sleep(Duration::from_millis(5));
         assert_eq!(hubs.send("chat", Scope::Group("g"), &[], "x".into()), 1);
         assert!(hubs.user_in_group("chat", "ann", "g"));
@@ -369,8 +379,8 @@ mod tests {
         let hubs = Hubs::default();
         let (a, _ra) = outbox(1000);
         let (b, _rb) = outbox(1000);
-        hubs.add_connection("h", "a", None, a);
-        hubs.add_connection("h", "b", None, b);
+        hubs.add_connection("h", "a", None, a, "{}".into());
+        hubs.add_connection("h", "b", None, b, "{}".into());
         assert_eq!(hubs.send("h", Scope::All, &["a".into()], "x".into()), 1);
         assert_eq!(hubs.remove_from_group("h", "g", "a"), Removal::NotInGroup);
         assert!(hubs.add_to_group("h", "g", "a"));

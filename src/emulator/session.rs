@@ -93,10 +93,13 @@ pub async fn run(
             return;
         }
     };
-    outbox.push(protocol::handshake_ok());
-    shared
-        .hubs
-        .add_connection(&hub, &id, caller.user_id.clone(), outbox.clone());
+    shared.hubs.add_connection(
+        &hub,
+        &id,
+        caller.user_id.clone(),
+        outbox.clone(),
+        protocol::handshake_ok(),
+    );
     tracing::info!(%hub, connection = %id, user = ?caller.user_id, ?kind, "client connected");
     let worker = shared.upstream.spawn_worker(caller.clone(), outbox.clone());
     let _ = worker.send(Event::Connected).await;

@@ -89,7 +89,11 @@ async fn run(shared: Arc<Shared>, caller: super::upstream::Caller, socket: WebSo
         }));
         let _ = tokio::time::timeout(Duration::from_secs(1), sink.send(close)).await;
     };
+    // After the session ends, keep reading until the client's Close frame (bounded in time):
+    // dropping a socket with unread input makes the kernel reset it, and the client would lose
+    // the last messages, the Close message among them.
     let read = async {
+        let mut forwarding = true;
         while let Some(Ok(message)) = stream.next().await {
             let bytes = match message {
                 Message::Text(text) => text.as_bytes().to_vec(),
@@ -97,13 +101,16 @@ async fn run(shared: Arc<Shared>, caller: super::upstream::Caller, socket: WebSo
                 Message::Close(_) => break,
                 Message::Ping(_) | Message::Pong(_) => continue,
             };
-            if inbound.send(bytes).await.is_err() {
-                break;
+            if forwarding && inbound.send(bytes).await.is_err() {
+                forwarding = false;
             }
         }
     };
+    tokio::pin!(write, read);
     tokio::select! {
-        _ = write => {}
-        _ = read => {}
+        _ = &mut write => {
+            let _ = tokio::time::timeout(Duration::from_secs(2), &mut read).await;
+        }
+        _ = &mut read => {}
     }
 }
