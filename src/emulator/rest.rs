@@ -382,7 +382,7 @@ mod tests {
 
     #[test]
     fn routes() {
-        let r = |m: Method, p: &str| route(&m, p).map(|(f, h, op)| (f, h, op));
+        let r = |m: Method, p: &str| route(&m, p);
         assert_eq!(
             r(Method::POST, "/api/hubs/Chat/groups/a%2Fb/:send").unwrap(),
             (
