@@ -123,7 +123,7 @@ pub async fn connect(State(shared): State<Arc<Shared>>, request: Request) -> Res
 async fn dispatch(shared: Arc<Shared>, request: Request) -> Result<Response, ApiError> {
     let (mut parts, body) = request.into_parts();
     let query = Query::of(&parts.uri);
-    let (hub, _claims) = authorize(&shared, &parts.headers, &parts.uri, &query)?;
+    let (hub, claims) = authorize(&shared, &parts.headers, &parts.uri, &query)?;
     let token = query
         .get("id")
         .ok_or_else(|| {
@@ -137,7 +137,9 @@ async fn dispatch(shared: Arc<Shared>, request: Request) -> Result<Response, Api
             "the emulator is shutting down".into(),
         ));
     }
-    let kind = shared.connections.kind(&token, &hub)?;
+    let kind = shared
+        .connections
+        .kind(&token, &hub, claims.user_id().as_deref())?;
     match parts.method {
         Method::GET if is_upgrade(&parts.headers) => {
             let upgrade = WebSocketUpgrade::from_request_parts(&mut parts, &())

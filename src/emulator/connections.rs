@@ -54,6 +54,7 @@ pub struct Active {
     /// The outgoing queue a long poll drains.
     pub poll: Option<Arc<tokio::sync::Mutex<OutboxReader>>>,
     hub: String,
+    user: Option<String>,
     polling: bool,
     last_poll: Instant,
 }
@@ -70,6 +71,7 @@ impl Active {
             inbound,
             poll,
             hub: String::new(),
+            user: None,
             polling: false,
             last_poll: Instant::now(),
         }
@@ -124,20 +126,36 @@ impl Registry {
             Some(Entry::Negotiated(n)) => {
                 let negotiated = n.clone();
                 active.hub = negotiated.hub.clone();
+                active.user = negotiated.user_id.clone();
                 map.insert(token.to_string(), Entry::Active(active));
                 Ok(negotiated)
             }
         }
     }
 
-    /// The transport kind of a token: `None` while only negotiated.
-    pub fn kind(&self, token: &str, hub: &str) -> Result<Option<TransportKind>, ApiError> {
-        match self.lock().get(token) {
-            None => Err(unknown()),
-            Some(Entry::Negotiated(n)) if n.hub.eq_ignore_ascii_case(hub) => Ok(None),
-            Some(Entry::Active(a)) if a.hub.eq_ignore_ascii_case(hub) => Ok(Some(a.kind)),
-            Some(_) => Err(unknown()),
+    /// The transport kind of a token (`None` while only negotiated), after checking that the
+    /// request's hub and user are the ones that negotiated it.
+    pub fn kind(
+        &self,
+        token: &str,
+        hub: &str,
+        user: Option<&str>,
+    ) -> Result<Option<TransportKind>, ApiError> {
+        let map = self.lock();
+        let (owner_hub, owner, kind) = match map.get(token) {
+            None => return Err(unknown()),
+            Some(Entry::Negotiated(n)) => (&n.hub, &n.user_id, None),
+            Some(Entry::Active(a)) => (&a.hub, &a.user, Some(a.kind)),
+        };
+        if !owner_hub.eq_ignore_ascii_case(hub) {
+            return Err(unknown());
         }
+        if owner.as_deref() != user {
+            return Err(ApiError::Forbidden(
+                "this connection was negotiated by another user; use the token it was negotiated with".into(),
+            ));
+        }
+        Ok(kind)
     }
 
     /// Where to deliver bytes POSTed by the client.

@@ -47,6 +47,9 @@ pub enum ApiError {
         /// The methods that are allowed, comma-separated.
         allowed: &'static str,
     },
+    /// The token is valid but belongs to someone else than the connection (403).
+    #[error("{0}")]
+    Forbidden(String),
     /// The request conflicts with the connection's state (409).
     #[error("{0}")]
     Conflict(String),
@@ -65,6 +68,7 @@ impl ApiError {
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::NotFound { .. } | Self::NoRoute(_) => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
+            Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::Conflict(_) => StatusCode::CONFLICT,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
         }
@@ -81,6 +85,7 @@ impl ApiError {
             Self::NotFound { code, .. } => code,
             Self::NoRoute(_) => "Error.Route.NotFound",
             Self::MethodNotAllowed { .. } => "Error.Method.NotAllowed",
+            Self::Forbidden(_) => "Error.Auth.Forbidden",
             Self::Conflict(_) => "Error.Connection.Conflict",
             Self::Unavailable(_) => "Error.Service.Unavailable",
         }
