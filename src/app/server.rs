@@ -14,54 +14,49 @@ use crate::settings::{ServeArgs, ServiceMode, Settings};
 /// Error type of the binary's commands.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
-/// `handler serve`: the function app, plus the emulator in the local stack.
+/// `handler serve`: the function app, plus the emulator in the local stack. A settings error
+/// does not crash-loop under the host: the handler stays up and answers every route with it.
 pub async fn serve(args: ServeArgs) -> Result<(), BoxError> {
-    let settings = Settings::from_env(args);
-    let (settings, app) = match settings {
-        Ok(settings) => (Some(settings.clone()), None),
+    match Settings::from_env(args) {
+        Ok(settings) => serve_app(settings).await,
         Err(e) => {
             tracing::error!("configuration error: {e}");
-            (None, Some(misconfigured(e.to_string())))
+            let (bind, port) = fallback_address();
+            let listener = bind_listener(SocketAddr::new(bind, port)).await?;
+            axum::serve(listener, misconfigured(e.to_string()))
+                .with_graceful_shutdown(shutdown_signal())
+                .await?;
+            Ok(())
         }
-    };
-    let (bind, port) = match &settings {
-        Some(s) => (s.bind, s.port),
-        None => fallback_address(),
-    };
-    let listener = TcpListener::bind(SocketAddr::new(bind, port))
-        .await
-        .map_err(|e| format!("cannot listen on {bind}:{port}: {e}"))?;
+    }
+}
+
+async fn serve_app(settings: Settings) -> Result<(), BoxError> {
+    let listener = bind_listener(SocketAddr::new(settings.bind, settings.port)).await?;
     let app_addr = listener.local_addr()?;
     let mut emulator_handle = None;
-    let app = match (app, settings) {
-        (Some(app), _) => app,
-        (None, None) => unreachable_settings(),
-        (None, Some(settings)) => {
-            let connection = match &settings.service {
-                ServiceMode::Remote(cs) => (**cs).clone(),
-                ServiceMode::LocalEmulator => {
-                    let listener =
-                        TcpListener::bind(SocketAddr::new(settings.bind, settings.emulator_port))
-                            .await
-                            .map_err(|e| {
-                                format!(
-                                    "cannot start the emulator on port {}: {e} (set EMULATOR_PORT)",
-                                    settings.emulator_port
-                                )
-                            })?;
-                    let handle =
-                        emulator::start(EmulatorConfig::new(Secret::new(DEV_ACCESS_KEY)), listener)
-                            .await?;
-                    let cs = ConnectionString::parse(&handle.connection_string())?;
-                    announce_local_stack(app_addr, &handle.connection_string(), &settings.hub);
-                    emulator_handle = Some(handle);
-                    cs
-                }
-            };
-            tracing::info!(address = %app_addr, service = %connection, "function app listening");
-            router(AppState::new(settings, Some(&connection)))
+    let connection = match &settings.service {
+        ServiceMode::Remote(cs) => (**cs).clone(),
+        ServiceMode::LocalEmulator => {
+            let listener =
+                TcpListener::bind(SocketAddr::new(settings.bind, settings.emulator_port))
+                    .await
+                    .map_err(|e| {
+                        format!(
+                            "cannot start the emulator on port {}: {e} (set EMULATOR_PORT)",
+                            settings.emulator_port
+                        )
+                    })?;
+            let handle =
+                emulator::start(EmulatorConfig::new(Secret::new(DEV_ACCESS_KEY)), listener).await?;
+            let cs = ConnectionString::parse(&handle.connection_string())?;
+            announce_local_stack(app_addr, &handle.connection_string(), &settings.hub);
+            emulator_handle = Some(handle);
+            cs
         }
     };
+    tracing::info!(address = %app_addr, service = %connection, "function app listening");
+    let app = router(AppState::new(settings, Some(&connection)));
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown_signal())
         .await?;
@@ -71,8 +66,10 @@ pub async fn serve(args: ServeArgs) -> Result<(), BoxError> {
     Ok(())
 }
 
-fn unreachable_settings() -> axum::Router {
-    misconfigured("settings could not be read".into())
+async fn bind_listener(addr: SocketAddr) -> Result<TcpListener, BoxError> {
+    Ok(TcpListener::bind(addr)
+        .await
+        .map_err(|e| format!("cannot listen on {addr}: {e}"))?)
 }
 
 fn fallback_address() -> (std::net::IpAddr, u16) {

@@ -1,0 +1,159 @@
+//! Identity sources through the real router: negotiate with OIDC bearer tokens from a local issuer
+//! (keys generated in the test) — valid ones become the token's user id and claims, every hostile
+//! one is a 401 whose message says why — and "authentication required" for anonymous callers.
+
+mod identity_support;
+mod support;
+
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+use serverless_signalr::settings::ServeArgs;
+
+use identity_support::{hs256_token, now, rsa_keys, unsigned_token, Issuer, AUDIENCE};
+use support::{decode_claims, spawn_app, Recorder};
+
+async fn negotiate(app: &support::TestApp, token: Option<&str>) -> (StatusCode, Value) {
+    let mut req = app.http.post(format!(
+        "{}/api/hubs/chat/negotiate?negotiateVersion=1",
+        app.url
+    ));
+    if let Some(t) = token {
+        req = req.bearer_auth(t);
+    }
+    let r = req.send().await.unwrap();
+    (r.status(), r.json().await.unwrap())
+}
+
+#[tokio::test]
+async fn oidc_bearer_tokens_through_negotiate() {
+    let issuer = Issuer::start().await;
+    let rec = Recorder::start().await;
+    let args = ServeArgs {
+        oidc_issuer: Some(issuer.url().to_string()),
+        oidc_audience: Some(AUDIENCE.into()),
+        oidc_user_id_claim: Some("oid".into()),
+        require_auth: Some("true".into()),
+        token_claims: Some("tid".into()),
+        token_roles: Some("true".into()),
+        ..Default::default()
+    };
+    let app = spawn_app(args, &rec.connection_string()).await;
+    let mut claims = issuer.claims("subject-1");
+    claims["oid"] = json!("object-1");
+    claims["tid"] = json!("tenant-1");
+    claims["roles"] = json!(["writer"]);
+    for key in [&rsa_keys().main, &issuer.es] {
+        let (status, body) = negotiate(&app, Some(&key.sign(&claims))).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        let minted = decode_claims(body["accessToken"].as_str().unwrap());
+        assert_eq!(minted["asrs.s.uid"], "object-1");
+        assert_eq!(minted["tid"], "tenant-1");
+        assert_eq!(minted["role"], "writer");
+        assert_eq!(minted["aud"], "http://127.0.0.1/client/?hub=chat");
+    }
+
+    let (status, body) = negotiate(&app, None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("authentication required"),
+        "{body}"
+    );
+
+    let t = now();
+    let with = |patch: Value| {
+        let mut c = claims.clone();
+        for (k, v) in patch.as_object().unwrap() {
+            c[k] = v.clone();
+        }
+        c
+    };
+    let mut no_oid = claims.clone();
+    no_oid.as_object_mut().unwrap().remove("oid");
+    let hostile = [
+        (
+            "wrong signature",
+            rsa_keys().other.sign_as("rsa-1", &claims),
+        ),
+        (
+            "expired",
+            rsa_keys().main.sign(&with(json!({"exp": t - 3600}))),
+        ),
+        (
+            "not yet valid",
+            rsa_keys().main.sign(&with(json!({"nbf": t + 3600}))),
+        ),
+        (
+            "wrong issuer",
+            rsa_keys()
+                .main
+                .sign(&with(json!({"iss": "https://evil.example"}))),
+        ),
+        (
+            "wrong audience",
+            rsa_keys().main.sign(&with(json!({"aud": "api://other"}))),
+        ),
+        ("alg none", unsigned_token(&claims)),
+        (
+            "HS256 with the public key",
+            hs256_token(rsa_keys().public_pem.as_bytes(), &claims),
+        ),
+        (
+            "unknown kid",
+            rsa_keys().main.sign_as("nobody-knows", &claims),
+        ),
+        ("missing user id claim", rsa_keys().main.sign(&no_oid)),
+        ("garbage", "not.a.token".to_string()),
+    ];
+    for (why, token) in hostile {
+        let (status, body) = negotiate(&app, Some(&token)).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{why}: {body}");
+        let message = body["error"]["message"].as_str().unwrap();
+        assert!(
+            !message.is_empty() && !message.contains(&token),
+            "{why}: {message}"
+        );
+        assert!(body.get("accessToken").is_none());
+    }
+    assert!(rec.take().is_empty());
+}
+
+#[tokio::test]
+async fn easy_auth_headers_are_ignored_unless_turned_on() {
+    let rec = Recorder::start().await;
+    let app = spawn_app(ServeArgs::default(), &rec.connection_string()).await;
+    let r = app
+        .http
+        .post(format!("{}/api/negotiate", app.url))
+        .header("x-ms-client-principal-id", "forged")
+        .send()
+        .await
+        .unwrap();
+    let minted = decode_claims(
+        r.json::<Value>().await.unwrap()["accessToken"]
+            .as_str()
+            .unwrap(),
+    );
+    assert!(
+        minted.get("asrs.s.uid").is_none(),
+        "a forged header must not become the user id"
+    );
+    let on = spawn_app(
+        ServeArgs {
+            easy_auth: Some("true".into()),
+            ..Default::default()
+        },
+        &rec.connection_string(),
+    )
+    .await;
+    let r = on
+        .http
+        .post(format!("{}/api/negotiate", on.url))
+        .header("x-ms-client-principal", "%%%")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+}
