@@ -1,38 +1,252 @@
-//! The embedded local SignalR Service emulator.
+//! The embedded local stand-in for Azure SignalR Service in serverless mode.
+//!
+//! One axum server offers what the real service offers an app and its clients:
+//!
+//! * the data-plane REST API ([`rest`]) of api-version 2022-06-01 and v1, with the official error
+//!   codes, acting on the hub state ([`hubs`]);
+//! * the client endpoint ([`client`]): negotiate, then WebSockets ([`websocket`]), Server-Sent
+//!   Events ([`sse`]) or long polling ([`long_polling`]), each carrying the JSON hub protocol
+//!   ([`protocol`]) through one transport-independent [`session`] per connection;
+//! * upstream calls ([`upstream`]) to the app for connects, disconnects and client invocations,
+//!   routed by [`templates`].
+//!
+//! Unlike Microsoft's emulator it checks every token strictly ([`auth`]), so a green local run
+//! means the app's tokens are right for Azure.
 
-/// Command-line options of `handler emulator`.
-#[derive(Debug, clap::Args)]
-pub struct EmulatorArgs {}
+pub mod auth;
+pub mod cli;
+pub mod client;
+pub mod connections;
+pub mod error;
+pub mod hubs;
+pub mod long_polling;
+pub mod outbox;
+pub mod payload;
+pub mod protocol;
+pub mod rest;
+pub mod session;
+pub mod sse;
+pub mod templates;
+pub mod upstream;
+pub mod websocket;
 
-/// Runs the emulator until Ctrl-C / SIGTERM.
-pub async fn run(_args: EmulatorArgs) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
-    Err("the emulator is not built yet".into())
-}
+use std::future::IntoFuture;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
 
-/// Placeholder.
+use axum::extract::Request;
+use axum::response::{IntoResponse, Response};
+use axum::routing::any;
+use axum::Router;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use tower_http::cors::{AllowHeaders, AllowMethods, AllowOrigin, CorsLayer};
+
+pub use cli::{run, EmulatorArgs};
+pub use templates::{TemplateError, UpstreamTemplate};
+
+use crate::service::Secret;
+use connections::Registry;
+use error::ApiError;
+use hubs::Hubs;
+use upstream::Upstream;
+
+/// The well-known development access key of Microsoft's emulator, so connection strings written
+/// for it work unchanged. Never use it for anything reachable from elsewhere.
 pub const DEV_ACCESS_KEY: &str = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789ABCDEFGH";
-/// Placeholder.
-pub struct EmulatorConfig;
+
+/// Everything the emulator can be told. [`EmulatorConfig::new`] gives the service's defaults.
+#[derive(Debug, Clone)]
+pub struct EmulatorConfig {
+    /// The access key every token must be signed with.
+    pub access_key: Secret,
+    /// Upstream rules, first match wins; empty means client invocations are not forwarded.
+    pub upstream: Vec<UpstreamTemplate>,
+    /// How often the emulator pings each client (15 s).
+    pub keep_alive_interval: Duration,
+    /// How long a client has to send its handshake (15 s).
+    pub handshake_timeout: Duration,
+    /// How long a WebSocket or SSE client may stay silent before it is dropped (30 s).
+    pub client_timeout: Duration,
+    /// How long a long poll waits for messages before it answers empty (10 s).
+    pub long_poll_timeout: Duration,
+    /// How long a long-polling client may go without polling before it is dropped (15 s).
+    pub long_poll_idle_timeout: Duration,
+    /// How long a negotiated connection waits for its transport (60 s).
+    pub negotiate_timeout: Duration,
+    /// How many bytes may wait for one slow client before it is closed (8 MiB).
+    pub max_queued_bytes: usize,
+    /// The largest REST body (1 MiB).
+    pub max_body_bytes: usize,
+    /// The largest message a client may send (1 MiB).
+    pub max_message_bytes: usize,
+    /// The time limit of each upstream call (30 s).
+    pub upstream_timeout: Duration,
+}
+
 impl EmulatorConfig {
-    /// Placeholder.
-    pub fn new(_key: crate::service::Secret) -> Self {
-        Self
+    /// The defaults, signing with `access_key`.
+    pub fn new(access_key: Secret) -> Self {
+        Self {
+            access_key,
+            upstream: Vec::new(),
+            keep_alive_interval: Duration::from_secs(15),
+            handshake_timeout: Duration::from_secs(15),
+            client_timeout: Duration::from_secs(30),
+            long_poll_timeout: Duration::from_secs(10),
+            long_poll_idle_timeout: Duration::from_secs(15),
+            negotiate_timeout: Duration::from_secs(60),
+            max_queued_bytes: 8 * 1024 * 1024,
+            max_body_bytes: 1024 * 1024,
+            max_message_bytes: 1024 * 1024,
+            upstream_timeout: Duration::from_secs(30),
+        }
     }
 }
-/// Placeholder.
-pub struct EmulatorHandle;
-impl EmulatorHandle {
-    /// Placeholder.
-    pub fn connection_string(&self) -> String {
-        String::new()
-    }
-    /// Placeholder.
-    pub async fn shutdown(self) {}
+
+/// State shared by every request and connection.
+pub struct Shared {
+    /// The configuration.
+    pub config: EmulatorConfig,
+    /// Hubs, connections, users and groups.
+    pub hubs: Hubs,
+    /// Negotiated and active transports by connection token.
+    pub connections: Registry,
+    /// The upstream caller.
+    pub upstream: Arc<Upstream>,
+    /// Becomes true when the emulator stops.
+    pub stopping: watch::Sender<bool>,
+    /// How many client sessions are running.
+    pub sessions: watch::Sender<usize>,
 }
-/// Placeholder.
+
+impl Shared {
+    fn new(config: EmulatorConfig) -> Self {
+        let upstream = Upstream::new(
+            config.upstream.clone(),
+            config.access_key.clone(),
+            config.upstream_timeout,
+        );
+        Self {
+            config,
+            hubs: Hubs::default(),
+            connections: Registry::default(),
+            upstream: Arc::new(upstream),
+            stopping: watch::channel(false).0,
+            sessions: watch::channel(0).0,
+        }
+    }
+}
+
+async fn no_route(request: Request) -> Response {
+    ApiError::NoRoute(request.uri().path().to_string()).into_response()
+}
+
+fn routes(shared: Arc<Shared>) -> Router {
+    let cors = CorsLayer::new()
+        .allow_origin(AllowOrigin::mirror_request())
+        .allow_credentials(true)
+        .allow_headers(AllowHeaders::mirror_request())
+        .allow_methods(AllowMethods::mirror_request())
+        .max_age(Duration::from_secs(600));
+    Router::new()
+        .route("/api/{*rest}", any(rest::handle))
+        .route("/client/negotiate", any(client::negotiate))
+        .route("/client", any(client::connect))
+        .route("/client/", any(client::connect))
+        .fallback(no_route)
+        .layer(cors)
+        .with_state(shared)
+}
+
+/// The emulator's routes, for tests that drive it in-process.
+pub fn router(config: EmulatorConfig) -> Router {
+    routes(Arc::new(Shared::new(config)))
+}
+
+/// A running emulator.
+pub struct EmulatorHandle {
+    local_addr: SocketAddr,
+    shared: Arc<Shared>,
+    server: JoinHandle<std::io::Result<()>>,
+    janitor: JoinHandle<()>,
+}
+
+/// Starts the emulator on `listener`; it serves until [`EmulatorHandle::shutdown`].
 pub async fn start(
-    _c: EmulatorConfig,
-    _l: tokio::net::TcpListener,
+    config: EmulatorConfig,
+    listener: tokio::net::TcpListener,
 ) -> std::io::Result<EmulatorHandle> {
-    Err(std::io::Error::other("not built"))
+    let local_addr = listener.local_addr()?;
+    let shared = Arc::new(Shared::new(config));
+    let mut stopping = shared.stopping.subscribe();
+    let server = tokio::spawn(
+        axum::serve(listener, routes(Arc::clone(&shared)))
+            .with_graceful_shutdown(async move {
+                let _ = stopping.wait_for(|stop| *stop).await;
+            })
+            .into_future(),
+    );
+    let janitor = {
+        let shared = Arc::clone(&shared);
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(1));
+            loop {
+                tick.tick().await;
+                let config = &shared.config;
+                shared
+                    .connections
+                    .sweep(config.negotiate_timeout, config.long_poll_idle_timeout);
+                shared.hubs.purge_expired();
+            }
+        })
+    };
+    tracing::info!(%local_addr, upstream = shared.config.upstream.len(), "SignalR emulator listening");
+    Ok(EmulatorHandle {
+        local_addr,
+        shared,
+        server,
+        janitor,
+    })
+}
+
+impl EmulatorHandle {
+    /// The address it listens on.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// `Endpoint=http://127.0.0.1;Port=<port>;AccessKey=<key>;Version=1.0;`
+    pub fn connection_string(&self) -> String {
+        let host = match self.local_addr.ip() {
+            ip if ip.is_unspecified() || ip == IpAddr::V4(Ipv4Addr::LOCALHOST) => {
+                "127.0.0.1".to_string()
+            }
+            IpAddr::V6(ip) => format!("[{ip}]"),
+            ip => ip.to_string(),
+        };
+        format!(
+            "Endpoint=http://{host};Port={};AccessKey={};Version=1.0;",
+            self.local_addr.port(),
+            self.shared.config.access_key.expose()
+        )
+    }
+
+    /// Stops: every client gets a Close message (it may reconnect), in-flight requests finish,
+    /// then the listener closes. Waits at most a few seconds.
+    pub async fn shutdown(self) {
+        self.shared.stopping.send_replace(true);
+        let mut sessions = self.shared.sessions.subscribe();
+        let _ = tokio::time::timeout(Duration::from_secs(5), sessions.wait_for(|n| *n == 0)).await;
+        self.janitor.abort();
+        let mut server = self.server;
+        if tokio::time::timeout(Duration::from_secs(5), &mut server)
+            .await
+            .is_err()
+        {
+            server.abort();
+        }
+        tracing::info!("SignalR emulator stopped");
+    }
 }

@@ -1,0 +1,326 @@
+//! Strict access-token checks for every REST call and client connection: HS256/HS512 signed with
+//! the UTF-8 bytes of the access key, `exp` required, `nbf` honoured, and `aud` compared after the
+//! normalisation of reference §8 q1 (scheme + host without port, path without trailing `/`, query
+//! ignored, hub case-insensitive). Every rejection says exactly why. Tokens are never logged.
+
+use axum::http::{header, HeaderMap, Uri};
+use jsonwebtoken::errors::ErrorKind;
+use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+use percent_encoding::percent_decode_str;
+use serde_json::{Map, Value};
+
+use crate::service::Secret;
+
+/// Seconds of clock skew tolerated on `exp` and `nbf`.
+pub const LEEWAY_SECONDS: u64 = 5;
+
+/// Claim types that carry the user id, in order of preference.
+const USER_ID_CLAIMS: [&str; 4] = [
+    "asrs.s.uid",
+    "nameid",
+    "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/nameidentifier",
+    "sub",
+];
+
+/// Why a token was refused. Messages never contain the token or the key.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AuthError {
+    /// No token at all.
+    #[error("no access token: send `Authorization: Bearer <token>`{0}")]
+    Missing(&'static str),
+    /// The `Authorization` header is not a bearer token.
+    #[error("the Authorization header must be `Bearer <token>`")]
+    NotBearer,
+    /// Not a JWT.
+    #[error("the access token is not a valid JWT: {0}")]
+    Malformed(String),
+    /// The signing algorithm is not HS256 or HS512.
+    #[error("the access token must be signed with HS256 or HS512 (`alg` {0} is not accepted)")]
+    Algorithm(String),
+    /// The signature does not match the access key.
+    #[error("the access token's signature is invalid: it must be signed with the access key of the connection string")]
+    BadSignature,
+    /// `exp` is in the past.
+    #[error("the access token has expired (`exp` is in the past); mint a new one")]
+    Expired,
+    /// `nbf` is in the future.
+    #[error("the access token is not valid yet (`nbf` is in the future)")]
+    NotYetValid,
+    /// A required claim is absent.
+    #[error("the access token has no `{0}` claim; it is required")]
+    MissingClaim(&'static str),
+    /// A claim has the wrong JSON type.
+    #[error("the access token's `{0}` claim has the wrong type")]
+    BadClaim(String),
+    /// `aud` names another endpoint.
+    #[error("the access token's audience is wrong: expected {expected}, got {got}")]
+    WrongAudience {
+        /// What the request needs.
+        expected: String,
+        /// What the token says.
+        got: String,
+    },
+}
+
+/// The claims of a verified token.
+#[derive(Debug, Clone, Default)]
+pub struct Claims(pub Map<String, Value>);
+
+impl Claims {
+    /// The user id: `asrs.s.uid`, else `nameid`, else the long NameIdentifier type, else `sub`.
+    pub fn user_id(&self) -> Option<String> {
+        USER_ID_CLAIMS
+            .iter()
+            .filter_map(|name| self.0.get(*name))
+            .filter_map(|value| match value {
+                Value::Array(items) => items.first().and_then(value_text),
+                other => value_text(other),
+            })
+            .find(|id| !id.is_empty())
+    }
+
+    /// Every claim as `(type, value)` pairs, except the registered time and audience claims;
+    /// arrays become one pair per item.
+    pub fn pairs(&self) -> Vec<(String, String)> {
+        let mut pairs = Vec::new();
+        for (name, value) in &self.0 {
+            if ["aud", "exp", "nbf", "iat"].contains(&name.as_str()) {
+                continue;
+            }
+            match value {
+                Value::Array(items) => pairs.extend(
+                    items
+                        .iter()
+                        .filter_map(value_text)
+                        .map(|v| (name.clone(), v)),
+                ),
+                other => pairs.extend(value_text(other).map(|v| (name.clone(), v))),
+            }
+        }
+        pairs
+    }
+}
+
+fn value_text(value: &Value) -> Option<String> {
+    match value {
+        Value::String(s) => Some(s.clone()),
+        Value::Null => None,
+        other => Some(other.to_string()),
+    }
+}
+
+/// What the token's `aud` must name: the endpoint the request reached.
+#[derive(Debug, Clone)]
+pub struct Audience {
+    scheme: String,
+    host: Option<String>,
+    segments: Vec<String>,
+    hub: Option<String>,
+}
+
+impl Audience {
+    /// The audience of a REST request: this request's scheme, `Host` and path.
+    pub fn rest(headers: &HeaderMap, uri: &Uri) -> Self {
+        Self {
+            scheme: request_scheme(headers),
+            host: request_host(headers),
+            segments: normalise_path(uri.path()),
+            hub: None,
+        }
+    }
+
+    /// The audience of a client connection to `hub`: `/client` with `?hub=` (when the token has it)
+    /// equal to `hub` ignoring case.
+    pub fn client(headers: &HeaderMap, hub: &str) -> Self {
+        Self {
+            scheme: request_scheme(headers),
+            host: request_host(headers),
+            segments: vec!["client".into()],
+            hub: Some(hub.to_ascii_lowercase()),
+        }
+    }
+
+    fn matches(&self, aud: &str) -> bool {
+        let Ok(url) = url::Url::parse(aud) else {
+            return false;
+        };
+        let host_ok = match (&self.host, url.host_str()) {
+            (Some(expected), Some(got)) => expected.eq_ignore_ascii_case(got),
+            (None, _) => true,
+            (Some(_), None) => false,
+        };
+        let hub_ok = match &self.hub {
+            None => true,
+            Some(hub) => url
+                .query_pairs()
+                .filter(|(k, _)| k.eq_ignore_ascii_case("hub"))
+                .all(|(_, v)| v.eq_ignore_ascii_case(hub)),
+        };
+        url.scheme().eq_ignore_ascii_case(&self.scheme)
+            && host_ok
+            && hub_ok
+            && normalise_path(url.path()) == self.segments
+    }
+}
+
+impl std::fmt::Display for Audience {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let host = self.host.as_deref().unwrap_or("<any host>");
+        write!(f, "{}://{}/{}", self.scheme, host, self.segments.join("/"))?;
+        if let Some(hub) = &self.hub {
+            write!(f, "/?hub={hub}")?;
+        }
+        Ok(())
+    }
+}
+
+fn request_scheme(headers: &HeaderMap) -> String {
+    headers
+        .get("x-forwarded-proto")
+        .and_then(|v| v.to_str().ok())
+        .map(|v| v.trim().to_ascii_lowercase())
+        .filter(|v| v == "http" || v == "https")
+        .unwrap_or_else(|| "http".to_string())
+}
+
+fn request_host(headers: &HeaderMap) -> Option<String> {
+    let raw = headers.get(header::HOST)?.to_str().ok()?;
+    let url = url::Url::parse(&format!("http://{raw}/")).ok()?;
+    url.host_str().map(str::to_ascii_lowercase)
+}
+
+/// Percent-decoded path segments without empty ones; the segment after `hubs` is lowercased.
+fn normalise_path(path: &str) -> Vec<String> {
+    let mut segments: Vec<String> = path
+        .split('/')
+        .filter(|s| !s.is_empty())
+        .map(|s| percent_decode_str(s).decode_utf8_lossy().into_owned())
+        .collect();
+    for i in 1..segments.len() {
+        if segments[i - 1].eq_ignore_ascii_case("hubs") {
+            segments[i] = segments[i].to_ascii_lowercase();
+        }
+    }
+    for fixed in segments.iter_mut().take(3) {
+        if ["api", "v1", "hubs", "client"].contains(&fixed.to_ascii_lowercase().as_str()) {
+            *fixed = fixed.to_ascii_lowercase();
+        }
+    }
+    segments
+}
+
+/// The bearer token of a request: the `Authorization` header, else (when `query_allowed`) the
+/// `access_token` query parameter.
+pub fn token_from(
+    headers: &HeaderMap,
+    uri: &Uri,
+    query_allowed: bool,
+) -> Result<String, AuthError> {
+    if let Some(value) = headers.get(header::AUTHORIZATION) {
+        let value = value.to_str().map_err(|_| AuthError::NotBearer)?.trim();
+        let (scheme, token) = value.split_once(' ').ok_or(AuthError::NotBearer)?;
+        if !scheme.eq_ignore_ascii_case("bearer") || token.trim().is_empty() {
+            return Err(AuthError::NotBearer);
+        }
+        return Ok(token.trim().to_string());
+    }
+    if query_allowed {
+        let query = uri.query().unwrap_or("");
+        if let Some((_, token)) = url::form_urlencoded::parse(query.as_bytes())
+            .find(|(k, v)| k == "access_token" && !v.is_empty())
+        {
+            return Ok(token.into_owned());
+        }
+        return Err(AuthError::Missing(" or the `access_token` query parameter"));
+    }
+    Err(AuthError::Missing(""))
+}
+
+/// Verifies `token` with `key` and checks its `aud` against `expected`.
+pub fn verify(token: &str, key: &Secret, expected: &Audience) -> Result<Claims, AuthError> {
+    let header = jsonwebtoken::decode_header(token).map_err(|e| match e.kind() {
+        ErrorKind::InvalidAlgorithmName => AuthError::Algorithm("(unknown)".into()),
+        _ => AuthError::Malformed(e.to_string()),
+    })?;
+    if !matches!(header.alg, Algorithm::HS256 | Algorithm::HS512) {
+        return Err(AuthError::Algorithm(format!("{:?}", header.alg)));
+    }
+    let mut validation = Validation::new(header.alg);
+    validation.algorithms = vec![Algorithm::HS256, Algorithm::HS512];
+    validation.leeway = LEEWAY_SECONDS;
+    validation.validate_nbf = true;
+    validation.validate_aud = false;
+    validation.set_required_spec_claims(&["exp"]);
+    let data = jsonwebtoken::decode::<Map<String, Value>>(
+        token,
+        &DecodingKey::from_secret(key.as_bytes()),
+        &validation,
+    )
+    .map_err(|e| match e.kind() {
+        ErrorKind::InvalidSignature => AuthError::BadSignature,
+        ErrorKind::ExpiredSignature => AuthError::Expired,
+        ErrorKind::ImmatureSignature => AuthError::NotYetValid,
+        ErrorKind::MissingRequiredClaim(_) => AuthError::MissingClaim("exp"),
+        ErrorKind::InvalidClaimFormat(c) => AuthError::BadClaim(c.clone()),
+        ErrorKind::InvalidAlgorithm => AuthError::Algorithm(format!("{:?}", header.alg)),
+        _ => AuthError::Malformed(e.to_string()),
+    })?;
+    let claims = data.claims;
+    let audiences: Vec<&str> = match claims.get("aud") {
+        None | Some(Value::Null) => return Err(AuthError::MissingClaim("aud")),
+        Some(Value::String(s)) => vec![s.as_str()],
+        Some(Value::Array(items)) => items.iter().filter_map(Value::as_str).collect(),
+        Some(_) => return Err(AuthError::BadClaim("aud".into())),
+    };
+    if !audiences.iter().any(|aud| expected.matches(aud)) {
+        return Err(AuthError::WrongAudience {
+            expected: expected.to_string(),
+            got: audiences.join(", "),
+        });
+    }
+    Ok(Claims(claims))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(host: &str) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        h.insert(header::HOST, host.parse().unwrap());
+        h
+    }
+
+    #[test]
+    fn rest_audience_ignores_port_query_slash_and_hub_case() {
+        let uri: Uri = "/api/hubs/Chat/:send?api-version=2022-06-01"
+            .parse()
+            .unwrap();
+        let aud = Audience::rest(&headers("127.0.0.1:8888"), &uri);
+        assert!(aud.matches("http://127.0.0.1/api/hubs/chat/:send?api-version=2022-06-01"));
+        assert!(aud.matches("http://127.0.0.1:9/api/hubs/CHAT/:send/"));
+        assert!(!aud.matches("http://localhost/api/hubs/chat/:send"));
+        assert!(!aud.matches("https://127.0.0.1/api/hubs/chat/:send"));
+        assert!(!aud.matches("http://127.0.0.1/api/hubs/chat"));
+    }
+
+    #[test]
+    fn client_audience_checks_path_and_hub() {
+        let aud = Audience::client(&headers("localhost:1"), "Chat");
+        assert!(aud.matches("http://localhost/client/?hub=chat"));
+        assert!(aud.matches("http://localhost/client"));
+        assert!(!aud.matches("http://localhost/client/?hub=other"));
+        assert!(!aud.matches("http://localhost/api/hubs/chat"));
+    }
+
+    #[test]
+    fn user_id_preference() {
+        let mut map = Map::new();
+        map.insert("sub".into(), "s".into());
+        assert_eq!(Claims(map.clone()).user_id().as_deref(), Some("s"));
+        map.insert("nameid".into(), "n".into());
+        assert_eq!(Claims(map.clone()).user_id().as_deref(), Some("n"));
+        map.insert("asrs.s.uid".into(), "u".into());
+        assert_eq!(Claims(map).user_id().as_deref(), Some("u"));
+    }
+}

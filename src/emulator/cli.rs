@@ -1,0 +1,78 @@
+//! `handler emulator`: command-line options, start-up (the connection string is the first line
+//! on stdout) and a graceful stop on Ctrl-C or SIGTERM.
+
+use std::io::Write;
+use std::net::IpAddr;
+use std::path::PathBuf;
+
+use super::{start, EmulatorConfig, UpstreamTemplate, DEV_ACCESS_KEY};
+use crate::service::Secret;
+
+/// Command-line options of `handler emulator`.
+#[derive(Debug, clap::Args)]
+pub struct EmulatorArgs {
+    /// Port to listen on (0 picks a free one).
+    #[arg(long, default_value_t = 8888)]
+    pub port: u16,
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1")]
+    pub bind: IpAddr,
+    /// Access key tokens must be signed with (default: the well-known development key).
+    #[arg(long, env = "EMULATOR_ACCESS_KEY", default_value = DEV_ACCESS_KEY, hide_env_values = true, hide_default_value = true)]
+    pub key: String,
+    /// Send every upstream event to this URL template ({hub}, {category}, {event}); repeatable,
+    /// tried after the --config templates.
+    #[arg(long = "upstream", value_name = "URL")]
+    pub upstream: Vec<String>,
+    /// A settings.json in the shape of Microsoft's emulator (UpstreamSettings.Templates).
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+}
+
+/// Runs the emulator until Ctrl-C / SIGTERM.
+pub async fn run(args: EmulatorArgs) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+    if args.key.trim().is_empty() {
+        return Err("--key / EMULATOR_ACCESS_KEY must not be empty".into());
+    }
+    let mut config = EmulatorConfig::new(Secret::new(args.key));
+    if let Some(path) = &args.config {
+        config.upstream.extend(UpstreamTemplate::load(path)?);
+    }
+    for url in args.upstream {
+        let template = UpstreamTemplate::all(url);
+        template.validate()?;
+        config.upstream.push(template);
+    }
+    let listener = tokio::net::TcpListener::bind((args.bind, args.port))
+        .await
+        .map_err(|e| format!("cannot listen on {}:{}: {e}", args.bind, args.port))?;
+    let handle = start(config, listener).await?;
+    {
+        let mut stdout = std::io::stdout().lock();
+        writeln!(stdout, "{}", handle.connection_string())?;
+        stdout.flush()?;
+    }
+    eprintln!(
+        "SignalR Service emulator on http://{} (clients: /client/?hub=<hub>, REST: /api/hubs/<hub>/…); Ctrl-C stops it",
+        handle.local_addr()
+    );
+    stop_signal().await;
+    tracing::info!("stopping the emulator");
+    handle.shutdown().await;
+    Ok(())
+}
+
+async fn stop_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        if let Ok(mut term) = signal(SignalKind::terminate()) {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+            return;
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
+}

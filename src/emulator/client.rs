@@ -1,0 +1,195 @@
+//! The client endpoint the `@microsoft/signalr` client talks to: `POST /client/negotiate` and the
+//! transport requests at `/client/?hub=…&id=…` (WebSocket upgrade, Server-Sent Events stream,
+//! long polls, POSTed sends, DELETE to stop). Every request carries a valid client token.
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::extract::ws::WebSocketUpgrade;
+use axum::extract::{FromRequestParts, Request, State};
+use axum::http::{header, HeaderMap, Method, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use base64::Engine;
+use serde_json::json;
+
+use super::auth::{self, Audience, Claims};
+use super::connections::Negotiated;
+use super::error::ApiError;
+use super::payload::{read_body, Query};
+use super::session::TransportKind;
+use super::upstream::Caller;
+use super::{long_polling, sse, websocket, Shared};
+use crate::service::names;
+
+fn random_id() -> String {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(rand::random::<[u8; 16]>())
+}
+
+/// Checks the `hub` query and the client token; returns the hub and the token's claims.
+fn authorize(
+    shared: &Shared,
+    headers: &HeaderMap,
+    uri: &Uri,
+    query: &Query,
+) -> Result<(String, Claims), ApiError> {
+    let hub = query
+        .get("hub")
+        .ok_or_else(|| ApiError::BadRequest("the `hub` query parameter is required".into()))?
+        .to_string();
+    names::validate_hub(&hub)?;
+    let token = auth::token_from(headers, uri, true)?;
+    let claims = auth::verify(
+        &token,
+        &shared.config.access_key,
+        &Audience::client(headers, &hub),
+    )?;
+    Ok((hub, claims))
+}
+
+/// `POST /client/negotiate?hub=…&negotiateVersion=1`.
+pub async fn negotiate(State(shared): State<Arc<Shared>>, request: Request) -> Response {
+    let (parts, _body) = request.into_parts();
+    if parts.method != Method::POST {
+        return ApiError::MethodNotAllowed {
+            method: parts.method.to_string(),
+            allowed: "POST",
+        }
+        .into_response();
+    }
+    let query = Query::of(&parts.uri);
+    let (hub, claims) = match authorize(&shared, &parts.headers, &parts.uri, &query) {
+        Ok(ok) => ok,
+        Err(e) => {
+            tracing::info!(status = %e.status(), "negotiate refused: {e}");
+            return e.into_response();
+        }
+    };
+    let version = query
+        .get("negotiateVersion")
+        .and_then(|v| v.parse::<u32>().ok())
+        .unwrap_or(0);
+    let connection_id = random_id();
+    let token = if version >= 1 {
+        random_id()
+    } else {
+        connection_id.clone()
+    };
+    shared.connections.negotiated(
+        token.clone(),
+        Negotiated::new(connection_id.clone(), hub, claims.user_id(), claims.pairs()),
+    );
+    let transports = json!([
+        {"transport": "WebSockets", "transferFormats": ["Text", "Binary"]},
+        {"transport": "ServerSentEvents", "transferFormats": ["Text"]},
+        {"transport": "LongPolling", "transferFormats": ["Text", "Binary"]},
+    ]);
+    let body = if version >= 1 {
+        json!({"connectionId": connection_id, "connectionToken": token, "negotiateVersion": 1, "availableTransports": transports})
+    } else {
+        json!({"connectionId": connection_id, "negotiateVersion": 0, "availableTransports": transports})
+    };
+    axum::Json(body).into_response()
+}
+
+/// Builds who the upstream hears about, from the negotiation and the transport request.
+pub fn caller(negotiated: Negotiated, hub: &str, uri: &Uri) -> Caller {
+    let raw = uri.query().unwrap_or("");
+    let mut kept = url::form_urlencoded::Serializer::new(String::new());
+    for (k, v) in url::form_urlencoded::parse(raw.as_bytes()) {
+        if k != "access_token" {
+            kept.append_pair(&k, &v);
+        }
+    }
+    Caller {
+        connection_id: negotiated.connection_id,
+        hub: hub.to_string(),
+        user_id: negotiated.user_id,
+        claims: negotiated.claims,
+        query: kept.finish(),
+    }
+}
+
+/// Every request at `/client/` (the transports).
+pub async fn connect(State(shared): State<Arc<Shared>>, request: Request) -> Response {
+    match dispatch(shared, request).await {
+        Ok(response) => response,
+        Err(e) => {
+            tracing::debug!(status = %e.status(), "client request refused: {e}");
+            e.into_response()
+        }
+    }
+}
+
+async fn dispatch(shared: Arc<Shared>, request: Request) -> Result<Response, ApiError> {
+    let (mut parts, body) = request.into_parts();
+    let query = Query::of(&parts.uri);
+    let (hub, claims) = authorize(&shared, &parts.headers, &parts.uri, &query)?;
+    let token = query
+        .get("id")
+        .ok_or_else(|| {
+            ApiError::BadRequest(
+                "the `id` query parameter (the connectionToken from negotiate) is required".into(),
+            )
+        })?
+        .to_string();
+    if *shared.stopping.borrow() {
+        return Err(ApiError::Unavailable(
+            "the emulator is shutting down".into(),
+        ));
+    }
+    let kind = shared
+        .connections
+        .kind(&token, &hub, claims.user_id().as_deref())?;
+    match parts.method {
+        Method::GET if is_upgrade(&parts.headers) => {
+            let upgrade = WebSocketUpgrade::from_request_parts(&mut parts, &())
+                .await
+                .map_err(|r| ApiError::BadRequest(r.body_text()))?;
+            websocket::start(shared, upgrade, &token, &hub, &parts.uri)
+        }
+        Method::GET if accepts_event_stream(&parts.headers) => {
+            sse::start(shared, &token, &hub, &parts.uri)
+        }
+        Method::GET if kind.is_none() => long_polling::start(shared, &token, &hub, &parts.uri),
+        Method::GET => long_polling::poll(shared, &token).await,
+        Method::POST => {
+            let sender = shared.connections.inbound(&token)?;
+            let bytes = read_body(&parts.headers, body, shared.config.max_message_bytes).await?;
+            sender
+                .send(bytes.to_vec())
+                .await
+                .map_err(|_| ApiError::NotFound {
+                    code: "Error.Connection.NotExisted",
+                    message: "the connection has ended".into(),
+                })?;
+            Ok(StatusCode::OK.into_response())
+        }
+        Method::DELETE if kind == Some(TransportKind::LongPolling) => {
+            drop::<Body>(body);
+            shared.connections.remove(&token);
+            Ok(StatusCode::ACCEPTED.into_response())
+        }
+        Method::DELETE => Err(ApiError::Conflict(
+            "DELETE stops long-polling connections only".into(),
+        )),
+        method => Err(ApiError::MethodNotAllowed {
+            method: method.to_string(),
+            allowed: "GET, POST, DELETE",
+        }),
+    }
+}
+
+fn is_upgrade(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::UPGRADE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.eq_ignore_ascii_case("websocket"))
+}
+
+fn accepts_event_stream(headers: &HeaderMap) -> bool {
+    headers
+        .get_all(header::ACCEPT)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .any(|v| v.to_ascii_lowercase().contains("text/event-stream"))
+}

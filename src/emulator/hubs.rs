@@ -1,0 +1,393 @@
+//! The emulator's state: hubs (keyed case-insensitively), their connections, users with any number
+//! of connections, and groups of connections and of users. A user's group membership (optionally
+//! with a `ttl`) also covers the user's future connections. Sends copy the recipients' outboxes
+//! out of the lock and push without waiting, so one slow client never stalls the others.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use super::outbox::Outbox;
+
+/// How long a user stays in a group when no `ttl` is given (the service's "at most one year").
+const DEFAULT_MEMBERSHIP: Duration = Duration::from_secs(365 * 24 * 60 * 60);
+
+/// Who a send or a close is for.
+#[derive(Debug, Clone, Copy)]
+pub enum Scope<'a> {
+    /// Every connection of the hub.
+    All,
+    /// Every connection of a user.
+    User(&'a str),
+    /// Every connection in a group (directly or through its user).
+    Group(&'a str),
+    /// One connection.
+    Connection(&'a str),
+}
+
+/// What removing a connection from a group found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Removal {
+    /// It was in the group and is no longer.
+    Removed,
+    /// The connection does not exist.
+    NoConnection,
+    /// The connection exists but was not in the group.
+    NotInGroup,
+}
+
+struct Member {
+    user: Option<String>,
+    outbox: Outbox,
+}
+
+#[derive(Default)]
+struct Hub {
+    connections: HashMap<String, Member>,
+    users: HashMap<String, HashSet<String>>,
+    groups: HashMap<String, HashSet<String>>,
+    user_groups: HashMap<String, HashMap<String, Instant>>,
+}
+
+impl Hub {
+    fn user_in_group(&self, user: &str, group: &str, now: Instant) -> bool {
+        let via_user = self
+            .user_groups
+            .get(user)
+            .and_then(|groups| groups.get(group))
+            .is_some_and(|expiry| *expiry > now);
+        via_user
+            || self.users.get(user).is_some_and(|ids| {
+                self.groups
+                    .get(group)
+                    .is_some_and(|members| ids.iter().any(|id| members.contains(id)))
+            })
+    }
+
+    fn group_members(&self, group: &str, now: Instant) -> HashSet<&str> {
+        let mut ids: HashSet<&str> = self
+            .groups
+            .get(group)
+            .map(|members| members.iter().map(String::as_str).collect())
+            .unwrap_or_default();
+        for (user, groups) in &self.user_groups {
+            if groups.get(group).is_some_and(|expiry| *expiry > now) {
+                if let Some(conns) = self.users.get(user) {
+                    ids.extend(conns.iter().map(String::as_str));
+                }
+            }
+        }
+        ids
+    }
+
+    fn members(&self, scope: Scope<'_>, now: Instant) -> Vec<&str> {
+        match scope {
+            Scope::All => self.connections.keys().map(String::as_str).collect(),
+            Scope::User(user) => self
+                .users
+                .get(user)
+                .map(|ids| ids.iter().map(String::as_str).collect())
+                .unwrap_or_default(),
+            Scope::Group(group) => self.group_members(group, now).into_iter().collect(),
+            Scope::Connection(id) => self
+                .connections
+                .get_key_value(id)
+                .map(|(id, _)| vec![id.as_str()])
+                .unwrap_or_default(),
+        }
+    }
+}
+
+/// All hubs of the emulator.
+#[derive(Default)]
+pub struct Hubs {
+    inner: Mutex<HashMap<String, Hub>>,
+}
+
+fn key(hub: &str) -> String {
+    hub.to_ascii_lowercase()
+}
+
+impl Hubs {
+    fn lock(&self) -> MutexGuard<'_, HashMap<String, Hub>> {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn with_hub<T>(&self, hub: &str, f: impl FnOnce(&mut Hub) -> T) -> T {
+        let mut hubs = self.lock();
+        let key = key(hub);
+        let result = f(hubs.entry(key.clone()).or_default());
+        if hubs.get(&key).is_some_and(|h| {
+            h.connections.is_empty() && h.user_groups.is_empty() && h.groups.is_empty()
+        }) {
+            hubs.remove(&key);
+        }
+        result
+    }
+
+    fn read<T: Default>(&self, hub: &str, f: impl FnOnce(&Hub) -> T) -> T {
+        self.lock().get(&key(hub)).map(f).unwrap_or_default()
+    }
+
+    /// Registers a connection that completed its handshake, queueing `greeting` (the handshake
+    /// response) first under the lock, so no send can overtake it and none made after the client
+    /// sees it is missed.
+    pub fn add_connection(
+        &self,
+        hub: &str,
+        id: &str,
+        user: Option<String>,
+        outbox: Outbox,
+        greeting: Arc<str>,
+    ) {
+        self.with_hub(hub, |h| {
+            outbox.push(greeting);
+            if let Some(user) = &user {
+                h.users
+                    .entry(user.clone())
+                    .or_default()
+                    .insert(id.to_string());
+            }
+            h.connections
+                .insert(id.to_string(), Member { user, outbox });
+        });
+    }
+
+    /// Forgets a connection: its user link and its group memberships.
+    pub fn remove_connection(&self, hub: &str, id: &str) {
+        self.with_hub(hub, |h| {
+            if let Some(Member {
+                user: Some(user), ..
+            }) = h.connections.remove(id)
+            {
+                if let Some(ids) = h.users.get_mut(&user) {
+                    ids.remove(id);
+                    if ids.is_empty() {
+                        h.users.remove(&user);
+                    }
+                }
+            }
+            h.groups.retain(|_, members| {
+                members.remove(id);
+                !members.is_empty()
+            });
+        });
+    }
+
+    fn outboxes(&self, hub: &str, scope: Scope<'_>, excluded: &[String]) -> Vec<Outbox> {
+        let now = Instant::now();
+        self.read(hub, |h| {
+            h.members(scope, now)
+                .into_iter()
+                .filter(|id| !excluded.iter().any(|x| x == id))
+                .filter_map(|id| h.connections.get(id).map(|m| m.outbox.clone()))
+                .collect()
+        })
+    }
+
+    /// Queues `frame` for every connection in `scope` except `excluded`; returns how many took it.
+    /// A connection whose queue is full is closed as too slow.
+    pub fn send(&self, hub: &str, scope: Scope<'_>, excluded: &[String], frame: Arc<str>) -> usize {
+        self.outboxes(hub, scope, excluded)
+            .into_iter()
+            .filter(|outbox| outbox.push(frame.clone()))
+            .count()
+    }
+
+    /// Closes every connection in `scope` except `excluded`; returns how many.
+    pub fn close(
+        &self,
+        hub: &str,
+        scope: Scope<'_>,
+        excluded: &[String],
+        reason: Option<&str>,
+    ) -> usize {
+        let outboxes = self.outboxes(hub, scope, excluded);
+        for outbox in &outboxes {
+            outbox.close(reason.map(str::to_string));
+        }
+        outboxes.len()
+    }
+
+    /// Whether the connection is connected to the hub.
+    pub fn connection_exists(&self, hub: &str, id: &str) -> bool {
+        self.read(hub, |h| h.connections.contains_key(id))
+    }
+
+    /// Whether the user has at least one connection.
+    pub fn user_exists(&self, hub: &str, user: &str) -> bool {
+        self.read(hub, |h| {
+            h.users.get(user).is_some_and(|ids| !ids.is_empty())
+        })
+    }
+
+    /// Whether the group has at least one connection.
+    pub fn group_exists(&self, hub: &str, group: &str) -> bool {
+        let now = Instant::now();
+        self.read(hub, |h| !h.group_members(group, now).is_empty())
+    }
+
+    /// Adds a connection to a group; false when the connection does not exist.
+    pub fn add_to_group(&self, hub: &str, group: &str, id: &str) -> bool {
+        self.with_hub(hub, |h| {
+            if !h.connections.contains_key(id) {
+                return false;
+            }
+            h.groups
+                .entry(group.to_string())
+                .or_default()
+                .insert(id.to_string());
+            true
+        })
+    }
+
+    /// Removes a connection from a group.
+    pub fn remove_from_group(&self, hub: &str, group: &str, id: &str) -> Removal {
+        self.with_hub(hub, |h| {
+            if !h.connections.contains_key(id) {
+                return Removal::NoConnection;
+            }
+            let removed = h.groups.get_mut(group).is_some_and(|m| m.remove(id));
+            if h.groups.get(group).is_some_and(HashSet::is_empty) {
+                h.groups.remove(group);
+            }
+            if removed {
+                Removal::Removed
+            } else {
+                Removal::NotInGroup
+            }
+        })
+    }
+
+    /// Removes a connection from every group it joined directly.
+    pub fn remove_from_all_groups(&self, hub: &str, id: &str) {
+        self.with_hub(hub, |h| {
+            h.groups.retain(|_, members| {
+                members.remove(id);
+                !members.is_empty()
+            })
+        });
+    }
+
+    /// Adds a user to a group for `ttl` (none: the service's one-year maximum). The membership
+    /// covers the user's current and future connections; `ttl` zero adds only the current ones.
+    pub fn add_user_to_group(&self, hub: &str, user: &str, group: &str, ttl: Option<Duration>) {
+        self.with_hub(hub, |h| {
+            if ttl == Some(Duration::ZERO) {
+                let ids: Vec<String> = h.users.get(user).into_iter().flatten().cloned().collect();
+                if !ids.is_empty() {
+                    h.groups.entry(group.to_string()).or_default().extend(ids);
+                }
+                return;
+            }
+            let expiry = Instant::now() + ttl.unwrap_or(DEFAULT_MEMBERSHIP);
+            h.user_groups
+                .entry(user.to_string())
+                .or_default()
+                .insert(group.to_string(), expiry);
+        });
+    }
+
+    /// Removes a user (and the user's connections) from a group.
+    pub fn remove_user_from_group(&self, hub: &str, user: &str, group: &str) {
+        self.with_hub(hub, |h| {
+            if let Some(groups) = h.user_groups.get_mut(user) {
+                groups.remove(group);
+                if groups.is_empty() {
+                    h.user_groups.remove(user);
+                }
+            }
+            let ids: Vec<String> = h.users.get(user).into_iter().flatten().cloned().collect();
+            if let Some(members) = h.groups.get_mut(group) {
+                for id in &ids {
+                    members.remove(id);
+                }
+                if members.is_empty() {
+                    h.groups.remove(group);
+                }
+            }
+        });
+    }
+
+    /// Removes a user (and the user's connections) from every group.
+    pub fn remove_user_from_all_groups(&self, hub: &str, user: &str) {
+        self.with_hub(hub, |h| {
+            h.user_groups.remove(user);
+            let ids: Vec<String> = h.users.get(user).into_iter().flatten().cloned().collect();
+            h.groups.retain(|_, members| {
+                for id in &ids {
+                    members.remove(id);
+                }
+                !members.is_empty()
+            });
+        });
+    }
+
+    /// Whether the user is in the group (through a membership that has not expired, or through
+    /// one of its connections).
+    pub fn user_in_group(&self, hub: &str, user: &str, group: &str) -> bool {
+        let now = Instant::now();
+        self.read(hub, |h| h.user_in_group(user, group, now))
+    }
+
+    /// The user id of a connection, if it is connected and has one.
+    pub fn user_of(&self, hub: &str, id: &str) -> Option<String> {
+        self.read(hub, |h| h.connections.get(id).and_then(|m| m.user.clone()))
+    }
+
+    /// Drops user memberships whose `ttl` has passed.
+    pub fn purge_expired(&self) {
+        let now = Instant::now();
+        let mut hubs = self.lock();
+        for hub in hubs.values_mut() {
+            hub.user_groups.retain(|_, groups| {
+                groups.retain(|_, expiry| *expiry > now);
+                !groups.is_empty()
+            });
+        }
+        hubs.retain(|_, h| {
+            !(h.connections.is_empty() && h.user_groups.is_empty() && h.groups.is_empty())
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::emulator::outbox::outbox;
+
+    #[test]
+    fn user_groups_cover_future_connections_and_expire() {
+        let hubs = Hubs::default();
+        hubs.add_user_to_group("Chat", "ann", "g", None);
+        hubs.add_user_to_group("chat", "bob", "g", Some(Duration::from_millis(1)));
+        let (a, _ra) = outbox(1000);
+        hubs.add_connection("CHAT", "c1", Some("ann".into()), a, "{}".into());
+        let (b, _rb) = outbox(1000);
+        hubs.add_connection("chat", "c2", Some("bob".into()), b, "{}".into());
+        std::thread::sleep(Duration::from_millis(5));
+        assert_eq!(hubs.send("chat", Scope::Group("g"), &[], "x".into()), 1);
+        assert!(hubs.user_in_group("chat", "ann", "g"));
+        assert!(!hubs.user_in_group("chat", "bob", "g"));
+        hubs.remove_connection("chat", "c1");
+        assert!(!hubs.group_exists("chat", "g"));
+        assert!(!hubs.user_exists("chat", "ann"));
+    }
+
+    #[test]
+    fn excluded_connections_get_nothing() {
+        let hubs = Hubs::default();
+        let (a, _ra) = outbox(1000);
+        let (b, _rb) = outbox(1000);
+        hubs.add_connection("h", "a", None, a, "{}".into());
+        hubs.add_connection("h", "b", None, b, "{}".into());
+        assert_eq!(hubs.send("h", Scope::All, &["a".into()], "x".into()), 1);
+        assert_eq!(hubs.remove_from_group("h", "g", "a"), Removal::NotInGroup);
+        assert!(hubs.add_to_group("h", "g", "a"));
+        assert_eq!(hubs.remove_from_group("h", "g", "a"), Removal::Removed);
+        assert_eq!(
+            hubs.remove_from_group("h", "g", "zz"),
+            Removal::NoConnection
+        );
+    }
+}

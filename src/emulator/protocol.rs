@@ -1,0 +1,249 @@
+//! The SignalR JSON hub protocol as the service speaks it: `0x1E` record framing, the handshake,
+//! and the messages the emulator sends (invocation, completion, ping, close) or reads from clients.
+
+use std::sync::Arc;
+
+use serde_json::{json, Value};
+
+/// The record separator that ends every JSON hub message.
+pub const RECORD_SEPARATOR: u8 = 0x1E;
+
+/// A client sent something the protocol does not allow.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ProtocolError {
+    /// A record is not valid JSON or not an object.
+    #[error("a message is not a valid JSON object: {0}")]
+    NotJson(String),
+    /// A record has no numeric `type`.
+    #[error("a message has no numeric `type` field")]
+    NoType,
+    /// An invocation lacks a string `target`.
+    #[error("an invocation message has no string `target`")]
+    NoTarget,
+    /// An `invocationId` that is not a string.
+    #[error("`invocationId` must be a string")]
+    BadInvocationId,
+    /// A record that never ends.
+    #[error("a message is larger than the limit of {0} bytes")]
+    TooLarge(usize),
+    /// The handshake asked for something we cannot do.
+    #[error("{0}")]
+    Handshake(String),
+}
+
+/// Splits incoming bytes into complete records, whatever the transport's chunking.
+#[derive(Debug)]
+pub struct Records {
+    buffer: Vec<u8>,
+    max: usize,
+}
+
+impl Records {
+    /// A splitter that refuses records longer than `max` bytes.
+    pub fn new(max: usize) -> Self {
+        Self {
+            buffer: Vec::new(),
+            max,
+        }
+    }
+
+    /// Adds `bytes` and returns the records now complete (without the separator).
+    pub fn push(&mut self, bytes: &[u8]) -> Result<Vec<String>, ProtocolError> {
+        self.buffer.extend_from_slice(bytes);
+        let mut records = Vec::new();
+        while let Some(end) = self.buffer.iter().position(|b| *b == RECORD_SEPARATOR) {
+            let record: Vec<u8> = self.buffer.drain(..=end).take(end).collect();
+            let text = String::from_utf8(record)
+                .map_err(|_| ProtocolError::NotJson("it is not UTF-8".into()))?;
+            records.push(text);
+        }
+        if self.buffer.len() > self.max {
+            return Err(ProtocolError::TooLarge(self.max));
+        }
+        Ok(records)
+    }
+}
+
+/// Checks a handshake request; the error text is sent back to the client.
+pub fn check_handshake(record: &str) -> Result<(), ProtocolError> {
+    let value: Value = serde_json::from_str(record)
+        .map_err(|_| ProtocolError::Handshake("the handshake request is not valid JSON".into()))?;
+    let protocol = value
+        .get("protocol")
+        .and_then(Value::as_str)
+        .ok_or_else(|| {
+            ProtocolError::Handshake("the handshake request has no `protocol` field".into())
+        })?;
+    let version = value.get("version").and_then(Value::as_u64);
+    match protocol {
+        "json" if version == Some(1) => Ok(()),
+        "json" => Err(ProtocolError::Handshake(format!(
+            "the requested protocol version {} of 'json' is not supported; use version 1",
+            value.get("version").map(Value::to_string).unwrap_or_default()
+        ))),
+        "messagepack" => Err(ProtocolError::Handshake(
+            "the 'messagepack' hub protocol is not supported yet by this emulator; use the JSON protocol"
+                .into(),
+        )),
+        other => Err(ProtocolError::Handshake(format!(
+            "the requested protocol '{other}' is not available; use 'json'"
+        ))),
+    }
+}
+
+/// A message read from a client, as far as the service cares.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ClientMessage {
+    /// Type 1: forwarded upstream as the raw record.
+    Invocation {
+        /// The record exactly as received.
+        raw: String,
+        /// Present when the client waits for a completion.
+        invocation_id: Option<String>,
+        /// The hub method name.
+        target: String,
+    },
+    /// Type 4: streaming is not supported in serverless mode.
+    StreamInvocation {
+        /// The id to complete with an error.
+        invocation_id: Option<String>,
+    },
+    /// Type 6.
+    Ping,
+    /// Type 7: the client is leaving.
+    Close {
+        /// The client's error, if any.
+        error: Option<String>,
+    },
+    /// Anything else (completions, stream items, cancels, acks): ignored.
+    Other,
+}
+
+/// Parses one record from a client.
+pub fn parse(record: &str) -> Result<ClientMessage, ProtocolError> {
+    let value: Value =
+        serde_json::from_str(record).map_err(|e| ProtocolError::NotJson(e.to_string()))?;
+    let object = value
+        .as_object()
+        .ok_or_else(|| ProtocolError::NotJson("it is not an object".into()))?;
+    let kind = object
+        .get("type")
+        .and_then(Value::as_u64)
+        .ok_or(ProtocolError::NoType)?;
+    let invocation_id = match object.get("invocationId") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(id)) => Some(id.clone()),
+        Some(_) => return Err(ProtocolError::BadInvocationId),
+    };
+    Ok(match kind {
+        1 => ClientMessage::Invocation {
+            raw: record.to_string(),
+            invocation_id,
+            target: object
+                .get("target")
+                .and_then(Value::as_str)
+                .ok_or(ProtocolError::NoTarget)?
+                .to_string(),
+        },
+        4 => ClientMessage::StreamInvocation { invocation_id },
+        6 => ClientMessage::Ping,
+        7 => ClientMessage::Close {
+            error: object
+                .get("error")
+                .and_then(Value::as_str)
+                .map(str::to_string),
+        },
+        _ => ClientMessage::Other,
+    })
+}
+
+/// Frames a JSON value as a record.
+pub fn frame(value: &Value) -> Arc<str> {
+    let mut text = value.to_string();
+    text.push(RECORD_SEPARATOR as char);
+    text.into()
+}
+
+/// The successful handshake response `{}`.
+pub fn handshake_ok() -> Arc<str> {
+    frame(&json!({}))
+}
+
+/// A failed handshake response `{"error": …}`.
+pub fn handshake_error(message: &str) -> Arc<str> {
+    frame(&json!({ "error": message }))
+}
+
+/// A non-blocking invocation of `target` on the client (what REST sends produce).
+pub fn invocation(target: &str, arguments: &Value) -> Arc<str> {
+    frame(&json!({ "type": 1, "target": target, "arguments": arguments }))
+}
+
+/// A successful completion without a result.
+pub fn completion(invocation_id: &str) -> Arc<str> {
+    frame(&json!({ "type": 3, "invocationId": invocation_id }))
+}
+
+/// A failed completion.
+pub fn completion_error(invocation_id: &str, error: &str) -> Arc<str> {
+    frame(&json!({ "type": 3, "invocationId": invocation_id, "error": error }))
+}
+
+/// A keep-alive ping.
+pub fn ping() -> Arc<str> {
+    frame(&json!({ "type": 6 }))
+}
+
+/// A close message.
+pub fn close(error: Option<&str>, allow_reconnect: bool) -> Arc<str> {
+    let mut value = json!({ "type": 7 });
+    if let Some(error) = error {
+        value["error"] = json!(error);
+    }
+    if allow_reconnect {
+        value["allowReconnect"] = json!(true);
+    }
+    frame(&value)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn records_split_across_chunks() {
+        let mut records = Records::new(100);
+        assert!(records.push(b"{\"a\":").unwrap().is_empty());
+        let got = records.push(b"1}\x1e{}\x1e{").unwrap();
+        assert_eq!(got, vec!["{\"a\":1}".to_string(), "{}".to_string()]);
+        assert!(Records::new(3).push(b"{\"abc\"").is_err());
+    }
+
+    #[test]
+    fn handshakes() {
+        assert!(check_handshake(r#"{"protocol":"json","version":1}"#).is_ok());
+        let err = check_handshake(r#"{"protocol":"messagepack","version":1}"#).unwrap_err();
+        assert!(err.to_string().contains("not supported yet"));
+        assert!(check_handshake("nope").is_err());
+    }
+
+    #[test]
+    fn messages() {
+        let raw = r#"{"type":1,"invocationId":"0","target":"echo","arguments":[1]}"#;
+        assert_eq!(
+            parse(raw).unwrap(),
+            ClientMessage::Invocation {
+                raw: raw.into(),
+                invocation_id: Some("0".into()),
+                target: "echo".into()
+            }
+        );
+        assert_eq!(parse(r#"{"type":6}"#).unwrap(), ClientMessage::Ping);
+        assert!(parse(r#"{"type":1}"#).is_err());
+        assert!(parse("[1]").is_err());
+        assert_eq!(
+            &*close(Some("bye"), true),
+            "{\"allowReconnect\":true,\"error\":\"bye\",\"type\":7}\u{1e}"
+        );
+    }
+}

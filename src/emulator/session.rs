@@ -1,0 +1,250 @@
+//! One client connection's life, whatever the transport: handshake (with a timeout), registration
+//! in the hub, keep-alive pings, client messages forwarded upstream, closes requested by REST or by
+//! the emulator stopping, and clean-up. Transports only move bytes in and frames out.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+use tokio::time::{sleep_until, Instant};
+
+use super::outbox::{Outbox, Shutdown};
+use super::protocol::{self, ClientMessage, Records};
+use super::upstream::{Caller, Event};
+use super::Shared;
+
+/// The transport a connection uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TransportKind {
+    /// WebSockets.
+    WebSockets,
+    /// Server-Sent Events (receives) plus POSTs (sends).
+    ServerSentEvents,
+    /// Long polling: the client's polls are its keep-alive.
+    LongPolling,
+}
+
+/// Counts live sessions so shutdown can wait for them.
+struct Live(Arc<Shared>);
+
+impl Live {
+    fn new(shared: &Arc<Shared>) -> Self {
+        shared.sessions.send_modify(|n| *n += 1);
+        Self(Arc::clone(shared))
+    }
+}
+
+impl Drop for Live {
+    fn drop(&mut self) {
+        self.0.sessions.send_modify(|n| *n = n.saturating_sub(1));
+    }
+}
+
+/// Runs a connection until it ends. `inbound` carries the client's bytes and closes when the
+/// client goes away; frames for the client go to `outbox`.
+pub async fn run(
+    shared: Arc<Shared>,
+    caller: Caller,
+    kind: TransportKind,
+    mut inbound: mpsc::Receiver<Vec<u8>>,
+    outbox: Outbox,
+) {
+    let _live = Live::new(&shared);
+    let config = &shared.config;
+    let mut records = Records::new(config.max_message_bytes);
+    let id = caller.connection_id.clone();
+    let hub = caller.hub.clone();
+
+    let handshake = tokio::time::timeout(config.handshake_timeout, async {
+        loop {
+            let Some(bytes) = inbound.recv().await else {
+                return Err(None);
+            };
+            match records.push(&bytes) {
+                Err(e) => return Err(Some(e.to_string())),
+                Ok(mut got) if !got.is_empty() => {
+                    let first = got.remove(0);
+                    return match protocol::check_handshake(&first) {
+                        Ok(()) => Ok(got),
+                        Err(e) => Err(Some(e.to_string())),
+                    };
+                }
+                Ok(_) => {}
+            }
+        }
+    })
+    .await;
+    let pending = match handshake {
+        Ok(Ok(pending)) => pending,
+        Ok(Err(error)) => {
+            if let Some(error) = error {
+                tracing::info!(%hub, connection = %id, "handshake refused: {error}");
+                outbox.push(protocol::handshake_error(&error));
+            }
+            outbox.end();
+            return;
+        }
+        Err(_) => {
+            let secs = config.handshake_timeout.as_secs_f32();
+            outbox.push(protocol::handshake_error(&format!(
+                "Handshake was canceled: no handshake request was received within {secs} seconds"
+            )));
+            outbox.end();
+            return;
+        }
+    };
+    shared.hubs.add_connection(
+        &hub,
+        &id,
+        caller.user_id.clone(),
+        outbox.clone(),
+        protocol::handshake_ok(),
+    );
+    tracing::info!(%hub, connection = %id, user = ?caller.user_id, ?kind, "client connected");
+    let worker = shared.upstream.spawn_worker(caller.clone(), outbox.clone());
+    let _ = worker.send(Event::Connected).await;
+
+    let mut error = handle_records(pending, &worker, &outbox).await;
+    let mut shutdown = outbox.shutdown_signal();
+    let mut stopping = shared.stopping.subscribe();
+    let stop = async move {
+        let _ = stopping.wait_for(|stop| *stop).await;
+    };
+    tokio::pin!(stop);
+    let mut ping = tokio::time::interval_at(
+        Instant::now() + config.keep_alive_interval,
+        config.keep_alive_interval,
+    );
+    let mut deadline = Instant::now() + config.client_timeout;
+    let watch_client = kind != TransportKind::LongPolling;
+    while error.is_none() {
+        tokio::select! {
+            bytes = inbound.recv() => {
+                let Some(bytes) = bytes else { break };
+                deadline = Instant::now() + config.client_timeout;
+                error = match records.push(&bytes) {
+                    Ok(got) => handle_records(got, &worker, &outbox).await,
+                    Err(e) => Some(Closing::error(e.to_string())),
+                };
+            }
+            _ = ping.tick() => {
+                outbox.push(protocol::ping());
+            }
+            _ = sleep_until(deadline), if watch_client => {
+                error = Some(Closing::error(format!(
+                    "Server timeout elapsed: nothing was received from the client for {} seconds",
+                    config.client_timeout.as_secs()
+                )));
+            }
+            changed = shutdown.changed() => {
+                let request = if changed.is_ok() { shutdown.borrow_and_update().clone() } else { None };
+                match request {
+                    Some(Shutdown::Close { reason }) => {
+                        outbox.push(protocol::close(reason.as_deref(), true));
+                        break;
+                    }
+                    Some(Shutdown::Overflow) => {
+                        error = Some(Closing::silent("the client did not read its messages fast enough"));
+                    }
+                    Some(Shutdown::Ended) | None => break,
+                }
+            }
+            _ = &mut stop => {
+                outbox.push(protocol::close(Some("The emulator is shutting down."), true));
+                break;
+            }
+        }
+    }
+    let error = error.and_then(|closing| {
+        if closing.tell_client {
+            outbox.push(protocol::close(closing.message.as_deref(), false));
+        }
+        closing.message
+    });
+    shared.hubs.remove_connection(&hub, &id);
+    outbox.end();
+    tracing::info!(%hub, connection = %id, error = ?error, "client disconnected");
+    if worker
+        .try_send(Event::Disconnected {
+            error: error.clone(),
+        })
+        .is_err()
+    {
+        let _ = tokio::time::timeout(
+            Duration::from_secs(5),
+            worker.send(Event::Disconnected { error }),
+        )
+        .await;
+    }
+}
+
+/// Why the loop ends early.
+struct Closing {
+    message: Option<String>,
+    tell_client: bool,
+}
+
+impl Closing {
+    fn error(message: String) -> Self {
+        Self {
+            message: Some(format!("Connection closed with an error. {message}")),
+            tell_client: true,
+        }
+    }
+
+    fn silent(message: &str) -> Self {
+        Self {
+            message: Some(message.to_string()),
+            tell_client: false,
+        }
+    }
+}
+
+/// Handles complete records; returns why to stop, if the client asked to or broke the protocol.
+async fn handle_records(
+    records: Vec<String>,
+    worker: &mpsc::Sender<Event>,
+    outbox: &Outbox,
+) -> Option<Closing> {
+    for record in records {
+        match protocol::parse(&record) {
+            Err(e) => return Some(Closing::error(e.to_string())),
+            Ok(ClientMessage::Invocation {
+                raw,
+                invocation_id,
+                target,
+            }) => {
+                let id = invocation_id.clone();
+                let event = Event::Message {
+                    raw,
+                    target,
+                    invocation_id,
+                };
+                if worker.try_send(event).is_err() {
+                    if let Some(id) = id {
+                        outbox.push(protocol::completion_error(
+                            &id,
+                            "Invocation failed: too many invocations are waiting for the upstream",
+                        ));
+                    }
+                }
+            }
+            Ok(ClientMessage::StreamInvocation {
+                invocation_id: Some(id),
+            }) => {
+                outbox.push(protocol::completion_error(
+                    &id,
+                    "Streaming invocations are not supported in serverless mode",
+                ));
+            }
+            Ok(ClientMessage::Close { error }) => {
+                return Some(Closing {
+                    message: error,
+                    tell_client: false,
+                })
+            }
+            Ok(_) => {}
+        }
+    }
+    None
+}

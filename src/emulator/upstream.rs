@@ -1,0 +1,250 @@
+//! Calls to the upstream (the function app) for one connection's events: `connections/connected`,
+//! `messages/<target>` and `connections/disconnected`, in order, signed with `X-ASRS-Signature`.
+//! Invocation results go back to the client as completions.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
+use tokio::sync::mpsc;
+
+use super::outbox::Outbox;
+use super::protocol;
+use super::templates::UpstreamTemplate;
+use crate::service::Secret;
+
+/// Largest upstream answer relayed to a client.
+const MAX_RESPONSE_BYTES: usize = 16 * 1024 * 1024;
+/// How many events of one connection may wait for the upstream.
+const QUEUE: usize = 256;
+
+/// Who an upstream call is about.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    /// The connection id.
+    pub connection_id: String,
+    /// The hub as the client named it.
+    pub hub: String,
+    /// The user id, if the token had one.
+    pub user_id: Option<String>,
+    /// The token's claims as `type: value` pairs.
+    pub claims: Vec<(String, String)>,
+    /// The connect request's query without `access_token`.
+    pub query: String,
+}
+
+/// One event of a connection.
+#[derive(Debug)]
+pub enum Event {
+    /// The handshake completed.
+    Connected,
+    /// A client invocation (type 1), raw JSON without the separator.
+    Message {
+        /// The invocation as the client framed it.
+        raw: String,
+        /// The method name.
+        target: String,
+        /// Present when the client waits for a completion.
+        invocation_id: Option<String>,
+    },
+    /// The connection ended, with an error when it did not end cleanly.
+    Disconnected {
+        /// What went wrong, if anything.
+        error: Option<String>,
+    },
+}
+
+/// The upstream settings and HTTP client shared by all connections.
+#[derive(Debug)]
+pub struct Upstream {
+    client: reqwest::Client,
+    templates: Vec<UpstreamTemplate>,
+    key: Secret,
+}
+
+/// `sha256=<hex HMAC-SHA256(key, connection id)>`, as the service signs upstream calls.
+pub fn signature(key: &Secret, connection_id: &str) -> String {
+    let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(key.as_bytes()) else {
+        return String::new();
+    };
+    mac.update(connection_id.as_bytes());
+    let hex: String = mac
+        .finalize()
+        .into_bytes()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    format!("sha256={hex}")
+}
+
+/// What an upstream call came to.
+enum Answer {
+    NoUpstream,
+    Status(u16, Vec<u8>),
+    TooLarge,
+}
+
+impl Upstream {
+    /// The upstream of `templates`, signing with `key`, each call limited to `timeout`.
+    pub fn new(templates: Vec<UpstreamTemplate>, key: Secret, timeout: Duration) -> Self {
+        let client = reqwest::Client::builder()
+            .timeout(timeout)
+            .build()
+            .unwrap_or_default();
+        Self {
+            client,
+            templates,
+            key,
+        }
+    }
+
+    async fn call(&self, caller: &Caller, category: &str, event: &str, body: String) -> Answer {
+        let Some(template) = self
+            .templates
+            .iter()
+            .find(|t| t.matches(&caller.hub, category, event))
+        else {
+            return Answer::NoUpstream;
+        };
+        let url = template.url(&caller.hub, category, event);
+        let mut request = self
+            .client
+            .post(&url)
+            .header("Content-Type", "application/json")
+            .header("X-ASRS-Connection-Id", &caller.connection_id)
+            .header("X-ASRS-Hub", &caller.hub)
+            .header("X-ASRS-Category", category)
+            .header("X-ASRS-Event", event)
+            .header(
+                "X-ASRS-Signature",
+                signature(&self.key, &caller.connection_id),
+            )
+            .body(body);
+        if let Some(user) = &caller.user_id {
+            request = request.header("X-ASRS-User-Id", user);
+        }
+        if !caller.claims.is_empty() {
+            let claims: Vec<String> = caller
+                .claims
+                .iter()
+                .map(|(k, v)| format!("{k}: {v}"))
+                .collect();
+            request = request.header("X-ASRS-User-Claims", claims.join(", "));
+        }
+        if !caller.query.is_empty() {
+            request = request.header("X-ASRS-Client-Query", &caller.query);
+        }
+        let mut response = match request.send().await {
+            Ok(response) => response,
+            Err(e) => {
+                tracing::warn!(%url, category, event, "upstream call failed: {e}");
+                return Answer::Status(500, Vec::new());
+            }
+        };
+        let status = response.status().as_u16();
+        let mut body = Vec::new();
+        loop {
+            match response.chunk().await {
+                Ok(Some(chunk)) => {
+                    body.extend_from_slice(&chunk);
+                    if body.len() > MAX_RESPONSE_BYTES {
+                        return Answer::TooLarge;
+                    }
+                }
+                Ok(None) => break,
+                Err(e) => {
+                    tracing::warn!(%url, category, event, "reading the upstream answer failed: {e}");
+                    return Answer::Status(500, Vec::new());
+                }
+            }
+        }
+        if !(200..300).contains(&status) {
+            tracing::warn!(%url, category, event, status, "upstream answered with an error status");
+        }
+        Answer::Status(status, body)
+    }
+
+    /// Starts the worker that delivers one connection's events in order; completions for
+    /// invocations are pushed to `outbox`.
+    pub fn spawn_worker(self: &Arc<Self>, caller: Caller, outbox: Outbox) -> mpsc::Sender<Event> {
+        let (tx, mut rx) = mpsc::channel::<Event>(QUEUE);
+        let upstream = Arc::clone(self);
+        tokio::spawn(async move {
+            while let Some(event) = rx.recv().await {
+                let last = matches!(event, Event::Disconnected { .. });
+                upstream.deliver(&caller, event, &outbox).await;
+                if last {
+                    break;
+                }
+            }
+        });
+        tx
+    }
+
+    async fn deliver(&self, caller: &Caller, event: Event, outbox: &Outbox) {
+        match event {
+            Event::Connected => {
+                self.call(caller, "connections", "connected", r#"{"type":10}"#.into())
+                    .await;
+            }
+            Event::Disconnected { error } => {
+                let mut body = serde_json::json!({ "type": 11 });
+                if let Some(error) = error {
+                    body["error"] = serde_json::json!(error);
+                }
+                self.call(caller, "connections", "disconnected", body.to_string())
+                    .await;
+            }
+            Event::Message {
+                raw,
+                target,
+                invocation_id,
+            } => {
+                let answer = self.call(caller, "messages", &target, raw).await;
+                let Some(id) = invocation_id else {
+                    return;
+                };
+                let frame = match answer {
+                    Answer::NoUpstream => protocol::completion_error(
+                        &id,
+                        &format!(
+                            "Invocation failed: no upstream is configured for hub '{}', event '{}'",
+                            caller.hub, target
+                        ),
+                    ),
+                    Answer::TooLarge => {
+                        protocol::completion_error(&id, "Invocation failed, response too large.")
+                    }
+                    Answer::Status(200, body) if !body.is_empty() => {
+                        String::from_utf8_lossy(&body).into()
+                    }
+                    Answer::Status(200 | 204, _) => protocol::completion(&id),
+                    Answer::Status(code, _) => protocol::completion_error(
+                        &id,
+                        &format!("Invocation failed, status code {code}"),
+                    ),
+                };
+                outbox.push(frame);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn signature_is_hex_hmac_of_the_connection_id() {
+        // HMAC-SHA256(key "key", "The quick brown fox jumps over the lazy dog"), a published test vector.
+        let sig = signature(
+            &Secret::new("key"),
+            "The quick brown fox jumps over the lazy dog",
+        );
+        assert_eq!(
+            sig,
+            "sha256=f7bc83f430538424b13298e6aa6fb143ef4d59a14946175997479dbc2d1a3cd8"
+        );
+    }
+}

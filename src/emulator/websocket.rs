@@ -1,0 +1,116 @@
+//! The WebSockets transport: text (or binary) frames in, each queued hub message out as a text
+//! frame; a client that stops reading is abandoned as soon as its queue overflows.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
+use axum::http::Uri;
+use axum::response::Response;
+use futures_util::{SinkExt, StreamExt};
+use tokio::sync::mpsc;
+
+use super::client::caller;
+use super::connections::Active;
+use super::error::ApiError;
+use super::outbox::outbox;
+use super::session::{self, TransportKind};
+use super::Shared;
+
+/// Removes the connection from the registry when the socket (or a failed upgrade) is dropped.
+struct Registered {
+    shared: Arc<Shared>,
+    token: String,
+}
+
+impl Drop for Registered {
+    fn drop(&mut self) {
+        self.shared.connections.remove(&self.token);
+    }
+}
+
+/// Upgrades a negotiated connection to a WebSocket (409 if it already has a transport).
+pub fn start(
+    shared: Arc<Shared>,
+    upgrade: WebSocketUpgrade,
+    token: &str,
+    hub: &str,
+    uri: &Uri,
+) -> Result<Response, ApiError> {
+    let negotiated = shared.connections.start(
+        token,
+        hub,
+        Active::new(TransportKind::WebSockets, None, None),
+    )?;
+    let caller = caller(negotiated, hub, uri);
+    let registered = Registered {
+        shared: Arc::clone(&shared),
+        token: token.to_string(),
+    };
+    let limit = shared.config.max_message_bytes;
+    Ok(upgrade
+        .max_message_size(limit)
+        .max_frame_size(limit)
+        .on_upgrade(move |socket| async move {
+            let _registered = registered;
+            run(shared, caller, socket).await;
+        }))
+}
+
+async fn run(shared: Arc<Shared>, caller: super::upstream::Caller, socket: WebSocket) {
+    let (outbox, mut reader) = outbox(shared.config.max_queued_bytes);
+    let (inbound, inbound_rx) = mpsc::channel::<Vec<u8>>(32);
+    tokio::spawn(session::run(
+        Arc::clone(&shared),
+        caller,
+        TransportKind::WebSockets,
+        inbound_rx,
+        outbox,
+    ));
+    let (mut sink, mut stream) = socket.split();
+    let aborted = reader.overflowed();
+    tokio::pin!(aborted);
+    let write = async {
+        loop {
+            let frame = tokio::select! {
+                frame = reader.next() => frame,
+                _ = &mut aborted => None,
+            };
+            let Some(frame) = frame else { break };
+            let message = Message::Text(String::from(&*frame.text).into());
+            tokio::select! {
+                sent = sink.send(message) => if sent.is_err() { break },
+                _ = &mut aborted => break,
+            }
+        }
+        let close = Message::Close(Some(CloseFrame {
+            code: 1000,
+            reason: "".into(),
+        }));
+        let _ = tokio::time::timeout(Duration::from_secs(1), sink.send(close)).await;
+    };
+    // After the session ends, keep reading until the client's Close frame (bounded in time):
+    // dropping a socket with unread input makes the kernel reset it, and the client would lose
+    // the last messages, the Close message among them.
+    let read = async {
+        let mut forwarding = true;
+        while let Some(Ok(message)) = stream.next().await {
+            let bytes = match message {
+                Message::Text(text) => text.as_bytes().to_vec(),
+                Message::Binary(bytes) => bytes.to_vec(),
+                Message::Close(_) => break,
+                Message::Ping(_) | Message::Pong(_) => continue,
+            };
+            if forwarding && inbound.send(bytes).await.is_err() {
+                forwarding = false;
+            }
+        }
+    };
+    tokio::pin!(write, read);
+    tokio::select! {
+        _ = &mut write => {
+            let _ = tokio::time::timeout(Duration::from_secs(2), &mut read).await;
+        }
+        _ = &mut read => {}
+    }
+}
