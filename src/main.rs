@@ -34,7 +34,8 @@ enum Command {
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
-    init_logging();
+    // `handler emulator` keeps stdout for its connection string (scripts read the first line).
+    init_logging(matches!(cli.command, Some(Command::Emulator(_))));
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -68,18 +69,28 @@ fn main() -> std::process::ExitCode {
     }
 }
 
-/// Logs go to stdout, errors to stderr (the host logs stderr lines as errors); `RUST_LOG`
-/// overrides the level.
-fn init_logging() {
-    use tracing_subscriber::fmt::writer::MakeWriterExt;
+/// Logs go to stdout, errors to stderr (the host logs stderr lines as errors), or everything to
+/// stderr when `all_to_stderr`; `RUST_LOG` overrides the level. Colours only on a terminal.
+fn init_logging(all_to_stderr: bool) {
+    use std::io::IsTerminal;
+    use tracing_subscriber::fmt::writer::{BoxMakeWriter, MakeWriterExt};
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let writer = std::io::stderr
-        .with_max_level(tracing::Level::ERROR)
-        .or_else(std::io::stdout);
+    let (writer, ansi) = if all_to_stderr {
+        (
+            BoxMakeWriter::new(std::io::stderr),
+            std::io::stderr().is_terminal(),
+        )
+    } else {
+        let split = std::io::stderr
+            .with_max_level(tracing::Level::ERROR)
+            .or_else(std::io::stdout);
+        (BoxMakeWriter::new(split), std::io::stdout().is_terminal())
+    };
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(writer)
+        .with_ansi(ansi)
         .with_target(false)
         .init();
 }

@@ -26,7 +26,8 @@ export async function startEmulator() {
   const lines = createInterface({ input: child.stdout });
   const first = await new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error("the emulator printed nothing within 20 s")), 20000);
-    lines.once("line", (line) => { clearTimeout(timer); resolve(line); });
+    // Log lines may come first; the connection string is the first line that starts with Endpoint=.
+    lines.on("line", (line) => { if (line.startsWith("Endpoint=")) { clearTimeout(timer); resolve(line); } });
     child.once("exit", (code) => { clearTimeout(timer); reject(new Error(`the emulator exited with ${code}`)); });
   });
   const parts = Object.fromEntries(first.split(";").filter(Boolean).map((p) => {
