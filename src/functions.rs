@@ -96,6 +96,7 @@ pub const FUNCTIONS: &[Function] = &[
         Keyed,
     ),
     f("health", "health", &["get"], Anonymous),
+    f("upstream", "upstream", &["post"], Keyed),
 ];
 
 impl Function {

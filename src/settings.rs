@@ -6,6 +6,8 @@ use std::net::{IpAddr, Ipv4Addr};
 use std::time::Duration;
 
 use crate::app::identity::{EasyAuthUserId, IdentitySettings, OidcSettings};
+use crate::app::topics::{Publishers, TopicFilter, TopicSettings};
+use crate::app::upstream::UpstreamSettings;
 use crate::service::names;
 use crate::service::{ConnectionString, Secret};
 
@@ -73,6 +75,26 @@ pub struct ServeArgs {
     /// Most messages or group actions in one request (default 1000).
     #[arg(long, env = "SIGNALR_MAX_BATCH")]
     pub max_batch: Option<String>,
+    /// Access keys accepted in upstream signatures besides the connection string's, comma-separated
+    /// (the service's other key, for key rotation).
+    #[arg(long, env = "SIGNALR_UPSTREAM_SECONDARY_KEYS", hide_env_values = true)]
+    pub upstream_secondary_keys: Option<String>,
+    /// Groups a client joins when it connects: comma-separated templates over `{userId}`,
+    /// `{connectionId}` and claims, e.g. `user-{userId},tenant-{tid}`.
+    #[arg(long, env = "SIGNALR_UPSTREAM_GROUPS")]
+    pub upstream_groups: Option<String>,
+    /// Webhook that receives connect/disconnect events and unknown hub methods as JSON.
+    #[arg(long, env = "SIGNALR_UPSTREAM_FORWARD_URL", hide_env_values = true)]
+    pub upstream_forward_url: Option<String>,
+    /// Client method that receives pub/sub messages (default `message`).
+    #[arg(long, env = "SIGNALR_PUBSUB_TARGET")]
+    pub pubsub_target: Option<String>,
+    /// Who may publish from a client: `anyone` (default), `authenticated` or `nobody`.
+    #[arg(long, env = "SIGNALR_PUBSUB_PUBLISHERS")]
+    pub pubsub_publishers: Option<String>,
+    /// Topics clients may use, comma-separated exact names and `prefix*` patterns (default all).
+    #[arg(long, env = "SIGNALR_PUBSUB_TOPICS")]
+    pub pubsub_topics: Option<String>,
 }
 
 /// Where the app's service is.
@@ -115,6 +137,10 @@ pub struct Settings {
     pub function_keys: Vec<Secret>,
     /// Most items per request.
     pub max_batch: usize,
+    /// The upstream endpoint.
+    pub upstream: UpstreamSettings,
+    /// Topic pub/sub over the upstream.
+    pub topics: TopicSettings,
 }
 
 /// A setting that could not be used; the message names it and says what to fix.
@@ -247,6 +273,16 @@ impl Settings {
                 }
             },
         };
+        let upstream = upstream_settings(
+            args.upstream_secondary_keys,
+            args.upstream_groups,
+            args.upstream_forward_url,
+        )?;
+        let topics = topic_settings(
+            args.pubsub_target,
+            args.pubsub_publishers,
+            args.pubsub_topics,
+        )?;
         Ok(Self {
             bind: args.bind.unwrap_or(IpAddr::V4(Ipv4Addr::LOCALHOST)),
             port,
@@ -265,8 +301,59 @@ impl Settings {
                 .map(Secret::new)
                 .collect(),
             max_batch,
+            upstream,
+            topics,
         })
     }
+}
+
+fn upstream_settings(
+    secondary_keys: Option<String>,
+    groups: Option<String>,
+    forward_url: Option<String>,
+) -> Result<UpstreamSettings, SettingsError> {
+    let connect_groups = list(groups);
+    for template in &connect_groups {
+        crate::app::negotiate::validate_template(template)
+            .map_err(|e| err("SIGNALR_UPSTREAM_GROUPS", e))?;
+    }
+    let forward_url = match nonempty(forward_url) {
+        None => None,
+        Some(url) => {
+            // The URL may carry a key, so the message does not repeat it.
+            let ok = url::Url::parse(&url)
+                .is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.has_host());
+            if !ok {
+                return Err(err(
+                    "SIGNALR_UPSTREAM_FORWARD_URL",
+                    "is not an absolute http:// or https:// URL",
+                ));
+            }
+            Some(Secret::new(url))
+        }
+    };
+    Ok(UpstreamSettings {
+        secondary_keys: list(secondary_keys).into_iter().map(Secret::new).collect(),
+        connect_groups,
+        forward_url,
+    })
+}
+
+fn topic_settings(
+    target: Option<String>,
+    publishers: Option<String>,
+    topics: Option<String>,
+) -> Result<TopicSettings, SettingsError> {
+    let publishers = match nonempty(publishers) {
+        None => Publishers::Anyone,
+        Some(v) => Publishers::parse(&v).map_err(|e| err("SIGNALR_PUBSUB_PUBLISHERS", e))?,
+    };
+    let allowed = TopicFilter::parse(&list(topics)).map_err(|e| err("SIGNALR_PUBSUB_TOPICS", e))?;
+    Ok(TopicSettings {
+        target: nonempty(target).unwrap_or_else(|| "message".into()),
+        publishers,
+        allowed,
+    })
 }
 
 fn validate_origin(origin: &str) -> Result<(), SettingsError> {

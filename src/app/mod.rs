@@ -5,6 +5,7 @@
 pub mod body;
 pub mod cors;
 pub mod error;
+pub mod forward;
 pub mod groups;
 pub mod identity;
 pub mod keys;
@@ -13,6 +14,9 @@ pub mod messages;
 pub mod negotiate;
 pub mod oidc;
 pub mod server;
+pub mod signature;
+pub mod topics;
+pub mod upstream;
 
 use std::sync::Arc;
 
@@ -24,7 +28,7 @@ use axum::Router;
 use crate::functions::{AuthLevel, Function, FUNCTIONS};
 use crate::service::rest::{RestClient, RestOptions};
 use crate::service::token::TokenMinter;
-use crate::service::ConnectionString;
+use crate::service::{ConnectionString, Secret};
 use crate::settings::Settings;
 use error::ApiError;
 use identity::Authenticator;
@@ -36,6 +40,7 @@ pub struct AppState(Arc<Inner>);
 struct Inner {
     settings: Settings,
     service: Result<Service, ApiError>,
+    access_key: Option<Secret>,
     authenticator: Authenticator,
 }
 
@@ -73,6 +78,7 @@ impl AppState {
         Self(Arc::new(Inner {
             settings,
             service,
+            access_key: connection.and_then(|cs| cs.access_key().cloned()),
             authenticator,
         }))
     }
@@ -90,6 +96,11 @@ impl AppState {
     /// The REST client, or the reason it is not available.
     pub fn rest(&self) -> Result<&RestClient, ApiError> {
         Ok(&self.service()?.rest)
+    }
+
+    /// The connection string's access key, which signs upstream requests.
+    pub fn access_key(&self) -> Option<&Secret> {
+        self.0.access_key.as_ref()
     }
 
     /// Who is calling.
@@ -147,6 +158,7 @@ fn handlers(function: &Function) -> MethodRouter<AppState> {
         "close-group" => post(manage::close_group),
         "close-user" => post(manage::close_user),
         "health" => get(manage::health),
+        "upstream" => post(upstream::receive),
         other => get(move || async move {
             ApiError::new(
                 StatusCode::INTERNAL_SERVER_ERROR,

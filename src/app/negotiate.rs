@@ -119,24 +119,29 @@ pub fn validate_template(template: &str) -> Result<(), String> {
 
 /// Fills a template from the caller's claims; `None` when a claim is missing or not a scalar.
 pub fn render(template: &str, caller: &Caller) -> Option<String> {
+    render_with(template, |name| {
+        if name == "userId" {
+            return caller.user_id.clone();
+        }
+        match &caller.claims.iter().find(|(k, _)| k == name)?.1 {
+            Value::String(s) => Some(s.clone()),
+            Value::Number(n) => Some(n.to_string()),
+            Value::Bool(b) => Some(b.to_string()),
+            _ => None,
+        }
+    })
+}
+
+/// Fills a template (checked by [`validate_template`]) with `value` of each placeholder name;
+/// `None` when a value is missing.
+pub fn render_with(template: &str, value: impl Fn(&str) -> Option<String>) -> Option<String> {
     let mut out = String::new();
     let mut rest = template;
     while let Some(open) = rest.find('{') {
         out.push_str(&rest[..open]);
         let after = &rest[open + 1..];
         let close = after.find('}')?;
-        let name = &after[..close];
-        let value = if name == "userId" {
-            caller.user_id.clone()?
-        } else {
-            match &caller.claims.iter().find(|(k, _)| k == name)?.1 {
-                Value::String(s) => s.clone(),
-                Value::Number(n) => n.to_string(),
-                Value::Bool(b) => b.to_string(),
-                _ => return None,
-            }
-        };
-        out.push_str(&value);
+        out.push_str(&value(&after[..close])?);
         rest = &after[close + 1..];
     }
     out.push_str(rest);

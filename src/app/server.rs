@@ -2,12 +2,12 @@
 //! embedded emulator when there is no connection string outside the host, serve until SIGTERM or
 //! Ctrl-C and drain in-flight requests.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
 use tokio::net::TcpListener;
 
 use super::{misconfigured, router, AppState};
-use crate::emulator::{self, EmulatorConfig, DEV_ACCESS_KEY};
+use crate::emulator::{self, EmulatorConfig, UpstreamTemplate, DEV_ACCESS_KEY};
 use crate::service::{ConnectionString, Secret};
 use crate::settings::{ServeArgs, ServiceMode, Settings};
 
@@ -47,8 +47,9 @@ async fn serve_app(settings: Settings) -> Result<(), BoxError> {
                             settings.emulator_port
                         )
                     })?;
-            let handle =
-                emulator::start(EmulatorConfig::new(Secret::new(DEV_ACCESS_KEY)), listener).await?;
+            let mut config = EmulatorConfig::new(Secret::new(DEV_ACCESS_KEY));
+            config.upstream = vec![UpstreamTemplate::all(upstream_url(app_addr, &settings))];
+            let handle = emulator::start(config, listener).await?;
             let cs = ConnectionString::parse(&handle.connection_string())?;
             announce_local_stack(app_addr, &handle.connection_string(), &settings.hub);
             emulator_handle = Some(handle);
@@ -64,6 +65,23 @@ async fn serve_app(settings: Settings) -> Result<(), BoxError> {
         handle.shutdown().await;
     }
     Ok(())
+}
+
+/// The app's `/api/upstream` as the embedded emulator calls it: on loopback when the app listens
+/// on every address, with the first function key when keys are configured.
+fn upstream_url(app: SocketAddr, settings: &Settings) -> String {
+    let ip = match app.ip() {
+        IpAddr::V4(ip) if ip.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
+        IpAddr::V6(ip) if ip.is_unspecified() => IpAddr::V6(Ipv6Addr::LOCALHOST),
+        ip => ip,
+    };
+    let mut url = format!("http://{}/api/upstream", SocketAddr::new(ip, app.port()));
+    if let Some(key) = settings.function_keys.first() {
+        let code: String = url::form_urlencoded::byte_serialize(key.as_bytes()).collect();
+        url.push_str("?code=");
+        url.push_str(&code);
+    }
+    url
 }
 
 async fn bind_listener(addr: SocketAddr) -> Result<TcpListener, BoxError> {
@@ -89,6 +107,7 @@ fn announce_local_stack(app: SocketAddr, connection_string: &str, hub: &str) {
     println!(
         "  broadcast:         curl -X POST http://{app}/api/messages -H 'content-type: application/json' -d '{{\"target\":\"newMessage\",\"arguments\":[\"hello\"]}}'"
     );
+    println!("  upstream:          http://{app}/api/upstream (client methods subscribe, unsubscribe, publish, publishToTopic)");
     println!("  default hub:       {hub}");
 }
 

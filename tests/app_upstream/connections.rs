@@ -1,0 +1,188 @@
+//! Connection events: groups joined on connect from templates over the user id, the connection
+//! id and the claims header; the forward webhook receives every event as JSON; unknown hub
+//! methods are forwarded and the webhook's answer becomes the completion.
+
+use axum::http::{Method, StatusCode as AxumStatus};
+use reqwest::StatusCode;
+use serde_json::json;
+
+use crate::support::Recorder;
+use crate::upstream_support::{connected, disconnected, error, invoke, result, send, setup, CONN};
+
+#[tokio::test]
+async fn connected_joins_the_templated_groups() {
+    let (app, rec) = setup(|a| {
+        a.upstream_groups = Some("user-{userId}, conn-{connectionId},tenant-{tid},everyone".into())
+    })
+    .await;
+    let (status, body) = connected()
+        .user("u1")
+        .header("X-ASRS-User-Claims", "tid: t 1, role: admin, tid: t2")
+        .send(&app)
+        .await;
+    assert_eq!((status, body.as_str()), (StatusCode::OK, ""));
+    let got = rec.take();
+    let paths: Vec<_> = got
+        .iter()
+        .map(|r| (r.method.as_str(), r.path.as_str()))
+        .collect();
+    assert_eq!(
+        paths,
+        [
+            ("PUT", "/api/hubs/chat/groups/user-u1/connections/conn-1"),
+            (
+                "PUT",
+                "/api/hubs/chat/groups/conn-conn-1/connections/conn-1"
+            ),
+            (
+                "PUT",
+                "/api/hubs/chat/groups/tenant-t%201/connections/conn-1"
+            ),
+            ("PUT", "/api/hubs/chat/groups/everyone/connections/conn-1"),
+        ]
+    );
+    assert!(got[0]
+        .query
+        .contains(&("api-version".into(), "2022-06-01".into())));
+    assert_eq!(
+        got[0].claims["aud"],
+        "http://127.0.0.1/api/hubs/chat/groups/user-u1/connections/conn-1?api-version=2022-06-01"
+    );
+
+    // Anonymous and claim-less: templates with a missing value are skipped.
+    connected().send(&app).await;
+    let paths: Vec<_> = rec.take().into_iter().map(|r| r.path).collect();
+    assert_eq!(
+        paths,
+        [
+            "/api/hubs/chat/groups/conn-conn-1/connections/conn-1",
+            "/api/hubs/chat/groups/everyone/connections/conn-1",
+        ]
+    );
+
+    // A service failure is logged; the connection event still succeeds.
+    rec.respond(|_, _| (AxumStatus::INTERNAL_SERVER_ERROR, vec![], String::new()));
+    let (status, _) = connected().send(&app).await;
+    assert_eq!(status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn events_are_forwarded_to_the_webhook() {
+    let hook = Recorder::start().await;
+    let url = format!(
+        "http://127.0.0.1:{}/hooks/signalr?code=hook-secret",
+        hook.port
+    );
+    let (app, rec) = setup(|a| a.upstream_forward_url = Some(url)).await;
+    let (status, _) = connected()
+        .user("u1")
+        .header("X-ASRS-User-Claims", "tid: t1, tid: t2")
+        .send(&app)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, _) = disconnected("gone").send(&app).await;
+    assert_eq!(status, StatusCode::OK);
+    let got = hook.take();
+    assert_eq!(got.len(), 2);
+    assert_eq!(got[0].method, Method::POST);
+    assert_eq!(got[0].path, "/hooks/signalr");
+    assert_eq!(
+        got[0].query,
+        [("code".to_string(), "hook-secret".to_string())]
+    );
+    assert_eq!(
+        got[0].body,
+        json!({"hub": "chat", "category": "connections", "event": "connected", "connectionId": CONN,
+               "userId": "u1", "claims": {"tid": "t1"}, "body": {"type": 10}})
+    );
+    assert_eq!(
+        got[1].body,
+        json!({"hub": "chat", "category": "connections", "event": "disconnected", "connectionId": CONN,
+               "userId": null, "claims": {}, "body": {"Type": 11, "Error": "gone"}})
+    );
+    assert!(rec.take().is_empty());
+
+    // Built-in methods are not forwarded.
+    invoke("subscribe", json!(["orders"])).send(&app).await;
+    assert!(hook.take().is_empty());
+}
+
+#[tokio::test]
+async fn unknown_methods_are_forwarded_and_answered_with_the_webhook_result() {
+    let hook = Recorder::start().await;
+    let url = format!("http://127.0.0.1:{}/hook", hook.port);
+    let (app, _rec) = setup(|a| a.upstream_forward_url = Some(url)).await;
+
+    hook.respond(|_, _| (AxumStatus::OK, vec![], r#"{"answer":42}"#.into()));
+    let answer = invoke("askQuestion", json!(["why", 1])).send(&app).await;
+    assert_eq!(answer, (StatusCode::OK, result(json!({"answer": 42}))));
+    let got = hook.take();
+    assert_eq!(got[0].body["event"], "askQuestion");
+    assert_eq!(got[0].body["category"], "messages");
+    assert_eq!(
+        got[0].body["body"],
+        json!({"type": 1, "invocationId": "1", "target": "askQuestion", "arguments": ["why", 1]})
+    );
+
+    hook.respond(|_, _| (AxumStatus::NO_CONTENT, vec![], String::new()));
+    let answer = invoke("askQuestion", json!([])).send(&app).await;
+    assert_eq!(answer, (StatusCode::OK, result(json!(null))));
+
+    hook.respond(|_, _| {
+        (
+            AxumStatus::BAD_REQUEST,
+            vec![],
+            r#"{"error":"no such question"}"#.into(),
+        )
+    });
+    let answer = invoke("askQuestion", json!([])).send(&app).await;
+    assert_eq!(answer, (StatusCode::OK, error("no such question")));
+
+    hook.respond(|_, _| (AxumStatus::INTERNAL_SERVER_ERROR, vec![], "boom".into()));
+    let answer = invoke("askQuestion", json!([])).send(&app).await;
+    assert_eq!(
+        answer,
+        (
+            StatusCode::OK,
+            error("askQuestion failed: the app's webhook answered 500")
+        )
+    );
+
+    // Fire-and-forget: still forwarded, empty answer.
+    let answer = send("tell", json!(["x"])).send(&app).await;
+    assert_eq!(answer, (StatusCode::OK, String::new()));
+    assert_eq!(hook.take().len(), 4);
+}
+
+#[tokio::test]
+async fn an_unreachable_webhook_is_a_completion_error() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    drop(listener);
+    let url = format!("http://127.0.0.1:{port}/hook?code=hook-secret");
+    let (app, _rec) = setup(|a| a.upstream_forward_url = Some(url)).await;
+    let (status, body) = invoke("ask", json!([])).send(&app).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        body,
+        error("ask failed: the app's webhook cannot be reached")
+    );
+    let (status, _) = connected().send(&app).await;
+    assert_eq!(status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn without_a_webhook_unknown_methods_are_errors() {
+    let (app, rec) = setup(|_| {}).await;
+    let answer = invoke("broadcast", json!(["hi"])).send(&app).await;
+    assert_eq!(
+        answer,
+        (
+            StatusCode::OK,
+            error("unknown method \"broadcast\": this app offers subscribe, unsubscribe, publish and publishToTopic")
+        )
+    );
+    let answer = send("broadcast", json!(["hi"])).send(&app).await;
+    assert_eq!(answer, (StatusCode::OK, String::new()));
+    assert!(rec.take().is_empty());
+}
