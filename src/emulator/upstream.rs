@@ -138,7 +138,7 @@ impl Upstream {
         let mut response = match request.send().await {
             Ok(response) => response,
             Err(e) => {
-                tracing::warn!(%url, category, event, "upstream call failed: {e}");
+                tracing::warn!(url = %without_query(&url), category, event, "upstream call failed: {}", e.without_url());
                 return Answer::Status(500, Vec::new());
             }
         };
@@ -154,13 +154,13 @@ impl Upstream {
                 }
                 Ok(None) => break,
                 Err(e) => {
-                    tracing::warn!(%url, category, event, "reading the upstream answer failed: {e}");
+                    tracing::warn!(url = %without_query(&url), category, event, "reading the upstream answer failed: {}", e.without_url());
                     return Answer::Status(500, Vec::new());
                 }
             }
         }
         if !(200..300).contains(&status) {
-            tracing::warn!(%url, category, event, status, "upstream answered with an error status");
+            tracing::warn!(url = %without_query(&url), category, event, status, "upstream answered with an error status");
         }
         Answer::Status(status, body)
     }
@@ -229,6 +229,11 @@ impl Upstream {
             }
         }
     }
+}
+
+/// The URL without its query, for logs: an upstream URL may carry a function key (`?code=`).
+fn without_query(url: &str) -> &str {
+    url.split(['?', '#']).next().unwrap_or(url)
 }
 
 #[cfg(test)]
