@@ -211,14 +211,17 @@ impl Settings {
                 if audiences.is_empty() {
                     return Err(err("SIGNALR_OIDC_AUDIENCE", "is required with SIGNALR_OIDC_ISSUER: list the accepted aud values (e.g. your app's client id)"));
                 }
-                Some(OidcSettings {
+                let oidc = OidcSettings {
                     issuer,
                     audiences,
                     metadata_url: nonempty(args.oidc_metadata_url),
                     user_id_claim: nonempty(args.oidc_user_id_claim)
                         .unwrap_or_else(|| "sub".into()),
                     leeway: Duration::from_secs(60),
-                })
+                };
+                oidc.check()
+                    .map_err(|e| err("SIGNALR_OIDC_ISSUER", e.to_string()))?;
+                Some(oidc)
             }
         };
         let easy_auth_user_id = match nonempty(args.easy_auth_user_id).as_deref() {

@@ -61,6 +61,7 @@ async fn oidc_bearer_tokens_through_negotiate() {
             .contains("authentication required"),
         "{body}"
     );
+    assert_eq!(body["error"]["code"], "AuthenticationRequired");
 
     let t = now();
     let with = |patch: Value| {
@@ -110,6 +111,7 @@ async fn oidc_bearer_tokens_through_negotiate() {
     for (why, token) in hostile {
         let (status, body) = negotiate(&app, Some(&token)).await;
         assert_eq!(status, StatusCode::UNAUTHORIZED, "{why}: {body}");
+        assert_eq!(body["error"]["code"], "InvalidToken", "{why}: {body}");
         let message = body["error"]["message"].as_str().unwrap();
         assert!(
             !message.is_empty() && !message.contains(&token),

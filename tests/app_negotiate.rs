@@ -216,113 +216,15 @@ async fn cors_preflight_for_the_browser_client() {
     assert!(r.headers().get("access-control-allow-origin").is_none());
 }
 
-#[test]
-fn settings_errors_name_the_setting() {
-    use serverless_signalr::settings::Settings;
-    let cs = Some(format!("Endpoint=https://x;AccessKey={}", support::KEY));
-    let bad = |args: ServeArgs| {
-        Settings::from_args(ServeArgs {
-            connection_string: cs.clone(),
-            ..args
-        })
-        .unwrap_err()
-        .to_string()
-    };
-    assert!(bad(ServeArgs {
-        cors_origins: Some("*".into()),
-        ..Default::default()
-    })
-    .starts_with("SIGNALR_CORS_ORIGINS: "));
-    assert!(bad(ServeArgs {
-        cors_origins: Some("https://a.com/path".into()),
-        ..Default::default()
-    })
-    .starts_with("SIGNALR_CORS_ORIGINS: "));
-    assert!(bad(ServeArgs {
-        token_lifetime: Some("5".into()),
-        ..Default::default()
-    })
-    .starts_with("SIGNALR_TOKEN_LIFETIME: "));
-    assert!(bad(ServeArgs {
-        easy_auth: Some("yes".into()),
-        ..Default::default()
-    })
-    .starts_with("SIGNALR_EASY_AUTH: "));
-    assert!(bad(ServeArgs {
-        require_auth: Some("true".into()),
-        ..Default::default()
-    })
-    .starts_with("SIGNALR_REQUIRE_AUTH: "));
-    assert!(bad(ServeArgs {
-        oidc_issuer: Some("https://login.example".into()),
-        ..Default::default()
-    })
-    .starts_with("SIGNALR_OIDC_AUDIENCE: "));
-    assert!(bad(ServeArgs {
-        negotiate_groups: Some("g-{".into()),
-        ..Default::default()
-    })
-    .starts_with("SIGNALR_NEGOTIATE_GROUPS: "));
-    assert!(bad(ServeArgs {
-        hub: Some("9".into()),
-        ..Default::default()
-    })
-    .starts_with("AzureSignalRHubName: "));
-    let e = Settings::from_args(ServeArgs {
-        connection_string: Some("Endpoint=https://x;AccessKey=SecretKeyValue;Port=x".into()),
-        ..Default::default()
-    })
-    .unwrap_err()
-    .to_string();
-    assert!(
-        e.starts_with("AzureSignalRConnectionString: Port: ") && !e.contains("SecretKeyValue"),
-        "{e}"
-    );
-    let e = Settings::from_args(ServeArgs {
-        host_port: Some("7000".into()),
-        ..Default::default()
-    })
-    .unwrap_err()
-    .to_string();
-    assert!(
-        e.starts_with("AzureSignalRConnectionString: is not set"),
-        "{e}"
-    );
-}
-
 /// Emulates the host: start the binary with FUNCTIONS_CUSTOMHANDLER_PORT, poll `/` until it
-/// answers, forward a request with the `/api` prefix, then SIGTERM and expect a clean exit.
+/// answers, forward requests with the `/api` prefix, then SIGTERM and expect a clean exit.
 #[tokio::test]
 async fn host_protocol_on_the_real_binary() {
     let rec = Recorder::start().await;
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_handler"))
-        .env("FUNCTIONS_CUSTOMHANDLER_PORT", port.to_string())
-        .env("AzureSignalRConnectionString", rec.connection_string())
-        .env_remove("PORT")
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
+    let cs = rec.connection_string();
+    let (mut child, base) =
+        support::spawn_under_host(&[("AzureSignalRConnectionString", &cs)]).await;
     let http = reqwest::Client::new();
-    let base = format!("http://127.0.0.1:{port}");
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    loop {
-        if let Ok(r) = http.get(&base).send().await {
-            assert_eq!(r.status(), StatusCode::OK);
-            break;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "handler never became ready"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
-    }
     let r = http
         .post(format!("{base}/api/negotiate?negotiateVersion=1"))
         .header(
@@ -341,6 +243,21 @@ async fn host_protocol_on_the_real_binary() {
         .await
         .unwrap();
     assert_eq!(r.status(), StatusCode::ACCEPTED);
+    // The host may join a repeated query key with commas.
+    let r = http
+        .post(format!("{base}/api/hubs/chat/close?excluded=a,b"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let close = rec.take().pop().unwrap();
+    let excluded: Vec<&str> = close
+        .query
+        .iter()
+        .filter(|(k, _)| k == "excluded")
+        .map(|(_, v)| v.as_str())
+        .collect();
+    assert_eq!(excluded, ["a", "b"]);
     let pid = child.id().unwrap();
     std::process::Command::new("kill")
         .args(["-TERM", &pid.to_string()])
@@ -356,42 +273,20 @@ async fn host_protocol_on_the_real_binary() {
     );
 }
 
-/// A broken setting under the host: the binary still answers `/` and explains itself on every route.
+/// A missing connection string under the host: the binary still answers `/` and explains itself
+/// on every route instead of crash-looping.
 #[tokio::test]
 async fn misconfiguration_is_reported_on_every_request() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_handler"))
-        .env("FUNCTIONS_CUSTOMHANDLER_PORT", port.to_string())
-        .env_remove("AzureSignalRConnectionString")
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
+    let (mut child, base) = support::spawn_under_host(&[]).await;
     let http = reqwest::Client::new();
-    let base = format!("http://127.0.0.1:{port}");
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    while http.get(&base).send().await.is_err() {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "handler never became ready"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    for path in ["/api/negotiate", "/api/messages", "/api/anything"] {
+        let r = http.post(format!("{base}{path}")).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        let body: Value = r.json().await.unwrap();
+        assert!(body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("AzureSignalRConnectionString"));
     }
-    let r = http
-        .post(format!("{base}/api/negotiate"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::INTERNAL_SERVER_ERROR);
-    let body: Value = r.json().await.unwrap();
-    assert!(body["error"]["message"]
-        .as_str()
-        .unwrap()
-        .contains("AzureSignalRConnectionString"));
     child.kill().await.unwrap();
 }

@@ -37,15 +37,7 @@ async fn negotiate(state: AppState, hub: String, headers: HeaderMap) -> Result<R
         .await
         .map_err(|e| {
             let status = StatusCode::from_u16(e.status()).unwrap_or(StatusCode::UNAUTHORIZED);
-            ApiError::new(
-                status,
-                if status == StatusCode::UNAUTHORIZED {
-                    "Unauthorized"
-                } else {
-                    "IdentityError"
-                },
-                e.to_string(),
-            )
+            ApiError::new(status, e.code(), e.to_string())
         })?;
     let settings = state.settings();
     let claims = ClientClaims {

@@ -1,0 +1,139 @@
+//! Settings validation: every bad value is refused with a message that starts with the setting's
+//! name and never shows a secret.
+
+use serverless_signalr::settings::{ServeArgs, ServiceMode, Settings};
+
+const CS: &str =
+    "Endpoint=https://x.service.signalr.net;AccessKey=SecretKeyValue0123456789;Version=1.0;";
+
+fn args(set: impl FnOnce(&mut ServeArgs)) -> ServeArgs {
+    let mut a = ServeArgs {
+        connection_string: Some(CS.into()),
+        ..Default::default()
+    };
+    set(&mut a);
+    a
+}
+
+fn error(set: impl FnOnce(&mut ServeArgs)) -> String {
+    Settings::from_args(args(set)).unwrap_err().to_string()
+}
+
+#[test]
+fn bad_values_name_the_setting() {
+    let cases: Vec<(Box<dyn FnOnce(&mut ServeArgs)>, &str)> = vec![
+        (
+            Box::new(|a| a.cors_origins = Some("*".into())),
+            "SIGNALR_CORS_ORIGINS: ",
+        ),
+        (
+            Box::new(|a| a.cors_origins = Some("https://a.com/path".into())),
+            "SIGNALR_CORS_ORIGINS: ",
+        ),
+        (
+            Box::new(|a| a.token_lifetime = Some("5".into())),
+            "SIGNALR_TOKEN_LIFETIME: ",
+        ),
+        (
+            Box::new(|a| a.token_lifetime = Some("1h".into())),
+            "SIGNALR_TOKEN_LIFETIME: ",
+        ),
+        (
+            Box::new(|a| a.easy_auth = Some("yes".into())),
+            "SIGNALR_EASY_AUTH: ",
+        ),
+        (
+            Box::new(|a| a.easy_auth_user_id = Some("email".into())),
+            "SIGNALR_EASY_AUTH_USER_ID: ",
+        ),
+        (
+            Box::new(|a| a.require_auth = Some("true".into())),
+            "SIGNALR_REQUIRE_AUTH: ",
+        ),
+        (
+            Box::new(|a| a.oidc_issuer = Some("https://login.example".into())),
+            "SIGNALR_OIDC_AUDIENCE: ",
+        ),
+        (
+            Box::new(|a| {
+                a.oidc_issuer = Some("http://login.example".into());
+                a.oidc_audience = Some("api://x".into());
+            }),
+            "SIGNALR_OIDC_ISSUER: ",
+        ),
+        (
+            Box::new(|a| a.negotiate_groups = Some("g-{".into())),
+            "SIGNALR_NEGOTIATE_GROUPS: ",
+        ),
+        (
+            Box::new(|a| a.negotiate_groups = Some("g-{a b}".into())),
+            "SIGNALR_NEGOTIATE_GROUPS: ",
+        ),
+        (
+            Box::new(|a| a.hub = Some("9".into())),
+            "AzureSignalRHubName: ",
+        ),
+        (
+            Box::new(|a| a.max_batch = Some("0".into())),
+            "SIGNALR_MAX_BATCH: ",
+        ),
+        (
+            Box::new(|a| a.host_port = Some("port".into())),
+            "FUNCTIONS_CUSTOMHANDLER_PORT: ",
+        ),
+        (
+            Box::new(|a| a.connection_string = Some(format!("{CS}Port=x"))),
+            "AzureSignalRConnectionString: Port: ",
+        ),
+        (
+            Box::new(|a| {
+                a.connection_string = Some("Endpoint=https://x;AuthType=azure.msi".into())
+            }),
+            "AzureSignalRConnectionString: Entra ID",
+        ),
+    ];
+    for (set, prefix) in cases {
+        let message = error(set);
+        assert!(
+            message.starts_with(prefix),
+            "{message:?} should start with {prefix:?}"
+        );
+        assert!(!message.contains("SecretKeyValue"), "{message}");
+    }
+}
+
+#[test]
+fn the_emulator_starts_only_outside_the_host() {
+    let local = Settings::from_args(ServeArgs::default()).unwrap();
+    assert!(matches!(local.service, ServiceMode::LocalEmulator));
+    assert!(!local.under_host);
+    assert_eq!((local.port, local.hub.as_str()), (7071, "default"));
+    let message = Settings::from_args(ServeArgs {
+        host_port: Some("7000".into()),
+        ..Default::default()
+    })
+    .unwrap_err()
+    .to_string();
+    assert!(
+        message.starts_with("AzureSignalRConnectionString: is not set"),
+        "{message}"
+    );
+    let hosted = Settings::from_args(args(|a| a.host_port = Some("7000".into()))).unwrap();
+    assert!(hosted.under_host && hosted.port == 7000);
+    assert!(matches!(hosted.service, ServiceMode::Remote(_)));
+}
+
+#[test]
+fn lists_and_defaults() {
+    let s = Settings::from_args(args(|a| {
+        a.token_claims = Some(" tid , oid,, ".into());
+        a.cors_origins = Some("https://app.example.com/".into());
+        a.token_lifetime = Some("86400".into());
+    }))
+    .unwrap();
+    assert_eq!(s.token_claims, ["tid", "oid"]);
+    assert_eq!(s.cors_origins, ["https://app.example.com/"]);
+    assert_eq!(s.token_lifetime.as_secs(), 86400);
+    assert_eq!(s.max_batch, 1000);
+    assert!(!s.identity.easy_auth && !s.identity.require_authentication);
+}
