@@ -474,3 +474,63 @@ async fn every_function_route_is_served_with_its_methods() {
         .unwrap();
     assert_eq!(r.status(), StatusCode::METHOD_NOT_ALLOWED);
 }
+
+#[tokio::test]
+async fn health_reflects_the_service() {
+    let (app, rec) = setup().await;
+    let r = app
+        .http
+        .get(format!("{}/api/health", app.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(
+        r.json::<Value>().await.unwrap(),
+        json!({"service": "healthy"})
+    );
+    let got = rec.take();
+    assert_eq!(
+        (got[0].method.as_str(), got[0].path.as_str()),
+        ("HEAD", "/api/health")
+    );
+    rec.respond(|_, _| {
+        (
+            reqwest::StatusCode::SERVICE_UNAVAILABLE,
+            vec![],
+            String::new(),
+        )
+    });
+    let r = app
+        .http
+        .get(format!("{}/api/health", app.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
+    // Nothing listening at all.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let dead = spawn_app(
+        keyed(),
+        &format!(
+            "Endpoint=http://127.0.0.1;Port={port};AccessKey={};",
+            support::KEY
+        ),
+    )
+    .await;
+    let r = dead
+        .http
+        .get(format!("{}/api/health", dead.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(
+        r.json::<Value>().await.unwrap(),
+        json!({"service": "unreachable"})
+    );
+}
