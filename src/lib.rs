@@ -30,9 +30,11 @@
 //! * [`app`] — the HTTP surface the Functions host forwards to.
 //! * [`emulator`] — the embedded local SignalR Service.
 //! * [`functions`] — the Functions layout (`host.json`, `function.json`) and `handler package`.
+//! * [`token_cli`] — `handler token`, a client token for debugging.
 
 pub mod app;
 pub mod emulator;
 pub mod functions;
 pub mod service;
 pub mod settings;
+pub mod token_cli;

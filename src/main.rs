@@ -4,7 +4,7 @@
 
 use clap::{Parser, Subcommand};
 use serverless_signalr::app::server;
-use serverless_signalr::{emulator, functions, settings};
+use serverless_signalr::{emulator, functions, settings, token_cli};
 
 #[derive(Parser)]
 #[command(
@@ -30,6 +30,8 @@ enum Command {
     Emulator(emulator::EmulatorArgs),
     /// Write a deployable folder: host.json, one folder per function, and the binary.
     Package(functions::PackageArgs),
+    /// Print `{url, accessToken}` for a hub and user, as negotiate would.
+    Token(token_cli::TokenArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -51,6 +53,9 @@ fn main() -> std::process::ExitCode {
             Some(Command::Emulator(args)) => emulator::run(args).await,
             Some(Command::Serve(args)) => server::serve(*args).await,
             None => server::serve(cli.serve).await,
+            Some(Command::Token(args)) => token_cli::mint(&args)
+                .map(|answer| println!("{answer}"))
+                .map_err(Into::into),
             Some(Command::Package(args)) => functions::package(&args)
                 .map(|files| {
                     for file in files {
