@@ -6,6 +6,9 @@ use serverless_signalr::settings::{ServeArgs, ServiceMode, Settings};
 const CS: &str =
     "Endpoint=https://x.service.signalr.net;AccessKey=SecretKeyValue0123456789;Version=1.0;";
 
+/// A change to the default arguments.
+type Edit = Box<dyn FnOnce(&mut ServeArgs)>;
+
 fn args(set: impl FnOnce(&mut ServeArgs)) -> ServeArgs {
     let mut a = ServeArgs {
         connection_string: Some(CS.into()),
@@ -21,7 +24,7 @@ fn error(set: impl FnOnce(&mut ServeArgs)) -> String {
 
 #[test]
 fn bad_values_name_the_setting() {
-    let cases: Vec<(Box<dyn FnOnce(&mut ServeArgs)>, &str)> = vec![
+    let cases: Vec<(Edit, &str)> = vec![
         (
             Box::new(|a| a.cors_origins = Some("*".into())),
             "SIGNALR_CORS_ORIGINS: ",
