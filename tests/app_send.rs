@@ -453,6 +453,8 @@ async fn every_function_route_is_served_with_its_methods() {
                 .unwrap();
             assert_ne!(r.status(), StatusCode::NOT_FOUND, "{m} {path}");
             assert_ne!(r.status(), StatusCode::METHOD_NOT_ALLOWED, "{m} {path}");
+            let body: Value = r.json().await.unwrap_or(Value::Null);
+            assert_ne!(body["error"]["code"], "NoHandler", "{m} {path}: {body}");
         }
     }
     let r = app
