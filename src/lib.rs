@@ -16,7 +16,10 @@
 //!   official bindings. The app validates it into commands once, then applies each with a REST
 //!   call through [`service::rest`], signed with a short-lived server token.
 //! * **upstream** — the service calls the app when clients connect, disconnect or invoke hub
-//!   methods, signed with `X-ASRS-Signature`.
+//!   methods, signed with `X-ASRS-Signature` (checked before anything else). Connection events
+//!   can join groups or be forwarded to a webhook; the built-in hub methods `subscribe`,
+//!   `unsubscribe`, `publish` and `publishToTopic` give clients topic pub/sub, answered with
+//!   framed hub-protocol completions.
 //!
 //! With no connection string outside the Functions host, the binary also starts [`emulator`], a
 //! local stand-in for the service (REST API, client negotiate, WebSockets / Server-Sent Events /
