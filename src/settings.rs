@@ -38,7 +38,7 @@ pub struct ServeArgs {
     /// Which Easy Auth header is the user id: `principal-id` (default) or `principal-name`.
     #[arg(long, env = "SIGNALR_EASY_AUTH_USER_ID")]
     pub easy_auth_user_id: Option<String>,
-    /// OIDC issuer whose bearer tokens identify callers (e.g. https://login.microsoftonline.com/<tenant>/v2.0).
+    /// OIDC issuer whose bearer tokens identify callers (e.g. `https://login.microsoftonline.com/TENANT/v2.0`).
     #[arg(long, env = "SIGNALR_OIDC_ISSUER")]
     pub oidc_issuer: Option<String>,
     /// Accepted `aud` values of bearer tokens, comma-separated (required with the issuer).
