@@ -1,8 +1,12 @@
 // The peer a user would otherwise write: a plain Node.js negotiate server that mints the same
 // SignalR client token as ours with `jsonwebtoken` (HS256, aud = scheme://host/client/?hub=<hub>,
 // nbf/iat/exp, one-hour lifetime) and answers {url, accessToken}. Also answers GET / with "ok".
-// Settings: AzureSignalRConnectionString, AzureSignalRHubName (default "default"), PORT.
+// Settings: AzureSignalRConnectionString, AzureSignalRHubName (default "default"), PORT, and
+// PEER_KEY_OBJECT=1 to sign with a KeyObject made once instead of the key string the docs show:
+// jsonwebtoken 9 tries to parse a string secret as a PEM private key on every sign (~30× slower,
+// auth0/node-jsonwebtoken#966), so the benchmark measures the peer both ways.
 'use strict';
+const crypto = require('node:crypto');
 const http = require('node:http');
 const jwt = require('jsonwebtoken');
 
@@ -21,6 +25,9 @@ function parseConnectionString(text) {
 }
 
 const service = parseConnectionString(process.env.AzureSignalRConnectionString || '');
+const signingKey = process.env.PEER_KEY_OBJECT === '1'
+  ? crypto.createSecretKey(Buffer.from(service.key))
+  : service.key;
 const defaultHub = (process.env.AzureSignalRHubName || 'default').toLowerCase();
 const negotiatePath = /^\/api\/(?:hubs\/([A-Za-z][A-Za-z0-9_.-]{0,127})\/)?negotiate\/?(?:\?.*)?$/;
 
@@ -32,7 +39,7 @@ const server = http.createServer((req, res) => {
     const now = Math.floor(Date.now() / 1000);
     const accessToken = jwt.sign(
       { nbf: now, exp: now + 3600, iat: now, aud: `${service.audienceBase}client/?hub=${hub}` },
-      service.key,
+      signingKey,
       { algorithm: 'HS256', noTimestamp: true },
     );
     const body = JSON.stringify({ url: `${service.clientBase}client/?hub=${hub}`, accessToken });
