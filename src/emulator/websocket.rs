@@ -29,6 +29,9 @@ impl Drop for Registered {
     }
 }
 
+/// Initial read buffer of each WebSocket (see [`start`]).
+const READ_BUFFER_BYTES: usize = 4 * 1024;
+
 /// Upgrades a negotiated connection to a WebSocket (409 if it already has a transport).
 pub fn start(
     shared: Arc<Shared>,
@@ -49,6 +52,10 @@ pub fn start(
     };
     let limit = shared.config.max_message_bytes;
     Ok(upgrade
+        // tungstenite zero-fills its whole read buffer before each read, so its 128 KiB default
+        // costs 128 KiB of RSS per connection; hub messages are small and larger frames still
+        // grow the buffer on demand.
+        .read_buffer_size(READ_BUFFER_BYTES)
         .max_message_size(limit)
         .max_frame_size(limit)
         .on_upgrade(move |socket| async move {

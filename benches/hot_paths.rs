@@ -1,0 +1,115 @@
+//! Criterion micro-benchmarks of the per-request hot paths: client and REST token minting,
+//! connection string parsing, JSON hub protocol framing (encode and decode) and the upstream
+//! `X-ASRS-Signature` (HMAC-SHA256 of a connection id, hex). Run with `cargo bench`; the figures
+//! are summarised in BENCHMARKS.md.
+
+use std::hint::black_box;
+
+use criterion::{criterion_group, criterion_main, Criterion};
+use serde_json::json;
+use serverless_signalr::emulator::{protocol, upstream, DEV_ACCESS_KEY};
+use serverless_signalr::service::token::{ClientClaims, TokenMinter};
+use serverless_signalr::service::{ConnectionString, Secret};
+
+/// The emulator-style connection string a local stack uses.
+fn connection_string() -> String {
+    format!("Endpoint=http://127.0.0.1;Port=8888;AccessKey={DEV_ACCESS_KEY};Version=1.0;")
+}
+
+fn tokens(c: &mut Criterion) {
+    let connection =
+        ConnectionString::parse(&connection_string()).expect("valid connection string");
+    let minter = TokenMinter::new(&connection).expect("has an access key");
+    let anonymous = ClientClaims::default();
+    let user = ClientClaims {
+        user_id: Some("user-0123456789".into()),
+        claims: vec![("tid".into(), json!("tenant-1"))],
+        roles: vec!["reader".into()],
+        lifetime: None,
+    };
+    let mut group = c.benchmark_group("token");
+    group.bench_function("client_anonymous", |b| {
+        b.iter(|| minter.client_token(black_box("default"), black_box(&anonymous)))
+    });
+    group.bench_function("client_user_claims_role", |b| {
+        b.iter(|| minter.client_token(black_box("default"), black_box(&user)))
+    });
+    group.bench_function("rest_send", |b| {
+        b.iter(|| {
+            let audience =
+                minter.rest_audience(black_box("/api/hubs/default/:send?api-version=2022-06-01"));
+            minter.rest_token(audience)
+        })
+    });
+    group.finish();
+}
+
+fn connection_strings(c: &mut Criterion) {
+    let text = connection_string();
+    let full = format!(
+        "Endpoint=https://contoso.service.signalr.net;AccessKey={DEV_ACCESS_KEY};Version=1.0;ClientEndpoint=https://edge.contoso.com;ServerEndpoint=https://internal.contoso.com;"
+    );
+    let mut group = c.benchmark_group("connection_string");
+    group.bench_function("parse_emulator", |b| {
+        b.iter(|| ConnectionString::parse(black_box(&text)))
+    });
+    group.bench_function("parse_client_server_endpoints", |b| {
+        b.iter(|| ConnectionString::parse(black_box(&full)))
+    });
+    group.finish();
+}
+
+fn hub_protocol(c: &mut Criterion) {
+    let arguments = json!(["alice", "hello, world", {"ts": 1_700_000_000_000u64, "seq": 42}]);
+    let handshake = "{\"protocol\":\"json\",\"version\":1}";
+    let invocation = "{\"type\":1,\"invocationId\":\"7\",\"target\":\"broadcast\",\"arguments\":[\"alice\",\"hello, world\"]}";
+    let mut chunk = invocation.as_bytes().to_vec();
+    chunk.push(protocol::RECORD_SEPARATOR);
+    let mut group = c.benchmark_group("hub_protocol");
+    group.bench_function("encode_invocation", |b| {
+        b.iter(|| protocol::invocation(black_box("newMessage"), black_box(&arguments)))
+    });
+    group.bench_function("encode_ping", |b| b.iter(protocol::ping));
+    group.bench_function("decode_handshake", |b| {
+        b.iter(|| protocol::check_handshake(black_box(handshake)))
+    });
+    group.bench_function("decode_invocation_record", |b| {
+        b.iter(|| {
+            let mut records = protocol::Records::new(32 * 1024);
+            let records = records.push(black_box(&chunk)).expect("one record");
+            records
+                .iter()
+                .map(|r| protocol::parse(r))
+                .collect::<Vec<_>>()
+        })
+    });
+    group.finish();
+}
+
+fn upstream_signature(c: &mut Criterion) {
+    // The app side has no upstream route yet, so this is the emulator's signer; checking a
+    // signature is the same HMAC plus a comparison.
+    let key = Secret::new(DEV_ACCESS_KEY);
+    let connection_id = "bR3xvJ8aQ0yHq5bYt1wZ2g";
+    let expected = upstream::signature(&key, connection_id);
+    let mut group = c.benchmark_group("upstream");
+    group.bench_function("signature_sign", |b| {
+        b.iter(|| upstream::signature(black_box(&key), black_box(connection_id)))
+    });
+    group.bench_function("signature_check", |b| {
+        b.iter(|| {
+            upstream::signature(black_box(&key), black_box(connection_id))
+                == black_box(expected.as_str())
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(
+    benches,
+    tokens,
+    connection_strings,
+    hub_protocol,
+    upstream_signature
+);
+criterion_main!(benches);

@@ -1,0 +1,495 @@
+#!/usr/bin/env python3
+"""The one-command load benchmark (issue 6): builds the release `handler`, starts it with the
+embedded emulator on free loopback ports, and measures in one run, side by side: negotiate vs the
+server's own `GET /`, `POST /api/messages` vs the emulator's REST API called directly, ours vs a
+Node.js `jsonwebtoken` negotiate server, cold start, RSS, binary size and a 1 000-client WebSocket
+fan-out; optionally the criterion medians. Prints a markdown table and writes it into
+BENCHMARKS.md. Python 3.11 standard library only; every loop is bounded and every process it
+starts is stopped at the end.
+
+    python3 benches/load.py [--quick] [--no-criterion] [--no-write]
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import datetime
+import hashlib
+import hmac
+import http.client
+import json
+import os
+import platform
+import re
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PEER = ROOT / "benches" / "peer"
+KEY = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789ABCDEFGH"
+API_VERSION = "2022-06-01"
+BEGIN, END = "<!-- load.py:begin -->", "<!-- load.py:end -->"
+CBEGIN, CEND = "<!-- criterion:begin -->", "<!-- criterion:end -->"
+
+STARTED: list[subprocess.Popen] = []
+
+
+def log(message: str) -> None:
+    print(f"[load] {message}", file=sys.stderr, flush=True)
+
+
+# ---------------------------------------------------------------- tools, build, processes
+
+
+def ensure_tools() -> None:
+    if shutil.which("wrk") is None:
+        log("installing wrk from Debian (apt-get install -y wrk)")
+        sudo = [] if os.geteuid() == 0 else ["sudo"]
+        subprocess.run(sudo + ["apt-get", "update", "-qq"], check=True)
+        subprocess.run(sudo + ["apt-get", "install", "-y", "-qq", "wrk"], check=True)
+    for tool in ("node", "npm", "cargo"):
+        if shutil.which(tool) is None:
+            sys.exit(f"load.py needs {tool} on PATH")
+    lock = PEER / "package-lock.json"
+    marker = PEER / "node_modules" / ".package-lock.json"
+    if not marker.exists() or marker.stat().st_mtime < lock.stat().st_mtime:
+        log("npm ci in benches/peer")
+        subprocess.run(["npm", "ci", "--no-audit", "--no-fund"], cwd=PEER, check=True,
+                       stdout=subprocess.DEVNULL)
+
+
+def build() -> Path:
+    log("cargo build --release --bin handler (no-op when up to date)")
+    subprocess.run(["cargo", "build", "--release", "--bin", "handler"], cwd=ROOT, check=True)
+    target = Path(os.environ.get("CARGO_TARGET_DIR", ROOT / "target"))
+    if not target.is_absolute():
+        target = ROOT / target
+    return target / "release" / "handler"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def base_env() -> dict[str, str]:
+    env = dict(os.environ)
+    for name in ("AzureSignalRConnectionString", "FUNCTIONS_CUSTOMHANDLER_PORT", "RUST_LOG",
+                 "SIGNALR_FUNCTION_KEYS", "SIGNALR_REQUIRE_AUTH"):
+        env.pop(name, None)
+    return env
+
+
+def spawn(argv: list[str], env: dict[str, str], stdout=subprocess.DEVNULL, cwd=None):
+    process = subprocess.Popen(argv, env=env, stdout=stdout, stderr=subprocess.DEVNULL,
+                               stdin=subprocess.DEVNULL, cwd=cwd)
+    STARTED.append(process)
+    return process
+
+
+def stop(process: subprocess.Popen) -> None:
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=5)
+    if process in STARTED:
+        STARTED.remove(process)
+
+
+def stop_all() -> None:
+    for process in list(STARTED):
+        stop(process)
+
+
+def request(method: str, port: int, path: str, body: bytes | None = None,
+         headers: dict[str, str] | None = None, timeout: float = 5) -> tuple[int, bytes]:
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    try:
+        connection.request(method, path, body=body, headers=headers or {})
+        response = connection.getresponse()
+        return response.status, response.read()
+    finally:
+        connection.close()
+
+
+def wait_http(port: int, path: str = "/", seconds: float = 30) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            if request("GET", port, path, timeout=1)[0] < 500:
+                return
+        except OSError:
+            time.sleep(0.01)
+    raise RuntimeError(f"nothing answered on 127.0.0.1:{port}{path} within {seconds} s")
+
+
+def rss_kib(pid: int, field: str = "VmRSS") -> int:
+    with open(f"/proc/{pid}/status") as status:
+        for line in status:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    return 0
+
+
+class RssSampler:
+    """Largest VmRSS of a process while the `with` block runs (sampled every 20 ms)."""
+
+    def __init__(self, pid: int):
+        self.pid, self.peak, self._stop = pid, 0, threading.Event()
+
+    def __enter__(self):
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+        return self
+
+    def _run(self):
+        while not self._stop.is_set():
+            try:
+                self.peak = max(self.peak, rss_kib(self.pid))
+            except OSError:
+                return
+            self._stop.wait(0.02)
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join(timeout=1)
+
+
+# ---------------------------------------------------------------- tokens
+
+
+def b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def hs256(claims: dict) -> str:
+    header = b64url(json.dumps({"alg": "HS256", "typ": "JWT"}, separators=(",", ":")).encode())
+    payload = b64url(json.dumps(claims, separators=(",", ":")).encode())
+    signature = hmac.new(KEY.encode(), f"{header}.{payload}".encode(), hashlib.sha256).digest()
+    return f"{header}.{payload}.{b64url(signature)}"
+
+
+# ---------------------------------------------------------------- wrk
+
+UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3}
+
+
+def wrk(url: str, seconds: int, connections: int, script: Path | None = None) -> dict:
+    argv = ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", "--timeout", "5s"]
+    if script:
+        argv += ["-s", str(script)]
+    out = subprocess.run(argv + [url], capture_output=True, text=True, timeout=seconds + 30,
+                         check=True).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    latency = {}
+    for pct in ("50", "99"):
+        m = re.search(rf"^\s+{pct}(?:\.000)?%\s+([\d.]+)(us|ms|s)\s*$", out, re.M)
+        latency[pct] = float(m.group(1)) * UNITS[m.group(2)]
+    bad = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
+    errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
+    failed = (int(bad.group(1)) if bad else 0) + (sum(map(int, errors.groups())) if errors else 0)
+    if failed:
+        raise RuntimeError(f"wrk {url}: {failed} failed requests\n{out}")
+    return {"rps": rps, "p50": latency["50"], "p99": latency["99"]}
+
+
+def lua(directory: Path, name: str, method: str, body: str = "", headers: dict | None = None) -> Path:
+    lines = [f'wrk.method = "{method}"']
+    if body:
+        lines.append(f"wrk.body = {json.dumps(body)}")
+    for key, value in (headers or {}).items():
+        lines.append(f'wrk.headers["{key}"] = "{value}"')
+    path = directory / f"{name}.lua"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def compare(label: str, a: tuple, b: tuple, rounds: int, seconds: int, connections: int) -> dict:
+    """Alternates wrk runs of a and b `rounds` times; medians of each, and the ratio a/b."""
+    runs = {"a": [], "b": []}
+    for i in range(rounds):
+        for key, (url, script) in (("a", a), ("b", b)) if i % 2 == 0 else (("b", b), ("a", a)):
+            runs[key].append(wrk(url, seconds, connections, script))
+    med = {k: {m: statistics.median(r[m] for r in v) for m in ("rps", "p50", "p99")}
+           for k, v in runs.items()}
+    log(f"{label}: {med['a']['rps']:.0f} vs {med['b']['rps']:.0f} req/s "
+        f"(ratio {med['a']['rps'] / med['b']['rps']:.2f})")
+    return {"a": med["a"], "b": med["b"], "ratio": med["a"]["rps"] / med["b"]["rps"]}
+
+
+# ---------------------------------------------------------------- cold start
+
+
+def first_200(port: int, path: str, deadline: float) -> None:
+    request = f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n".encode()
+    while time.perf_counter() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=2) as s:
+                s.sendall(request)
+                head = s.recv(64)
+                if head.startswith(b"HTTP/1.1 200"):
+                    return
+        except (ConnectionRefusedError, ConnectionResetError):
+            pass
+        time.sleep(0.0002)
+    raise RuntimeError(f"no 200 on 127.0.0.1:{port}{path} before the deadline")
+
+
+def cold_start(argv: list[str], env: dict[str, str], cwd=None) -> float:
+    port = free_port()
+    env = dict(env, PORT=str(port))
+    t0 = time.perf_counter()
+    process = spawn(argv, env, cwd=cwd)
+    try:
+        first_200(port, "/api/negotiate", t0 + 10)
+        return (time.perf_counter() - t0) * 1000
+    finally:
+        stop(process)
+
+
+# ---------------------------------------------------------------- criterion
+
+
+def criterion(measurement: int) -> list[tuple[str, str]]:
+    """Runs the criterion benches; (name, median) from each bench's estimates.json."""
+    log("cargo bench (criterion, short measurement)")
+    out = subprocess.run(
+        ["cargo", "bench", "--bench", "hot_paths", "--", "--warm-up-time", "1",
+         "--measurement-time", str(measurement)],
+        cwd=ROOT, capture_output=True, text=True, check=True, timeout=1800).stdout
+    target = Path(os.environ.get("CARGO_TARGET_DIR", ROOT / "target"))
+    rows = []
+    for name in re.findall(r"^(\S+/\S+)\s+time:", out, re.M):
+        estimates = json.loads((target / "criterion" / name / "new" / "estimates.json").read_text())
+        ns = estimates["median"]["point_estimate"]
+        rows.append((name, f"{ns / 1000:.2f} µs" if ns >= 1000 else f"{ns:.0f} ns"))
+    return rows
+
+
+# ---------------------------------------------------------------- the run
+
+
+def machine() -> str:
+    cores = os.cpu_count()
+    with open("/proc/meminfo") as meminfo:
+        total = int(meminfo.readline().split()[1]) / 1024 / 1024
+    model = ""
+    try:
+        with open("/proc/cpuinfo") as cpuinfo:
+            model = next((l.split(":", 1)[1].strip() for l in cpuinfo if l.startswith("model name")), "")
+    except OSError:
+        pass
+    return f"{cores} cores ({model or platform.machine()}), {total:.1f} GiB RAM, Linux {platform.release()}"
+
+
+def run(options) -> str:
+    ensure_tools()
+    binary = build()
+    seconds, rounds = (2, 2) if options.quick else (5, 3)
+    conns = options.connections
+    env = base_env()
+    results: list[tuple] = []  # (figure, ours, reference, ratio, target, ok)
+
+    # The local stack: app + embedded emulator, on free ports.
+    app_port, emu_port = free_port(), free_port()
+    stack_env = dict(env, PORT=str(app_port), EMULATOR_PORT=str(emu_port))
+    log_file = tempfile.NamedTemporaryFile("w+", prefix="handler-", suffix=".log", delete=False)
+    stack = spawn([str(binary)], stack_env, stdout=log_file)
+    wait_http(app_port)
+    wait_http(emu_port, "/api/health")
+    status, _ = request("POST", app_port, "/api/negotiate")
+    assert status == 200, f"negotiate answered {status}"
+    time.sleep(1)
+    idle_rss = rss_kib(stack.pid) / 1024
+
+    # A Node.js peer negotiate server minting the same token.
+    peer_port = free_port()
+    cs = f"Endpoint=http://127.0.0.1;Port={emu_port};AccessKey={KEY};Version=1.0;"
+    peer_env = dict(env, PORT=str(peer_port), AzureSignalRConnectionString=cs)
+    peer = spawn(["node", "server.js"], peer_env, cwd=PEER)
+    tuned_port = free_port()
+    tuned = spawn(["node", "server.js"], dict(peer_env, PORT=str(tuned_port), PEER_KEY_OBJECT="1"),
+                  cwd=PEER)
+    wait_http(peer_port)
+    wait_http(tuned_port)
+    time.sleep(1)
+    peer_idle_rss = rss_kib(peer.pid) / 1024
+
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        post_negotiate = lua(tmp, "negotiate", "POST")
+        message = json.dumps({"target": "newMessage", "arguments": ["hello", 42]})
+        json_header = {"Content-Type": "application/json"}
+        post_message = lua(tmp, "message", "POST", message, json_header)
+        now = int(time.time())
+        token = hs256({"aud": f"http://127.0.0.1/api/hubs/default/:send?api-version={API_VERSION}",
+                       "iat": now, "nbf": now, "exp": now + 86400})
+        post_direct = lua(tmp, "direct", "POST", message,
+                          dict(json_header, Authorization=f"Bearer {token}"))
+        status, body = request("POST", emu_port, f"/api/hubs/default/:send?api-version={API_VERSION}",
+                            message.encode(), dict(json_header, Authorization=f"Bearer {token}"))
+        assert status == 202, f"emulator REST answered {status}: {body!r}"
+        status, body = request("POST", app_port, "/api/messages", message.encode(), json_header)
+        assert status == 202, f"/api/messages answered {status}: {body!r}"
+
+        app = f"http://127.0.0.1:{app_port}"
+        log("warm-up")
+        wrk(f"{app}/api/negotiate", 1, conns, post_negotiate)
+        with RssSampler(stack.pid) as ours_load, RssSampler(peer.pid) as peer_load:
+            neg = compare("negotiate vs GET /", (f"{app}/api/negotiate", post_negotiate),
+                          (f"{app}/", None), rounds, seconds, conns)
+            msg = compare("messages vs emulator REST", (f"{app}/api/messages", post_message),
+                          (f"http://127.0.0.1:{emu_port}/api/hubs/default/:send?api-version={API_VERSION}",
+                           post_direct), rounds, seconds, conns)
+            vs_peer = compare("ours vs Node peer (key string)", (f"{app}/api/negotiate", post_negotiate),
+                              (f"http://127.0.0.1:{peer_port}/api/negotiate", post_negotiate),
+                              rounds, seconds, conns)
+            vs_tuned = compare("ours vs Node peer (KeyObject)", (f"{app}/api/negotiate", post_negotiate),
+                               (f"http://127.0.0.1:{tuned_port}/api/negotiate", post_negotiate),
+                               rounds, seconds, conns)
+    load_rss = ours_load.peak / 1024
+    peer_load_rss = peer_load.peak / 1024
+    stop(peer)
+    stop(tuned)
+
+    def lat(r):
+        return f"{r['rps']:,.0f} req/s, p50 {r['p50']:.2f} ms, p99 {r['p99']:.2f} ms"
+
+    results.append(("negotiate (POST) vs GET / on the same server", lat(neg["a"]), lat(neg["b"]),
+                    f"{neg['ratio']:.2f}", "≥ 0.90", neg["ratio"] >= 0.90))
+    results.append(("POST /api/messages → emulator → 202 vs emulator REST direct", lat(msg["a"]),
+                    lat(msg["b"]), f"{msg['ratio']:.2f}", "≥ 0.80", msg["ratio"] >= 0.80))
+    results.append(("negotiate: ours vs Node.js jsonwebtoken peer, key string as documented",
+                    lat(vs_peer["a"]), lat(vs_peer["b"]), f"{vs_peer['ratio']:.1f}×", "≥ 5×",
+                    vs_peer["ratio"] >= 5))
+    results.append(("negotiate: ours vs Node.js jsonwebtoken peer, KeyObject made once (tuned)",
+                    lat(vs_tuned["a"]), lat(vs_tuned["b"]), f"{vs_tuned['ratio']:.1f}×", "≥ 5×",
+                    vs_tuned["ratio"] >= 5))
+
+    # Fan-out through the running stack: app /api/messages → emulator → 1 000 WebSockets.
+    log(f"fan-out: {options.clients} WebSocket clients × {options.broadcasts} broadcasts")
+    with RssSampler(stack.pid) as fan_rss:
+        out = subprocess.run(["node", "fanout.js", app, str(options.clients), str(options.broadcasts)],
+                             cwd=PEER, capture_output=True, text=True, timeout=180)
+    if out.returncode != 0:
+        raise RuntimeError(f"fanout.js failed: {out.stderr}")
+    fan = json.loads(out.stdout.strip().splitlines()[-1])
+    stop(stack)
+    log_file.close()
+    os.unlink(log_file.name)
+
+    # Cold start: exec → first 200 on /api/negotiate, alternating ours and the peer.
+    log(f"cold start × {options.starts} each")
+    cold_env = dict(env, AzureSignalRConnectionString=cs)
+    ours_ms, peer_ms = [], []
+    for _ in range(options.starts):
+        ours_ms.append(cold_start([str(binary)], cold_env))
+        peer_ms.append(cold_start(["node", "server.js"], cold_env, cwd=PEER))
+    ours_cold, peer_cold = statistics.median(ours_ms), statistics.median(peer_ms)
+    cold_ratio = peer_cold / ours_cold
+    results.append((f"cold start: exec → first 200 on /api/negotiate (median of {options.starts})",
+                    f"{ours_cold:.1f} ms", f"{peer_cold:.1f} ms (Node peer)", f"{cold_ratio:.1f}× faster",
+                    "≤ 15 ms and ≥ 20× faster", ours_cold <= 15 and cold_ratio >= 20))
+
+    results.append(("RSS idle (app + embedded emulator, one process)", f"{idle_rss:.1f} MiB",
+                    f"{peer_idle_rss:.1f} MiB (Node peer)", "", "≤ 12 MB", idle_rss <= 12))
+    results.append(("RSS peak under HTTP load (the three wrk comparisons)", f"{load_rss:.1f} MiB",
+                    f"{peer_load_rss:.1f} MiB (Node peer)", "", "≤ 40 MB", load_rss <= 40))
+    results.append((f"RSS peak with {fan['clients']} WebSocket clients (fan-out)",
+                    f"{fan_rss.peak / 1024:.1f} MiB", "", "", "≤ 40 MB", fan_rss.peak / 1024 <= 40))
+
+    stripped = Path(tempfile.mkdtemp()) / "handler"
+    shutil.copy(binary, stripped)
+    if shutil.which("strip"):
+        subprocess.run(["strip", str(stripped)], check=True)
+    size = stripped.stat().st_size / 1024 / 1024
+    shutil.rmtree(stripped.parent)
+    results.append(("stripped release binary size", f"{size:.2f} MiB", "", "", "≤ 10 MB", size <= 10))
+
+    fan_ok = fan["delivered"] == fan["expected"]
+    results.append((f"fan-out: 1 broadcast → {fan['clients']} WebSockets, end-to-end delivery "
+                    f"({fan['rounds']} broadcasts)",
+                    f"p50 {fan['p50_ms']:.2f} ms, p99 {fan['p99_ms']:.2f} ms; last client p50 "
+                    f"{fan['all_delivered_p50_ms']:.2f} ms",
+                    f"{fan['delivered']}/{fan['expected']} delivered", "",
+                    "all delivered (no numeric target)", fan_ok))
+
+    table = ["| figure | ours | reference (same run) | ratio | target | result |",
+             "|---|---|---|---|---|---|"]
+    for figure, ours, ref, ratio, target, ok in results:
+        table.append(f"| {figure} | {ours} | {ref} | {ratio} | {target} | "
+                     f"{'pass' if ok else '**miss**'} |")
+    command = "python3 benches/load.py" + (" --quick" if options.quick else "")
+    header = [
+        f"Measured {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC on {machine()}, "
+        f"commit `{git_head()}`.",
+        f"Command: `{command}` (wrk -t2 -c{conns}, {rounds} alternating {seconds} s runs per side, "
+        "medians; all on 127.0.0.1, load generator on the same cores).",
+        "",
+    ]
+    return "\n".join(header + table) + "\n"
+
+
+def git_head() -> str:
+    try:
+        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
+                              text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def replace_between(text: str, begin: str, end: str, body: str) -> str:
+    block = f"{begin}\n{body}{end}"
+    if begin in text and end in text:
+        return text[: text.index(begin)] + block + text[text.index(end) + len(end):]
+    return text.rstrip("\n") + "\n\n" + block + "\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="shorter wrk runs (smoke test)")
+    parser.add_argument("--no-criterion", action="store_true", help="skip cargo bench")
+    parser.add_argument("--no-write", action="store_true", help="print only; leave BENCHMARKS.md")
+    parser.add_argument("--connections", type=int, default=32, help="wrk connections (32)")
+    parser.add_argument("--starts", type=int, default=25, help="cold starts per side (25)")
+    parser.add_argument("--clients", type=int, default=1000, help="fan-out WebSocket clients")
+    parser.add_argument("--broadcasts", type=int, default=20, help="fan-out broadcasts")
+    options = parser.parse_args()
+    try:
+        table = run(options)
+    finally:
+        stop_all()
+    print(table)
+    crit = ""
+    if not options.no_criterion:
+        rows = criterion(1 if options.quick else 3)
+        crit = ("Command: `cargo bench --bench hot_paths -- --warm-up-time 1 --measurement-time "
+                f"{1 if options.quick else 3}` (run by load.py); criterion's median estimate.\n\n"
+                "| benchmark | median |\n|---|---|\n"
+                + "".join(f"| `{name}` | {median} |\n" for name, median in rows))
+        print(crit)
+    if not options.no_write:
+        path = ROOT / "BENCHMARKS.md"
+        text = path.read_text() if path.exists() else "# Benchmarks\n"
+        text = replace_between(text, BEGIN, END, table)
+        if crit:
+            text = replace_between(text, CBEGIN, CEND, crit)
+        path.write_text(text)
+        log(f"wrote {path}")
+
+
+if __name__ == "__main__":
+    main()
