@@ -7,6 +7,7 @@ use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use serde_json::json;
+use serverless_signalr::app::signature;
 use serverless_signalr::emulator::{protocol, upstream, DEV_ACCESS_KEY};
 use serverless_signalr::service::token::{ClientClaims, TokenMinter};
 use serverless_signalr::service::{ConnectionString, Secret};
@@ -87,19 +88,26 @@ fn hub_protocol(c: &mut Criterion) {
 }
 
 fn upstream_signature(c: &mut Criterion) {
-    // The app side has no upstream route yet, so this is the emulator's signer; checking a
-    // signature is the same HMAC plus a comparison.
+    // Signing is the emulator's side; checking is the app's `/api/upstream` gate (HMAC per key,
+    // hex decode of each entry, constant-time compare), here with a primary and a secondary key.
     let key = Secret::new(DEV_ACCESS_KEY);
+    let keys = [
+        Secret::new("secondary-key-0123456789abcdefghijklmnop"),
+        key.clone(),
+    ];
     let connection_id = "bR3xvJ8aQ0yHq5bYt1wZ2g";
-    let expected = upstream::signature(&key, connection_id);
+    let header = upstream::signature(&key, connection_id);
     let mut group = c.benchmark_group("upstream");
     group.bench_function("signature_sign", |b| {
         b.iter(|| upstream::signature(black_box(&key), black_box(connection_id)))
     });
-    group.bench_function("signature_check", |b| {
+    group.bench_function("signature_check_two_keys", |b| {
         b.iter(|| {
-            upstream::signature(black_box(&key), black_box(connection_id))
-                == black_box(expected.as_str())
+            signature::is_valid(
+                black_box(Some(header.as_bytes())),
+                black_box(connection_id.as_bytes()),
+                black_box(&keys),
+            )
         })
     });
     group.finish();
