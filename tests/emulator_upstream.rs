@@ -4,72 +4,14 @@
 
 mod emulator_support;
 
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use axum::extract::Request;
-use axum::http::StatusCode;
-use axum::response::IntoResponse;
+use emulator_support::recorder::{Call, Recorder};
 use emulator_support::{spawn_with, WsClient};
 use hmac::{Hmac, Mac};
 use serde_json::{json, Value};
 use serverless_signalr::emulator::{UpstreamTemplate, DEV_ACCESS_KEY};
 use sha2::Sha256;
-
-#[derive(Debug, Clone)]
-struct Call {
-    path: String,
-    headers: axum::http::HeaderMap,
-    body: String,
-}
-
-type Calls = Arc<Mutex<Vec<Call>>>;
-
-async fn recorder() -> (String, Calls) {
-    let calls: Calls = Arc::default();
-    let log = Arc::clone(&calls);
-    let app = axum::Router::new().fallback(move |request: Request| {
-        let log = Arc::clone(&log);
-        async move {
-            let (parts, body) = request.into_parts();
-            let body = axum::body::to_bytes(body, 1 << 20).await.unwrap();
-            let path = parts.uri.path().to_string();
-            log.lock().unwrap().push(Call {
-                path: path.clone(),
-                headers: parts.headers,
-                body: String::from_utf8(body.to_vec()).unwrap(),
-            });
-            match path.rsplit('/').next().unwrap() {
-                "echo" => (
-                    StatusCode::OK,
-                    "{\"type\":3,\"invocationId\":\"1\",\"result\":\"pong\"}\u{1e}",
-                )
-                    .into_response(),
-                "nocontent" => StatusCode::NO_CONTENT.into_response(),
-                "fail" => StatusCode::FORBIDDEN.into_response(),
-                _ => StatusCode::OK.into_response(),
-            }
-        }
-    });
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://127.0.0.1:{}", listener.local_addr().unwrap().port());
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    (base, calls)
-}
-
-async fn wait_for_call(calls: &Calls, path: &str) -> Call {
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    loop {
-        if let Some(call) = calls.lock().unwrap().iter().find(|c| c.path == path) {
-            return call.clone();
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "no upstream call to {path}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
 
 fn expected_signature(connection_id: &str) -> String {
     let mut mac = Hmac::<Sha256>::new_from_slice(DEV_ACCESS_KEY.as_bytes()).unwrap();
@@ -84,15 +26,13 @@ fn expected_signature(connection_id: &str) -> String {
 }
 
 fn header<'a>(call: &'a Call, name: &str) -> &'a str {
-    call.headers
-        .get(name)
-        .map(|v| v.to_str().unwrap())
-        .unwrap_or("")
+    call.header(name)
 }
 
 #[tokio::test]
 async fn events_reach_the_upstream_signed_and_results_come_back() {
-    let (base, calls) = recorder().await;
+    let rec = Recorder::start().await;
+    let base = rec.base.clone();
     let emu = spawn_with(|c| {
         c.upstream = vec![
             UpstreamTemplate {
@@ -108,7 +48,7 @@ async fn events_reach_the_upstream_signed_and_results_come_back() {
     let mut ws = WsClient::connect(&emu, "chat", Some("ann")).await;
     let id = ws.connection_id.clone();
 
-    let connected = wait_for_call(&calls, "/up/chat/connections/connected").await;
+    let connected = rec.wait_for("/up/chat/connections/connected").await;
     assert_eq!(connected.body, "{\"type\":10}");
     assert_eq!(header(&connected, "content-type"), "application/json");
     assert_eq!(header(&connected, "x-asrs-connection-id"), id);
@@ -126,7 +66,7 @@ async fn events_reach_the_upstream_signed_and_results_come_back() {
 
     let fire = "{\"type\":1,\"target\":\"fire\",\"arguments\":[1,\"a\"]}";
     ws.send_raw(&format!("{fire}\u{1e}")).await;
-    let call = wait_for_call(&calls, "/up/chat/messages/fire").await;
+    let call = rec.wait_for("/up/chat/messages/fire").await;
     assert_eq!(call.body, fire);
     assert_eq!(
         (
@@ -166,21 +106,21 @@ async fn events_reach_the_upstream_signed_and_results_come_back() {
     );
 
     ws.send_raw("{\"type\":7}\u{1e}").await;
-    let disconnected = wait_for_call(&calls, "/up/chat/connections/disconnected").await;
+    let disconnected = rec.wait_for("/up/chat/connections/disconnected").await;
     assert_eq!(
         serde_json::from_str::<Value>(&disconnected.body).unwrap(),
         json!({"type": 11})
     );
 
     let mut other = WsClient::connect(&emu, "other", None).await;
-    let special = wait_for_call(&calls, "/special/connected").await;
+    let special = rec.wait_for("/special/connected").await;
     assert_eq!(header(&special, "x-asrs-hub"), "other");
     assert!(header(&special, "x-asrs-user-id").is_empty());
     other
         .send_raw("{\"type\":99,\"invocationId\":5}\u{1e}")
         .await;
     assert_eq!(other.next().await.unwrap()["type"], 7);
-    let gone = wait_for_call(&calls, "/special/disconnected").await;
+    let gone = rec.wait_for("/special/disconnected").await;
     let body: Value = serde_json::from_str(&gone.body).unwrap();
     assert_eq!(body["type"], 11);
     assert!(

@@ -172,24 +172,30 @@ impl Registry {
         }
     }
 
-    /// The queue of a long-polling connection; marks it as being polled.
-    pub fn begin_poll(
+    /// The queue of a long-polling connection. The caller locks it, then calls
+    /// [`Registry::begin_poll`], so a refused second poll never touches the first one's state.
+    pub fn poll_queue(
         &self,
         token: &str,
     ) -> Result<Arc<tokio::sync::Mutex<OutboxReader>>, ApiError> {
-        match self.lock().get_mut(token) {
-            Some(Entry::Active(a)) => {
-                let poll = a.poll.clone().ok_or_else(|| {
-                    ApiError::Conflict(format!("this connection uses the {:?} transport", a.kind))
-                })?;
-                a.polling = true;
-                Ok(poll)
-            }
+        match self.lock().get(token) {
+            Some(Entry::Active(a)) => a.poll.clone().ok_or_else(|| {
+                ApiError::Conflict(format!("this connection uses the {:?} transport", a.kind))
+            }),
             _ => Err(unknown()),
         }
     }
 
-    /// Records the end of a poll.
+    /// Marks a long-polling connection as being polled: the janitor leaves it alone until
+    /// [`Registry::end_poll`]. Call it only while holding the connection's poll queue, and make
+    /// sure `end_poll` runs even when the poll is abandoned (a dropped request).
+    pub fn begin_poll(&self, token: &str) {
+        if let Some(Entry::Active(a)) = self.lock().get_mut(token) {
+            a.polling = true;
+        }
+    }
+
+    /// Records the end of a poll: the idle clock starts now.
     pub fn end_poll(&self, token: &str) {
         if let Some(Entry::Active(a)) = self.lock().get_mut(token) {
             a.polling = false;

@@ -36,21 +36,45 @@ pub fn start(shared: Arc<Shared>, token: &str, hub: &str, uri: &Uri) -> Result<R
     Ok(StatusCode::OK.into_response())
 }
 
+/// Marks a connection as polled while it lives. Dropping it ends the poll, whether the poll
+/// answered or hyper dropped the request because the client went away mid-poll; otherwise the
+/// connection would count as "being polled" forever and the janitor would never expire it.
+struct Polling {
+    shared: Arc<Shared>,
+    token: String,
+}
+
+impl Polling {
+    fn begin(shared: &Arc<Shared>, token: &str) -> Self {
+        shared.connections.begin_poll(token);
+        Self {
+            shared: Arc::clone(shared),
+            token: token.to_string(),
+        }
+    }
+}
+
+impl Drop for Polling {
+    fn drop(&mut self) {
+        self.shared.connections.end_poll(&self.token);
+    }
+}
+
 /// One poll.
 pub async fn poll(shared: Arc<Shared>, token: &str) -> Result<Response, ApiError> {
-    let queue = shared.connections.begin_poll(token)?;
+    let queue = shared.connections.poll_queue(token)?;
     let Ok(mut reader) = queue.try_lock() else {
-        shared.connections.end_poll(token);
         return Err(ApiError::Conflict(
             "another poll is already waiting on this connection".into(),
         ));
     };
+    let _polling = Polling::begin(&shared, token);
     let first = tokio::time::timeout(shared.config.long_poll_timeout, reader.next()).await;
-    let response = match first {
+    Ok(match first {
         Err(_) => StatusCode::OK.into_response(),
         Ok(None) => {
             shared.connections.remove(token);
-            return Ok(StatusCode::NO_CONTENT.into_response());
+            StatusCode::NO_CONTENT.into_response()
         }
         Ok(Some(frame)) => {
             let mut body = String::from(&*frame.text);
@@ -62,7 +86,5 @@ pub async fn poll(shared: Arc<Shared>, token: &str) -> Result<Response, ApiError
             }
             ([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], body).into_response()
         }
-    };
-    shared.connections.end_poll(token);
-    Ok(response)
+    })
 }

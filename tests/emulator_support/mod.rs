@@ -3,6 +3,8 @@
 //! protocol over WebSockets.
 #![allow(dead_code)]
 
+pub mod recorder;
+
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use futures_util::{SinkExt, StreamExt};
@@ -37,6 +39,26 @@ pub async fn spawn_with(change: impl FnOnce(&mut EmulatorConfig)) -> Emu {
         base,
         http: reqwest::Client::new(),
     }
+}
+
+/// Sends `request` (raw HTTP/1.1 text, which should say `Connection: close`) and returns the
+/// status code and the whole response text; for requests reqwest cannot make (no `Host`).
+pub async fn raw_http(emu: &Emu, request: &str) -> (u16, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = TcpStream::connect(emu.handle.local_addr()).await.unwrap();
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut response = Vec::new();
+    tokio::time::timeout(Duration::from_secs(10), stream.read_to_end(&mut response))
+        .await
+        .expect("no complete response within 10 s")
+        .unwrap();
+    let text = String::from_utf8_lossy(&response).into_owned();
+    let status = text
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("not an HTTP response: {text:?}"));
+    (status, text)
 }
 
 pub fn now() -> i64 {
