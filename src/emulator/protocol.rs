@@ -32,9 +32,19 @@ pub enum ProtocolError {
 }
 
 /// Splits incoming bytes into complete records, whatever the transport's chunking.
+///
+/// [`Records::push`] appends bytes; [`Records::next_record`] hands out complete records one by one.
+/// Each byte is scanned for the separator once (the scan resumes where it stopped) and consumed
+/// records are dropped from the buffer once per push, so a frame holding many small records costs
+/// time linear in its size, and a caller that stops early (a protocol error) never materialises
+/// the rest.
 #[derive(Debug)]
 pub struct Records {
     buffer: Vec<u8>,
+    /// Where the next record starts; everything before it was handed out.
+    start: usize,
+    /// Where the separator scan resumes; `buffer[start..scanned]` holds no separator.
+    scanned: usize,
     max: usize,
 }
 
@@ -43,24 +53,44 @@ impl Records {
     pub fn new(max: usize) -> Self {
         Self {
             buffer: Vec::new(),
+            start: 0,
+            scanned: 0,
             max,
         }
     }
 
-    /// Adds `bytes` and returns the records now complete (without the separator).
-    pub fn push(&mut self, bytes: &[u8]) -> Result<Vec<String>, ProtocolError> {
+    /// Adds `bytes` after what is buffered.
+    pub fn push(&mut self, bytes: &[u8]) {
+        if self.start > 0 {
+            self.buffer.drain(..self.start);
+            self.scanned -= self.start;
+            self.start = 0;
+        }
         self.buffer.extend_from_slice(bytes);
-        let mut records = Vec::new();
-        while let Some(end) = self.buffer.iter().position(|b| *b == RECORD_SEPARATOR) {
-            let record: Vec<u8> = self.buffer.drain(..=end).take(end).collect();
-            let text = String::from_utf8(record)
-                .map_err(|_| ProtocolError::NotJson("it is not UTF-8".into()))?;
-            records.push(text);
+    }
+
+    /// The next complete record (without the separator); `None` until more bytes arrive. An
+    /// error (a record over the limit or not UTF-8) ends the stream: the connection must close.
+    pub fn next_record(&mut self) -> Option<Result<String, ProtocolError>> {
+        let found = self.buffer[self.scanned..]
+            .iter()
+            .position(|b| *b == RECORD_SEPARATOR);
+        let Some(offset) = found else {
+            self.scanned = self.buffer.len();
+            return (self.buffer.len() - self.start > self.max)
+                .then_some(Err(ProtocolError::TooLarge(self.max)));
+        };
+        let end = self.scanned + offset;
+        let record = &self.buffer[self.start..end];
+        self.start = end + 1;
+        self.scanned = self.start;
+        if record.len() > self.max {
+            return Some(Err(ProtocolError::TooLarge(self.max)));
         }
-        if self.buffer.len() > self.max {
-            return Err(ProtocolError::TooLarge(self.max));
-        }
-        Ok(records)
+        Some(
+            String::from_utf8(record.to_vec())
+                .map_err(|_| ProtocolError::NotJson("it is not UTF-8".into())),
+        )
     }
 }
 
@@ -210,13 +240,74 @@ pub fn close(error: Option<&str>, allow_reconnect: bool) -> Arc<str> {
 mod tests {
     use super::*;
 
+    /// Pushes each chunk and collects every record complete so far.
+    fn split(records: &mut Records, chunks: &[&[u8]]) -> Result<Vec<String>, ProtocolError> {
+        let mut out = Vec::new();
+        for chunk in chunks {
+            records.push(chunk);
+            while let Some(record) = records.next_record() {
+                out.push(record?);
+            }
+        }
+        Ok(out)
+    }
+
     #[test]
     fn records_split_across_chunks() {
         let mut records = Records::new(100);
-        assert!(records.push(b"{\"a\":").unwrap().is_empty());
-        let got = records.push(b"1}\x1e{}\x1e{").unwrap();
+        assert_eq!(split(&mut records, &[b"{\"a\":"]), Ok(vec![]));
+        let got = split(&mut records, &[b"1}\x1e{}\x1e{"]).unwrap();
         assert_eq!(got, vec!["{\"a\":1}".to_string(), "{}".to_string()]);
-        assert!(Records::new(3).push(b"{\"abc\"").is_err());
+        assert_eq!(
+            split(&mut records, &[b"\"b\"", b":2", b"}", b"\x1e"]).unwrap(),
+            vec!["{\"b\":2}".to_string()]
+        );
+        assert_eq!(
+            split(&mut Records::new(3), &[b"{\"abc\""]),
+            Err(ProtocolError::TooLarge(3))
+        );
+    }
+
+    #[test]
+    fn many_records_in_one_push_come_out_in_order() {
+        let count = 100_000;
+        let mut frame = Vec::new();
+        for i in 0..count {
+            frame.extend_from_slice(format!("{{\"i\":{i}}}\x1e").as_bytes());
+        }
+        frame.extend_from_slice(b"{\"tail\"");
+        let mut records = Records::new(1 << 20);
+        let got = split(&mut records, &[&frame]).unwrap();
+        assert_eq!(got.len(), count);
+        assert!(got
+            .iter()
+            .enumerate()
+            .all(|(i, r)| *r == format!("{{\"i\":{i}}}")));
+        // The incomplete tail waits for the rest, which arrives one byte at a time.
+        let rest: Vec<&[u8]> = [b":1}".as_slice(), b"\x1e{}\x1e"]
+            .iter()
+            .flat_map(|c| c.chunks(1))
+            .collect();
+        assert_eq!(
+            split(&mut records, &rest).unwrap(),
+            vec!["{\"tail\":1}".to_string(), "{}".to_string()]
+        );
+        assert!(records.next_record().is_none());
+    }
+
+    #[test]
+    fn a_record_over_the_limit_is_refused_even_when_complete() {
+        let mut records = Records::new(4);
+        assert_eq!(split(&mut records, &[b"1234\x1e"]), Ok(vec!["1234".into()]));
+        assert_eq!(
+            split(&mut records, &[b"12", b"345\x1e"]),
+            Err(ProtocolError::TooLarge(4))
+        );
+        let mut records = Records::new(4);
+        assert_eq!(
+            split(&mut records, &[b"\xff\x1e"]),
+            Err(ProtocolError::NotJson("it is not UTF-8".into()))
+        );
     }
 
     #[test]

@@ -60,22 +60,19 @@ pub async fn run(
             let Some(bytes) = inbound.recv().await else {
                 return Err(None);
             };
-            match records.push(&bytes) {
-                Err(e) => return Err(Some(e.to_string())),
-                Ok(mut got) if !got.is_empty() => {
-                    let first = got.remove(0);
-                    return match protocol::check_handshake(&first) {
-                        Ok(()) => Ok(got),
-                        Err(e) => Err(Some(e.to_string())),
-                    };
+            records.push(&bytes);
+            match records.next_record() {
+                None => {}
+                Some(Err(e)) => return Err(Some(e.to_string())),
+                Some(Ok(first)) => {
+                    return protocol::check_handshake(&first).map_err(|e| Some(e.to_string()))
                 }
-                Ok(_) => {}
             }
         }
     })
     .await;
-    let pending = match handshake {
-        Ok(Ok(pending)) => pending,
+    match handshake {
+        Ok(Ok(())) => {}
         Ok(Err(error)) => {
             if let Some(error) = error {
                 tracing::info!(%hub, connection = %id, "handshake refused: {error}");
@@ -92,7 +89,7 @@ pub async fn run(
             outbox.end();
             return;
         }
-    };
+    }
     shared.hubs.add_connection(
         &hub,
         &id,
@@ -104,7 +101,8 @@ pub async fn run(
     let worker = shared.upstream.spawn_worker(caller.clone(), outbox.clone());
     let _ = worker.send(Event::Connected).await;
 
-    let mut error = handle_records(pending, &worker, &outbox).await;
+    // Bytes after the handshake record are messages.
+    let mut error = handle_records(&mut records, &worker, &outbox);
     let mut shutdown = outbox.shutdown_signal();
     let mut stopping = shared.stopping.subscribe();
     let stop = async move {
@@ -122,10 +120,8 @@ pub async fn run(
             bytes = inbound.recv() => {
                 let Some(bytes) = bytes else { break };
                 deadline = Instant::now() + config.client_timeout;
-                error = match records.push(&bytes) {
-                    Ok(got) => handle_records(got, &worker, &outbox).await,
-                    Err(e) => Some(Closing::error(e.to_string())),
-                };
+                records.push(&bytes);
+                error = handle_records(&mut records, &worker, &outbox);
             }
             _ = ping.tick() => {
                 outbox.push(protocol::ping());
@@ -200,13 +196,18 @@ impl Closing {
     }
 }
 
-/// Handles complete records; returns why to stop, if the client asked to or broke the protocol.
-async fn handle_records(
-    records: Vec<String>,
+/// Handles the complete records buffered so far; returns why to stop, if the client asked to or
+/// broke the protocol (the records after that one are never looked at).
+fn handle_records(
+    records: &mut Records,
     worker: &mpsc::Sender<Event>,
     outbox: &Outbox,
 ) -> Option<Closing> {
-    for record in records {
+    while let Some(record) = records.next_record() {
+        let record = match record {
+            Ok(record) => record,
+            Err(e) => return Some(Closing::error(e.to_string())),
+        };
         match protocol::parse(&record) {
             Err(e) => return Some(Closing::error(e.to_string())),
             Ok(ClientMessage::Invocation {
