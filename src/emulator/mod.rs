@@ -8,7 +8,7 @@
 //!   Events ([`sse`]) or long polling ([`long_polling`]), each carrying the JSON hub protocol
 //!   ([`protocol`]) through one transport-independent [`session`] per connection;
 //! * upstream calls ([`upstream`]) to the app for connects, disconnects and client invocations,
-//!   routed by [`templates`].
+//!   routed by [`templates`], one queue per connection ([`upstream_queue`]).
 //!
 //! Unlike Microsoft's emulator it checks every token strictly ([`auth`]), so a green local run
 //! means the app's tokens are right for Azure.
@@ -28,6 +28,7 @@ pub mod session;
 pub mod sse;
 pub mod templates;
 pub mod upstream;
+pub mod upstream_queue;
 pub mod websocket;
 
 use std::future::IntoFuture;
@@ -77,6 +78,9 @@ pub struct EmulatorConfig {
     pub negotiate_timeout: Duration,
     /// How many bytes may wait for one slow client before it is closed (8 MiB).
     pub max_queued_bytes: usize,
+    /// How many bytes of one connection's invocations may wait for the upstream (4 MiB); when
+    /// full, further invocations fail at once (see [`upstream_queue`]).
+    pub max_upstream_queued_bytes: usize,
     /// The largest REST body (1 MiB).
     pub max_body_bytes: usize,
     /// The largest message a client may send (1 MiB).
@@ -98,6 +102,7 @@ impl EmulatorConfig {
             long_poll_idle_timeout: Duration::from_secs(15),
             negotiate_timeout: Duration::from_secs(60),
             max_queued_bytes: 8 * 1024 * 1024,
+            max_upstream_queued_bytes: 4 * 1024 * 1024,
             max_body_bytes: 1024 * 1024,
             max_message_bytes: 1024 * 1024,
             upstream_timeout: Duration::from_secs(30),

@@ -11,6 +11,7 @@ use tokio::time::{sleep_until, Instant};
 use super::outbox::{Outbox, Shutdown};
 use super::protocol::{self, ClientMessage, Records};
 use super::upstream::{Caller, Event};
+use super::upstream_queue::{UpstreamQueue, QUEUE_FULL};
 use super::Shared;
 
 /// The transport a connection uses.
@@ -23,6 +24,9 @@ pub enum TransportKind {
     /// Long polling: the client's polls are its keep-alive.
     LongPolling,
 }
+
+/// How long `connected` / `disconnected` may wait for room in a full upstream queue.
+const LIFECYCLE_WAIT: Duration = Duration::from_secs(5);
 
 /// Counts live sessions so shutdown can wait for them.
 struct Live(Arc<Shared>);
@@ -98,8 +102,12 @@ pub async fn run(
         protocol::handshake_ok(),
     );
     tracing::info!(%hub, connection = %id, user = ?caller.user_id, ?kind, "client connected");
-    let worker = shared.upstream.spawn_worker(caller.clone(), outbox.clone());
-    let _ = worker.send(Event::Connected).await;
+    let worker = shared.upstream.spawn_worker(
+        caller.clone(),
+        outbox.clone(),
+        config.max_upstream_queued_bytes,
+    );
+    worker.send_event(Event::Connected, LIFECYCLE_WAIT).await;
 
     // Bytes after the handshake record are messages.
     let mut error = handle_records(&mut records, &worker, &outbox);
@@ -160,17 +168,11 @@ pub async fn run(
     shared.hubs.remove_connection(&hub, &id);
     outbox.end();
     tracing::info!(%hub, connection = %id, error = ?error, "client disconnected");
-    if worker
-        .try_send(Event::Disconnected {
-            error: error.clone(),
-        })
-        .is_err()
+    if !worker
+        .send_event(Event::Disconnected { error }, LIFECYCLE_WAIT)
+        .await
     {
-        let _ = tokio::time::timeout(
-            Duration::from_secs(5),
-            worker.send(Event::Disconnected { error }),
-        )
-        .await;
+        tracing::warn!(%hub, connection = %id, "the upstream queue stayed full: `disconnected` was not sent");
     }
 }
 
@@ -200,7 +202,7 @@ impl Closing {
 /// broke the protocol (the records after that one are never looked at).
 fn handle_records(
     records: &mut Records,
-    worker: &mpsc::Sender<Event>,
+    worker: &UpstreamQueue,
     outbox: &Outbox,
 ) -> Option<Closing> {
     while let Some(record) = records.next_record() {
@@ -218,15 +220,18 @@ fn handle_records(
                 let id = invocation_id.clone();
                 let event = Event::Message {
                     raw,
-                    target,
+                    target: target.clone(),
                     invocation_id,
                 };
-                if worker.try_send(event).is_err() {
-                    if let Some(id) = id {
-                        outbox.push(protocol::completion_error(
-                            &id,
-                            "Invocation failed: too many invocations are waiting for the upstream",
-                        ));
+                if worker.try_send_message(event).is_err() {
+                    match id {
+                        Some(id) => {
+                            outbox.push(protocol::completion_error(&id, QUEUE_FULL));
+                        }
+                        None => tracing::warn!(
+                            %target,
+                            "upstream queue full: a client invocation without an invocationId was dropped"
+                        ),
                     }
                 }
             }

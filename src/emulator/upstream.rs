@@ -7,17 +7,15 @@ use std::time::Duration;
 
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
-use tokio::sync::mpsc;
 
 use super::outbox::Outbox;
 use super::protocol;
 use super::templates::UpstreamTemplate;
+use super::upstream_queue::{upstream_queue, UpstreamQueue};
 use crate::service::Secret;
 
 /// Largest upstream answer relayed to a client.
 const MAX_RESPONSE_BYTES: usize = 16 * 1024 * 1024;
-/// How many events of one connection may wait for the upstream.
-const QUEUE: usize = 256;
 
 /// Who an upstream call is about.
 #[derive(Debug, Clone)]
@@ -166,20 +164,25 @@ impl Upstream {
     }
 
     /// Starts the worker that delivers one connection's events in order; completions for
-    /// invocations are pushed to `outbox`.
-    pub fn spawn_worker(self: &Arc<Self>, caller: Caller, outbox: Outbox) -> mpsc::Sender<Event> {
-        let (tx, mut rx) = mpsc::channel::<Event>(QUEUE);
+    /// invocations are pushed to `outbox`. At most `max_queued_bytes` of invocations wait.
+    pub fn spawn_worker(
+        self: &Arc<Self>,
+        caller: Caller,
+        outbox: Outbox,
+        max_queued_bytes: usize,
+    ) -> UpstreamQueue {
+        let (queue, mut rx) = upstream_queue(max_queued_bytes);
         let upstream = Arc::clone(self);
         tokio::spawn(async move {
-            while let Some(event) = rx.recv().await {
-                let last = matches!(event, Event::Disconnected { .. });
-                upstream.deliver(&caller, event, &outbox).await;
+            while let Some(queued) = rx.recv().await {
+                let last = matches!(queued.event, Event::Disconnected { .. });
+                upstream.deliver(&caller, queued.event, &outbox).await;
                 if last {
                     break;
                 }
             }
         });
-        tx
+        queue
     }
 
     async fn deliver(&self, caller: &Caller, event: Event, outbox: &Outbox) {

@@ -1,0 +1,115 @@
+//! The per-connection queue of events waiting for the upstream worker, bounded by count and by
+//! bytes (like the outbox): a client that invokes faster than the upstream answers cannot make the
+//! emulator hold more than the byte budget of its invocations. Each queued invocation holds its
+//! share of the budget until the worker has delivered it.
+//!
+//! When the queue is full, a client invocation is refused at once: the session answers one with an
+//! `invocationId` with a completion error ([`QUEUE_FULL`]) and drops one without (with a warning).
+//! Lifecycle events (`connected`, `disconnected`) are small and wait for room instead.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::{mpsc, OwnedSemaphorePermit, Semaphore};
+
+use super::upstream::Event;
+
+/// The completion error of an invocation refused because the queue is full.
+pub const QUEUE_FULL: &str =
+    "Invocation failed: upstream queue full (too many invocations of this connection are waiting for the upstream)";
+
+/// How many events of one connection may wait for the upstream, whatever their size.
+const MAX_EVENTS: usize = 256;
+
+/// One queued event and its share of the byte budget.
+#[derive(Debug)]
+pub struct Queued {
+    /// The event to deliver.
+    pub event: Event,
+    _permit: Option<OwnedSemaphorePermit>,
+}
+
+/// The queue had no room for an invocation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("upstream queue full")]
+pub struct QueueFull;
+
+/// The sending side, used by the connection's session.
+#[derive(Debug, Clone)]
+pub struct UpstreamQueue {
+    tx: mpsc::Sender<Queued>,
+    budget: Arc<Semaphore>,
+}
+
+/// A queue holding at most 256 events and `max_bytes` of invocations.
+pub fn upstream_queue(max_bytes: usize) -> (UpstreamQueue, mpsc::Receiver<Queued>) {
+    let (tx, rx) = mpsc::channel(MAX_EVENTS);
+    let budget = Arc::new(Semaphore::new(max_bytes.clamp(1, Semaphore::MAX_PERMITS)));
+    (UpstreamQueue { tx, budget }, rx)
+}
+
+impl UpstreamQueue {
+    /// Queues a lifecycle event, waiting at most `wait` for room; false if it could not be queued.
+    pub async fn send_event(&self, event: Event, wait: Duration) -> bool {
+        let queued = Queued {
+            event,
+            _permit: None,
+        };
+        matches!(
+            tokio::time::timeout(wait, self.tx.send(queued)).await,
+            Ok(Ok(()))
+        )
+    }
+
+    /// Queues a client invocation without waiting.
+    pub fn try_send_message(&self, event: Event) -> Result<(), QueueFull> {
+        let cost = match &event {
+            Event::Message { raw, target, .. } => raw.len() + target.len(),
+            _ => 0,
+        };
+        let cost = u32::try_from(cost.max(1)).map_err(|_| QueueFull)?;
+        let permit = Arc::clone(&self.budget)
+            .try_acquire_many_owned(cost)
+            .map_err(|_| QueueFull)?;
+        self.tx
+            .try_send(Queued {
+                event,
+                _permit: Some(permit),
+            })
+            .map_err(|_| QueueFull)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn message(size: usize) -> Event {
+        Event::Message {
+            raw: "x".repeat(size),
+            target: String::new(),
+            invocation_id: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn bytes_bound_the_queue_until_events_are_delivered() {
+        let (queue, mut rx) = upstream_queue(100);
+        assert_eq!(queue.try_send_message(message(60)), Ok(()));
+        assert_eq!(queue.try_send_message(message(60)), Err(QueueFull));
+        assert_eq!(queue.try_send_message(message(40)), Ok(()));
+        assert!(queue.send_event(Event::Connected, Duration::ZERO).await);
+        drop(rx.recv().await);
+        assert_eq!(queue.try_send_message(message(60)), Ok(()));
+    }
+
+    #[tokio::test]
+    async fn count_bounds_the_queue_too() {
+        let (queue, _rx) = upstream_queue(1 << 20);
+        for _ in 0..MAX_EVENTS {
+            assert_eq!(queue.try_send_message(message(1)), Ok(()));
+        }
+        assert_eq!(queue.try_send_message(message(1)), Err(QueueFull));
+        assert!(!queue.send_event(Event::Connected, Duration::ZERO).await);
+    }
+}
