@@ -16,6 +16,12 @@ pub enum Shutdown {
     },
     /// The client did not read fast enough; it is dropped at once.
     Overflow,
+    /// The transport refused what the client sent (an oversized WebSocket message): the
+    /// session closes with this error, which the client is told in a Close message.
+    Failed {
+        /// Why, for the Close message and the `disconnected` event.
+        error: String,
+    },
     /// The session is over: the transport sends what is queued, then ends.
     Ended,
 }
@@ -84,6 +90,18 @@ impl Outbox {
         self.signal.send_if_modified(|current| {
             if current.is_none() {
                 *current = Some(Shutdown::Close { reason });
+                true
+            } else {
+                false
+            }
+        });
+    }
+
+    /// Asks the session to end because the transport failed (first request wins).
+    pub fn fail(&self, error: String) {
+        self.signal.send_if_modified(|current| {
+            if current.is_none() {
+                *current = Some(Shutdown::Failed { error });
                 true
             } else {
                 false

@@ -147,6 +147,9 @@ pub async fn run(
                         outbox.push(protocol::close(reason.as_deref(), true));
                         break;
                     }
+                    Some(Shutdown::Failed { error: failure }) => {
+                        error = Some(Closing::error(failure));
+                    }
                     Some(Shutdown::Overflow) => {
                         error = Some(Closing::silent("the client did not read its messages fast enough"));
                     }

@@ -14,6 +14,7 @@ use super::client::caller;
 use super::connections::Active;
 use super::error::ApiError;
 use super::outbox::outbox;
+use super::protocol::ProtocolError;
 use super::session::{self, TransportKind};
 use super::Shared;
 
@@ -51,6 +52,7 @@ pub fn start(
         token: token.to_string(),
     };
     let limit = shared.config.max_message_bytes;
+    // Larger messages fail the read; the client is told why in a Close message (see `run`).
     Ok(upgrade
         // tungstenite zero-fills its whole read buffer before each read, so its 128 KiB default
         // costs 128 KiB of RSS per connection; hub messages are small and larger frames still
@@ -64,8 +66,21 @@ pub fn start(
         }))
 }
 
+/// What the client is told when reading its WebSocket failed: the size limit when that is why
+/// (tungstenite says "Space limit exceeded: Message too long: N > M"), else the error itself.
+fn read_failure(error: &axum::Error, limit: usize) -> String {
+    let text = error.to_string();
+    if text.contains("Space limit exceeded") || text.contains("too long") {
+        ProtocolError::TooLarge(limit).to_string()
+    } else {
+        format!("the WebSocket could not be read: {text}")
+    }
+}
+
 async fn run(shared: Arc<Shared>, caller: super::upstream::Caller, socket: WebSocket) {
+    let limit = shared.config.max_message_bytes;
     let (outbox, mut reader) = outbox(shared.config.max_queued_bytes);
+    let transport = outbox.clone();
     let (inbound, inbound_rx) = mpsc::channel::<Vec<u8>>(32);
     tokio::spawn(session::run(
         Arc::clone(&shared),
@@ -98,15 +113,20 @@ async fn run(shared: Arc<Shared>, caller: super::upstream::Caller, socket: WebSo
     };
     // After the session ends, keep reading until the client's Close frame (bounded in time):
     // dropping a socket with unread input makes the kernel reset it, and the client would lose
-    // the last messages, the Close message among them.
+    // the last messages, the Close message among them. Resolves to true when reading failed
+    // (an oversized message): the session is then told, and its Close message still goes out.
     let read = async {
         let mut forwarding = true;
-        while let Some(Ok(message)) = stream.next().await {
-            let bytes = match message {
-                Message::Text(text) => text.as_bytes().to_vec(),
-                Message::Binary(bytes) => bytes.to_vec(),
-                Message::Close(_) => break,
-                Message::Ping(_) | Message::Pong(_) => continue,
+        loop {
+            let bytes = match stream.next().await {
+                None | Some(Ok(Message::Close(_))) => return false,
+                Some(Err(e)) => {
+                    transport.fail(read_failure(&e, limit));
+                    return true;
+                }
+                Some(Ok(Message::Text(text))) => text.as_bytes().to_vec(),
+                Some(Ok(Message::Binary(bytes))) => bytes.to_vec(),
+                Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
             };
             if forwarding && inbound.send(bytes).await.is_err() {
                 forwarding = false;
@@ -118,6 +138,10 @@ async fn run(shared: Arc<Shared>, caller: super::upstream::Caller, socket: WebSo
         _ = &mut write => {
             let _ = tokio::time::timeout(Duration::from_secs(2), &mut read).await;
         }
-        _ = &mut read => {}
+        failed = &mut read => {
+            if failed {
+                let _ = tokio::time::timeout(Duration::from_secs(2), &mut write).await;
+            }
+        }
     }
 }
