@@ -1,13 +1,16 @@
 //! Every way a token can be wrong gets a 401 that says why, for REST calls and for the client
 //! endpoint; the accepted variations (HS512, port, trailing slash, hub case, query token) pass.
+//! Requests without a usable host and tokens whose user id or claims cannot travel in upstream
+//! headers are handled too.
 
 mod emulator_support;
 
 use base64::Engine;
-use emulator_support::{now, sign, sign_alg, spawn, Emu};
+use emulator_support::recorder::Recorder;
+use emulator_support::{now, raw_http, sign, sign_alg, spawn, spawn_with, Emu, WsClient};
 use jsonwebtoken::Algorithm;
 use serde_json::{json, Value};
-use serverless_signalr::emulator::DEV_ACCESS_KEY;
+use serverless_signalr::emulator::{UpstreamTemplate, DEV_ACCESS_KEY};
 
 const PATH: &str = "/api/hubs/chat/:send";
 
@@ -150,11 +153,13 @@ async fn client_token_checks() {
             .0,
         200
     );
-    let no_hub_query = sign(DEV_ACCESS_KEY, json!({"aud": "http://127.0.0.1/client/"}));
+    // The port, other query parameters, a trailing slash and the hub's case do not matter.
+    let variant = sign(
+        DEV_ACCESS_KEY,
+        json!({"aud": "http://127.0.0.1:8888/client?x=1&HUB=Chat"}),
+    );
     assert_eq!(
-        negotiate_with(&emu, "chat", Some(no_hub_query), false)
-            .await
-            .0,
+        negotiate_with(&emu, "chat", Some(variant), false).await.0,
         200
     );
 
@@ -163,6 +168,21 @@ async fn client_token_checks() {
         (
             Some(good("other")),
             "expected http://127.0.0.1/client/?hub=chat",
+        ),
+        // The SDKs always name the hub: a token without `?hub=` would open every hub.
+        (
+            Some(sign(
+                DEV_ACCESS_KEY,
+                json!({"aud": "http://127.0.0.1/client/"}),
+            )),
+            "has no `hub` query parameter: it must be http://127.0.0.1/client/?hub=chat",
+        ),
+        (
+            Some(sign(
+                DEV_ACCESS_KEY,
+                json!({"aud": "http://127.0.0.1/client/?x=chat"}),
+            )),
+            "has no `hub` query parameter",
         ),
         (
             Some(sign(
@@ -205,5 +225,127 @@ async fn client_token_checks() {
         .await
         .unwrap();
     assert_eq!(r.status(), 401);
+    emu.handle.shutdown().await;
+}
+
+/// A raw `POST <target>` of a broadcast with `token`, and `host_line` (e.g. `Host: x\r\n`) if any.
+fn raw_send(target: &str, host_line: &str, token: &str) -> String {
+    let body = r#"{"target":"t","arguments":[]}"#;
+    format!(
+        "POST {target} HTTP/1.1\r\n{host_line}Authorization: Bearer {token}\r\n\
+         Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+}
+
+#[tokio::test]
+async fn without_a_host_header_the_uri_host_is_checked_or_the_request_refused() {
+    let emu = spawn().await;
+    let port = emu.handle.local_addr().port();
+    let token = |host: &str| {
+        sign(
+            DEV_ACCESS_KEY,
+            json!({"aud": format!("http://{host}{PATH}")}),
+        )
+    };
+    let origin_form = format!("{PATH}?api-version=2022-06-01");
+    let absolute_form = format!("http://127.0.0.1:{port}{PATH}?api-version=2022-06-01");
+
+    // No Host and no host in the URI: nothing to check `aud` against, so no token passes.
+    for host_line in ["", "Host: not a host\r\n"] {
+        let request = raw_send(&origin_form, host_line, &token("evil.example"));
+        let (status, text) = raw_http(&emu, &request).await;
+        assert_eq!(status, 401, "{host_line:?}: {text}");
+        assert!(text.contains("the request names no host"), "{text}");
+    }
+    // An absolute-form request target names the host.
+    let (status, text) = raw_http(&emu, &raw_send(&absolute_form, "", &token("127.0.0.1"))).await;
+    assert_eq!(status, 202, "{text}");
+    let (status, text) =
+        raw_http(&emu, &raw_send(&absolute_form, "", &token("evil.example"))).await;
+    assert_eq!(status, 401, "{text}");
+    assert!(text.contains("audience is wrong"), "{text}");
+
+    // The client endpoint too.
+    let client = sign(
+        DEV_ACCESS_KEY,
+        json!({"aud": "http://evil.example/client/?hub=chat"}),
+    );
+    let request = format!(
+        "POST /client/negotiate?hub=chat&negotiateVersion=1 HTTP/1.1\r\n\
+         Authorization: Bearer {client}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+    );
+    let (status, text) = raw_http(&emu, &request).await;
+    assert_eq!(status, 401, "{text}");
+    assert!(text.contains("the request names no host"), "{text}");
+    emu.handle.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_user_id_with_control_characters_is_refused_at_connect() {
+    let emu = spawn().await;
+    for claims in [
+        json!({"aud": "http://127.0.0.1/client/?hub=chat", "asrs.s.uid": "ann\nsmith"}),
+        json!({"aud": "http://127.0.0.1/client/?hub=chat", "nameid": "bob\u{7}"}),
+    ] {
+        let token = sign(DEV_ACCESS_KEY, claims);
+        let (status, body) = negotiate_with(&emu, "chat", Some(token.clone()), false).await;
+        assert_eq!(status, 401, "{body}");
+        assert!(
+            body.contains("user id") && body.contains("control characters are not allowed"),
+            "{body}"
+        );
+        // Transport requests check the same token the same way.
+        let r = emu
+            .http
+            .get(format!("{}/client/?hub=chat&id=whatever", emu.base))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 401);
+    }
+    emu.handle.shutdown().await;
+}
+
+#[tokio::test]
+async fn claims_that_cannot_be_headers_are_left_out_and_the_upstream_hears_everything() {
+    let rec = Recorder::start().await;
+    let emu = spawn_with(|c| {
+        c.upstream = vec![UpstreamTemplate::all(format!("{}/up/{{event}}", rec.base))];
+    })
+    .await;
+    let token = sign(
+        DEV_ACCESS_KEY,
+        json!({"aud": "http://127.0.0.1/client/?hub=chat", "asrs.s.uid": "ann",
+               "note": "line 1\nline 2", "role": ["admin", "bad\r"]}),
+    );
+    let mut ws = WsClient::connect_with_token(&emu, "chat", &token).await;
+    let connected = rec.wait_for("/up/connected").await;
+    assert_eq!(connected.header("x-asrs-user-id"), "ann");
+    let claims = connected.header("x-asrs-user-claims");
+    assert!(claims.contains("role: admin"), "{claims}");
+    assert!(
+        !claims.contains("note") && !claims.contains("bad"),
+        "{claims}"
+    );
+
+    // A target with control characters cannot be an X-ASRS-Event header: the caller is told.
+    ws.send_raw(
+        "{\"type\":1,\"invocationId\":\"1\",\"target\":\"a\\u0001b\",\"arguments\":[]}\u{1e}",
+    )
+    .await;
+    let answer = ws.next().await.unwrap();
+    assert_eq!(answer["invocationId"], "1");
+    assert!(
+        answer["error"]
+            .as_str()
+            .unwrap()
+            .contains("the target contains control characters"),
+        "{answer}"
+    );
+    ws.send_raw("{\"type\":7}\u{1e}").await;
+    let gone = rec.wait_for("/up/disconnected").await;
+    assert_eq!(gone.header("x-asrs-user-id"), "ann");
     emu.handle.shutdown().await;
 }

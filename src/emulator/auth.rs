@@ -9,6 +9,7 @@ use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use percent_encoding::percent_decode_str;
 use serde_json::{Map, Value};
 
+use crate::service::names::{self, NameError};
 use crate::service::Secret;
 
 /// Seconds of clock skew tolerated on `exp` and `nbf`.
@@ -53,13 +54,30 @@ pub enum AuthError {
     #[error("the access token's `{0}` claim has the wrong type")]
     BadClaim(String),
     /// `aud` names another endpoint.
-    #[error("the access token's audience is wrong: expected {expected}, got {got}")]
+    #[error("the access token's audience is wrong: expected {expected}, got {got} (the port, a trailing `/` and query parameters other than `hub` are ignored; the hub is case-insensitive)")]
     WrongAudience {
         /// What the request needs.
         expected: String,
         /// What the token says.
         got: String,
     },
+    /// A client token's `aud` names `/client` but no hub.
+    #[error("the client token's audience has no `hub` query parameter: it must be {expected} (as the SDKs mint it), got {got} (the port, a trailing `/` and other query parameters are ignored; the hub is case-insensitive)")]
+    NoHubInAudience {
+        /// What the request needs.
+        expected: String,
+        /// What the token says.
+        got: String,
+    },
+    /// Neither the `Host` header nor the request URI names a host to check `aud` against.
+    #[error("the request names no host (no valid `Host` header and no host in the request URI), so the token's audience cannot be checked; send `Host: <endpoint host>`")]
+    NoHost,
+    /// The token's user id cannot be used (the REST API could never address it, and it cannot
+    /// travel in the upstream's `X-ASRS-User-Id` header).
+    #[error(
+        "the access token's user id (claim `asrs.s.uid`, `nameid` or `sub`) is not usable: {0}"
+    )]
+    BadUserId(NameError),
 }
 
 /// The claims of a verified token.
@@ -79,22 +97,39 @@ impl Claims {
             .find(|id| !id.is_empty())
     }
 
+    /// The user id, refused when the service could not work with it: empty after trimming,
+    /// longer than 1024 characters or holding control characters (which no HTTP header, and so
+    /// no upstream call about this connection, could carry).
+    pub fn checked_user_id(&self) -> Result<Option<String>, AuthError> {
+        let Some(user) = self.user_id() else {
+            return Ok(None);
+        };
+        names::validate_user(&user).map_err(AuthError::BadUserId)?;
+        Ok(Some(user))
+    }
+
     /// Every claim as `(type, value)` pairs, except the registered time and audience claims;
-    /// arrays become one pair per item.
+    /// arrays become one pair per item. Pairs with control characters cannot travel in the
+    /// upstream's `X-ASRS-User-Claims` header: they are left out, with a warning.
     pub fn pairs(&self) -> Vec<(String, String)> {
         let mut pairs = Vec::new();
         for (name, value) in &self.0 {
             if ["aud", "exp", "nbf", "iat"].contains(&name.as_str()) {
                 continue;
             }
-            match value {
-                Value::Array(items) => pairs.extend(
-                    items
-                        .iter()
-                        .filter_map(value_text)
-                        .map(|v| (name.clone(), v)),
-                ),
-                other => pairs.extend(value_text(other).map(|v| (name.clone(), v))),
+            let values: Vec<String> = match value {
+                Value::Array(items) => items.iter().filter_map(value_text).collect(),
+                other => value_text(other).into_iter().collect(),
+            };
+            for value in values {
+                if name.chars().chain(value.chars()).any(char::is_control) {
+                    tracing::warn!(
+                        claim = ?name,
+                        "a claim with control characters is left out of X-ASRS-User-Claims"
+                    );
+                    continue;
+                }
+                pairs.push((name.clone(), value));
             }
         }
         pairs
@@ -113,60 +148,86 @@ fn value_text(value: &Value) -> Option<String> {
 #[derive(Debug, Clone)]
 pub struct Audience {
     scheme: String,
-    host: Option<String>,
+    host: String,
     segments: Vec<String>,
     hub: Option<String>,
 }
 
+/// How one `aud` value compares with the expected audience.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Fit {
+    Matches,
+    /// Right endpoint, but a client audience without `?hub=`.
+    NoHub,
+    Wrong,
+}
+
 impl Audience {
-    /// The audience of a REST request: this request's scheme, `Host` and path.
-    pub fn rest(headers: &HeaderMap, uri: &Uri) -> Self {
-        Self {
+    /// The audience of a REST request: this request's scheme, host and path.
+    pub fn rest(headers: &HeaderMap, uri: &Uri) -> Result<Self, AuthError> {
+        Ok(Self {
             scheme: request_scheme(headers),
-            host: request_host(headers),
+            host: request_host(headers, uri)?,
             segments: normalise_path(uri.path()),
             hub: None,
-        }
+        })
     }
 
-    /// The audience of a client connection to `hub`: `/client` with `?hub=` (when the token has it)
-    /// equal to `hub` ignoring case.
-    pub fn client(headers: &HeaderMap, hub: &str) -> Self {
-        Self {
+    /// The audience of a client connection to `hub`: `/client` with a `?hub=` equal to `hub`
+    /// ignoring case (the SDKs always put it there).
+    pub fn client(headers: &HeaderMap, uri: &Uri, hub: &str) -> Result<Self, AuthError> {
+        Ok(Self {
             scheme: request_scheme(headers),
-            host: request_host(headers),
+            host: request_host(headers, uri)?,
             segments: vec!["client".into()],
             hub: Some(hub.to_ascii_lowercase()),
+        })
+    }
+
+    fn fit(&self, aud: &str) -> Fit {
+        let Ok(url) = url::Url::parse(aud) else {
+            return Fit::Wrong;
+        };
+        let endpoint_ok = url.scheme().eq_ignore_ascii_case(&self.scheme)
+            && url
+                .host_str()
+                .is_some_and(|got| got.eq_ignore_ascii_case(&self.host))
+            && normalise_path(url.path()) == self.segments;
+        if !endpoint_ok {
+            return Fit::Wrong;
+        }
+        let Some(hub) = &self.hub else {
+            return Fit::Matches;
+        };
+        let hubs: Vec<_> = url
+            .query_pairs()
+            .filter(|(k, _)| k.eq_ignore_ascii_case("hub"))
+            .map(|(_, v)| v)
+            .collect();
+        if hubs.is_empty() {
+            Fit::NoHub
+        } else if hubs.iter().all(|v| v.eq_ignore_ascii_case(hub)) {
+            Fit::Matches
+        } else {
+            Fit::Wrong
         }
     }
 
+    #[cfg(test)]
     fn matches(&self, aud: &str) -> bool {
-        let Ok(url) = url::Url::parse(aud) else {
-            return false;
-        };
-        let host_ok = match (&self.host, url.host_str()) {
-            (Some(expected), Some(got)) => expected.eq_ignore_ascii_case(got),
-            (None, _) => true,
-            (Some(_), None) => false,
-        };
-        let hub_ok = match &self.hub {
-            None => true,
-            Some(hub) => url
-                .query_pairs()
-                .filter(|(k, _)| k.eq_ignore_ascii_case("hub"))
-                .all(|(_, v)| v.eq_ignore_ascii_case(hub)),
-        };
-        url.scheme().eq_ignore_ascii_case(&self.scheme)
-            && host_ok
-            && hub_ok
-            && normalise_path(url.path()) == self.segments
+        self.fit(aud) == Fit::Matches
     }
 }
 
 impl std::fmt::Display for Audience {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let host = self.host.as_deref().unwrap_or("<any host>");
-        write!(f, "{}://{}/{}", self.scheme, host, self.segments.join("/"))?;
+        write!(
+            f,
+            "{}://{}/{}",
+            self.scheme,
+            self.host,
+            self.segments.join("/")
+        )?;
         if let Some(hub) = &self.hub {
             write!(f, "/?hub={hub}")?;
         }
@@ -183,10 +244,18 @@ fn request_scheme(headers: &HeaderMap) -> String {
         .unwrap_or_else(|| "http".to_string())
 }
 
-fn request_host(headers: &HeaderMap) -> Option<String> {
-    let raw = headers.get(header::HOST)?.to_str().ok()?;
-    let url = url::Url::parse(&format!("http://{raw}/")).ok()?;
-    url.host_str().map(str::to_ascii_lowercase)
+/// The host the request reached: the `Host` header, else the request URI's authority (HTTP/2
+/// `:authority`, or an absolute-form request target); without either, `aud` cannot be checked.
+fn request_host(headers: &HeaderMap, uri: &Uri) -> Result<String, AuthError> {
+    let from_header = headers
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|raw| url::Url::parse(&format!("http://{raw}/")).ok())
+        .and_then(|url| url.host_str().map(str::to_ascii_lowercase));
+    from_header
+        .or_else(|| uri.host().map(str::to_ascii_lowercase))
+        .filter(|host| !host.is_empty())
+        .ok_or(AuthError::NoHost)
 }
 
 /// Percent-decoded path segments without empty ones; the segment after `hubs` is lowercased.
@@ -272,13 +341,16 @@ pub fn verify(token: &str, key: &Secret, expected: &Audience) -> Result<Claims, 
         Some(Value::Array(items)) => items.iter().filter_map(Value::as_str).collect(),
         Some(_) => return Err(AuthError::BadClaim("aud".into())),
     };
-    if !audiences.iter().any(|aud| expected.matches(aud)) {
-        return Err(AuthError::WrongAudience {
-            expected: expected.to_string(),
-            got: audiences.join(", "),
-        });
+    let fits: Vec<Fit> = audiences.iter().map(|aud| expected.fit(aud)).collect();
+    if fits.contains(&Fit::Matches) {
+        return Ok(Claims(claims));
     }
-    Ok(Claims(claims))
+    let (expected, got) = (expected.to_string(), audiences.join(", "));
+    Err(if fits.contains(&Fit::NoHub) {
+        AuthError::NoHubInAudience { expected, got }
+    } else {
+        AuthError::WrongAudience { expected, got }
+    })
 }
 
 #[cfg(test)]
@@ -296,7 +368,7 @@ mod tests {
         let uri: Uri = "/api/hubs/Chat/:send?api-version=2022-06-01"
             .parse()
             .unwrap();
-        let aud = Audience::rest(&headers("127.0.0.1:8888"), &uri);
+        let aud = Audience::rest(&headers("127.0.0.1:8888"), &uri).unwrap();
         assert!(aud.matches("http://127.0.0.1/api/hubs/chat/:send?api-version=2022-06-01"));
         assert!(aud.matches("http://127.0.0.1:9/api/hubs/CHAT/:send/"));
         assert!(!aud.matches("http://localhost/api/hubs/chat/:send"));
@@ -306,11 +378,60 @@ mod tests {
 
     #[test]
     fn client_audience_checks_path_and_hub() {
-        let aud = Audience::client(&headers("localhost:1"), "Chat");
+        let uri: Uri = "/client/negotiate?hub=Chat".parse().unwrap();
+        let aud = Audience::client(&headers("localhost:1"), &uri, "Chat").unwrap();
         assert!(aud.matches("http://localhost/client/?hub=chat"));
-        assert!(aud.matches("http://localhost/client"));
-        assert!(!aud.matches("http://localhost/client/?hub=other"));
+        assert!(aud.matches("http://LOCALHOST:9/client?x=1&HUB=CHAT"));
+        assert_eq!(aud.fit("http://localhost/client"), Fit::NoHub);
+        assert_eq!(aud.fit("http://localhost/client/?x=chat"), Fit::NoHub);
+        assert_eq!(aud.fit("http://localhost/client/?hub=other"), Fit::Wrong);
+        assert_eq!(
+            aud.fit("http://localhost/client/?hub=chat&hub=other"),
+            Fit::Wrong
+        );
+        assert_eq!(aud.fit("http://elsewhere/client"), Fit::Wrong);
         assert!(!aud.matches("http://localhost/api/hubs/chat"));
+    }
+
+    #[test]
+    fn the_host_comes_from_the_header_else_the_uri_else_nowhere() {
+        let origin_form: Uri = "/api/hubs/chat/:send".parse().unwrap();
+        let absolute: Uri = "http://Example.COM:81/api/hubs/chat/:send".parse().unwrap();
+        let none = HeaderMap::new();
+        let host = |h: &HeaderMap, u: &Uri| Audience::rest(h, u).map(|a| a.host);
+        assert_eq!(
+            host(&headers("a.example:1"), &absolute).unwrap(),
+            "a.example"
+        );
+        assert_eq!(host(&none, &absolute).unwrap(), "example.com");
+        assert_eq!(
+            host(&headers("bad host"), &absolute).unwrap(),
+            "example.com"
+        );
+        assert_eq!(host(&none, &origin_form).unwrap_err(), AuthError::NoHost);
+        assert_eq!(
+            host(&headers("bad host"), &origin_form).unwrap_err(),
+            AuthError::NoHost
+        );
+    }
+
+    #[test]
+    fn user_ids_and_claims_that_cannot_travel_in_headers() {
+        let mut map = Map::new();
+        map.insert("asrs.s.uid".into(), "ann\nsmith".into());
+        map.insert("note".into(), "a\u{7}b".into());
+        map.insert("roles".into(), serde_json::json!(["ok", "bad\r"]));
+        map.insert("bad\ttype".into(), "v".into());
+        let claims = Claims(map);
+        let err = claims.checked_user_id().unwrap_err();
+        assert!(err.to_string().contains("control characters"), "{err}");
+        assert_eq!(
+            claims.pairs(),
+            vec![("roles".to_string(), "ok".to_string())]
+        );
+        let mut map = Map::new();
+        map.insert("nameid".into(), "ann".into());
+        assert_eq!(Claims(map).checked_user_id(), Ok(Some("ann".into())));
     }
 
     #[test]

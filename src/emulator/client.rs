@@ -25,7 +25,8 @@ fn random_id() -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(rand::random::<[u8; 16]>())
 }
 
-/// Checks the `hub` query and the client token; returns the hub and the token's claims.
+/// Checks the `hub` query and the client token (including a user id the service can work
+/// with); returns the hub and the token's claims.
 fn authorize(
     shared: &Shared,
     headers: &HeaderMap,
@@ -41,8 +42,9 @@ fn authorize(
     let claims = auth::verify(
         &token,
         &shared.config.access_key,
-        &Audience::client(headers, &hub),
+        &Audience::client(headers, uri, &hub)?,
     )?;
+    claims.checked_user_id()?;
     Ok((hub, claims))
 }
 

@@ -231,7 +231,7 @@ async fn serve(shared: &Shared, request: Request) -> Result<StatusCode, ApiError
     auth::verify(
         &token,
         &shared.config.access_key,
-        &Audience::rest(&parts.headers, &parts.uri),
+        &Audience::rest(&parts.headers, &parts.uri)?,
     )?;
     names::validate_hub(&hub)?;
     let query = Query::of(&parts.uri);

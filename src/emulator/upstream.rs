@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use hmac::{Hmac, Mac};
+use reqwest::header::{HeaderMap, HeaderValue};
 use sha2::Sha256;
 
 use super::outbox::Outbox;
@@ -76,9 +77,48 @@ pub fn signature(key: &Secret, connection_id: &str) -> String {
     format!("sha256={hex}")
 }
 
+/// The `X-ASRS-*` headers of a call; `Err(header name)` when a value cannot be a header (a
+/// client-chosen target with control characters; user ids and claims are checked at connect).
+fn upstream_headers(
+    key: &Secret,
+    caller: &Caller,
+    category: &str,
+    event: &str,
+) -> Result<HeaderMap, &'static str> {
+    let mut headers = HeaderMap::new();
+    let mut put = |name: &'static str, value: &str| -> Result<(), &'static str> {
+        let value = HeaderValue::from_str(value).map_err(|_| name)?;
+        headers.insert(name, value);
+        Ok(())
+    };
+    put("content-type", "application/json")?;
+    put("x-asrs-connection-id", &caller.connection_id)?;
+    put("x-asrs-hub", &caller.hub)?;
+    put("x-asrs-category", category)?;
+    put("x-asrs-event", event)?;
+    put("x-asrs-signature", &signature(key, &caller.connection_id))?;
+    if let Some(user) = &caller.user_id {
+        put("x-asrs-user-id", user)?;
+    }
+    if !caller.claims.is_empty() {
+        let claims: Vec<String> = caller
+            .claims
+            .iter()
+            .map(|(k, v)| format!("{k}: {v}"))
+            .collect();
+        put("x-asrs-user-claims", &claims.join(", "))?;
+    }
+    if !caller.query.is_empty() {
+        put("x-asrs-client-query", &caller.query)?;
+    }
+    Ok(headers)
+}
+
 /// What an upstream call came to.
 enum Answer {
     NoUpstream,
+    /// The call could not be made: this header's value has control characters.
+    Unsendable(&'static str),
     Status(u16, Vec<u8>),
     TooLarge,
 }
@@ -106,33 +146,18 @@ impl Upstream {
             return Answer::NoUpstream;
         };
         let url = template.url(&caller.hub, category, event);
-        let mut request = self
-            .client
-            .post(&url)
-            .header("Content-Type", "application/json")
-            .header("X-ASRS-Connection-Id", &caller.connection_id)
-            .header("X-ASRS-Hub", &caller.hub)
-            .header("X-ASRS-Category", category)
-            .header("X-ASRS-Event", event)
-            .header(
-                "X-ASRS-Signature",
-                signature(&self.key, &caller.connection_id),
-            )
-            .body(body);
-        if let Some(user) = &caller.user_id {
-            request = request.header("X-ASRS-User-Id", user);
-        }
-        if !caller.claims.is_empty() {
-            let claims: Vec<String> = caller
-                .claims
-                .iter()
-                .map(|(k, v)| format!("{k}: {v}"))
-                .collect();
-            request = request.header("X-ASRS-User-Claims", claims.join(", "));
-        }
-        if !caller.query.is_empty() {
-            request = request.header("X-ASRS-Client-Query", &caller.query);
-        }
+        let headers = match upstream_headers(&self.key, caller, category, event) {
+            Ok(headers) => headers,
+            Err(header) => {
+                tracing::warn!(
+                    category,
+                    header,
+                    "an upstream call was not made: a header value has control characters"
+                );
+                return Answer::Unsendable(header);
+            }
+        };
+        let request = self.client.post(&url).headers(headers).body(body);
         let mut response = match request.send().await {
             Ok(response) => response,
             Err(e) => {
@@ -215,6 +240,14 @@ impl Upstream {
                             "Invocation failed: no upstream is configured for hub '{}', event '{}'",
                             caller.hub, target
                         ),
+                    ),
+                    Answer::Unsendable("x-asrs-event") => protocol::completion_error(
+                        &id,
+                        "Invocation failed: the target contains control characters, which cannot be sent to the upstream",
+                    ),
+                    Answer::Unsendable(header) => protocol::completion_error(
+                        &id,
+                        &format!("Invocation failed: the {header} header cannot be built for the upstream"),
                     ),
                     Answer::TooLarge => {
                         protocol::completion_error(&id, "Invocation failed, response too large.")

@@ -138,13 +138,19 @@ impl Emu {
 
     /// Negotiates; returns (connectionId, connectionToken).
     pub async fn negotiate(&self, hub: &str, user: Option<&str>) -> (String, String) {
+        self.negotiate_with_token(hub, &client_token(hub, user))
+            .await
+    }
+
+    /// Negotiates with `token`; returns (connectionId, connectionToken).
+    pub async fn negotiate_with_token(&self, hub: &str, token: &str) -> (String, String) {
         let response = self
             .http
             .post(format!(
                 "{}/client/negotiate?hub={hub}&negotiateVersion=1",
                 self.base
             ))
-            .bearer_auth(client_token(hub, user))
+            .bearer_auth(token)
             .send()
             .await
             .unwrap();
@@ -176,7 +182,12 @@ pub struct WsClient {
 impl WsClient {
     /// Negotiates and connects, token in the Authorization header; does not handshake.
     pub async fn open(emu: &Emu, hub: &str, user: Option<&str>) -> Self {
-        let (connection_id, token) = emu.negotiate(hub, user).await;
+        Self::open_with_token(emu, hub, &client_token(hub, user)).await
+    }
+
+    /// Negotiates and connects with `access_token`; does not handshake.
+    pub async fn open_with_token(emu: &Emu, hub: &str, access_token: &str) -> Self {
+        let (connection_id, token) = emu.negotiate_with_token(hub, access_token).await;
         let url = format!(
             "ws://127.0.0.1:{}/client/?hub={hub}&id={token}",
             emu.handle.local_addr().port()
@@ -184,9 +195,7 @@ impl WsClient {
         let mut request = url.into_client_request().unwrap();
         request.headers_mut().insert(
             "Authorization",
-            format!("Bearer {}", client_token(hub, user))
-                .parse()
-                .unwrap(),
+            format!("Bearer {access_token}").parse().unwrap(),
         );
         let (ws, _) = tokio_tungstenite::connect_async(request).await.unwrap();
         Self {
@@ -198,7 +207,12 @@ impl WsClient {
 
     /// Negotiates, connects and completes the JSON handshake.
     pub async fn connect(emu: &Emu, hub: &str, user: Option<&str>) -> Self {
-        let mut client = Self::open(emu, hub, user).await;
+        Self::connect_with_token(emu, hub, &client_token(hub, user)).await
+    }
+
+    /// Negotiates and connects with `access_token`, and completes the JSON handshake.
+    pub async fn connect_with_token(emu: &Emu, hub: &str, access_token: &str) -> Self {
+        let mut client = Self::open_with_token(emu, hub, access_token).await;
         client
             .send_raw("{\"protocol\":\"json\",\"version\":1}\u{1e}")
             .await;
