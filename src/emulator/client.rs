@@ -102,12 +102,18 @@ pub fn caller(negotiated: Negotiated, hub: &str, uri: &Uri) -> Caller {
             kept.append_pair(&k, &v);
         }
     }
+    let kept = kept.finish();
     Caller {
         connection_id: negotiated.connection_id,
         hub: hub.to_string(),
         user_id: negotiated.user_id,
         claims: negotiated.claims,
-        query: kept.finish(),
+        // `X-ASRS-Client-Query` carries the leading `?`, as the service sends it (reference §6.3).
+        query: if kept.is_empty() {
+            kept
+        } else {
+            format!("?{kept}")
+        },
     }
 }
 

@@ -29,7 +29,7 @@ pub struct Caller {
     pub user_id: Option<String>,
     /// The token's claims as `type: value` pairs.
     pub claims: Vec<(String, String)>,
-    /// The connect request's query without `access_token`.
+    /// The connect request's query without `access_token`, with its leading `?` (empty if none).
     pub query: String,
 }
 
