@@ -219,13 +219,24 @@ async fn bad_requests_get_clear_errors() {
             "{bad}: {body}"
         );
     }
-    let (status, ..) = error_of(
-        post(&path, "{\"target\":\"t\"}", "application/x-msgpack")
-            .await
-            .unwrap(),
-    )
-    .await;
+    for kind in ["application/x-msgpack", "application/octet-stream"] {
+        let (status, code, body) =
+            error_of(post(&path, "\u{81}\u{a4}json", kind).await.unwrap()).await;
+        assert_eq!(
+            (status, code.as_str()),
+            (415, "Error.Request.UnsupportedMediaType"),
+            "{kind}"
+        );
+        let message = body["message"].as_str().unwrap();
+        assert!(
+            message.contains("MessagePack bodies are not supported yet")
+                && message.contains("application/json"),
+            "{kind}: {message}"
+        );
+    }
+    let (status, _, body) = error_of(post(&path, "t", "text/plain").await.unwrap()).await;
     assert_eq!(status, 415);
+    assert!(body["message"].as_str().unwrap().contains("text/plain"));
     let (status, code, body) = error_of(
         post(
             &format!("/api/hubs/1chat/:send?{V}"),

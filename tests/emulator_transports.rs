@@ -6,6 +6,7 @@ mod emulator_support;
 use std::time::Duration;
 
 use emulator_support::{client_token, spawn, spawn_with, WsClient};
+use futures_util::SinkExt;
 use reqwest::Method;
 use serde_json::{json, Value};
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
@@ -100,6 +101,48 @@ async fn websocket_unknown_id_is_404_and_second_socket_409() {
     match attempt(token).await {
         Err(tokio_tungstenite::tungstenite::Error::Http(r)) => assert_eq!(r.status(), 409),
         other => panic!("expected 409, got {:?}", other.map(|_| ())),
+    }
+    emu.handle.shutdown().await;
+}
+
+#[tokio::test]
+async fn negotiate_v0_has_no_connection_token_and_the_id_is_the_token() {
+    let emu = spawn().await;
+    let response = emu
+        .http
+        .post(format!("{}/client/negotiate?hub=chat", emu.base))
+        .bearer_auth(client_token("chat", None))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["negotiateVersion"], 0, "{body}");
+    assert!(body.get("connectionToken").is_none(), "{body}");
+    let id = body["connectionId"].as_str().unwrap().to_string();
+    assert_eq!(body["availableTransports"].as_array().unwrap().len(), 3);
+    // A v0 client connects with `id=<connectionId>`.
+    let mut request = format!(
+        "ws://127.0.0.1:{}/client/?hub=chat&id={id}",
+        emu.handle.local_addr().port()
+    )
+    .into_client_request()
+    .unwrap();
+    let bearer = format!("Bearer {}", client_token("chat", None));
+    request
+        .headers_mut()
+        .insert("Authorization", bearer.parse().unwrap());
+    let (mut ws, _) = tokio_tungstenite::connect_async(request).await.unwrap();
+    ws.send(tokio_tungstenite::tungstenite::Message::text(
+        "{\"protocol\":\"json\",\"version\":1}\u{1e}",
+    ))
+    .await
+    .unwrap();
+    let path = format!("/api/hubs/chat/connections/{id}?{V}");
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while emu.exists(&path).await != 200 {
+        assert!(std::time::Instant::now() < deadline, "{id} never connected");
+        tokio::time::sleep(Duration::from_millis(20)).await;
     }
     emu.handle.shutdown().await;
 }

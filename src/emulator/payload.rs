@@ -106,14 +106,20 @@ impl Message {
                 .unwrap_or("")
                 .trim()
                 .to_ascii_lowercase();
+            if media == "application/x-msgpack" || media == "application/octet-stream" {
+                return Err(ApiError::UnsupportedMediaType(format!(
+                    "MessagePack bodies are not supported yet by this emulator (Content-Type \
+                     {media}); send the message as application/json {{\"target\": \"…\", \
+                     \"arguments\": […]}}"
+                )));
+            }
             if !(media.is_empty()
                 || media == "application/json"
                 || media == "text/json"
                 || media.ends_with("+json"))
             {
                 return Err(ApiError::UnsupportedMediaType(format!(
-                    "Content-Type {media} is not supported by the emulator; send application/json \
-                     (MessagePack payloads are not supported yet)"
+                    "Content-Type {media} is not supported; send application/json"
                 )));
             }
         }
