@@ -54,6 +54,7 @@ for (const [name, transport] of Object.entries(transports)) {
       assert.equal((await groups({ action: "add", connectionId: bobId, groupName: "team" })).status, 202);
       assert.equal((await messages({ target: "group", arguments: ["g1"], groupName: "team" })).status, 202);
       await waitFor(() => bob.received.some((m) => m.target === "group"), 5000, "group send");
+      assert.deepEqual(bob.received.filter((m) => m.target === "group"), [{ target: "group", args: ["g1"] }]);
       assert.equal((await groups({ action: "remove", connectionId: bobId, groupName: "team" })).status, 202);
       assert.equal((await messages({ target: "group", arguments: ["g2"], groupName: "team" })).status, 202);
 
@@ -61,19 +62,24 @@ for (const [name, transport] of Object.entries(transports)) {
       assert.equal((await groups({ action: "add", userId: "ann", groupName: "anns" })).status, 202);
       assert.equal((await messages({ target: "group", arguments: ["for anns"], groupName: "anns" })).status, 202);
       await waitFor(() => ann1.received.some((m) => m.target === "group") && ann2.received.some((m) => m.target === "group"), 5000, "user group send");
+      for (const c of [ann1, ann2]) assert.deepEqual(c.received.filter((m) => m.target === "group"), [{ target: "group", args: ["for anns"] }]);
 
       const annId = ann1.connection.connectionId;
       assert.equal((await messages({ target: "conn", arguments: [], connectionId: annId })).status, 202);
       await waitFor(() => ann1.received.some((m) => m.target === "conn"), 5000, "connection send");
+      assert.deepEqual(ann1.received.filter((m) => m.target === "conn"), [{ target: "conn", args: [] }]);
 
       assert.equal((await messages({ target: "after", arguments: ["x"], excluded: [annId, bobId] })).status, 202);
       await waitFor(() => ann2.received.some((m) => m.target === "after"), 5000, "excluded send");
+      assert.deepEqual(ann2.received.filter((m) => m.target === "after"), [{ target: "after", args: ["x"] }]);
 
       await sleep(300);
       assert.deepEqual(bob.received.filter((m) => m.target === "group"), [{ target: "group", args: ["g1"] }]);
       assert.deepEqual(bob.received.filter((m) => ["direct", "conn", "after"].includes(m.target)), []);
-      assert.deepEqual(ann1.received.filter((m) => m.target === "group"), [{ target: "group", args: ["for anns"] }]);
+      for (const c of [ann1, ann2]) assert.deepEqual(c.received.filter((m) => m.target === "group"), [{ target: "group", args: ["for anns"] }]);
+      assert.deepEqual(ann1.received.filter((m) => m.target === "conn"), [{ target: "conn", args: [] }]);
       assert.deepEqual(ann2.received.filter((m) => m.target === "conn"), []);
+      assert.deepEqual(ann2.received.filter((m) => m.target === "after"), [{ target: "after", args: ["x"] }]);
       assert.deepEqual(ann1.received.filter((m) => m.target === "after"), []);
     });
 

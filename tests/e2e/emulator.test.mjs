@@ -51,14 +51,18 @@ for (const [name, transport] of Object.entries(transports)) {
       const annId = ann1.connection.connectionId;
       assert.equal(await emu.rest("POST", `/api/hubs/${HUB}/connections/${annId}/:send?${V}`, { target: "conn", arguments: [] }), 202);
       await waitFor(() => ann1.received.some((m) => m.target === "conn"), 5000, "connection send");
+      assert.deepEqual(ann1.received.filter((m) => m.target === "conn"), [{ target: "conn", args: [] }]);
 
       assert.equal(await emu.rest("POST", `/api/hubs/${HUB}/:send?${V}&excluded=${annId}&excluded=${bobId}`, { target: "after", arguments: ["x"] }), 202);
       await waitFor(() => ann2.received.some((m) => m.target === "after"), 5000, "excluded send");
+      assert.deepEqual(ann2.received.filter((m) => m.target === "after"), [{ target: "after", args: ["x"] }]);
 
       await sleep(300);
       assert.deepEqual(bob.received.filter((m) => m.target === "direct" || m.target === "conn" || m.target === "after"), []);
       assert.deepEqual(ann2.received.filter((m) => m.target === "group" || m.target === "conn"), []);
       assert.deepEqual(ann1.received.filter((m) => m.target === "group" || m.target === "after"), []);
+      assert.deepEqual(ann1.received.filter((m) => m.target === "conn"), [{ target: "conn", args: [] }]);
+      assert.deepEqual(ann2.received.filter((m) => m.target === "after"), [{ target: "after", args: ["x"] }]);
     });
 
     test("a REST close with a reason makes the client reconnect automatically", async () => {
