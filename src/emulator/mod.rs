@@ -62,7 +62,9 @@ pub const DEV_ACCESS_KEY: &str = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789ABCDEFGH";
 pub struct EmulatorConfig {
     /// The access key every token must be signed with.
     pub access_key: Secret,
-    /// Upstream rules, first match wins; empty means client invocations are not forwarded.
+    /// Upstream rules, first match wins. With none (or none matching), client invocations are
+    /// not forwarded: those with an `invocationId` get an error completion so the client never
+    /// waits forever, the others are ignored.
     pub upstream: Vec<UpstreamTemplate>,
     /// How often the emulator pings each client (15 s).
     pub keep_alive_interval: Duration,

@@ -33,7 +33,8 @@ pub enum ProtocolError {
 
 /// Splits incoming bytes into complete records, whatever the transport's chunking.
 ///
-/// [`Records::push`] appends bytes; [`Records::next_record`] hands out complete records one by one.
+/// [`Records::feed`] appends bytes; [`Records::next_record`] hands out complete records one by
+/// one ([`Records::push`] does both and collects them).
 /// Each byte is scanned for the separator once (the scan resumes where it stopped) and consumed
 /// records are dropped from the buffer once per push, so a frame holding many small records costs
 /// time linear in its size, and a caller that stops early (a protocol error) never materialises
@@ -59,8 +60,19 @@ impl Records {
         }
     }
 
+    /// Adds `bytes` and returns every record now complete (without the separator). The session
+    /// uses [`Records::feed`] and [`Records::next_record`] instead, to stop at the first bad one.
+    pub fn push(&mut self, bytes: &[u8]) -> Result<Vec<String>, ProtocolError> {
+        self.feed(bytes);
+        let mut records = Vec::new();
+        while let Some(record) = self.next_record() {
+            records.push(record?);
+        }
+        Ok(records)
+    }
+
     /// Adds `bytes` after what is buffered.
-    pub fn push(&mut self, bytes: &[u8]) {
+    pub fn feed(&mut self, bytes: &[u8]) {
         if self.start > 0 {
             self.buffer.drain(..self.start);
             self.scanned -= self.start;
@@ -244,10 +256,7 @@ mod tests {
     fn split(records: &mut Records, chunks: &[&[u8]]) -> Result<Vec<String>, ProtocolError> {
         let mut out = Vec::new();
         for chunk in chunks {
-            records.push(chunk);
-            while let Some(record) = records.next_record() {
-                out.push(record?);
-            }
+            out.extend(records.push(chunk)?);
         }
         Ok(out)
     }

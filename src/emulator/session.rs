@@ -64,7 +64,7 @@ pub async fn run(
             let Some(bytes) = inbound.recv().await else {
                 return Err(None);
             };
-            records.push(&bytes);
+            records.feed(&bytes);
             match records.next_record() {
                 None => {}
                 Some(Err(e)) => return Err(Some(e.to_string())),
@@ -128,7 +128,7 @@ pub async fn run(
             bytes = inbound.recv() => {
                 let Some(bytes) = bytes else { break };
                 deadline = Instant::now() + config.client_timeout;
-                records.push(&bytes);
+                records.feed(&bytes);
                 error = handle_records(&mut records, &worker, &outbox);
             }
             _ = ping.tick() => {
