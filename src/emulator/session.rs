@@ -232,7 +232,7 @@ fn handle_records(
                             outbox.push(protocol::completion_error(&id, QUEUE_FULL));
                         }
                         None => tracing::warn!(
-                            %target,
+                            ?target,
                             "upstream queue full: a client invocation without an invocationId was dropped"
                         ),
                     }
