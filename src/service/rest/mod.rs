@@ -48,7 +48,8 @@ pub struct RestOptions {
     pub max_retries: u32,
     /// Wait before the first retry; doubles per retry (with jitter). Default 200 ms.
     pub base_backoff: Duration,
-    /// Longest wait between attempts, also capping `Retry-After`. Default 5 s.
+    /// Longest wait between attempts. A `Retry-After` longer than this is not cut short: the
+    /// call fails with the service's answer instead. Default 5 s.
     pub max_backoff: Duration,
 }
 

@@ -83,19 +83,41 @@ impl Transport {
                         return Ok(false);
                     }
                     let failure = Failure::Status(status.as_u16());
-                    if retries >= self.options.max_retries || !failure.is_retryable(idempotent) {
-                        return Err(self.service_error(call, response, code, &token).await);
+                    let asked = retry_after(response.headers());
+                    let wait = self.backoff(retries, asked);
+                    match wait {
+                        Some(wait)
+                            if retries < self.options.max_retries
+                                && failure.is_retryable(idempotent) =>
+                        {
+                            (failure, wait)
+                        }
+                        _ => {
+                            let mut error = self.service_error(call, response, code, &token).await;
+                            if let (RestError::Service { message, .. }, Some(asked)) =
+                                (&mut error, asked)
+                            {
+                                message.push_str(&format!(
+                                    " (the service asks to retry after {} s)",
+                                    asked.as_secs()
+                                ));
+                            }
+                            return Err(error);
+                        }
                     }
-                    let wait = self.backoff(retries, retry_after(response.headers()));
-                    (failure, wait)
                 }
                 Err(error) => {
                     let failure = Failure::from_transport(&error);
                     tracing::debug!(method = %call.method, path = %call.path, ?failure, attempt, "SignalR REST call failed");
-                    if retries >= self.options.max_retries || !failure.is_retryable(idempotent) {
-                        return Err(transport_error(call, &self.server_base, failure, error));
+                    match self.backoff(retries, None) {
+                        Some(wait)
+                            if retries < self.options.max_retries
+                                && failure.is_retryable(idempotent) =>
+                        {
+                            (failure, wait)
+                        }
+                        _ => return Err(transport_error(call, &self.server_base, failure, error)),
                     }
-                    (failure, self.backoff(retries, None))
                 }
             };
             tracing::debug!(method = %call.method, path = %call.path, ?failure, attempt, wait_ms = wait.as_millis() as u64, "retrying SignalR REST call");
@@ -121,7 +143,7 @@ impl Transport {
         request.send().await
     }
 
-    fn backoff(&self, retries: u32, retry_after: Option<Duration>) -> Duration {
+    fn backoff(&self, retries: u32, retry_after: Option<Duration>) -> Option<Duration> {
         delay(
             retries,
             retry_after,
