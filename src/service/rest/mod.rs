@@ -33,11 +33,14 @@ pub use call::API_VERSION;
 pub use error::{RestError, MAX_MESSAGE_CHARS};
 pub use payload::{Payload, MAX_BODY_BYTES};
 
-use call::{hub_path, segment, Call};
+use call::{hub_path, Call};
 use transport::Transport;
 
-use crate::service::names::{validate_connection_id, validate_group, validate_user};
+use crate::service::names::{self, validate_connection_id, validate_group, validate_user};
 use crate::service::ConnectionString;
+
+/// Longest wait for the health probe ([`RestClient::health`]).
+pub const HEALTH_TIMEOUT: Duration = Duration::from_secs(3);
 
 /// Timeouts and retry limits of a [`RestClient`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -167,7 +170,7 @@ impl RestClient {
             Method::PUT,
             user_group_path(hub, group, user)?,
         )
-        .ttl(ttl);
+        .ttl(ttl)?;
         self.run(call).await
     }
 
@@ -354,15 +357,16 @@ impl RestClient {
         self.run(call).await
     }
 
-    /// Whether the service is healthy: `true` on a 2xx answer to the signed
-    /// `HEAD /api/health`, `false` on any other status (after retrying 429/5xx); an error only
-    /// when the service cannot be reached or does not answer in time.
+    /// Whether the service is healthy: one signed `HEAD /api/health` within
+    /// [`HEALTH_TIMEOUT`], never retried (a probe must answer now, as the SDK's does). `true` on
+    /// 2xx, `false` on another status from the service. An error when it cannot be reached or
+    /// does not answer in time, and on 401/403: those mean this app's key is wrong, not that the
+    /// service is down.
     pub async fn health(&self) -> Result<bool, RestError> {
-        let call = Call::new("health", Method::HEAD, "api/health".into());
+        let call = Call::new("health", Method::HEAD, "api/health".into()).probe(HEALTH_TIMEOUT);
         match self.inner.execute(&call).await {
-            Ok(healthy) => Ok(healthy),
-            Err(RestError::Service { .. }) => Ok(false),
-            Err(other) => Err(other),
+            Err(RestError::Service { status, .. }) if status != 401 && status != 403 => Ok(false),
+            other => other,
         }
     }
 
@@ -378,17 +382,17 @@ impl RestClient {
 
 fn user_segment(user: &str) -> Result<String, RestError> {
     validate_user(user)?;
-    segment("user id", user)
+    Ok(names::encode(user))
 }
 
 fn group_segment(group: &str) -> Result<String, RestError> {
     validate_group(group)?;
-    segment("group name", group)
+    Ok(names::encode(group))
 }
 
 fn connection_segment(connection_id: &str) -> Result<String, RestError> {
     validate_connection_id(connection_id)?;
-    segment("connection id", connection_id)
+    Ok(names::encode(connection_id))
 }
 
 /// `api/hubs/{hub}/users/{user}/groups/{group}`.

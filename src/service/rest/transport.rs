@@ -67,6 +67,7 @@ impl Transport {
         let url = call.url(&self.server_base);
         let audience = self.minter.rest_audience(&call.audience_path());
         let idempotent = call.is_idempotent();
+        let max_retries = call.max_retries.unwrap_or(self.options.max_retries);
         let mut retries = 0;
         loop {
             let attempt = retries + 1;
@@ -86,10 +87,7 @@ impl Transport {
                     let asked = retry_after(response.headers());
                     let wait = self.backoff(retries, asked);
                     match wait {
-                        Some(wait)
-                            if retries < self.options.max_retries
-                                && failure.is_retryable(idempotent) =>
-                        {
+                        Some(wait) if retries < max_retries && failure.is_retryable(idempotent) => {
                             (failure, wait)
                         }
                         _ => {
@@ -110,10 +108,7 @@ impl Transport {
                     let failure = Failure::from_transport(&error);
                     tracing::debug!(method = %call.method, path = %call.path, ?failure, attempt, "SignalR REST call failed");
                     match self.backoff(retries, None) {
-                        Some(wait)
-                            if retries < self.options.max_retries
-                                && failure.is_retryable(idempotent) =>
-                        {
+                        Some(wait) if retries < max_retries && failure.is_retryable(idempotent) => {
                             (failure, wait)
                         }
                         _ => return Err(transport_error(call, &self.server_base, failure, error)),
@@ -131,7 +126,10 @@ impl Transport {
             .http
             .request(call.method.clone(), url)
             .bearer_auth(token)
-            .timeout(self.options.timeout);
+            .timeout(
+                call.timeout
+                    .map_or(self.options.timeout, |t| t.min(self.options.timeout)),
+            );
         if let Some(body) = &call.body {
             request = request
                 .header(CONTENT_TYPE, "application/json")
