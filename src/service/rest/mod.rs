@@ -1,6 +1,6 @@
 //! Typed async client for the service's data-plane REST API, api-version 2022-06-01 (reference
 //! `signalr-service.md` §3.1 and §4): one method per operation, names validated before anything is
-//! sent, every path segment percent-encoded, one freshly signed token per request.
+//! sent, every path segment percent-encoded, each request signed with a token for its own audience.
 //!
 //! * `call` describes one operation (paths, query, body, what a 404 means);
 //! * `transport` sends it with timeouts and retries (`retry` decides which are safe);
@@ -22,6 +22,7 @@ mod call;
 mod error;
 mod payload;
 mod retry;
+mod token_cache;
 mod transport;
 
 use std::sync::Arc;

@@ -1,4 +1,5 @@
-//! Runs a [`Call`]: signs each attempt with a freshly minted token, sends it through the one
+//! Runs a [`Call`]: signs each attempt with a token for its audience (re-used per audience, see
+//! `token_cache`), sends it through the one
 //! pooled `reqwest::Client` with a per-attempt timeout, retries where `retry`
 //! allows, and turns the final answer into `Ok(true)` (2xx), `Ok(false)` (an expected 404) or a
 //! [`RestError`]. Logs at debug level without query strings or tokens.
@@ -11,6 +12,7 @@ use reqwest::{Method, Response};
 use super::call::Call;
 use super::error::{service_message, RestError};
 use super::retry::{delay, retry_after, Failure};
+use super::token_cache::TokenCache;
 use super::RestOptions;
 use crate::service::token::TokenMinter;
 use crate::service::{ConnectionString, Secret};
@@ -25,6 +27,7 @@ pub(super) struct Transport {
     http: reqwest::Client,
     server_base: String,
     minter: TokenMinter,
+    tokens: TokenCache,
     access_key: Option<Secret>,
     pub(super) options: RestOptions,
 }
@@ -53,6 +56,7 @@ impl Transport {
             http,
             server_base: connection.server_base(),
             minter,
+            tokens: TokenCache::default(),
             access_key: connection.access_key().cloned(),
             options,
         })
@@ -71,7 +75,7 @@ impl Transport {
         let mut retries = 0;
         loop {
             let attempt = retries + 1;
-            let token = self.minter.rest_token(audience.clone())?;
+            let token = self.tokens.token(&self.minter, &audience)?;
             let (failure, wait) = match self.attempt(call, &url, &token).await {
                 Ok(response) => {
                     let status = response.status();
