@@ -17,7 +17,8 @@ pub struct ServeArgs {
     /// Port to listen on when not under the Functions host (FUNCTIONS_CUSTOMHANDLER_PORT wins).
     #[arg(long, env = "PORT")]
     pub port: Option<u16>,
-    /// Address to bind (127.0.0.1 unless told otherwise; the host always calls 127.0.0.1).
+    /// Address to bind outside the Functions host (default 127.0.0.1). Ignored under the host:
+    /// it calls 127.0.0.1 and checks keys itself, so the handler must not be reachable elsewhere.
     #[arg(long, env = "BIND_ADDRESS")]
     pub bind: Option<IpAddr>,
     /// Port of the embedded emulator in the local stack (0 = any free port).
@@ -115,6 +116,9 @@ pub struct Settings {
     pub port: u16,
     /// True when started by the Functions host.
     pub under_host: bool,
+    /// Settings that were given but do not apply where the handler runs (e.g. `BIND_ADDRESS`
+    /// under the host), for a start-up log line.
+    pub ignored: Vec<&'static str>,
     /// Port of the embedded emulator.
     pub emulator_port: u16,
     /// The service.
@@ -286,10 +290,21 @@ impl Settings {
             args.pubsub_publishers,
             args.pubsub_topics,
         )?;
+        // Under the host, keys are the host's job and the handler checks none, so it must be
+        // reachable only through the host, on loopback, whatever BIND_ADDRESS says.
+        let mut ignored = Vec::new();
+        let bind = match args.bind {
+            Some(_) if under_host => {
+                ignored.push("BIND_ADDRESS");
+                IpAddr::V4(Ipv4Addr::LOCALHOST)
+            }
+            bind => bind.unwrap_or(IpAddr::V4(Ipv4Addr::LOCALHOST)),
+        };
         Ok(Self {
-            bind: args.bind.unwrap_or(IpAddr::V4(Ipv4Addr::LOCALHOST)),
+            bind,
             port,
             under_host,
+            ignored,
             emulator_port: args.emulator_port,
             service,
             hub,

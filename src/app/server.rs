@@ -32,6 +32,9 @@ pub async fn serve(args: ServeArgs) -> Result<(), BoxError> {
 }
 
 async fn serve_app(settings: Settings) -> Result<(), BoxError> {
+    for setting in &settings.ignored {
+        tracing::info!("{setting} is ignored under the Functions host: the handler listens on 127.0.0.1, where only the host calls it");
+    }
     let listener = bind_listener(SocketAddr::new(settings.bind, settings.port)).await?;
     let app_addr = listener.local_addr()?;
     let mut emulator_handle = None;
