@@ -11,19 +11,23 @@ use crate::app::upstream::UpstreamSettings;
 use crate::service::names;
 use crate::service::{ConnectionString, Secret};
 
-/// Raw settings as given on the command line or in the environment.
-#[derive(Debug, Default, clap::Args)]
+/// Raw settings as given on the command line or in the environment. Everything is text, so that
+/// a bad value is refused by [`Settings`] with the setting's name, and values that do not apply
+/// (e.g. `PORT` under the host) can be ignored instead of stopping the handler.
+#[derive(Debug, Default, Clone, clap::Args)]
 pub struct ServeArgs {
-    /// Port to listen on when not under the Functions host (FUNCTIONS_CUSTOMHANDLER_PORT wins).
+    /// Port to listen on outside the Functions host (default 7071; 0 = any free port). Ignored
+    /// under the host, which chooses the port (FUNCTIONS_CUSTOMHANDLER_PORT).
     #[arg(long, env = "PORT")]
-    pub port: Option<u16>,
+    pub port: Option<String>,
     /// Address to bind outside the Functions host (default 127.0.0.1). Ignored under the host:
     /// it calls 127.0.0.1 and checks keys itself, so the handler must not be reachable elsewhere.
     #[arg(long, env = "BIND_ADDRESS")]
-    pub bind: Option<IpAddr>,
-    /// Port of the embedded emulator in the local stack (0 = any free port).
-    #[arg(long, env = "EMULATOR_PORT", default_value_t = 8888)]
-    pub emulator_port: u16,
+    pub bind: Option<String>,
+    /// Port of the embedded emulator in the local stack (default 8888; 0 = any free port).
+    /// Ignored under the host, where the emulator never starts.
+    #[arg(long, env = "EMULATOR_PORT")]
+    pub emulator_port: Option<String>,
     /// [setting FUNCTIONS_CUSTOMHANDLER_PORT] Set by the Functions host.
     #[arg(skip)]
     pub host_port: Option<String>,
@@ -164,27 +168,102 @@ fn err(setting: &'static str, problem: impl Into<String>) -> SettingsError {
     }
 }
 
+/// Where the handler listens, from the settings that say so.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListenAddress {
+    /// Address to bind: always 127.0.0.1 under the host.
+    pub bind: IpAddr,
+    /// Port of the function app.
+    pub port: u16,
+    /// Port of the embedded emulator (only used outside the host).
+    pub emulator_port: u16,
+    /// True when started by the Functions host.
+    pub under_host: bool,
+    /// Listen settings that were given but do not apply under the host.
+    pub ignored: Vec<&'static str>,
+}
+
+impl ListenAddress {
+    /// Reads the listen settings. Under the host only FUNCTIONS_CUSTOMHANDLER_PORT counts and
+    /// `PORT`, `BIND_ADDRESS` and `EMULATOR_PORT` are ignored, even when they are not valid (a
+    /// stray value must not crash-loop the function app); outside the host a bad one is an error.
+    pub fn from_args(args: &ServeArgs) -> Result<Self, SettingsError> {
+        let given =
+            |name: &'static str, value: &Option<String>| nonempty(value.clone()).map(|v| (name, v));
+        let port = given("PORT", &args.port);
+        let bind = given("BIND_ADDRESS", &args.bind);
+        let emulator_port = given("EMULATOR_PORT", &args.emulator_port);
+        let localhost = IpAddr::V4(Ipv4Addr::LOCALHOST);
+        if let Some(host_port) = nonempty(args.host_port.clone()) {
+            let host_port = host_port.parse::<u16>().map_err(|_| {
+                err(
+                    "FUNCTIONS_CUSTOMHANDLER_PORT",
+                    format!("{host_port:?} is not a port number"),
+                )
+            })?;
+            // Under the host, keys are the host's job and the handler checks none, so it must be
+            // reachable only through the host, on loopback, whatever BIND_ADDRESS says.
+            let ignored = [port, bind, emulator_port]
+                .into_iter()
+                .flatten()
+                .map(|(name, _)| name)
+                .collect();
+            return Ok(Self {
+                bind: localhost,
+                port: host_port,
+                emulator_port: 0,
+                under_host: true,
+                ignored,
+            });
+        }
+        let port_number = |given: Option<(&'static str, String)>, default: u16| match given {
+            None => Ok(default),
+            Some((name, v)) => v.parse::<u16>().map_err(|_| {
+                err(
+                    name,
+                    format!("{v:?} is not a port number; use 1 to 65535, or 0 for any free port"),
+                )
+            }),
+        };
+        let bind = match bind {
+            None => localhost,
+            Some((name, v)) => v.parse::<IpAddr>().map_err(|_| {
+                err(
+                    name,
+                    format!("{v:?} is not an IP address such as 127.0.0.1 or 0.0.0.0 (host names are not accepted)"),
+                )
+            })?,
+        };
+        Ok(Self {
+            bind,
+            port: port_number(port, 7071)?,
+            emulator_port: port_number(emulator_port, 8888)?,
+            under_host: false,
+            ignored: Vec::new(),
+        })
+    }
+}
+
+impl ServeArgs {
+    /// Adds the settings that only come from the environment (the host's port variable and the
+    /// connection string, which must not be a visible flag).
+    pub fn with_environment(mut self) -> Self {
+        self.host_port = std::env::var("FUNCTIONS_CUSTOMHANDLER_PORT").ok();
+        self.connection_string = std::env::var("AzureSignalRConnectionString").ok();
+        self
+    }
+}
+
 impl Settings {
     /// Reads the environment-only settings into `args` and validates everything.
-    pub fn from_env(mut args: ServeArgs) -> Result<Self, SettingsError> {
-        args.host_port = std::env::var("FUNCTIONS_CUSTOMHANDLER_PORT").ok();
-        args.connection_string = std::env::var("AzureSignalRConnectionString").ok();
-        Self::from_args(args)
+    pub fn from_env(args: ServeArgs) -> Result<Self, SettingsError> {
+        Self::from_args(args.with_environment())
     }
 
     /// Validates raw settings.
     pub fn from_args(args: ServeArgs) -> Result<Self, SettingsError> {
-        let host_port = nonempty(args.host_port);
-        let under_host = host_port.is_some();
-        let port = match host_port {
-            Some(p) => p.parse::<u16>().map_err(|_| {
-                err(
-                    "FUNCTIONS_CUSTOMHANDLER_PORT",
-                    format!("{p:?} is not a port number"),
-                )
-            })?,
-            None => args.port.unwrap_or(7071),
-        };
+        let listen = ListenAddress::from_args(&args)?;
+        let under_host = listen.under_host;
         let service = match nonempty(args.connection_string) {
             Some(cs) => ServiceMode::Remote(Box::new(
                 ConnectionString::parse(&cs).map_err(|e| err("AzureSignalRConnectionString", e.to_string()))?,
@@ -290,22 +369,12 @@ impl Settings {
             args.pubsub_publishers,
             args.pubsub_topics,
         )?;
-        // Under the host, keys are the host's job and the handler checks none, so it must be
-        // reachable only through the host, on loopback, whatever BIND_ADDRESS says.
-        let mut ignored = Vec::new();
-        let bind = match args.bind {
-            Some(_) if under_host => {
-                ignored.push("BIND_ADDRESS");
-                IpAddr::V4(Ipv4Addr::LOCALHOST)
-            }
-            bind => bind.unwrap_or(IpAddr::V4(Ipv4Addr::LOCALHOST)),
-        };
         Ok(Self {
-            bind,
-            port,
+            bind: listen.bind,
+            port: listen.port,
             under_host,
-            ignored,
-            emulator_port: args.emulator_port,
+            ignored: listen.ignored,
+            emulator_port: listen.emulator_port,
             service,
             hub,
             identity,

@@ -44,3 +44,62 @@ async fn under_the_host_bind_address_is_ignored() {
         .await
         .expect("standalone with BIND_ADDRESS=0.0.0.0 listens on every address");
 }
+
+/// Under the host, PORT, BIND_ADDRESS and EMULATOR_PORT do not apply: even invalid values must
+/// not stop the handler (the host would restart it forever).
+#[tokio::test]
+async fn under_the_host_unused_listen_settings_are_ignored_even_when_invalid() {
+    let rec = support::Recorder::start().await;
+    let cs = rec.connection_string();
+    let handler = binary::spawn(
+        true,
+        &[
+            ("AzureSignalRConnectionString", &cs),
+            ("PORT", "not-a-port"),
+            ("BIND_ADDRESS", "everywhere"),
+            ("EMULATOR_PORT", "99999"),
+        ],
+    )
+    .await;
+    let r = reqwest::Client::new()
+        .post(format!("{}/api/negotiate", handler.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), reqwest::StatusCode::OK);
+    for setting in ["PORT", "BIND_ADDRESS", "EMULATOR_PORT"] {
+        handler
+            .stdout
+            .wait_for(&format!("{setting} is ignored under the Functions host"))
+            .await;
+    }
+}
+
+/// Standalone, a listen setting that cannot be used stops the handler with an error that names
+/// it (there is no address to answer on), instead of clap's generic message.
+#[tokio::test]
+async fn standalone_bad_listen_settings_are_an_error_naming_the_setting() {
+    for (setting, value, says) in [
+        ("PORT", "http", "PORT: \"http\" is not a port number"),
+        ("PORT", "70000", "PORT: \"70000\" is not a port number"),
+        (
+            "BIND_ADDRESS",
+            "localhost",
+            "BIND_ADDRESS: \"localhost\" is not an IP address",
+        ),
+        (
+            "EMULATOR_PORT",
+            "-1",
+            "EMULATOR_PORT: \"-1\" is not a port number",
+        ),
+    ] {
+        let mut handler = binary::start(false, &[(setting, value)]);
+        let status = handler.exit_status().await;
+        assert!(!status.success(), "{setting}={value}: {status}");
+        handler.stderr.wait_for(says).await;
+        assert!(
+            !handler.stdout.text().contains(says),
+            "errors go to stderr only"
+        );
+    }
+}
