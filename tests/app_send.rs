@@ -536,3 +536,92 @@ async fn health_reflects_the_service() {
         json!({"service": "unreachable"})
     );
 }
+
+/// A path segment that is not UTF-8 once decoded, or a query value that is not, is a JSON 400
+/// naming the part to fix (axum's own rejections are text/plain); nothing reaches the service.
+#[tokio::test]
+async fn bad_path_segments_and_query_values_are_json_400s() {
+    let (app, rec) = setup().await;
+    for (method, path, names) in [
+        (reqwest::Method::GET, "/api/hubs/%FF/users/x", "hub"),
+        (reqwest::Method::GET, "/api/hubs/chat/users/%C3", "user"),
+        (
+            reqwest::Method::GET,
+            "/api/hubs/chat/users/u/groups/%FF%FE",
+            "group",
+        ),
+        (
+            reqwest::Method::DELETE,
+            "/api/hubs/chat/connections/%80",
+            "connectionId",
+        ),
+        (reqwest::Method::POST, "/api/hubs/%FF/close", "hub"),
+        (reqwest::Method::POST, "/api/hubs/%FF/messages", "hub"),
+        (reqwest::Method::POST, "/api/hubs/%FF/groups", "hub"),
+        (reqwest::Method::POST, "/api/hubs/%FF/negotiate", "hub"),
+    ] {
+        let r = app
+            .http
+            .request(method.clone(), format!("{}{path}", app.url))
+            .header("x-functions-key", "test-key")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::BAD_REQUEST, "{method} {path}");
+        assert_eq!(r.headers()["content-type"], "application/json");
+        let error = &r.json::<Value>().await.unwrap()["error"];
+        assert_eq!(error["code"], "InvalidPath", "{path}: {error}");
+        let message = error["message"].as_str().unwrap();
+        assert!(
+            message.contains(&format!("the {names} in the URL path is not valid UTF-8")),
+            "{path}: {message}"
+        );
+    }
+    let r = app
+        .http
+        .post(format!("{}/api/hubs/chat/close?excluded=%FF", app.url))
+        .header("x-functions-key", "test-key")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    let error = &r.json::<Value>().await.unwrap()["error"];
+    assert_eq!(error["code"], "InvalidQuery", "{error}");
+    assert!(error["message"].as_str().unwrap().starts_with("excluded: "));
+    assert!(rec.take().is_empty(), "nothing reaches the service");
+}
+
+/// Standalone callers repeat `excluded`; the Functions host joins repeated keys with commas.
+/// Both reach the service as one `excluded` per connection id.
+#[tokio::test]
+async fn close_accepts_repeated_and_comma_joined_excluded() {
+    let (app, rec) = setup().await;
+    for query in [
+        "excluded=a&excluded=b&reason=r",
+        "excluded=a,b&reason=r",
+        "excluded=a&code=test-key&excluded=b&reason=r",
+    ] {
+        let r = app
+            .http
+            .post(format!("{}/api/hubs/chat/users/u1/close?{query}", app.url))
+            .header("x-functions-key", "test-key")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::OK, "{query}");
+        assert_eq!(
+            r.json::<Value>().await.unwrap(),
+            json!({"hub": "chat", "closed": {"userId": "u1"}, "excluded": ["a", "b"]})
+        );
+        let got = rec.take();
+        assert_eq!(got[0].path, "/api/hubs/chat/users/u1/:closeConnections");
+        let excluded: Vec<&str> = got[0]
+            .query
+            .iter()
+            .filter(|(k, _)| k == "excluded")
+            .map(|(_, v)| v.as_str())
+            .collect();
+        assert_eq!(excluded, ["a", "b"], "{query}");
+        assert!(got[0].query.contains(&("reason".into(), "r".into())));
+    }
+}
