@@ -625,3 +625,25 @@ async fn close_accepts_repeated_and_comma_joined_excluded() {
         assert!(got[0].query.contains(&("reason".into(), "r".into())));
     }
 }
+
+/// Only a body over the limit is 413; a body that cannot be read (the client promised more
+/// bytes than it sent) is a 400 that says so.
+#[tokio::test]
+async fn an_unreadable_body_is_a_400_not_a_413() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let (app, rec) = setup().await;
+    let address = app.url.trim_start_matches("http://").to_string();
+    let mut stream = tokio::net::TcpStream::connect(&address).await.unwrap();
+    let head = format!(
+        "POST /api/messages HTTP/1.1\r\nhost: {address}\r\nx-functions-key: test-key\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n{{\"target\":"
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    stream.shutdown().await.unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).await.unwrap();
+    assert!(answer.starts_with("HTTP/1.1 400 "), "{answer}");
+    let body = answer.split("\r\n\r\n").nth(1).unwrap_or_default();
+    let error: Value = serde_json::from_str(body).unwrap_or(Value::Null);
+    assert_eq!(error["error"]["code"], "BodyUnreadable", "{answer}");
+    assert!(rec.take().is_empty());
+}

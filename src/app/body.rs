@@ -11,15 +11,29 @@ use super::error::ApiError;
 /// Largest request body accepted.
 pub const MAX_BODY: usize = 1024 * 1024;
 
-/// Reads the whole body, refusing more than [`MAX_BODY`] bytes.
+/// Reads the whole body: 413 when it is larger than [`MAX_BODY`] bytes, 400 when it cannot be
+/// read (e.g. the connection ended before the announced length, or broken chunked encoding).
 pub async fn read(body: Body) -> Result<axum::body::Bytes, ApiError> {
-    axum::body::to_bytes(body, MAX_BODY).await.map_err(|_| {
-        ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "BodyTooLarge",
-            "the request body is larger than 1 MB; split it into several requests",
-        )
-    })
+    use futures_util::StreamExt;
+    let mut stream = body.into_data_stream();
+    let mut bytes = Vec::new();
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|_| {
+            ApiError::bad_request(
+                "BodyUnreadable",
+                "the request body could not be read completely; send it again with a correct Content-Length or chunked encoding",
+            )
+        })?;
+        if bytes.len() + chunk.len() > MAX_BODY {
+            return Err(ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "BodyTooLarge",
+                "the request body is larger than 1 MB; split it into several requests",
+            ));
+        }
+        bytes.extend_from_slice(&chunk);
+    }
+    Ok(bytes.into())
 }
 
 /// Parses a body that is one `T` or an array of `T` (1..=`max` items). Object keys that match one
