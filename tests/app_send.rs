@@ -103,13 +103,24 @@ async fn arrays_pascal_case_named_hubs_and_excluded() {
 #[tokio::test]
 async fn bad_messages_get_clear_400s_and_nothing_is_sent() {
     let (app, rec) = setup().await;
-    let cases: [(Value, &str); 8] = [
+    let cases: [(Value, &str); 10] = [
         (json!({"arguments": [1]}), "target is missing"),
         (json!({"target": "", "arguments": [1]}), "target is missing"),
-        (json!({"target": "t", "arguments": "x"}), "invalid type"),
+        (
+            json!({"target": "t", "arguments": "x"}),
+            "message 1 of 1: arguments: invalid type: string \"x\", expected a sequence",
+        ),
         (
             json!({"target": "t", "userID2": "u"}),
             "unknown field `userID2`",
+        ),
+        (
+            json!([{"target": "ok"}, {"Target": "t", "UserId": 7}]),
+            "message 2 of 2: userId: invalid type: integer `7`, expected a string",
+        ),
+        (
+            json!({"target": "t", "excluded": ["a", 1]}),
+            "excluded[1]: invalid type: integer `1`",
         ),
         (json!([]), "the array is empty"),
         (json!("hello"), "must be a JSON message object"),
@@ -245,7 +256,11 @@ async fn group_actions_map_to_rest_calls() {
         ),
         (
             json!({"action": "add", "userId": "u", "groupName": "g", "ttl": -1}),
-            "invalid value",
+            "group action 1 of 1: ttl: invalid value: integer `-1`",
+        ),
+        (
+            json!({"action": "add", "userId": "u", "groupName": "g", "TTL": "60"}),
+            "ttl: invalid type: string \"60\"",
         ),
     ] {
         let (status, answer) = post(&app, "/api/groups", body).await;
@@ -624,6 +639,48 @@ async fn close_accepts_repeated_and_comma_joined_excluded() {
         assert_eq!(excluded, ["a", "b"], "{query}");
         assert!(got[0].query.contains(&("reason".into(), "r".into())));
     }
+}
+
+/// The close routes' body takes PascalCase like every other request body, and a wrong type
+/// names the field.
+#[tokio::test]
+async fn close_bodies_accept_pascal_case_and_name_bad_fields() {
+    let (app, rec) = setup().await;
+    let close = |body: Value| {
+        let request = app
+            .http
+            .post(format!("{}/api/hubs/chat/groups/g1/close", app.url))
+            .header("x-functions-key", "test-key")
+            .json(&body);
+        async move {
+            let r = request.send().await.unwrap();
+            (r.status(), r.json::<Value>().await.unwrap())
+        }
+    };
+    let (status, answer) = close(json!({"Reason": "room closed", "Excluded": ["x"]})).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    assert_eq!(answer["excluded"], json!(["x"]));
+    let got = rec.take();
+    assert!(got[0]
+        .query
+        .contains(&("reason".into(), "room closed".into())));
+    assert!(got[0].query.contains(&("excluded".into(), "x".into())));
+    for (body, says) in [
+        (
+            json!({"excluded": "x"}),
+            "excluded: invalid type: string \"x\", expected a sequence",
+        ),
+        (json!({"Reason": 5}), "reason: invalid type: integer `5`"),
+        (json!({"reasons": "typo"}), "unknown field `reasons`"),
+        (json!(["x"]), "must be a JSON object"),
+    ] {
+        let (status, answer) = close(body.clone()).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+        assert_eq!(answer["error"]["code"], "InvalidBody");
+        let message = answer["error"]["message"].as_str().unwrap();
+        assert!(message.contains(says), "{body}: {message}");
+    }
+    assert!(rec.take().is_empty());
 }
 
 /// Only a body over the limit is 413; a body that cannot be read (the client promised more

@@ -80,12 +80,41 @@ pub fn one_or_many<T: DeserializeOwned>(
         .into_iter()
         .enumerate()
         .map(|(i, item)| {
-            serde_json::from_value(canonical_keys(item, fields)).map_err(|e| {
+            typed(item, fields).map_err(|e| {
                 ApiError::bad_request("InvalidBody", format!("{what} {} of {total}: {e}", i + 1))
                     .with_details(serde_json::json!({ "index": i }))
             })
         })
         .collect()
+}
+
+/// Parses a body that is one JSON object, with keys matched to `fields` case-insensitively as in
+/// [`one_or_many`]; `shape` describes the object for the error message.
+pub fn one<T: DeserializeOwned>(bytes: &[u8], shape: &str, fields: &[&str]) -> Result<T, ApiError> {
+    let value: Value = serde_json::from_slice(bytes).map_err(|e| {
+        ApiError::bad_request("InvalidJson", format!("the body is not valid JSON: {e}"))
+    })?;
+    if !value.is_object() {
+        return Err(ApiError::bad_request(
+            "InvalidBody",
+            format!("the body must be a JSON object {shape}"),
+        ));
+    }
+    typed(value, fields)
+        .map_err(|e| ApiError::bad_request("InvalidBody", format!("the body must be {shape}: {e}")))
+}
+
+/// Deserializes one item after renaming its keys; the error names the field that is wrong
+/// (`arguments: invalid type: string "x", expected a sequence`).
+fn typed<T: DeserializeOwned>(item: Value, fields: &[&str]) -> Result<T, String> {
+    serde_path_to_error::deserialize(canonical_keys(item, fields)).map_err(|e| {
+        let path = e.path().to_string();
+        if path == "." {
+            e.into_inner().to_string()
+        } else {
+            format!("{path}: {}", e.into_inner())
+        }
+    })
 }
 
 /// Treats an empty string as absent, as the official bindings do. A whitespace-only value is

@@ -14,6 +14,8 @@ use super::extract::{CloseQuery, PathParams};
 use super::AppState;
 use crate::service::names;
 
+/// The optional JSON body of the close routes; keys are matched case-insensitively (`Reason`,
+/// `Excluded`), like every other request body.
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct CloseBody {
@@ -135,12 +137,11 @@ async fn close_options(q: CloseQuery, b: Body) -> Result<(Option<String>, Vec<St
     let parsed: CloseBody = if bytes.iter().all(u8::is_ascii_whitespace) {
         CloseBody::default()
     } else {
-        serde_json::from_slice(&bytes).map_err(|e| {
-            ApiError::bad_request(
-                "InvalidBody",
-                format!("the body must be {{\"reason\"?, \"excluded\"?: [..]}}: {e}"),
-            )
-        })?
+        body::one(
+            &bytes,
+            r#"{"reason"?, "excluded"?: [..]}"#,
+            &["reason", "excluded"],
+        )?
     };
     let mut excluded = parsed.excluded;
     excluded.extend(q.excluded);
