@@ -5,6 +5,7 @@
 use std::net::{IpAddr, Ipv4Addr};
 use std::time::Duration;
 
+use crate::app::forward::Webhook;
 use crate::app::identity::{EasyAuthUserId, IdentitySettings, OidcSettings};
 use crate::app::topics::{Publishers, TopicFilter, TopicSettings};
 use crate::app::upstream::UpstreamSettings;
@@ -91,6 +92,10 @@ pub struct ServeArgs {
     /// Webhook that receives connect/disconnect events and unknown hub methods as JSON.
     #[arg(long, env = "SIGNALR_UPSTREAM_FORWARD_URL", hide_env_values = true)]
     pub upstream_forward_url: Option<String>,
+    /// Signs every request to the forward webhook: `X-Signature-256: sha256=<hex HMAC-SHA256 of
+    /// the body>`, so the webhook can trust the user id and claims it receives.
+    #[arg(long, env = "SIGNALR_UPSTREAM_FORWARD_SECRET", hide_env_values = true)]
+    pub upstream_forward_secret: Option<String>,
     /// Client method that receives pub/sub messages (default `message`).
     #[arg(long, env = "SIGNALR_PUBSUB_TARGET")]
     pub pubsub_target: Option<String>,
@@ -363,6 +368,7 @@ impl Settings {
             args.upstream_secondary_keys,
             args.upstream_groups,
             args.upstream_forward_url,
+            args.upstream_forward_secret,
         )?;
         let topics = topic_settings(
             args.pubsub_target,
@@ -398,6 +404,7 @@ fn upstream_settings(
     secondary_keys: Option<String>,
     groups: Option<String>,
     forward_url: Option<String>,
+    forward_secret: Option<String>,
 ) -> Result<UpstreamSettings, SettingsError> {
     let connect_groups = list(groups);
     for template in &connect_groups {
@@ -419,10 +426,22 @@ fn upstream_settings(
             Some(Secret::new(url))
         }
     };
+    // Not trimmed: the secret is used byte for byte, as the receiver will use it.
+    let forward_secret = forward_secret.filter(|s| !s.is_empty()).map(Secret::new);
+    let forward = match (forward_url, forward_secret) {
+        (Some(url), secret) => Some(Webhook { url, secret }),
+        (None, None) => None,
+        (None, Some(_)) => {
+            return Err(err(
+                "SIGNALR_UPSTREAM_FORWARD_SECRET",
+                "is set but SIGNALR_UPSTREAM_FORWARD_URL is not; set the webhook URL too, or remove the secret",
+            ))
+        }
+    };
     Ok(UpstreamSettings {
         secondary_keys: list(secondary_keys).into_iter().map(Secret::new).collect(),
         connect_groups,
-        forward_url,
+        forward,
     })
 }
 

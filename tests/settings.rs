@@ -77,6 +77,10 @@ fn bad_values_name_the_setting() {
             "AzureSignalRHubName: ",
         ),
         (
+            Box::new(|a| a.upstream_forward_secret = Some("SecretKeyValue-hook".into())),
+            "SIGNALR_UPSTREAM_FORWARD_SECRET: is set but SIGNALR_UPSTREAM_FORWARD_URL is not",
+        ),
+        (
             Box::new(|a| a.max_batch = Some("0".into())),
             "SIGNALR_MAX_BATCH: ",
         ),
@@ -162,6 +166,20 @@ fn under_the_host_only_the_host_port_counts() {
     );
     assert_eq!(standalone.emulator_port, 0);
     assert!(standalone.ignored.is_empty());
+}
+
+#[test]
+fn secrets_never_show_in_debug() {
+    let s = Settings::from_args(args(|a| {
+        a.function_keys = Some("SecretKeyValue-function".into());
+        a.upstream_secondary_keys = Some("SecretKeyValue-secondary".into());
+        a.upstream_forward_url = Some("https://hooks.example/in?code=SecretKeyValue-url".into());
+        a.upstream_forward_secret = Some("SecretKeyValue-hook".into());
+    }))
+    .unwrap();
+    let debug = format!("{s:?}");
+    assert!(debug.contains("forward"), "{debug}");
+    assert!(!debug.contains("SecretKeyValue"), "{debug}");
 }
 
 #[test]

@@ -30,6 +30,21 @@ pub fn is_valid(header: Option<&[u8]>, connection_id: &[u8], keys: &[Secret]) ->
     valid.into()
 }
 
+/// `sha256=<lowercase hex of HMAC-SHA256(key, message)>`: the form of one `X-ASRS-Signature`
+/// entry, and of the `X-Signature-256` header on forwarded events.
+pub fn sign(key: &Secret, message: &[u8]) -> String {
+    let digest = mac(key, message).unwrap_or_default();
+    let mut out = String::with_capacity(7 + 64);
+    out.push_str("sha256=");
+    for byte in digest {
+        out.push(char::from(HEX[usize::from(byte >> 4)]));
+        out.push(char::from(HEX[usize::from(byte & 0xf)]));
+    }
+    out
+}
+
+const HEX: &[u8; 16] = b"0123456789abcdef";
+
 /// HMAC-SHA256 of `message` keyed with the UTF-8 bytes of `key` (HMAC takes keys of any
 /// length, so this is always `Some`).
 fn mac(key: &Secret, message: &[u8]) -> Option<[u8; 32]> {
@@ -69,9 +84,7 @@ mod tests {
     }
 
     fn sign(key: &str, id: &str) -> String {
-        let d = mac(&Secret::new(key), id.as_bytes()).unwrap_or_default();
-        let hex: String = d.iter().map(|b| format!("{b:02x}")).collect();
-        format!("sha256={hex}")
+        super::sign(&Secret::new(key), id.as_bytes())
     }
 
     #[test]

@@ -12,7 +12,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::error::ApiError;
-use super::forward::{self, Event};
+use super::forward::{Event, Webhook};
 use super::topics::{self, HubMethod};
 use super::{body, negotiate, signature, AppState};
 use crate::service::names;
@@ -25,8 +25,8 @@ pub struct UpstreamSettings {
     pub secondary_keys: Vec<Secret>,
     /// Group templates a connection joins on connect, over `{userId}`, `{connectionId}` and claims.
     pub connect_groups: Vec<String>,
-    /// Where events are forwarded (may carry a key, so kept secret).
-    pub forward_url: Option<Secret>,
+    /// Where events are forwarded, and the secret that signs them.
+    pub forward: Option<Webhook>,
 }
 
 /// The JSON hub protocol's record separator, which ends every framed message.
@@ -77,15 +77,15 @@ async fn handle(state: &AppState, headers: &HeaderMap, body: Body) -> Result<Res
         Message::Connected => {
             tracing::info!(hub = %request.hub, connection = %request.connection_id, user = ?request.user_id, "client connected");
             join_groups(state, &request).await;
-            if let Some(url) = &settings.upstream.forward_url {
-                let _ = forward::forward(url, &event).await;
+            if let Some(webhook) = &settings.upstream.forward {
+                let _ = webhook.forward(&event).await;
             }
             Ok(StatusCode::OK.into_response())
         }
         Message::Disconnected { error } => {
             tracing::info!(hub = %request.hub, connection = %request.connection_id, user = ?request.user_id, error = ?error, "client disconnected");
-            if let Some(url) = &settings.upstream.forward_url {
-                let _ = forward::forward(url, &event).await;
+            if let Some(webhook) = &settings.upstream.forward {
+                let _ = webhook.forward(&event).await;
             }
             Ok(StatusCode::OK.into_response())
         }
@@ -139,8 +139,8 @@ async fn invoke(
                 .map_err(|e| e.to_string())
         }
         Some(Err(e)) => Err(e.to_string()),
-        None => match &settings.upstream.forward_url {
-            Some(url) => forward::forward(url, event).await,
+        None => match &settings.upstream.forward {
+            Some(webhook) => webhook.forward(event).await,
             None => Err(format!(
                 "unknown method {target:?}: this app offers subscribe, unsubscribe, publish and publishToTopic"
             )),

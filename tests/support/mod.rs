@@ -25,6 +25,9 @@ pub struct Recorded {
     pub query: Vec<(String, String)>,
     pub claims: Value,
     pub body: Value,
+    /// The body exactly as received.
+    pub raw_body: Vec<u8>,
+    pub headers: HeaderMap,
 }
 
 type Responder =
@@ -69,6 +72,7 @@ impl Recorder {
                     let query = url::form_urlencoded::parse(uri.query().unwrap_or("").as_bytes())
                         .into_owned()
                         .collect();
+                    let raw_body = body.to_vec();
                     let body = serde_json::from_slice(&body).unwrap_or(Value::Null);
                     let path = uri.path().to_string();
                     r.requests.lock().unwrap().push(Recorded {
@@ -77,6 +81,8 @@ impl Recorder {
                         query,
                         claims,
                         body,
+                        raw_body,
+                        headers,
                     });
                     let responder = r.responder.lock().unwrap().clone();
                     let (status, headers, body) = responder(&method, &path);
