@@ -13,18 +13,24 @@ const MAX_HEADER: usize = 4096;
 
 /// Whether `header` (the `X-ASRS-Signature` value) holds a valid signature of `connection_id`
 /// for one of `keys`. Missing, empty, malformed (`sha1=…`, no `=`, not hex) or forged → `false`.
-pub fn is_valid(header: Option<&[u8]>, connection_id: &[u8], keys: &[Secret]) -> bool {
+/// Keys are borrowed, nothing is allocated: this runs before anything else on every request.
+pub fn is_valid<'k>(
+    header: Option<&[u8]>,
+    connection_id: &[u8],
+    keys: impl IntoIterator<Item = &'k Secret>,
+) -> bool {
     let Some(header) = header.filter(|h| !h.is_empty() && h.len() <= MAX_HEADER) else {
         return false;
     };
-    let expected: Vec<[u8; 32]> = keys.iter().filter_map(|k| mac(k, connection_id)).collect();
     let mut valid = subtle::Choice::from(0);
-    for entry in header.split(|b| *b == b',') {
-        let Some(digest) = entry_digest(entry.trim_ascii()) else {
+    for key in keys {
+        let Some(expected) = mac(key, connection_id) else {
             continue;
         };
-        for e in &expected {
-            valid |= e.ct_eq(&digest);
+        for entry in header.split(|b| *b == b',') {
+            if let Some(digest) = entry_digest(entry.trim_ascii()) {
+                valid |= expected.ct_eq(&digest);
+            }
         }
     }
     valid.into()
