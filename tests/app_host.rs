@@ -103,3 +103,73 @@ async fn standalone_bad_listen_settings_are_an_error_naming_the_setting() {
         );
     }
 }
+
+/// A service stand-in that holds every request until released: the test can make sure a
+/// request is genuinely in flight, and decide when it may finish.
+struct HeldService {
+    port: u16,
+    arrived: tokio::sync::mpsc::UnboundedReceiver<String>,
+    release: std::sync::Arc<tokio::sync::Semaphore>,
+}
+
+impl HeldService {
+    async fn start() -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let (tell, arrived) = tokio::sync::mpsc::unbounded_channel();
+        let release = std::sync::Arc::new(tokio::sync::Semaphore::new(0));
+        let gate = release.clone();
+        let app = axum::Router::new().fallback(move |uri: axum::http::Uri| {
+            let (tell, gate) = (tell.clone(), gate.clone());
+            async move {
+                let _ = tell.send(uri.path().to_string());
+                gate.acquire().await.unwrap().forget();
+                axum::http::StatusCode::ACCEPTED
+            }
+        });
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        Self {
+            port,
+            arrived,
+            release,
+        }
+    }
+}
+
+/// SIGTERM while a send is waiting on the service: the handler stops taking new work, lets the
+/// request finish (202, the message was sent) and exits 0. The order is enforced with signals,
+/// not sleeps: the service holds the request until the handler has logged that it is draining.
+#[tokio::test]
+async fn sigterm_drains_a_request_in_flight() {
+    let mut service = HeldService::start().await;
+    let cs = format!(
+        "Endpoint=http://127.0.0.1;Port={};AccessKey={};Version=1.0;",
+        service.port,
+        support::KEY
+    );
+    let mut handler = binary::spawn(true, &[("AzureSignalRConnectionString", &cs)]).await;
+    let url = format!("{}/api/hubs/chat/messages", handler.base);
+    let in_flight = tokio::spawn(async move {
+        let r = reqwest::Client::new()
+            .post(url)
+            .json(&serde_json::json!({"target": "t", "arguments": ["last words"]}))
+            .send()
+            .await
+            .expect("the in-flight request is answered, not dropped");
+        (r.status(), r.text().await.unwrap_or_default())
+    });
+    let path = service.arrived.recv().await.unwrap();
+    assert_eq!(path, "/api/hubs/chat/:send");
+
+    handler.terminate();
+    handler
+        .stdout
+        .wait_for("shutting down: draining in-flight requests")
+        .await;
+    service.release.add_permits(1);
+
+    let (status, body) = in_flight.await.unwrap();
+    assert_eq!(status, reqwest::StatusCode::ACCEPTED, "{body}");
+    let exit = handler.exit_status().await;
+    assert!(exit.success(), "SIGTERM must drain and exit 0, got {exit}");
+}
