@@ -704,3 +704,138 @@ async fn an_unreadable_body_is_a_400_not_a_413() {
     assert_eq!(error["error"]["code"], "BodyUnreadable", "{answer}");
     assert!(rec.take().is_empty());
 }
+
+/// Management routes check names before any call (a JSON 400 that names the rule broken), and
+/// a service failure is a 502 carrying the service's status.
+#[tokio::test]
+async fn management_routes_refuse_bad_names_and_report_service_failures() {
+    use reqwest::Method;
+    let (app, rec) = setup().await;
+    let call = |method: Method, path: String, body: Option<Value>| {
+        let mut request = app
+            .http
+            .request(method, format!("{}{path}", app.url))
+            .header("x-functions-key", "test-key");
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        async move {
+            let r = request.send().await.unwrap();
+            (r.status(), r.json::<Value>().await.unwrap_or(Value::Null))
+        }
+    };
+    let long = "x".repeat(1025);
+    let cases = [
+        (
+            Method::GET,
+            "/api/hubs/1chat/users/u1".to_string(),
+            None,
+            "hub \"1chat\" is not valid",
+        ),
+        (
+            Method::GET,
+            "/api/hubs/chat/users/%20".into(),
+            None,
+            "user id must not be empty",
+        ),
+        (
+            Method::GET,
+            format!("/api/hubs/chat/users/{long}"),
+            None,
+            "user id is 1025 characters long; the limit is 1024",
+        ),
+        (
+            Method::GET,
+            "/api/hubs/chat/groups/a%01b".into(),
+            None,
+            "control characters are not allowed",
+        ),
+        (
+            Method::GET,
+            "/api/hubs/chat/connections/%20".into(),
+            None,
+            "connection id must not be empty",
+        ),
+        (
+            Method::GET,
+            "/api/hubs/chat/users/u/groups/%20".into(),
+            None,
+            "group name must not be empty",
+        ),
+        (
+            Method::DELETE,
+            "/api/hubs/chat/connections/%20".into(),
+            None,
+            "connection id must not be empty",
+        ),
+        (
+            Method::POST,
+            "/api/hubs/9/close".into(),
+            None,
+            "hub \"9\" is not valid",
+        ),
+        (
+            Method::POST,
+            "/api/hubs/chat/groups/%20/close".into(),
+            None,
+            "group name must not be empty",
+        ),
+        (
+            Method::POST,
+            "/api/hubs/chat/users/%20/close".into(),
+            None,
+            "user id must not be empty",
+        ),
+        (
+            Method::POST,
+            "/api/hubs/chat/close".into(),
+            Some(json!({"excluded": [" "]})),
+            "connection id must not be empty",
+        ),
+    ];
+    for (method, path, body, says) in cases {
+        let (status, answer) = call(method.clone(), path.clone(), body).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{method} {path}: {answer}");
+        assert_eq!(answer["error"]["code"], "InvalidName", "{path}: {answer}");
+        let message = answer["error"]["message"].as_str().unwrap();
+        assert!(
+            message.contains(says),
+            "{path}: {message:?} should say {says:?}"
+        );
+    }
+    assert!(rec.take().is_empty(), "bad names never reach the service");
+
+    rec.respond(|_, _| {
+        (
+            reqwest::StatusCode::FORBIDDEN,
+            vec![("x-ms-error-code", "Error.Auth.Forbidden".into())],
+            String::new(),
+        )
+    });
+    for (method, path) in [
+        (Method::GET, "/api/hubs/chat/users/u1"),
+        (Method::GET, "/api/hubs/chat/groups/g1"),
+        (Method::GET, "/api/hubs/chat/connections/c1"),
+        (Method::GET, "/api/hubs/chat/users/u1/groups/g1"),
+        (Method::DELETE, "/api/hubs/chat/connections/c1"),
+        (Method::POST, "/api/hubs/chat/close"),
+        (Method::POST, "/api/hubs/chat/groups/g1/close"),
+        (Method::POST, "/api/hubs/chat/users/u1/close"),
+    ] {
+        let (status, answer) = call(method.clone(), path.into(), None).await;
+        assert_eq!(status, StatusCode::BAD_GATEWAY, "{method} {path}: {answer}");
+        assert_eq!(answer["error"]["code"], "ServiceError");
+        assert_eq!(answer["error"]["serviceStatus"], 403);
+        assert_eq!(answer["error"]["serviceCode"], "Error.Auth.Forbidden");
+    }
+    rec.respond(|_, _| {
+        (
+            reqwest::StatusCode::INTERNAL_SERVER_ERROR,
+            vec![],
+            String::new(),
+        )
+    });
+    let (status, answer) = call(Method::POST, "/api/hubs/chat/close".into(), None).await;
+    assert_eq!(status, StatusCode::BAD_GATEWAY, "{answer}");
+    assert_eq!(answer["error"]["serviceStatus"], 500);
+}

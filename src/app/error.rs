@@ -107,9 +107,9 @@ impl From<TokenError> for ApiError {
 impl From<RestError> for ApiError {
     fn from(e: RestError) -> Self {
         match &e {
-            RestError::InvalidName(_) | RestError::InvalidArgument(_) => {
-                Self::bad_request("InvalidArgument", e.to_string())
-            }
+            // The same code as a name refused by the app itself (e.g. negotiate's hub).
+            RestError::InvalidName(_) => Self::bad_request("InvalidName", e.to_string()),
+            RestError::InvalidArgument(_) => Self::bad_request("InvalidArgument", e.to_string()),
             RestError::Token(t) => t.clone().into(),
             RestError::Service { status, code, .. } => {
                 Self::new(StatusCode::BAD_GATEWAY, "ServiceError", e.to_string())
