@@ -143,7 +143,8 @@ pub fn host_json() -> Value {
 /// Options of `handler package`.
 #[derive(Debug, clap::Args)]
 pub struct PackageArgs {
-    /// Folder to write (created if missing; existing function folders are replaced).
+    /// Folder to write (created if missing; function folders are replaced, and ones of functions
+    /// that no longer exist removed).
     #[arg(long, default_value = "dist")]
     pub out: PathBuf,
     /// The handler binary to copy (default: this executable). Build it for the target, e.g.
@@ -166,6 +167,7 @@ pub fn package(args: &PackageArgs) -> std::io::Result<Vec<PathBuf>> {
         ));
     }
     std::fs::create_dir_all(&args.out)?;
+    remove_stale_functions(&args.out)?;
     let mut written = vec![write_json(&args.out.join("host.json"), &host_json())?];
     for function in FUNCTIONS {
         let dir = args.out.join(function.name);
@@ -179,6 +181,23 @@ pub fn package(args: &PackageArgs) -> std::io::Result<Vec<PathBuf>> {
     std::fs::copy(&binary, &target)?;
     written.push(target);
     Ok(written)
+}
+
+/// Removes function folders of an earlier layout (a sub-folder with a `function.json` whose name
+/// is not a current function): the host would load them and route requests to missing handlers.
+/// Nothing else in `out` is touched.
+fn remove_stale_functions(out: &Path) -> std::io::Result<()> {
+    for entry in std::fs::read_dir(out)? {
+        let path = entry?.path();
+        let current = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .is_some_and(|name| FUNCTIONS.iter().any(|f| f.name == name));
+        if !current && path.join("function.json").is_file() {
+            std::fs::remove_dir_all(&path)?;
+        }
+    }
+    Ok(())
 }
 
 fn write_json(path: &Path, value: &Value) -> std::io::Result<PathBuf> {

@@ -97,6 +97,25 @@ fn errors_name_the_key() {
         "Endpoint=https://x;AccessKey={KEY};endpoint=https://y"
     ))
     .contains("Endpoint appears more than once"));
+    // A query or fragment would land in the middle of every request URL.
+    for key in ["ClientEndpoint", "ServerEndpoint"] {
+        for url in ["https://gw/?a=b", "https://gw/#x"] {
+            assert_eq!(
+                msg(&format!("Endpoint=https://x;AccessKey={KEY};{key}={url}")),
+                format!("{key}: must not have a query (?…) or fragment (#…)")
+            );
+        }
+    }
+}
+
+#[test]
+fn a_server_endpoint_path_prefix_is_kept_for_gateways() {
+    let cs = parse(&format!(
+        "Endpoint=https://x.service.signalr.net;AccessKey={KEY};ServerEndpoint=https://gw.example/signalr/"
+    ))
+    .unwrap();
+    assert_eq!(cs.server_base(), "https://gw.example/signalr/");
+    assert_eq!(cs.audience_base(), "https://x.service.signalr.net/");
 }
 
 #[test]
@@ -206,6 +225,15 @@ fn secrets_never_appear_in_debug_display_or_errors() {
         format!("Endpoint=https://x;AccessKey={secret_key};accesskey={secret_key}"),
         format!("Endpoint=bad;AccessKey={secret_key}"),
         format!("Endpoint=https://x;AccessKey={secret_key};Version=9"),
+        // Copy-paste slips put the key inside another key's value: a missing `;` …
+        format!("Endpoint=https://x;Version=1.0AccessKey={secret_key}"),
+        format!("Endpoint=https://x;Port=443AccessKey={secret_key}"),
+        format!("Endpoint=https://x;AccessKey=k;ClientEndpoint=https://gwAccessKey={secret_key}?"),
+        // … a space instead of `;` …
+        format!("Endpoint=https://x.service.signalr.net AccessKey={secret_key};Version=1.0"),
+        format!("AccessKey=k;Endpoint=ftp://x AccessKey={secret_key}"),
+        // … or a key pasted without its name, twice.
+        format!("Endpoint=https://x;AccessKey=k;{secret_key};{secret_key}"),
     ] {
         let err = parse(&bad).unwrap_err();
         assert!(!format!("{err} {err:?}").contains("TopSecret"), "{err}");

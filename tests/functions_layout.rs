@@ -113,6 +113,11 @@ fn local_settings_is_a_custom_worker_with_the_emulator() {
 fn package_writes_a_deployable_folder() {
     let out = std::env::temp_dir().join(format!("ssr-package-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&out);
+    // An earlier package: a function that no longer exists, and a user's own folder.
+    std::fs::create_dir_all(out.join("oldfunction")).unwrap();
+    std::fs::write(out.join("oldfunction/function.json"), "{}").unwrap();
+    std::fs::create_dir_all(out.join("assets")).unwrap();
+    std::fs::write(out.join("assets/readme.txt"), "mine").unwrap();
     let status = std::process::Command::new(env!("CARGO_BIN_EXE_handler"))
         .args(["package", "--out"])
         .arg(&out)
@@ -131,6 +136,11 @@ fn package_writes_a_deployable_folder() {
         );
     }
     assert!(out.join("handler").is_file());
+    assert!(
+        !out.join("oldfunction").exists(),
+        "a stale function would be loaded by the host"
+    );
+    assert!(out.join("assets/readme.txt").is_file(), "other files stay");
     let bad = std::process::Command::new(env!("CARGO_BIN_EXE_handler"))
         .args(["package", "--binary", "/nonexistent/handler", "--out"])
         .arg(&out)

@@ -182,6 +182,84 @@ fn limits() {
         ..Default::default()
     };
     assert_eq!(m.client_token("chat", &zero), Err(TokenError::ZeroLifetime));
+    // A lifetime whose `exp` would overflow (u64::MAX from `handler token --lifetime`) is refused,
+    // never wrapped into a token that is already expired.
+    for secs in [u64::MAX, u64::MAX / 2, 100 * 365 * 24 * 3600 + 1] {
+        let long = ClientClaims {
+            lifetime: Some(Duration::from_secs(secs)),
+            ..Default::default()
+        };
+        assert_eq!(
+            m.client_token("chat", &long),
+            Err(TokenError::LifetimeTooLong(secs))
+        );
+    }
+    let century = ClientClaims {
+        lifetime: Some(Duration::from_secs(100 * 365 * 24 * 3600)),
+        ..Default::default()
+    };
+    let (_, p) = verify(&m.client_token("chat", &century).unwrap(), KEY);
+    assert_eq!(
+        p["exp"].as_u64().unwrap(),
+        p["iat"].as_u64().unwrap() + 100 * 365 * 24 * 3600
+    );
     let aad = ConnectionString::parse("Endpoint=https://x;AuthType=azure.msi").unwrap();
     assert_eq!(TokenMinter::new(&aad).unwrap_err(), TokenError::NoAccessKey);
+}
+
+/// A second, unrelated JWT implementation (`jsonwebtoken`, as a service-side validator would use)
+/// accepts our tokens with strict HS256, audience and expiry checks, and rejects another key.
+#[test]
+fn a_strict_jwt_library_accepts_the_tokens() {
+    use jsonwebtoken::{decode, Algorithm, DecodingKey, Validation};
+    let m = minter(&format!(
+        "Endpoint=https://demo.service.signalr.net;AccessKey={KEY}"
+    ));
+    let token = m
+        .client_token(
+            "Chat",
+            &ClientClaims {
+                user_id: Some("alice".into()),
+                claims: vec![("tid".into(), json!("t1"))],
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    let mut validation = Validation::new(Algorithm::HS256);
+    validation.set_audience(&["https://demo.service.signalr.net/client/?hub=chat"]);
+    validation.set_required_spec_claims(&["exp", "aud", "nbf"]);
+    validation.validate_nbf = true;
+    let data = decode::<Value>(
+        &token,
+        &DecodingKey::from_secret(KEY.as_bytes()),
+        &validation,
+    )
+    .unwrap();
+    assert_eq!(data.header.alg, Algorithm::HS256);
+    assert_eq!(data.header.typ.as_deref(), Some("JWT"));
+    assert_eq!(data.claims["asrs.s.uid"], "alice");
+    assert_eq!(data.claims["tid"], "t1");
+    assert!(decode::<Value>(
+        &token,
+        &DecodingKey::from_secret(b"another key"),
+        &validation
+    )
+    .is_err());
+
+    let rest = m
+        .rest_token(m.rest_audience("api/hubs/chat/:send?api-version=2022-06-01"))
+        .unwrap();
+    validation.set_audience(&[
+        "https://demo.service.signalr.net/api/hubs/chat/:send?api-version=2022-06-01",
+    ]);
+    let data = decode::<Value>(
+        &rest,
+        &DecodingKey::from_secret(KEY.as_bytes()),
+        &validation,
+    )
+    .unwrap();
+    assert!(data.claims["nameid"]
+        .as_str()
+        .unwrap()
+        .starts_with("serverless-signalr_"));
 }

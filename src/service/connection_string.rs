@@ -1,7 +1,8 @@
 //! Parsing of `AzureSignalRConnectionString` and the URLs derived from it (reference
 //! `signalr-service.md` §1): where clients connect, where REST calls go, and the audience base
-//! that tokens are minted for. Errors name the key and say what is wrong; no error and no `Debug`
-//! output ever contains the access key or client secret.
+//! that tokens are minted for. Errors name the key and say what is wrong but never repeat a value:
+//! a missing `;` makes the next pair part of the value (`Version=1.0AccessKey=…`), so echoing any
+//! value could print the access key. No `Debug` output contains the access key or client secret.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -60,9 +61,12 @@ pub enum ConnectionStringError {
     /// A required key is absent.
     #[error("{0} is missing")]
     Missing(&'static str),
-    /// A key appears more than once (keys are case-insensitive).
+    /// A recognised key appears more than once (keys are case-insensitive).
     #[error("{0} appears more than once (keys are case-insensitive)")]
-    Duplicate(String),
+    Duplicate(&'static str),
+    /// An unrecognised key appears more than once. It is not named: it may be a pasted secret.
+    #[error("an unrecognised key appears more than once (keys are case-insensitive)")]
+    DuplicateUnknown,
     /// A key has a value that is not allowed.
     #[error("{key}: {problem}")]
     Invalid {
@@ -100,15 +104,12 @@ impl ConnectionString {
             if key.is_empty() {
                 continue;
             }
-            let canonical = KNOWN_KEYS
-                .iter()
-                .find(|k| k.eq_ignore_ascii_case(key))
-                .map_or_else(|| key.to_ascii_lowercase(), |k| (*k).to_string());
-            if pairs
-                .insert(canonical.clone(), value.trim().to_string())
-                .is_some()
-            {
-                return Err(ConnectionStringError::Duplicate(canonical));
+            let known = KNOWN_KEYS.iter().find(|k| k.eq_ignore_ascii_case(key));
+            let canonical = known.map_or_else(|| key.to_ascii_lowercase(), |k| (*k).to_string());
+            if pairs.insert(canonical, value.trim().to_string()).is_some() {
+                return Err(known.map_or(ConnectionStringError::DuplicateUnknown, |k| {
+                    ConnectionStringError::Duplicate(k)
+                }));
             }
         }
         let get = |key: &str| pairs.get(key).filter(|v| !v.is_empty()).cloned();
@@ -121,20 +122,19 @@ impl ConnectionString {
         endpoint.set_query(None);
         endpoint.set_fragment(None);
         if let Some(port) = get("Port") {
-            let port = port.parse::<u16>().ok().filter(|p| *p > 0).ok_or_else(|| {
-                invalid(
-                    "Port",
-                    format!("must be a whole number from 1 to 65535, not {port:?}"),
-                )
-            })?;
+            let port = port
+                .parse::<u16>()
+                .ok()
+                .filter(|p| *p > 0)
+                .ok_or_else(|| invalid("Port", "must be a whole number from 1 to 65535"))?;
             // A URL with a special scheme always accepts a port.
             let _ = endpoint.set_port(Some(port));
         }
         let client_endpoint = get("ClientEndpoint")
-            .map(|v| parse_url("ClientEndpoint", &v))
+            .map(|v| parse_base_url("ClientEndpoint", &v))
             .transpose()?;
         let server_endpoint = get("ServerEndpoint")
-            .map(|v| parse_url("ServerEndpoint", &v))
+            .map(|v| parse_base_url("ServerEndpoint", &v))
             .transpose()?;
 
         let version = get("Version");
@@ -142,7 +142,7 @@ impl ConnectionString {
             if !version_supported(v) {
                 return Err(invalid(
                     "Version",
-                    format!("{v:?} is not supported; use 1.0"),
+                    "is not supported; use 1.0 (1.<digits>, optionally with a suffix)",
                 ));
             }
         }
@@ -271,22 +271,31 @@ fn parse_url(key: &'static str, value: &str) -> Result<Url, ConnectionStringErro
     let url = Url::parse(value.trim_end_matches('/')).map_err(|_| {
         invalid(
             key,
-            format!(
-                "{value:?} is not an absolute URL; use e.g. https://<name>.service.signalr.net"
-            ),
+            "is not an absolute URL (is a ';' missing before the next key?); \
+             use e.g. https://<name>.service.signalr.net",
         )
     })?;
     if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none_or(str::is_empty) {
-        return Err(invalid(
-            key,
-            format!("{value:?} must be an http or https URL with a host"),
-        ));
+        return Err(invalid(key, "must be an http or https URL with a host"));
     }
     Ok(url)
 }
 
-fn invalid(key: &'static str, problem: String) -> ConnectionStringError {
-    ConnectionStringError::Invalid { key, problem }
+/// A URL that request paths are appended to: a path prefix is kept (a gateway may serve the
+/// service under one), a query or fragment would end up in the middle of every request URL.
+fn parse_base_url(key: &'static str, value: &str) -> Result<Url, ConnectionStringError> {
+    let url = parse_url(key, value)?;
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(invalid(key, "must not have a query (?…) or fragment (#…)"));
+    }
+    Ok(url)
+}
+
+fn invalid(key: &'static str, problem: &str) -> ConnectionStringError {
+    ConnectionStringError::Invalid {
+        key,
+        problem: problem.to_string(),
+    }
 }
 
 /// `^1\.\d+(?:[\w-.]+)?$`, as the SDK checks.

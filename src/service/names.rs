@@ -71,17 +71,20 @@ pub fn validate_hub(hub: &str) -> Result<(), NameError> {
     }
 }
 
-/// Checks a group name: 1..=1024 characters, not only whitespace, no control characters.
+/// Checks a group name: 1..=1024 characters, not only whitespace, no control characters, not
+/// `.` or `..`.
 pub fn validate_group(group: &str) -> Result<(), NameError> {
     validate_text("group name", group)
 }
 
-/// Checks a user id: 1..=1024 characters, not only whitespace, no control characters.
+/// Checks a user id: 1..=1024 characters, not only whitespace, no control characters, not `.`
+/// or `..`.
 pub fn validate_user(user: &str) -> Result<(), NameError> {
     validate_text("user id", user)
 }
 
-/// Checks a connection id: 1..=1024 characters, not only whitespace, no control characters.
+/// Checks a connection id: 1..=1024 characters, not only whitespace, no control characters, not
+/// `.` or `..`.
 pub fn validate_connection_id(id: &str) -> Result<(), NameError> {
     validate_text("connection id", id)
 }
@@ -103,6 +106,15 @@ fn validate_text(kind: &'static str, value: &str) -> Result<(), NameError> {
             kind,
             shown: shown(value),
             rule: "control characters are not allowed",
+        });
+    }
+    if value == "." || value == ".." {
+        // URL parsers (the service's too) collapse these path segments even when
+        // percent-encoded, which would silently change which resource a call addresses.
+        return Err(NameError::Invalid {
+            kind,
+            shown: shown(value),
+            rule: "\".\" and \"..\" cannot be used: the service would read them as a relative path",
         });
     }
     Ok(())
@@ -154,6 +166,13 @@ mod tests {
         assert!(validate_user(&"u".repeat(1024)).is_ok());
         assert!(validate_user(&"u".repeat(1025)).is_err());
         assert!(validate_connection_id("x\ny").is_err());
+        for dots in [".", ".."] {
+            assert!(validate_user(dots).is_err());
+            assert!(validate_group(dots).is_err());
+            assert!(validate_connection_id(dots).is_err());
+        }
+        assert!(validate_user("...").is_ok());
+        assert!(validate_group(".a").is_ok());
     }
 
     #[test]

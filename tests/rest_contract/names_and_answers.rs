@@ -94,6 +94,10 @@ async fn invalid_names_are_refused_before_any_request() {
         client.group_exists("chat", " ").await.map(|_| ()),
         client.connection_exists("chat", "").await.map(|_| ()),
         client.user_in_group("_chat", "g", "u").await.map(|_| ()),
+        // `.` and `..` would be collapsed as relative path segments by URL parsers.
+        client.send_to_user("chat", "..", &p).await,
+        client.remove_connection_from_all_groups("chat", ".").await,
+        client.send_to_group("chat", ".", &p, &[]).await,
     ];
     for (i, result) in name_errors.into_iter().enumerate() {
         let error = result.expect_err("refused");
@@ -102,8 +106,9 @@ async fn invalid_names_are_refused_before_any_request() {
     }
 
     let argument_errors = [
-        client.send_to_user("chat", "..", &p).await,
-        client.remove_connection_from_all_groups("chat", ".").await,
+        client
+            .add_user_to_group("chat", "g", "u", Some(u32::MAX))
+            .await,
         client
             .send_to_all("chat", &Payload::new("", vec![]), &[])
             .await,
@@ -370,4 +375,39 @@ async fn client_needs_an_access_key_and_a_timeout() {
     assert_eq!(defaults.max_backoff, Duration::from_secs(5));
     let client = RestClient::new(&keyed, defaults).expect("client");
     assert!(!format!("{client:?}").contains(KEY));
+}
+
+/// With `ServerEndpoint` (a gateway, a private endpoint), requests go there, path prefix
+/// included, while every token's audience stays on the `Endpoint` host (reference §3.1).
+#[tokio::test]
+async fn server_endpoint_takes_the_requests_and_endpoint_keeps_the_audience() {
+    let service = FakeService::start().await;
+    let connection = ConnectionString::parse(&format!(
+        "Endpoint=https://demo.service.signalr.net;AccessKey={KEY};ServerEndpoint=http://127.0.0.1:{}/gateway/",
+        service.port
+    ))
+    .expect("valid connection string");
+    let client = RestClient::new(&connection, fast_options()).expect("client");
+    // The swagger has no `/gateway` prefix, so the answers are scripted.
+    service.reply([Reply::status(202), Reply::status(200)]);
+
+    client
+        .send_to_user("Chat", "alice", &payload())
+        .await
+        .expect("sent");
+    let request = service.single();
+    assert_eq!(request.path, "/gateway/api/hubs/chat/users/alice/:send");
+    let claims = verify_token(request.token());
+    assert_eq!(
+        claims["aud"],
+        "https://demo.service.signalr.net/api/hubs/chat/users/alice/:send?api-version=2022-06-01"
+    );
+
+    assert!(client.health().await.expect("healthy"));
+    let request = service.single();
+    assert_eq!(request.path, "/gateway/api/health");
+    assert_eq!(
+        verify_token(request.token())["aud"],
+        "https://demo.service.signalr.net/api/health?api-version=2022-06-01"
+    );
 }

@@ -1,7 +1,7 @@
 //! Every operation, one by one, against the swagger: method, path template, required and
 //! declared query parameters, exact JSON body and a verified token for the exact audience.
 
-use serverless_signalr::service::rest::{Payload, RestOptions};
+use serverless_signalr::service::rest::{Payload, RestError, RestOptions};
 
 use crate::rest_support::{assert_request, fast_options, Expect, FakeService, Reply};
 use crate::{ids, payload, payload_json};
@@ -357,4 +357,24 @@ async fn health_is_a_signed_head() {
 
     service.reply([Reply::status(503)]);
     assert!(!client.health().await.expect("an answer"));
+}
+
+#[tokio::test]
+async fn health_is_one_quick_attempt_and_a_wrong_key_is_an_error() {
+    let service = FakeService::start().await;
+    // A client that would otherwise retry 503s three times; a retry would get the default 200.
+    let client = service.client(fast_options());
+    service.reply([Reply::status(503)]);
+    assert!(!client.health().await.expect("an answer"), "no retry");
+    assert_eq!(service.take().len(), 1);
+
+    for status in [401, 403] {
+        service.reply([Reply::status(status)]);
+        let error = client.health().await.expect_err("a configuration fault");
+        assert!(
+            matches!(&error, RestError::Service { status: s, .. } if *s == status),
+            "{error:?}"
+        );
+        service.take();
+    }
 }

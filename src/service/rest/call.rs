@@ -2,6 +2,8 @@
 //! validated names. It knows the two URLs of reference §3.1: the request URL (server base + path +
 //! `api-version` + extra query) and the token audience path (path + `api-version` only).
 
+use std::time::Duration;
+
 use reqwest::Method;
 
 use super::error::RestError;
@@ -32,6 +34,9 @@ pub(super) struct Call {
     /// The JSON body, serialised once.
     pub body: Option<Vec<u8>>,
     pub not_found: NotFound,
+    /// Overrides of the client's options for this call: most retries and per-attempt timeout.
+    pub max_retries: Option<u32>,
+    pub timeout: Option<Duration>,
 }
 
 impl Call {
@@ -44,7 +49,17 @@ impl Call {
             query: Vec::new(),
             body: None,
             not_found: NotFound::Fails,
+            max_retries: None,
+            timeout: None,
         }
+    }
+
+    /// One attempt only, within `timeout` (or the client's timeout when shorter): for probes
+    /// that must answer quickly rather than eventually.
+    pub fn probe(mut self, timeout: Duration) -> Self {
+        self.max_retries = Some(0);
+        self.timeout = Some(timeout);
+        self
     }
 
     /// Adds `excluded=<id>` once per connection id, each validated.
@@ -64,12 +79,18 @@ impl Call {
         self
     }
 
-    /// Adds `ttl=<seconds>` when given.
-    pub fn ttl(mut self, ttl: Option<u32>) -> Self {
+    /// Adds `ttl=<seconds>` when given; the service reads it as a 32-bit signed integer.
+    pub fn ttl(mut self, ttl: Option<u32>) -> Result<Self, RestError> {
         if let Some(ttl) = ttl {
+            if ttl > i32::MAX as u32 {
+                return Err(RestError::InvalidArgument(format!(
+                    "ttl {ttl} is too large; the service accepts at most {} seconds",
+                    i32::MAX
+                )));
+            }
             self.query.push(("ttl", ttl.to_string()));
         }
-        self
+        Ok(self)
     }
 
     /// Sets the JSON body.
@@ -125,17 +146,6 @@ pub(super) fn hub_path(hub: &str) -> Result<String, RestError> {
     ))
 }
 
-/// One encoded path segment. `.` and `..` are refused: URL parsers (and the service's) collapse
-/// them even when percent-encoded, which would silently change the operation's target.
-pub(super) fn segment(kind: &str, value: &str) -> Result<String, RestError> {
-    if value == "." || value == ".." {
-        return Err(RestError::InvalidArgument(format!(
-            "{kind} {value:?} cannot be used: the service would read it as a relative path"
-        )));
-    }
-    Ok(names::encode(value))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -161,10 +171,14 @@ mod tests {
     }
 
     #[test]
-    fn dot_segments_are_refused() {
-        assert!(segment("user id", "..").is_err());
-        assert!(segment("user id", ".").is_err());
-        assert_eq!(segment("user id", "...").expect("fine"), "...");
+    fn ttl_must_fit_the_services_int32() {
+        let call = || Call::new("add_user_to_group", Method::PUT, "p".into());
+        assert!(call().ttl(Some(i32::MAX as u32)).is_ok());
+        let error = call().ttl(Some(i32::MAX as u32 + 1)).unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "ttl 2147483648 is too large; the service accepts at most 2147483647 seconds"
+        );
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! Typed async client for the service's data-plane REST API, api-version 2022-06-01 (reference
 //! `signalr-service.md` §3.1 and §4): one method per operation, names validated before anything is
-//! sent, every path segment percent-encoded, one freshly signed token per request.
+//! sent, every path segment percent-encoded, each request signed with a token for its own audience.
 //!
 //! * `call` describes one operation (paths, query, body, what a 404 means);
 //! * `transport` sends it with timeouts and retries (`retry` decides which are safe);
@@ -22,6 +22,7 @@ mod call;
 mod error;
 mod payload;
 mod retry;
+mod token_cache;
 mod transport;
 
 use std::sync::Arc;
@@ -33,11 +34,14 @@ pub use call::API_VERSION;
 pub use error::{RestError, MAX_MESSAGE_CHARS};
 pub use payload::{Payload, MAX_BODY_BYTES};
 
-use call::{hub_path, segment, Call};
+use call::{hub_path, Call};
 use transport::Transport;
 
-use crate::service::names::{validate_connection_id, validate_group, validate_user};
+use crate::service::names::{self, validate_connection_id, validate_group, validate_user};
 use crate::service::ConnectionString;
+
+/// Longest wait for the health probe ([`RestClient::health`]).
+pub const HEALTH_TIMEOUT: Duration = Duration::from_secs(3);
 
 /// Timeouts and retry limits of a [`RestClient`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -48,7 +52,8 @@ pub struct RestOptions {
     pub max_retries: u32,
     /// Wait before the first retry; doubles per retry (with jitter). Default 200 ms.
     pub base_backoff: Duration,
-    /// Longest wait between attempts, also capping `Retry-After`. Default 5 s.
+    /// Longest wait between attempts. A `Retry-After` longer than this is not cut short: the
+    /// call fails with the service's answer instead. Default 5 s.
     pub max_backoff: Duration,
 }
 
@@ -166,7 +171,7 @@ impl RestClient {
             Method::PUT,
             user_group_path(hub, group, user)?,
         )
-        .ttl(ttl);
+        .ttl(ttl)?;
         self.run(call).await
     }
 
@@ -353,15 +358,16 @@ impl RestClient {
         self.run(call).await
     }
 
-    /// Whether the service is healthy: `true` on a 2xx answer to the signed
-    /// `HEAD /api/health`, `false` on any other status (after retrying 429/5xx); an error only
-    /// when the service cannot be reached or does not answer in time.
+    /// Whether the service is healthy: one signed `HEAD /api/health` within
+    /// [`HEALTH_TIMEOUT`], never retried (a probe must answer now, as the SDK's does). `true` on
+    /// 2xx, `false` on another status from the service. An error when it cannot be reached or
+    /// does not answer in time, and on 401/403: those mean this app's key is wrong, not that the
+    /// service is down.
     pub async fn health(&self) -> Result<bool, RestError> {
-        let call = Call::new("health", Method::HEAD, "api/health".into());
+        let call = Call::new("health", Method::HEAD, "api/health".into()).probe(HEALTH_TIMEOUT);
         match self.inner.execute(&call).await {
-            Ok(healthy) => Ok(healthy),
-            Err(RestError::Service { .. }) => Ok(false),
-            Err(other) => Err(other),
+            Err(RestError::Service { status, .. }) if status != 401 && status != 403 => Ok(false),
+            other => other,
         }
     }
 
@@ -377,17 +383,17 @@ impl RestClient {
 
 fn user_segment(user: &str) -> Result<String, RestError> {
     validate_user(user)?;
-    segment("user id", user)
+    Ok(names::encode(user))
 }
 
 fn group_segment(group: &str) -> Result<String, RestError> {
     validate_group(group)?;
-    segment("group name", group)
+    Ok(names::encode(group))
 }
 
 fn connection_segment(connection_id: &str) -> Result<String, RestError> {
     validate_connection_id(connection_id)?;
-    segment("connection id", connection_id)
+    Ok(names::encode(connection_id))
 }
 
 /// `api/hubs/{hub}/users/{user}/groups/{group}`.

@@ -11,10 +11,12 @@
 //! * a send (POST) is never retried after an ambiguous outcome (500, 502, 504, connection lost).
 //!
 //! Waits grow exponentially from `base_backoff`, capped at `max_backoff`, with "equal jitter"
-//! (half fixed, half random). A `Retry-After: <seconds>` header replaces the computed wait, still
-//! capped at `max_backoff` so one answer cannot stall a caller for long.
+//! (half fixed, half random). A `Retry-After` header (seconds or an HTTP date) replaces the
+//! computed wait. It is honoured, never cut short: when the service asks for a longer wait than
+//! `max_backoff`, the call is not retried but fails with the service's answer, whose message says
+//! when to try again, so one answer cannot stall a caller for long either.
 
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use reqwest::header::{HeaderMap, RETRY_AFTER};
 
@@ -55,15 +57,16 @@ impl Failure {
 }
 
 /// The wait before retry number `retry` (0 for the first retry): `Retry-After` when the service
-/// gave one, else `base · 2^retry` with equal jitter; never more than `max`.
+/// gave one, else `base · 2^retry` with equal jitter, at most `max`. `None` when the service asked
+/// for a longer wait than `max`: then there is no retry.
 pub(super) fn delay(
     retry: u32,
     retry_after: Option<Duration>,
     base: Duration,
     max: Duration,
-) -> Duration {
+) -> Option<Duration> {
     if let Some(wait) = retry_after {
-        return wait.min(max);
+        return (wait <= max).then_some(wait);
     }
     let exponential = base
         .checked_mul(2u32.saturating_pow(retry))
@@ -71,14 +74,18 @@ pub(super) fn delay(
         .min(max);
     let half = exponential / 2;
     let jitter_nanos = rand::random_range(0..=half.as_nanos().min(u128::from(u64::MAX)) as u64);
-    half + Duration::from_nanos(jitter_nanos)
+    Some(half + Duration::from_nanos(jitter_nanos))
 }
 
-/// Reads `Retry-After` as whole seconds. The HTTP-date form is ignored (the service sends
-/// seconds); the computed backoff is used instead.
+/// Reads `Retry-After`: delay seconds, or an HTTP date (a date in the past means no wait). An
+/// unreadable value is ignored and the computed backoff applies.
 pub(super) fn retry_after(headers: &HeaderMap) -> Option<Duration> {
     let value = headers.get(RETRY_AFTER)?.to_str().ok()?.trim();
-    value.parse::<u64>().ok().map(Duration::from_secs)
+    if let Ok(seconds) = value.parse::<u64>() {
+        return Some(Duration::from_secs(seconds));
+    }
+    let at = httpdate::parse_http_date(value).ok()?;
+    Some(at.duration_since(SystemTime::now()).unwrap_or_default())
 }
 
 #[cfg(test)]
@@ -113,30 +120,42 @@ mod tests {
     fn backoff_grows_with_jitter_and_is_capped() {
         for retry in 0..4 {
             let full = 100 * MS * 2u32.pow(retry);
-            let wait = delay(retry, None, 100 * MS, 10_000 * MS);
+            let wait = delay(retry, None, 100 * MS, 10_000 * MS).unwrap();
             assert!(wait >= full / 2 && wait <= full, "{retry}: {wait:?}");
         }
-        assert!(delay(40, None, 100 * MS, 5000 * MS) <= 5000 * MS);
-        assert!(delay(40, None, 100 * MS, 5000 * MS) >= 2500 * MS);
+        let capped = delay(40, None, 100 * MS, 5000 * MS).unwrap();
+        assert!(capped <= 5000 * MS && capped >= 2500 * MS, "{capped:?}");
     }
 
     #[test]
-    fn retry_after_wins_but_is_capped() {
+    fn retry_after_wins_and_is_never_cut_short() {
         let max = 5000 * MS;
-        assert_eq!(delay(0, Some(2000 * MS), MS, max), 2000 * MS);
-        assert_eq!(delay(0, Some(60_000 * MS), MS, max), max);
+        assert_eq!(delay(0, Some(2000 * MS), MS, max), Some(2000 * MS));
+        assert_eq!(delay(0, Some(max), MS, max), Some(max));
+        assert_eq!(delay(0, Some(60_000 * MS), MS, max), None);
     }
 
     #[test]
-    fn parses_retry_after_seconds_only() {
+    fn parses_retry_after_seconds_and_http_dates() {
         let mut headers = HeaderMap::new();
         assert_eq!(retry_after(&headers), None);
         headers.insert(RETRY_AFTER, HeaderValue::from_static(" 3 "));
         assert_eq!(retry_after(&headers), Some(Duration::from_secs(3)));
+        // A date in the past: retry now.
         headers.insert(
             RETRY_AFTER,
             HeaderValue::from_static("Wed, 21 Oct 2015 07:28:00 GMT"),
         );
+        assert_eq!(retry_after(&headers), Some(Duration::ZERO));
+        // A date an hour ahead: about an hour.
+        let later = httpdate::fmt_http_date(SystemTime::now() + Duration::from_secs(3600));
+        headers.insert(RETRY_AFTER, HeaderValue::from_str(&later).unwrap());
+        let wait = retry_after(&headers).unwrap();
+        assert!(
+            wait > Duration::from_secs(3500) && wait <= Duration::from_secs(3600),
+            "{wait:?}"
+        );
+        headers.insert(RETRY_AFTER, HeaderValue::from_static("soon"));
         assert_eq!(retry_after(&headers), None);
     }
 }

@@ -1,4 +1,5 @@
-//! Runs a [`Call`]: signs each attempt with a freshly minted token, sends it through the one
+//! Runs a [`Call`]: signs each attempt with a token for its audience (re-used per audience, see
+//! `token_cache`), sends it through the one
 //! pooled `reqwest::Client` with a per-attempt timeout, retries where `retry`
 //! allows, and turns the final answer into `Ok(true)` (2xx), `Ok(false)` (an expected 404) or a
 //! [`RestError`]. Logs at debug level without query strings or tokens.
@@ -11,6 +12,7 @@ use reqwest::{Method, Response};
 use super::call::Call;
 use super::error::{service_message, RestError};
 use super::retry::{delay, retry_after, Failure};
+use super::token_cache::TokenCache;
 use super::RestOptions;
 use crate::service::token::TokenMinter;
 use crate::service::{ConnectionString, Secret};
@@ -25,6 +27,7 @@ pub(super) struct Transport {
     http: reqwest::Client,
     server_base: String,
     minter: TokenMinter,
+    tokens: TokenCache,
     access_key: Option<Secret>,
     pub(super) options: RestOptions,
 }
@@ -53,6 +56,7 @@ impl Transport {
             http,
             server_base: connection.server_base(),
             minter,
+            tokens: TokenCache::default(),
             access_key: connection.access_key().cloned(),
             options,
         })
@@ -67,10 +71,11 @@ impl Transport {
         let url = call.url(&self.server_base);
         let audience = self.minter.rest_audience(&call.audience_path());
         let idempotent = call.is_idempotent();
+        let max_retries = call.max_retries.unwrap_or(self.options.max_retries);
         let mut retries = 0;
         loop {
             let attempt = retries + 1;
-            let token = self.minter.rest_token(audience.clone())?;
+            let token = self.tokens.token(&self.minter, &audience)?;
             let (failure, wait) = match self.attempt(call, &url, &token).await {
                 Ok(response) => {
                     let status = response.status();
@@ -83,19 +88,35 @@ impl Transport {
                         return Ok(false);
                     }
                     let failure = Failure::Status(status.as_u16());
-                    if retries >= self.options.max_retries || !failure.is_retryable(idempotent) {
-                        return Err(self.service_error(call, response, code, &token).await);
+                    let asked = retry_after(response.headers());
+                    let wait = self.backoff(retries, asked);
+                    match wait {
+                        Some(wait) if retries < max_retries && failure.is_retryable(idempotent) => {
+                            (failure, wait)
+                        }
+                        _ => {
+                            let mut error = self.service_error(call, response, code, &token).await;
+                            if let (RestError::Service { message, .. }, Some(asked)) =
+                                (&mut error, asked)
+                            {
+                                message.push_str(&format!(
+                                    " (the service asks to retry after {} s)",
+                                    asked.as_secs()
+                                ));
+                            }
+                            return Err(error);
+                        }
                     }
-                    let wait = self.backoff(retries, retry_after(response.headers()));
-                    (failure, wait)
                 }
                 Err(error) => {
                     let failure = Failure::from_transport(&error);
                     tracing::debug!(method = %call.method, path = %call.path, ?failure, attempt, "SignalR REST call failed");
-                    if retries >= self.options.max_retries || !failure.is_retryable(idempotent) {
-                        return Err(transport_error(call, &self.server_base, failure, error));
+                    match self.backoff(retries, None) {
+                        Some(wait) if retries < max_retries && failure.is_retryable(idempotent) => {
+                            (failure, wait)
+                        }
+                        _ => return Err(transport_error(call, &self.server_base, failure, error)),
                     }
-                    (failure, self.backoff(retries, None))
                 }
             };
             tracing::debug!(method = %call.method, path = %call.path, ?failure, attempt, wait_ms = wait.as_millis() as u64, "retrying SignalR REST call");
@@ -109,7 +130,10 @@ impl Transport {
             .http
             .request(call.method.clone(), url)
             .bearer_auth(token)
-            .timeout(self.options.timeout);
+            .timeout(
+                call.timeout
+                    .map_or(self.options.timeout, |t| t.min(self.options.timeout)),
+            );
         if let Some(body) = &call.body {
             request = request
                 .header(CONTENT_TYPE, "application/json")
@@ -121,7 +145,7 @@ impl Transport {
         request.send().await
     }
 
-    fn backoff(&self, retries: u32, retry_after: Option<Duration>) -> Duration {
+    fn backoff(&self, retries: u32, retry_after: Option<Duration>) -> Option<Duration> {
         delay(
             retries,
             retry_after,
