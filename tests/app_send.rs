@@ -262,6 +262,10 @@ async fn group_actions_map_to_rest_calls() {
             json!({"action": "add", "userId": "u", "groupName": "g", "TTL": "60"}),
             "ttl: invalid type: string \"60\"",
         ),
+        (
+            json!({"action": "add", "userId": "u", "groupName": "g", "ttl": 2147483648u32}),
+            "ttl 2147483648 is too large; the service accepts at most 2147483647 seconds",
+        ),
     ] {
         let (status, answer) = post(&app, "/api/groups", body).await;
         assert_eq!(status, StatusCode::BAD_REQUEST);
@@ -273,6 +277,22 @@ async fn group_actions_map_to_rest_calls() {
             "{answer}"
         );
     }
+    assert!(
+        rec.take().is_empty(),
+        "bad actions are refused before any call"
+    );
+    let (status, answer) = post(
+        &app,
+        "/api/groups",
+        json!([{"action": "add", "userId": "u", "groupName": "g"},
+               {"action": "add", "userId": "u", "groupName": "..", "ttl": 5}]),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{answer}");
+    assert!(
+        rec.take().is_empty(),
+        "the first action is not applied either"
+    );
     rec.respond(|_, _| {
         (
             reqwest::StatusCode::NOT_FOUND,
@@ -525,6 +545,23 @@ async fn health_reflects_the_service() {
         .await
         .unwrap();
     assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(
+        r.json::<Value>().await.unwrap(),
+        json!({"service": "unhealthy"})
+    );
+    // The service refuses the key: not an outage, a configuration problem of this app.
+    rec.respond(|_, _| (reqwest::StatusCode::UNAUTHORIZED, vec![], String::new()));
+    let r = app
+        .http
+        .get(format!("{}/api/health", app.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(
+        r.json::<Value>().await.unwrap(),
+        json!({"service": "unauthorized"})
+    );
     // Nothing listening at all.
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -737,6 +774,13 @@ async fn management_routes_refuse_bad_names_and_report_service_failures() {
             "/api/hubs/chat/users/%20".into(),
             None,
             "user id must not be empty",
+        ),
+        // (A ".." path segment is collapsed by the HTTP client itself, so it goes in the body.)
+        (
+            Method::POST,
+            "/api/hubs/chat/close".into(),
+            Some(json!({"excluded": [".."]})),
+            "connection id \"..\" is not valid",
         ),
         (
             Method::GET,

@@ -16,6 +16,9 @@ use super::AppState;
 use crate::service::names;
 use crate::service::rest::{RestClient, RestError};
 
+/// Longest `ttl` the service accepts (it reads a 32-bit signed integer).
+const MAX_TTL: u32 = i32::MAX as u32;
+
 const FIELDS: &[&str] = &[
     "action",
     "userId",
@@ -112,6 +115,13 @@ impl GroupAction {
         names::validate_user(&user)?;
         if raw.ttl.is_some() && kind != Kind::Add {
             return Err(bad("ttl only applies to add".into()));
+        }
+        // Checked here, with the rest of the batch, so that no earlier action has been applied
+        // when the REST client would refuse it.
+        if let Some(ttl) = raw.ttl.filter(|ttl| *ttl > MAX_TTL) {
+            return Err(bad(format!(
+                "ttl {ttl} is too large; the service accepts at most {MAX_TTL} seconds"
+            )));
         }
         Ok(match kind {
             Kind::Add => Self::AddUser {

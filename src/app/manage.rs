@@ -151,20 +151,30 @@ async fn close_options(q: CloseQuery, b: Body) -> Result<(Option<String>, Vec<St
     Ok((parsed.reason.or(q.reason), excluded))
 }
 
-/// `GET /api/health`: 200 when the service answers its health API, 503 otherwise.
+/// `GET /api/health`: `200 {"service":"healthy"}` when the service answers its health API;
+/// otherwise `503` with `unhealthy` (it answered with another status), `unauthorized` (it
+/// refused this app's access key: a configuration problem, logged as an error) or
+/// `unreachable`.
 pub async fn health(State(s): State<AppState>) -> Response {
-    let healthy = match s.rest() {
-        Ok(rest) => rest.health().await.unwrap_or(false),
+    use crate::service::rest::RestError;
+    use axum::http::StatusCode;
+    let rest = match s.rest() {
+        Ok(rest) => rest,
         Err(e) => return e.into_response(),
     };
-    let status = if healthy {
-        axum::http::StatusCode::OK
-    } else {
-        axum::http::StatusCode::SERVICE_UNAVAILABLE
+    let state = match rest.health().await {
+        Ok(true) => "healthy",
+        Ok(false) => "unhealthy",
+        Err(e @ RestError::Service { .. }) => {
+            tracing::error!("health: SignalR Service refused this app's access key; check AccessKey in AzureSignalRConnectionString: {e}");
+            "unauthorized"
+        }
+        Err(_) => "unreachable",
     };
-    (
-        status,
-        axum::Json(json!({ "service": if healthy { "healthy" } else { "unreachable" } })),
-    )
-        .into_response()
+    let status = if state == "healthy" {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (status, axum::Json(json!({ "service": state }))).into_response()
 }
