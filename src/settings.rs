@@ -2,27 +2,36 @@
 //! settings users already know, plus our own `SIGNALR_*` settings), validated into [`Settings`]
 //! with errors that name the setting and say what to fix. `handler serve --help` lists them all.
 
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::IpAddr;
 use std::time::Duration;
 
+use crate::app::forward::Webhook;
 use crate::app::identity::{EasyAuthUserId, IdentitySettings, OidcSettings};
 use crate::app::topics::{Publishers, TopicFilter, TopicSettings};
 use crate::app::upstream::UpstreamSettings;
 use crate::service::names;
 use crate::service::{ConnectionString, Secret};
 
-/// Raw settings as given on the command line or in the environment.
-#[derive(Debug, Default, clap::Args)]
+mod listen;
+pub use listen::ListenAddress;
+
+/// Raw settings as given on the command line or in the environment. Everything is text, so that
+/// a bad value is refused by [`Settings`] with the setting's name, and values that do not apply
+/// (e.g. `PORT` under the host) can be ignored instead of stopping the handler.
+#[derive(Debug, Default, Clone, clap::Args)]
 pub struct ServeArgs {
-    /// Port to listen on when not under the Functions host (FUNCTIONS_CUSTOMHANDLER_PORT wins).
+    /// Port to listen on outside the Functions host (default 7071; 0 = any free port). Ignored
+    /// under the host, which chooses the port (FUNCTIONS_CUSTOMHANDLER_PORT).
     #[arg(long, env = "PORT")]
-    pub port: Option<u16>,
-    /// Address to bind (127.0.0.1 unless told otherwise; the host always calls 127.0.0.1).
+    pub port: Option<String>,
+    /// Address to bind outside the Functions host (default 127.0.0.1). Ignored under the host:
+    /// it calls 127.0.0.1 and checks keys itself, so the handler must not be reachable elsewhere.
     #[arg(long, env = "BIND_ADDRESS")]
-    pub bind: Option<IpAddr>,
-    /// Port of the embedded emulator in the local stack (0 = any free port).
-    #[arg(long, env = "EMULATOR_PORT", default_value_t = 8888)]
-    pub emulator_port: u16,
+    pub bind: Option<String>,
+    /// Port of the embedded emulator in the local stack (default 8888; 0 = any free port).
+    /// Ignored under the host, where the emulator never starts.
+    #[arg(long, env = "EMULATOR_PORT")]
+    pub emulator_port: Option<String>,
     /// [setting FUNCTIONS_CUSTOMHANDLER_PORT] Set by the Functions host.
     #[arg(skip)]
     pub host_port: Option<String>,
@@ -86,6 +95,10 @@ pub struct ServeArgs {
     /// Webhook that receives connect/disconnect events and unknown hub methods as JSON.
     #[arg(long, env = "SIGNALR_UPSTREAM_FORWARD_URL", hide_env_values = true)]
     pub upstream_forward_url: Option<String>,
+    /// Signs every request to the forward webhook: `X-Signature-256: sha256=<hex HMAC-SHA256 of
+    /// the body>`, so the webhook can trust the user id and claims it receives.
+    #[arg(long, env = "SIGNALR_UPSTREAM_FORWARD_SECRET", hide_env_values = true)]
+    pub upstream_forward_secret: Option<String>,
     /// Client method that receives pub/sub messages (default `message`).
     #[arg(long, env = "SIGNALR_PUBSUB_TARGET")]
     pub pubsub_target: Option<String>,
@@ -115,6 +128,9 @@ pub struct Settings {
     pub port: u16,
     /// True when started by the Functions host.
     pub under_host: bool,
+    /// Settings that were given but do not apply where the handler runs (e.g. `BIND_ADDRESS`
+    /// under the host), for a start-up log line.
+    pub ignored: Vec<&'static str>,
     /// Port of the embedded emulator.
     pub emulator_port: u16,
     /// The service.
@@ -160,27 +176,26 @@ fn err(setting: &'static str, problem: impl Into<String>) -> SettingsError {
     }
 }
 
+impl ServeArgs {
+    /// Adds the settings that only come from the environment (the host's port variable and the
+    /// connection string, which must not be a visible flag).
+    pub fn with_environment(mut self) -> Self {
+        self.host_port = std::env::var("FUNCTIONS_CUSTOMHANDLER_PORT").ok();
+        self.connection_string = std::env::var("AzureSignalRConnectionString").ok();
+        self
+    }
+}
+
 impl Settings {
     /// Reads the environment-only settings into `args` and validates everything.
-    pub fn from_env(mut args: ServeArgs) -> Result<Self, SettingsError> {
-        args.host_port = std::env::var("FUNCTIONS_CUSTOMHANDLER_PORT").ok();
-        args.connection_string = std::env::var("AzureSignalRConnectionString").ok();
-        Self::from_args(args)
+    pub fn from_env(args: ServeArgs) -> Result<Self, SettingsError> {
+        Self::from_args(args.with_environment())
     }
 
     /// Validates raw settings.
     pub fn from_args(args: ServeArgs) -> Result<Self, SettingsError> {
-        let host_port = nonempty(args.host_port);
-        let under_host = host_port.is_some();
-        let port = match host_port {
-            Some(p) => p.parse::<u16>().map_err(|_| {
-                err(
-                    "FUNCTIONS_CUSTOMHANDLER_PORT",
-                    format!("{p:?} is not a port number"),
-                )
-            })?,
-            None => args.port.unwrap_or(7071),
-        };
+        let listen = ListenAddress::from_args(&args)?;
+        let under_host = listen.under_host;
         let service = match nonempty(args.connection_string) {
             Some(cs) => ServiceMode::Remote(Box::new(
                 ConnectionString::parse(&cs).map_err(|e| err("AzureSignalRConnectionString", e.to_string()))?,
@@ -280,6 +295,7 @@ impl Settings {
             args.upstream_secondary_keys,
             args.upstream_groups,
             args.upstream_forward_url,
+            args.upstream_forward_secret,
         )?;
         let topics = topic_settings(
             args.pubsub_target,
@@ -287,10 +303,11 @@ impl Settings {
             args.pubsub_topics,
         )?;
         Ok(Self {
-            bind: args.bind.unwrap_or(IpAddr::V4(Ipv4Addr::LOCALHOST)),
-            port,
+            bind: listen.bind,
+            port: listen.port,
             under_host,
-            emulator_port: args.emulator_port,
+            ignored: listen.ignored,
+            emulator_port: listen.emulator_port,
             service,
             hub,
             identity,
@@ -314,6 +331,7 @@ fn upstream_settings(
     secondary_keys: Option<String>,
     groups: Option<String>,
     forward_url: Option<String>,
+    forward_secret: Option<String>,
 ) -> Result<UpstreamSettings, SettingsError> {
     let connect_groups = list(groups);
     for template in &connect_groups {
@@ -335,10 +353,22 @@ fn upstream_settings(
             Some(Secret::new(url))
         }
     };
+    // Not trimmed: the secret is used byte for byte, as the receiver will use it.
+    let forward_secret = forward_secret.filter(|s| !s.is_empty()).map(Secret::new);
+    let forward = match (forward_url, forward_secret) {
+        (Some(url), secret) => Some(Webhook { url, secret }),
+        (None, None) => None,
+        (None, Some(_)) => {
+            return Err(err(
+                "SIGNALR_UPSTREAM_FORWARD_SECRET",
+                "is set but SIGNALR_UPSTREAM_FORWARD_URL is not; set the webhook URL too, or remove the secret",
+            ))
+        }
+    };
     Ok(UpstreamSettings {
         secondary_keys: list(secondary_keys).into_iter().map(Secret::new).collect(),
         connect_groups,
-        forward_url,
+        forward,
     })
 }
 

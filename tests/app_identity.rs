@@ -159,3 +159,53 @@ async fn easy_auth_headers_are_ignored_unless_turned_on() {
         .unwrap();
     assert_eq!(r.status(), StatusCode::BAD_REQUEST);
 }
+
+/// With authentication required, an Easy Auth principal without the configured user id is not
+/// enough: the token would name nobody. `principal-name` mode with only the -id header → 401.
+#[tokio::test]
+async fn required_authentication_means_an_identified_user() {
+    let rec = Recorder::start().await;
+    let app = spawn_app(
+        ServeArgs {
+            easy_auth: Some("true".into()),
+            easy_auth_user_id: Some("principal-name".into()),
+            require_auth: Some("true".into()),
+            ..Default::default()
+        },
+        &rec.connection_string(),
+    )
+    .await;
+    let negotiate = |headers: &[(&'static str, &'static str)]| {
+        let mut request = app.http.post(format!("{}/api/negotiate", app.url));
+        for (k, v) in headers {
+            request = request.header(*k, *v);
+        }
+        async move {
+            let r = request.send().await.unwrap();
+            (r.status(), r.json::<Value>().await.unwrap())
+        }
+    };
+    for headers in [
+        &[("x-ms-client-principal-id", "u-1")][..],
+        &[
+            ("x-ms-client-principal-id", "u-1"),
+            ("x-ms-client-principal-name", "  "),
+        ][..],
+    ] {
+        let (status, body) = negotiate(headers).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{headers:?}: {body}");
+        assert_eq!(body["error"]["code"], "AuthenticationRequired");
+        let message = body["error"]["message"].as_str().unwrap();
+        assert!(
+            message.contains("x-ms-client-principal-name is missing")
+                && message.contains("SIGNALR_EASY_AUTH_USER_ID=principal-id"),
+            "{message}"
+        );
+        assert!(body.get("accessToken").is_none());
+    }
+    // With the name, the same settings identify the user.
+    let (status, body) = negotiate(&[("x-ms-client-principal-name", "ada@example.com")]).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let claims = decode_claims(body["accessToken"].as_str().unwrap());
+    assert_eq!(claims["asrs.s.uid"], "ada@example.com");
+}

@@ -204,6 +204,20 @@ async fn cors_preflight_for_the_browser_client() {
         .await
         .unwrap();
     assert!(r.headers().get("access-control-allow-origin").is_none());
+    // A preflight from an origin that is not listed gets no CORS headers: the browser refuses.
+    let r = app
+        .http
+        .request(
+            reqwest::Method::OPTIONS,
+            format!("{}/api/negotiate?negotiateVersion=1", app.url),
+        )
+        .header("origin", "https://evil.example")
+        .header("access-control-request-method", "POST")
+        .header("access-control-request-headers", "authorization")
+        .send()
+        .await
+        .unwrap();
+    assert!(r.headers().get("access-control-allow-origin").is_none());
     // Off when not configured, so the platform's CORS is not doubled.
     let plain = spawn_app(ServeArgs::default(), &rec.connection_string()).await;
     let r = plain
@@ -214,6 +228,33 @@ async fn cors_preflight_for_the_browser_client() {
         .await
         .unwrap();
     assert!(r.headers().get("access-control-allow-origin").is_none());
+}
+
+/// With `ClientEndpoint` in the connection string, clients are sent there (e.g. behind a proxy
+/// or Application Gateway); the token's audience stays the service's endpoint, which is what the
+/// service checks (as the official SDK does).
+#[tokio::test]
+async fn negotiate_sends_clients_to_the_client_endpoint() {
+    let rec = Recorder::start().await;
+    let cs = format!(
+        "{}ClientEndpoint=https://signalr.example.com:8443/;",
+        rec.connection_string()
+    );
+    let app = spawn_app(ServeArgs::default(), &cs).await;
+    let r = app
+        .http
+        .post(format!("{}/api/hubs/Chat/negotiate", app.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(
+        body["url"],
+        "https://signalr.example.com:8443/client/?hub=chat"
+    );
+    let claims = decode_claims(body["accessToken"].as_str().unwrap());
+    assert_eq!(claims["aud"], "http://127.0.0.1/client/?hub=chat");
 }
 
 /// Emulates the host: start the binary with FUNCTIONS_CUSTOMHANDLER_PORT, poll `/` until it

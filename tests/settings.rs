@@ -77,12 +77,28 @@ fn bad_values_name_the_setting() {
             "AzureSignalRHubName: ",
         ),
         (
+            Box::new(|a| a.upstream_forward_secret = Some("SecretKeyValue-hook".into())),
+            "SIGNALR_UPSTREAM_FORWARD_SECRET: is set but SIGNALR_UPSTREAM_FORWARD_URL is not",
+        ),
+        (
             Box::new(|a| a.max_batch = Some("0".into())),
             "SIGNALR_MAX_BATCH: ",
         ),
         (
             Box::new(|a| a.host_port = Some("port".into())),
             "FUNCTIONS_CUSTOMHANDLER_PORT: ",
+        ),
+        (
+            Box::new(|a| a.port = Some("7071x".into())),
+            "PORT: \"7071x\" is not a port number",
+        ),
+        (
+            Box::new(|a| a.bind = Some("example.com".into())),
+            "BIND_ADDRESS: \"example.com\" is not an IP address",
+        ),
+        (
+            Box::new(|a| a.emulator_port = Some("65536".into())),
+            "EMULATOR_PORT: ",
         ),
         (
             Box::new(|a| a.connection_string = Some(format!("{CS}Port=x"))),
@@ -127,6 +143,46 @@ fn the_emulator_starts_only_outside_the_host() {
 }
 
 #[test]
+fn under_the_host_only_the_host_port_counts() {
+    let hosted = Settings::from_args(args(|a| {
+        a.host_port = Some("7000".into());
+        a.port = Some("junk".into());
+        a.bind = Some("0.0.0.0".into());
+        a.emulator_port = Some("junk".into());
+    }))
+    .unwrap();
+    assert_eq!(hosted.bind.to_string(), "127.0.0.1");
+    assert_eq!(hosted.port, 7000);
+    assert_eq!(hosted.ignored, ["PORT", "BIND_ADDRESS", "EMULATOR_PORT"]);
+    let standalone = Settings::from_args(args(|a| {
+        a.port = Some(" 8080 ".into());
+        a.bind = Some("0.0.0.0".into());
+        a.emulator_port = Some("0".into());
+    }))
+    .unwrap();
+    assert_eq!(
+        (standalone.bind.to_string(), standalone.port),
+        ("0.0.0.0".to_string(), 8080)
+    );
+    assert_eq!(standalone.emulator_port, 0);
+    assert!(standalone.ignored.is_empty());
+}
+
+#[test]
+fn secrets_never_show_in_debug() {
+    let s = Settings::from_args(args(|a| {
+        a.function_keys = Some("SecretKeyValue-function".into());
+        a.upstream_secondary_keys = Some("SecretKeyValue-secondary".into());
+        a.upstream_forward_url = Some("https://hooks.example/in?code=SecretKeyValue-url".into());
+        a.upstream_forward_secret = Some("SecretKeyValue-hook".into());
+    }))
+    .unwrap();
+    let debug = format!("{s:?}");
+    assert!(debug.contains("forward"), "{debug}");
+    assert!(!debug.contains("SecretKeyValue"), "{debug}");
+}
+
+#[test]
 fn lists_and_defaults() {
     let s = Settings::from_args(args(|a| {
         a.token_claims = Some(" tid , oid,, ".into());
@@ -138,5 +194,6 @@ fn lists_and_defaults() {
     assert_eq!(s.cors_origins, ["https://app.example.com/"]);
     assert_eq!(s.token_lifetime.as_secs(), 86400);
     assert_eq!(s.max_batch, 1000);
+    assert_eq!((s.port, s.emulator_port), (7071, 8888));
     assert!(!s.identity.easy_auth && !s.identity.require_authentication);
 }

@@ -11,15 +11,29 @@ use super::error::ApiError;
 /// Largest request body accepted.
 pub const MAX_BODY: usize = 1024 * 1024;
 
-/// Reads the whole body, refusing more than [`MAX_BODY`] bytes.
+/// Reads the whole body: 413 when it is larger than [`MAX_BODY`] bytes, 400 when it cannot be
+/// read (e.g. the connection ended before the announced length, or broken chunked encoding).
 pub async fn read(body: Body) -> Result<axum::body::Bytes, ApiError> {
-    axum::body::to_bytes(body, MAX_BODY).await.map_err(|_| {
-        ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "BodyTooLarge",
-            "the request body is larger than 1 MB; split it into several requests",
-        )
-    })
+    use futures_util::StreamExt;
+    let mut stream = body.into_data_stream();
+    let mut bytes = Vec::new();
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|_| {
+            ApiError::bad_request(
+                "BodyUnreadable",
+                "the request body could not be read completely; send it again with a correct Content-Length or chunked encoding",
+            )
+        })?;
+        if bytes.len() + chunk.len() > MAX_BODY {
+            return Err(ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "BodyTooLarge",
+                "the request body is larger than 1 MB; split it into several requests",
+            ));
+        }
+        bytes.extend_from_slice(&chunk);
+    }
+    Ok(bytes.into())
 }
 
 /// Parses a body that is one `T` or an array of `T` (1..=`max` items). Object keys that match one
@@ -66,12 +80,41 @@ pub fn one_or_many<T: DeserializeOwned>(
         .into_iter()
         .enumerate()
         .map(|(i, item)| {
-            serde_json::from_value(canonical_keys(item, fields)).map_err(|e| {
+            typed(item, fields).map_err(|e| {
                 ApiError::bad_request("InvalidBody", format!("{what} {} of {total}: {e}", i + 1))
                     .with_details(serde_json::json!({ "index": i }))
             })
         })
         .collect()
+}
+
+/// Parses a body that is one JSON object, with keys matched to `fields` case-insensitively as in
+/// [`one_or_many`]; `shape` describes the object for the error message.
+pub fn one<T: DeserializeOwned>(bytes: &[u8], shape: &str, fields: &[&str]) -> Result<T, ApiError> {
+    let value: Value = serde_json::from_slice(bytes).map_err(|e| {
+        ApiError::bad_request("InvalidJson", format!("the body is not valid JSON: {e}"))
+    })?;
+    if !value.is_object() {
+        return Err(ApiError::bad_request(
+            "InvalidBody",
+            format!("the body must be a JSON object {shape}"),
+        ));
+    }
+    typed(value, fields)
+        .map_err(|e| ApiError::bad_request("InvalidBody", format!("the body must be {shape}: {e}")))
+}
+
+/// Deserializes one item after renaming its keys; the error names the field that is wrong
+/// (`arguments: invalid type: string "x", expected a sequence`).
+fn typed<T: DeserializeOwned>(item: Value, fields: &[&str]) -> Result<T, String> {
+    serde_path_to_error::deserialize(canonical_keys(item, fields)).map_err(|e| {
+        let path = e.path().to_string();
+        if path == "." {
+            e.into_inner().to_string()
+        } else {
+            format!("{path}: {}", e.into_inner())
+        }
+    })
 }
 
 /// Treats an empty string as absent, as the official bindings do. A whitespace-only value is

@@ -56,24 +56,24 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let mut error = json!({ "code": self.code, "message": self.message });
-        if let (Some(Value::Object(extra)), Some(obj)) = (self.details, error.as_object_mut()) {
-            obj.extend(extra);
-        }
         if self.status.is_server_error() {
             tracing::error!(
                 status = self.status.as_u16(),
                 code = self.code,
                 "{}",
-                error["message"]
+                self.message
             );
         } else {
             tracing::info!(
                 status = self.status.as_u16(),
                 code = self.code,
                 "{}",
-                error["message"]
+                self.message
             );
+        }
+        let mut error = json!({ "code": self.code, "message": self.message });
+        if let (Some(Value::Object(extra)), Some(obj)) = (self.details, error.as_object_mut()) {
+            obj.extend(extra);
         }
         let mut response = (self.status, axum::Json(json!({ "error": error }))).into_response();
         response
@@ -107,9 +107,9 @@ impl From<TokenError> for ApiError {
 impl From<RestError> for ApiError {
     fn from(e: RestError) -> Self {
         match &e {
-            RestError::InvalidName(_) | RestError::InvalidArgument(_) => {
-                Self::bad_request("InvalidArgument", e.to_string())
-            }
+            // The same code as a name refused by the app itself (e.g. negotiate's hub).
+            RestError::InvalidName(_) => Self::bad_request("InvalidName", e.to_string()),
+            RestError::InvalidArgument(_) => Self::bad_request("InvalidArgument", e.to_string()),
             RestError::Token(t) => t.clone().into(),
             RestError::Service { status, code, .. } => {
                 Self::new(StatusCode::BAD_GATEWAY, "ServiceError", e.to_string())

@@ -1,13 +1,29 @@
 //! Forwarding upstream events to the app's own webhook (`SIGNALR_UPSTREAM_FORWARD_URL`), so users'
 //! services can react to connects, disconnects and hub methods the app does not implement. The
-//! event is POSTed as JSON; for invocations the webhook's answer becomes the completion.
+//! event is POSTed as JSON; for invocations the webhook's answer becomes the completion. With
+//! `SIGNALR_UPSTREAM_FORWARD_SECRET`, every request is signed GitHub-webhook style
+//! (`X-Signature-256: sha256=<hex HMAC-SHA256(secret, body)>`), so the receiver can trust the
+//! user id and claims in it.
 
 use std::sync::OnceLock;
 use std::time::Duration;
 
 use serde_json::{json, Value};
 
+use super::signature;
 use crate::service::Secret;
+
+/// Header carrying the body's signature when a forward secret is set.
+pub const SIGNATURE_HEADER: &str = "X-Signature-256";
+
+/// Where events are forwarded, and the secret that signs them.
+#[derive(Debug, Clone)]
+pub struct Webhook {
+    /// The webhook's URL (may carry a key in its query, so kept secret).
+    pub url: Secret,
+    /// Signs every request's body when set.
+    pub secret: Option<Secret>,
+}
 
 /// Longest webhook answer read (the service's own message limit).
 const MAX_ANSWER: usize = 1024 * 1024;
@@ -53,9 +69,16 @@ impl Event<'_> {
     }
 }
 
-/// Posts `event` to the webhook at `url`. For an invocation, `Ok` is the result to relay
-/// (the answer's JSON, its text, or `null` when empty) and `Err` the error text to relay.
-pub async fn forward(url: &Secret, event: &Event<'_>) -> Result<Value, String> {
+impl Webhook {
+    /// Posts `event` to the webhook. For an invocation, `Ok` is the result to relay (the
+    /// answer's JSON, its text, or `null` when empty) and `Err` the error text to relay.
+    pub async fn forward(&self, event: &Event<'_>) -> Result<Value, String> {
+        forward(self, event).await
+    }
+}
+
+async fn forward(webhook: &Webhook, event: &Event<'_>) -> Result<Value, String> {
+    let url = &webhook.url;
     let failed = |why: String| {
         tracing::warn!(
             host = host_of(url),
@@ -64,18 +87,21 @@ pub async fn forward(url: &Secret, event: &Event<'_>) -> Result<Value, String> {
         );
         format!("{} failed: {why}", event.event)
     };
-    let response = client()
+    // The exact bytes sent are the bytes signed.
+    let body = event.to_json().to_string().into_bytes();
+    let mut request = client()
         .post(url.expose())
-        .json(&event.to_json())
-        .send()
-        .await
-        .map_err(|e| {
-            failed(if e.is_timeout() {
-                "the app's webhook did not answer in time".into()
-            } else {
-                "the app's webhook cannot be reached".into()
-            })
-        })?;
+        .header(reqwest::header::CONTENT_TYPE, "application/json");
+    if let Some(secret) = &webhook.secret {
+        request = request.header(SIGNATURE_HEADER, signature::sign(secret, &body));
+    }
+    let response = request.body(body).send().await.map_err(|e| {
+        failed(if e.is_timeout() {
+            "the app's webhook did not answer in time".into()
+        } else {
+            "the app's webhook cannot be reached".into()
+        })
+    })?;
     let status = response.status();
     let body = read_limited(response)
         .await

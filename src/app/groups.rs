@@ -3,7 +3,7 @@
 //! with an optional `ttl` for users — validated into [`GroupAction`]s, then applied in order.
 
 use axum::body::Body;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
@@ -11,9 +11,13 @@ use serde_json::{json, Value};
 
 use super::body::{self, present};
 use super::error::ApiError;
+use super::extract::PathParams;
 use super::AppState;
 use crate::service::names;
 use crate::service::rest::{RestClient, RestError};
+
+/// Longest `ttl` the service accepts (it reads a 32-bit signed integer).
+const MAX_TTL: u32 = i32::MAX as u32;
 
 const FIELDS: &[&str] = &[
     "action",
@@ -112,6 +116,13 @@ impl GroupAction {
         if raw.ttl.is_some() && kind != Kind::Add {
             return Err(bad("ttl only applies to add".into()));
         }
+        // Checked here, with the rest of the batch, so that no earlier action has been applied
+        // when the REST client would refuse it.
+        if let Some(ttl) = raw.ttl.filter(|ttl| *ttl > MAX_TTL) {
+            return Err(bad(format!(
+                "ttl {ttl} is too large; the service accepts at most {MAX_TTL} seconds"
+            )));
+        }
         Ok(match kind {
             Kind::Add => Self::AddUser {
                 group: group(kind)?,
@@ -201,7 +212,7 @@ pub async fn default_hub(State(state): State<AppState>, body: Body) -> Response 
 /// Handler of `/api/hubs/{hub}/groups`.
 pub async fn named_hub(
     State(state): State<AppState>,
-    Path(hub): Path<String>,
+    PathParams(hub): PathParams<String>,
     body: Body,
 ) -> Response {
     apply(state, hub, body).await.into_response()

@@ -308,6 +308,13 @@ impl Authenticator {
         }
         if settings.easy_auth {
             if let Some(caller) = easy_auth_caller(headers, settings.easy_auth_user_id)? {
+                if caller.user_id.is_none() && settings.require_authentication {
+                    // Required authentication means an identified user: a principal without the
+                    // configured user id would get a token that names nobody.
+                    return Err(IdentityError::AuthenticationRequired(
+                        easy_auth_without_user_id(settings.easy_auth_user_id),
+                    ));
+                }
                 return Ok(caller);
             }
         }
@@ -336,6 +343,16 @@ impl Authenticator {
             }
         }
     }
+}
+
+fn easy_auth_without_user_id(which: EasyAuthUserId) -> String {
+    let (header, other) = match which {
+        EasyAuthUserId::PrincipalId => (PRINCIPAL_ID_HEADER, "principal-name"),
+        EasyAuthUserId::PrincipalName => (PRINCIPAL_NAME_HEADER, "principal-id"),
+    };
+    format!(
+        "App Service authentication sent no user id ({header} is missing or empty, and the principal has none); sign in again, or set SIGNALR_EASY_AUTH_USER_ID={other} if your provider fills that header instead"
+    )
 }
 
 /// The token of an `Authorization: Bearer …` header, if there is one.

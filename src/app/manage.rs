@@ -3,27 +3,19 @@
 //! group or user. Existence answers `{"exists": bool}`; closes answer 200 with what was closed.
 
 use axum::body::Body;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::json;
 
 use super::body;
 use super::error::ApiError;
+use super::extract::{CloseQuery, PathParams};
 use super::AppState;
 use crate::service::names;
 
-/// `?reason=` / `?excluded=` of close routes (a JSON body with the same fields also works).
-#[derive(Debug, Default, Deserialize)]
-pub struct CloseOptions {
-    /// Why the connections are closed (the clients see it).
-    #[serde(default)]
-    pub reason: Option<String>,
-    /// Connection ids not to close; the host may join repeated keys with commas.
-    #[serde(default)]
-    pub excluded: Option<String>,
-}
-
+/// The optional JSON body of the close routes; keys are matched case-insensitively (`Reason`,
+/// `Excluded`), like every other request body.
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct CloseBody {
@@ -40,7 +32,7 @@ fn exists(hub: &str, exists: bool) -> Response {
 /// `GET /api/hubs/{hub}/users/{user}`.
 pub async fn user(
     State(s): State<AppState>,
-    Path((hub, user)): Path<(String, String)>,
+    PathParams((hub, user)): PathParams<(String, String)>,
 ) -> Result<Response, ApiError> {
     Ok(exists(&hub, s.rest()?.user_exists(&hub, &user).await?))
 }
@@ -48,7 +40,7 @@ pub async fn user(
 /// `GET /api/hubs/{hub}/groups/{group}`.
 pub async fn group(
     State(s): State<AppState>,
-    Path((hub, group)): Path<(String, String)>,
+    PathParams((hub, group)): PathParams<(String, String)>,
 ) -> Result<Response, ApiError> {
     Ok(exists(&hub, s.rest()?.group_exists(&hub, &group).await?))
 }
@@ -56,7 +48,7 @@ pub async fn group(
 /// `GET /api/hubs/{hub}/users/{user}/groups/{group}`.
 pub async fn user_in_group(
     State(s): State<AppState>,
-    Path((hub, user, group)): Path<(String, String, String)>,
+    PathParams((hub, user, group)): PathParams<(String, String, String)>,
 ) -> Result<Response, ApiError> {
     Ok(exists(
         &hub,
@@ -67,7 +59,7 @@ pub async fn user_in_group(
 /// `GET /api/hubs/{hub}/connections/{connectionId}`.
 pub async fn connection(
     State(s): State<AppState>,
-    Path((hub, id)): Path<(String, String)>,
+    PathParams((hub, id)): PathParams<(String, String)>,
 ) -> Result<Response, ApiError> {
     Ok(exists(&hub, s.rest()?.connection_exists(&hub, &id).await?))
 }
@@ -75,8 +67,8 @@ pub async fn connection(
 /// `DELETE /api/hubs/{hub}/connections/{connectionId}?reason=`.
 pub async fn close_connection(
     State(s): State<AppState>,
-    Path((hub, id)): Path<(String, String)>,
-    Query(q): Query<CloseOptions>,
+    PathParams((hub, id)): PathParams<(String, String)>,
+    q: CloseQuery,
 ) -> Result<Response, ApiError> {
     s.rest()?
         .close_connection(&hub, &id, q.reason.as_deref())
@@ -90,8 +82,8 @@ pub async fn close_connection(
 /// `POST /api/hubs/{hub}/close`.
 pub async fn close_hub(
     State(s): State<AppState>,
-    Path(hub): Path<String>,
-    Query(q): Query<CloseOptions>,
+    PathParams(hub): PathParams<String>,
+    q: CloseQuery,
     b: Body,
 ) -> Result<Response, ApiError> {
     let (reason, excluded) = close_options(q, b).await?;
@@ -108,8 +100,8 @@ pub async fn close_hub(
 /// `POST /api/hubs/{hub}/groups/{group}/close`.
 pub async fn close_group(
     State(s): State<AppState>,
-    Path((hub, group)): Path<(String, String)>,
-    Query(q): Query<CloseOptions>,
+    PathParams((hub, group)): PathParams<(String, String)>,
+    q: CloseQuery,
     b: Body,
 ) -> Result<Response, ApiError> {
     let (reason, excluded) = close_options(q, b).await?;
@@ -125,8 +117,8 @@ pub async fn close_group(
 /// `POST /api/hubs/{hub}/users/{user}/close`.
 pub async fn close_user(
     State(s): State<AppState>,
-    Path((hub, user)): Path<(String, String)>,
-    Query(q): Query<CloseOptions>,
+    PathParams((hub, user)): PathParams<(String, String)>,
+    q: CloseQuery,
     b: Body,
 ) -> Result<Response, ApiError> {
     let (reason, excluded) = close_options(q, b).await?;
@@ -140,50 +132,49 @@ pub async fn close_user(
 }
 
 /// Merges query options with an optional JSON body `{reason, excluded: [..]}`.
-async fn close_options(
-    q: CloseOptions,
-    b: Body,
-) -> Result<(Option<String>, Vec<String>), ApiError> {
+async fn close_options(q: CloseQuery, b: Body) -> Result<(Option<String>, Vec<String>), ApiError> {
     let bytes = body::read(b).await?;
     let parsed: CloseBody = if bytes.iter().all(u8::is_ascii_whitespace) {
         CloseBody::default()
     } else {
-        serde_json::from_slice(&bytes).map_err(|e| {
-            ApiError::bad_request(
-                "InvalidBody",
-                format!("the body must be {{\"reason\"?, \"excluded\"?: [..]}}: {e}"),
-            )
-        })?
+        body::one(
+            &bytes,
+            r#"{"reason"?, "excluded"?: [..]}"#,
+            &["reason", "excluded"],
+        )?
     };
     let mut excluded = parsed.excluded;
-    excluded.extend(
-        q.excluded
-            .iter()
-            .flat_map(|e| e.split(','))
-            .map(str::trim)
-            .filter(|e| !e.is_empty())
-            .map(String::from),
-    );
+    excluded.extend(q.excluded);
     for id in &excluded {
         names::validate_connection_id(id)?;
     }
     Ok((parsed.reason.or(q.reason), excluded))
 }
 
-/// `GET /api/health`: 200 when the service answers its health API, 503 otherwise.
+/// `GET /api/health`: `200 {"service":"healthy"}` when the service answers its health API;
+/// otherwise `503` with `unhealthy` (it answered with another status), `unauthorized` (it
+/// refused this app's access key: a configuration problem, logged as an error) or
+/// `unreachable`.
 pub async fn health(State(s): State<AppState>) -> Response {
-    let healthy = match s.rest() {
-        Ok(rest) => rest.health().await.unwrap_or(false),
+    use crate::service::rest::RestError;
+    use axum::http::StatusCode;
+    let rest = match s.rest() {
+        Ok(rest) => rest,
         Err(e) => return e.into_response(),
     };
-    let status = if healthy {
-        axum::http::StatusCode::OK
-    } else {
-        axum::http::StatusCode::SERVICE_UNAVAILABLE
+    let state = match rest.health().await {
+        Ok(true) => "healthy",
+        Ok(false) => "unhealthy",
+        Err(e @ RestError::Service { .. }) => {
+            tracing::error!("health: SignalR Service refused this app's access key; check AccessKey in AzureSignalRConnectionString: {e}");
+            "unauthorized"
+        }
+        Err(_) => "unreachable",
     };
-    (
-        status,
-        axum::Json(json!({ "service": if healthy { "healthy" } else { "unreachable" } })),
-    )
-        .into_response()
+    let status = if state == "healthy" {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (status, axum::Json(json!({ "service": state }))).into_response()
 }

@@ -3,7 +3,7 @@
 //! [`Message`]s once, then applied in order with one REST call each.
 
 use axum::body::Body;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
@@ -11,6 +11,7 @@ use serde_json::{json, Value};
 
 use super::body::{self, present};
 use super::error::ApiError;
+use super::extract::PathParams;
 use super::AppState;
 use crate::service::names;
 use crate::service::rest::{Payload, RestClient, RestError};
@@ -145,7 +146,7 @@ pub async fn default_hub(State(state): State<AppState>, body: Body) -> Response 
 /// Handler of `/api/hubs/{hub}/messages`.
 pub async fn named_hub(
     State(state): State<AppState>,
-    Path(hub): Path<String>,
+    PathParams(hub): PathParams<String>,
     body: Body,
 ) -> Response {
     send(state, hub, body).await.into_response()

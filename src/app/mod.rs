@@ -5,6 +5,7 @@
 pub mod body;
 pub mod cors;
 pub mod error;
+pub mod extract;
 pub mod forward;
 pub mod groups;
 pub mod identity;

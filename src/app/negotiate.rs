@@ -2,12 +2,13 @@
 //! source) → a client access token → `{"url", "accessToken"}`, exactly the `SignalRConnectionInfo`
 //! the official binding returns. Optionally joins the user to groups named by claim templates.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::{json, Value};
 
 use super::error::ApiError;
+use super::extract::PathParams;
 use super::identity::Caller;
 use super::AppState;
 use crate::service::names;
@@ -22,7 +23,7 @@ pub async fn default_hub(State(state): State<AppState>, headers: HeaderMap) -> R
 /// Handler of `/api/hubs/{hub}/negotiate`.
 pub async fn named_hub(
     State(state): State<AppState>,
-    Path(hub): Path<String>,
+    PathParams(hub): PathParams<String>,
     headers: HeaderMap,
 ) -> Response {
     negotiate(state, hub, headers).await.into_response()

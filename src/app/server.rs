@@ -9,20 +9,23 @@ use tokio::net::TcpListener;
 use super::{misconfigured, router, AppState};
 use crate::emulator::{self, EmulatorConfig, UpstreamTemplate, DEV_ACCESS_KEY};
 use crate::service::{ConnectionString, Secret};
-use crate::settings::{ServeArgs, ServiceMode, Settings};
+use crate::settings::{ListenAddress, ServeArgs, ServiceMode, Settings};
 
 /// Error type of the binary's commands.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 /// `handler serve`: the function app, plus the emulator in the local stack. A settings error
 /// does not crash-loop under the host: the handler stays up and answers every route with it.
+/// Only an address it cannot listen on (a bad `PORT`, `BIND_ADDRESS` or `EMULATOR_PORT`
+/// outside the host) stops it, with the error on stderr and a non-zero exit.
 pub async fn serve(args: ServeArgs) -> Result<(), BoxError> {
-    match Settings::from_env(args) {
+    let args = args.with_environment();
+    let address = ListenAddress::from_args(&args)?;
+    match Settings::from_args(args) {
         Ok(settings) => serve_app(settings).await,
         Err(e) => {
             tracing::error!("configuration error: {e}");
-            let (bind, port) = fallback_address();
-            let listener = bind_listener(SocketAddr::new(bind, port)).await?;
+            let listener = bind_listener(SocketAddr::new(address.bind, address.port)).await?;
             axum::serve(listener, misconfigured(e.to_string()))
                 .with_graceful_shutdown(shutdown_signal())
                 .await?;
@@ -32,6 +35,9 @@ pub async fn serve(args: ServeArgs) -> Result<(), BoxError> {
 }
 
 async fn serve_app(settings: Settings) -> Result<(), BoxError> {
+    for setting in &settings.ignored {
+        tracing::info!("{setting} is ignored under the Functions host: the handler listens on 127.0.0.1, where only the host calls it");
+    }
     let listener = bind_listener(SocketAddr::new(settings.bind, settings.port)).await?;
     let app_addr = listener.local_addr()?;
     let mut emulator_handle = None;
@@ -88,15 +94,6 @@ async fn bind_listener(addr: SocketAddr) -> Result<TcpListener, BoxError> {
     Ok(TcpListener::bind(addr)
         .await
         .map_err(|e| format!("cannot listen on {addr}: {e}"))?)
-}
-
-fn fallback_address() -> (std::net::IpAddr, u16) {
-    let port = std::env::var("FUNCTIONS_CUSTOMHANDLER_PORT")
-        .ok()
-        .or_else(|| std::env::var("PORT").ok())
-        .and_then(|p| p.parse().ok())
-        .unwrap_or(7071);
-    (std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST), port)
 }
 
 fn announce_local_stack(app: SocketAddr, connection_string: &str, hub: &str) {

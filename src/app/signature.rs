@@ -13,22 +13,43 @@ const MAX_HEADER: usize = 4096;
 
 /// Whether `header` (the `X-ASRS-Signature` value) holds a valid signature of `connection_id`
 /// for one of `keys`. Missing, empty, malformed (`sha1=…`, no `=`, not hex) or forged → `false`.
-pub fn is_valid(header: Option<&[u8]>, connection_id: &[u8], keys: &[Secret]) -> bool {
+/// Keys are borrowed, nothing is allocated: this runs before anything else on every request.
+pub fn is_valid<'k>(
+    header: Option<&[u8]>,
+    connection_id: &[u8],
+    keys: impl IntoIterator<Item = &'k Secret>,
+) -> bool {
     let Some(header) = header.filter(|h| !h.is_empty() && h.len() <= MAX_HEADER) else {
         return false;
     };
-    let expected: Vec<[u8; 32]> = keys.iter().filter_map(|k| mac(k, connection_id)).collect();
     let mut valid = subtle::Choice::from(0);
-    for entry in header.split(|b| *b == b',') {
-        let Some(digest) = entry_digest(entry.trim_ascii()) else {
+    for key in keys {
+        let Some(expected) = mac(key, connection_id) else {
             continue;
         };
-        for e in &expected {
-            valid |= e.ct_eq(&digest);
+        for entry in header.split(|b| *b == b',') {
+            if let Some(digest) = entry_digest(entry.trim_ascii()) {
+                valid |= expected.ct_eq(&digest);
+            }
         }
     }
     valid.into()
 }
+
+/// `sha256=<lowercase hex of HMAC-SHA256(key, message)>`: the form of one `X-ASRS-Signature`
+/// entry, and of the `X-Signature-256` header on forwarded events.
+pub fn sign(key: &Secret, message: &[u8]) -> String {
+    let digest = mac(key, message).unwrap_or_default();
+    let mut out = String::with_capacity(7 + 64);
+    out.push_str("sha256=");
+    for byte in digest {
+        out.push(char::from(HEX[usize::from(byte >> 4)]));
+        out.push(char::from(HEX[usize::from(byte & 0xf)]));
+    }
+    out
+}
+
+const HEX: &[u8; 16] = b"0123456789abcdef";
 
 /// HMAC-SHA256 of `message` keyed with the UTF-8 bytes of `key` (HMAC takes keys of any
 /// length, so this is always `Some`).
@@ -69,9 +90,7 @@ mod tests {
     }
 
     fn sign(key: &str, id: &str) -> String {
-        let d = mac(&Secret::new(key), id.as_bytes()).unwrap_or_default();
-        let hex: String = d.iter().map(|b| format!("{b:02x}")).collect();
-        format!("sha256={hex}")
+        super::sign(&Secret::new(key), id.as_bytes())
     }
 
     #[test]

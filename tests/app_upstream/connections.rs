@@ -101,6 +101,10 @@ async fn events_are_forwarded_to_the_webhook() {
                "userId": null, "claims": {}, "body": {"Type": 11, "Error": "gone"}})
     );
     assert!(rec.take().is_empty());
+    assert!(
+        got[0].headers.get("x-signature-256").is_none(),
+        "unsigned without SIGNALR_UPSTREAM_FORWARD_SECRET"
+    );
 
     // Built-in methods are not forwarded.
     invoke("subscribe", json!(["orders"])).send(&app).await;
@@ -185,4 +189,44 @@ async fn without_a_webhook_unknown_methods_are_errors() {
     let answer = send("broadcast", json!(["hi"])).send(&app).await;
     assert_eq!(answer, (StatusCode::OK, String::new()));
     assert!(rec.take().is_empty());
+}
+
+/// With a forward secret, every forwarded request (events and invocations) carries
+/// `X-Signature-256: sha256=<hex HMAC-SHA256(secret, body)>`, verified here independently of
+/// the app's code over the exact bytes received.
+#[tokio::test]
+async fn forwarded_requests_are_signed_with_the_forward_secret() {
+    use hmac::{Hmac, Mac};
+    const SECRET: &str = "whsec-0123456789";
+    let hook = Recorder::start().await;
+    let url = format!("http://127.0.0.1:{}/hook", hook.port);
+    let (app, _rec) = setup(|a| {
+        a.upstream_forward_url = Some(url);
+        a.upstream_forward_secret = Some(SECRET.into());
+    })
+    .await;
+    connected().user("u1").send(&app).await;
+    disconnected("bye").send(&app).await;
+    invoke("askQuestion", json!(["why"])).send(&app).await;
+    let got = hook.take();
+    assert_eq!(got.len(), 3);
+    for request in &got {
+        let mut mac = <Hmac<sha2::Sha256> as Mac>::new_from_slice(SECRET.as_bytes()).unwrap();
+        mac.update(&request.raw_body);
+        let expected: String = mac
+            .finalize()
+            .into_bytes()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        assert_eq!(
+            request.headers["x-signature-256"],
+            format!("sha256={expected}").as_str(),
+            "{}",
+            request.body
+        );
+        assert_eq!(request.headers["content-type"], "application/json");
+    }
+    assert_eq!(got[0].body["userId"], "u1");
+    assert_eq!(got[2].body["event"], "askQuestion");
 }

@@ -2,6 +2,8 @@
 //! decoded token claims) and `spawn_app`, which runs the real router on 127.0.0.1:0.
 #![allow(dead_code)]
 
+pub mod binary;
+
 use std::sync::{Arc, Mutex};
 
 use axum::body::Bytes;
@@ -23,6 +25,9 @@ pub struct Recorded {
     pub query: Vec<(String, String)>,
     pub claims: Value,
     pub body: Value,
+    /// The body exactly as received.
+    pub raw_body: Vec<u8>,
+    pub headers: HeaderMap,
 }
 
 type Responder =
@@ -67,6 +72,7 @@ impl Recorder {
                     let query = url::form_urlencoded::parse(uri.query().unwrap_or("").as_bytes())
                         .into_owned()
                         .collect();
+                    let raw_body = body.to_vec();
                     let body = serde_json::from_slice(&body).unwrap_or(Value::Null);
                     let path = uri.path().to_string();
                     r.requests.lock().unwrap().push(Recorded {
@@ -75,6 +81,8 @@ impl Recorder {
                         query,
                         claims,
                         body,
+                        raw_body,
+                        headers,
                     });
                     let responder = r.responder.lock().unwrap().clone();
                     let (status, headers, body) = responder(&method, &path);
@@ -155,37 +163,8 @@ pub fn keyed() -> ServeArgs {
 }
 
 /// Starts the real binary the way the Functions host does (FUNCTIONS_CUSTOMHANDLER_PORT set) and
-/// polls `/` every 25 ms until it answers. Returns the child (killed on drop) and its base URL.
+/// polls `/` until it answers. Returns the child (killed on drop) and its base URL.
 pub async fn spawn_under_host(env: &[(&str, &str)]) -> (tokio::process::Child, String) {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_handler"));
-    command
-        .env("FUNCTIONS_CUSTOMHANDLER_PORT", port.to_string())
-        .env_remove("AzureSignalRConnectionString")
-        .env_remove("PORT")
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .kill_on_drop(true);
-    for (k, v) in env {
-        command.env(k, v);
-    }
-    let child = command.spawn().unwrap();
-    let base = format!("http://127.0.0.1:{port}");
-    let http = reqwest::Client::new();
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    loop {
-        if let Ok(r) = http.get(&base).send().await {
-            assert_eq!(r.status(), reqwest::StatusCode::OK, "readiness ping");
-            return (child, base);
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "handler never became ready"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
-    }
+    let handler = binary::spawn(true, env).await;
+    (handler.child, handler.base)
 }

@@ -1,0 +1,219 @@
+//! `POST /api/upstream`: the service's upstream webhook (reference `signalr-service.md` §6). The
+//! signature is checked before anything else; then the content type, the `X-ASRS-*` headers and
+//! the body. Connection events are logged, can join groups and are forwarded to the app's webhook;
+//! client invocations run the built-in topic methods ([`super::topics`]) or are forwarded, and
+//! those with an `invocationId` are answered with a framed hub-protocol completion.
+
+mod message;
+mod request;
+
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde_json::Value;
+
+use super::error::ApiError;
+use super::forward::{Event, Webhook};
+use super::topics::{self, HubMethod};
+use super::{body, negotiate, AppState};
+use crate::service::names;
+use crate::service::Secret;
+use message::Message;
+use request::{check_content_type, check_signature, Request};
+
+/// The upstream settings.
+#[derive(Debug, Clone, Default)]
+pub struct UpstreamSettings {
+    /// Access keys accepted in signatures besides the connection string's (key rotation).
+    pub secondary_keys: Vec<Secret>,
+    /// Group templates a connection joins on connect, over `{userId}`, `{connectionId}` and claims.
+    pub connect_groups: Vec<String>,
+    /// Where events are forwarded, and the secret that signs them.
+    pub forward: Option<Webhook>,
+}
+
+/// The JSON hub protocol's record separator, which ends every framed message.
+pub const RECORD_SEPARATOR: u8 = 0x1e;
+
+/// A framed JSON completion (hub message type 3) for `invocation_id`: `result` on success, else
+/// `error`, followed by the record separator.
+pub fn completion(invocation_id: &str, outcome: &Result<Value, String>) -> Vec<u8> {
+    let id = Value::from(invocation_id);
+    let text = match outcome {
+        Ok(result) => format!(r#"{{"type":3,"invocationId":{id},"result":{result}}}"#),
+        Err(error) => format!(
+            r#"{{"type":3,"invocationId":{id},"error":{}}}"#,
+            Value::from(error.as_str())
+        ),
+    };
+    let mut bytes = text.into_bytes();
+    bytes.push(RECORD_SEPARATOR);
+    bytes
+}
+
+/// Handler of `/api/upstream`.
+pub async fn receive(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Response {
+    match handle(&state, &headers, body).await {
+        Ok(response) => response,
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn handle(state: &AppState, headers: &HeaderMap, body: Body) -> Result<Response, ApiError> {
+    check_signature(state, headers)?;
+    check_content_type(headers)?;
+    let request = Request::from_headers(headers)?;
+    let bytes = body::read(body).await?;
+    let raw = Message::json(&bytes)?;
+    let message = Message::read(&raw)?;
+    request.check_matches(&message)?;
+    let settings = state.settings();
+    let event = Event {
+        hub: &request.hub,
+        category: &request.category,
+        event: &request.event,
+        connection_id: &request.connection_id,
+        user_id: request.user_id.as_deref(),
+        claims: &request.claims,
+        body: &raw,
+    };
+    match message {
+        Message::Connected => {
+            tracing::info!(hub = %request.hub, connection = %request.connection_id, user = ?request.user_id, "client connected");
+            join_groups(state, &request).await;
+            if let Some(webhook) = &settings.upstream.forward {
+                let _ = webhook.forward(&event).await;
+            }
+            Ok(StatusCode::OK.into_response())
+        }
+        Message::Disconnected { error } => {
+            tracing::info!(hub = %request.hub, connection = %request.connection_id, user = ?request.user_id, error = ?error, "client disconnected");
+            if let Some(webhook) = &settings.upstream.forward {
+                let _ = webhook.forward(&event).await;
+            }
+            Ok(StatusCode::OK.into_response())
+        }
+        Message::Invocation {
+            invocation_id,
+            target,
+            arguments,
+        } => {
+            let outcome = invoke(state, &request, target, arguments, &event).await;
+            if let Err(error) = &outcome {
+                tracing::info!(hub = %request.hub, connection = %request.connection_id, method = %target, "hub method failed: {error}");
+            }
+            Ok(match invocation_id {
+                Some(id) => {
+                    let mut response = (StatusCode::OK, completion(id, &outcome)).into_response();
+                    response.headers_mut().insert(
+                        header::CONTENT_TYPE,
+                        HeaderValue::from_static("application/json"),
+                    );
+                    response
+                }
+                None => StatusCode::OK.into_response(),
+            })
+        }
+    }
+}
+
+/// Runs a built-in method, or forwards an unknown one to the webhook.
+async fn invoke(
+    state: &AppState,
+    request: &Request,
+    target: &str,
+    arguments: &[Value],
+    event: &Event<'_>,
+) -> Result<Value, String> {
+    let settings = state.settings();
+    match HubMethod::parse(target, arguments) {
+        Some(Ok(method)) => {
+            let rest = state.rest().map_err(|e| {
+                tracing::error!("hub method {target} cannot run: {}", e.message);
+                format!("{target} failed: the app cannot reach SignalR Service")
+            })?;
+            let caller = topics::Caller {
+                hub: &request.hub,
+                connection_id: &request.connection_id,
+                user_id: request.user_id.as_deref(),
+            };
+            method
+                .apply(rest, &settings.topics, caller)
+                .await
+                .map_err(|e| e.to_string())
+        }
+        Some(Err(e)) => Err(e.to_string()),
+        None => match &settings.upstream.forward {
+            Some(webhook) => webhook.forward(event).await,
+            None => Err(format!(
+                "unknown method {target:?}: this app offers subscribe, unsubscribe, publish and publishToTopic"
+            )),
+        },
+    }
+}
+
+/// Joins the connection to the configured groups; failures are logged, never fatal.
+async fn join_groups(state: &AppState, request: &Request) {
+    let templates = &state.settings().upstream.connect_groups;
+    if templates.is_empty() {
+        return;
+    }
+    let rest = match state.rest() {
+        Ok(rest) => rest,
+        Err(e) => {
+            tracing::error!("cannot join groups on connect: {}", e.message);
+            return;
+        }
+    };
+    for template in templates {
+        let group = negotiate::render_with(template, |name| match name {
+            "userId" => request.user_id.clone(),
+            "connectionId" => Some(request.connection_id.clone()),
+            claim => request
+                .claims
+                .iter()
+                .find(|(k, _)| k == claim)
+                .map(|(_, v)| v.clone()),
+        });
+        let Some(group) = group else {
+            tracing::debug!(
+                template,
+                "a value of the group template is missing; group not joined"
+            );
+            continue;
+        };
+        if let Err(e) = names::validate_group(&group) {
+            tracing::warn!(template, "group not joined on connect: {e}");
+            continue;
+        }
+        match rest
+            .add_connection_to_group(&request.hub, &group, &request.connection_id)
+            .await
+        {
+            Ok(true) => {}
+            Ok(false) => {
+                tracing::warn!(group, connection = %request.connection_id, "group not joined: the connection is gone")
+            }
+            Err(e) => tracing::error!(group, "group not joined on connect: {e}"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn completions_are_framed_json() {
+        assert_eq!(
+            completion("7", &Ok(json!("orders"))),
+            b"{\"type\":3,\"invocationId\":\"7\",\"result\":\"orders\"}\x1e".to_vec()
+        );
+        assert_eq!(
+            completion("7", &Err("no \"x\"".into())),
+            b"{\"type\":3,\"invocationId\":\"7\",\"error\":\"no \\\"x\\\"\"}\x1e".to_vec()
+        );
+    }
+}

@@ -1,0 +1,180 @@
+//! The upstream request's headers, checked in the order that keeps forgeries cheap: the signature
+//! (`X-ASRS-Signature` over `X-ASRS-Connection-Id`) first, then the content type, then the other
+//! `X-ASRS-*` headers, and finally whether category, event and body agree.
+
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+
+use super::message::Message;
+use crate::app::error::ApiError;
+use crate::app::{signature, AppState};
+use crate::service::names;
+
+/// 401 unless `X-ASRS-Signature` signs `X-ASRS-Connection-Id` with a key this app knows. Without
+/// a connection id there is nothing to check the signature against, so that is a 401 as well.
+pub(super) fn check_signature(state: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
+    let keys = state
+        .access_key()
+        .into_iter()
+        .chain(&state.settings().upstream.secondary_keys);
+    let given = headers.get("x-asrs-signature").map(HeaderValue::as_bytes);
+    let connection_id = headers
+        .get("x-asrs-connection-id")
+        .map(HeaderValue::as_bytes);
+    let valid = connection_id.is_some_and(|id| signature::is_valid(given, id, keys));
+    if valid {
+        return Ok(());
+    }
+    let message = if given.is_none_or(<[u8]>::is_empty) {
+        "X-ASRS-Signature is missing; only SignalR Service may call this route"
+    } else {
+        "X-ASRS-Signature does not match an access key of this app"
+    };
+    Err(ApiError::new(
+        StatusCode::UNAUTHORIZED,
+        "InvalidSignature",
+        message,
+    ))
+}
+
+/// 415 unless the body is JSON.
+pub(super) fn check_content_type(headers: &HeaderMap) -> Result<(), ApiError> {
+    let given = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let media = given.split(';').next().unwrap_or("").trim();
+    if media.eq_ignore_ascii_case("application/json") {
+        return Ok(());
+    }
+    let message = if media.eq_ignore_ascii_case("application/x-msgpack") {
+        "MessagePack is not supported yet; clients must use the JSON hub protocol".to_string()
+    } else {
+        format!(
+            "content type {media:?} is not supported; the upstream body must be application/json"
+        )
+    };
+    Err(ApiError::new(
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        "UnsupportedMediaType",
+        message,
+    ))
+}
+
+/// What the `X-ASRS-*` headers say.
+#[derive(Debug, Clone)]
+pub(super) struct Request {
+    /// `X-ASRS-Hub`.
+    pub hub: String,
+    /// `X-ASRS-Category`, lowercased.
+    pub category: String,
+    /// `X-ASRS-Event`.
+    pub event: String,
+    /// `X-ASRS-Connection-Id`.
+    pub connection_id: String,
+    /// `X-ASRS-User-Id`, when present and not empty.
+    pub user_id: Option<String>,
+    /// `X-ASRS-User-Claims`, first value per type.
+    pub claims: Vec<(String, String)>,
+}
+
+impl Request {
+    /// Reads and validates the headers: 400 for a missing one or a bad name.
+    pub fn from_headers(headers: &HeaderMap) -> Result<Self, ApiError> {
+        let text = |name: &'static str| -> Result<Option<String>, ApiError> {
+            match headers.get(name) {
+                None => Ok(None),
+                Some(v) => String::from_utf8(v.as_bytes().to_vec())
+                    .map(|s| Some(s).filter(|s| !s.is_empty()))
+                    .map_err(|_| {
+                        ApiError::bad_request("InvalidHeader", format!("{name} is not UTF-8"))
+                    }),
+            }
+        };
+        let required = |name: &'static str| -> Result<String, ApiError> {
+            text(name)?.ok_or_else(|| {
+                ApiError::bad_request("MissingHeader", format!("{name} is missing or empty"))
+            })
+        };
+        let hub = required("X-ASRS-Hub")?;
+        let category = required("X-ASRS-Category")?;
+        let event = required("X-ASRS-Event")?;
+        let connection_id = required("X-ASRS-Connection-Id")?;
+        names::validate_hub(&hub)?;
+        names::validate_connection_id(&connection_id)?;
+        let user_id = text("X-ASRS-User-Id")?;
+        if let Some(user) = &user_id {
+            names::validate_user(user)?;
+        }
+        let claims = parse_claims(text("X-ASRS-User-Claims")?.as_deref().unwrap_or(""));
+        Ok(Self {
+            hub,
+            category: category.to_ascii_lowercase(),
+            event,
+            connection_id,
+            user_id,
+            claims,
+        })
+    }
+
+    /// The category, event and body type must agree.
+    pub fn check_matches(&self, message: &Message<'_>) -> Result<(), ApiError> {
+        let bad = |m: String| ApiError::bad_request("EventMismatch", m);
+        let event = self.event.to_ascii_lowercase();
+        match (self.category.as_str(), message) {
+            ("connections", Message::Connected) if event == "connected" => Ok(()),
+            ("connections", Message::Disconnected { .. }) if event == "disconnected" => Ok(()),
+            ("messages", Message::Invocation { target, .. }) => {
+                if target.eq_ignore_ascii_case(&self.event) {
+                    Ok(())
+                } else {
+                    Err(bad(format!(
+                        "the invocation's target {target:?} differs from X-ASRS-Event {:?}",
+                        self.event
+                    )))
+                }
+            }
+            ("connections" | "messages", _) => Err(bad(format!(
+                "a {} message does not fit X-ASRS-Category {:?} and X-ASRS-Event {:?}",
+                message.kind(),
+                self.category,
+                self.event
+            ))),
+            (other, _) => Err(bad(format!(
+                "X-ASRS-Category {other:?} is not connections or messages"
+            ))),
+        }
+    }
+}
+
+/// `type: value, type: value` → pairs, first value per type (as the Functions extension does).
+fn parse_claims(header: &str) -> Vec<(String, String)> {
+    let mut claims: Vec<(String, String)> = Vec::new();
+    for entry in header.split(',') {
+        let Some((kind, value)) = entry.split_once(": ") else {
+            continue;
+        };
+        let kind = kind.trim();
+        if !kind.is_empty() && !claims.iter().any(|(k, _)| k == kind) {
+            claims.push((kind.to_string(), value.trim().to_string()));
+        }
+    }
+    claims
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn claims_keep_the_first_value_per_type() {
+        let claims = parse_claims("role: a, sub: u1, role: b, junk, tid: t: x");
+        assert_eq!(
+            claims,
+            vec![
+                ("role".into(), "a".into()),
+                ("sub".into(), "u1".into()),
+                ("tid".into(), "t: x".into())
+            ]
+        );
+    }
+}
