@@ -171,3 +171,61 @@ fn settings_file_in_microsofts_shape() {
         )]
     );
 }
+
+/// A hundred clients connecting at once against a slow upstream: at most
+/// `MAX_CONCURRENT_CALLS` calls are in flight (not one connection per client), and every
+/// `connected` event still arrives once the upstream answers.
+#[tokio::test]
+async fn upstream_calls_in_flight_are_bounded() {
+    use serverless_signalr::emulator::upstream::MAX_CONCURRENT_CALLS;
+    const CLIENTS: usize = 100;
+    let rec = Recorder::start().await;
+    let base = rec.base.clone();
+    let emu = std::sync::Arc::new(
+        spawn_with(|c| c.upstream = vec![UpstreamTemplate::all(format!("{base}/{{event}}/hold"))])
+            .await,
+    );
+    let clients: Vec<_> = (0..CLIENTS)
+        .map(|i| {
+            let emu = std::sync::Arc::clone(&emu);
+            tokio::spawn(
+                async move { WsClient::connect(&emu, "chat", Some(&format!("user{i}"))).await },
+            )
+        })
+        .collect();
+    let held = |rec: &Recorder| {
+        rec.calls()
+            .iter()
+            .filter(|c| c.path == "/connected/hold")
+            .count()
+    };
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while held(&rec) < MAX_CONCURRENT_CALLS {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "only {} calls arrived",
+            held(&rec)
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // Nothing more arrives while those are held.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(held(&rec), MAX_CONCURRENT_CALLS);
+
+    for _ in 0..CLIENTS {
+        rec.release();
+    }
+    let mut connected = Vec::new();
+    for client in clients {
+        connected.push(client.await.expect("client task"));
+    }
+    while held(&rec) < CLIENTS {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "only {} of {CLIENTS} events",
+            held(&rec)
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(connected.len(), CLIENTS);
+}

@@ -54,12 +54,18 @@ pub enum Event {
     },
 }
 
+/// Most upstream calls in flight at once, across all connections. A thousand clients connecting
+/// together would otherwise open a thousand connections to the upstream (and keep them pooled,
+/// with their buffers, on both sides); each connection's events still go out in order.
+pub const MAX_CONCURRENT_CALLS: usize = 64;
+
 /// The upstream settings and HTTP client shared by all connections.
 #[derive(Debug)]
 pub struct Upstream {
     client: reqwest::Client,
     templates: Vec<UpstreamTemplate>,
     key: Secret,
+    in_flight: tokio::sync::Semaphore,
 }
 
 /// `sha256=<hex HMAC-SHA256(key, connection id)>`, as the service signs upstream calls.
@@ -128,12 +134,14 @@ impl Upstream {
     pub fn new(templates: Vec<UpstreamTemplate>, key: Secret, timeout: Duration) -> Self {
         let client = reqwest::Client::builder()
             .timeout(timeout)
+            .pool_max_idle_per_host(MAX_CONCURRENT_CALLS)
             .build()
             .unwrap_or_default();
         Self {
             client,
             templates,
             key,
+            in_flight: tokio::sync::Semaphore::new(MAX_CONCURRENT_CALLS),
         }
     }
 
@@ -156,6 +164,10 @@ impl Upstream {
                 );
                 return Answer::Unsendable(header);
             }
+        };
+        // The semaphore is never closed, so acquiring only waits.
+        let Ok(_permit) = self.in_flight.acquire().await else {
+            return Answer::Status(500, Vec::new());
         };
         let request = self.client.post(&url).headers(headers).body(body);
         let mut response = match request.send().await {
