@@ -263,3 +263,52 @@ fn a_strict_jwt_library_accepts_the_tokens() {
         .unwrap()
         .starts_with("serverless-signalr_"));
 }
+
+/// Anonymous tokens are memoised per hub and second; the memo must never hand out a token of an
+/// earlier second, of another hub or of another lifetime.
+#[test]
+fn anonymous_tokens_are_never_stale_or_shared_across_hubs() {
+    let m = minter(&format!(
+        "Endpoint=https://demo.service.signalr.net;AccessKey={KEY}"
+    ));
+    let anonymous = |lifetime: u64| ClientClaims {
+        lifetime: Some(Duration::from_secs(lifetime)),
+        ..Default::default()
+    };
+    let first = m.client_token("Chat", &anonymous(3600)).unwrap();
+    let (_, p1) = verify(&first, KEY);
+    assert_eq!(
+        p1["aud"],
+        "https://demo.service.signalr.net/client/?hub=chat"
+    );
+
+    let (_, other_hub) = verify(&m.client_token("news", &anonymous(3600)).unwrap(), KEY);
+    assert_eq!(
+        other_hub["aud"],
+        "https://demo.service.signalr.net/client/?hub=news"
+    );
+    let (_, other_life) = verify(&m.client_token("chat", &anonymous(60)).unwrap(), KEY);
+    assert_eq!(
+        other_life["exp"].as_u64().unwrap(),
+        other_life["iat"].as_u64().unwrap() + 60
+    );
+
+    // Wait for the next second: the memoised token must not be served any more.
+    let second = p1["iat"].as_u64().unwrap();
+    while now() <= second {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let (_, p2) = verify(&m.client_token("CHAT", &anonymous(3600)).unwrap(), KEY);
+    assert!(p2["iat"].as_u64().unwrap() > second, "{p2}");
+    assert_eq!(
+        p2["exp"].as_u64().unwrap(),
+        p2["iat"].as_u64().unwrap() + 3600
+    );
+    // An identified user's token is always signed for that user.
+    let user = ClientClaims {
+        user_id: Some("alice".into()),
+        ..Default::default()
+    };
+    let (_, p3) = verify(&m.client_token("chat", &user).unwrap(), KEY);
+    assert_eq!(p3["asrs.s.uid"], "alice");
+}

@@ -6,7 +6,14 @@
 //! Signing is done here rather than with `jsonwebtoken::encode`: negotiate is mostly token
 //! minting, and a pre-keyed HMAC state, a constant header and one serialisation straight into the
 //! output buffer halve its cost (see BENCHMARKS.md). Verification stays with `jsonwebtoken`.
+//!
+//! Anonymous client tokens (no user, claims or roles) carry only `nbf`, `exp`, `iat` and `aud`,
+//! so every one minted for a hub within the same second is byte-for-byte the same token (there is
+//! no nonce or `jti`). They are memoised per hub and second: a storm of anonymous negotiations
+//! (a dashboard's viewers reconnecting after a deploy) signs once per second, not once per client.
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -80,7 +87,13 @@ pub struct TokenMinter {
     audience_base: String,
     client_base: String,
     server_id: String,
+    /// Anonymous client tokens by (lowercased hub, lifetime): the second they were signed in and
+    /// the token. Shared by clones.
+    anonymous: Arc<Mutex<HashMap<(String, u64), (u64, String)>>>,
 }
+
+/// Most hubs whose anonymous token is remembered; beyond, the memo starts afresh.
+const MAX_MEMOISED_HUBS: usize = 64;
 
 impl std::fmt::Debug for TokenMinter {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -102,6 +115,7 @@ impl TokenMinter {
             audience_base: connection.audience_base(),
             client_base: connection.client_base(),
             server_id: format!("serverless-signalr_{:032x}", rand::random::<u128>()),
+            anonymous: Arc::default(),
         })
     }
 
@@ -127,6 +141,10 @@ impl TokenMinter {
 
     /// Mints a client access token for `hub`.
     pub fn client_token(&self, hub: &str, claims: &ClientClaims) -> Result<String, TokenError> {
+        let lifetime = claims.lifetime.unwrap_or(DEFAULT_CLIENT_LIFETIME);
+        if claims.user_id.is_none() && claims.claims.is_empty() && claims.roles.is_empty() {
+            return self.anonymous_token(hub, lifetime);
+        }
         let mut payload = Map::new();
         for (kind, value) in &claims.claims {
             let kind = if RESERVED.contains(&kind.as_str()) || kind.starts_with("asrs.s.") {
@@ -147,23 +165,42 @@ impl TokenMinter {
             payload.insert("asrs.s.uid".into(), Value::String(user.clone()));
             payload.insert("nameid".into(), Value::String(user.clone()));
         }
-        let lifetime = claims.lifetime.unwrap_or(DEFAULT_CLIENT_LIFETIME);
-        self.sign(payload, self.client_audience(hub), lifetime)
+        self.sign(payload, self.client_audience(hub), lifetime, now())
+    }
+
+    /// The anonymous token of `hub` for this second: the memoised one, or a new one.
+    fn anonymous_token(&self, hub: &str, lifetime: Duration) -> Result<String, TokenError> {
+        let second = now();
+        let key = (hub.to_lowercase(), lifetime.as_secs());
+        let mut memo = self.anonymous.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((signed_at, token)) = memo.get(&key) {
+            if *signed_at == second {
+                return Ok(token.clone());
+            }
+        }
+        let token = self.sign(Map::new(), self.client_audience(hub), lifetime, second)?;
+        if memo.len() >= MAX_MEMOISED_HUBS && !memo.contains_key(&key) {
+            memo.clear();
+        }
+        memo.insert(key, (second, token.clone()));
+        Ok(token)
     }
 
     /// Mints a REST token for one request, whose audience is [`Self::rest_audience`].
     pub fn rest_token(&self, audience: String) -> Result<String, TokenError> {
         let mut payload = Map::new();
         payload.insert("nameid".into(), Value::String(self.server_id.clone()));
-        self.sign(payload, audience, REST_LIFETIME)
+        self.sign(payload, audience, REST_LIFETIME, now())
     }
 
-    /// Signs `claims` followed by `nbf`, `exp`, `iat` and `aud` (the SDK's order) as an HS256 JWT.
+    /// Signs `claims` followed by `nbf`, `exp`, `iat` and `aud` (the SDK's order) as an HS256 JWT
+    /// issued at `now` (Unix seconds).
     fn sign(
         &self,
         claims: Map<String, Value>,
         aud: String,
         lifetime: Duration,
+        now: u64,
     ) -> Result<String, TokenError> {
         let lifetime = lifetime.as_secs();
         if lifetime == 0 {
@@ -172,10 +209,6 @@ impl TokenMinter {
         if lifetime > MAX_LIFETIME_SECS {
             return Err(TokenError::LifetimeTooLong(lifetime));
         }
-        let now = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap_or_default()
-            .as_secs();
         let payload = serde_json::to_vec(&Payload {
             claims: &claims,
             nbf: now,
@@ -209,6 +242,14 @@ struct Payload<'a> {
     exp: u64,
     iat: u64,
     aud: &'a str,
+}
+
+/// The current Unix time in seconds.
+fn now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_secs()
 }
 
 /// Adds a claim; a second value of the same type turns the claim into an array.
