@@ -1,49 +1,73 @@
-//! REST tokens re-used per audience. A REST token is valid for [`REST_LIFETIME`] for exactly one
-//! audience (one operation on one hub, user, group or connection), so minting one per call is
-//! wasted work on the hot path of a broadcast; like the SDK, we re-use it. A cached token is
+//! Request targets re-used per URL: the parsed request URL and the REST token for its audience.
+//! A REST token is valid for [`REST_LIFETIME`] for exactly one audience (one operation on one hub,
+//! user, group or connection), so minting one per call, and parsing the same URL again, is wasted
+//! work on the hot path of a broadcast; like the SDK, we re-use the token. A cached token is
 //! handed out only while at least half of its lifetime is left, so no caller ever sends one that
-//! is about to expire. The map is bounded: per-user and per-connection audiences are unbounded in
-//! number, so when it is full it is emptied and refilled by the audiences still in use.
+//! is about to expire. The map is bounded: per-user and per-connection URLs are unbounded in
+//! number, so when it is full it is emptied and refilled by the URLs still in use.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use crate::service::token::{TokenError, TokenMinter, REST_LIFETIME};
+use url::Url;
 
-/// Most audiences remembered at once.
+use super::error::RestError;
+use crate::service::token::{TokenMinter, REST_LIFETIME};
+
+/// Most URLs remembered at once.
 pub(super) const MAX_ENTRIES: usize = 1024;
 
-/// Tokens by audience, each with the instant it stops being handed out.
+/// A request URL, parsed, with the token for its audience.
+#[derive(Debug)]
+pub(super) struct Target {
+    pub url: Url,
+    pub token: String,
+}
+
+type Entries = HashMap<String, (Arc<Target>, Instant)>;
+
+/// Targets by URL, each with the instant its token stops being handed out.
 #[derive(Debug, Default)]
 pub(super) struct TokenCache {
-    tokens: Mutex<HashMap<String, (String, Instant)>>,
+    targets: Mutex<Entries>,
 }
 
 impl TokenCache {
-    /// A token for `audience`: a cached one with at least half its lifetime left, else a new one.
-    pub(super) fn token(&self, minter: &TokenMinter, audience: &str) -> Result<String, TokenError> {
+    /// The target of `url`, whose token audience is `audience`: a cached one whose token has at
+    /// least half its lifetime left, else a new one.
+    pub(super) fn target(
+        &self,
+        minter: &TokenMinter,
+        url: &str,
+        audience: &str,
+    ) -> Result<Arc<Target>, RestError> {
         let now = Instant::now();
-        if let Some((token, _)) = self
+        if let Some((target, _)) = self
             .lock()
-            .get(audience)
+            .get(url)
             .filter(|(_, reuse_until)| now < *reuse_until)
         {
-            return Ok(token.clone());
+            return Ok(Arc::clone(target));
         }
-        let token = minter.rest_token(audience.to_owned())?;
+        let target = Arc::new(Target {
+            url: Url::parse(url).map_err(|e| {
+                RestError::InvalidArgument(format!("cannot build the request URL: {e}"))
+            })?,
+            token: minter.rest_token(audience.to_owned())?,
+        });
         let reuse_until = now + REST_LIFETIME / 2;
-        let mut tokens = self.lock();
-        if tokens.len() >= MAX_ENTRIES {
-            tokens.clear();
+        let mut targets = self.lock();
+        if targets.len() >= MAX_ENTRIES {
+            targets.clear();
         }
-        tokens.insert(audience.to_owned(), (token.clone(), reuse_until));
-        Ok(token)
+        targets.insert(url.to_owned(), (Arc::clone(&target), reuse_until));
+        Ok(target)
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, (String, Instant)>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Entries> {
         // A panic while holding the lock cannot leave the map inconsistent: keep using it.
-        self.tokens.lock().unwrap_or_else(|e| e.into_inner())
+        self.targets.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
 
@@ -53,6 +77,9 @@ mod tests {
     use crate::service::ConnectionString;
     use std::time::Duration;
 
+    const A: &str = "http://h:1/api/hubs/a/:send?api-version=2022-06-01";
+    const A_AUD: &str = "http://h/api/hubs/a/:send?api-version=2022-06-01";
+
     fn minter() -> TokenMinter {
         let connection =
             ConnectionString::parse("Endpoint=https://x.service.signalr.net;AccessKey=k")
@@ -61,19 +88,23 @@ mod tests {
     }
 
     #[test]
-    fn reuses_per_audience_and_stays_bounded() {
+    fn reuses_per_url_and_stays_bounded() {
         let (cache, minter) = (TokenCache::default(), minter());
-        let a = cache.token(&minter, "https://x/api/hubs/a/:send").unwrap();
-        assert_eq!(
-            cache.token(&minter, "https://x/api/hubs/a/:send").unwrap(),
-            a
-        );
-        let b = cache.token(&minter, "https://x/api/hubs/b/:send").unwrap();
-        assert_ne!(a, b, "another audience, another token");
+        let a = cache.target(&minter, A, A_AUD).unwrap();
+        assert_eq!(a.url.as_str(), A);
+        let again = cache.target(&minter, A, A_AUD).unwrap();
+        assert!(Arc::ptr_eq(&a, &again), "the same target, not a new one");
+        let b = cache
+            .target(
+                &minter,
+                "http://h:1/api/hubs/b/:send?api-version=2022-06-01",
+                "b",
+            )
+            .unwrap();
+        assert_ne!(a.token, b.token, "another audience, another token");
         for i in 0..3 * MAX_ENTRIES {
-            cache
-                .token(&minter, &format!("https://x/api/hubs/h/users/{i}/:send"))
-                .unwrap();
+            let url = format!("http://h:1/api/hubs/h/users/{i}/:send");
+            cache.target(&minter, &url, &url).unwrap();
             assert!(cache.lock().len() <= MAX_ENTRIES);
         }
     }
@@ -81,11 +112,11 @@ mod tests {
     #[test]
     fn an_aged_token_is_replaced() {
         let (cache, minter) = (TokenCache::default(), minter());
-        let first = cache.token(&minter, "aud").unwrap();
+        let first = cache.target(&minter, A, A_AUD).unwrap();
         // Age the entry past its re-use period.
-        cache.lock().get_mut("aud").unwrap().1 = Instant::now() - Duration::from_millis(1);
+        cache.lock().get_mut(A).unwrap().1 = Instant::now() - Duration::from_millis(1);
         std::thread::sleep(Duration::from_millis(1100)); // a new `iat` second
-        let second = cache.token(&minter, "aud").unwrap();
-        assert_ne!(first, second);
+        let second = cache.target(&minter, A, A_AUD).unwrap();
+        assert_ne!(first.token, second.token);
     }
 }

@@ -75,8 +75,9 @@ impl Transport {
         let mut retries = 0;
         loop {
             let attempt = retries + 1;
-            let token = self.tokens.token(&self.minter, &audience)?;
-            let (failure, wait) = match self.attempt(call, &url, &token).await {
+            let target = self.tokens.target(&self.minter, &url, &audience)?;
+            let token = &target.token;
+            let (failure, wait) = match self.attempt(call, target.url.clone(), token).await {
                 Ok(response) => {
                     let status = response.status();
                     tracing::debug!(method = %call.method, path = %call.path, status = status.as_u16(), attempt, "SignalR REST answer");
@@ -95,7 +96,7 @@ impl Transport {
                             (failure, wait)
                         }
                         _ => {
-                            let mut error = self.service_error(call, response, code, &token).await;
+                            let mut error = self.service_error(call, response, code, token).await;
                             if let (RestError::Service { message, .. }, Some(asked)) =
                                 (&mut error, asked)
                             {
@@ -125,7 +126,7 @@ impl Transport {
         }
     }
 
-    async fn attempt(&self, call: &Call, url: &str, token: &str) -> reqwest::Result<Response> {
+    async fn attempt(&self, call: &Call, url: url::Url, token: &str) -> reqwest::Result<Response> {
         let mut request = self
             .http
             .request(call.method.clone(), url)
