@@ -89,8 +89,11 @@ pub struct TokenMinter {
     server_id: String,
     /// Anonymous client tokens by (lowercased hub, lifetime): the second they were signed in and
     /// the token. Shared by clones.
-    anonymous: Arc<Mutex<HashMap<(String, u64), (u64, String)>>>,
+    anonymous: Arc<Mutex<AnonymousMemo>>,
 }
+
+/// (lowercased hub, lifetime in seconds) → (second signed in, token).
+type AnonymousMemo = HashMap<(String, u64), (u64, String)>;
 
 /// Most hubs whose anonymous token is remembered; beyond, the memo starts afresh.
 const MAX_MEMOISED_HUBS: usize = 64;
