@@ -5,7 +5,8 @@
 use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use serde_json::{json, Value};
+use serde::Serialize;
+use serde_json::Value;
 
 use super::error::ApiError;
 use super::extract::PathParams;
@@ -77,12 +78,24 @@ async fn negotiate(state: AppState, hub: String, headers: HeaderMap) -> Result<R
                 })?;
         }
     }
-    let body = json!({ "url": service.minter.client_url(&hub), "accessToken": token });
+    let url = service.minter.client_url(&hub);
+    let body = ConnectionInfo {
+        url: &url,
+        access_token: &token,
+    };
     let mut response = (StatusCode::OK, axum::Json(body)).into_response();
     response
         .headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     Ok(response)
+}
+
+/// The answer: the official binding's `SignalRConnectionInfo`, `{"url", "accessToken"}`.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ConnectionInfo<'a> {
+    url: &'a str,
+    access_token: &'a str,
 }
 
 /// Checks a group template: text with `{claim}` placeholders (claim names of letters, digits and
