@@ -2,7 +2,7 @@
 //! source) → a client access token → `{"url", "accessToken"}`, exactly the `SignalRConnectionInfo`
 //! the official binding returns. Optionally joins the user to groups named by claim templates.
 
-use axum::extract::State;
+use axum::extract::{Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
@@ -15,27 +15,34 @@ use super::AppState;
 use crate::service::names;
 use crate::service::token::ClientClaims;
 
+// The handlers take the whole `Request` and borrow its headers: the `HeaderMap` extractor would
+// clone every header of every negotiation only to read two of them.
+
 /// Handler of `/api/negotiate` (the default hub).
-pub async fn default_hub(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    let hub = state.settings().hub.clone();
-    negotiate(state, hub, headers).await.into_response()
+pub async fn default_hub(State(state): State<AppState>, request: Request) -> Response {
+    let hub = &state.settings().hub;
+    negotiate(&state, hub, request.headers())
+        .await
+        .into_response()
 }
 
 /// Handler of `/api/hubs/{hub}/negotiate`.
 pub async fn named_hub(
     State(state): State<AppState>,
     PathParams(hub): PathParams<String>,
-    headers: HeaderMap,
+    request: Request,
 ) -> Response {
-    negotiate(state, hub, headers).await.into_response()
+    negotiate(&state, &hub, request.headers())
+        .await
+        .into_response()
 }
 
-async fn negotiate(state: AppState, hub: String, headers: HeaderMap) -> Result<Response, ApiError> {
-    names::validate_hub(&hub)?;
+async fn negotiate(state: &AppState, hub: &str, headers: &HeaderMap) -> Result<Response, ApiError> {
+    names::validate_hub(hub)?;
     let service = state.service()?;
     let caller = state
         .authenticator()
-        .authenticate(&headers)
+        .authenticate(headers)
         .await
         .map_err(|e| {
             let status = StatusCode::from_u16(e.status()).unwrap_or(StatusCode::UNAUTHORIZED);
@@ -57,7 +64,7 @@ async fn negotiate(state: AppState, hub: String, headers: HeaderMap) -> Result<R
         },
         lifetime: Some(settings.token_lifetime),
     };
-    let token = service.minter.client_token(&hub, &claims)?;
+    let token = service.minter.client_token(hub, &claims)?;
     if let Some(user) = &caller.user_id {
         for template in &settings.negotiate_groups {
             let Some(group) = render(template, &caller) else {
@@ -71,14 +78,14 @@ async fn negotiate(state: AppState, hub: String, headers: HeaderMap) -> Result<R
                 .map_err(|e| ApiError::from(e).context(format!("group template {template:?}")))?;
             service
                 .rest
-                .add_user_to_group(&hub, &group, user, None)
+                .add_user_to_group(hub, &group, user, None)
                 .await
                 .map_err(|e| {
                     ApiError::from(e).context(format!("joining group {group:?} at negotiate"))
                 })?;
         }
     }
-    let url = service.minter.client_url(&hub);
+    let url = service.minter.client_url(hub);
     let body = ConnectionInfo {
         url: &url,
         access_token: &token,
