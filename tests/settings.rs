@@ -4,7 +4,7 @@
 use serverless_signalr::settings::{ServeArgs, ServiceMode, Settings};
 
 const CS: &str =
-    "Endpoint=https://x.service.signalr.net;AccessKey=SecretKeyValue0123456789;Version=1.0;";
+    "Endpoint=https://x.service.signalr.net;AccessKey=SecretKeyValue-not-a-real-key;Version=1.0;";
 
 /// A change to the default arguments.
 type Edit = Box<dyn FnOnce(&mut ServeArgs)>;
