@@ -127,17 +127,27 @@ async fn management_routes() {
 
 #[tokio::test]
 async fn health_reflects_the_service() {
+    /// `GET /api/health` of `app`: status and body.
+    async fn health(app: &support::TestApp) -> (StatusCode, Value) {
+        let r = app
+            .http
+            .get(format!("{}/api/health", app.url))
+            .send()
+            .await
+            .unwrap();
+        (r.status(), r.json().await.unwrap())
+    }
+    let unavailable = |service: &str| {
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            json!({ "service": service }),
+        )
+    };
+
     let (app, rec) = setup().await;
-    let r = app
-        .http
-        .get(format!("{}/api/health", app.url))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::OK);
     assert_eq!(
-        r.json::<Value>().await.unwrap(),
-        json!({"service": "healthy"})
+        health(&app).await,
+        (StatusCode::OK, json!({"service": "healthy"}))
     );
     let got = rec.take();
     assert_eq!(
@@ -151,30 +161,10 @@ async fn health_reflects_the_service() {
             String::new(),
         )
     });
-    let r = app
-        .http
-        .get(format!("{}/api/health", app.url))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
-    assert_eq!(
-        r.json::<Value>().await.unwrap(),
-        json!({"service": "unhealthy"})
-    );
+    assert_eq!(health(&app).await, unavailable("unhealthy"));
     // The service refuses the key: not an outage, a configuration problem of this app.
     rec.respond(|_, _| (reqwest::StatusCode::UNAUTHORIZED, vec![], String::new()));
-    let r = app
-        .http
-        .get(format!("{}/api/health", app.url))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
-    assert_eq!(
-        r.json::<Value>().await.unwrap(),
-        json!({"service": "unauthorized"})
-    );
+    assert_eq!(health(&app).await, unavailable("unauthorized"));
     // Nothing listening at all.
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -189,17 +179,7 @@ async fn health_reflects_the_service() {
         ),
     )
     .await;
-    let r = dead
-        .http
-        .get(format!("{}/api/health", dead.url))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
-    assert_eq!(
-        r.json::<Value>().await.unwrap(),
-        json!({"service": "unreachable"})
-    );
+    assert_eq!(health(&dead).await, unavailable("unreachable"));
 }
 
 /// Standalone callers repeat `excluded`; the Functions host joins repeated keys with commas.
