@@ -378,3 +378,26 @@ async fn health_is_one_quick_attempt_and_a_wrong_key_is_an_error() {
         service.take();
     }
 }
+
+/// The vendored specifications are Microsoft's, unmodified: equal to the project's reference
+/// copies whenever `../shared/reference/swagger/` sits next to the checkout.
+#[test]
+fn vendored_swagger_files_equal_the_reference_copies() {
+    use crate::rest_support::swagger::{fixture, operations_of, V1, V2022};
+    for file in [V2022, V1] {
+        assert_eq!(operations_of(file).len(), 19, "{file}");
+        let reference = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .ancestors()
+            .skip(1)
+            .map(|dir| dir.join("shared/reference/swagger").join(file))
+            .find(|candidate| candidate.is_file());
+        if let Some(reference) = reference {
+            assert_eq!(
+                std::fs::read(fixture(file)).unwrap(),
+                std::fs::read(&reference).unwrap(),
+                "tests/fixtures/swagger/{file} differs from {}",
+                reference.display()
+            );
+        }
+    }
+}

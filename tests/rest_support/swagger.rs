@@ -1,8 +1,9 @@
-//! The operations of the service's published swagger (api-version 2022-06-01), loaded from
-//! `../shared/reference/swagger/signalr-2022-06-01.json` (the first `shared/` above the crate), so requests are checked against the
-//! specification itself rather than against a copy of our own paths.
+//! The operations of the service's published swagger files (api-version 2022-06-01 and v1),
+//! loaded from `tests/fixtures/swagger/` (unmodified copies of Microsoft's specifications), so
+//! requests are checked against the specification itself rather than against our own paths.
 
-use std::path::Path;
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
@@ -21,19 +22,32 @@ pub struct Operation {
     pub allowed_query: Vec<String>,
     /// The first success status listed.
     pub success: u16,
+    /// Every status code the operation documents.
+    pub documented: BTreeSet<u16>,
 }
 
-/// Every operation of the swagger file.
+/// The swagger of api-version 2022-06-01.
+pub const V2022: &str = "signalr-2022-06-01.json";
+/// The swagger of the v1 API (`/api/v1/...`).
+pub const V1: &str = "signalr-v1.json";
+
+/// The path of a swagger file in `tests/fixtures/swagger/`.
+pub fn fixture(file: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/swagger")
+        .join(file)
+}
+
+/// Every operation of the 2022-06-01 swagger.
 pub fn operations() -> Vec<Operation> {
-    // `../shared` next to the checkout; worktrees sit one level deeper, so look upwards.
-    let relative = "shared/reference/swagger/signalr-2022-06-01.json";
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .ancestors()
-        .skip(1)
-        .map(|dir| dir.join(relative))
-        .find(|candidate| candidate.is_file())
-        .unwrap_or_else(|| panic!("../{relative} not found above the crate"));
-    let text = std::fs::read_to_string(&path).expect("the swagger file is readable");
+    operations_of(V2022)
+}
+
+/// Every operation of a swagger file (19 in each).
+pub fn operations_of(file: &str) -> Vec<Operation> {
+    let path = fixture(file);
+    let text = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("{} is not readable: {e}", path.display()));
     let doc: Value = serde_json::from_str(&text).expect("the swagger file is JSON");
     let mut operations = Vec::new();
     for (template, item) in doc["paths"].as_object().expect("paths") {
@@ -50,11 +64,15 @@ pub fn operations() -> Vec<Operation> {
                     .map(|p| p["name"].as_str().expect("parameter name").to_string())
                     .collect::<Vec<_>>()
             };
-            let success = op["responses"]
+            let documented: BTreeSet<u16> = op["responses"]
                 .as_object()
                 .expect("responses")
                 .keys()
                 .filter_map(|k| k.parse::<u16>().ok())
+                .collect();
+            let success = documented
+                .iter()
+                .copied()
                 .find(|s| (200..300).contains(s))
                 .expect("a success response");
             operations.push(Operation {
@@ -64,6 +82,7 @@ pub fn operations() -> Vec<Operation> {
                 required_query: query(true),
                 allowed_query: query(false),
                 success,
+                documented,
             });
         }
     }
