@@ -7,8 +7,8 @@ use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use serde_json::json;
-use serverless_signalr::app::signature;
-use serverless_signalr::emulator::{protocol, upstream, DEV_ACCESS_KEY};
+use serverless_signalr::emulator::{protocol, DEV_ACCESS_KEY};
+use serverless_signalr::service::signature;
 use serverless_signalr::service::token::{ClientClaims, TokenMinter};
 use serverless_signalr::service::{ConnectionString, Secret};
 
@@ -97,7 +97,8 @@ fn hub_protocol(c: &mut Criterion) {
 }
 
 fn upstream_signature(c: &mut Criterion) {
-    // Signing is the emulator's side; checking is the app's `/api/upstream` gate (HMAC per key,
+    // Signing is the emulator's side (and the forward webhook's); checking is the app's
+    // `/api/upstream` gate (HMAC per key,
     // hex decode of each entry, constant-time compare), here with a primary and a secondary key.
     let key = Secret::new(DEV_ACCESS_KEY);
     let keys = [
@@ -105,10 +106,10 @@ fn upstream_signature(c: &mut Criterion) {
         key.clone(),
     ];
     let connection_id = "bR3xvJ8aQ0yHq5bYt1wZ2g";
-    let header = upstream::signature(&key, connection_id);
+    let header = signature::sign(&key, connection_id.as_bytes());
     let mut group = c.benchmark_group("upstream");
     group.bench_function("signature_sign", |b| {
-        b.iter(|| upstream::signature(black_box(&key), black_box(connection_id)))
+        b.iter(|| signature::sign(black_box(&key), black_box(connection_id.as_bytes())))
     });
     group.bench_function("signature_check_two_keys", |b| {
         b.iter(|| {

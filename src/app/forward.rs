@@ -10,8 +10,7 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
-use super::signature;
-use crate::service::Secret;
+use crate::service::{signature, Secret};
 
 /// Header carrying the body's signature when a forward secret is set.
 pub const SIGNATURE_HEADER: &str = "X-Signature-256";

@@ -15,7 +15,6 @@ pub mod messages;
 pub mod negotiate;
 pub mod oidc;
 pub mod server;
-pub mod signature;
 pub mod topics;
 pub mod upstream;
 

@@ -5,15 +5,13 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use hmac::{Hmac, Mac};
 use reqwest::header::{HeaderMap, HeaderValue};
-use sha2::Sha256;
 
 use super::outbox::Outbox;
 use super::protocol;
 use super::templates::UpstreamTemplate;
 use super::upstream_queue::{upstream_queue, UpstreamQueue};
-use crate::service::Secret;
+use crate::service::{signature, Secret};
 
 /// Largest upstream answer relayed to a client.
 const MAX_RESPONSE_BYTES: usize = 16 * 1024 * 1024;
@@ -68,21 +66,6 @@ pub struct Upstream {
     in_flight: tokio::sync::Semaphore,
 }
 
-/// `sha256=<hex HMAC-SHA256(key, connection id)>`, as the service signs upstream calls.
-pub fn signature(key: &Secret, connection_id: &str) -> String {
-    let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(key.as_bytes()) else {
-        return String::new();
-    };
-    mac.update(connection_id.as_bytes());
-    let hex: String = mac
-        .finalize()
-        .into_bytes()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
-    format!("sha256={hex}")
-}
-
 /// The `X-ASRS-*` headers of a call; `Err(header name)` when a value cannot be a header (a
 /// client-chosen target with control characters; user ids and claims are checked at connect).
 fn upstream_headers(
@@ -102,7 +85,10 @@ fn upstream_headers(
     put("x-asrs-hub", &caller.hub)?;
     put("x-asrs-category", category)?;
     put("x-asrs-event", event)?;
-    put("x-asrs-signature", &signature(key, &caller.connection_id))?;
+    put(
+        "x-asrs-signature",
+        &signature::sign(key, caller.connection_id.as_bytes()),
+    )?;
     if let Some(user) = &caller.user_id {
         put("x-asrs-user-id", user)?;
     }
@@ -282,22 +268,4 @@ impl Upstream {
 /// The URL without its query, for logs: an upstream URL may carry a function key (`?code=`).
 fn without_query(url: &str) -> &str {
     url.split(['?', '#']).next().unwrap_or(url)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn signature_is_hex_hmac_of_the_connection_id() {
-        // HMAC-SHA256(key "key", "The quick brown fox jumps over the lazy dog"), a published test vector.
-        let sig = signature(
-            &Secret::new("key"),
-            "The quick brown fox jumps over the lazy dog",
-        );
-        assert_eq!(
-            sig,
-            "sha256=f7bc83f430538424b13298e6aa6fb143ef4d59a14946175997479dbc2d1a3cd8"
-        );
-    }
 }

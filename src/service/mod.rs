@@ -5,6 +5,7 @@ pub mod connection_string;
 pub mod names;
 pub mod rest;
 pub mod secret;
+pub mod signature;
 pub mod token;
 
 pub use connection_string::ConnectionString;

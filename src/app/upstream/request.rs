@@ -6,8 +6,9 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 
 use super::message::Message;
 use crate::app::error::ApiError;
-use crate::app::{signature, AppState};
+use crate::app::AppState;
 use crate::service::names;
+use crate::service::signature;
 
 /// 401 unless `X-ASRS-Signature` signs `X-ASRS-Connection-Id` with a key this app knows. Without
 /// a connection id there is nothing to check the signature against, so that is a 401 as well.

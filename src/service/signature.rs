@@ -1,6 +1,7 @@
 //! The upstream signature (`X-ASRS-Signature`, reference `signalr-service.md` §6.4): the service
 //! signs the connection id with each of its access keys; a request is genuine when any
-//! `sha256=<hex>` entry matches any key the app knows. Compared in constant time.
+//! `sha256=<hex>` entry matches any key the app knows. Compared in constant time. The emulator
+//! signs its upstream calls with [`sign`], and the app signs forwarded webhooks the same way.
 
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
@@ -91,6 +92,16 @@ mod tests {
 
     fn sign(key: &str, id: &str) -> String {
         super::sign(&Secret::new(key), id.as_bytes())
+    }
+
+    #[test]
+    fn signs_with_hex_hmac_sha256() {
+        // HMAC-SHA256(key "key", "The quick brown fox jumps over the lazy dog"), a published
+        // test vector.
+        assert_eq!(
+            sign("key", "The quick brown fox jumps over the lazy dog"),
+            "sha256=f7bc83f430538424b13298e6aa6fb143ef4d59a14946175997479dbc2d1a3cd8"
+        );
     }
 
     #[test]
