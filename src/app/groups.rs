@@ -14,10 +14,7 @@ use super::error::ApiError;
 use super::extract::PathParams;
 use super::AppState;
 use crate::service::names;
-use crate::service::rest::{RestClient, RestError};
-
-/// Longest `ttl` the service accepts (it reads a 32-bit signed integer).
-const MAX_TTL: u32 = i32::MAX as u32;
+use crate::service::rest::{check_ttl, RestClient, RestError};
 
 const FIELDS: &[&str] = &[
     "action",
@@ -118,10 +115,8 @@ impl GroupAction {
         }
         // Checked here, with the rest of the batch, so that no earlier action has been applied
         // when the REST client would refuse it.
-        if let Some(ttl) = raw.ttl.filter(|ttl| *ttl > MAX_TTL) {
-            return Err(bad(format!(
-                "ttl {ttl} is too large; the service accepts at most {MAX_TTL} seconds"
-            )));
+        if let Some(ttl) = raw.ttl {
+            check_ttl(ttl).map_err(|e| bad(e.to_string()))?;
         }
         Ok(match kind {
             Kind::Add => Self::AddUser {

@@ -79,15 +79,10 @@ impl Call {
         self
     }
 
-    /// Adds `ttl=<seconds>` when given; the service reads it as a 32-bit signed integer.
+    /// Adds `ttl=<seconds>` when given (see [`check_ttl`]).
     pub fn ttl(mut self, ttl: Option<u32>) -> Result<Self, RestError> {
         if let Some(ttl) = ttl {
-            if ttl > i32::MAX as u32 {
-                return Err(RestError::InvalidArgument(format!(
-                    "ttl {ttl} is too large; the service accepts at most {} seconds",
-                    i32::MAX
-                )));
-            }
+            check_ttl(ttl)?;
             self.query.push(("ttl", ttl.to_string()));
         }
         Ok(self)
@@ -135,6 +130,17 @@ impl Call {
         self.not_found == NotFound::Expected
             && code.is_none_or(|c| c.ends_with(".NotExisted") || c.ends_with(".NotInGroup"))
     }
+}
+
+/// Checks a group membership `ttl` in seconds: the service reads it as a 32-bit signed integer.
+pub fn check_ttl(ttl: u32) -> Result<(), RestError> {
+    if ttl > i32::MAX as u32 {
+        return Err(RestError::InvalidArgument(format!(
+            "ttl {ttl} is too large; the service accepts at most {} seconds",
+            i32::MAX
+        )));
+    }
+    Ok(())
 }
 
 /// `api/hubs/{hub}` for a validated hub, lowercased as the SDK does.

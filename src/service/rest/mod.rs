@@ -30,7 +30,7 @@ use std::time::Duration;
 
 use reqwest::Method;
 
-pub use call::API_VERSION;
+pub use call::{check_ttl, API_VERSION};
 pub use error::{RestError, MAX_MESSAGE_CHARS};
 pub use payload::{Payload, MAX_BODY_BYTES};
 
