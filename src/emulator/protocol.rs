@@ -34,7 +34,7 @@ pub enum ProtocolError {
 /// Splits incoming bytes into complete records, whatever the transport's chunking.
 ///
 /// [`Records::feed`] appends bytes; [`Records::next_record`] hands out complete records one by
-/// one ([`Records::push`] does both and collects them).
+/// one.
 /// Each byte is scanned for the separator once (the scan resumes where it stopped) and consumed
 /// records are dropped from the buffer once per push, so a frame holding many small records costs
 /// time linear in its size, and a caller that stops early (a protocol error) never materialises
@@ -58,17 +58,6 @@ impl Records {
             scanned: 0,
             max,
         }
-    }
-
-    /// Adds `bytes` and returns every record now complete (without the separator). The session
-    /// uses [`Records::feed`] and [`Records::next_record`] instead, to stop at the first bad one.
-    pub fn push(&mut self, bytes: &[u8]) -> Result<Vec<String>, ProtocolError> {
-        self.feed(bytes);
-        let mut records = Vec::new();
-        while let Some(record) = self.next_record() {
-            records.push(record?);
-        }
-        Ok(records)
     }
 
     /// Adds `bytes` after what is buffered.
@@ -252,11 +241,14 @@ pub fn close(error: Option<&str>, allow_reconnect: bool) -> Arc<str> {
 mod tests {
     use super::*;
 
-    /// Pushes each chunk and collects every record complete so far.
+    /// Feeds each chunk and collects every record complete so far, stopping at the first error.
     fn split(records: &mut Records, chunks: &[&[u8]]) -> Result<Vec<String>, ProtocolError> {
         let mut out = Vec::new();
         for chunk in chunks {
-            out.extend(records.push(chunk)?);
+            records.feed(chunk);
+            while let Some(record) = records.next_record() {
+                out.push(record?);
+            }
         }
         Ok(out)
     }
