@@ -11,7 +11,7 @@ use tokio::time::{sleep_until, Instant};
 use super::outbox::{Outbox, Shutdown};
 use super::protocol::{self, ClientMessage, Records};
 use super::upstream::{Caller, Event};
-use super::upstream_queue::{UpstreamQueue, QUEUE_FULL};
+use super::upstream_queue::{QueueFull, UpstreamQueue, QUEUE_FULL};
 use super::Shared;
 
 /// The transport a connection uses.
@@ -220,14 +220,18 @@ fn handle_records(
                 invocation_id,
                 target,
             }) => {
-                let id = invocation_id.clone();
                 let event = Event::Message {
                     raw,
-                    target: target.clone(),
+                    target,
                     invocation_id,
                 };
-                if worker.try_send_message(event).is_err() {
-                    match id {
+                if let Err(QueueFull(Event::Message {
+                    target,
+                    invocation_id,
+                    ..
+                })) = worker.try_send_message(event)
+                {
+                    match invocation_id {
                         Some(id) => {
                             outbox.push(protocol::completion_error(&id, QUEUE_FULL));
                         }

@@ -29,10 +29,11 @@ pub struct Queued {
     _permit: Option<OwnedSemaphorePermit>,
 }
 
-/// The queue had no room for an invocation.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+/// The queue had no room for an invocation, which is handed back (for the caller's answer or
+/// log line).
+#[derive(Debug, thiserror::Error)]
 #[error("upstream queue full")]
-pub struct QueueFull;
+pub struct QueueFull(pub Event);
 
 /// The sending side, used by the connection's session.
 #[derive(Debug, Clone)]
@@ -67,22 +68,36 @@ impl UpstreamQueue {
             Event::Message { raw, target, .. } => raw.len() + target.len(),
             _ => 0,
         };
-        let cost = u32::try_from(cost.max(1)).map_err(|_| QueueFull)?;
-        let permit = Arc::clone(&self.budget)
-            .try_acquire_many_owned(cost)
-            .map_err(|_| QueueFull)?;
+        let Some(permit) = u32::try_from(cost.max(1))
+            .ok()
+            .and_then(|cost| Arc::clone(&self.budget).try_acquire_many_owned(cost).ok())
+        else {
+            return Err(QueueFull(event));
+        };
         self.tx
             .try_send(Queued {
                 event,
                 _permit: Some(permit),
             })
-            .map_err(|_| QueueFull)
+            .map_err(|e| QueueFull(e.into_inner().event))
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Whether the invocation was queued; a refused one must come back unchanged.
+    fn queued(queue: &UpstreamQueue, size: usize) -> bool {
+        match queue.try_send_message(message(size)) {
+            Ok(()) => true,
+            Err(QueueFull(Event::Message { raw, .. })) => {
+                assert_eq!(raw.len(), size, "the refused event is handed back");
+                false
+            }
+            Err(QueueFull(other)) => panic!("another event came back: {other:?}"),
+        }
+    }
 
     fn message(size: usize) -> Event {
         Event::Message {
@@ -95,21 +110,21 @@ mod tests {
     #[tokio::test]
     async fn bytes_bound_the_queue_until_events_are_delivered() {
         let (queue, mut rx) = upstream_queue(100);
-        assert_eq!(queue.try_send_message(message(60)), Ok(()));
-        assert_eq!(queue.try_send_message(message(60)), Err(QueueFull));
-        assert_eq!(queue.try_send_message(message(40)), Ok(()));
+        assert!(queued(&queue, 60));
+        assert!(!queued(&queue, 60));
+        assert!(queued(&queue, 40));
         assert!(queue.send_event(Event::Connected, Duration::ZERO).await);
         drop(rx.recv().await);
-        assert_eq!(queue.try_send_message(message(60)), Ok(()));
+        assert!(queued(&queue, 60));
     }
 
     #[tokio::test]
     async fn count_bounds_the_queue_too() {
         let (queue, _rx) = upstream_queue(1 << 20);
         for _ in 0..MAX_EVENTS {
-            assert_eq!(queue.try_send_message(message(1)), Ok(()));
+            assert!(queued(&queue, 1));
         }
-        assert_eq!(queue.try_send_message(message(1)), Err(QueueFull));
+        assert!(!queued(&queue, 1));
         assert!(!queue.send_event(Event::Connected, Duration::ZERO).await);
     }
 }
