@@ -2,7 +2,6 @@
 //! settings users already know, plus our own `SIGNALR_*` settings), validated into [`Settings`]
 //! with errors that name the setting and say what to fix. `handler serve --help` lists them all.
 
-use std::net::IpAddr;
 use std::time::Duration;
 
 use crate::app::forward::Webhook;
@@ -122,17 +121,8 @@ pub enum ServiceMode {
 /// Validated settings.
 #[derive(Debug, Clone)]
 pub struct Settings {
-    /// Address to listen on.
-    pub bind: IpAddr,
-    /// Port to listen on.
-    pub port: u16,
-    /// True when started by the Functions host.
-    pub under_host: bool,
-    /// Settings that were given but do not apply where the handler runs (e.g. `BIND_ADDRESS`
-    /// under the host), for a start-up log line.
-    pub ignored: Vec<&'static str>,
-    /// Port of the embedded emulator.
-    pub emulator_port: u16,
+    /// Where to listen, and whether the Functions host started us.
+    pub listen: ListenAddress,
     /// The service.
     pub service: ServiceMode,
     /// Default hub.
@@ -303,11 +293,7 @@ impl Settings {
             args.pubsub_topics,
         )?;
         Ok(Self {
-            bind: listen.bind,
-            port: listen.port,
-            under_host,
-            ignored: listen.ignored,
-            emulator_port: listen.emulator_port,
+            listen,
             service,
             hub,
             identity,

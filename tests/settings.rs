@@ -125,8 +125,8 @@ fn bad_values_name_the_setting() {
 fn the_emulator_starts_only_outside_the_host() {
     let local = Settings::from_args(ServeArgs::default()).unwrap();
     assert!(matches!(local.service, ServiceMode::LocalEmulator));
-    assert!(!local.under_host);
-    assert_eq!((local.port, local.hub.as_str()), (7071, "default"));
+    assert!(!local.listen.under_host);
+    assert_eq!((local.listen.port, local.hub.as_str()), (7071, "default"));
     let message = Settings::from_args(ServeArgs {
         host_port: Some("7000".into()),
         ..Default::default()
@@ -138,7 +138,7 @@ fn the_emulator_starts_only_outside_the_host() {
         "{message}"
     );
     let hosted = Settings::from_args(args(|a| a.host_port = Some("7000".into()))).unwrap();
-    assert!(hosted.under_host && hosted.port == 7000);
+    assert!(hosted.listen.under_host && hosted.listen.port == 7000);
     assert!(matches!(hosted.service, ServiceMode::Remote(_)));
 }
 
@@ -151,9 +151,12 @@ fn under_the_host_only_the_host_port_counts() {
         a.emulator_port = Some("junk".into());
     }))
     .unwrap();
-    assert_eq!(hosted.bind.to_string(), "127.0.0.1");
-    assert_eq!(hosted.port, 7000);
-    assert_eq!(hosted.ignored, ["PORT", "BIND_ADDRESS", "EMULATOR_PORT"]);
+    assert_eq!(hosted.listen.bind.to_string(), "127.0.0.1");
+    assert_eq!(hosted.listen.port, 7000);
+    assert_eq!(
+        hosted.listen.ignored,
+        ["PORT", "BIND_ADDRESS", "EMULATOR_PORT"]
+    );
     let standalone = Settings::from_args(args(|a| {
         a.port = Some(" 8080 ".into());
         a.bind = Some("0.0.0.0".into());
@@ -161,11 +164,11 @@ fn under_the_host_only_the_host_port_counts() {
     }))
     .unwrap();
     assert_eq!(
-        (standalone.bind.to_string(), standalone.port),
+        (standalone.listen.bind.to_string(), standalone.listen.port),
         ("0.0.0.0".to_string(), 8080)
     );
-    assert_eq!(standalone.emulator_port, 0);
-    assert!(standalone.ignored.is_empty());
+    assert_eq!(standalone.listen.emulator_port, 0);
+    assert!(standalone.listen.ignored.is_empty());
 }
 
 #[test]
@@ -194,6 +197,6 @@ fn lists_and_defaults() {
     assert_eq!(s.cors_origins, ["https://app.example.com/"]);
     assert_eq!(s.token_lifetime.as_secs(), 86400);
     assert_eq!(s.max_batch, 1000);
-    assert_eq!((s.port, s.emulator_port), (7071, 8888));
+    assert_eq!((s.listen.port, s.listen.emulator_port), (7071, 8888));
     assert!(!s.identity.easy_auth && !s.identity.require_authentication);
 }

@@ -15,7 +15,7 @@ use crate::settings::ServiceMode;
 /// Middleware: lets the request through when the key is right (or not needed).
 pub async fn require_key(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let settings = state.settings();
-    if settings.under_host {
+    if settings.listen.under_host {
         return next.run(request).await;
     }
     if settings.function_keys.is_empty() {

@@ -35,24 +35,27 @@ pub async fn serve(args: ServeArgs) -> Result<(), BoxError> {
 }
 
 async fn serve_app(settings: Settings) -> Result<(), BoxError> {
-    for setting in &settings.ignored {
+    for setting in &settings.listen.ignored {
         tracing::info!("{setting} is ignored under the Functions host: the handler listens on 127.0.0.1, where only the host calls it");
     }
-    let listener = bind_listener(SocketAddr::new(settings.bind, settings.port)).await?;
+    let listener =
+        bind_listener(SocketAddr::new(settings.listen.bind, settings.listen.port)).await?;
     let app_addr = listener.local_addr()?;
     let mut emulator_handle = None;
     let connection = match &settings.service {
         ServiceMode::Remote(cs) => (**cs).clone(),
         ServiceMode::LocalEmulator => {
-            let listener =
-                TcpListener::bind(SocketAddr::new(settings.bind, settings.emulator_port))
-                    .await
-                    .map_err(|e| {
-                        format!(
-                            "cannot start the emulator on port {}: {e} (set EMULATOR_PORT)",
-                            settings.emulator_port
-                        )
-                    })?;
+            let listener = TcpListener::bind(SocketAddr::new(
+                settings.listen.bind,
+                settings.listen.emulator_port,
+            ))
+            .await
+            .map_err(|e| {
+                format!(
+                    "cannot start the emulator on port {}: {e} (set EMULATOR_PORT)",
+                    settings.listen.emulator_port
+                )
+            })?;
             let mut config = EmulatorConfig::new(Secret::new(DEV_ACCESS_KEY));
             config.upstream = vec![UpstreamTemplate::all(upstream_url(app_addr, &settings))];
             let handle = emulator::start(config, listener).await?;
