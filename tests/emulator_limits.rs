@@ -4,8 +4,6 @@
 
 mod emulator_support;
 
-use std::time::Duration;
-
 use emulator_support::recorder::Recorder;
 use emulator_support::{client_token, spawn, spawn_with, WsClient};
 use serde_json::{json, Value};
@@ -179,14 +177,8 @@ async fn an_oversized_server_sent_events_send_is_refused_with_413() {
         200
     );
     let path = format!("/api/hubs/chat/connections/{id}?{V}");
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    while emu.exists(&path).await != 200 {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the connection is gone"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    emu.wait_for_status(&path, 200, "the connection is gone")
+        .await;
     drop(stream);
     emu.handle.shutdown().await;
 }

@@ -50,14 +50,12 @@ async fn start_long_polling(emu: &Emu) -> (String, String) {
 /// Waits (10 s at most) until the REST API says the connection no longer exists.
 async fn wait_until_gone(emu: &Emu, id: &str) {
     let path = format!("/api/hubs/chat/connections/{id}?{V}");
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    while emu.exists(&path).await != 404 {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the connection still exists 10 s after its client went away"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    emu.wait_for_status(
+        &path,
+        404,
+        "the connection still exists 10 s after its client went away",
+    )
+    .await;
 }
 
 #[tokio::test]

@@ -139,11 +139,8 @@ async fn negotiate_v0_has_no_connection_token_and_the_id_is_the_token() {
     .await
     .unwrap();
     let path = format!("/api/hubs/chat/connections/{id}?{V}");
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    while emu.exists(&path).await != 200 {
-        assert!(std::time::Instant::now() < deadline, "{id} never connected");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    emu.wait_for_status(&path, 200, &format!("{id} never connected"))
+        .await;
     emu.handle.shutdown().await;
 }
 
@@ -381,14 +378,8 @@ async fn a_slow_client_is_closed_and_the_others_keep_receiving() {
         "the fast client got every message"
     );
     let path = format!("/api/hubs/chat/connections/{}?{V}", slow.connection_id);
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    while emu.exists(&path).await != 404 {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the slow client was not dropped"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    emu.wait_for_status(&path, 404, "the slow client was not dropped")
+        .await;
     let drained = tokio::time::timeout(Duration::from_secs(10), async {
         let mut n = 0;
         while slow.next_any().await.is_some() {

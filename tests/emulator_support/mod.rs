@@ -168,6 +168,15 @@ impl Emu {
             .status()
             .as_u16()
     }
+
+    /// Waits (10 s at most) until `HEAD path` answers `status`; panics with `why` otherwise.
+    pub async fn wait_for_status(&self, path: &str, status: u16, why: &str) {
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while self.exists(path).await != status {
+            assert!(std::time::Instant::now() < deadline, "{why}");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
 }
 
 pub type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
