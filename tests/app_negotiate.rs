@@ -372,4 +372,3 @@ async fn negotiate_adds_close_on_expiry_and_transport_claims_when_set() {
         assert!(claims.get(name).is_none(), "{name} without the setting");
     }
 }
-
