@@ -27,6 +27,7 @@ fn tokens(c: &mut Criterion) {
         claims: vec![("tid".into(), json!("tenant-1"))],
         roles: vec!["reader".into()],
         lifetime: None,
+        ..ClientClaims::default()
     };
     let just_user = ClientClaims {
         user_id: Some("user-0123456789".into()),

@@ -9,6 +9,7 @@ use crate::app::identity::{EasyAuthUserId, IdentitySettings, OidcSettings};
 use crate::app::topics::{Publishers, TopicFilter, TopicSettings};
 use crate::app::upstream::UpstreamSettings;
 use crate::service::names;
+use crate::service::transports::Transports;
 use crate::service::{ConnectionString, Secret};
 
 mod listen;
@@ -70,6 +71,14 @@ pub struct ServeArgs {
     /// Client token lifetime in seconds (60..=86400, default 3600).
     #[arg(long, env = "SIGNALR_TOKEN_LIFETIME")]
     pub token_lifetime: Option<String>,
+    /// Ask the service to close each client when its token expires, with a close message that
+    /// lets it reconnect (negotiate again, new token) (`true`/`false`, default false).
+    #[arg(long, env = "SIGNALR_CLOSE_ON_TOKEN_EXPIRY")]
+    pub close_on_token_expiry: Option<String>,
+    /// Transports clients may use, comma-separated: WebSockets, ServerSentEvents, LongPolling
+    /// (default all; e.g. `WebSockets` behind a proxy that only passes WebSockets).
+    #[arg(long, env = "SIGNALR_ALLOWED_TRANSPORTS")]
+    pub allowed_transports: Option<String>,
     /// Groups an authenticated user joins at negotiate: comma-separated templates over claims,
     /// e.g. `tenant-{tid},everyone`.
     #[arg(long, env = "SIGNALR_NEGOTIATE_GROUPS")]
@@ -135,6 +144,10 @@ pub struct Settings {
     pub token_roles: bool,
     /// Client token lifetime.
     pub token_lifetime: Duration,
+    /// Client tokens ask the service to close the connection when they expire.
+    pub close_on_token_expiry: bool,
+    /// Transports client tokens allow (`None` = all, no claim).
+    pub allowed_transports: Option<Transports>,
     /// Group templates joined at negotiate.
     pub negotiate_groups: Vec<String>,
     /// CORS origins (empty = CORS off).
@@ -260,6 +273,9 @@ impl Settings {
                 }
             },
         };
+        let allowed_transports = nonempty(args.allowed_transports)
+            .map(|v| Transports::parse_names(&v).map_err(|e| err("SIGNALR_ALLOWED_TRANSPORTS", e)))
+            .transpose()?;
         let negotiate_groups = list(args.negotiate_groups);
         for template in &negotiate_groups {
             crate::app::negotiate::validate_template(template)
@@ -300,6 +316,11 @@ impl Settings {
             token_claims: list(args.token_claims),
             token_roles: boolean("SIGNALR_TOKEN_ROLES", args.token_roles)?,
             token_lifetime,
+            close_on_token_expiry: boolean(
+                "SIGNALR_CLOSE_ON_TOKEN_EXPIRY",
+                args.close_on_token_expiry,
+            )?,
+            allowed_transports,
             negotiate_groups,
             cors_origins,
             function_keys: list(args.function_keys)

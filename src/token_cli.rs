@@ -60,6 +60,7 @@ pub fn mint(args: &TokenArgs) -> Result<Value, String> {
                 claims,
                 roles: Vec::new(),
                 lifetime: Some(Duration::from_secs(args.lifetime)),
+                ..ClientClaims::default()
             },
         )
         .map_err(|e| e.to_string())?;

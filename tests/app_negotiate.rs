@@ -331,3 +331,44 @@ async fn misconfiguration_is_reported_on_every_request() {
     }
     child.kill().await.unwrap();
 }
+
+/// `SIGNALR_CLOSE_ON_TOKEN_EXPIRY` and `SIGNALR_ALLOWED_TRANSPORTS` become the system claims the
+/// service honours, as the SDK writes them: `asrs.s.coae` = "true", `asrs.s.aeo` = `exp` (Unix
+/// seconds, a string) and `asrs.s.htt` = the transport flags (a string); anonymous and
+/// identified tokens alike. Without the settings, none of them.
+#[tokio::test]
+async fn negotiate_adds_close_on_expiry_and_transport_claims_when_set() {
+    let rec = Recorder::start().await;
+    let args = ServeArgs {
+        easy_auth: Some("true".into()),
+        close_on_token_expiry: Some("true".into()),
+        allowed_transports: Some("WebSockets, LongPolling".into()),
+        ..Default::default()
+    };
+    let app = spawn_app(args, &rec.connection_string()).await;
+    for user in [None, Some("ann")] {
+        let mut request = app.http.post(format!("{}/api/negotiate", app.url));
+        if let Some(user) = user {
+            request = request.header("x-ms-client-principal-id", user);
+        }
+        let body: Value = request.send().await.unwrap().json().await.unwrap();
+        let claims = decode_claims(body["accessToken"].as_str().unwrap());
+        assert_eq!(claims["asrs.s.coae"], "true", "{user:?}");
+        assert_eq!(claims["asrs.s.aeo"], claims["exp"].to_string(), "{user:?}");
+        assert_eq!(claims["asrs.s.htt"], "5", "{user:?}");
+    }
+    let plain = spawn_app(ServeArgs::default(), &rec.connection_string()).await;
+    let body: Value = plain
+        .http
+        .post(format!("{}/api/negotiate", plain.url))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let claims = decode_claims(body["accessToken"].as_str().unwrap());
+    for name in ["asrs.s.coae", "asrs.s.aeo", "asrs.s.htt"] {
+        assert!(claims.get(name).is_none(), "{name} without the setting");
+    }
+}

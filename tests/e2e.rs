@@ -1,50 +1,13 @@
 //! Runs the Node end-to-end suite (`tests/e2e`, the unmodified `@microsoft/signalr` client against
 //! `handler emulator`). Installs the pinned client with `npm ci` when `node_modules` is missing.
 
-use std::path::Path;
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+mod child_process;
 
-/// Runs `command`, killing it if it outlives `limit`; returns (success, combined output).
-fn run(mut command: Command, limit: Duration) -> (bool, String) {
-    let mut child = command
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot start {command:?}: {e} (are node and npm installed?)"));
-    let stdout = child.stdout.take().map(|mut out| {
-        std::thread::spawn(move || {
-            let mut text = String::new();
-            let _ = std::io::Read::read_to_string(&mut out, &mut text);
-            text
-        })
-    });
-    let stderr = child.stderr.take().map(|mut err| {
-        std::thread::spawn(move || {
-            let mut text = String::new();
-            let _ = std::io::Read::read_to_string(&mut err, &mut text);
-            text
-        })
-    });
-    let started = Instant::now();
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("waiting for the child failed") {
-            break Some(status);
-        }
-        if started.elapsed() > limit {
-            let _ = child.kill();
-            let _ = child.wait();
-            break None;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    };
-    let mut output = stdout.and_then(|h| h.join().ok()).unwrap_or_default();
-    output.push_str(&stderr.and_then(|h| h.join().ok()).unwrap_or_default());
-    if status.is_none() {
-        output.push_str(&format!("\n(killed after {limit:?})\n"));
-    }
-    (status.is_some_and(|s| s.success()), output)
-}
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+
+use child_process::run;
 
 #[test]
 fn signalr_js_client_against_the_emulator() {

@@ -42,6 +42,18 @@ fn bad_values_name_the_setting() {
             "SIGNALR_TOKEN_LIFETIME: ",
         ),
         (
+            Box::new(|a| a.allowed_transports = Some("WebSockets,Websocket".into())),
+            "SIGNALR_ALLOWED_TRANSPORTS: \"Websocket\" is not a transport",
+        ),
+        (
+            Box::new(|a| a.allowed_transports = Some(",".into())),
+            "SIGNALR_ALLOWED_TRANSPORTS: ",
+        ),
+        (
+            Box::new(|a| a.close_on_token_expiry = Some("on".into())),
+            "SIGNALR_CLOSE_ON_TOKEN_EXPIRY: ",
+        ),
+        (
             Box::new(|a| a.easy_auth = Some("yes".into())),
             "SIGNALR_EASY_AUTH: ",
         ),
@@ -199,4 +211,5 @@ fn lists_and_defaults() {
     assert_eq!(s.max_batch, 1000);
     assert_eq!((s.listen.port, s.listen.emulator_port), (7071, 8888));
     assert!(!s.identity.easy_auth && !s.identity.require_authentication);
+    assert!(!s.close_on_token_expiry && s.allowed_transports.is_none());
 }

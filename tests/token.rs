@@ -147,6 +147,7 @@ fn custom_claims_roles_and_reserved_names() {
         ],
         roles: vec!["admin".into(), "reader".into()],
         lifetime: Some(Duration::from_secs(120)),
+        ..Default::default()
     };
     let (_, p) = verify(&m.client_token("chat", &claims).unwrap(), KEY);
     assert_eq!(p["tid"], "tenant-1");

@@ -63,6 +63,8 @@ async fn negotiate(state: &AppState, hub: &str, headers: &HeaderMap) -> Result<R
             Vec::new()
         },
         lifetime: Some(settings.token_lifetime),
+        transports: settings.allowed_transports,
+        close_on_expiry: settings.close_on_token_expiry,
     };
     let token = service.minter.client_token(hub, &claims)?;
     if let Some(user) = &caller.user_id {

@@ -78,6 +78,10 @@ pub enum AuthError {
         "the access token's user id (claim `asrs.s.uid`, `nameid` or `sub`) is not usable: {0}"
     )]
     BadUserId(NameError),
+    /// The token asks to close the connection when its authentication expires
+    /// (`asrs.s.coae`), and that time (`asrs.s.aeo`) has passed.
+    #[error("the client's authentication has expired (`asrs.s.aeo` is in the past); negotiate again for a new token")]
+    AuthenticationExpired,
 }
 
 /// The claims of a verified token.

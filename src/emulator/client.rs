@@ -1,6 +1,9 @@
 //! The client endpoint the `@microsoft/signalr` client talks to: `POST /client/negotiate` and the
 //! transport requests at `/client/?hub=…&id=…` (WebSocket upgrade, Server-Sent Events stream,
-//! long polls, POSTed sends, DELETE to stop). Every request carries a valid client token.
+//! long polls, POSTed sends, DELETE to stop). Every request carries a valid client token, whose
+//! system claims ([`ClientPolicy`]) may limit the transports. A WebSocket upgrade without `id` is
+//! a new connection that skipped negotiate, as the service accepts it (the SDKs of other languages
+//! connect this way with the `{url, accessToken}` of the app's negotiate).
 
 use std::sync::Arc;
 
@@ -13,6 +16,7 @@ use base64::Engine;
 use serde_json::json;
 
 use super::auth::{self, Audience, Claims};
+use super::client_policy::ClientPolicy;
 use super::connections::Negotiated;
 use super::error::ApiError;
 use super::payload::{read_body, Query};
@@ -20,19 +24,20 @@ use super::session::TransportKind;
 use super::upstream::Caller;
 use super::{long_polling, sse, websocket, Shared};
 use crate::service::names;
+use crate::service::transports::Transport;
 
 fn random_id() -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(rand::random::<[u8; 16]>())
 }
 
 /// Checks the `hub` query and the client token (including a user id the service can work
-/// with); returns the hub and the token's claims.
+/// with, and its system claims); returns the hub, the token's claims and what they allow.
 fn authorize(
     shared: &Shared,
     headers: &HeaderMap,
     uri: &Uri,
     query: &Query,
-) -> Result<(String, Claims), ApiError> {
+) -> Result<(String, Claims, ClientPolicy), ApiError> {
     let hub = query
         .get("hub")
         .ok_or_else(|| ApiError::BadRequest("the `hub` query parameter is required".into()))?
@@ -45,7 +50,8 @@ fn authorize(
         &Audience::client(headers, uri, &hub)?,
     )?;
     claims.checked_user_id()?;
-    Ok((hub, claims))
+    let policy = ClientPolicy::of(&claims)?;
+    Ok((hub, claims, policy))
 }
 
 /// `POST /client/negotiate?hub=…&negotiateVersion=1`.
@@ -59,7 +65,7 @@ pub async fn negotiate(State(shared): State<Arc<Shared>>, request: Request) -> R
         .into_response();
     }
     let query = Query::of(&parts.uri);
-    let (hub, claims) = match authorize(&shared, &parts.headers, &parts.uri, &query) {
+    let (hub, claims, policy) = match authorize(&shared, &parts.headers, &parts.uri, &query) {
         Ok(ok) => ok,
         Err(e) => {
             tracing::info!(status = %e.status(), "negotiate refused: {e}");
@@ -80,11 +86,17 @@ pub async fn negotiate(State(shared): State<Arc<Shared>>, request: Request) -> R
         token.clone(),
         Negotiated::new(connection_id.clone(), hub, claims.user_id(), claims.pairs()),
     );
-    let transports = json!([
-        {"transport": "WebSockets", "transferFormats": ["Text", "Binary"]},
-        {"transport": "ServerSentEvents", "transferFormats": ["Text"]},
-        {"transport": "LongPolling", "transferFormats": ["Text", "Binary"]},
-    ]);
+    let transports: Vec<_> = policy
+        .transports
+        .iter()
+        .map(|transport| {
+            let formats = match transport {
+                Transport::ServerSentEvents => json!(["Text"]),
+                Transport::WebSockets | Transport::LongPolling => json!(["Text", "Binary"]),
+            };
+            json!({"transport": transport.name(), "transferFormats": formats})
+        })
+        .collect();
     let body = if version >= 1 {
         json!({"connectionId": connection_id, "connectionToken": token, "negotiateVersion": 1, "availableTransports": transports})
     } else {
@@ -131,34 +143,39 @@ pub async fn connect(State(shared): State<Arc<Shared>>, request: Request) -> Res
 async fn dispatch(shared: Arc<Shared>, request: Request) -> Result<Response, ApiError> {
     let (mut parts, body) = request.into_parts();
     let query = Query::of(&parts.uri);
-    let (hub, claims) = authorize(&shared, &parts.headers, &parts.uri, &query)?;
-    let token = query
-        .get("id")
-        .ok_or_else(|| {
-            ApiError::BadRequest(
-                "the `id` query parameter (the connectionToken from negotiate) is required".into(),
-            )
-        })?
-        .to_string();
+    let (hub, claims, policy) = authorize(&shared, &parts.headers, &parts.uri, &query)?;
     if *shared.stopping.borrow() {
         return Err(ApiError::Unavailable(
             "the emulator is shutting down".into(),
         ));
     }
+    let Some(token) = query.get("id").map(str::to_string) else {
+        if parts.method == Method::GET && is_upgrade(&parts.headers) {
+            return connect_directly(shared, parts, hub, &claims, &policy).await;
+        }
+        return Err(ApiError::BadRequest(
+            "the `id` query parameter (the connectionToken from negotiate) is required; only WebSocket connections may skip negotiate".into(),
+        ));
+    };
     let kind = shared
         .connections
         .kind(&token, &hub, claims.user_id().as_deref())?;
     match parts.method {
         Method::GET if is_upgrade(&parts.headers) => {
+            policy.allow(Transport::WebSockets)?;
             let upgrade = WebSocketUpgrade::from_request_parts(&mut parts, &())
                 .await
                 .map_err(|r| ApiError::BadRequest(r.body_text()))?;
             websocket::start(shared, upgrade, &token, &hub, &parts.uri)
         }
         Method::GET if accepts_event_stream(&parts.headers) => {
+            policy.allow(Transport::ServerSentEvents)?;
             sse::start(shared, &token, &hub, &parts.uri)
         }
-        Method::GET if kind.is_none() => long_polling::start(shared, &token, &hub, &parts.uri),
+        Method::GET if kind.is_none() => {
+            policy.allow(Transport::LongPolling)?;
+            long_polling::start(shared, &token, &hub, &parts.uri)
+        }
         Method::GET => long_polling::poll(shared, &token).await,
         Method::POST => {
             let sender = shared.connections.inbound(&token)?;
@@ -185,6 +202,27 @@ async fn dispatch(shared: Arc<Shared>, request: Request) -> Result<Response, Api
             allowed: "GET, POST, DELETE",
         }),
     }
+}
+
+/// A WebSocket upgrade without `id`: a new connection with an id of its own, the same as one
+/// that negotiated with this token.
+async fn connect_directly(
+    shared: Arc<Shared>,
+    mut parts: axum::http::request::Parts,
+    hub: String,
+    claims: &Claims,
+    policy: &ClientPolicy,
+) -> Result<Response, ApiError> {
+    policy.allow(Transport::WebSockets)?;
+    let upgrade = WebSocketUpgrade::from_request_parts(&mut parts, &())
+        .await
+        .map_err(|r| ApiError::BadRequest(r.body_text()))?;
+    let token = random_id();
+    shared.connections.negotiated(
+        token.clone(),
+        Negotiated::new(random_id(), hub.clone(), claims.user_id(), claims.pairs()),
+    );
+    websocket::start(shared, upgrade, &token, &hub, &parts.uri)
 }
 
 fn is_upgrade(headers: &HeaderMap) -> bool {

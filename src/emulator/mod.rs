@@ -16,6 +16,7 @@
 pub mod auth;
 pub mod cli;
 pub mod client;
+pub mod client_policy;
 pub mod connections;
 pub mod error;
 pub mod hubs;

@@ -8,6 +8,7 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio::time::{sleep_until, Instant};
 
+use super::client_policy;
 use super::outbox::{Outbox, Shutdown};
 use super::protocol::{self, ClientMessage, Records};
 use super::upstream::{Caller, Event};
@@ -123,6 +124,10 @@ pub async fn run(
     );
     let mut deadline = Instant::now() + config.client_timeout;
     let watch_client = kind != TransportKind::LongPolling;
+    // A token with `asrs.s.coae` closes the connection when it expires (checked at connect).
+    let expires = client_policy::closes_at(&caller.claims).map(|at| {
+        Instant::now() + Duration::from_secs(at.saturating_sub(client_policy::unix_now()))
+    });
     while error.is_none() {
         tokio::select! {
             bytes = inbound.recv() => {
@@ -155,6 +160,10 @@ pub async fn run(
                     }
                     Some(Shutdown::Ended) | None => break,
                 }
+            }
+            _ = sleep_until(expires.unwrap_or(deadline)), if expires.is_some() => {
+                outbox.push(protocol::close(Some(client_policy::EXPIRED), true));
+                error = Some(Closing::silent(client_policy::EXPIRED));
             }
             _ = &mut stop => {
                 outbox.push(protocol::close(Some("The emulator is shutting down."), true));

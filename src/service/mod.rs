@@ -7,6 +7,7 @@ pub mod rest;
 pub mod secret;
 pub mod signature;
 pub mod token;
+pub mod transports;
 
 pub use connection_string::ConnectionString;
 pub use secret::Secret;

@@ -24,6 +24,7 @@ use serde_json::{Map, Value};
 use sha2::Sha256;
 
 use super::connection_string::ConnectionString;
+use super::transports::{self, Transports};
 
 /// Lifetime of client tokens unless configured otherwise (the SDK's default).
 pub const DEFAULT_CLIENT_LIFETIME: Duration = Duration::from_secs(3600);
@@ -77,7 +78,34 @@ pub struct ClientClaims {
     pub roles: Vec<String>,
     /// How long the token is valid.
     pub lifetime: Option<Duration>,
+    /// The transports the client may use (`asrs.s.htt`); `None` = all, and no claim.
+    pub transports: Option<Transports>,
+    /// Ask the service to close the connection when the token expires, allowing a reconnect
+    /// (`asrs.s.coae` = `true` and `asrs.s.aeo` = the token's `exp`).
+    pub close_on_expiry: bool,
 }
+
+impl ClientClaims {
+    /// Adds the service's system claims asked for (`asrs.s.htt`, `asrs.s.coae`, `asrs.s.aeo`)
+    /// to `payload`, for a token expiring at `exp`, as the SDK writes them: strings.
+    fn add_system_claims(&self, payload: &mut Map<String, Value>, exp: u64) {
+        if let Some(transports) = self.transports {
+            payload.insert(
+                transports::CLAIM.into(),
+                Value::String(transports.claim_value()),
+            );
+        }
+        if self.close_on_expiry {
+            payload.insert(CLOSE_ON_EXPIRY_CLAIM.into(), Value::String("true".into()));
+            payload.insert(EXPIRES_ON_CLAIM.into(), Value::String(exp.to_string()));
+        }
+    }
+}
+
+/// `asrs.s.coae`: close the connection when its authentication expires (value `true`).
+pub const CLOSE_ON_EXPIRY_CLAIM: &str = "asrs.s.coae";
+/// `asrs.s.aeo`: when the authentication expires, in Unix seconds (a decimal string).
+pub const EXPIRES_ON_CLAIM: &str = "asrs.s.aeo";
 
 /// Signs tokens for one connection string.
 #[derive(Clone)]
@@ -92,8 +120,9 @@ pub struct TokenMinter {
     anonymous: Arc<Mutex<AnonymousMemo>>,
 }
 
-/// (lowercased hub, lifetime in seconds) → (second signed in, token).
-type AnonymousMemo = HashMap<(String, u64), (u64, String)>;
+/// (lowercased hub, lifetime in seconds, transport flags, close on expiry) → (second signed in,
+/// token).
+type AnonymousMemo = HashMap<(String, u64, Option<String>, bool), (u64, String)>;
 
 /// Most hubs whose anonymous token is remembered; beyond, the memo starts afresh.
 const MAX_MEMOISED_HUBS: usize = 64;
@@ -146,8 +175,9 @@ impl TokenMinter {
     pub fn client_token(&self, hub: &str, claims: &ClientClaims) -> Result<String, TokenError> {
         let lifetime = claims.lifetime.unwrap_or(DEFAULT_CLIENT_LIFETIME);
         if claims.user_id.is_none() && claims.claims.is_empty() && claims.roles.is_empty() {
-            return self.anonymous_token(hub, lifetime);
+            return self.anonymous_token(hub, lifetime, claims);
         }
+        let now = now();
         let mut payload = Map::new();
         for (kind, value) in &claims.claims {
             let kind = if RESERVED.contains(&kind.as_str()) || kind.starts_with("asrs.s.") {
@@ -168,20 +198,33 @@ impl TokenMinter {
             payload.insert("asrs.s.uid".into(), Value::String(user.clone()));
             payload.insert("nameid".into(), Value::String(user.clone()));
         }
-        self.sign(payload, self.client_audience(hub), lifetime, now())
+        claims.add_system_claims(&mut payload, now.saturating_add(lifetime.as_secs()));
+        self.sign(payload, self.client_audience(hub), lifetime, now)
     }
 
     /// The anonymous token of `hub` for this second: the memoised one, or a new one.
-    fn anonymous_token(&self, hub: &str, lifetime: Duration) -> Result<String, TokenError> {
+    fn anonymous_token(
+        &self,
+        hub: &str,
+        lifetime: Duration,
+        claims: &ClientClaims,
+    ) -> Result<String, TokenError> {
         let second = now();
-        let key = (hub.to_lowercase(), lifetime.as_secs());
+        let key = (
+            hub.to_lowercase(),
+            lifetime.as_secs(),
+            claims.transports.map(Transports::claim_value),
+            claims.close_on_expiry,
+        );
         let mut memo = self.anonymous.lock().unwrap_or_else(|e| e.into_inner());
         if let Some((signed_at, token)) = memo.get(&key) {
             if *signed_at == second {
                 return Ok(token.clone());
             }
         }
-        let token = self.sign(Map::new(), self.client_audience(hub), lifetime, second)?;
+        let mut payload = Map::new();
+        claims.add_system_claims(&mut payload, second.saturating_add(lifetime.as_secs()));
+        let token = self.sign(payload, self.client_audience(hub), lifetime, second)?;
         if memo.len() >= MAX_MEMOISED_HUBS && !memo.contains_key(&key) {
             memo.clear();
         }

@@ -214,6 +214,48 @@ impl WsClient {
         }
     }
 
+    /// Connects to `path_and_query` (e.g. `/client/?hub=chat&access_token=…`) without
+    /// negotiating, with `bearer` in the Authorization header if given, and completes the JSON
+    /// handshake; the connection id stays unknown. A refused upgrade gives (status, body).
+    pub async fn connect_direct(
+        emu: &Emu,
+        path_and_query: &str,
+        bearer: Option<&str>,
+    ) -> Result<Self, (u16, String)> {
+        let url = format!(
+            "ws://127.0.0.1:{}{path_and_query}",
+            emu.handle.local_addr().port()
+        );
+        let mut request = url.into_client_request().unwrap();
+        if let Some(token) = bearer {
+            request
+                .headers_mut()
+                .insert("Authorization", format!("Bearer {token}").parse().unwrap());
+        }
+        let ws = match tokio_tungstenite::connect_async(request).await {
+            Ok((ws, _)) => ws,
+            Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
+                let body = response
+                    .body()
+                    .as_ref()
+                    .map(|b| String::from_utf8_lossy(b).into_owned())
+                    .unwrap_or_default();
+                return Err((response.status().as_u16(), body));
+            }
+            Err(e) => panic!("WebSocket connect failed: {e}"),
+        };
+        let mut client = Self {
+            ws,
+            connection_id: String::new(),
+            pending: Vec::new(),
+        };
+        client
+            .send_raw("{\"protocol\":\"json\",\"version\":1}\u{1e}")
+            .await;
+        assert_eq!(client.next().await, Some(json!({})));
+        Ok(client)
+    }
+
     /// Negotiates, connects and completes the JSON handshake.
     pub async fn connect(emu: &Emu, hub: &str, user: Option<&str>) -> Self {
         Self::connect_with_token(emu, hub, &client_token(hub, user)).await
