@@ -1,5 +1,5 @@
 //! Everything that talks to Azure SignalR Service: the connection string, token minting, name
-//! validation and the REST client. Nothing here knows about HTTP routes of the app.
+//! validation, the REST client and the upstream's claims header. Nothing here knows about HTTP routes of the app.
 
 pub mod connection_string;
 pub mod names;
@@ -7,6 +7,7 @@ pub mod rest;
 pub mod secret;
 pub mod signature;
 pub mod token;
+pub mod user_claims;
 
 pub use connection_string::ConnectionString;
 pub use secret::Secret;
