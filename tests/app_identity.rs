@@ -209,3 +209,125 @@ async fn required_authentication_means_an_identified_user() {
     let claims = decode_claims(body["accessToken"].as_str().unwrap());
     assert_eq!(claims["asrs.s.uid"], "ada@example.com");
 }
+
+/// The identity provider's values become the token's user id and claims, and the service passes
+/// the claims to the upstream as `type: value, …` without escaping. Negotiate refuses what the
+/// service would refuse (user ids against its name rules) and what the upstream would misread
+/// (a `name` of "Eve, tid: t-victim" reads as a second `tid`), instead of minting such a token.
+#[tokio::test]
+async fn identities_the_service_cannot_carry_are_refused_at_negotiate() {
+    let issuer = Issuer::start().await;
+    let rec = Recorder::start().await;
+    let args = ServeArgs {
+        oidc_issuer: Some(issuer.url().to_string()),
+        oidc_audience: Some(AUDIENCE.into()),
+        token_claims: Some("name,tid".into()),
+        token_roles: Some("true".into()),
+        negotiate_groups: Some("tenant-{tid}".into()),
+        ..Default::default()
+    };
+    let app = spawn_app(args, &rec.connection_string()).await;
+    let token = |sub: &str, patch: Value| {
+        let mut claims = issuer.claims(sub);
+        claims["name"] = json!("Eve Example");
+        claims["tid"] = json!("t-eve");
+        for (k, v) in patch.as_object().unwrap() {
+            claims[k] = v.clone();
+        }
+        rsa_keys().main.sign(&claims)
+    };
+    let long = "u".repeat(1025);
+    let cases = [
+        (
+            token("eve", json!({"name": "Eve, tid: t-victim"})),
+            "InvalidClaim",
+            "claim \"name\"",
+        ),
+        (
+            token("eve", json!({"name": "Eve: admin"})),
+            "InvalidClaim",
+            "contains \": \"",
+        ),
+        (
+            token("eve", json!({"roles": ["reader,admin"]})),
+            "InvalidClaim",
+            "claim \"role\"",
+        ),
+        (
+            token("eve", json!({"tid": ["t-eve", " t-victim"]})),
+            "InvalidClaim",
+            "whitespace",
+        ),
+        (
+            token("a\tb", json!({})),
+            "InvalidUserId",
+            "control characters",
+        ),
+        (
+            token(&long, json!({})),
+            "InvalidUserId",
+            "the limit is 1024",
+        ),
+        (token("..", json!({})), "InvalidUserId", "relative path"),
+        (
+            token("Doe, John", json!({})),
+            "InvalidUserId",
+            "contains ','",
+        ),
+    ];
+    for (token, code, needle) in cases {
+        let (status, body) = negotiate(&app, Some(&token)).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{needle}: {body}");
+        assert_eq!(body["error"]["code"], code, "{body}");
+        let message = body["error"]["message"].as_str().unwrap();
+        assert!(message.contains(needle), "{needle:?} not in {message:?}");
+        assert!(body.get("accessToken").is_none());
+    }
+    assert!(
+        rec.take().is_empty(),
+        "no group joined for a refused caller"
+    );
+    let (status, body) = negotiate(&app, Some(&token("eve", json!({})))).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let minted = decode_claims(body["accessToken"].as_str().unwrap());
+    assert_eq!(
+        (&minted["name"], &minted["tid"]),
+        (&json!("Eve Example"), &json!("t-eve"))
+    );
+    let joined: Vec<String> = rec.take().into_iter().map(|r| r.path).collect();
+    assert_eq!(joined, ["/api/hubs/chat/users/eve/groups/tenant-t-eve"]);
+}
+
+/// Easy Auth principals may repeat a claim type: a template over it has no one value, so it is
+/// not filled (a user with two `tid`s joins neither tenant), and a principal id with a control
+/// character is refused.
+#[tokio::test]
+async fn easy_auth_repeated_claims_fill_no_template_and_bad_ids_are_refused() {
+    use base64::Engine;
+    let rec = Recorder::start().await;
+    let args = ServeArgs {
+        easy_auth: Some("true".into()),
+        negotiate_groups: Some("tenant-{tid},user-{userId}".into()),
+        ..Default::default()
+    };
+    let app = spawn_app(args, &rec.connection_string()).await;
+    let principal = json!({"auth_typ": "aad", "name_typ": "name", "role_typ": "roles",
+        "claims": [{"typ": "tid", "val": "t-victim"}, {"typ": "tid", "val": "t-eve"}]});
+    let encoded = base64::engine::general_purpose::STANDARD.encode(principal.to_string());
+    let send = |id: &'static str| {
+        app.http
+            .post(format!("{}/api/negotiate", app.url))
+            .header("x-ms-client-principal-id", id)
+            .header("x-ms-client-principal", encoded.clone())
+            .send()
+    };
+    let r = send("eve").await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let joined: Vec<String> = rec.take().into_iter().map(|r| r.path).collect();
+    assert_eq!(joined, ["/api/hubs/default/users/eve/groups/user-eve"]);
+    let r = send("eve\tx").await.unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "InvalidUserId", "{body}");
+    assert!(rec.take().is_empty());
+}

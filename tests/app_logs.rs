@@ -70,6 +70,7 @@ async fn logs_split_by_level_and_never_show_a_secret() {
     let r = http
         .post(format!("{base}/api/messages"))
         .header("x-functions-key", FUNCTION_KEY)
+        .header("content-type", "application/json")
         .body("{\"target\":")
         .send()
         .await

@@ -143,6 +143,7 @@ async fn bad_messages_get_clear_400s_and_nothing_is_sent() {
         .http
         .post(format!("{}/api/messages", app.url))
         .header("x-functions-key", "test-key")
+        .header("content-type", "application/json")
         .body("{not json")
         .send()
         .await
@@ -156,6 +157,7 @@ async fn bad_messages_get_clear_400s_and_nothing_is_sent() {
         .http
         .post(format!("{}/api/messages", app.url))
         .header("x-functions-key", "test-key")
+        .header("content-type", "application/json")
         .body(vec![b' '; 2 * 1024 * 1024])
         .send()
         .await
@@ -475,4 +477,147 @@ async fn an_unreadable_body_is_a_400_not_a_413() {
     let error: Value = serde_json::from_str(body).unwrap_or(Value::Null);
     assert_eq!(error["error"]["code"], "BodyUnreadable", "{answer}");
     assert!(rec.take().is_empty());
+}
+
+async fn post_raw(
+    app: &support::TestApp,
+    path: &str,
+    body: &str,
+    ct: Option<&str>,
+) -> (u16, Value) {
+    let mut request = app
+        .http
+        .post(format!("{}{path}", app.url))
+        .header("x-functions-key", "test-key")
+        .body(body.to_string());
+    if let Some(ct) = ct {
+        request = request.header("content-type", ct);
+    }
+    let r = request.send().await.unwrap();
+    let status = r.status().as_u16();
+    (status, r.json().await.unwrap_or(Value::Null))
+}
+
+/// A repeated key, exact or in another letter case, must not let one of two recipients win
+/// silently (`"userId":"alice","userId":""` used to become a broadcast).
+#[tokio::test]
+async fn duplicate_keys_are_refused_in_every_body() {
+    let (app, rec) = setup().await;
+    let cases = [
+        (
+            "/api/messages",
+            r#"{"target":"t","userId":"alice","userId":""}"#,
+            "userId",
+        ),
+        (
+            "/api/messages",
+            r#"{"target":"t","userId":"alice","userid":""}"#,
+            "userid",
+        ),
+        (
+            "/api/messages",
+            r#"[{"target":"t"},{"target":"t","UserId":"alice","userID":""}]"#,
+            "message 2 of 2",
+        ),
+        (
+            "/api/hubs/chat/messages",
+            r#"{"target":"t","arguments":[{"a":1,"a":2}]}"#,
+            "\"a\"",
+        ),
+        (
+            "/api/groups",
+            r#"{"action":"add","userId":"alice","groupName":"g","GroupName":"h"}"#,
+            "GroupName",
+        ),
+        (
+            "/api/groups",
+            r#"{"action":"add","action":"removeAll","userId":"alice","groupName":"g"}"#,
+            "action",
+        ),
+        (
+            "/api/hubs/chat/close",
+            r#"{"reason":"a","Reason":"b"}"#,
+            "Reason",
+        ),
+        (
+            "/api/hubs/chat/users/alice/close",
+            r#"{"excluded":["c1"],"excluded":[]}"#,
+            "excluded",
+        ),
+    ];
+    for (path, body, needle) in cases {
+        let (status, answer) = post_raw(&app, path, body, Some("application/json")).await;
+        assert_eq!(status, 400, "{path} {body}: {answer}");
+        assert_eq!(answer["error"]["code"], "DuplicateKey", "{body}: {answer}");
+        let msg = answer["error"]["message"].as_str().unwrap();
+        assert!(msg.contains(needle), "{msg:?} should mention {needle:?}");
+    }
+    assert!(rec.take().is_empty(), "nothing reaches the service");
+    // Case variants inside the arguments are the sender's data, not duplicates.
+    let (status, answer) = post_raw(
+        &app,
+        "/api/messages",
+        r#"{"target":"t","arguments":[{"a":1,"A":2}]}"#,
+        Some("application/json"),
+    )
+    .await;
+    assert_eq!(status, 202, "{answer}");
+    assert_eq!(
+        rec.take()[0].body,
+        json!({"target":"t","arguments":[{"a":1,"A":2}]})
+    );
+}
+
+/// A browser sends text/plain, form and multipart bodies (or none typed at all) cross-site
+/// without a preflight: JSON-body routes take only application/json, so a page cannot post into
+/// the stack. A close without a body needs no content type.
+#[tokio::test]
+async fn json_body_routes_need_a_json_content_type() {
+    let (app, rec) = setup().await;
+    let message = r#"{"target":"t","arguments":[1]}"#;
+    let group = r#"{"action":"add","userId":"u","groupName":"g"}"#;
+    let close = r#"{"reason":"bye"}"#;
+    for (path, body) in [
+        ("/api/messages", message),
+        ("/api/hubs/chat/messages", message),
+        ("/api/groups", group),
+        ("/api/hubs/chat/groups", group),
+        ("/api/hubs/chat/close", close),
+        ("/api/hubs/chat/groups/g/close", close),
+        ("/api/hubs/chat/users/u/close", close),
+    ] {
+        for ct in [
+            Some("text/plain;charset=UTF-8"),
+            Some("application/x-www-form-urlencoded"),
+            Some("multipart/form-data; boundary=x"),
+            None,
+        ] {
+            let (status, answer) = post_raw(&app, path, body, ct).await;
+            assert_eq!(status, 415, "{path} {ct:?}: {answer}");
+            assert_eq!(answer["error"]["code"], "UnsupportedMediaType");
+            let msg = answer["error"]["message"].as_str().unwrap();
+            assert!(msg.contains("application/json"), "{msg}");
+        }
+    }
+    assert!(rec.take().is_empty(), "nothing reaches the service");
+    let (status, answer) = post_raw(
+        &app,
+        "/api/messages",
+        message,
+        Some("application/json; charset=utf-8"),
+    )
+    .await;
+    assert_eq!(status, 202, "{answer}");
+    let (status, answer) = post_raw(&app, "/api/hubs/chat/close", "", None).await;
+    assert_eq!(status, 200, "{answer}");
+    // Without the key, the key is what is missing, whatever the content type.
+    let r = app
+        .http
+        .post(format!("{}/api/messages", app.url))
+        .header("content-type", "text/plain")
+        .body(message)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
 }

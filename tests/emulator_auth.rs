@@ -58,6 +58,8 @@ async fn rest_token_rejections_say_why() {
         (bearer(sign(DEV_ACCESS_KEY, json!({"aud": aud, "exp": now() - 60}))), "expired"),
         (bearer(sign(DEV_ACCESS_KEY, json!({"aud": aud, "nbf": now() + 600}))), "not valid yet"),
         (bearer(sign(DEV_ACCESS_KEY, json!({"aud": aud, "exp": null}))), "no `exp` claim"),
+        (bearer(sign(DEV_ACCESS_KEY, json!({"aud": aud, "exp": "tomorrow"}))), "`exp` claim must be a whole number of seconds since 1970-01-01 UTC (a JSON integer), got \"tomorrow\""),
+        (bearer(sign(DEV_ACCESS_KEY, json!({"aud": aud, "exp": [now() + 60]}))), "`exp` claim must be a whole number"),
         (bearer(sign(DEV_ACCESS_KEY, json!({"nameid": "x"}))), "no `aud` claim"),
         (bearer(sign(DEV_ACCESS_KEY, json!({"aud": "http://127.0.0.1/api/hubs/chat/users/u/:send"}))), "expected http://127.0.0.1/api/hubs/chat/:send, got http://127.0.0.1/api/hubs/chat/users/u/:send"),
         (bearer(sign(DEV_ACCESS_KEY, json!({"aud": "http://localhost/api/hubs/chat/:send"}))), "audience is wrong"),
@@ -347,5 +349,55 @@ async fn claims_that_cannot_be_headers_are_left_out_and_the_upstream_hears_every
     ws.send_raw("{\"type\":7}\u{1e}").await;
     let gone = rec.wait_for("/up/disconnected").await;
     assert_eq!(gone.header("x-asrs-user-id"), "ann");
+    emu.handle.shutdown().await;
+}
+
+/// `?application=` changes the hub a REST call addresses (`{application}_{hub}`), so the token's
+/// audience must name it as the SDK mints it: a token for `chat` cannot be retargeted to
+/// `app_chat`, nor one for `app_chat` to `chat` or `other_chat`.
+#[tokio::test]
+async fn the_application_query_must_be_in_the_audience() {
+    let emu = spawn().await;
+    let send = |query: &'static str, aud: &'static str| {
+        let request = emu
+            .http
+            .post(format!("{}{PATH}?api-version=2022-06-01{query}", emu.base))
+            .bearer_auth(sign(DEV_ACCESS_KEY, json!({"aud": aud})))
+            .json(&json!({"target": "t", "arguments": []}));
+        async move {
+            let response = request.send().await.unwrap();
+            let status = response.status().as_u16();
+            let body: Value = response.json().await.unwrap_or(Value::Null);
+            (status, body["message"].as_str().unwrap_or("").to_string())
+        }
+    };
+    let sdk = "http://127.0.0.1/api/hubs/chat/:send?application=app&api-version=2022-06-01";
+    let v1_style = "http://127.0.0.1/api/hubs/App_Chat/:send";
+    let plain = "http://127.0.0.1/api/hubs/chat/:send?api-version=2022-06-01";
+    let other = "http://127.0.0.1/api/hubs/chat/:send?application=other";
+    for (query, aud) in [
+        ("&application=app", sdk),
+        ("&application=APP", sdk),
+        ("&application=app", v1_style),
+        ("", plain),
+    ] {
+        let (status, message) = send(query, aud).await;
+        assert_eq!(status, 202, "{query} {aud}: {message}");
+    }
+    for (query, aud) in [
+        ("&application=app", plain),
+        ("&application=app", other),
+        ("", sdk),
+        ("&application=other", sdk),
+    ] {
+        let (status, message) = send(query, aud).await;
+        assert_eq!(status, 401, "{query} {aud}: {message}");
+        assert!(message.contains("audience is wrong"), "{message}");
+    }
+    let (_, message) = send("&application=app", plain).await;
+    assert!(
+        message.contains("expected http://127.0.0.1/api/hubs/chat/:send?application=app"),
+        "{message}"
+    );
     emu.handle.shutdown().await;
 }

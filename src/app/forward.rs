@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
+use crate::service::user_claims::UserClaims;
 use crate::service::{signature, Secret};
 
 /// Header carrying the body's signature when a forward secret is set.
@@ -42,8 +43,8 @@ pub struct Event<'a> {
     pub connection_id: &'a str,
     /// `X-ASRS-User-Id`, when present.
     pub user_id: Option<&'a str>,
-    /// `X-ASRS-User-Claims`, first value per type.
-    pub claims: &'a [(String, String)],
+    /// `X-ASRS-User-Claims`; `None` when the header could not be read unambiguously.
+    pub claims: Option<&'a UserClaims>,
     /// The upstream body, parsed.
     pub body: &'a Value,
 }
@@ -51,11 +52,7 @@ pub struct Event<'a> {
 impl Event<'_> {
     /// The JSON posted to the webhook.
     pub fn to_json(&self) -> Value {
-        let claims: serde_json::Map<String, Value> = self
-            .claims
-            .iter()
-            .map(|(k, v)| (k.clone(), json!(v)))
-            .collect();
+        let claims = self.claims.map_or(Value::Null, UserClaims::to_json);
         json!({
             "hub": self.hub,
             "category": self.category,

@@ -3,6 +3,7 @@
 //! Handlers are a few lines each — extract, call the library, map the error.
 
 pub mod body;
+pub mod content_type;
 pub mod cors;
 pub mod error;
 pub mod extract;
@@ -109,11 +110,26 @@ impl AppState {
     }
 }
 
+/// Functions whose POST body is JSON: they refuse other content types (see [`content_type`]).
+/// The upstream checks its own content type; negotiate ignores its body.
+const JSON_BODY_FUNCTIONS: [&str; 7] = [
+    "messages",
+    "messages-hub",
+    "groups",
+    "groups-hub",
+    "close-hub",
+    "close-group",
+    "close-user",
+];
+
 /// The app's router: `GET /` for the host's readiness ping, then one route per function.
 pub fn router(state: AppState) -> Router {
     let mut router = Router::new().route("/", get(|| async { "ok" }));
     for function in FUNCTIONS {
         let mut route = handlers(function);
+        if JSON_BODY_FUNCTIONS.contains(&function.name) {
+            route = route.layer(axum::middleware::from_fn(content_type::require_json));
+        }
         if function.auth_level == AuthLevel::Function {
             route = route.layer(axum::middleware::from_fn_with_state(
                 state.clone(),

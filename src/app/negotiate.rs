@@ -14,6 +14,7 @@ use super::identity::Caller;
 use super::AppState;
 use crate::service::names;
 use crate::service::token::ClientClaims;
+use crate::service::user_claims;
 
 // The handlers take the whole `Request` and borrow its headers: the `HeaderMap` extractor would
 // clone every header of every negotiation only to read two of them.
@@ -66,15 +67,20 @@ async fn negotiate(state: &AppState, hub: &str, headers: &HeaderMap) -> Result<R
         transports: settings.allowed_transports,
         close_on_expiry: settings.close_on_token_expiry,
     };
+    check_identity(&claims)?;
     let token = service.minter.client_token(hub, &claims)?;
     if let Some(user) = &caller.user_id {
         for template in &settings.negotiate_groups {
-            let Some(group) = render(template, &caller) else {
-                tracing::debug!(
-                    template,
-                    "a claim of the group template is missing; group not joined"
-                );
-                continue;
+            let group = match render(template, &caller) {
+                Ok(group) => group,
+                Err(e @ Unfilled::Missing(_)) => {
+                    tracing::debug!(template, "group not joined at negotiate: {e}");
+                    continue;
+                }
+                Err(e @ Unfilled::Ambiguous(..)) => {
+                    tracing::warn!(template, user, "group not joined at negotiate: {e}");
+                    continue;
+                }
             };
             names::validate_group(&group)
                 .map_err(|e| ApiError::from(e).context(format!("group template {template:?}")))?;
@@ -97,6 +103,58 @@ async fn negotiate(state: &AppState, hub: &str, headers: &HeaderMap) -> Result<R
         .headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     Ok(response)
+}
+
+/// 400 unless the service can use what the token would carry, so that no token is minted that
+/// the service refuses or whose claims the upstream would misread: the user id follows the
+/// service's name rules, and the user id, every copied claim and every role can travel in
+/// `X-ASRS-User-Claims` unambiguously (see [`user_claims`]).
+fn check_identity(claims: &ClientClaims) -> Result<(), ApiError> {
+    let refuse = |code: &'static str, message: String| {
+        Err(ApiError::bad_request(
+            code,
+            format!(
+                "{message}; negotiate refuses identities the service cannot carry unambiguously"
+            ),
+        ))
+    };
+    if let Some(user) = &claims.user_id {
+        if let Err(e) = names::validate_user(user) {
+            return refuse("InvalidUserId", format!("the caller's {e}"));
+        }
+        if let Err(e) = user_claims::check("asrs.s.uid", user) {
+            return refuse(
+                "InvalidUserId",
+                format!(
+                    "the caller's user id {:?} cannot be used: it {}",
+                    shown(user),
+                    e.problem
+                ),
+            );
+        }
+    }
+    let copied = claims.claims.iter().flat_map(|(kind, value)| {
+        let items = match value {
+            Value::Array(items) => items.iter().collect(),
+            other => vec![other],
+        };
+        items.into_iter().filter_map(move |item| match item {
+            Value::Null => None,
+            Value::String(s) => Some((kind.as_str(), s.clone())),
+            other => Some((kind.as_str(), other.to_string())),
+        })
+    });
+    let roles = claims.roles.iter().map(|r| ("role", r.clone()));
+    for (kind, value) in copied.chain(roles) {
+        if let Err(e) = user_claims::check(kind, &value) {
+            return refuse("InvalidClaim", format!("the caller's {e}"));
+        }
+    }
+    Ok(())
+}
+
+fn shown(value: &str) -> String {
+    value.chars().take(64).collect()
 }
 
 /// The answer: the official binding's `SignalRConnectionInfo`, `{"url", "accessToken"}`.
@@ -132,33 +190,65 @@ pub fn validate_template(template: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// Fills a template from the caller's claims; `None` when a claim is missing or not a scalar.
-pub fn render(template: &str, caller: &Caller) -> Option<String> {
+/// Why a template was not filled.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Unfilled {
+    /// A value is missing (an anonymous caller, a claim the caller does not have).
+    #[error("{{{0}}} has no value")]
+    Missing(String),
+    /// A value cannot be trusted: the claim appears more than once, or is not a scalar.
+    #[error("{{{0}}} is ambiguous: {1}")]
+    Ambiguous(String, &'static str),
+}
+
+/// Fills a template from the caller's claims. A claim that appears more than once, or is not a
+/// scalar, never fills a template: any one of its values could be the wrong one.
+pub fn render(template: &str, caller: &Caller) -> Result<String, Unfilled> {
     render_with(template, |name| {
         if name == "userId" {
-            return caller.user_id.clone();
+            return caller.user_id.clone().ok_or(Unfilled::Missing(name.into()));
         }
-        match &caller.claims.iter().find(|(k, _)| k == name)?.1 {
-            Value::String(s) => Some(s.clone()),
-            Value::Number(n) => Some(n.to_string()),
-            Value::Bool(b) => Some(b.to_string()),
-            _ => None,
+        let mut values = caller.claims.iter().filter(|(k, _)| k == name);
+        let value = match (values.next(), values.next()) {
+            (None, _) => return Err(Unfilled::Missing(name.into())),
+            (Some(_), Some(_)) => {
+                return Err(Unfilled::Ambiguous(
+                    name.into(),
+                    "the claim has more than one value",
+                ))
+            }
+            (Some((_, value)), None) => value,
+        };
+        match value {
+            Value::String(s) => Ok(s.clone()),
+            Value::Number(n) => Ok(n.to_string()),
+            Value::Bool(b) => Ok(b.to_string()),
+            Value::Null => Err(Unfilled::Missing(name.into())),
+            _ => Err(Unfilled::Ambiguous(
+                name.into(),
+                "the claim is a list or an object",
+            )),
         }
     })
 }
 
 /// Fills a template (checked by [`validate_template`]) with `value` of each placeholder name;
-/// `None` when a value is missing.
-pub fn render_with(template: &str, value: impl Fn(&str) -> Option<String>) -> Option<String> {
+/// the first placeholder that cannot be filled is the error.
+pub fn render_with(
+    template: &str,
+    value: impl Fn(&str) -> Result<String, Unfilled>,
+) -> Result<String, Unfilled> {
     let mut out = String::new();
     let mut rest = template;
     while let Some(open) = rest.find('{') {
         out.push_str(&rest[..open]);
         let after = &rest[open + 1..];
-        let close = after.find('}')?;
+        let Some(close) = after.find('}') else {
+            return Err(Unfilled::Missing(after.into()));
+        };
         out.push_str(&value(&after[..close])?);
         rest = &after[close + 1..];
     }
     out.push_str(rest);
-    Some(out)
+    Ok(out)
 }

@@ -1,7 +1,10 @@
 //! Strict access-token checks for every REST call and client connection: HS256/HS512 signed with
 //! the UTF-8 bytes of the access key, `exp` required, `nbf` honoured, and `aud` compared after the
 //! normalisation of reference §8 q1 (scheme + host without port, path without trailing `/`, query
-//! ignored, hub case-insensitive). Every rejection says exactly why. Tokens are never logged.
+//! ignored, hub case-insensitive). The one query parameter that counts is `application`: it
+//! changes which hub a REST call addresses (`{application}_{hub}`), so the audience must name the
+//! same one, as the SDK mints it (`…/api/hubs/chat/:send?application=app&api-version=…`, or v1's
+//! `…/api/v1/hubs/app_chat/…`). Every rejection says exactly why. Tokens are never logged.
 
 use axum::http::{header, HeaderMap, Uri};
 use jsonwebtoken::errors::ErrorKind;
@@ -53,8 +56,11 @@ pub enum AuthError {
     /// A claim has the wrong JSON type.
     #[error("the access token's `{0}` claim has the wrong type")]
     BadClaim(String),
+    /// `exp` is there but not a NumericDate.
+    #[error("the access token's `exp` claim must be a whole number of seconds since 1970-01-01 UTC (a JSON integer), got {0}")]
+    BadExp(String),
     /// `aud` names another endpoint.
-    #[error("the access token's audience is wrong: expected {expected}, got {got} (the port, a trailing `/` and query parameters other than `hub` are ignored; the hub is case-insensitive)")]
+    #[error("the access token's audience is wrong: expected {expected}, got {got} (the port, a trailing `/` and query parameters other than `hub` and `application` are ignored; the hub is case-insensitive)")]
     WrongAudience {
         /// What the request needs.
         expected: String,
@@ -155,6 +161,8 @@ pub struct Audience {
     host: String,
     segments: Vec<String>,
     hub: Option<String>,
+    /// A REST call's `?application=`, lowercased.
+    application: Option<String>,
 }
 
 /// How one `aud` value compares with the expected audience.
@@ -167,13 +175,19 @@ enum Fit {
 }
 
 impl Audience {
-    /// The audience of a REST request: this request's scheme, host and path.
-    pub fn rest(headers: &HeaderMap, uri: &Uri) -> Result<Self, AuthError> {
+    /// The audience of a REST request: this request's scheme, host and path, and the
+    /// `application` the request names (which makes its hub `{application}_{hub}`).
+    pub fn rest(
+        headers: &HeaderMap,
+        uri: &Uri,
+        application: Option<&str>,
+    ) -> Result<Self, AuthError> {
         Ok(Self {
             scheme: request_scheme(headers),
             host: request_host(headers, uri)?,
             segments: normalise_path(uri.path()),
             hub: None,
+            application: application.map(str::to_ascii_lowercase),
         })
     }
 
@@ -185,6 +199,7 @@ impl Audience {
             host: request_host(headers, uri)?,
             segments: vec!["client".into()],
             hub: Some(hub.to_ascii_lowercase()),
+            application: None,
         })
     }
 
@@ -192,17 +207,30 @@ impl Audience {
         let Ok(url) = url::Url::parse(aud) else {
             return Fit::Wrong;
         };
-        let endpoint_ok = url.scheme().eq_ignore_ascii_case(&self.scheme)
+        let host_ok = url.scheme().eq_ignore_ascii_case(&self.scheme)
             && url
                 .host_str()
-                .is_some_and(|got| got.eq_ignore_ascii_case(&self.host))
-            && normalise_path(url.path()) == self.segments;
-        if !endpoint_ok {
+                .is_some_and(|got| got.eq_ignore_ascii_case(&self.host));
+        if !host_ok {
             return Fit::Wrong;
         }
         let Some(hub) = &self.hub else {
-            return Fit::Matches;
+            // REST: the hub the token names, its `application` applied, is the request's.
+            let application = url
+                .query_pairs()
+                .find(|(k, v)| k.eq_ignore_ascii_case("application") && !v.is_empty())
+                .map(|(_, v)| v.to_ascii_lowercase());
+            let named = with_application(normalise_path(url.path()), application.as_deref());
+            let wanted = with_application(self.segments.clone(), self.application.as_deref());
+            return if named == wanted {
+                Fit::Matches
+            } else {
+                Fit::Wrong
+            };
         };
+        if normalise_path(url.path()) != self.segments {
+            return Fit::Wrong;
+        }
         let hubs: Vec<_> = url
             .query_pairs()
             .filter(|(k, _)| k.eq_ignore_ascii_case("hub"))
@@ -235,8 +263,24 @@ impl std::fmt::Display for Audience {
         if let Some(hub) = &self.hub {
             write!(f, "/?hub={hub}")?;
         }
+        if let Some(application) = &self.application {
+            write!(f, "?application={application}")?;
+        }
         Ok(())
     }
+}
+
+/// The path with the hub segment (the one after `hubs`) replaced by `{application}_{hub}`.
+fn with_application(mut segments: Vec<String>, application: Option<&str>) -> Vec<String> {
+    let Some(application) = application else {
+        return segments;
+    };
+    if let Some(i) = segments.iter().position(|s| s == "hubs") {
+        if let Some(hub) = segments.get_mut(i + 1) {
+            *hub = format!("{application}_{hub}");
+        }
+    }
+    segments
 }
 
 fn request_scheme(headers: &HeaderMap) -> String {
@@ -309,6 +353,28 @@ pub fn token_from(
     Err(AuthError::Missing(""))
 }
 
+/// A present `exp` that is not a NumericDate (a string, a fraction, an array…), named so the
+/// caller learns what is wrong; asked only once the signature is known to be good.
+fn bad_exp(token: &str) -> Option<AuthError> {
+    use base64::Engine as _;
+    let payload = token
+        .split('.')
+        .nth(1)
+        .and_then(|p| {
+            base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(p)
+                .ok()
+        })
+        .and_then(|bytes| serde_json::from_slice::<Map<String, Value>>(&bytes).ok())?;
+    match payload.get("exp")? {
+        Value::Null => None,
+        Value::Number(n) if n.is_u64() => None,
+        other => Some(AuthError::BadExp(
+            other.to_string().chars().take(40).collect(),
+        )),
+    }
+}
+
 /// Verifies `token` with `key` and checks its `aud` against `expected`.
 pub fn verify(token: &str, key: &Secret, expected: &Audience) -> Result<Claims, AuthError> {
     let header = jsonwebtoken::decode_header(token).map_err(|e| match e.kind() {
@@ -333,7 +399,11 @@ pub fn verify(token: &str, key: &Secret, expected: &Audience) -> Result<Claims, 
         ErrorKind::InvalidSignature => AuthError::BadSignature,
         ErrorKind::ExpiredSignature => AuthError::Expired,
         ErrorKind::ImmatureSignature => AuthError::NotYetValid,
-        ErrorKind::MissingRequiredClaim(_) => AuthError::MissingClaim("exp"),
+        ErrorKind::MissingRequiredClaim(_) => {
+            bad_exp(token).unwrap_or(AuthError::MissingClaim("exp"))
+        }
+        // Claims are parsed after the signature is checked, so this names a bad claim type.
+        ErrorKind::Json(_) => bad_exp(token).unwrap_or_else(|| AuthError::Malformed(e.to_string())),
         ErrorKind::InvalidClaimFormat(c) => AuthError::BadClaim(c.clone()),
         ErrorKind::InvalidAlgorithm => AuthError::Algorithm(format!("{:?}", header.alg)),
         _ => AuthError::Malformed(e.to_string()),
@@ -372,7 +442,7 @@ mod tests {
         let uri: Uri = "/api/hubs/Chat/:send?api-version=2022-06-01"
             .parse()
             .unwrap();
-        let aud = Audience::rest(&headers("127.0.0.1:8888"), &uri).unwrap();
+        let aud = Audience::rest(&headers("127.0.0.1:8888"), &uri, None).unwrap();
         assert!(aud.matches("http://127.0.0.1/api/hubs/chat/:send?api-version=2022-06-01"));
         assert!(aud.matches("http://127.0.0.1:9/api/hubs/CHAT/:send/"));
         assert!(!aud.matches("http://localhost/api/hubs/chat/:send"));
@@ -402,7 +472,7 @@ mod tests {
         let origin_form: Uri = "/api/hubs/chat/:send".parse().unwrap();
         let absolute: Uri = "http://Example.COM:81/api/hubs/chat/:send".parse().unwrap();
         let none = HeaderMap::new();
-        let host = |h: &HeaderMap, u: &Uri| Audience::rest(h, u).map(|a| a.host);
+        let host = |h: &HeaderMap, u: &Uri| Audience::rest(h, u, None).map(|a| a.host);
         assert_eq!(
             host(&headers("a.example:1"), &absolute).unwrap(),
             "a.example"

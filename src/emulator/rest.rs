@@ -228,13 +228,14 @@ async fn serve(shared: &Shared, request: Request) -> Result<StatusCode, ApiError
         return Ok(StatusCode::OK);
     };
     let token = auth::token_from(&parts.headers, &parts.uri, false)?;
+    // `application` picks the hub (`{application}_{hub}`), so the token's audience must name it.
+    let query = Query::of(&parts.uri);
     auth::verify(
         &token,
         &shared.config.access_key,
-        &Audience::rest(&parts.headers, &parts.uri)?,
+        &Audience::rest(&parts.headers, &parts.uri, query.get("application"))?,
     )?;
     names::validate_hub(&hub)?;
-    let query = Query::of(&parts.uri);
     let hub = match query.get("application") {
         Some(app) => {
             names::validate_hub(app)?;

@@ -11,7 +11,7 @@ use super::outbox::Outbox;
 use super::protocol;
 use super::templates::UpstreamTemplate;
 use super::upstream_queue::{upstream_queue, UpstreamQueue};
-use crate::service::{signature, Secret};
+use crate::service::{signature, user_claims, Secret};
 
 /// Largest upstream answer relayed to a client.
 const MAX_RESPONSE_BYTES: usize = 16 * 1024 * 1024;
@@ -93,12 +93,7 @@ fn upstream_headers(
         put("x-asrs-user-id", user)?;
     }
     if !caller.claims.is_empty() {
-        let claims: Vec<String> = caller
-            .claims
-            .iter()
-            .map(|(k, v)| format!("{k}: {v}"))
-            .collect();
-        put("x-asrs-user-claims", &claims.join(", "))?;
+        put("x-asrs-user-claims", &user_claims::encode(&caller.claims))?;
     }
     if !caller.query.is_empty() {
         put("x-asrs-client-query", &caller.query)?;

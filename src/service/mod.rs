@@ -1,5 +1,5 @@
 //! Everything that talks to Azure SignalR Service: the connection string, token minting, name
-//! validation and the REST client. Nothing here knows about HTTP routes of the app.
+//! validation, the REST client and the upstream's claims header. Nothing here knows about HTTP routes of the app.
 
 pub mod connection_string;
 pub mod names;
@@ -8,6 +8,7 @@ pub mod secret;
 pub mod signature;
 pub mod token;
 pub mod transports;
+pub mod user_claims;
 
 pub use connection_string::ConnectionString;
 pub use secret::Secret;

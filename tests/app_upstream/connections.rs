@@ -17,7 +17,7 @@ async fn connected_joins_the_templated_groups() {
     .await;
     let (status, body) = connected()
         .user("u1")
-        .header("X-ASRS-User-Claims", "tid: t 1, role: admin, tid: t2")
+        .header("X-ASRS-User-Claims", "tid: t 1, role: admin, role: ops")
         .send(&app)
         .await;
     assert_eq!((status, body.as_str()), (StatusCode::OK, ""));
@@ -48,6 +48,31 @@ async fn connected_joins_the_templated_groups() {
         got[0].claims["aud"],
         "http://127.0.0.1/api/hubs/chat/groups/user-u1/connections/conn-1?api-version=2022-06-01"
     );
+
+    // A claim that appears twice (here injected through an unescaped comma in `name`, as a token
+    // with name "Eve, tid: t-victim" and tid "t-eve" would arrive) fills no template, and a header
+    // with an entry that is not one `type: value` is not trusted at all; the rest still joins.
+    for claims in [
+        "asrs.s.uid: eve, name: Eve, tid: t-victim, tid: t-eve",
+        "name: Doe, John, tid: t-victim",
+    ] {
+        let (status, _) = connected()
+            .user("u1")
+            .header("X-ASRS-User-Claims", claims)
+            .send(&app)
+            .await;
+        assert_eq!(status, StatusCode::OK);
+        let paths: Vec<_> = rec.take().into_iter().map(|r| r.path).collect();
+        assert_eq!(
+            paths,
+            [
+                "/api/hubs/chat/groups/user-u1/connections/conn-1",
+                "/api/hubs/chat/groups/conn-conn-1/connections/conn-1",
+                "/api/hubs/chat/groups/everyone/connections/conn-1",
+            ],
+            "{claims}"
+        );
+    }
 
     // Anonymous and claim-less: templates with a missing value are skipped.
     connected().send(&app).await;
@@ -93,7 +118,7 @@ async fn events_are_forwarded_to_the_webhook() {
     assert_eq!(
         got[0].body,
         json!({"hub": "chat", "category": "connections", "event": "connected", "connectionId": CONN,
-               "userId": "u1", "claims": {"tid": "t1"}, "body": {"type": 10}})
+               "userId": "u1", "claims": {"tid": ["t1", "t2"]}, "body": {"type": 10}})
     );
     assert_eq!(
         got[1].body,
@@ -105,6 +130,14 @@ async fn events_are_forwarded_to_the_webhook() {
         got[0].headers.get("x-signature-256").is_none(),
         "unsigned without SIGNALR_UPSTREAM_FORWARD_SECRET"
     );
+
+    // A header that cannot be read unambiguously forwards no claims rather than wrong ones.
+    connected()
+        .user("u1")
+        .header("X-ASRS-User-Claims", "name: Doe, John, tid: t-victim")
+        .send(&app)
+        .await;
+    assert_eq!(hook.take()[0].body["claims"], json!(null));
 
     // Built-in methods are not forwarded.
     invoke("subscribe", json!(["orders"])).send(&app).await;

@@ -15,8 +15,9 @@ use serde_json::Value;
 
 use super::error::ApiError;
 use super::forward::{Event, Webhook};
+use super::negotiate::{self, Unfilled};
 use super::topics::{self, HubMethod};
-use super::{body, negotiate, AppState};
+use super::{body, AppState};
 use crate::service::names;
 use crate::service::Secret;
 use message::Message;
@@ -75,7 +76,7 @@ async fn handle(state: &AppState, headers: &HeaderMap, body: Body) -> Result<Res
         event: &request.event,
         connection_id: &request.connection_id,
         user_id: request.user_id.as_deref(),
-        claims: &request.claims,
+        claims: request.claims.as_ref(),
         body: &raw,
     };
     match message {
@@ -168,20 +169,36 @@ async fn join_groups(state: &AppState, request: &Request) {
     };
     for template in templates {
         let group = negotiate::render_with(template, |name| match name {
-            "userId" => request.user_id.clone(),
-            "connectionId" => Some(request.connection_id.clone()),
-            claim => request
-                .claims
-                .iter()
-                .find(|(k, _)| k == claim)
-                .map(|(_, v)| v.clone()),
+            "userId" => request
+                .user_id
+                .clone()
+                .ok_or(Unfilled::Missing(name.into())),
+            "connectionId" => Ok(request.connection_id.clone()),
+            claim => match &request.claims {
+                None => Err(Unfilled::Ambiguous(
+                    claim.into(),
+                    "X-ASRS-User-Claims could not be read unambiguously",
+                )),
+                Some(claims) => match claims.single(claim) {
+                    Ok(Some(value)) => Ok(value.to_string()),
+                    Ok(None) => Err(Unfilled::Missing(claim.into())),
+                    Err(_) => Err(Unfilled::Ambiguous(
+                        claim.into(),
+                        "the claim has more than one value",
+                    )),
+                },
+            },
         });
-        let Some(group) = group else {
-            tracing::debug!(
-                template,
-                "a value of the group template is missing; group not joined"
-            );
-            continue;
+        let group = match group {
+            Ok(group) => group,
+            Err(e @ Unfilled::Missing(_)) => {
+                tracing::debug!(template, "group not joined on connect: {e}");
+                continue;
+            }
+            Err(e @ Unfilled::Ambiguous(..)) => {
+                tracing::warn!(template, connection = %request.connection_id, "group not joined on connect: {e}");
+                continue;
+            }
         };
         if let Err(e) = names::validate_group(&group) {
             tracing::warn!(template, "group not joined on connect: {e}");

@@ -9,6 +9,7 @@ use crate::app::error::ApiError;
 use crate::app::AppState;
 use crate::service::names;
 use crate::service::signature;
+use crate::service::user_claims::{self, UserClaims};
 
 /// 401 unless `X-ASRS-Signature` signs `X-ASRS-Connection-Id` with a key this app knows. Without
 /// a connection id there is nothing to check the signature against, so that is a 401 as well.
@@ -74,8 +75,8 @@ pub(super) struct Request {
     pub connection_id: String,
     /// `X-ASRS-User-Id`, when present and not empty.
     pub user_id: Option<String>,
-    /// `X-ASRS-User-Claims`, first value per type.
-    pub claims: Vec<(String, String)>,
+    /// `X-ASRS-User-Claims`; `None` when it cannot be read unambiguously (then no claim counts).
+    pub claims: Option<UserClaims>,
 }
 
 impl Request {
@@ -106,7 +107,7 @@ impl Request {
         if let Some(user) = &user_id {
             names::validate_user(user)?;
         }
-        let claims = parse_claims(text("X-ASRS-User-Claims")?.as_deref().unwrap_or(""));
+        let claims = claims(headers)?;
         Ok(Self {
             hub,
             category: category.to_ascii_lowercase(),
@@ -147,35 +148,20 @@ impl Request {
     }
 }
 
-/// `type: value, type: value` → pairs, first value per type (as the Functions extension does).
-fn parse_claims(header: &str) -> Vec<(String, String)> {
-    let mut claims: Vec<(String, String)> = Vec::new();
-    for entry in header.split(',') {
-        let Some((kind, value)) = entry.split_once(": ") else {
-            continue;
-        };
-        let kind = kind.trim();
-        if !kind.is_empty() && !claims.iter().any(|(k, _)| k == kind) {
-            claims.push((kind.to_string(), value.trim().to_string()));
-        }
+/// `X-ASRS-User-Claims`, every header line joined as one list (RFC 9110 §5.3). An unreadable
+/// header is logged and yields `None`, so that no value from it is used; the event still counts.
+fn claims(headers: &HeaderMap) -> Result<Option<UserClaims>, ApiError> {
+    let mut lines = Vec::new();
+    for value in headers.get_all("X-ASRS-User-Claims") {
+        lines.push(std::str::from_utf8(value.as_bytes()).map_err(|_| {
+            ApiError::bad_request("InvalidHeader", "X-ASRS-User-Claims is not UTF-8")
+        })?);
     }
-    claims
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn claims_keep_the_first_value_per_type() {
-        let claims = parse_claims("role: a, sub: u1, role: b, junk, tid: t: x");
-        assert_eq!(
-            claims,
-            vec![
-                ("role".into(), "a".into()),
-                ("sub".into(), "u1".into()),
-                ("tid".into(), "t: x".into())
-            ]
-        );
+    match user_claims::parse(&lines.join(",")) {
+        Ok(claims) => Ok(Some(claims)),
+        Err(e) => {
+            tracing::warn!("{e}");
+            Ok(None)
+        }
     }
 }
