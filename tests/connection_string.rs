@@ -1,5 +1,5 @@
-//! Connection-string parsing through the public API: every key of reference §1, the derived
-//! URLs of §1.3, and errors that name the key without ever showing the access key.
+//! Connection-string parsing through the public API: every key of `docs/protocol.md` §1, the
+//! derived URLs, and errors that name the key without ever showing the access key.
 
 use serverless_signalr::service::connection_string::{
     AppCredential, AuthType, ConnectionStringError,

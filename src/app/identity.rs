@@ -1,7 +1,7 @@
 //! Who is calling: the caller's identity from a verified source, for negotiate to put in the
 //! client token. Two sources, each switched on by a setting: an OIDC bearer token validated against
 //! the issuer's keys ([`super::oidc`]), and App Service authentication (Easy Auth) headers, which
-//! the platform sets after signing the user in (reference `functions-custom-handler.md` §6).
+//! the platform sets after signing the user in (`docs/functions-host.md` §2).
 //! Anything else is an anonymous caller, or a 401 when authentication is required.
 
 use std::sync::Arc;

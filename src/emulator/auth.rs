@@ -1,6 +1,6 @@
 //! Strict access-token checks for every REST call and client connection: HS256/HS512 signed with
 //! the UTF-8 bytes of the access key, `exp` required, `nbf` honoured, and `aud` compared after the
-//! normalisation of reference §8 q1 (scheme + host without port, path without trailing `/`, query
+//! normalisation of `docs/protocol.md` §6 (scheme + host without port, path without trailing `/`, query
 //! ignored, hub case-insensitive). Every rejection says exactly why. Tokens are never logged.
 
 use axum::http::{header, HeaderMap, Uri};

@@ -1,9 +1,8 @@
-//! Parsing of `AzureSignalRConnectionString` and the URLs derived from it (reference
-//! `signalr-service.md` §1): where clients connect, where REST calls go, and the audience base
-//! that tokens are minted for. Errors name the key and say what is wrong but never repeat a value:
-//! a missing `;` makes the next pair part of the value (`Version=1.0AccessKey=…`), so echoing any
-//! value could print the access key. No `Debug` output contains the access key or client secret.
-//! URLs with credentials (`user:password@host`) are refused, so none reaches a token, a negotiate
+//! Parsing of `AzureSignalRConnectionString` and the URLs derived from it (`docs/protocol.md` §1):
+//! where clients connect, where REST calls go, and the audience base that tokens are minted for.
+//! Errors name the key and say what is wrong but never repeat a value: a missing `;` makes the
+//! next pair part of the value (`Version=1.0AccessKey=…`), so echoing any value could print the
+//! access key. No `Debug` output contains the access key or client secret. URLs with credentials (`user:password@host`) are refused, so none reaches a token, a negotiate
 //! answer or a log line.
 
 use std::collections::HashMap;
