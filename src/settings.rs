@@ -236,6 +236,7 @@ impl Settings {
                     user_id_claim: nonempty(args.oidc_user_id_claim)
                         .unwrap_or_else(|| "sub".into()),
                     leeway: Duration::from_secs(60),
+                    refresh: Default::default(),
                 };
                 oidc.check()
                     .map_err(|e| err("SIGNALR_OIDC_ISSUER", e.to_string()))?;

@@ -331,3 +331,45 @@ async fn easy_auth_repeated_claims_fill_no_template_and_bad_ids_are_refused() {
     assert_eq!(body["error"]["code"], "InvalidUserId", "{body}");
     assert!(rec.take().is_empty());
 }
+
+/// Issue #16 finding 7: a slow issuer used to hold negotiate for the sum of two 10 s request
+/// timeouts. Now negotiate waits a bounded time for the keys, then answers 503 with a JSON error
+/// and `Retry-After` while the fetch goes on.
+#[tokio::test]
+async fn negotiate_answers_a_fast_503_with_retry_after_while_a_slow_issuer_is_fetched() {
+    let issuer = Issuer::start().await;
+    issuer.set_delay(std::time::Duration::from_secs(30));
+    let rec = Recorder::start().await;
+    let args = ServeArgs {
+        oidc_issuer: Some(issuer.url().to_string()),
+        oidc_audience: Some(AUDIENCE.into()),
+        ..Default::default()
+    };
+    let app = spawn_app(args, &rec.connection_string()).await;
+    let token = rsa_keys().main.sign(&issuer.claims("u"));
+    let start = std::time::Instant::now();
+    let r = app
+        .http
+        .post(format!("{}/api/negotiate", app.url))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    let waited = start.elapsed();
+    assert!(
+        waited < std::time::Duration::from_secs(5),
+        "waited {waited:?}"
+    );
+    assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
+    let retry: u64 = r.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=10).contains(&retry), "{retry}");
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "IssuerKeysPending", "{body}");
+    let message = body["error"]["message"].as_str().unwrap();
+    assert!(message.contains("retry in"), "{message}");
+    assert!(!message.contains(&token));
+}

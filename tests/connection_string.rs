@@ -1,5 +1,5 @@
-//! Connection-string parsing through the public API: every key of reference §1, the derived
-//! URLs of §1.3, and errors that name the key without ever showing the access key.
+//! Connection-string parsing through the public API: every key of `docs/protocol.md` §1, the
+//! derived URLs, and errors that name the key without ever showing the access key.
 
 use serverless_signalr::service::connection_string::{
     AppCredential, AuthType, ConnectionStringError,
@@ -237,5 +237,28 @@ fn secrets_never_appear_in_debug_display_or_errors() {
     ] {
         let err = parse(&bad).unwrap_err();
         assert!(!format!("{err} {err:?}").contains("TopSecret"), "{err}");
+    }
+}
+
+/// Issue #16 finding 9: `Endpoint=http://user:pw@host` used to be accepted and the password then
+/// showed in the negotiate `url` and the start-up log. Credentials in any URL key are refused with
+/// an error that names the key and never shows the user name or password.
+#[test]
+fn credentials_in_an_endpoint_url_are_refused_without_echoing_them() {
+    for key in ["Endpoint", "ClientEndpoint", "ServerEndpoint"] {
+        for userinfo in ["alice:Hunter2Secret@", ":Hunter2Secret@", "Hunter2Secret@"] {
+            let url = format!("http://{userinfo}localhost:8080");
+            let text = if key == "Endpoint" {
+                format!("Endpoint={url};AccessKey={KEY}")
+            } else {
+                format!("Endpoint=https://x;AccessKey={KEY};{key}={url}")
+            };
+            let err = parse(&text).expect_err(&format!("{key} with credentials"));
+            let shown = format!("{err} {err:?}");
+            assert!(err.to_string().starts_with(&format!("{key}: ")), "{err}");
+            assert!(shown.contains("credentials"), "{shown}");
+            assert!(!shown.contains("Hunter2Secret"), "{shown}");
+            assert!(!shown.contains("alice"), "{shown}");
+        }
     }
 }

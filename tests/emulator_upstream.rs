@@ -57,7 +57,7 @@ async fn events_reach_the_upstream_signed_and_results_come_back() {
     assert_eq!(header(&connected, "x-asrs-event"), "connected");
     assert_eq!(header(&connected, "x-asrs-user-id"), "ann");
     assert!(header(&connected, "x-asrs-user-claims").contains("asrs.s.uid: ann"));
-    // The client's connect query with its leading `?` (reference §6.3), minus the token.
+    // The client's connect query with its leading `?` (`docs/protocol.md` §5.1), minus the token.
     let query = header(&connected, "x-asrs-client-query");
     assert!(
         query.starts_with("?hub=chat&id=") && !query.contains("access_token"),

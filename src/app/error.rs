@@ -20,6 +20,8 @@ pub struct ApiError {
     pub message: String,
     /// Extra fields merged into the `error` object (e.g. the failing item's index).
     pub details: Option<Value>,
+    /// Seconds for a `Retry-After` header (503s that will pass).
+    pub retry_after: Option<u64>,
 }
 
 impl ApiError {
@@ -30,7 +32,14 @@ impl ApiError {
             code,
             message: message.into(),
             details: None,
+            retry_after: None,
         }
+    }
+
+    /// Adds `Retry-After: seconds` to the answer.
+    pub fn with_retry_after(mut self, seconds: u64) -> Self {
+        self.retry_after = Some(seconds);
+        self
     }
 
     /// 400 Bad Request.
@@ -76,9 +85,11 @@ impl IntoResponse for ApiError {
             obj.extend(extra);
         }
         let mut response = (self.status, axum::Json(json!({ "error": error }))).into_response();
-        response
-            .headers_mut()
-            .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        let headers = response.headers_mut();
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        if let Some(seconds) = self.retry_after {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        }
         response
     }
 }

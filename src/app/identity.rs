@@ -1,7 +1,7 @@
 //! Who is calling: the caller's identity from a verified source, for negotiate to put in the
 //! client token. Two sources, each switched on by a setting: an OIDC bearer token validated against
 //! the issuer's keys ([`super::oidc`]), and App Service authentication (Easy Auth) headers, which
-//! the platform sets after signing the user in (reference `functions-custom-handler.md` §6).
+//! the platform sets after signing the user in (`docs/functions-host.md` §2).
 //! Anything else is an anonymous caller, or a 401 when authentication is required.
 
 use std::sync::Arc;
@@ -13,6 +13,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::oidc::OidcValidator;
+use super::oidc_keys::KeyRefresh;
 
 /// Easy Auth header with the provider's id of the user.
 pub const PRINCIPAL_ID_HEADER: &str = "x-ms-client-principal-id";
@@ -63,6 +64,8 @@ pub struct OidcSettings {
     pub user_id_claim: String,
     /// Clock skew allowed on `exp` and `nbf` (default 60 s).
     pub leeway: Duration,
+    /// Deadlines and intervals of fetching the issuer's keys.
+    pub refresh: KeyRefresh,
 }
 
 impl OidcSettings {
@@ -74,6 +77,7 @@ impl OidcSettings {
             metadata_url: None,
             user_id_claim: "sub".to_owned(),
             leeway: Duration::from_secs(60),
+            refresh: KeyRefresh::default(),
         }
     }
 
@@ -101,7 +105,7 @@ impl OidcSettings {
         if self.issuer.is_empty() {
             return bad("OIDC: the issuer is empty".into());
         }
-        super::oidc::check_url("OIDC metadata URL", &self.metadata_url())
+        super::oidc_fetch::check_url("OIDC metadata URL", &self.metadata_url())
     }
 }
 
@@ -226,8 +230,23 @@ pub enum IdentityError {
         problem: String,
     },
     /// The issuer's metadata or keys could not be fetched.
-    #[error("the OIDC issuer is unreachable, cannot validate bearer tokens: {0}")]
-    IssuerUnreachable(String),
+    #[error("the OIDC issuer is unreachable, cannot validate bearer tokens: {reason}; retry in {retry_after} s")]
+    IssuerUnreachable {
+        /// What failed.
+        reason: String,
+        /// Seconds until a retry may work (`Retry-After`).
+        retry_after: u64,
+    },
+    /// The keys are still being fetched from a slow issuer and none is cached for the token.
+    #[error("the OIDC issuer {issuer} has not handed out its signing keys yet (still fetching after {waited}); retry in {retry_after} s")]
+    KeysPending {
+        /// The configured issuer.
+        issuer: String,
+        /// How long this request waited.
+        waited: String,
+        /// Seconds until the fetch gives up (`Retry-After`).
+        retry_after: u64,
+    },
     /// The identity settings cannot work.
     #[error("identity settings: {0}")]
     Misconfigured(String),
@@ -242,7 +261,7 @@ impl IdentityError {
     pub fn status(&self) -> u16 {
         match self {
             Self::MalformedPrincipal(_) => 400,
-            Self::IssuerUnreachable(_) => 503,
+            Self::IssuerUnreachable { .. } | Self::KeysPending { .. } => 503,
             Self::Misconfigured(_) => 500,
             _ => 401,
         }
@@ -253,9 +272,20 @@ impl IdentityError {
         match self {
             Self::AuthenticationRequired(_) => "AuthenticationRequired",
             Self::MalformedPrincipal(_) => "MalformedPrincipal",
-            Self::IssuerUnreachable(_) => "IssuerUnreachable",
+            Self::IssuerUnreachable { .. } => "IssuerUnreachable",
+            Self::KeysPending { .. } => "IssuerKeysPending",
             Self::Misconfigured(_) => "IdentityMisconfigured",
             _ => "InvalidToken",
+        }
+    }
+
+    /// Seconds the caller should wait before retrying (`Retry-After`), for the 503s.
+    pub fn retry_after(&self) -> Option<u64> {
+        match self {
+            Self::IssuerUnreachable { retry_after, .. } | Self::KeysPending { retry_after, .. } => {
+                Some(*retry_after)
+            }
+            _ => None,
         }
     }
 }
@@ -280,12 +310,10 @@ struct Inner {
 }
 
 impl Authenticator {
-    /// An authenticator for `settings`, fetching OIDC metadata and keys with `http`.
-    pub fn new(settings: IdentitySettings, http: reqwest::Client) -> Self {
-        let oidc = settings
-            .oidc
-            .clone()
-            .map(|oidc| OidcValidator::new(oidc, http));
+    /// An authenticator for `settings`. OIDC keys are fetched with a client of their own that
+    /// checks every redirect ([`super::oidc_fetch`]).
+    pub fn new(settings: IdentitySettings) -> Self {
+        let oidc = settings.oidc.clone().map(OidcValidator::new);
         Self {
             inner: Arc::new(Inner { settings, oidc }),
         }

@@ -15,6 +15,8 @@ pub mod manage;
 pub mod messages;
 pub mod negotiate;
 pub mod oidc;
+pub mod oidc_fetch;
+pub mod oidc_keys;
 pub mod server;
 pub mod topics;
 pub mod upstream;
@@ -71,11 +73,7 @@ impl AppState {
                     })
                 }),
         };
-        let http = reqwest::Client::builder()
-            .timeout(std::time::Duration::from_secs(10))
-            .build()
-            .unwrap_or_default();
-        let authenticator = Authenticator::new(settings.identity.clone(), http);
+        let authenticator = Authenticator::new(settings.identity.clone());
         Self(Arc::new(Inner {
             settings,
             service,

@@ -47,7 +47,11 @@ async fn negotiate(state: &AppState, hub: &str, headers: &HeaderMap) -> Result<R
         .await
         .map_err(|e| {
             let status = StatusCode::from_u16(e.status()).unwrap_or(StatusCode::UNAUTHORIZED);
-            ApiError::new(status, e.code(), e.to_string())
+            let error = ApiError::new(status, e.code(), e.to_string());
+            match e.retry_after() {
+                Some(seconds) => error.with_retry_after(seconds),
+                None => error,
+            }
         })?;
     let settings = state.settings();
     let claims = ClientClaims {

@@ -1,6 +1,6 @@
 //! Strict access-token checks for every REST call and client connection: HS256/HS512 signed with
 //! the UTF-8 bytes of the access key, `exp` required, `nbf` honoured, and `aud` compared after the
-//! normalisation of reference §8 q1 (scheme + host without port, path without trailing `/`, query
+//! normalisation of `docs/protocol.md` §6 (scheme + host without port, path without trailing `/`, query
 //! ignored, hub case-insensitive). The one query parameter that counts is `application`: it
 //! changes which hub a REST call addresses (`{application}_{hub}`), so the audience must name the
 //! same one, as the SDK mints it (`…/api/hubs/chat/:send?application=app&api-version=…`, or v1's

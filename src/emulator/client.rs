@@ -120,7 +120,7 @@ pub fn caller(negotiated: Negotiated, hub: &str, uri: &Uri) -> Caller {
         hub: hub.to_string(),
         user_id: negotiated.user_id,
         claims: negotiated.claims,
-        // `X-ASRS-Client-Query` carries the leading `?`, as the service sends it (reference §6.3).
+        // `X-ASRS-Client-Query` carries the leading `?`, as the service sends it (`docs/protocol.md` §5.1).
         query: if kept.is_empty() {
             kept
         } else {

@@ -1,8 +1,9 @@
-//! Parsing of `AzureSignalRConnectionString` and the URLs derived from it (reference
-//! `signalr-service.md` §1): where clients connect, where REST calls go, and the audience base
-//! that tokens are minted for. Errors name the key and say what is wrong but never repeat a value:
-//! a missing `;` makes the next pair part of the value (`Version=1.0AccessKey=…`), so echoing any
-//! value could print the access key. No `Debug` output contains the access key or client secret.
+//! Parsing of `AzureSignalRConnectionString` and the URLs derived from it (`docs/protocol.md` §1):
+//! where clients connect, where REST calls go, and the audience base that tokens are minted for.
+//! Errors name the key and say what is wrong but never repeat a value: a missing `;` makes the
+//! next pair part of the value (`Version=1.0AccessKey=…`), so echoing any value could print the
+//! access key. No `Debug` output contains the access key or client secret. URLs with credentials (`user:password@host`) are refused, so none reaches a token, a negotiate
+//! answer or a log line.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -277,6 +278,15 @@ fn parse_url(key: &'static str, value: &str) -> Result<Url, ConnectionStringErro
     })?;
     if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none_or(str::is_empty) {
         return Err(invalid(key, "must be an http or https URL with a host"));
+    }
+    // `user:password@` would be sent nowhere useful (the service authenticates with AccessKey
+    // or AuthType) but would show in the negotiate `url` and the start-up log.
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(invalid(
+            key,
+            "must not contain credentials (user:password@ before the host); remove them: \
+             the service is authenticated with AccessKey or AuthType",
+        ));
     }
     Ok(url)
 }

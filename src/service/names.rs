@@ -1,5 +1,5 @@
 //! Validation and URL encoding of the names the service accepts: hubs, groups, users and
-//! connection ids (reference `signalr-service.md` §4.1). Names are checked here, once, before any
+//! connection ids (`docs/protocol.md` §4). Names are checked here, once, before any
 //! request is built, so a bad name is a clear 400 for the caller instead of a confusing service error.
 
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};

@@ -1,4 +1,4 @@
-//! The upstream signature (`X-ASRS-Signature`, reference `signalr-service.md` §6.4): the service
+//! The upstream signature (`X-ASRS-Signature`, `docs/protocol.md` §5.2): the service
 //! signs the connection id with each of its access keys; a request is genuine when any
 //! `sha256=<hex>` entry matches any key the app knows. Compared in constant time. The emulator
 //! signs its upstream calls with [`sign`], and the app signs forwarded webhooks the same way.

@@ -1,4 +1,4 @@
-//! Minting of the two kinds of access token (reference `signalr-service.md` §2–§3): client tokens
+//! Minting of the two kinds of access token (`docs/protocol.md` §2–§3): client tokens
 //! handed to browsers by negotiate, and short-lived server tokens for REST calls. Both are HS256
 //! JWTs signed with the UTF-8 bytes of the access key; audiences are built from the audience base
 //! (`scheme://host/` of `Endpoint`, never a port), hubs are lowercased, as the official SDK does.

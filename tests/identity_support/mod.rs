@@ -1,5 +1,6 @@
 //! A local OIDC issuer for the identity tests: an axum server on 127.0.0.1 serving discovery and
-//! a JWKS made from keys generated here, counting JWKS fetches, plus helpers to sign tokens.
+//! a JWKS made from keys generated here, counting JWKS fetches, plus helpers to sign tokens. It
+//! can also answer slowly, name another `jwks_uri`, and redirect (`/moved`) anywhere.
 
 #![allow(dead_code)]
 
@@ -7,9 +8,11 @@ pub mod requests;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use axum::extract::State;
+use axum::http::{header, StatusCode};
+use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::{Json, Router};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -110,6 +113,12 @@ struct IssuerState {
     metadata_issuer: Mutex<Option<String>>,
     keys: Mutex<Vec<Value>>,
     jwks_fetches: AtomicUsize,
+    /// Each document is answered after this long.
+    delay: Mutex<Duration>,
+    /// The metadata's `jwks_uri`, when not the issuer's own `/discovery/keys`.
+    jwks_uri: Mutex<Option<String>>,
+    /// Where `/moved` redirects to.
+    moved_to: Mutex<String>,
 }
 
 /// A running local issuer.
@@ -131,10 +140,14 @@ impl Issuer {
             metadata_issuer: Mutex::new(None),
             keys: Mutex::new(vec![rsa_keys().main.jwk.clone(), es.jwk.clone()]),
             jwks_fetches: AtomicUsize::new(0),
+            delay: Mutex::new(Duration::ZERO),
+            jwks_uri: Mutex::new(None),
+            moved_to: Mutex::new(String::new()),
         });
         let app = Router::new()
             .route("/.well-known/openid-configuration", get(metadata))
             .route("/discovery/keys", get(jwks))
+            .route("/moved", get(moved))
             .with_state(Arc::clone(&state));
         tokio::spawn(async move { axum::serve(listener, app).await });
         Self { state, es }
@@ -160,6 +173,22 @@ impl Issuer {
         *self.state.keys.lock().expect("lock") = keys;
     }
 
+    /// Answers each document (metadata, JWKS) only after `delay`.
+    pub fn set_delay(&self, delay: Duration) {
+        *self.state.delay.lock().expect("lock") = delay;
+    }
+
+    /// Makes the metadata name `uri` as its `jwks_uri`.
+    pub fn set_jwks_uri(&self, uri: &str) {
+        *self.state.jwks_uri.lock().expect("lock") = Some(uri.to_owned());
+    }
+
+    /// Makes `{url}/moved` answer `302 Found` to `target`; returns `{url}/moved`.
+    pub fn redirect_to(&self, target: &str) -> String {
+        *self.state.moved_to.lock().expect("lock") = target.to_owned();
+        format!("{}/moved", self.url())
+    }
+
     /// Makes the metadata claim another issuer.
     pub fn set_metadata_issuer(&self, issuer: &str) {
         *self.state.metadata_issuer.lock().expect("lock") = Some(issuer.to_owned());
@@ -173,22 +202,38 @@ impl Issuer {
     }
 }
 
+async fn delay(state: &IssuerState) {
+    let delay = *state.delay.lock().expect("lock");
+    tokio::time::sleep(delay).await;
+}
+
 async fn metadata(State(state): State<Arc<IssuerState>>) -> Json<Value> {
+    delay(&state).await;
+    let jwks_uri = state
+        .jwks_uri
+        .lock()
+        .expect("lock")
+        .clone()
+        .unwrap_or_else(|| format!("{}/discovery/keys", state.url));
     let issuer = state
         .metadata_issuer
         .lock()
         .expect("lock")
         .clone()
         .unwrap_or_else(|| state.url.clone());
-    Json(
-        json!({"issuer": issuer, "jwks_uri": format!("{}/discovery/keys", state.url),
-                "id_token_signing_alg_values_supported": ["RS256", "ES256"]}),
-    )
+    Json(json!({"issuer": issuer, "jwks_uri": jwks_uri,
+                "id_token_signing_alg_values_supported": ["RS256", "ES256"]}))
 }
 
 async fn jwks(State(state): State<Arc<IssuerState>>) -> Json<Value> {
+    delay(&state).await;
     state.jwks_fetches.fetch_add(1, Ordering::SeqCst);
     Json(json!({"keys": state.keys.lock().expect("lock").clone()}))
+}
+
+async fn moved(State(state): State<Arc<IssuerState>>) -> impl IntoResponse {
+    let target = state.moved_to.lock().expect("lock").clone();
+    (StatusCode::FOUND, [(header::LOCATION, target)])
 }
 
 /// Unix time now.

@@ -19,7 +19,7 @@ pub fn authenticator(oidc: OidcSettings) -> Authenticator {
         oidc: Some(oidc),
         ..IdentitySettings::default()
     };
-    Authenticator::new(settings, reqwest::Client::new())
+    Authenticator::new(settings)
 }
 
 pub fn bearer(token: &str) -> HeaderMap {

@@ -378,7 +378,7 @@ async fn client_needs_an_access_key_and_a_timeout() {
 }
 
 /// With `ServerEndpoint` (a gateway, a private endpoint), requests go there, path prefix
-/// included, while every token's audience stays on the `Endpoint` host (reference §3.1).
+/// included, while every token's audience stays on the `Endpoint` host (`docs/protocol.md` §3).
 #[tokio::test]
 async fn server_endpoint_takes_the_requests_and_endpoint_keeps_the_audience() {
     let service = FakeService::start().await;

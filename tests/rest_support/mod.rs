@@ -259,7 +259,7 @@ pub struct Expect<'a> {
     pub body: Option<Value>,
 }
 
-/// Checks a request against the swagger, the expectation and the token rules (§3.1): HS256 with
+/// Checks a request against the swagger, the expectation and the token rules (`docs/protocol.md` §3): HS256 with
 /// the test key, `aud` = `http://127.0.0.1{path}?api-version=2022-06-01` (no port, no extra
 /// query), `nameid` present, `exp` in the future.
 pub fn assert_request(request: &Recorded, expect: &Expect<'_>) {

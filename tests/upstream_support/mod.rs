@@ -1,4 +1,4 @@
-//! Upstream requests as the service sends them (reference `signalr-service.md` §6.3): headers,
+//! Upstream requests as the service sends them (`docs/protocol.md` §5.1): headers,
 //! bodies and an `X-ASRS-Signature` computed here with `hmac`/`sha2` directly, independently of
 //! the app's own code; plus a helper that runs the app against a recording service.
 #![allow(dead_code)]

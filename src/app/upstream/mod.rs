@@ -1,4 +1,4 @@
-//! `POST /api/upstream`: the service's upstream webhook (reference `signalr-service.md` §6). The
+//! `POST /api/upstream`: the service's upstream webhook (`docs/protocol.md` §5). The
 //! signature is checked before anything else; then the content type, the `X-ASRS-*` headers and
 //! the body. Connection events are logged, can join groups and are forwarded to the app's webhook;
 //! client invocations run the built-in topic methods ([`super::topics`]) or are forwarded, and

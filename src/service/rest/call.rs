@@ -1,5 +1,5 @@
 //! One REST operation described as data: method, path, extra query and body, built from
-//! validated names. It knows the two URLs of reference §3.1: the request URL (server base + path +
+//! validated names. It knows the two URLs of `docs/protocol.md` §3: the request URL (server base + path +
 //! `api-version` + extra query) and the token audience path (path + `api-version` only).
 
 use std::time::Duration;

@@ -1,5 +1,5 @@
-//! Typed async client for the service's data-plane REST API, api-version 2022-06-01 (reference
-//! `signalr-service.md` §3.1 and §4): one method per operation, names validated before anything is
+//! Typed async client for the service's data-plane REST API, api-version 2022-06-01
+//! (`docs/protocol.md` §3 and §4): one method per operation, names validated before anything is
 //! sent, every path segment percent-encoded, each request signed with a token for its own audience.
 //!
 //! * `call` describes one operation (paths, query, body, what a 404 means);

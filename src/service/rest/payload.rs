@@ -1,12 +1,12 @@
 //! The message body of every `:send` call: the JSON `PayloadMessage` of the REST API
-//! (reference `signalr-service.md` §4.1), `{"target": …, "arguments": […]}`.
+//! (`docs/protocol.md` §4), `{"target": …, "arguments": […]}`.
 
 use serde::Serialize;
 use serde_json::Value;
 
 use super::error::RestError;
 
-/// Largest request body the service accepts (reference §3.1: body ≤ 1 MB).
+/// Largest request body the service accepts (`docs/protocol.md` §3: body ≤ 1 MB).
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 
 /// A hub method invocation to deliver to clients: clients run their handler for `target` with
