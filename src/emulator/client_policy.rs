@@ -1,4 +1,4 @@
-//! What a client token's system claims ask of the service (reference §2.2), honoured as the
+//! What a client token's system claims ask of the service (`docs/protocol.md` §2), honoured as the
 //! service does: `asrs.s.htt` limits the transports (negotiate lists only those, a connect over
 //! another is refused), and `asrs.s.coae` = `true` closes the connection when `asrs.s.aeo` (Unix
 //! seconds) passes, with a Close message that allows the client to reconnect.

@@ -1,6 +1,6 @@
 //! The HTTP transports a client may use, as the flags of ASP.NET Core's `HttpTransportType`
 //! (WebSockets = 1, ServerSentEvents = 2, LongPolling = 4) that travel in the client token's
-//! `asrs.s.htt` claim as a decimal string (reference §2.2). The app writes the claim from
+//! `asrs.s.htt` claim as a decimal string (`docs/protocol.md` §2). The app writes the claim from
 //! `SIGNALR_ALLOWED_TRANSPORTS`; the emulator enforces it at negotiate and at connect.
 
 /// One of the three transports.

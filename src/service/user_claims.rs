@@ -2,8 +2,8 @@
 //!
 //! The only known encoder, Microsoft's emulator, writes each claim as .NET's `Claim.ToString()`,
 //! `"{type}: {value}"`, and joins them with `", "`, with no escaping; the Functions extension
-//! splits on `,`, then on `": "`, trims, and keeps the first value per type (reference
-//! `signalr-service.md` §6.3). How the real service escapes is not documented (§8 q4). With no
+//! splits on `,`, then on `": "`, trims, and keeps the first value per type (`docs/protocol.md`
+//! §5.1). How the real service escapes is not documented. With no
 //! escaping, a value holding `,` or `": "` is indistinguishable from more claims: a `name` of
 //! `"Eve, tid: t-victim"` reads as a second `tid`. So:
 //!
