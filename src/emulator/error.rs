@@ -25,6 +25,12 @@ pub enum ApiError {
         /// The limit in bytes.
         limit: usize,
     },
+    /// The path and query are longer than the limit (414), as the service answers.
+    #[error("the URL's path and query are longer than the limit of {limit} bytes; send fewer or shorter query values")]
+    UriTooLong {
+        /// The limit in bytes.
+        limit: usize,
+    },
     /// The body's media type is not accepted (415).
     #[error("{0}")]
     UnsupportedMediaType(String),
@@ -65,6 +71,7 @@ impl ApiError {
             Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             Self::InvalidName(_) | Self::BadRequest(_) => StatusCode::BAD_REQUEST,
             Self::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::UriTooLong { .. } => StatusCode::URI_TOO_LONG,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::NotFound { .. } | Self::NoRoute(_) => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
@@ -81,6 +88,7 @@ impl ApiError {
             Self::InvalidName(_) => "Error.Argument.Invalid",
             Self::BadRequest(_) => "Error.Request.Invalid",
             Self::TooLarge { .. } => "Error.Request.TooLarge",
+            Self::UriTooLong { .. } => "Error.Request.UriTooLong",
             Self::UnsupportedMediaType(_) => "Error.Request.UnsupportedMediaType",
             Self::NotFound { code, .. } => code,
             Self::NoRoute(_) => "Error.Route.NotFound",
