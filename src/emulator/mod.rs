@@ -31,7 +31,6 @@ pub mod upstream;
 pub mod upstream_queue;
 pub mod websocket;
 
-use std::future::IntoFuture;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
@@ -47,6 +46,7 @@ use tower_http::cors::{AllowHeaders, AllowMethods, AllowOrigin, CorsLayer};
 pub use cli::{run, EmulatorArgs};
 pub use templates::{TemplateError, UpstreamTemplate};
 
+use crate::http_server::ServerLimits;
 use crate::service::Secret;
 use connections::Registry;
 use error::ApiError;
@@ -94,6 +94,8 @@ pub struct EmulatorConfig {
     pub max_message_bytes: usize,
     /// The time limit of each upstream call (30 s).
     pub upstream_timeout: Duration,
+    /// Header-read, body-read and idle timeouts and the connection cap of the listener.
+    pub server: ServerLimits,
 }
 
 impl EmulatorConfig {
@@ -113,6 +115,7 @@ impl EmulatorConfig {
             max_body_bytes: 1024 * 1024,
             max_message_bytes: 1024 * 1024,
             upstream_timeout: Duration::from_secs(30),
+            server: ServerLimits::default(),
         }
     }
 }
@@ -209,13 +212,14 @@ pub async fn start(
     let local_addr = listener.local_addr()?;
     let shared = Arc::new(Shared::new(config));
     let mut stopping = shared.stopping.subscribe();
-    let server = tokio::spawn(
-        axum::serve(listener, routes(Arc::clone(&shared)))
-            .with_graceful_shutdown(async move {
-                let _ = stopping.wait_for(|stop| *stop).await;
-            })
-            .into_future(),
-    );
+    let server = tokio::spawn(crate::http_server::serve(
+        listener,
+        routes(Arc::clone(&shared)),
+        shared.config.server,
+        async move {
+            let _ = stopping.wait_for(|stop| *stop).await;
+        },
+    ));
     let janitor = {
         let shared = Arc::clone(&shared);
         tokio::spawn(async move {
