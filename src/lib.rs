@@ -32,12 +32,15 @@
 //! * [`service`] — talks to the service: connection strings, tokens, names, the REST client.
 //! * [`app`] — the HTTP surface the Functions host forwards to.
 //! * [`emulator`] — the embedded local SignalR Service.
+//! * [`http_server`] — the HTTP server both listen with: connection cap, header/body/idle
+//!   timeouts, graceful shutdown.
 //! * [`functions`] — the Functions layout (`host.json`, `function.json`) and `handler package`.
 //! * [`token_cli`] — `handler token`, a client token for debugging.
 
 pub mod app;
 pub mod emulator;
 pub mod functions;
+pub mod http_server;
 pub mod service;
 pub mod settings;
 pub mod token_cli;

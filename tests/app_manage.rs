@@ -400,3 +400,48 @@ async fn management_routes_refuse_bad_names_and_report_service_failures() {
     assert_eq!(status, StatusCode::BAD_GATEWAY, "{answer}");
     assert_eq!(answer["error"]["serviceStatus"], 500);
 }
+
+/// The service takes `excluded` ids only in the URL, which has a size limit: a longer list is
+/// refused up front with a 400 that names the limit, and nothing reaches the service.
+#[tokio::test]
+async fn close_with_too_many_excluded_ids_is_refused_before_any_call() {
+    let (app, rec) = setup().await;
+    let ids: Vec<String> = (0..6000).map(|i| format!("conn-{i:016}")).collect();
+    let r = app
+        .http
+        .post(format!("{}/api/hubs/chat/close", app.url))
+        .header("x-functions-key", "test-key")
+        .json(&json!({ "excluded": ids }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    let body: Value = r.json().await.unwrap();
+    let message = body["error"]["message"].as_str().unwrap();
+    assert!(message.contains("the limit is 4096"), "{body}");
+    assert!(rec.take().is_empty(), "the service was called");
+
+    // A send to everyone but too many connections is refused the same way.
+    let r = app
+        .http
+        .post(format!("{}/api/messages", app.url))
+        .header("x-functions-key", "test-key")
+        .json(&json!({ "target": "t", "arguments": [], "excluded": ids }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    assert!(rec.take().is_empty(), "the service was called");
+
+    // A list that fits still goes through.
+    let r = app
+        .http
+        .post(format!("{}/api/hubs/chat/close", app.url))
+        .header("x-functions-key", "test-key")
+        .json(&json!({ "excluded": ids[..100] }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(rec.take().len(), 1);
+}

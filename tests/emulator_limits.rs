@@ -182,3 +182,26 @@ async fn an_oversized_server_sent_events_send_is_refused_with_413() {
     drop(stream);
     emu.handle.shutdown().await;
 }
+
+/// A URL longer than the emulator takes gets a clear 414 (not a dropped connection), and the
+/// emulator keeps serving.
+#[tokio::test]
+async fn an_overlong_url_is_answered_with_414() {
+    let emu = spawn().await;
+    let close = |excluded: String| {
+        let path = format!("/api/hubs/chat/:closeConnections?{V}{excluded}");
+        let emu = &emu;
+        async move { emu.rest(reqwest::Method::POST, &path, None).await }
+    };
+    let r = close("&excluded=0123456789abcdefghijkl".repeat(1000)).await;
+    assert_eq!(r.status(), 414);
+    assert_eq!(r.headers()["x-ms-error-code"], "Error.Request.UriTooLong");
+    let body: Value = r.json().await.unwrap();
+    assert!(
+        body["message"].as_str().unwrap().contains("8192 bytes"),
+        "{body}"
+    );
+    let r = close("&excluded=a".into()).await;
+    assert_eq!(r.status(), 204);
+    emu.handle.shutdown().await;
+}

@@ -165,3 +165,100 @@ async fn an_oversized_send_is_refused_with_413_and_the_connection_lives_on() {
     );
     emu.handle.shutdown().await;
 }
+
+/// Negotiates with `negotiateVersion=0`; returns the `connectionId`, which a v0 client uses as
+/// its `id`.
+async fn negotiate_v0(emu: &Emu) -> String {
+    let response = emu
+        .http
+        .post(format!("{}/client/negotiate?hub=chat", emu.base))
+        .bearer_auth(client_token("chat", None))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["negotiateVersion"], 0, "{body}");
+    body["connectionId"].as_str().unwrap().to_string()
+}
+
+#[tokio::test]
+async fn another_client_cannot_use_the_id_the_app_sees_of_a_v0_connection() {
+    let rec = Recorder::start().await;
+    let emu = emulator(&rec, |c| c.long_poll_idle_timeout = Duration::from_secs(60)).await;
+    let own = negotiate_v0(&emu).await;
+    let url = |id: &str| format!("{}/client/?hub=chat&id={id}", emu.base);
+    let auth = client_token("chat", None);
+    let first = emu
+        .http
+        .get(url(&own))
+        .bearer_auth(&auth)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(first.status(), 200);
+    let handshake = emu
+        .http
+        .post(url(&own))
+        .bearer_auth(&auth)
+        .body("{\"protocol\":\"json\",\"version\":1}\u{1e}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(handshake.status(), 200);
+    // What the app sees, and may pass on (e.g. as the `sender` of a topic publish).
+    let seen = rec
+        .wait_for("/up/connected")
+        .await
+        .header("x-asrs-connection-id")
+        .to_string();
+    assert_ne!(
+        seen, own,
+        "the id the app sees must not be the client's secret"
+    );
+
+    // Another anonymous client with its own valid token, using the id the app saw.
+    let other = client_token("chat", None);
+    let poll = emu
+        .http
+        .get(url(&seen))
+        .bearer_auth(&other)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(poll.status(), 404, "another client polled the connection");
+    let send = emu
+        .http
+        .post(url(&seen))
+        .bearer_auth(&other)
+        .body("{\"type\":1,\"target\":\"forged\",\"arguments\":[]}\u{1e}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(send.status(), 404, "another client sent on the connection");
+    let close = emu
+        .http
+        .delete(url(&seen))
+        .bearer_auth(&other)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(close.status(), 404, "another client closed the connection");
+
+    // The owner's connection is untouched.
+    assert_eq!(
+        emu.exists(&format!("/api/hubs/chat/connections/{seen}?{V}"))
+            .await,
+        200
+    );
+    let answer = emu
+        .http
+        .get(url(&own))
+        .bearer_auth(&auth)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.text().await.unwrap(), "{}\u{1e}");
+    assert!(!rec.called("/up/forged"));
+    emu.handle.shutdown().await;
+}

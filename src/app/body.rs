@@ -15,18 +15,24 @@ use super::error::ApiError;
 /// Largest request body accepted.
 pub const MAX_BODY: usize = 1024 * 1024;
 
-/// Reads the whole body: 413 when it is larger than [`MAX_BODY`] bytes, 400 when it cannot be
-/// read (e.g. the connection ended before the announced length, or broken chunked encoding).
+/// Reads the whole body: 413 when it is larger than [`MAX_BODY`] bytes, 408 when it does not
+/// arrive within the body-read timeout, 400 when it cannot be read (e.g. the connection ended
+/// before the announced length, or broken chunked encoding).
 pub async fn read(body: Body) -> Result<axum::body::Bytes, ApiError> {
     use futures_util::StreamExt;
     let mut stream = body.into_data_stream();
     let mut bytes = Vec::new();
     while let Some(chunk) = stream.next().await {
-        let chunk = chunk.map_err(|_| {
-            ApiError::bad_request(
+        let chunk = chunk.map_err(|e| match crate::http_server::body_timeout(&e) {
+            Some(timeout) => ApiError::new(
+                StatusCode::REQUEST_TIMEOUT,
+                "BodyTimeout",
+                format!("{timeout}; send the whole body at once"),
+            ),
+            None => ApiError::bad_request(
                 "BodyUnreadable",
                 "the request body could not be read completely; send it again with a correct Content-Length or chunked encoding",
-            )
+            ),
         })?;
         if bytes.len() + chunk.len() > MAX_BODY {
             return Err(ApiError::new(

@@ -145,9 +145,7 @@ async fn close_options(q: CloseQuery, b: Body) -> Result<(Option<String>, Vec<St
     };
     let mut excluded = parsed.excluded;
     excluded.extend(q.excluded);
-    for id in &excluded {
-        names::validate_connection_id(id)?;
-    }
+    crate::service::rest::check_excluded(&excluded)?;
     Ok((parsed.reason.or(q.reason), excluded))
 }
 

@@ -84,9 +84,7 @@ impl Message {
             )
         })?;
         let excluded = raw.excluded.unwrap_or_default();
-        for id in &excluded {
-            names::validate_connection_id(id)?;
-        }
+        crate::service::rest::check_excluded(&excluded)?;
         let audience = if let Some(id) = present(raw.connection_id) {
             names::validate_connection_id(&id)?;
             Audience::Connection(id)

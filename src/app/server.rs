@@ -8,6 +8,7 @@ use tokio::net::TcpListener;
 
 use super::{misconfigured, router, AppState};
 use crate::emulator::{self, EmulatorConfig, UpstreamTemplate, DEV_ACCESS_KEY};
+use crate::http_server::{self, ServerLimits};
 use crate::service::{ConnectionString, Secret};
 use crate::settings::{ListenAddress, ServeArgs, ServiceMode, Settings};
 
@@ -26,9 +27,13 @@ pub async fn serve(args: ServeArgs) -> Result<(), BoxError> {
         Err(e) => {
             tracing::error!("configuration error: {e}");
             let listener = bind_listener(SocketAddr::new(address.bind, address.port)).await?;
-            axum::serve(listener, misconfigured(e.to_string()))
-                .with_graceful_shutdown(shutdown_signal())
-                .await?;
+            http_server::serve(
+                listener,
+                misconfigured(e.to_string()),
+                ServerLimits::default(),
+                shutdown_signal(),
+            )
+            .await?;
             Ok(())
         }
     }
@@ -67,9 +72,7 @@ async fn serve_app(settings: Settings) -> Result<(), BoxError> {
     };
     tracing::info!(address = %app_addr, service = %connection, "function app listening");
     let app = router(AppState::new(settings, Some(&connection)));
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown_signal())
-        .await?;
+    http_server::serve(listener, app, ServerLimits::default(), shutdown_signal()).await?;
     if let Some(handle) = emulator_handle {
         handle.shutdown().await;
     }

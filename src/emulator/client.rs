@@ -76,12 +76,13 @@ pub async fn negotiate(State(shared): State<Arc<Shared>>, request: Request) -> R
         .get("negotiateVersion")
         .and_then(|v| v.parse::<u32>().ok())
         .unwrap_or(0);
+    // The token is a secret: whoever has it can read, send on and close the connection. The
+    // connection id is what the app sees (`X-ASRS-Connection-Id`, and e.g. topic publishes hand
+    // it to other clients), so the two are always different. A v0 client has no
+    // `connectionToken` and uses `connectionId` as its `id`, so a v0 answer's `connectionId` is
+    // the token, never the id the app sees.
     let connection_id = random_id();
-    let token = if version >= 1 {
-        random_id()
-    } else {
-        connection_id.clone()
-    };
+    let token = random_id();
     shared.connections.negotiated(
         token.clone(),
         Negotiated::new(connection_id.clone(), hub, claims.user_id(), claims.pairs()),
@@ -100,7 +101,7 @@ pub async fn negotiate(State(shared): State<Arc<Shared>>, request: Request) -> R
     let body = if version >= 1 {
         json!({"connectionId": connection_id, "connectionToken": token, "negotiateVersion": 1, "availableTransports": transports})
     } else {
-        json!({"connectionId": connection_id, "negotiateVersion": 0, "availableTransports": transports})
+        json!({"connectionId": token, "negotiateVersion": 0, "availableTransports": transports})
     };
     axum::Json(body).into_response()
 }

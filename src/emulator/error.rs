@@ -25,6 +25,15 @@ pub enum ApiError {
         /// The limit in bytes.
         limit: usize,
     },
+    /// The body did not arrive within the body-read timeout (408).
+    #[error("{0}; send the whole body at once")]
+    BodyTimeout(crate::http_server::BodyTimeout),
+    /// The path and query are longer than the limit (414), as the service answers.
+    #[error("the URL's path and query are longer than the limit of {limit} bytes; send fewer or shorter query values")]
+    UriTooLong {
+        /// The limit in bytes.
+        limit: usize,
+    },
     /// The body's media type is not accepted (415).
     #[error("{0}")]
     UnsupportedMediaType(String),
@@ -65,6 +74,8 @@ impl ApiError {
             Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             Self::InvalidName(_) | Self::BadRequest(_) => StatusCode::BAD_REQUEST,
             Self::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::UriTooLong { .. } => StatusCode::URI_TOO_LONG,
+            Self::BodyTimeout(_) => StatusCode::REQUEST_TIMEOUT,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::NotFound { .. } | Self::NoRoute(_) => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
@@ -81,6 +92,8 @@ impl ApiError {
             Self::InvalidName(_) => "Error.Argument.Invalid",
             Self::BadRequest(_) => "Error.Request.Invalid",
             Self::TooLarge { .. } => "Error.Request.TooLarge",
+            Self::UriTooLong { .. } => "Error.Request.UriTooLong",
+            Self::BodyTimeout(_) => "Error.Request.Timeout",
             Self::UnsupportedMediaType(_) => "Error.Request.UnsupportedMediaType",
             Self::NotFound { code, .. } => code,
             Self::NoRoute(_) => "Error.Route.NotFound",

@@ -70,7 +70,8 @@ impl Query {
     }
 }
 
-/// Reads a body of at most `limit` bytes.
+/// Reads a body of at most `limit` bytes (413 beyond), arriving within the body-read timeout
+/// (408 otherwise).
 pub async fn read_body(headers: &HeaderMap, body: Body, limit: usize) -> Result<Bytes, ApiError> {
     let declared = headers
         .get(header::CONTENT_LENGTH)
@@ -79,9 +80,12 @@ pub async fn read_body(headers: &HeaderMap, body: Body, limit: usize) -> Result<
     if declared.is_some_and(|len| len > limit as u64) {
         return Err(ApiError::TooLarge { limit });
     }
-    axum::body::to_bytes(body, limit)
-        .await
-        .map_err(|_| ApiError::TooLarge { limit })
+    axum::body::to_bytes(body, limit).await.map_err(|e| {
+        match crate::http_server::body_timeout(&e) {
+            Some(timeout) => ApiError::BodyTimeout(timeout),
+            None => ApiError::TooLarge { limit },
+        }
+    })
 }
 
 /// A validated `PayloadMessage`: what to invoke on the clients.

@@ -11,6 +11,7 @@ use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::IntoResponse;
 use serde_json::Value;
 use serverless_signalr::app::{router, AppState};
+use serverless_signalr::http_server::{self, ServerLimits};
 use serverless_signalr::service::ConnectionString;
 use serverless_signalr::settings::{ServeArgs, Settings};
 
@@ -139,15 +140,30 @@ pub struct TestApp {
     pub http: reqwest::Client,
 }
 
-/// Runs the real router for `args` against the service at `connection_string`.
-pub async fn spawn_app(mut args: ServeArgs, connection_string: &str) -> TestApp {
+/// Runs the real router for `args` against the service at `connection_string`, served as the
+/// binary serves it.
+pub async fn spawn_app(args: ServeArgs, connection_string: &str) -> TestApp {
+    spawn_app_with_limits(args, connection_string, ServerLimits::default()).await
+}
+
+/// [`spawn_app`] with other listener limits.
+pub async fn spawn_app_with_limits(
+    mut args: ServeArgs,
+    connection_string: &str,
+    limits: ServerLimits,
+) -> TestApp {
     args.connection_string = Some(connection_string.to_string());
     let settings = Settings::from_args(args).expect("settings");
     let cs = ConnectionString::parse(connection_string).unwrap();
     let app = router(AppState::new(settings, Some(&cs)));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    tokio::spawn(http_server::serve(
+        listener,
+        app,
+        limits,
+        std::future::pending(),
+    ));
     TestApp {
         url,
         http: reqwest::Client::new(),

@@ -30,7 +30,7 @@ use std::time::Duration;
 
 use reqwest::Method;
 
-pub use call::{check_ttl, API_VERSION};
+pub use call::{check_excluded, check_ttl, API_VERSION, MAX_EXCLUDED_QUERY_CHARS};
 pub use error::{RestError, MAX_MESSAGE_CHARS};
 pub use payload::{Payload, MAX_BODY_BYTES};
 
