@@ -309,3 +309,131 @@ async fn long_polling_carries_messagepack_and_sse_refuses_it() {
     );
     emu.handle.shutdown().await;
 }
+
+/// POSTs `body` as `content_type` to the broadcast send.
+async fn send_body(emu: &Emu, content_type: &str, body: Vec<u8>) -> (u16, String) {
+    let path = "/api/hubs/chat/:send";
+    let response = emu
+        .http
+        .post(format!("{}{path}?{V}", emu.base))
+        .bearer_auth(emulator_support::rest_token(path))
+        .header("content-type", content_type)
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    (response.status().as_u16(), response.text().await.unwrap())
+}
+
+fn encode(value: &Pack) -> Vec<u8> {
+    let mut out = Vec::new();
+    rmpv::encode::write_value(&mut out, value).unwrap();
+    out
+}
+
+#[tokio::test]
+async fn rest_takes_messagepack_bodies() {
+    let emu = spawn().await;
+    let mut packed = packed_client(&emu, None).await;
+    let mut text = WsClient::connect(&emu, "chat", None).await;
+
+    // application/x-msgpack: the PayloadMessage as a MessagePack map.
+    let payload = Pack::Map(vec![
+        (Pack::from("Target"), Pack::from("m")),
+        (
+            Pack::from("Arguments"),
+            Pack::Array(vec![
+                Pack::from("é"),
+                Pack::Map(vec![(Pack::from("k"), Pack::from(-1))]),
+            ]),
+        ),
+    ]);
+    let (status, body) = send_body(&emu, "application/x-msgpack", encode(&payload)).await;
+    assert_eq!(status, 202, "{body}");
+    let args = json!(["é", {"k": -1}]);
+    assert_eq!(
+        msgpack::to_json(&next_message(&mut packed).await.unwrap()[4]),
+        args
+    );
+    assert_eq!(
+        text.next().await.unwrap(),
+        json!({"type": 1, "target": "m", "arguments": args})
+    );
+
+    // application/octet-stream: each protocol's clients get that protocol's frame as sent (here
+    // a binary argument JSON cannot carry).
+    let packed_frame = msgpack::frame(&Pack::Array(vec![
+        Pack::from(1),
+        Pack::Map(vec![]),
+        Pack::Nil,
+        Pack::from("bin"),
+        Pack::Array(vec![Pack::Binary(vec![0, 1, 2])]),
+    ]));
+    let json_frame = b"{\"type\":1,\"target\":\"bin\",\"arguments\":[\"AAEC\"]}\x1e".to_vec();
+    let frames = Pack::Map(vec![
+        (Pack::from("json"), Pack::Binary(json_frame)),
+        (
+            Pack::from("messagepack"),
+            Pack::Binary(packed_frame.clone()),
+        ),
+    ]);
+    let (status, body) = send_body(&emu, "application/octet-stream", encode(&frames)).await;
+    assert_eq!(status, 202, "{body}");
+    let mut got = next_binary(&mut packed).await.unwrap();
+    while got == msgpack::ping_frame() {
+        got = next_binary(&mut packed).await.unwrap();
+    }
+    assert_eq!(got, packed_frame);
+    assert_eq!(
+        text.next().await.unwrap(),
+        json!({"type": 1, "target": "bin", "arguments": ["AAEC"]})
+    );
+    // Only a MessagePack frame: JSON clients get it converted.
+    let only = Pack::Map(vec![(
+        Pack::from("messagepack"),
+        Pack::Binary(invocation(None, "one", vec![Pack::from(5)])),
+    )]);
+    assert_eq!(
+        send_body(&emu, "application/octet-stream", encode(&only))
+            .await
+            .0,
+        202
+    );
+    assert_eq!(
+        text.next().await.unwrap(),
+        json!({"type": 1, "target": "one", "arguments": [5]})
+    );
+    assert_eq!(
+        msgpack::to_json(&next_message(&mut packed).await.unwrap()[4]),
+        json!([5])
+    );
+
+    for (body, needle) in [
+        (Pack::Map(vec![]), "neither a json nor a messagepack entry"),
+        (
+            Pack::Map(vec![(
+                Pack::from("messagepack"),
+                Pack::Binary(vec![0x05, 0x91]),
+            )]),
+            "length prefix says 5 bytes but 1 follow",
+        ),
+        (
+            Pack::Map(vec![(
+                Pack::from("json"),
+                Pack::Binary(b"{\"type\":6}".to_vec()),
+            )]),
+            "must be an invocation",
+        ),
+        (
+            Pack::Map(vec![(Pack::from("json"), Pack::from(1))]),
+            "must be binary",
+        ),
+    ] {
+        let (status, text) = send_body(&emu, "application/octet-stream", encode(&body)).await;
+        assert_eq!(status, 400, "{text}");
+        assert!(text.contains(needle), "{text}");
+    }
+    let (status, text) = send_body(&emu, "application/x-msgpack", encode(&Pack::Map(vec![]))).await;
+    assert_eq!((status, text.contains("no target")), (400, true), "{text}");
+    emu.handle.shutdown().await;
+}

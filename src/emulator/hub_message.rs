@@ -81,6 +81,19 @@ impl Outgoing {
         Self::new(Body::Message(message))
     }
 
+    /// A hub message with encodings made by someone else (a REST sender's own frames), used
+    /// as they are; a missing one is made on demand.
+    pub fn prepared(message: HubMessage, json: Option<Vec<u8>>, msgpack: Option<Vec<u8>>) -> Self {
+        let out = Self::message(message);
+        if let Some(json) = json {
+            let _ = out.0.json.set(json.into());
+        }
+        if let Some(msgpack) = msgpack {
+            let _ = out.0.msgpack.set(msgpack.into());
+        }
+        out
+    }
+
     /// A handshake response (JSON text with its separator).
     pub fn handshake(text: &str) -> Self {
         Self::new(Body::Handshake(text.as_bytes().into()))

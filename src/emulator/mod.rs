@@ -25,6 +25,7 @@ pub mod incoming;
 pub mod long_polling;
 pub mod outbox;
 pub mod payload;
+pub mod payload_msgpack;
 pub mod protocol;
 pub mod rest;
 pub mod session;
