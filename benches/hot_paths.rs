@@ -7,6 +7,7 @@ use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use serde_json::json;
+use serverless_signalr::emulator::hub_message::Protocol;
 use serverless_signalr::emulator::{protocol, DEV_ACCESS_KEY};
 use serverless_signalr::service::signature;
 use serverless_signalr::service::token::{ClientClaims, TokenMinter};
@@ -78,11 +79,16 @@ fn hub_protocol(c: &mut Criterion) {
     chunk.push(protocol::RECORD_SEPARATOR);
     let mut group = c.benchmark_group("hub_protocol");
     group.bench_function("encode_invocation", |b| {
-        b.iter(|| protocol::invocation(black_box("newMessage"), black_box(&arguments)))
+        b.iter(|| {
+            protocol::invocation(black_box("newMessage"), black_box(&arguments))
+                .encode(Protocol::Json)
+        })
     });
-    group.bench_function("encode_ping", |b| b.iter(protocol::ping));
+    group.bench_function("encode_ping", |b| {
+        b.iter(|| protocol::ping().encode(Protocol::Json))
+    });
     group.bench_function("decode_handshake", |b| {
-        b.iter(|| protocol::check_handshake(black_box(handshake)))
+        b.iter(|| protocol::check_handshake(black_box(handshake), true))
     });
     group.bench_function("decode_invocation_record", |b| {
         b.iter(|| {

@@ -52,14 +52,14 @@ async fn websocket_pings_bad_frames_and_no_upstream() {
 async fn websocket_handshake_failures() {
     let emu = spawn_with(|c| c.handshake_timeout = Duration::from_millis(300)).await;
     let mut ws = WsClient::open(&emu, "chat", None).await;
-    ws.send_raw("{\"protocol\":\"messagepack\",\"version\":1}\u{1e}")
+    ws.send_raw("{\"protocol\":\"bson\",\"version\":1}\u{1e}")
         .await;
     let answer = ws.next().await.unwrap();
     assert!(
         answer["error"]
             .as_str()
             .unwrap()
-            .contains("not supported yet"),
+            .contains("'bson' is not available; use 'json' or 'messagepack'"),
         "{answer}"
     );
     assert_eq!(ws.next().await, None);

@@ -4,9 +4,10 @@
 //! out of the lock and push without waiting, so one slow client never stalls the others.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
+use super::hub_message::Outgoing;
 use super::outbox::Outbox;
 
 /// How long a user stays in a group when no `ttl` is given (the service's "at most one year").
@@ -138,7 +139,7 @@ impl Hubs {
         id: &str,
         user: Option<String>,
         outbox: Outbox,
-        greeting: Arc<str>,
+        greeting: Outgoing,
     ) {
         self.with_hub(hub, |h| {
             outbox.push(greeting);
@@ -187,7 +188,7 @@ impl Hubs {
 
     /// Queues `frame` for every connection in `scope` except `excluded`; returns how many took it.
     /// A connection whose queue is full is closed as too slow.
-    pub fn send(&self, hub: &str, scope: Scope<'_>, excluded: &[String], frame: Arc<str>) -> usize {
+    pub fn send(&self, hub: &str, scope: Scope<'_>, excluded: &[String], frame: Outgoing) -> usize {
         self.outboxes(hub, scope, excluded)
             .into_iter()
             .filter(|outbox| outbox.push(frame.clone()))
@@ -362,11 +363,26 @@ mod tests {
         hubs.add_user_to_group("Chat", "ann", "g", None);
         hubs.add_user_to_group("chat", "bob", "g", Some(Duration::from_millis(1)));
         let (a, _ra) = outbox(1000);
-        hubs.add_connection("CHAT", "c1", Some("ann".into()), a, "{}".into());
+        hubs.add_connection(
+            "CHAT",
+            "c1",
+            Some("ann".into()),
+            a,
+            Outgoing::handshake("{}"),
+        );
         let (b, _rb) = outbox(1000);
-        hubs.add_connection("chat", "c2", Some("bob".into()), b, "{}".into());
+        hubs.add_connection(
+            "chat",
+            "c2",
+            Some("bob".into()),
+            b,
+            Outgoing::handshake("{}"),
+        );
         std::thread::sleep(Duration::from_millis(5));
-        assert_eq!(hubs.send("chat", Scope::Group("g"), &[], "x".into()), 1);
+        assert_eq!(
+            hubs.send("chat", Scope::Group("g"), &[], Outgoing::handshake("x")),
+            1
+        );
         assert!(hubs.user_in_group("chat", "ann", "g"));
         assert!(!hubs.user_in_group("chat", "bob", "g"));
         hubs.remove_connection("chat", "c1");
@@ -379,9 +395,12 @@ mod tests {
         let hubs = Hubs::default();
         let (a, _ra) = outbox(1000);
         let (b, _rb) = outbox(1000);
-        hubs.add_connection("h", "a", None, a, "{}".into());
-        hubs.add_connection("h", "b", None, b, "{}".into());
-        assert_eq!(hubs.send("h", Scope::All, &["a".into()], "x".into()), 1);
+        hubs.add_connection("h", "a", None, a, Outgoing::handshake("{}"));
+        hubs.add_connection("h", "b", None, b, Outgoing::handshake("{}"));
+        assert_eq!(
+            hubs.send("h", Scope::All, &["a".into()], Outgoing::handshake("x")),
+            1
+        );
         assert_eq!(hubs.remove_from_group("h", "g", "a"), Removal::NotInGroup);
         assert!(hubs.add_to_group("h", "g", "a"));
         assert_eq!(hubs.remove_from_group("h", "g", "a"), Removal::Removed);

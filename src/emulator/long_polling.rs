@@ -77,14 +77,20 @@ pub async fn poll(shared: Arc<Shared>, token: &str) -> Result<Response, ApiError
             StatusCode::NO_CONTENT.into_response()
         }
         Ok(Some(frame)) => {
-            let mut body = String::from(&*frame.text);
+            let binary = frame.binary;
+            let mut body = frame.data.to_vec();
             while body.len() < shared.config.max_message_bytes {
                 let Some(frame) = reader.try_next() else {
                     break;
                 };
-                body.push_str(&frame.text);
+                body.extend_from_slice(&frame.data);
             }
-            ([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], body).into_response()
+            let content_type = if binary {
+                "application/octet-stream"
+            } else {
+                "text/plain; charset=utf-8"
+            };
+            ([(header::CONTENT_TYPE, content_type)], body).into_response()
         }
     })
 }

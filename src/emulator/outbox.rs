@@ -2,9 +2,11 @@
 //! transport drains them. The queue is bounded in bytes; a push that would exceed the bound marks
 //! the connection as too slow, and the transport drops it instead of letting memory grow.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use tokio::sync::{mpsc, watch, OwnedSemaphorePermit, Semaphore};
+
+use super::hub_message::{Outgoing, Protocol};
 
 /// Why a connection is being ended from the service side.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -26,12 +28,14 @@ pub enum Shutdown {
     Ended,
 }
 
-/// One framed message (JSON text ending in `0x1E`) that holds its share of the byte budget
-/// until the transport has written it.
+/// One framed message (JSON text ending in `0x1E`, or length-prefixed MessagePack) that holds
+/// its share of the byte budget until the transport has written it.
 #[derive(Debug)]
 pub struct Frame {
-    /// The text to write.
-    pub text: Arc<str>,
+    /// The bytes to write.
+    pub data: Arc<[u8]>,
+    /// Whether they are binary (MessagePack), to be sent as a binary WebSocket message.
+    pub binary: bool,
     _permit: OwnedSemaphorePermit,
 }
 
@@ -41,6 +45,8 @@ pub struct Outbox {
     tx: mpsc::UnboundedSender<Frame>,
     budget: Arc<Semaphore>,
     signal: Arc<watch::Sender<Option<Shutdown>>>,
+    /// The hub protocol, once the handshake chose it (JSON until then).
+    protocol: Arc<OnceLock<Protocol>>,
 }
 
 /// The transport's side: frames in order, then `None` once the connection is over.
@@ -58,6 +64,7 @@ pub fn outbox(max_bytes: usize) -> (Outbox, OutboxReader) {
         tx,
         budget: Arc::new(Semaphore::new(max_bytes.clamp(1, Semaphore::MAX_PERMITS))),
         signal: Arc::new(signal),
+        protocol: Arc::new(OnceLock::new()),
     };
     (
         outbox,
@@ -69,17 +76,26 @@ pub fn outbox(max_bytes: usize) -> (Outbox, OutboxReader) {
 }
 
 impl Outbox {
-    /// Queues `text` without waiting. Returns false (and marks the connection as overflowed) when
-    /// the client is too far behind, or when the connection is already gone.
-    pub fn push(&self, text: Arc<str>) -> bool {
-        let cost = u32::try_from(text.len().max(1)).unwrap_or(u32::MAX);
+    /// Sets the protocol the client chose at the handshake (the first call wins).
+    pub fn set_protocol(&self, protocol: Protocol) {
+        let _ = self.protocol.set(protocol);
+    }
+
+    /// Queues `message`, encoded in the connection's protocol, without waiting. Returns false
+    /// (and marks the connection as overflowed) when the client is too far behind, or when the
+    /// connection is already gone.
+    pub fn push(&self, message: Outgoing) -> bool {
+        let protocol = self.protocol.get().copied().unwrap_or(Protocol::Json);
+        let data = message.encode(protocol);
+        let cost = u32::try_from(data.len().max(1)).unwrap_or(u32::MAX);
         let Ok(permit) = self.budget.clone().try_acquire_many_owned(cost) else {
             self.signal.send_replace(Some(Shutdown::Overflow));
             return false;
         };
         self.tx
             .send(Frame {
-                text,
+                data,
+                binary: protocol == Protocol::MessagePack,
                 _permit: permit,
             })
             .is_ok()
@@ -177,20 +193,27 @@ impl OutboxReader {
 mod tests {
     use super::*;
 
+    fn text(s: &str) -> Outgoing {
+        Outgoing::verbatim(s.as_bytes().to_vec())
+    }
+
     #[tokio::test]
     async fn overflow_drops_the_reader() {
         let (outbox, mut reader) = outbox(10);
-        assert!(outbox.push("12345".into()));
-        assert!(!outbox.push("1234567".into()));
+        assert!(outbox.push(text("12345")));
+        assert!(!outbox.push(text("1234567")));
         assert!(reader.next().await.is_none());
     }
 
     #[tokio::test]
     async fn frames_arrive_then_end() {
         let (outbox, mut reader) = outbox(100);
-        assert!(outbox.push("a".into()));
+        assert!(outbox.push(text("a")));
         outbox.end();
-        assert_eq!(reader.next().await.map(|f| f.text), Some("a".into()));
+        assert_eq!(
+            reader.next().await.map(|f| f.data),
+            Some(b"a".as_slice().into())
+        );
         assert!(reader.next().await.is_none());
     }
 }

@@ -95,6 +95,17 @@ pub struct Message {
     pub target: String,
     /// The arguments array.
     pub arguments: Value,
+    /// Frames the sender made itself (`application/octet-stream`), sent as they are.
+    pub frames: Frames,
+}
+
+/// Complete invocation frames per hub protocol, when the sender supplied them.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Frames {
+    /// The JSON record, ending in `0x1E`.
+    pub json: Option<Vec<u8>>,
+    /// The MessagePack message with its length prefix.
+    pub msgpack: Option<Vec<u8>>,
 }
 
 impl Message {
@@ -110,12 +121,11 @@ impl Message {
                 .unwrap_or("")
                 .trim()
                 .to_ascii_lowercase();
-            if media == "application/x-msgpack" || media == "application/octet-stream" {
-                return Err(ApiError::UnsupportedMediaType(format!(
-                    "MessagePack bodies are not supported yet by this emulator (Content-Type \
-                     {media}); send the message as application/json {{\"target\": \"…\", \
-                     \"arguments\": […]}}"
-                )));
+            if media == "application/x-msgpack" {
+                return super::payload_msgpack::parse_payload(body);
+            }
+            if media == "application/octet-stream" {
+                return super::payload_msgpack::parse_frames(body);
             }
             if !(media.is_empty()
                 || media == "application/json"
@@ -123,7 +133,8 @@ impl Message {
                 || media.ends_with("+json"))
             {
                 return Err(ApiError::UnsupportedMediaType(format!(
-                    "Content-Type {media} is not supported; send application/json"
+                    "Content-Type {media} is not supported; send application/json, \
+                     application/x-msgpack or application/octet-stream"
                 )));
             }
         }
@@ -159,7 +170,11 @@ impl Message {
             Some(Value::Array(items)) => Value::Array(items.clone()),
             Some(_) => return Err(ApiError::BadRequest("arguments must be an array".into())),
         };
-        Ok(Self { target, arguments })
+        Ok(Self {
+            target,
+            arguments,
+            frames: Frames::default(),
+        })
     }
 }
 

@@ -5,6 +5,9 @@ use std::sync::Arc;
 
 use serde_json::{json, Value};
 
+use super::hub_message::{HubMessage, Outgoing, Protocol};
+use crate::service::msgpack;
+
 /// The record separator that ends every JSON hub message.
 pub const RECORD_SEPARATOR: u8 = 0x1E;
 
@@ -26,6 +29,9 @@ pub enum ProtocolError {
     /// A record that never ends.
     #[error("a message is larger than the limit of {0} bytes")]
     TooLarge(usize),
+    /// A MessagePack message that cannot be read.
+    #[error("{0}")]
+    MessagePack(String),
     /// The handshake asked for something we cannot do.
     #[error("{0}")]
     Handshake(String),
@@ -70,6 +76,15 @@ impl Records {
         self.buffer.extend_from_slice(bytes);
     }
 
+    /// Takes the bytes after the records handed out (what follows the handshake).
+    pub fn take_rest(&mut self) -> Vec<u8> {
+        let rest = self.buffer.split_off(self.start);
+        self.buffer.clear();
+        self.start = 0;
+        self.scanned = 0;
+        rest
+    }
+
     /// The next complete record (without the separator); `None` until more bytes arrive. An
     /// error (a record over the limit or not UTF-8) ends the stream: the connection must close.
     pub fn next_record(&mut self) -> Option<Result<String, ProtocolError>> {
@@ -95,8 +110,10 @@ impl Records {
     }
 }
 
-/// Checks a handshake request; the error text is sent back to the client.
-pub fn check_handshake(record: &str) -> Result<(), ProtocolError> {
+/// Checks a handshake request and says which protocol the client chose; `binary` tells whether
+/// the transport carries binary (Server-Sent Events do not, so MessagePack is refused there, as
+/// the service does). The error text is sent back to the client.
+pub fn check_handshake(record: &str, binary: bool) -> Result<Protocol, ProtocolError> {
     let value: Value = serde_json::from_str(record)
         .map_err(|_| ProtocolError::Handshake("the handshake request is not valid JSON".into()))?;
     let protocol = value
@@ -106,20 +123,32 @@ pub fn check_handshake(record: &str) -> Result<(), ProtocolError> {
             ProtocolError::Handshake("the handshake request has no `protocol` field".into())
         })?;
     let version = value.get("version").and_then(Value::as_u64);
-    match protocol {
-        "json" if version == Some(1) => Ok(()),
-        "json" => Err(ProtocolError::Handshake(format!(
-            "the requested protocol version {} of 'json' is not supported; use version 1",
-            value.get("version").map(Value::to_string).unwrap_or_default()
-        ))),
-        "messagepack" => Err(ProtocolError::Handshake(
-            "the 'messagepack' hub protocol is not supported yet by this emulator; use the JSON protocol"
-                .into(),
-        )),
-        other => Err(ProtocolError::Handshake(format!(
-            "the requested protocol '{other}' is not available; use 'json'"
-        ))),
+    let chosen = match protocol {
+        "json" => Protocol::Json,
+        msgpack::PROTOCOL_NAME => Protocol::MessagePack,
+        other => {
+            return Err(ProtocolError::Handshake(format!(
+                "the requested protocol '{other}' is not available; use 'json' or 'messagepack'"
+            )))
+        }
+    };
+    if version != Some(1) {
+        return Err(ProtocolError::Handshake(format!(
+            "the requested protocol version {} of '{protocol}' is not supported; use version 1",
+            value
+                .get("version")
+                .map(Value::to_string)
+                .unwrap_or_default()
+        )));
     }
+    if chosen == Protocol::MessagePack && !binary {
+        return Err(ProtocolError::Handshake(
+            "Cannot use the 'messagepack' protocol on the current transport: Server-Sent Events \
+             carry text only. Use WebSockets or long polling, or the 'json' protocol"
+                .into(),
+        ));
+    }
+    Ok(chosen)
 }
 
 /// A message read from a client, as far as the service cares.
@@ -127,8 +156,10 @@ pub fn check_handshake(record: &str) -> Result<(), ProtocolError> {
 pub enum ClientMessage {
     /// Type 1: forwarded upstream as the raw record.
     Invocation {
-        /// The record exactly as received.
-        raw: String,
+        /// The message exactly as received, without its framing.
+        raw: Vec<u8>,
+        /// The upstream content type of `raw`.
+        content_type: &'static str,
         /// Present when the client waits for a completion.
         invocation_id: Option<String>,
         /// The hub method name.
@@ -168,7 +199,8 @@ pub fn parse(record: &str) -> Result<ClientMessage, ProtocolError> {
     };
     Ok(match kind {
         1 => ClientMessage::Invocation {
-            raw: record.to_string(),
+            raw: record.as_bytes().to_vec(),
+            content_type: "application/json",
             invocation_id,
             target: object
                 .get("target")
@@ -195,46 +227,82 @@ pub fn frame(value: &Value) -> Arc<str> {
     text.into()
 }
 
+/// A hub message as a JSON record.
+pub fn encode_json(message: &HubMessage) -> Arc<str> {
+    frame(&match message {
+        HubMessage::Invocation { target, arguments } => {
+            json!({ "type": 1, "target": target, "arguments": arguments })
+        }
+        HubMessage::Completion {
+            invocation_id,
+            error: None,
+        } => json!({ "type": 3, "invocationId": invocation_id }),
+        HubMessage::Completion {
+            invocation_id,
+            error: Some(error),
+        } => json!({ "type": 3, "invocationId": invocation_id, "error": error }),
+        HubMessage::Ping => json!({ "type": 6 }),
+        HubMessage::Close {
+            error,
+            allow_reconnect,
+        } => {
+            let mut value = json!({ "type": 7 });
+            if let Some(error) = error {
+                value["error"] = json!(error);
+            }
+            if *allow_reconnect {
+                value["allowReconnect"] = json!(true);
+            }
+            value
+        }
+    })
+}
+
 /// The successful handshake response `{}`.
-pub fn handshake_ok() -> Arc<str> {
-    frame(&json!({}))
+pub fn handshake_ok() -> Outgoing {
+    Outgoing::handshake(&frame(&json!({})))
 }
 
 /// A failed handshake response `{"error": …}`.
-pub fn handshake_error(message: &str) -> Arc<str> {
-    frame(&json!({ "error": message }))
+pub fn handshake_error(message: &str) -> Outgoing {
+    Outgoing::handshake(&frame(&json!({ "error": message })))
 }
 
 /// A non-blocking invocation of `target` on the client (what REST sends produce).
-pub fn invocation(target: &str, arguments: &Value) -> Arc<str> {
-    frame(&json!({ "type": 1, "target": target, "arguments": arguments }))
+pub fn invocation(target: &str, arguments: &Value) -> Outgoing {
+    Outgoing::message(HubMessage::Invocation {
+        target: target.to_string(),
+        arguments: arguments.clone(),
+    })
 }
 
 /// A successful completion without a result.
-pub fn completion(invocation_id: &str) -> Arc<str> {
-    frame(&json!({ "type": 3, "invocationId": invocation_id }))
+pub fn completion(invocation_id: &str) -> Outgoing {
+    Outgoing::message(HubMessage::Completion {
+        invocation_id: invocation_id.to_string(),
+        error: None,
+    })
 }
 
 /// A failed completion.
-pub fn completion_error(invocation_id: &str, error: &str) -> Arc<str> {
-    frame(&json!({ "type": 3, "invocationId": invocation_id, "error": error }))
+pub fn completion_error(invocation_id: &str, error: &str) -> Outgoing {
+    Outgoing::message(HubMessage::Completion {
+        invocation_id: invocation_id.to_string(),
+        error: Some(error.to_string()),
+    })
 }
 
 /// A keep-alive ping.
-pub fn ping() -> Arc<str> {
-    frame(&json!({ "type": 6 }))
+pub fn ping() -> Outgoing {
+    Outgoing::message(HubMessage::Ping)
 }
 
 /// A close message.
-pub fn close(error: Option<&str>, allow_reconnect: bool) -> Arc<str> {
-    let mut value = json!({ "type": 7 });
-    if let Some(error) = error {
-        value["error"] = json!(error);
-    }
-    if allow_reconnect {
-        value["allowReconnect"] = json!(true);
-    }
-    frame(&value)
+pub fn close(error: Option<&str>, allow_reconnect: bool) -> Outgoing {
+    Outgoing::message(HubMessage::Close {
+        error: error.map(str::to_string),
+        allow_reconnect,
+    })
 }
 
 #[cfg(test)]
@@ -313,10 +381,17 @@ mod tests {
 
     #[test]
     fn handshakes() {
-        assert!(check_handshake(r#"{"protocol":"json","version":1}"#).is_ok());
-        let err = check_handshake(r#"{"protocol":"messagepack","version":1}"#).unwrap_err();
-        assert!(err.to_string().contains("not supported yet"));
-        assert!(check_handshake("nope").is_err());
+        let json = r#"{"protocol":"json","version":1}"#;
+        assert_eq!(check_handshake(json, false), Ok(Protocol::Json));
+        let packed = r#"{"protocol":"messagepack","version":1}"#;
+        assert_eq!(check_handshake(packed, true), Ok(Protocol::MessagePack));
+        let err = check_handshake(packed, false).unwrap_err();
+        assert!(err.to_string().contains("Server-Sent Events"));
+        let err = check_handshake(r#"{"protocol":"messagepack","version":2}"#, true).unwrap_err();
+        assert!(err.to_string().contains("use version 1"));
+        let err = check_handshake(r#"{"protocol":"bson","version":1}"#, true).unwrap_err();
+        assert!(err.to_string().contains("'bson' is not available"));
+        assert!(check_handshake("nope", true).is_err());
     }
 
     #[test]
@@ -325,7 +400,8 @@ mod tests {
         assert_eq!(
             parse(raw).unwrap(),
             ClientMessage::Invocation {
-                raw: raw.into(),
+                raw: raw.as_bytes().to_vec(),
+                content_type: "application/json",
                 invocation_id: Some("0".into()),
                 target: "echo".into()
             }
@@ -334,8 +410,8 @@ mod tests {
         assert!(parse(r#"{"type":1}"#).is_err());
         assert!(parse("[1]").is_err());
         assert_eq!(
-            &*close(Some("bye"), true),
-            "{\"allowReconnect\":true,\"error\":\"bye\",\"type\":7}\u{1e}"
+            &*close(Some("bye"), true).encode(Protocol::Json),
+            "{\"allowReconnect\":true,\"error\":\"bye\",\"type\":7}\u{1e}".as_bytes()
         );
     }
 }

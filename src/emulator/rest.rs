@@ -13,9 +13,9 @@ use percent_encoding::percent_decode_str;
 
 use super::auth::{self, Audience};
 use super::error::ApiError;
+use super::hub_message::{HubMessage, Outgoing};
 use super::hubs::{Removal, Scope};
 use super::payload::{read_body, Message, Query};
-use super::protocol;
 use super::Shared;
 use crate::service::names;
 
@@ -281,7 +281,14 @@ fn apply(
         Op::Health => Ok(StatusCode::OK),
         Op::Send(who) => {
             let message = Message::parse(headers, body.unwrap_or_default())?;
-            let frame = protocol::invocation(&message.target, &message.arguments);
+            let frame = Outgoing::prepared(
+                HubMessage::Invocation {
+                    target: message.target.clone(),
+                    arguments: message.arguments,
+                },
+                message.frames.json,
+                message.frames.msgpack,
+            );
             let excluded = query.excluded();
             let sent = hubs.send(hub, who.scope(), &excluded, frame);
             tracing::debug!(hub, ?who, target = %message.target, sent, "REST send");

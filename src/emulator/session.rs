@@ -9,6 +9,7 @@ use tokio::sync::mpsc;
 use tokio::time::{sleep_until, Instant};
 
 use super::client_policy;
+use super::incoming::Incoming;
 use super::outbox::{Outbox, Shutdown};
 use super::protocol::{self, ClientMessage, Records};
 use super::upstream::{Caller, Event};
@@ -70,14 +71,16 @@ pub async fn run(
                 None => {}
                 Some(Err(e)) => return Err(Some(e.to_string())),
                 Some(Ok(first)) => {
-                    return protocol::check_handshake(&first).map_err(|e| Some(e.to_string()))
+                    let binary = kind != TransportKind::ServerSentEvents;
+                    return protocol::check_handshake(&first, binary)
+                        .map_err(|e| Some(e.to_string()));
                 }
             }
         }
     })
     .await;
-    match handshake {
-        Ok(Ok(())) => {}
+    let chosen = match handshake {
+        Ok(Ok(chosen)) => chosen,
         Ok(Err(error)) => {
             if let Some(error) = error {
                 tracing::info!(%hub, connection = %id, "handshake refused: {error}");
@@ -94,7 +97,9 @@ pub async fn run(
             outbox.end();
             return;
         }
-    }
+    };
+    outbox.set_protocol(chosen);
+    let mut incoming = Incoming::after_handshake(records, chosen, config.max_message_bytes);
     shared.hubs.add_connection(
         &hub,
         &id,
@@ -102,7 +107,7 @@ pub async fn run(
         outbox.clone(),
         protocol::handshake_ok(),
     );
-    tracing::info!(%hub, connection = %id, user = ?caller.user_id, ?kind, "client connected");
+    tracing::info!(%hub, connection = %id, user = ?caller.user_id, ?kind, protocol = ?chosen, "client connected");
     let worker = shared.upstream.spawn_worker(
         caller.clone(),
         outbox.clone(),
@@ -111,7 +116,7 @@ pub async fn run(
     worker.send_event(Event::Connected, LIFECYCLE_WAIT).await;
 
     // Bytes after the handshake record are messages.
-    let mut error = handle_records(&mut records, &worker, &outbox);
+    let mut error = handle_messages(&mut incoming, &worker, &outbox);
     let mut shutdown = outbox.shutdown_signal();
     let mut stopping = shared.stopping.subscribe();
     let stop = async move {
@@ -133,8 +138,8 @@ pub async fn run(
             bytes = inbound.recv() => {
                 let Some(bytes) = bytes else { break };
                 deadline = Instant::now() + config.client_timeout;
-                records.feed(&bytes);
-                error = handle_records(&mut records, &worker, &outbox);
+                incoming.feed(&bytes);
+                error = handle_messages(&mut incoming, &worker, &outbox);
             }
             _ = ping.tick() => {
                 outbox.push(protocol::ping());
@@ -210,27 +215,25 @@ impl Closing {
     }
 }
 
-/// Handles the complete records buffered so far; returns why to stop, if the client asked to or
-/// broke the protocol (the records after that one are never looked at).
-fn handle_records(
-    records: &mut Records,
+/// Handles the complete messages buffered so far; returns why to stop, if the client asked to or
+/// broke the protocol (the messages after that one are never looked at).
+fn handle_messages(
+    incoming: &mut Incoming,
     worker: &UpstreamQueue,
     outbox: &Outbox,
 ) -> Option<Closing> {
-    while let Some(record) = records.next_record() {
-        let record = match record {
-            Ok(record) => record,
-            Err(e) => return Some(Closing::error(e.to_string())),
-        };
-        match protocol::parse(&record) {
+    while let Some(message) = incoming.next_message() {
+        match message {
             Err(e) => return Some(Closing::error(e.to_string())),
             Ok(ClientMessage::Invocation {
                 raw,
+                content_type,
                 invocation_id,
                 target,
             }) => {
                 let event = Event::Message {
                     raw,
+                    content_type,
                     target,
                     invocation_id,
                 };
@@ -268,5 +271,8 @@ fn handle_records(
             Ok(_) => {}
         }
     }
-    None
+    incoming
+        .check_complete()
+        .err()
+        .map(|e| Closing::error(e.to_string()))
 }

@@ -64,7 +64,10 @@ pub fn start(shared: Arc<Shared>, token: &str, hub: &str, uri: &Uri) -> Result<R
     };
     let stream = futures_util::stream::unfold(state, |mut state| async move {
         let frame = state.reader.next().await?;
-        Some((Ok::<_, Infallible>(event(&frame.text)), state))
+        Some((
+            Ok::<_, Infallible>(event(&String::from_utf8_lossy(&frame.data))),
+            state,
+        ))
     });
     Ok((
         [

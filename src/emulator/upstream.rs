@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use reqwest::header::{HeaderMap, HeaderValue};
 
+use super::hub_message::Outgoing;
 use super::outbox::Outbox;
 use super::protocol;
 use super::templates::UpstreamTemplate;
@@ -36,10 +37,12 @@ pub struct Caller {
 pub enum Event {
     /// The handshake completed.
     Connected,
-    /// A client invocation (type 1), raw JSON without the separator.
+    /// A client invocation (type 1) as the client encoded it, without its framing.
     Message {
-        /// The invocation as the client framed it.
-        raw: String,
+        /// The invocation as the client encoded it.
+        raw: Vec<u8>,
+        /// `application/json` or `application/x-msgpack`, after the client's protocol.
+        content_type: &'static str,
         /// The method name.
         target: String,
         /// Present when the client waits for a completion.
@@ -73,6 +76,7 @@ fn upstream_headers(
     caller: &Caller,
     category: &str,
     event: &str,
+    content_type: &str,
 ) -> Result<HeaderMap, &'static str> {
     let mut headers = HeaderMap::new();
     let mut put = |name: &'static str, value: &str| -> Result<(), &'static str> {
@@ -80,7 +84,7 @@ fn upstream_headers(
         headers.insert(name, value);
         Ok(())
     };
-    put("content-type", "application/json")?;
+    put("content-type", content_type)?;
     put("x-asrs-connection-id", &caller.connection_id)?;
     put("x-asrs-hub", &caller.hub)?;
     put("x-asrs-category", category)?;
@@ -99,6 +103,14 @@ fn upstream_headers(
         put("x-asrs-client-query", &caller.query)?;
     }
     Ok(headers)
+}
+
+/// A request body and its content type.
+type Body<'a> = (Vec<u8>, &'a str);
+
+/// A JSON body.
+fn json(text: String) -> Body<'static> {
+    (text.into_bytes(), "application/json")
 }
 
 /// What an upstream call came to.
@@ -126,7 +138,7 @@ impl Upstream {
         }
     }
 
-    async fn call(&self, caller: &Caller, category: &str, event: &str, body: String) -> Answer {
+    async fn call(&self, caller: &Caller, category: &str, event: &str, body: Body<'_>) -> Answer {
         let Some(template) = self
             .templates
             .iter()
@@ -135,7 +147,7 @@ impl Upstream {
             return Answer::NoUpstream;
         };
         let url = template.url(&caller.hub, category, event);
-        let headers = match upstream_headers(&self.key, caller, category, event) {
+        let headers = match upstream_headers(&self.key, caller, category, event, body.1) {
             Ok(headers) => headers,
             Err(header) => {
                 tracing::warn!(
@@ -150,7 +162,7 @@ impl Upstream {
         let Ok(_permit) = self.in_flight.acquire().await else {
             return Answer::Status(500, Vec::new());
         };
-        let request = self.client.post(&url).headers(headers).body(body);
+        let request = self.client.post(&url).headers(headers).body(body.0);
         let mut response = match request.send().await {
             Ok(response) => response,
             Err(e) => {
@@ -206,23 +218,36 @@ impl Upstream {
     async fn deliver(&self, caller: &Caller, event: Event, outbox: &Outbox) {
         match event {
             Event::Connected => {
-                self.call(caller, "connections", "connected", r#"{"type":10}"#.into())
-                    .await;
+                self.call(
+                    caller,
+                    "connections",
+                    "connected",
+                    json(r#"{"type":10}"#.into()),
+                )
+                .await;
             }
             Event::Disconnected { error } => {
                 let mut body = serde_json::json!({ "type": 11 });
                 if let Some(error) = error {
                     body["error"] = serde_json::json!(error);
                 }
-                self.call(caller, "connections", "disconnected", body.to_string())
-                    .await;
+                self.call(
+                    caller,
+                    "connections",
+                    "disconnected",
+                    json(body.to_string()),
+                )
+                .await;
             }
             Event::Message {
                 raw,
+                content_type,
                 target,
                 invocation_id,
             } => {
-                let answer = self.call(caller, "messages", &target, raw).await;
+                let answer = self
+                    .call(caller, "messages", &target, (raw, content_type))
+                    .await;
                 let Some(id) = invocation_id else {
                     return;
                 };
@@ -245,9 +270,7 @@ impl Upstream {
                     Answer::TooLarge => {
                         protocol::completion_error(&id, "Invocation failed, response too large.")
                     }
-                    Answer::Status(200, body) if !body.is_empty() => {
-                        String::from_utf8_lossy(&body).into()
-                    }
+                    Answer::Status(200, body) if !body.is_empty() => Outgoing::verbatim(body),
                     Answer::Status(200 | 204, _) => protocol::completion(&id),
                     Answer::Status(code, _) => protocol::completion_error(
                         &id,

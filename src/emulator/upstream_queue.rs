@@ -101,7 +101,8 @@ mod tests {
 
     fn message(size: usize) -> Event {
         Event::Message {
-            raw: "x".repeat(size),
+            raw: vec![b'x'; size],
+            content_type: "application/json",
             target: String::new(),
             invocation_id: None,
         }

@@ -1,5 +1,5 @@
 //! The WebSockets transport: text (or binary) frames in, each queued hub message out as a text
-//! frame; a client that stops reading is abandoned as soon as its queue overflows.
+//! frame (JSON) or a binary one (MessagePack); a client that stops reading is abandoned as soon as its queue overflows.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -99,7 +99,11 @@ async fn run(shared: Arc<Shared>, caller: super::upstream::Caller, socket: WebSo
                 _ = &mut aborted => None,
             };
             let Some(frame) = frame else { break };
-            let message = Message::Text(String::from(&*frame.text).into());
+            let message = if frame.binary {
+                Message::Binary(frame.data.to_vec().into())
+            } else {
+                Message::Text(String::from_utf8_lossy(&frame.data).into_owned().into())
+            };
             tokio::select! {
                 sent = sink.send(message) => if sent.is_err() { break },
                 _ = &mut aborted => break,

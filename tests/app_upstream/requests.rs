@@ -102,8 +102,10 @@ async fn the_function_key_is_required_outside_the_host() {
 async fn content_type_headers_and_body_are_checked_in_order() {
     let (app, rec) = setup(|_| {}).await;
     for (content_type, says) in [
-        ("application/x-msgpack", "MessagePack is not supported yet"),
-        ("text/plain", "must be application/json"),
+        (
+            "text/plain",
+            "must be application/json or application/x-msgpack",
+        ),
         ("", "must be application/json"),
     ] {
         let (status, body) = connected()
@@ -113,6 +115,16 @@ async fn content_type_headers_and_body_are_checked_in_order() {
         assert_eq!(status, StatusCode::UNSUPPORTED_MEDIA_TYPE, "{body}");
         assert!(message(&body).contains(says), "{body}");
     }
+    // MessagePack bodies are read as MessagePack invocations: JSON text is not one.
+    let (status, body) = connected()
+        .header("Content-Type", "application/x-msgpack")
+        .send(&app)
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert!(
+        message(&body).contains("not a MessagePack invocation"),
+        "{body}"
+    );
     let (status, _) = connected()
         .header("Content-Type", "Application/JSON; charset=utf-8")
         .send(&app)

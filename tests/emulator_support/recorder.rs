@@ -16,6 +16,8 @@ pub struct Call {
     pub path: String,
     pub headers: HeaderMap,
     pub body: String,
+    /// The body's bytes (MessagePack bodies are not text).
+    pub bytes: Vec<u8>,
 }
 
 impl Call {
@@ -52,7 +54,8 @@ impl Recorder {
                 log.lock().unwrap().push(Call {
                     path: path.clone(),
                     headers: parts.headers,
-                    body: String::from_utf8(body.to_vec()).unwrap(),
+                    body: String::from_utf8_lossy(&body).into_owned(),
+                    bytes: body.to_vec(),
                 });
                 match path.rsplit('/').next().unwrap() {
                     "echo" => (

@@ -68,9 +68,9 @@ class Client:
         self.errors = queue.Queue()
         self.hub = (HubConnectionBuilder()
                     .with_url(base + "/api", options={"headers": {"x-ms-client-principal-id": user}})
-                    # The client prefers MessagePack when the transport is binary; the JSON hub
-                    # protocol is what the emulator speaks today.
-                    .with_hub_protocol(HubProtocolEncoding.text)
+                    # MessagePack over binary WebSocket messages (signalrcore picks JSON, the first
+                    # transfer format negotiate lists, unless told).
+                    .with_hub_protocol(HubProtocolEncoding.binary)
                     .build())
         for target in targets:
             self.hub.on(target, lambda args, target=target: self.received.put((target, args)))
@@ -80,6 +80,8 @@ class Client:
         self.hub.start()
         if not opened.wait(TIMEOUT):
             raise AssertionError("the connection did not open")
+        if self.hub.protocol.protocol != "messagepack":
+            raise AssertionError("expected the messagepack hub protocol, got %r" % self.hub.protocol.protocol)
 
     def next(self):
         try:

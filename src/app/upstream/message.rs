@@ -7,6 +7,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use crate::app::error::ApiError;
+use crate::service::msgpack;
 
 /// An upstream body, borrowing from the parsed JSON.
 #[derive(Debug, Clone, PartialEq)]
@@ -35,6 +36,37 @@ impl<'a> Message<'a> {
         serde_json::from_slice(bytes).map_err(|e| {
             ApiError::bad_request("InvalidJson", format!("the body is not valid JSON: {e}"))
         })
+    }
+
+    /// Reads a MessagePack client's invocation (`[1, headers, invocationId, target, arguments]`,
+    /// the body without its length prefix) into the JSON form of the same invocation, so it is
+    /// read (and forwarded to the webhook) like a JSON client's.
+    pub fn from_msgpack(bytes: &[u8]) -> Result<Value, ApiError> {
+        let bad = |m: String| {
+            ApiError::bad_request(
+                "InvalidMessagePack",
+                format!("the body is not a MessagePack invocation: {m}"),
+            )
+        };
+        let value = msgpack::decode(bytes).map_err(|e| bad(e.to_string()))?;
+        match msgpack::message_type(&value).map_err(bad)? {
+            1 => {}
+            other => {
+                return Err(bad(format!(
+                    "message type {other} is not supported; MessagePack bodies carry invocations (type 1)"
+                )))
+            }
+        }
+        let invocation = msgpack::invocation(&value).map_err(bad)?;
+        let mut json = serde_json::json!({
+            "type": 1,
+            "target": invocation.target,
+            "arguments": invocation.arguments,
+        });
+        if let Some(id) = invocation.invocation_id {
+            json["invocationId"] = Value::String(id);
+        }
+        Ok(json)
     }
 
     /// Reads the message from the body's JSON.
@@ -138,6 +170,24 @@ mod tests {
             Ok("Invocation { invocation_id: None, target: \"t\", arguments: [Number(1)] }".into())
         );
         assert_eq!(parse(br#"{"type":10}"#), Ok("Connected".into()));
+    }
+
+    #[test]
+    fn messagepack_invocations_read_like_json_ones() {
+        // [1, {}, "2", "publish", ["t", {"a": 1}]]
+        let body = [
+            0x95, 0x01, 0x80, 0xa1, b'2', 0xa7, b'p', b'u', b'b', b'l', b'i', b's', b'h', 0x92,
+            0xa1, b't', 0x81, 0xa1, b'a', 0x01,
+        ];
+        let value = Message::from_msgpack(&body).unwrap();
+        assert_eq!(
+            value,
+            serde_json::json!({"type": 1, "invocationId": "2", "target": "publish", "arguments": ["t", {"a": 1}]})
+        );
+        let error = Message::from_msgpack(&[0x91, 0x06]).unwrap_err().message;
+        assert!(error.contains("message type 6 is not supported"), "{error}");
+        let error = Message::from_msgpack(&[0x92]).unwrap_err().message;
+        assert!(error.contains("not a MessagePack invocation"), "{error}");
     }
 
     #[test]

@@ -18,10 +18,11 @@ use super::forward::{Event, Webhook};
 use super::negotiate::{self, Unfilled};
 use super::topics::{self, HubMethod};
 use super::{body, AppState};
+use crate::service::msgpack;
 use crate::service::names;
 use crate::service::Secret;
 use message::Message;
-use request::{check_content_type, check_signature, Request};
+use request::{check_content_type, check_signature, BodyFormat, Request};
 
 /// The upstream settings.
 #[derive(Debug, Clone, Default)]
@@ -63,10 +64,13 @@ pub async fn receive(State(state): State<AppState>, headers: HeaderMap, body: Bo
 
 async fn handle(state: &AppState, headers: &HeaderMap, body: Body) -> Result<Response, ApiError> {
     check_signature(state, headers)?;
-    check_content_type(headers)?;
+    let format = check_content_type(headers)?;
     let request = Request::from_headers(headers)?;
     let bytes = body::read(body).await?;
-    let raw = Message::json(&bytes)?;
+    let raw = match format {
+        BodyFormat::Json => Message::json(&bytes)?,
+        BodyFormat::MessagePack => Message::from_msgpack(&bytes)?,
+    };
     let message = Message::read(&raw)?;
     request.check_matches(&message)?;
     let settings = state.settings();
@@ -106,11 +110,20 @@ async fn handle(state: &AppState, headers: &HeaderMap, body: Body) -> Result<Res
             }
             Ok(match invocation_id {
                 Some(id) => {
-                    let mut response = (StatusCode::OK, completion(id, &outcome)).into_response();
-                    response.headers_mut().insert(
-                        header::CONTENT_TYPE,
-                        HeaderValue::from_static("application/json"),
-                    );
+                    let (body, content_type) = match format {
+                        BodyFormat::Json => (completion(id, &outcome), "application/json"),
+                        BodyFormat::MessagePack => (
+                            msgpack::completion_frame(
+                                id,
+                                outcome.as_ref().map(Some).map_err(String::as_str),
+                            ),
+                            msgpack::CONTENT_TYPE,
+                        ),
+                    };
+                    let mut response = (StatusCode::OK, body).into_response();
+                    response
+                        .headers_mut()
+                        .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
                     response
                 }
                 None => StatusCode::OK.into_response(),

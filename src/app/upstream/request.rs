@@ -7,6 +7,7 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use super::message::Message;
 use crate::app::error::ApiError;
 use crate::app::AppState;
+use crate::service::msgpack;
 use crate::service::names;
 use crate::service::signature;
 use crate::service::user_claims::{self, UserClaims};
@@ -38,28 +39,35 @@ pub(super) fn check_signature(state: &AppState, headers: &HeaderMap) -> Result<(
     ))
 }
 
-/// 415 unless the body is JSON.
-pub(super) fn check_content_type(headers: &HeaderMap) -> Result<(), ApiError> {
+/// 415 unless the body is JSON or MessagePack; says which.
+pub(super) fn check_content_type(headers: &HeaderMap) -> Result<BodyFormat, ApiError> {
     let given = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
     let media = given.split(';').next().unwrap_or("").trim();
     if media.eq_ignore_ascii_case("application/json") {
-        return Ok(());
+        return Ok(BodyFormat::Json);
     }
-    let message = if media.eq_ignore_ascii_case("application/x-msgpack") {
-        "MessagePack is not supported yet; clients must use the JSON hub protocol".to_string()
-    } else {
-        format!(
-            "content type {media:?} is not supported; the upstream body must be application/json"
-        )
-    };
+    if media.eq_ignore_ascii_case(msgpack::CONTENT_TYPE) {
+        return Ok(BodyFormat::MessagePack);
+    }
     Err(ApiError::new(
         StatusCode::UNSUPPORTED_MEDIA_TYPE,
         "UnsupportedMediaType",
-        message,
+        format!(
+            "content type {media:?} is not supported; the upstream body must be application/json or application/x-msgpack"
+        ),
     ))
+}
+
+/// The hub protocol of an upstream body (and of the completion that answers it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum BodyFormat {
+    /// `application/json`: a JSON hub message.
+    Json,
+    /// `application/x-msgpack`: a MessagePack invocation from a MessagePack client.
+    MessagePack,
 }
 
 /// What the `X-ASRS-*` headers say.
