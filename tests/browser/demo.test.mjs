@@ -122,3 +122,32 @@ test("two pages on the app's origin: broadcast, user send, topics, groups; then 
   await screenshot(browser, alice, "demo-alice-websockets");
   await screenshot(browser, bob, "demo-bob-sse");
 });
+
+test("the emulator dashboard lists both connections and updates when one closes", async () => {
+  const line = app.banner.find((l) => l.includes("dashboard:"));
+  assert.ok(line, `the banner names the dashboard:\n${app.banner.join("\n")}`);
+  const dashboardUrl = /(http:\/\/\S+\/)/.exec(line)[1];
+  const dashboard = await (await browser.createBrowserContext()).newPage();
+  await dashboard.setViewport({ width: 1000, height: 700 });
+  await dashboard.goto(dashboardUrl, { waitUntil: "load" });
+  await dashboard.waitForSelector("body[data-ready=true]", { timeout: 10000 });
+
+  const dave = await openDemo(`${app.base}/api/demo`, { user: "dave", transport: "WebSockets" });
+  const erin = await openDemo(`${app.base}/api/demo`, { user: "erin", transport: "LongPolling" });
+  const ids = [];
+  for (const page of [dave, erin]) ids.push(await page.$eval("#connection-id", (el) => el.textContent));
+  const row = (id) => `#connections tr[data-id="${id}"]`;
+  for (const id of ids) await dashboard.waitForSelector(row(id), { timeout: 10000 });
+  const daveRow = await dashboard.$eval(row(ids[0]), (tr) => tr.textContent);
+  assert.ok(daveRow.includes("dave") && daveRow.includes("WebSockets") && daveRow.includes("json"), daveRow);
+  const erinRow = await dashboard.$eval(row(ids[1]), (tr) => tr.textContent);
+  assert.ok(erinRow.includes("erin") && erinRow.includes("LongPolling"), erinRow);
+
+  await erin.click("#disconnect");
+  await erin.waitForSelector("body[data-state=Disconnected]", { timeout: 10000 });
+  await dashboard.waitForSelector(row(ids[1]), { hidden: true, timeout: 10000 });
+  assert.ok(await dashboard.$(row(ids[0])), "dave is still listed");
+  const text = await dashboard.$eval("body", (b) => b.textContent);
+  assert.ok(!/AccessKey|accessToken|Bearer/i.test(text), "no secrets on the dashboard");
+  await screenshot(browser, dashboard, "dashboard");
+});
