@@ -97,6 +97,8 @@ pub const FUNCTIONS: &[Function] = &[
     ),
     f("health", "health", &["get"], Anonymous),
     f("upstream", "upstream", &["post"], Keyed),
+    f("demo", "demo", &["get"], Anonymous),
+    f("demo-asset", "demo/{file}", &["get"], Anonymous),
 ];
 
 impl Function {

@@ -83,6 +83,9 @@ pub struct ServeArgs {
     /// e.g. `tenant-{tid},everyone`.
     #[arg(long, env = "SIGNALR_NEGOTIATE_GROUPS")]
     pub negotiate_groups: Option<String>,
+    /// Serve the demo page at /api/demo (`true`/`false`, default true).
+    #[arg(long, env = "SIGNALR_DEMO")]
+    pub demo: Option<String>,
     /// Exact origins allowed by CORS (with credentials), comma-separated; off when unset.
     #[arg(long, env = "SIGNALR_CORS_ORIGINS")]
     pub cors_origins: Option<String>,
@@ -150,6 +153,8 @@ pub struct Settings {
     pub allowed_transports: Option<Transports>,
     /// Group templates joined at negotiate.
     pub negotiate_groups: Vec<String>,
+    /// Serve the demo page at /api/demo.
+    pub demo: bool,
     /// CORS origins (empty = CORS off).
     pub cors_origins: Vec<String>,
     /// Keys for authLevel=function routes outside the host.
@@ -323,6 +328,10 @@ impl Settings {
             )?,
             allowed_transports,
             negotiate_groups,
+            demo: match nonempty(args.demo) {
+                None => true,
+                value => boolean("SIGNALR_DEMO", value)?,
+            },
             cors_origins,
             function_keys: list(args.function_keys)
                 .into_iter()

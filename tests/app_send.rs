@@ -367,7 +367,8 @@ async fn every_function_route_is_served_with_its_methods() {
             .replace("{hub}", "chat")
             .replace("{user}", "u")
             .replace("{group}", "g")
-            .replace("{connectionId}", "c");
+            .replace("{connectionId}", "c")
+            .replace("{file}", "demo.js");
         for m in f.methods {
             let method = reqwest::Method::from_bytes(m.to_uppercase().as_bytes()).unwrap();
             let r = app

@@ -5,6 +5,7 @@
 pub mod body;
 pub mod content_type;
 pub mod cors;
+pub mod demo;
 pub mod error;
 pub mod extract;
 pub mod forward;
@@ -32,7 +33,7 @@ use crate::functions::{AuthLevel, Function, FUNCTIONS};
 use crate::service::rest::{RestClient, RestOptions};
 use crate::service::token::TokenMinter;
 use crate::service::{ConnectionString, Secret};
-use crate::settings::Settings;
+use crate::settings::{ServiceMode, Settings};
 use error::ApiError;
 use identity::Authenticator;
 
@@ -45,6 +46,7 @@ struct Inner {
     service: Result<Service, ApiError>,
     access_key: Option<Secret>,
     authenticator: Authenticator,
+    client_base: Option<String>,
 }
 
 /// The service the app talks to.
@@ -79,6 +81,7 @@ impl AppState {
             service,
             access_key: connection.and_then(|cs| cs.access_key().cloned()),
             authenticator,
+            client_base: connection.map(ConnectionString::client_base),
         }))
     }
 
@@ -100,6 +103,11 @@ impl AppState {
     /// The connection string's access key, which signs upstream requests.
     pub fn access_key(&self) -> Option<&Secret> {
         self.0.access_key.as_ref()
+    }
+
+    /// The service's client endpoint (where clients connect), for the demo page's CSP.
+    pub fn client_base(&self) -> Option<&str> {
+        self.0.client_base.as_deref()
     }
 
     /// Who is calling.
@@ -139,7 +147,9 @@ pub fn router(state: AppState) -> Router {
     let router = router
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed);
-    let router = cors::layer(router, &state.settings().cors_origins);
+    let settings = state.settings();
+    let local_stack = matches!(settings.service, ServiceMode::LocalEmulator);
+    let router = cors::layer(router, &settings.cors_origins, local_stack);
     router.with_state(state)
 }
 
@@ -173,6 +183,8 @@ fn handlers(function: &Function) -> MethodRouter<AppState> {
         "close-user" => post(manage::close_user),
         "health" => get(manage::health),
         "upstream" => post(upstream::receive),
+        "demo" => get(demo::page),
+        "demo-asset" => get(demo::asset),
         other => get(move || async move {
             ApiError::new(
                 StatusCode::INTERNAL_SERVER_ERROR,

@@ -65,7 +65,7 @@ async fn serve_app(settings: Settings) -> Result<(), BoxError> {
             config.upstream = vec![UpstreamTemplate::all(upstream_url(app_addr, &settings))];
             let handle = emulator::start(config, listener).await?;
             let cs = ConnectionString::parse(&handle.connection_string())?;
-            announce_local_stack(app_addr, &handle.connection_string(), &settings.hub);
+            announce_local_stack(app_addr, &handle, &settings);
             emulator_handle = Some(handle);
             cs
         }
@@ -102,16 +102,26 @@ async fn bind_listener(addr: SocketAddr) -> Result<TcpListener, BoxError> {
         .map_err(|e| format!("cannot listen on {addr}: {e}"))?)
 }
 
-fn announce_local_stack(app: SocketAddr, connection_string: &str, hub: &str) {
+fn announce_local_stack(app: SocketAddr, emulator: &emulator::EmulatorHandle, settings: &Settings) {
+    let connection_string = emulator.connection_string();
+    let hub = &settings.hub;
     println!("serverless-signalr local stack (no AzureSignalRConnectionString: embedded emulator)");
+    if settings.demo {
+        println!("  demo page:         http://{app}/api/demo   <- open this first");
+    }
     println!("  function app:      http://{app}/api");
     println!("  emulator:          {connection_string}");
+    println!(
+        "  dashboard:         http://{}/ (the emulator's connections and calls, live)",
+        emulator.local_addr()
+    );
     println!("  negotiate:         curl -X POST http://{app}/api/negotiate");
     println!(
         "  broadcast:         curl -X POST http://{app}/api/messages -H 'content-type: application/json' -d '{{\"target\":\"newMessage\",\"arguments\":[\"hello\"]}}'"
     );
     println!("  upstream:          http://{app}/api/upstream (client methods subscribe, unsubscribe, publish, publishToTopic)");
     println!("  default hub:       {hub}");
+    println!("  CORS:              loopback origins (localhost, 127.0.0.1, [::1], any port) are allowed with credentials, plus SIGNALR_CORS_ORIGINS");
 }
 
 /// Resolves on SIGTERM (the host stopping us) or Ctrl-C.

@@ -260,6 +260,32 @@ impl Hubs {
         })
     }
 
+    /// The groups a connection is in, directly or through its user, sorted.
+    pub fn groups_of(&self, hub: &str, id: &str) -> Vec<String> {
+        let now = Instant::now();
+        self.read(hub, |h| {
+            let user = h.connections.get(id).and_then(|m| m.user.as_deref());
+            let mut groups: Vec<String> = h
+                .groups
+                .iter()
+                .filter(|(_, members)| members.contains(id))
+                .map(|(group, _)| group.clone())
+                .chain(
+                    user.and_then(|u| h.user_groups.get(u))
+                        .into_iter()
+                        .flat_map(|g| {
+                            g.iter()
+                                .filter(|(_, expiry)| **expiry > now)
+                                .map(|(group, _)| group.clone())
+                        }),
+                )
+                .collect();
+            groups.sort();
+            groups.dedup();
+            groups
+        })
+    }
+
     /// Removes a connection from every group it joined directly.
     pub fn remove_from_all_groups(&self, hub: &str, id: &str) {
         self.with_hub(hub, |h| {

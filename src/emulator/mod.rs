@@ -13,11 +13,13 @@
 //! Unlike Microsoft's emulator it checks every token strictly ([`auth`]), so a green local run
 //! means the app's tokens are right for Azure.
 
+pub mod activity;
 pub mod auth;
 pub mod cli;
 pub mod client;
 pub mod client_policy;
 pub mod connections;
+pub mod dashboard;
 pub mod error;
 pub mod hub_message;
 pub mod hubs;
@@ -132,6 +134,8 @@ pub struct Shared {
     pub hubs: Hubs,
     /// Negotiated and active transports by connection token.
     pub connections: Registry,
+    /// What the dashboard shows.
+    pub activity: activity::Activity,
     /// The upstream caller.
     pub upstream: Arc<Upstream>,
     /// Becomes true when the emulator stops.
@@ -151,6 +155,7 @@ impl Shared {
             config,
             hubs: Hubs::default(),
             connections: Registry::default(),
+            activity: activity::Activity::default(),
             upstream: Arc::new(upstream),
             stopping: watch::channel(false).0,
             sessions: watch::channel(0).0,
@@ -185,7 +190,15 @@ fn routes(shared: Arc<Shared>) -> Router {
         .allow_methods(AllowMethods::mirror_request())
         .max_age(Duration::from_secs(600));
     Router::new()
-        .route("/api/{*rest}", any(rest::handle))
+        .route(
+            "/api/{*rest}",
+            any(rest::handle).layer(axum::middleware::from_fn_with_state(
+                shared.clone(),
+                dashboard::record_call,
+            )),
+        )
+        .route("/", axum::routing::get(dashboard::page))
+        .route("/dashboard/{file}", axum::routing::get(dashboard::asset))
         .route("/client/negotiate", any(client::negotiate))
         .route("/client", any(client::connect))
         .route("/client/", any(client::connect))

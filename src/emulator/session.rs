@@ -107,6 +107,9 @@ pub async fn run(
         outbox.clone(),
         protocol::handshake_ok(),
     );
+    shared
+        .activity
+        .connected(&hub, &id, caller.user_id.clone(), kind, chosen);
     tracing::info!(%hub, connection = %id, user = ?caller.user_id, ?kind, protocol = ?chosen, "client connected");
     let worker = shared.upstream.spawn_worker(
         caller.clone(),
@@ -183,6 +186,7 @@ pub async fn run(
         closing.message
     });
     shared.hubs.remove_connection(&hub, &id);
+    shared.activity.disconnected(&hub, &id);
     outbox.end();
     tracing::info!(%hub, connection = %id, error = ?error, "client disconnected");
     if !worker
