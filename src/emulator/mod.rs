@@ -18,6 +18,7 @@ pub mod cli;
 pub mod client;
 pub mod client_policy;
 pub mod connections;
+pub mod entra;
 pub mod error;
 pub mod hubs;
 pub mod long_polling;
@@ -39,7 +40,7 @@ use std::time::Duration;
 
 use axum::extract::Request;
 use axum::response::{IntoResponse, Response};
-use axum::routing::any;
+use axum::routing::{any, get};
 use axum::Router;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -90,6 +91,8 @@ pub struct EmulatorConfig {
     pub max_message_bytes: usize,
     /// The time limit of each upstream call (30 s).
     pub upstream_timeout: Duration,
+    /// Entra ID mode (managed-identity endpoint, temporary keys); `None` = access keys only.
+    pub entra: Option<entra::EntraMode>,
 }
 
 impl EmulatorConfig {
@@ -109,6 +112,7 @@ impl EmulatorConfig {
             max_body_bytes: 1024 * 1024,
             max_message_bytes: 1024 * 1024,
             upstream_timeout: Duration::from_secs(30),
+            entra: None,
         }
     }
 }
@@ -159,6 +163,8 @@ fn routes(shared: Arc<Shared>) -> Router {
         .allow_methods(AllowMethods::mirror_request())
         .max_age(Duration::from_secs(600));
     Router::new()
+        .route(entra::IDENTITY_PATH, get(entra::identity_token))
+        .route("/api/v1/auth/accessKey", get(entra::access_key))
         .route("/api/{*rest}", any(rest::handle))
         .route("/client/negotiate", any(client::negotiate))
         .route("/client", any(client::connect))

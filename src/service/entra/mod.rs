@@ -11,6 +11,7 @@
 pub mod access_key;
 pub mod client_secret;
 pub mod managed_identity;
+pub mod signer;
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};

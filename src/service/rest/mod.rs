@@ -83,6 +83,8 @@ impl std::fmt::Debug for RestClient {
     }
 }
 
+use crate::service::entra::EntraCredential;
+
 impl RestClient {
     /// A client for the service of `connection`, which must carry an `AccessKey`.
     ///
@@ -90,7 +92,19 @@ impl RestClient {
     /// [`RestError::InvalidArgument`] for a zero timeout.
     pub fn new(connection: &ConnectionString, options: RestOptions) -> Result<Self, RestError> {
         Ok(Self {
-            inner: Arc::new(Transport::new(connection, options)?),
+            inner: Arc::new(Transport::new(connection, options, None)?),
+        })
+    }
+
+    /// A client for an Entra ID connection string (`AuthType=…`): every call carries
+    /// `credential`'s token as bearer instead of a signed REST token (`docs/protocol.md` §9).
+    pub fn with_entra(
+        connection: &ConnectionString,
+        options: RestOptions,
+        credential: EntraCredential,
+    ) -> Result<Self, RestError> {
+        Ok(Self {
+            inner: Arc::new(Transport::new(connection, options, Some(credential))?),
         })
     }
 
