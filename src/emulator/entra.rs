@@ -202,3 +202,40 @@ pub async fn access_key(State(shared): State<Arc<Shared>>, headers: HeaderMap) -
         ),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn token(mode: &EntraMode, aud: &str, exp_offset: i64) -> String {
+        let now = now() as i64;
+        jsonwebtoken::encode(
+            &Header::new(Algorithm::HS256),
+            &json!({ "aud": aud, "iat": now, "exp": now + exp_offset }),
+            &EncodingKey::from_secret(mode.token_key.as_bytes()),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn bearer_must_be_ours_for_signalr_and_unexpired() {
+        let mode = EntraMode::generate(false);
+        assert_eq!(
+            verify_bearer(&mode, &token(&mode, SIGNALR_RESOURCE, 600)),
+            Ok(())
+        );
+        assert!(matches!(
+            verify_bearer(&mode, &token(&mode, "https://management.azure.com", 600)),
+            Err(AuthError::WrongAudience { .. })
+        ));
+        assert_eq!(
+            verify_bearer(&mode, &token(&mode, SIGNALR_RESOURCE, -600)),
+            Err(AuthError::Expired)
+        );
+        let other = EntraMode::generate(false);
+        assert!(matches!(
+            verify_bearer(&mode, &token(&other, SIGNALR_RESOURCE, 600)),
+            Err(AuthError::Malformed(_))
+        ));
+    }
+}
