@@ -56,6 +56,27 @@ async fn managed_identity_app_negotiates_and_sends_through_the_entra_emulator() 
         "{message}"
     );
 
+    let health = || async {
+        let r = app
+            .http
+            .get(format!("{}/api/health", app.url))
+            .header("x-functions-key", "test-key")
+            .send()
+            .await
+            .unwrap();
+        (r.status(), r.json::<Value>().await.unwrap())
+    };
+    let (status, body) = health().await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    assert_eq!(body["service"], "unknown", "{body}");
+    assert!(
+        body["identity"]
+            .as_str()
+            .unwrap()
+            .contains("cannot be reached"),
+        "{body}"
+    );
+
     // The identity endpoint comes up: the next negotiate works.
     let mut config = EmulatorConfig::new(Secret::new(DEV_ACCESS_KEY));
     let key_id = mode.key_id.clone();
@@ -68,6 +89,10 @@ async fn managed_identity_app_negotiates_and_sends_through_the_entra_emulator() 
         base: format!("http://127.0.0.1:{port}"),
         http: reqwest::Client::new(),
     };
+    assert_eq!(
+        health().await.1,
+        json!({"service": "healthy", "identity": "ok"})
+    );
     let (status, body) = negotiate().await;
     assert_eq!(status, StatusCode::OK, "{body}");
     let token = body["accessToken"].as_str().unwrap().to_string();

@@ -385,6 +385,11 @@ impl RestClient {
         }
     }
 
+    /// Whether calls are authorised with an Entra ID token.
+    pub fn uses_entra(&self) -> bool {
+        self.inner.uses_entra()
+    }
+
     async fn run(&self, call: Call) -> Result<(), RestError> {
         self.inner.execute(&call).await.map(|_| ())
     }

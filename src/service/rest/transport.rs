@@ -76,6 +76,10 @@ impl Transport {
         })
     }
 
+    pub(super) fn uses_entra(&self) -> bool {
+        matches!(self.auth, Auth::Entra(_))
+    }
+
     pub(super) fn server_base(&self) -> &str {
         &self.server_base
     }
