@@ -359,3 +359,29 @@ async fn temporary_access_key_is_fetched_with_the_entra_token() {
         .to_string();
     assert!(error.contains("KeyId is missing"), "{error}");
 }
+
+#[tokio::test]
+async fn slow_identity_endpoint_times_out_with_a_clear_error() {
+    let (endpoint, stub) = identity_server(Stub {
+        lifetime_secs: 3600,
+        delay_ms: 2000,
+        ..Stub::default()
+    })
+    .await;
+    let source = TokenSource::ManagedIdentity(ManagedIdentity {
+        protocol: Protocol::AppService {
+            endpoint,
+            header: Secret::new(HEADER),
+        },
+        client_id: None,
+    });
+    let credential = EntraCredential::with_timeout(source, Duration::from_millis(200)).unwrap();
+    let started = std::time::Instant::now();
+    let error = credential.token().await.unwrap_err();
+    assert!(
+        error.to_string().contains("did not answer in time"),
+        "{error}"
+    );
+    assert_eq!(stub.calls.load(Ordering::SeqCst), 3, "three attempts");
+    assert!(started.elapsed() < Duration::from_secs(3), "no hang");
+}

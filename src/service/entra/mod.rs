@@ -148,10 +148,15 @@ pub struct EntraCredential {
 }
 
 impl EntraCredential {
-    /// A credential fetching from `source`.
+    /// A credential fetching from `source`; each request may take [`REQUEST_TIMEOUT`].
     pub fn new(source: TokenSource) -> Result<Self, EntraError> {
+        Self::with_timeout(source, REQUEST_TIMEOUT)
+    }
+
+    /// A credential whose requests may take `timeout` each (at most three are made per fetch).
+    pub fn with_timeout(source: TokenSource, timeout: Duration) -> Result<Self, EntraError> {
         let http = reqwest::Client::builder()
-            .timeout(REQUEST_TIMEOUT)
+            .timeout(timeout)
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(|e| {
@@ -260,7 +265,7 @@ async fn read_token(
 /// `reqwest` errors name the URL including its query; keep only the reason.
 fn unreachable(endpoint: &str, error: &reqwest::Error) -> EntraError {
     let reason = if error.is_timeout() {
-        format!("no answer within {} s", REQUEST_TIMEOUT.as_secs())
+        "it did not answer in time".to_string()
     } else if error.is_connect() {
         "connection refused or failed".to_string()
     } else {
