@@ -29,7 +29,8 @@
 //! ## Module map
 //!
 //! * [`settings`] — every app setting, parsed once at start-up.
-//! * [`service`] — talks to the service: connection strings, tokens, names, the REST client.
+//! * [`service`] — talks to the service: connection strings, tokens, names, the REST client,
+//!   Entra ID tokens for apps without an access key ([`service::entra`]).
 //! * [`app`] — the HTTP surface the Functions host forwards to.
 //! * [`emulator`] — the embedded local SignalR Service.
 //! * [`http_server`] — the HTTP server both listen with: connection cap, header/body/idle

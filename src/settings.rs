@@ -216,14 +216,6 @@ impl Settings {
             }
             None => ServiceMode::LocalEmulator,
         };
-        if let ServiceMode::Remote(cs) = &service {
-            if cs.access_key().is_none() {
-                return Err(err(
-                    "AzureSignalRConnectionString",
-                    "Entra ID (AuthType=…) connection strings are not supported yet; use one with an AccessKey",
-                ));
-            }
-        }
         let hub = nonempty(args.hub).unwrap_or_else(|| "default".into());
         names::validate_hub(&hub).map_err(|e| err("AzureSignalRHubName", e.to_string()))?;
 

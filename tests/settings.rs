@@ -118,9 +118,12 @@ fn bad_values_name_the_setting() {
         ),
         (
             Box::new(|a| {
-                a.connection_string = Some("Endpoint=https://x;AuthType=azure.msi".into())
+                a.connection_string = Some(
+                    "Endpoint=https://x;AuthType=azure.app;ClientId=a;ClientSecret=SecretKeyValue"
+                        .into(),
+                )
             }),
-            "AzureSignalRConnectionString: Entra ID",
+            "AzureSignalRConnectionString: TenantId is missing",
         ),
     ];
     for (set, prefix) in cases {
@@ -131,6 +134,16 @@ fn bad_values_name_the_setting() {
         );
         assert!(!message.contains("SecretKeyValue"), "{message}");
     }
+}
+
+#[test]
+fn entra_id_connection_strings_need_no_access_key() {
+    let settings = Settings::from_args(ServeArgs {
+        connection_string: Some("Endpoint=https://x;AuthType=azure.msi;Version=1.0;".into()),
+        ..Default::default()
+    })
+    .unwrap();
+    assert!(matches!(settings.service, ServiceMode::Remote(_)));
 }
 
 #[test]

@@ -1,6 +1,7 @@
 //! The one place errors become HTTP responses: `{"error": {"code", "message"}}` with a 4xx/5xx.
 //! Messages say what to fix; they never contain a key or a token.
 
+use crate::service::entra::EntraError;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::{json, Value};
@@ -115,6 +116,18 @@ impl From<TokenError> for ApiError {
     }
 }
 
+impl From<EntraError> for ApiError {
+    /// No Entra ID token or temporary key: the app cannot reach the service until the identity
+    /// works, so 503 (the message says what to check; it never contains a token).
+    fn from(e: EntraError) -> Self {
+        Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "IdentityUnavailable",
+            e.to_string(),
+        )
+    }
+}
+
 impl From<RestError> for ApiError {
     fn from(e: RestError) -> Self {
         match &e {
@@ -122,6 +135,7 @@ impl From<RestError> for ApiError {
             RestError::InvalidName(_) => Self::bad_request("InvalidName", e.to_string()),
             RestError::InvalidArgument(_) => Self::bad_request("InvalidArgument", e.to_string()),
             RestError::Token(t) => t.clone().into(),
+            RestError::Identity(i) => i.clone().into(),
             RestError::Service { status, code, .. } => {
                 Self::new(StatusCode::BAD_GATEWAY, "ServiceError", e.to_string())
                     .with_details(json!({ "serviceStatus": status, "serviceCode": code }))

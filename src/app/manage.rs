@@ -152,7 +152,8 @@ async fn close_options(q: CloseQuery, b: Body) -> Result<(Option<String>, Vec<St
 /// `GET /api/health`: `200 {"service":"healthy"}` when the service answers its health API;
 /// otherwise `503` with `unhealthy` (it answered with another status), `unauthorized` (it
 /// refused this app's access key: a configuration problem, logged as an error) or
-/// `unreachable`.
+/// `unreachable`. Under Entra ID (`AuthType=…`) the answer also has `"identity"`: `"ok"`, or
+/// why no Entra token could be had (then `service` is `unknown`).
 pub async fn health(State(s): State<AppState>) -> Response {
     use crate::service::rest::RestError;
     use axum::http::StatusCode;
@@ -160,11 +161,16 @@ pub async fn health(State(s): State<AppState>) -> Response {
         Ok(rest) => rest,
         Err(e) => return e.into_response(),
     };
+    let mut identity = rest.uses_entra().then(|| "ok".to_string());
     let state = match rest.health().await {
         Ok(true) => "healthy",
         Ok(false) => "unhealthy",
+        Err(RestError::Identity(e)) => {
+            identity = Some(e.to_string());
+            "unknown"
+        }
         Err(e @ RestError::Service { .. }) => {
-            tracing::error!("health: SignalR Service refused this app's access key; check AccessKey in AzureSignalRConnectionString: {e}");
+            tracing::error!("health: SignalR Service refused this app's credentials; check AccessKey in AzureSignalRConnectionString, or the identity's role assignment under AuthType: {e}");
             "unauthorized"
         }
         Err(_) => "unreachable",
@@ -174,5 +180,9 @@ pub async fn health(State(s): State<AppState>) -> Response {
     } else {
         StatusCode::SERVICE_UNAVAILABLE
     };
-    (status, axum::Json(json!({ "service": state }))).into_response()
+    let body = match identity {
+        Some(identity) => json!({ "service": state, "identity": identity }),
+        None => json!({ "service": state }),
+    };
+    (status, axum::Json(body)).into_response()
 }

@@ -30,6 +30,9 @@ use axum::routing::{get, MethodRouter};
 use axum::Router;
 
 use crate::functions::{AuthLevel, Function, FUNCTIONS};
+use crate::service::connection_string::AuthType;
+use crate::service::entra::signer::EntraSigner;
+use crate::service::entra::{EntraCredential, TokenSource};
 use crate::service::rest::{RestClient, RestOptions};
 use crate::service::token::TokenMinter;
 use crate::service::{ConnectionString, Secret};
@@ -49,10 +52,28 @@ struct Inner {
     client_base: Option<String>,
 }
 
+/// Signs client tokens: with the access key, or with the service's temporary key under Entra ID.
+pub enum ClientSigner {
+    /// The connection string's access key.
+    AccessKey(TokenMinter),
+    /// The temporary key fetched with the app's Entra ID token.
+    Entra(EntraSigner),
+}
+
+impl ClientSigner {
+    /// The minter to sign with now.
+    pub async fn minter(&self) -> Result<TokenMinter, ApiError> {
+        match self {
+            Self::AccessKey(minter) => Ok(minter.clone()),
+            Self::Entra(signer) => Ok(signer.minter().await?),
+        }
+    }
+}
+
 /// The service the app talks to.
 pub struct Service {
-    /// Signs client and REST tokens.
-    pub minter: TokenMinter,
+    /// Signs client tokens.
+    pub signer: ClientSigner,
     /// Calls the REST API.
     pub rest: RestClient,
 }
@@ -66,11 +87,24 @@ impl AppState {
                 "NotConfigured",
                 "AzureSignalRConnectionString is not set; add it to the app settings",
             )),
+            Some(cs) if *cs.auth() != AuthType::AccessKey => TokenSource::from_auth(cs.auth())
+                .and_then(EntraCredential::new)
+                .map_err(ApiError::from)
+                .and_then(|credential| {
+                    Ok(Service {
+                        rest: RestClient::with_entra(
+                            cs,
+                            RestOptions::default(),
+                            credential.clone(),
+                        )?,
+                        signer: ClientSigner::Entra(EntraSigner::new(cs, credential)),
+                    })
+                }),
             Some(cs) => TokenMinter::new(cs)
                 .map_err(ApiError::from)
                 .and_then(|minter| {
                     Ok(Service {
-                        minter,
+                        signer: ClientSigner::AccessKey(minter),
                         rest: RestClient::new(cs, RestOptions::default())?,
                     })
                 }),

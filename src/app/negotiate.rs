@@ -72,7 +72,8 @@ async fn negotiate(state: &AppState, hub: &str, headers: &HeaderMap) -> Result<R
         close_on_expiry: settings.close_on_token_expiry,
     };
     check_identity(&claims)?;
-    let token = service.minter.client_token(hub, &claims)?;
+    let minter = service.signer.minter().await?;
+    let token = minter.client_token(hub, &claims)?;
     if let Some(user) = &caller.user_id {
         for template in &settings.negotiate_groups {
             let group = match render(template, &caller) {
@@ -97,7 +98,7 @@ async fn negotiate(state: &AppState, hub: &str, headers: &HeaderMap) -> Result<R
                 })?;
         }
     }
-    let url = service.minter.client_url(hub);
+    let url = minter.client_url(hub);
     let body = ConnectionInfo {
         url: &url,
         access_token: &token,

@@ -84,6 +84,9 @@ pub enum AuthError {
         "the access token's user id (claim `asrs.s.uid`, `nameid` or `sub`) is not usable: {0}"
     )]
     BadUserId(NameError),
+    /// Local (access key) auth is disabled in Entra ID mode.
+    #[error("local authentication is disabled (Entra ID mode with local auth off): tokens signed with the access key are refused; sign with the temporary key from /api/v1/auth/accessKey (with its kid) or use an Entra ID bearer token")]
+    LocalAuthDisabled,
     /// The token asks to close the connection when its authentication expires
     /// (`asrs.s.coae`), and that time (`asrs.s.aeo`) has passed.
     #[error("the client's authentication has expired (`asrs.s.aeo` is in the past); negotiate again for a new token")]

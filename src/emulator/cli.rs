@@ -5,6 +5,7 @@ use std::io::Write;
 use std::net::IpAddr;
 use std::path::PathBuf;
 
+use super::entra::EntraMode;
 use super::{start, EmulatorConfig, UpstreamTemplate, DEV_ACCESS_KEY};
 use crate::service::Secret;
 
@@ -27,6 +28,23 @@ pub struct EmulatorArgs {
     /// A settings.json in the shape of Microsoft's emulator (UpstreamSettings.Templates).
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
+    /// Entra ID mode: serve an App Service managed-identity endpoint (`/msi/token`) and the
+    /// temporary access key API, and accept their tokens (see README, "Managed identity").
+    #[arg(long)]
+    pub entra: bool,
+    /// With --entra: refuse tokens signed with the access key, as Azure does under
+    /// `disableLocalAuth`.
+    #[arg(long, requires = "entra")]
+    pub disable_local_auth: bool,
+    /// With --entra: the IDENTITY_HEADER value the identity endpoint requires (default: random,
+    /// printed at start-up).
+    #[arg(
+        long,
+        env = "EMULATOR_IDENTITY_HEADER",
+        hide_env_values = true,
+        requires = "entra"
+    )]
+    pub identity_header: Option<String>,
 }
 
 /// Runs the emulator until Ctrl-C / SIGTERM.
@@ -35,6 +53,13 @@ pub async fn run(args: EmulatorArgs) -> Result<(), Box<dyn std::error::Error + S
         return Err("--key / EMULATOR_ACCESS_KEY must not be empty".into());
     }
     let mut config = EmulatorConfig::new(Secret::new(args.key));
+    if args.entra {
+        let mut mode = EntraMode::generate(args.disable_local_auth);
+        if let Some(header) = args.identity_header.filter(|h| !h.trim().is_empty()) {
+            mode.identity_header = Secret::new(header);
+        }
+        config.entra = Some(mode);
+    }
     if let Some(path) = &args.config {
         config.upstream.extend(UpstreamTemplate::load(path)?);
     }
@@ -46,6 +71,7 @@ pub async fn run(args: EmulatorArgs) -> Result<(), Box<dyn std::error::Error + S
     let listener = tokio::net::TcpListener::bind((args.bind, args.port))
         .await
         .map_err(|e| format!("cannot listen on {}:{}: {e}", args.bind, args.port))?;
+    let entra = config.entra.clone();
     let handle = start(config, listener).await?;
     {
         let mut stdout = std::io::stdout().lock();
@@ -56,6 +82,16 @@ pub async fn run(args: EmulatorArgs) -> Result<(), Box<dyn std::error::Error + S
         "SignalR Service emulator on http://{} (clients: /client/?hub=<hub>, REST: /api/hubs/<hub>/…); Ctrl-C stops it",
         handle.local_addr()
     );
+    if let Some(mode) = entra {
+        let base = format!("http://{}", handle.local_addr());
+        // The identity header is a local development value, printed so the app can be given it.
+        eprintln!(
+            "Entra ID mode{}: run the app with\n  AzureSignalRConnectionString=Endpoint={base};AuthType=azure.msi;Version=1.0;\n  IDENTITY_ENDPOINT={base}{}\n  IDENTITY_HEADER={}",
+            if mode.disable_local_auth { " (local auth disabled: access-key tokens are refused)" } else { "" },
+            super::entra::IDENTITY_PATH,
+            mode.identity_header.expose(),
+        );
+    }
     stop_signal().await;
     tracing::info!("stopping the emulator");
     handle.shutdown().await;

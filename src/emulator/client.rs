@@ -44,11 +44,8 @@ fn authorize(
         .to_string();
     names::validate_hub(&hub)?;
     let token = auth::token_from(headers, uri, true)?;
-    let claims = auth::verify(
-        &token,
-        &shared.config.access_key,
-        &Audience::client(headers, uri, &hub)?,
-    )?;
+    let claims =
+        super::entra::verify_client(shared, &token, &Audience::client(headers, uri, &hub)?)?;
     claims.checked_user_id()?;
     let policy = ClientPolicy::of(&claims)?;
     Ok((hub, claims, policy))

@@ -20,6 +20,7 @@ pub mod client;
 pub mod client_policy;
 pub mod connections;
 pub mod dashboard;
+pub mod entra;
 pub mod error;
 pub mod hub_message;
 pub mod hubs;
@@ -43,7 +44,7 @@ use std::time::Duration;
 
 use axum::extract::Request;
 use axum::response::{IntoResponse, Response};
-use axum::routing::any;
+use axum::routing::{any, get};
 use axum::Router;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -102,6 +103,8 @@ pub struct EmulatorConfig {
     pub upstream_timeout: Duration,
     /// Header-read, body-read and idle timeouts and the connection cap of the listener.
     pub server: ServerLimits,
+    /// Entra ID mode (managed-identity endpoint, temporary keys); `None` = access keys only.
+    pub entra: Option<entra::EntraMode>,
 }
 
 impl EmulatorConfig {
@@ -122,6 +125,7 @@ impl EmulatorConfig {
             max_message_bytes: 1024 * 1024,
             upstream_timeout: Duration::from_secs(30),
             server: ServerLimits::default(),
+            entra: None,
         }
     }
 }
@@ -190,6 +194,8 @@ fn routes(shared: Arc<Shared>) -> Router {
         .allow_methods(AllowMethods::mirror_request())
         .max_age(Duration::from_secs(600));
     Router::new()
+        .route(entra::IDENTITY_PATH, get(entra::identity_token))
+        .route("/api/v1/auth/accessKey", get(entra::access_key))
         .route(
             "/api/{*rest}",
             any(rest::handle).layer(axum::middleware::from_fn_with_state(
@@ -197,8 +203,8 @@ fn routes(shared: Arc<Shared>) -> Router {
                 dashboard::record_call,
             )),
         )
-        .route("/", axum::routing::get(dashboard::page))
-        .route("/dashboard/{file}", axum::routing::get(dashboard::asset))
+        .route("/", get(dashboard::page))
+        .route("/dashboard/{file}", get(dashboard::asset))
         .route("/client/negotiate", any(client::negotiate))
         .route("/client", any(client::connect))
         .route("/client/", any(client::connect))

@@ -230,9 +230,9 @@ async fn serve(shared: &Shared, request: Request) -> Result<StatusCode, ApiError
     let token = auth::token_from(&parts.headers, &parts.uri, false)?;
     // `application` picks the hub (`{application}_{hub}`), so the token's audience must name it.
     let query = Query::of(&parts.uri);
-    auth::verify(
+    super::entra::verify_rest(
+        shared,
         &token,
-        &shared.config.access_key,
         &Audience::rest(&parts.headers, &parts.uri, query.get("application"))?,
     )?;
     names::validate_hub(&hub)?;

@@ -2,6 +2,7 @@
 //! validation, the REST client and the upstream's claims header. Nothing here knows about HTTP routes of the app.
 
 pub mod connection_string;
+pub mod entra;
 pub mod msgpack;
 pub mod names;
 pub mod rest;

@@ -24,6 +24,7 @@ use serde_json::{Map, Value};
 use sha2::Sha256;
 
 use super::connection_string::ConnectionString;
+use super::secret::Secret;
 use super::transports::{self, Transports};
 
 /// Lifetime of client tokens unless configured otherwise (the SDK's default).
@@ -48,8 +49,8 @@ const RESERVED: [&str; 13] = [
 /// Why a token could not be minted.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum TokenError {
-    /// The connection string has no access key (Entra ID auth is not supported yet).
-    #[error("the connection string has no AccessKey; Entra ID (AuthType) connection strings are not supported yet")]
+    /// The connection string has no access key (it uses Entra ID: see `service::entra`).
+    #[error("the connection string has no AccessKey; with AuthType (Entra ID) tokens are signed with the service's temporary key")]
     NoAccessKey,
     /// The signed token is longer than the service accepts.
     #[error("the access token would be {0} characters long; the service accepts at most 4096 — copy fewer claims")]
@@ -112,6 +113,8 @@ pub const EXPIRES_ON_CLAIM: &str = "asrs.s.aeo";
 pub struct TokenMinter {
     /// HMAC-SHA256 already keyed with the access key; cloned per token.
     mac: Hmac<Sha256>,
+    /// `base64url` of the JWT header: [`HEADER_B64`], or with `kid` under Entra ID.
+    header: String,
     audience_base: String,
     client_base: String,
     server_id: String,
@@ -140,10 +143,27 @@ impl TokenMinter {
     /// A minter for the connection string's access key.
     pub fn new(connection: &ConnectionString) -> Result<Self, TokenError> {
         let key = connection.access_key().ok_or(TokenError::NoAccessKey)?;
+        Self::with_key(connection, key, None)
+    }
+
+    /// A minter signing with `key` and naming it `kid` in the token header: the temporary access
+    /// key an Entra-authorised app gets from the service (`docs/protocol.md` §9.3).
+    pub fn with_key(
+        connection: &ConnectionString,
+        key: &Secret,
+        kid: Option<&str>,
+    ) -> Result<Self, TokenError> {
+        let header = match kid {
+            None => HEADER_B64.to_string(),
+            Some(kid) => URL_SAFE_NO_PAD.encode(
+                serde_json::json!({ "alg": "HS256", "kid": kid, "typ": "JWT" }).to_string(),
+            ),
+        };
         Ok(Self {
             // HMAC takes keys of any length; the error case cannot happen.
             mac: Hmac::new_from_slice(key.as_bytes())
                 .map_err(|e| TokenError::Signing(e.to_string()))?,
+            header,
             audience_base: connection.audience_base(),
             client_base: connection.client_base(),
             server_id: format!("serverless-signalr_{:032x}", rand::random::<u128>()),
@@ -264,8 +284,8 @@ impl TokenMinter {
         })
         .map_err(|e| TokenError::Signing(e.to_string()))?;
 
-        let mut token = String::with_capacity(HEADER_B64.len() + payload.len() * 4 / 3 + 48);
-        token.push_str(HEADER_B64);
+        let mut token = String::with_capacity(self.header.len() + payload.len() * 4 / 3 + 48);
+        token.push_str(&self.header);
         token.push('.');
         URL_SAFE_NO_PAD.encode_string(&payload, &mut token);
         let mut mac = self.mac.clone();

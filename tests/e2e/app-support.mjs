@@ -19,14 +19,16 @@ export function freePort() {
   });
 }
 
-/** Starts `$HANDLER_BIN` with no connection string: the local stack. `env` adds settings. */
+/** Starts `$HANDLER_BIN` with no connection string (the local stack) unless `env` sets one. */
 export async function startApp(env = {}) {
   const bin = process.env.HANDLER_BIN;
   if (!bin) throw new Error("HANDLER_BIN must point at the built `handler` binary");
   const port = await freePort();
-  const childEnv = { ...process.env, PORT: String(port), EMULATOR_PORT: "0", ...env };
+  const childEnv = { ...process.env, PORT: String(port), EMULATOR_PORT: "0" };
   delete childEnv.AzureSignalRConnectionString;
   delete childEnv.FUNCTIONS_CUSTOMHANDLER_PORT;
+  Object.assign(childEnv, env); // may set AzureSignalRConnectionString: a remote service
+
   const child = spawn(bin, [], { stdio: ["ignore", "pipe", "inherit"], env: childEnv });
   const lines = createInterface({ input: child.stdout });
   await new Promise((resolve, reject) => {

@@ -17,6 +17,9 @@ pub enum RestError {
     /// No token could be signed (e.g. the connection string has no access key).
     #[error("cannot sign the REST call: {0}")]
     Token(#[from] TokenError),
+    /// No Entra ID token could be had for the call (`AuthType=…`); nothing was sent.
+    #[error("cannot authorise the REST call with Entra ID: {0}")]
+    Identity(crate::service::entra::EntraError),
     /// Another argument cannot be sent as given; nothing was sent. The text says what to fix.
     #[error("{0}")]
     InvalidArgument(String),
@@ -53,12 +56,13 @@ pub enum RestError {
 impl RestError {
     /// The HTTP status an app should answer its own caller with: 400 when the caller's input was
     /// refused (`InvalidName`, `InvalidArgument`), 502 when the service failed or is unreachable,
-    /// 504 on a timeout. `None` for `Token`: a configuration fault of this app, i.e. a plain 500.
+    /// 504 on a timeout, 503 when no Entra ID token could be had. `None` for `Token`: a configuration fault of this app, i.e. a plain 500.
     pub fn status_hint(&self) -> Option<u16> {
         match self {
             Self::InvalidName(_) | Self::InvalidArgument(_) => Some(400),
             Self::Service { .. } | Self::Unreachable { .. } => Some(502),
             Self::Timeout { .. } => Some(504),
+            Self::Identity(_) => Some(503),
             Self::Token(_) => None,
         }
     }

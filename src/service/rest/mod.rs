@@ -83,6 +83,8 @@ impl std::fmt::Debug for RestClient {
     }
 }
 
+use crate::service::entra::EntraCredential;
+
 impl RestClient {
     /// A client for the service of `connection`, which must carry an `AccessKey`.
     ///
@@ -90,7 +92,19 @@ impl RestClient {
     /// [`RestError::InvalidArgument`] for a zero timeout.
     pub fn new(connection: &ConnectionString, options: RestOptions) -> Result<Self, RestError> {
         Ok(Self {
-            inner: Arc::new(Transport::new(connection, options)?),
+            inner: Arc::new(Transport::new(connection, options, None)?),
+        })
+    }
+
+    /// A client for an Entra ID connection string (`AuthType=…`): every call carries
+    /// `credential`'s token as bearer instead of a signed REST token (`docs/protocol.md` §9).
+    pub fn with_entra(
+        connection: &ConnectionString,
+        options: RestOptions,
+        credential: EntraCredential,
+    ) -> Result<Self, RestError> {
+        Ok(Self {
+            inner: Arc::new(Transport::new(connection, options, Some(credential))?),
         })
     }
 
@@ -369,6 +383,11 @@ impl RestClient {
             Err(RestError::Service { status, .. }) if status != 401 && status != 403 => Ok(false),
             other => other,
         }
+    }
+
+    /// Whether calls are authorised with an Entra ID token.
+    pub fn uses_entra(&self) -> bool {
+        self.inner.uses_entra()
     }
 
     async fn run(&self, call: Call) -> Result<(), RestError> {

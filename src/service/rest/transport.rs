@@ -4,6 +4,7 @@
 //! allows, and turns the final answer into `Ok(true)` (2xx), `Ok(false)` (an expected 404) or a
 //! [`RestError`]. Logs at debug level without query strings or tokens.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use reqwest::header::{HeaderMap, CONTENT_TYPE};
@@ -12,8 +13,9 @@ use reqwest::{Method, Response};
 use super::call::Call;
 use super::error::{service_message, RestError};
 use super::retry::{delay, retry_after, Failure};
-use super::token_cache::TokenCache;
+use super::token_cache::{Target, TokenCache};
 use super::RestOptions;
+use crate::service::entra::EntraCredential;
 use crate::service::token::TokenMinter;
 use crate::service::{ConnectionString, Secret};
 
@@ -22,11 +24,19 @@ const ERROR_CODE: &str = "x-ms-error-code";
 /// Most of an error body read into a message; the rest is dropped.
 const MAX_ERROR_BODY: usize = 16 * 1024;
 
+/// How calls are authorised.
+enum Auth {
+    /// HS256 REST tokens signed with the access key.
+    Key(TokenMinter),
+    /// The Entra ID token as bearer.
+    Entra(EntraCredential),
+}
+
 /// Everything a call needs, shared by all clones of a `RestClient`.
 pub(super) struct Transport {
     http: reqwest::Client,
     server_base: String,
-    minter: TokenMinter,
+    auth: Auth,
     tokens: TokenCache,
     access_key: Option<Secret>,
     pub(super) options: RestOptions,
@@ -36,13 +46,17 @@ impl Transport {
     pub(super) fn new(
         connection: &ConnectionString,
         options: RestOptions,
+        entra: Option<EntraCredential>,
     ) -> Result<Self, RestError> {
         if options.timeout.is_zero() {
             return Err(RestError::InvalidArgument(
                 "the REST timeout must be longer than zero".into(),
             ));
         }
-        let minter = TokenMinter::new(connection)?;
+        let auth = match entra {
+            Some(credential) => Auth::Entra(credential),
+            None => Auth::Key(TokenMinter::new(connection)?),
+        };
         let http = reqwest::Client::builder()
             .connect_timeout(options.timeout)
             .redirect(reqwest::redirect::Policy::none())
@@ -55,11 +69,15 @@ impl Transport {
         Ok(Self {
             http,
             server_base: connection.server_base(),
-            minter,
+            auth,
             tokens: TokenCache::default(),
             access_key: connection.access_key().cloned(),
             options,
         })
+    }
+
+    pub(super) fn uses_entra(&self) -> bool {
+        matches!(self.auth, Auth::Entra(_))
     }
 
     pub(super) fn server_base(&self) -> &str {
@@ -69,13 +87,30 @@ impl Transport {
     /// Runs `call` to its final outcome: `Ok(true)` on 2xx, `Ok(false)` on an expected 404.
     pub(super) async fn execute(&self, call: &Call) -> Result<bool, RestError> {
         let url = call.url(&self.server_base);
-        let audience = self.minter.rest_audience(&call.audience_path());
+        let audience = match &self.auth {
+            Auth::Key(minter) => minter.rest_audience(&call.audience_path()),
+            Auth::Entra(_) => String::new(),
+        };
         let idempotent = call.is_idempotent();
         let max_retries = call.max_retries.unwrap_or(self.options.max_retries);
         let mut retries = 0;
         loop {
             let attempt = retries + 1;
-            let target = self.tokens.target(&self.minter, &url, &audience)?;
+            let target = match &self.auth {
+                Auth::Key(minter) => self.tokens.target(minter, &url, &audience)?,
+                Auth::Entra(credential) => Arc::new(Target {
+                    url: url::Url::parse(&url).map_err(|e| {
+                        RestError::InvalidArgument(format!("cannot build the request URL: {e}"))
+                    })?,
+                    token: credential
+                        .token()
+                        .await
+                        .map_err(RestError::Identity)?
+                        .token
+                        .expose()
+                        .to_string(),
+                }),
+            };
             let token = &target.token;
             let (failure, wait) = match self.attempt(call, target.url.clone(), token).await {
                 Ok(response) => {
@@ -96,6 +131,10 @@ impl Transport {
                             (failure, wait)
                         }
                         _ => {
+                            if let (Auth::Entra(credential), 401) = (&self.auth, status.as_u16()) {
+                                // The service refused the Entra token: fetch a new one next time.
+                                credential.invalidate().await;
+                            }
                             let mut error = self.service_error(call, response, code, token).await;
                             if let (RestError::Service { message, .. }, Some(asked)) =
                                 (&mut error, asked)

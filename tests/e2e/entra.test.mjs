@@ -1,0 +1,54 @@
+// Entra ID end to end: `handler emulator --entra --disable-local-auth` (access-key tokens refused)
+// and an app configured with `AuthType=azure.msi` whose managed identity is the emulator's App
+// Service identity endpoint. The unmodified @microsoft/signalr client negotiates through the app
+// (client token signed with the service's temporary key) and receives what the app sends (REST
+// authorised by the Entra token).
+import { after, before, test } from "node:test";
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { createInterface } from "node:readline";
+import { signalR, waitFor } from "./support.mjs";
+import { connectViaApp, startApp } from "./app-support.mjs";
+
+let emulator;
+let app;
+
+before(async () => {
+  emulator = spawn(process.env.HANDLER_BIN,
+    ["emulator", "--port", "0", "--entra", "--disable-local-auth", "--identity-header", "e2e-header"],
+    { stdio: ["ignore", "pipe", "ignore"] });
+  const lines = createInterface({ input: emulator.stdout });
+  const first = await new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error("the emulator did not start within 20 s")), 20000);
+    lines.once("line", (line) => { clearTimeout(timer); resolve(line); });
+  });
+  const port = /Port=(\d+)/.exec(first)[1];
+  const base = `http://127.0.0.1:${port}`;
+  app = await startApp({
+    AzureSignalRConnectionString: `Endpoint=${base};AuthType=azure.msi;Version=1.0;`,
+    IDENTITY_ENDPOINT: `${base}/msi/token`,
+    IDENTITY_HEADER: "e2e-header",
+    SIGNALR_FUNCTION_KEYS: "e2e-key",
+  });
+});
+
+after(async () => {
+  await app?.stop();
+  emulator?.kill("SIGTERM");
+});
+
+test("a managed-identity app negotiates and sends through the Entra emulator", async () => {
+  const c = await connectViaApp(app, signalR.HttpTransportType.WebSockets, { targets: ["news"] });
+  assert.equal(c.connection.state, signalR.HubConnectionState.Connected);
+  const health = await fetch(`${app.base}/api/health`, { headers: { "x-functions-key": "e2e-key" } });
+  assert.deepEqual(await health.json(), { service: "healthy", identity: "ok" });
+  const sent = await fetch(`${app.base}/api/messages`, {
+    method: "POST",
+    headers: { "Content-Type": "application/json", "x-functions-key": "e2e-key" },
+    body: JSON.stringify({ target: "news", arguments: ["hello"] }),
+  });
+  assert.equal(sent.status, 202);
+  await waitFor(() => c.received.length === 1, 5000, "the message to arrive");
+  assert.deepEqual(c.received, [{ target: "news", args: ["hello"] }]);
+  await c.connection.stop();
+});
