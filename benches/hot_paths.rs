@@ -7,8 +7,8 @@ use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use serde_json::json;
-use serverless_signalr::emulator::hub_message::Protocol;
-use serverless_signalr::emulator::{protocol, DEV_ACCESS_KEY};
+use serverless_signalr::emulator::{outgoing, DEV_ACCESS_KEY};
+use serverless_signalr::service::hub_protocol::{json, Protocol};
 use serverless_signalr::service::signature;
 use serverless_signalr::service::token::{ClientClaims, TokenMinter};
 use serverless_signalr::service::{ConnectionString, Secret};
@@ -76,27 +76,27 @@ fn hub_protocol(c: &mut Criterion) {
     let handshake = "{\"protocol\":\"json\",\"version\":1}";
     let invocation = "{\"type\":1,\"invocationId\":\"7\",\"target\":\"broadcast\",\"arguments\":[\"alice\",\"hello, world\"]}";
     let mut chunk = invocation.as_bytes().to_vec();
-    chunk.push(protocol::RECORD_SEPARATOR);
+    chunk.push(json::RECORD_SEPARATOR);
     let mut group = c.benchmark_group("hub_protocol");
     group.bench_function("encode_invocation", |b| {
         b.iter(|| {
-            protocol::invocation(black_box("newMessage"), black_box(&arguments))
+            outgoing::invocation(black_box("newMessage"), black_box(&arguments))
                 .encode(Protocol::Json)
         })
     });
     group.bench_function("encode_ping", |b| {
-        b.iter(|| protocol::ping().encode(Protocol::Json))
+        b.iter(|| outgoing::ping().encode(Protocol::Json))
     });
     group.bench_function("decode_handshake", |b| {
-        b.iter(|| protocol::check_handshake(black_box(handshake), true))
+        b.iter(|| json::check_handshake(black_box(handshake), true))
     });
     group.bench_function("decode_invocation_record", |b| {
         b.iter(|| {
             // As the session does: feed the transport's bytes, then take records one by one.
-            let mut records = protocol::Records::new(32 * 1024);
+            let mut records = json::Records::new(32 * 1024);
             records.feed(black_box(&chunk));
             let record = records.next_record().expect("one record").expect("valid");
-            protocol::parse(&record)
+            json::parse(&record)
         })
     });
     group.finish();

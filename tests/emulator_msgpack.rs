@@ -14,7 +14,7 @@ use reqwest::Method;
 use rmpv::Value as Pack;
 use serde_json::{json, Value};
 use serverless_signalr::emulator::UpstreamTemplate;
-use serverless_signalr::service::msgpack;
+use serverless_signalr::service::hub_protocol::msgpack;
 use tokio_tungstenite::tungstenite::Message;
 
 const V: &str = "api-version=2022-06-01";

@@ -10,8 +10,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use serde::Serialize;
 use tokio::sync::broadcast;
 
-use super::hub_message::Protocol;
 use super::session::TransportKind;
+use crate::service::hub_protocol::Protocol;
 
 /// How many recent calls the snapshot keeps.
 pub const RECENT_CALLS: usize = 100;

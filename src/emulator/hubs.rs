@@ -7,8 +7,8 @@ use std::collections::{HashMap, HashSet};
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use super::hub_message::Outgoing;
 use super::outbox::Outbox;
+use super::outgoing::Outgoing;
 
 /// How long a user stays in a group when no `ttl` is given (the service's "at most one year").
 const DEFAULT_MEMBERSHIP: Duration = Duration::from_secs(365 * 24 * 60 * 60);
@@ -394,7 +394,7 @@ mod tests {
             "c1",
             Some("ann".into()),
             a,
-            Outgoing::handshake("{}"),
+            Outgoing::handshake(b"{}".to_vec()),
         );
         let (b, _rb) = outbox(1000);
         hubs.add_connection(
@@ -402,11 +402,11 @@ mod tests {
             "c2",
             Some("bob".into()),
             b,
-            Outgoing::handshake("{}"),
+            Outgoing::handshake(b"{}".to_vec()),
         );
         std::thread::sleep(Duration::from_millis(5));
         assert_eq!(
-            hubs.send("chat", Scope::Group("g"), &[], Outgoing::handshake("x")),
+            hubs.send("chat", Scope::Group("g"), &[], Outgoing::handshake(b"x".to_vec())),
             1
         );
         assert!(hubs.user_in_group("chat", "ann", "g"));
@@ -421,10 +421,10 @@ mod tests {
         let hubs = Hubs::default();
         let (a, _ra) = outbox(1000);
         let (b, _rb) = outbox(1000);
-        hubs.add_connection("h", "a", None, a, Outgoing::handshake("{}"));
-        hubs.add_connection("h", "b", None, b, Outgoing::handshake("{}"));
+        hubs.add_connection("h", "a", None, a, Outgoing::handshake(b"{}".to_vec()));
+        hubs.add_connection("h", "b", None, b, Outgoing::handshake(b"{}".to_vec()));
         assert_eq!(
-            hubs.send("h", Scope::All, &["a".into()], Outgoing::handshake("x")),
+            hubs.send("h", Scope::All, &["a".into()], Outgoing::handshake(b"x".to_vec())),
             1
         );
         assert_eq!(hubs.remove_from_group("h", "g", "a"), Removal::NotInGroup);

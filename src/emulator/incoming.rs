@@ -3,9 +3,10 @@
 
 use rmpv::Value as Pack;
 
-use super::hub_message::Protocol;
-use super::protocol::{self, ClientMessage, ProtocolError, Records};
-use crate::service::msgpack::{self, FrameError, Frames};
+use crate::service::hub_protocol::json::{self, ClientMessage, Records};
+use crate::service::hub_protocol::msgpack::{self, FrameError, Frames};
+use crate::service::hub_protocol::Protocol;
+use crate::service::hub_protocol::ProtocolError;
 
 /// The reader of one connection's messages.
 #[derive(Debug)]
@@ -51,7 +52,7 @@ impl Incoming {
         Some(match self {
             Self::Json(records) => records
                 .next_record()?
-                .and_then(|record| protocol::parse(&record)),
+                .and_then(|record| json::parse(&record)),
             Self::MessagePack(frames) => match frames.next_message()? {
                 Ok(bytes) => parse_msgpack(bytes),
                 Err(e) => Err(e.into()),

@@ -6,7 +6,8 @@ use std::sync::{Arc, OnceLock};
 
 use tokio::sync::{mpsc, watch, OwnedSemaphorePermit, Semaphore};
 
-use super::hub_message::{Outgoing, Protocol};
+use super::outgoing::Outgoing;
+use crate::service::hub_protocol::Protocol;
 
 /// Why a connection is being ended from the service side.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -8,7 +8,7 @@ use serde_json::Value;
 
 use super::error::ApiError;
 use super::payload::Message;
-use crate::service::msgpack;
+use crate::service::hub_protocol::msgpack;
 
 fn bad(message: String) -> ApiError {
     ApiError::BadRequest(message)
@@ -86,8 +86,8 @@ pub fn parse_frames(body: &[u8]) -> Result<Message, ApiError> {
     let json = match json {
         None => None,
         Some(mut frame) => {
-            if frame.last() != Some(&super::protocol::RECORD_SEPARATOR) {
-                frame.push(super::protocol::RECORD_SEPARATOR);
+            if frame.last() != Some(&crate::service::hub_protocol::json::RECORD_SEPARATOR) {
+                frame.push(crate::service::hub_protocol::json::RECORD_SEPARATOR);
             }
             let record = &frame[..frame.len() - 1];
             let value: Value = serde_json::from_slice(record)

@@ -13,10 +13,11 @@ use percent_encoding::percent_decode_str;
 
 use super::auth::{self, Audience};
 use super::error::ApiError;
-use super::hub_message::{HubMessage, Outgoing};
 use super::hubs::{Removal, Scope};
+use super::outgoing::Outgoing;
 use super::payload::{read_body, Message, Query};
 use super::Shared;
+use crate::service::hub_protocol::HubMessage;
 use crate::service::names;
 
 /// Which API generation a request used; it decides some success codes.

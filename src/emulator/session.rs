@@ -11,10 +11,11 @@ use tokio::time::{sleep_until, Instant};
 use super::client_policy;
 use super::incoming::Incoming;
 use super::outbox::{Outbox, Shutdown};
-use super::protocol::{self, ClientMessage, Records};
+use super::outgoing;
 use super::upstream::{Caller, Event};
 use super::upstream_queue::{QueueFull, UpstreamQueue, QUEUE_FULL};
 use super::Shared;
+use crate::service::hub_protocol::json::{self, ClientMessage, Records};
 
 /// The transport a connection uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -72,8 +73,7 @@ pub async fn run(
                 Some(Err(e)) => return Err(Some(e.to_string())),
                 Some(Ok(first)) => {
                     let binary = kind != TransportKind::ServerSentEvents;
-                    return protocol::check_handshake(&first, binary)
-                        .map_err(|e| Some(e.to_string()));
+                    return json::check_handshake(&first, binary).map_err(|e| Some(e.to_string()));
                 }
             }
         }
@@ -84,14 +84,14 @@ pub async fn run(
         Ok(Err(error)) => {
             if let Some(error) = error {
                 tracing::info!(%hub, connection = %id, "handshake refused: {error}");
-                outbox.push(protocol::handshake_error(&error));
+                outbox.push(outgoing::handshake_error(&error));
             }
             outbox.end();
             return;
         }
         Err(_) => {
             let secs = config.handshake_timeout.as_secs_f32();
-            outbox.push(protocol::handshake_error(&format!(
+            outbox.push(outgoing::handshake_error(&format!(
                 "Handshake was canceled: no handshake request was received within {secs} seconds"
             )));
             outbox.end();
@@ -105,7 +105,7 @@ pub async fn run(
         &id,
         caller.user_id.clone(),
         outbox.clone(),
-        protocol::handshake_ok(),
+        outgoing::handshake_ok(),
     );
     shared
         .activity
@@ -145,7 +145,7 @@ pub async fn run(
                 error = handle_messages(&mut incoming, &worker, &outbox);
             }
             _ = ping.tick() => {
-                outbox.push(protocol::ping());
+                outbox.push(outgoing::ping());
             }
             _ = sleep_until(deadline), if watch_client => {
                 error = Some(Closing::error(format!(
@@ -157,7 +157,7 @@ pub async fn run(
                 let request = if changed.is_ok() { shutdown.borrow_and_update().clone() } else { None };
                 match request {
                     Some(Shutdown::Close { reason }) => {
-                        outbox.push(protocol::close(reason.as_deref(), true));
+                        outbox.push(outgoing::close(reason.as_deref(), true));
                         break;
                     }
                     Some(Shutdown::Failed { error: failure }) => {
@@ -170,18 +170,18 @@ pub async fn run(
                 }
             }
             _ = sleep_until(expires.unwrap_or(deadline)), if expires.is_some() => {
-                outbox.push(protocol::close(Some(client_policy::EXPIRED), true));
+                outbox.push(outgoing::close(Some(client_policy::EXPIRED), true));
                 error = Some(Closing::silent(client_policy::EXPIRED));
             }
             _ = &mut stop => {
-                outbox.push(protocol::close(Some("The emulator is shutting down."), true));
+                outbox.push(outgoing::close(Some("The emulator is shutting down."), true));
                 break;
             }
         }
     }
     let error = error.and_then(|closing| {
         if closing.tell_client {
-            outbox.push(protocol::close(closing.message.as_deref(), false));
+            outbox.push(outgoing::close(closing.message.as_deref(), false));
         }
         closing.message
     });
@@ -249,7 +249,7 @@ fn handle_messages(
                 {
                     match invocation_id {
                         Some(id) => {
-                            outbox.push(protocol::completion_error(&id, QUEUE_FULL));
+                            outbox.push(outgoing::completion_error(&id, QUEUE_FULL));
                         }
                         None => tracing::warn!(
                             ?target,
@@ -261,7 +261,7 @@ fn handle_messages(
             Ok(ClientMessage::StreamInvocation {
                 invocation_id: Some(id),
             }) => {
-                outbox.push(protocol::completion_error(
+                outbox.push(outgoing::completion_error(
                     &id,
                     "Streaming invocations are not supported in serverless mode",
                 ));

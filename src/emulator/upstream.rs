@@ -7,9 +7,9 @@ use std::time::Duration;
 
 use reqwest::header::{HeaderMap, HeaderValue};
 
-use super::hub_message::Outgoing;
 use super::outbox::Outbox;
-use super::protocol;
+use super::outgoing;
+use super::outgoing::Outgoing;
 use super::templates::UpstreamTemplate;
 use super::upstream_queue::{upstream_queue, UpstreamQueue};
 use crate::service::{signature, user_claims, Secret};
@@ -252,27 +252,27 @@ impl Upstream {
                     return;
                 };
                 let frame = match answer {
-                    Answer::NoUpstream => protocol::completion_error(
+                    Answer::NoUpstream => outgoing::completion_error(
                         &id,
                         &format!(
                             "Invocation failed: no upstream is configured for hub '{}', event '{}'",
                             caller.hub, target
                         ),
                     ),
-                    Answer::Unsendable("x-asrs-event") => protocol::completion_error(
+                    Answer::Unsendable("x-asrs-event") => outgoing::completion_error(
                         &id,
                         "Invocation failed: the target contains control characters, which cannot be sent to the upstream",
                     ),
-                    Answer::Unsendable(header) => protocol::completion_error(
+                    Answer::Unsendable(header) => outgoing::completion_error(
                         &id,
                         &format!("Invocation failed: the {header} header cannot be built for the upstream"),
                     ),
                     Answer::TooLarge => {
-                        protocol::completion_error(&id, "Invocation failed, response too large.")
+                        outgoing::completion_error(&id, "Invocation failed, response too large.")
                     }
                     Answer::Status(200, body) if !body.is_empty() => Outgoing::verbatim(body),
-                    Answer::Status(200 | 204, _) => protocol::completion(&id),
-                    Answer::Status(code, _) => protocol::completion_error(
+                    Answer::Status(200 | 204, _) => outgoing::completion(&id),
+                    Answer::Status(code, _) => outgoing::completion_error(
                         &id,
                         &format!("Invocation failed, status code {code}"),
                     ),

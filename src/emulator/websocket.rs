@@ -14,9 +14,9 @@ use super::client::caller;
 use super::connections::Active;
 use super::error::ApiError;
 use super::outbox::outbox;
-use super::protocol::ProtocolError;
 use super::session::{self, TransportKind};
 use super::Shared;
+use crate::service::hub_protocol::ProtocolError;
 
 /// Removes the connection from the registry when the socket (or a failed upgrade) is dropped.
 struct Registered {

@@ -3,7 +3,7 @@
 
 pub mod connection_string;
 pub mod entra;
-pub mod msgpack;
+pub mod hub_protocol;
 pub mod names;
 pub mod rest;
 pub mod secret;

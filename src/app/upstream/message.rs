@@ -7,7 +7,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use crate::app::error::ApiError;
-use crate::service::msgpack;
+use crate::service::hub_protocol::msgpack;
 
 /// An upstream body, borrowing from the parsed JSON.
 #[derive(Debug, Clone, PartialEq)]

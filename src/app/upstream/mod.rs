@@ -18,7 +18,7 @@ use super::forward::{Event, Webhook};
 use super::negotiate::{self, Unfilled};
 use super::topics::{self, HubMethod};
 use super::{body, AppState};
-use crate::service::msgpack;
+use crate::service::hub_protocol::{self, msgpack, HubMessage, Protocol};
 use crate::service::names;
 use crate::service::Secret;
 use message::Message;
@@ -33,25 +33,6 @@ pub struct UpstreamSettings {
     pub connect_groups: Vec<String>,
     /// Where events are forwarded, and the secret that signs them.
     pub forward: Option<Webhook>,
-}
-
-/// The JSON hub protocol's record separator, which ends every framed message.
-pub const RECORD_SEPARATOR: u8 = 0x1e;
-
-/// A framed JSON completion (hub message type 3) for `invocation_id`: `result` on success, else
-/// `error`, followed by the record separator.
-pub fn completion(invocation_id: &str, outcome: &Result<Value, String>) -> Vec<u8> {
-    let id = Value::from(invocation_id);
-    let text = match outcome {
-        Ok(result) => format!(r#"{{"type":3,"invocationId":{id},"result":{result}}}"#),
-        Err(error) => format!(
-            r#"{{"type":3,"invocationId":{id},"error":{}}}"#,
-            Value::from(error.as_str())
-        ),
-    };
-    let mut bytes = text.into_bytes();
-    bytes.push(RECORD_SEPARATOR);
-    bytes
 }
 
 /// Handler of `/api/upstream`.
@@ -110,16 +91,15 @@ async fn handle(state: &AppState, headers: &HeaderMap, body: Body) -> Result<Res
             }
             Ok(match invocation_id {
                 Some(id) => {
-                    let (body, content_type) = match format {
-                        BodyFormat::Json => (completion(id, &outcome), "application/json"),
-                        BodyFormat::MessagePack => (
-                            msgpack::completion_frame(
-                                id,
-                                outcome.as_ref().map(Some).map_err(String::as_str),
-                            ),
-                            msgpack::CONTENT_TYPE,
-                        ),
+                    let (protocol, content_type) = match format {
+                        BodyFormat::Json => (Protocol::Json, "application/json"),
+                        BodyFormat::MessagePack => (Protocol::MessagePack, msgpack::CONTENT_TYPE),
                     };
+                    let completion = HubMessage::Completion {
+                        invocation_id: id.to_string(),
+                        outcome: outcome.map(Some),
+                    };
+                    let body = hub_protocol::encode(&completion, protocol);
                     let mut response = (StatusCode::OK, body).into_response();
                     response
                         .headers_mut()
@@ -227,23 +207,5 @@ async fn join_groups(state: &AppState, request: &Request) {
             }
             Err(e) => tracing::error!(group, "group not joined on connect: {e}"),
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use serde_json::json;
-
-    #[test]
-    fn completions_are_framed_json() {
-        assert_eq!(
-            completion("7", &Ok(json!("orders"))),
-            b"{\"type\":3,\"invocationId\":\"7\",\"result\":\"orders\"}\x1e".to_vec()
-        );
-        assert_eq!(
-            completion("7", &Err("no \"x\"".into())),
-            b"{\"type\":3,\"invocationId\":\"7\",\"error\":\"no \\\"x\\\"\"}\x1e".to_vec()
-        );
     }
 }

@@ -7,7 +7,7 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use super::message::Message;
 use crate::app::error::ApiError;
 use crate::app::AppState;
-use crate::service::msgpack;
+use crate::service::hub_protocol::msgpack;
 use crate::service::names;
 use crate::service::signature;
 use crate::service::user_claims::{self, UserClaims};

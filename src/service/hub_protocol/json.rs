@@ -1,41 +1,14 @@
-//! The SignalR JSON hub protocol as the service speaks it: `0x1E` record framing, the handshake,
-//! and the messages the emulator sends (invocation, completion, ping, close) or reads from clients.
-
-use std::sync::Arc;
+//! The SignalR JSON hub protocol: `0x1E` record framing, the handshake (JSON for every protocol),
+//! reading a client's records and writing the service's messages.
 
 use serde_json::{json, Value};
 
-use super::hub_message::{HubMessage, Outgoing, Protocol};
-use crate::service::msgpack;
+use super::error::ProtocolError;
+use super::message::{HubMessage, Protocol};
+use super::msgpack;
 
 /// The record separator that ends every JSON hub message.
 pub const RECORD_SEPARATOR: u8 = 0x1E;
-
-/// A client sent something the protocol does not allow.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum ProtocolError {
-    /// A record is not valid JSON or not an object.
-    #[error("a message is not a valid JSON object: {0}")]
-    NotJson(String),
-    /// A record has no numeric `type`.
-    #[error("a message has no numeric `type` field")]
-    NoType,
-    /// An invocation lacks a string `target`.
-    #[error("an invocation message has no string `target`")]
-    NoTarget,
-    /// An `invocationId` that is not a string.
-    #[error("`invocationId` must be a string")]
-    BadInvocationId,
-    /// A record that never ends.
-    #[error("a message is larger than the limit of {0} bytes")]
-    TooLarge(usize),
-    /// A MessagePack message that cannot be read.
-    #[error("{0}")]
-    MessagePack(String),
-    /// The handshake asked for something we cannot do.
-    #[error("{0}")]
-    Handshake(String),
-}
 
 /// Splits incoming bytes into complete records, whatever the transport's chunking.
 ///
@@ -221,27 +194,49 @@ pub fn parse(record: &str) -> Result<ClientMessage, ProtocolError> {
 }
 
 /// Frames a JSON value as a record.
-pub fn frame(value: &Value) -> Arc<str> {
-    let mut text = value.to_string();
-    text.push(RECORD_SEPARATOR as char);
-    text.into()
+pub fn frame(value: &Value) -> Vec<u8> {
+    let mut bytes = value.to_string().into_bytes();
+    bytes.push(RECORD_SEPARATOR);
+    bytes
+}
+
+/// The successful handshake response `{}` (JSON, whatever the protocol).
+pub fn handshake_ok() -> Vec<u8> {
+    frame(&json!({}))
+}
+
+/// A failed handshake response `{"error": …}`.
+pub fn handshake_error(message: &str) -> Vec<u8> {
+    frame(&json!({ "error": message }))
 }
 
 /// A hub message as a JSON record.
-pub fn encode_json(message: &HubMessage) -> Arc<str> {
-    frame(&match message {
+pub fn encode(message: &HubMessage) -> Vec<u8> {
+    match message {
         HubMessage::Invocation { target, arguments } => {
-            json!({ "type": 1, "target": target, "arguments": arguments })
+            frame(&json!({ "type": 1, "target": target, "arguments": arguments }))
         }
+        // Written by hand so `type` comes first, as in the protocol's examples.
         HubMessage::Completion {
             invocation_id,
-            error: None,
-        } => json!({ "type": 3, "invocationId": invocation_id }),
-        HubMessage::Completion {
-            invocation_id,
-            error: Some(error),
-        } => json!({ "type": 3, "invocationId": invocation_id, "error": error }),
-        HubMessage::Ping => json!({ "type": 6 }),
+            outcome,
+        } => {
+            let id = Value::from(invocation_id.as_str());
+            let text = match outcome {
+                Ok(None) => format!(r#"{{"type":3,"invocationId":{id}}}"#),
+                Ok(Some(result)) => {
+                    format!(r#"{{"type":3,"invocationId":{id},"result":{result}}}"#)
+                }
+                Err(error) => format!(
+                    r#"{{"type":3,"invocationId":{id},"error":{}}}"#,
+                    Value::from(error.as_str())
+                ),
+            };
+            let mut bytes = text.into_bytes();
+            bytes.push(RECORD_SEPARATOR);
+            bytes
+        }
+        HubMessage::Ping => frame(&json!({ "type": 6 })),
         HubMessage::Close {
             error,
             allow_reconnect,
@@ -253,56 +248,9 @@ pub fn encode_json(message: &HubMessage) -> Arc<str> {
             if *allow_reconnect {
                 value["allowReconnect"] = json!(true);
             }
-            value
+            frame(&value)
         }
-    })
-}
-
-/// The successful handshake response `{}`.
-pub fn handshake_ok() -> Outgoing {
-    Outgoing::handshake(&frame(&json!({})))
-}
-
-/// A failed handshake response `{"error": …}`.
-pub fn handshake_error(message: &str) -> Outgoing {
-    Outgoing::handshake(&frame(&json!({ "error": message })))
-}
-
-/// A non-blocking invocation of `target` on the client (what REST sends produce).
-pub fn invocation(target: &str, arguments: &Value) -> Outgoing {
-    Outgoing::message(HubMessage::Invocation {
-        target: target.to_string(),
-        arguments: arguments.clone(),
-    })
-}
-
-/// A successful completion without a result.
-pub fn completion(invocation_id: &str) -> Outgoing {
-    Outgoing::message(HubMessage::Completion {
-        invocation_id: invocation_id.to_string(),
-        error: None,
-    })
-}
-
-/// A failed completion.
-pub fn completion_error(invocation_id: &str, error: &str) -> Outgoing {
-    Outgoing::message(HubMessage::Completion {
-        invocation_id: invocation_id.to_string(),
-        error: Some(error.to_string()),
-    })
-}
-
-/// A keep-alive ping.
-pub fn ping() -> Outgoing {
-    Outgoing::message(HubMessage::Ping)
-}
-
-/// A close message.
-pub fn close(error: Option<&str>, allow_reconnect: bool) -> Outgoing {
-    Outgoing::message(HubMessage::Close {
-        error: error.map(str::to_string),
-        allow_reconnect,
-    })
+    }
 }
 
 #[cfg(test)]
@@ -409,9 +357,29 @@ mod tests {
         assert_eq!(parse(r#"{"type":6}"#).unwrap(), ClientMessage::Ping);
         assert!(parse(r#"{"type":1}"#).is_err());
         assert!(parse("[1]").is_err());
+        let close = HubMessage::Close {
+            error: Some("bye".into()),
+            allow_reconnect: true,
+        };
         assert_eq!(
-            &*close(Some("bye"), true).encode(Protocol::Json),
+            encode(&close),
             "{\"allowReconnect\":true,\"error\":\"bye\",\"type\":7}\u{1e}".as_bytes()
+        );
+        let completion = |outcome| HubMessage::Completion {
+            invocation_id: "7".into(),
+            outcome,
+        };
+        assert_eq!(
+            encode(&completion(Ok(Some(json!("orders"))))),
+            b"{\"type\":3,\"invocationId\":\"7\",\"result\":\"orders\"}\x1e".to_vec()
+        );
+        assert_eq!(
+            encode(&completion(Err("no \"x\"".into()))),
+            b"{\"type\":3,\"invocationId\":\"7\",\"error\":\"no \\\"x\\\"\"}\x1e".to_vec()
+        );
+        assert_eq!(
+            encode(&completion(Ok(None))),
+            b"{\"type\":3,\"invocationId\":\"7\"}\x1e".to_vec()
         );
     }
 }

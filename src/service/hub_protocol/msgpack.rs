@@ -9,6 +9,8 @@ use base64::Engine;
 use rmpv::Value as Pack;
 use serde_json::{Map, Number, Value};
 
+use super::message::HubMessage;
+
 /// The protocol name in the handshake.
 pub const PROTOCOL_NAME: &str = "messagepack";
 
@@ -318,6 +320,28 @@ pub fn close_frame(error: Option<&str>, allow_reconnect: bool) -> Vec<u8> {
         error.map_or(Pack::Nil, Pack::from),
         Pack::Boolean(allow_reconnect),
     ]))
+}
+
+/// A hub message as a length-prefixed MessagePack array.
+pub fn encode(message: &HubMessage) -> Vec<u8> {
+    match message {
+        HubMessage::Invocation { target, arguments } => invocation_frame(target, arguments),
+        HubMessage::Completion {
+            invocation_id,
+            outcome,
+        } => completion_frame(
+            invocation_id,
+            match outcome {
+                Ok(result) => Ok(result.as_ref()),
+                Err(error) => Err(error.as_str()),
+            },
+        ),
+        HubMessage::Ping => ping_frame(),
+        HubMessage::Close {
+            error,
+            allow_reconnect,
+        } => close_frame(error.as_deref(), *allow_reconnect),
+    }
 }
 
 #[cfg(test)]

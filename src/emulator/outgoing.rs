@@ -7,45 +7,7 @@ use std::sync::{Arc, OnceLock};
 
 use serde_json::Value;
 
-use super::protocol;
-use crate::service::msgpack;
-
-/// A connection's hub protocol.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Protocol {
-    /// Text records ending in `0x1E`.
-    Json,
-    /// Length-prefixed MessagePack arrays, sent as binary.
-    MessagePack,
-}
-
-/// A hub message the service sends.
-#[derive(Debug, Clone, PartialEq)]
-pub enum HubMessage {
-    /// Type 1 without an invocation id (what REST sends produce); `arguments` is a JSON array.
-    Invocation {
-        /// The client method.
-        target: String,
-        /// Its arguments.
-        arguments: Value,
-    },
-    /// Type 3 without a result; `error` when it failed.
-    Completion {
-        /// The client's invocation id.
-        invocation_id: String,
-        /// Why it failed, if it did.
-        error: Option<String>,
-    },
-    /// Type 6.
-    Ping,
-    /// Type 7.
-    Close {
-        /// Why the connection closes.
-        error: Option<String>,
-        /// Whether the client may reconnect.
-        allow_reconnect: bool,
-    },
-}
+use crate::service::hub_protocol::{self, json, HubMessage, Protocol};
 
 #[derive(Debug)]
 enum Body {
@@ -95,8 +57,8 @@ impl Outgoing {
     }
 
     /// A handshake response (JSON text with its separator).
-    pub fn handshake(text: &str) -> Self {
-        Self::new(Body::Handshake(text.as_bytes().into()))
+    pub fn handshake(bytes: Vec<u8>) -> Self {
+        Self::new(Body::Handshake(bytes.into()))
     }
 
     /// Bytes sent as they are, already framed for the connection they go to.
@@ -114,28 +76,55 @@ impl Outgoing {
             Protocol::Json => &self.0.json,
             Protocol::MessagePack => &self.0.msgpack,
         };
-        Arc::clone(cell.get_or_init(|| match protocol {
-            Protocol::Json => protocol::encode_json(message).as_bytes().into(),
-            Protocol::MessagePack => encode_msgpack(message).into(),
-        }))
+        Arc::clone(cell.get_or_init(|| hub_protocol::encode(message, protocol).into()))
     }
 }
 
-fn encode_msgpack(message: &HubMessage) -> Vec<u8> {
-    match message {
-        HubMessage::Invocation { target, arguments } => {
-            msgpack::invocation_frame(target, arguments)
-        }
-        HubMessage::Completion {
-            invocation_id,
-            error,
-        } => msgpack::completion_frame(invocation_id, error.as_deref().map_or(Ok(None), Err)),
-        HubMessage::Ping => msgpack::ping_frame(),
-        HubMessage::Close {
-            error,
-            allow_reconnect,
-        } => msgpack::close_frame(error.as_deref(), *allow_reconnect),
-    }
+/// The successful handshake response `{}`.
+pub fn handshake_ok() -> Outgoing {
+    Outgoing::handshake(json::handshake_ok())
+}
+
+/// A failed handshake response `{"error": …}`.
+pub fn handshake_error(message: &str) -> Outgoing {
+    Outgoing::handshake(json::handshake_error(message))
+}
+
+/// A non-blocking invocation of `target` on the client (what REST sends produce).
+pub fn invocation(target: &str, arguments: &Value) -> Outgoing {
+    Outgoing::message(HubMessage::Invocation {
+        target: target.to_string(),
+        arguments: arguments.clone(),
+    })
+}
+
+/// A successful completion without a result.
+pub fn completion(invocation_id: &str) -> Outgoing {
+    Outgoing::message(HubMessage::Completion {
+        invocation_id: invocation_id.to_string(),
+        outcome: Ok(None),
+    })
+}
+
+/// A failed completion.
+pub fn completion_error(invocation_id: &str, error: &str) -> Outgoing {
+    Outgoing::message(HubMessage::Completion {
+        invocation_id: invocation_id.to_string(),
+        outcome: Err(error.to_string()),
+    })
+}
+
+/// A keep-alive ping.
+pub fn ping() -> Outgoing {
+    Outgoing::message(HubMessage::Ping)
+}
+
+/// A close message.
+pub fn close(error: Option<&str>, allow_reconnect: bool) -> Outgoing {
+    Outgoing::message(HubMessage::Close {
+        error: error.map(str::to_string),
+        allow_reconnect,
+    })
 }
 
 #[cfg(test)]
@@ -157,12 +146,9 @@ mod tests {
         assert!(Arc::ptr_eq(&text, &out.clone().encode(Protocol::Json)));
         let packed = out.encode(Protocol::MessagePack);
         assert_eq!(
-            crate::service::msgpack::decode(&packed[1..]).unwrap()[3],
+            hub_protocol::msgpack::decode(&packed[1..]).unwrap()[3],
             rmpv::Value::from("t")
         );
-        assert_eq!(
-            &*Outgoing::handshake("{}\u{1e}").encode(Protocol::MessagePack),
-            b"{}\x1e"
-        );
+        assert_eq!(&*handshake_ok().encode(Protocol::MessagePack), b"{}\x1e");
     }
 }

@@ -1,0 +1,40 @@
+//! The hub messages the service writes, independent of the protocol a client chose.
+
+use serde_json::Value;
+
+/// A connection's hub protocol.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Protocol {
+    /// Text records ending in `0x1E`.
+    Json,
+    /// Length-prefixed MessagePack arrays, sent as binary.
+    MessagePack,
+}
+
+/// A hub message the service sends.
+#[derive(Debug, Clone, PartialEq)]
+pub enum HubMessage {
+    /// Type 1 without an invocation id (what REST sends produce); `arguments` is a JSON array.
+    Invocation {
+        /// The client method.
+        target: String,
+        /// Its arguments.
+        arguments: Value,
+    },
+    /// Type 3: `Ok(None)` void, `Ok(Some(result))`, or `Err(error)`.
+    Completion {
+        /// The client's invocation id.
+        invocation_id: String,
+        /// The result, or why it failed.
+        outcome: Result<Option<Value>, String>,
+    },
+    /// Type 6.
+    Ping,
+    /// Type 7.
+    Close {
+        /// Why the connection closes.
+        error: Option<String>,
+        /// Whether the client may reconnect.
+        allow_reconnect: bool,
+    },
+}
