@@ -6,8 +6,8 @@ mod identity_support;
 
 use std::time::{Duration, Instant};
 
+use serverless_signalr::app::identity::KeyRefresh;
 use serverless_signalr::app::identity::{Authenticator, IdentityError, OidcSettings};
-use serverless_signalr::app::oidc_keys::KeyRefresh;
 
 use identity_support::requests::{authenticator, bearer, oidc_settings};
 use identity_support::{rsa_keys, Issuer, TestKey, AUDIENCE};

@@ -10,8 +10,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use serde::Serialize;
 use tokio::sync::broadcast;
 
-use super::session::TransportKind;
 use crate::service::hub_protocol::Protocol;
+use crate::service::transports::Transport;
 
 /// How many recent calls the snapshot keeps.
 pub const RECENT_CALLS: usize = 100;
@@ -104,7 +104,7 @@ impl Activity {
         hub: &str,
         id: &str,
         user: Option<String>,
-        kind: TransportKind,
+        kind: Transport,
         protocol: Protocol,
     ) {
         let info = ConnectionInfo {

@@ -19,9 +19,7 @@ use super::auth::{self, Audience, Claims};
 use super::client_policy::ClientPolicy;
 use super::connections::Negotiated;
 use super::error::ApiError;
-use super::payload::{read_body, Query};
-use super::session::TransportKind;
-use super::upstream::Caller;
+use super::request::{read_body, Query};
 use super::{long_polling, sse, websocket, Shared};
 use crate::service::names;
 use crate::service::transports::Transport;
@@ -103,30 +101,6 @@ pub async fn negotiate(State(shared): State<Arc<Shared>>, request: Request) -> R
     axum::Json(body).into_response()
 }
 
-/// Builds who the upstream hears about, from the negotiation and the transport request.
-pub fn caller(negotiated: Negotiated, hub: &str, uri: &Uri) -> Caller {
-    let raw = uri.query().unwrap_or("");
-    let mut kept = url::form_urlencoded::Serializer::new(String::new());
-    for (k, v) in url::form_urlencoded::parse(raw.as_bytes()) {
-        if k != "access_token" {
-            kept.append_pair(&k, &v);
-        }
-    }
-    let kept = kept.finish();
-    Caller {
-        connection_id: negotiated.connection_id,
-        hub: hub.to_string(),
-        user_id: negotiated.user_id,
-        claims: negotiated.claims,
-        // `X-ASRS-Client-Query` carries the leading `?`, as the service sends it (`docs/protocol.md` §5.1).
-        query: if kept.is_empty() {
-            kept
-        } else {
-            format!("?{kept}")
-        },
-    }
-}
-
 /// Every request at `/client/` (the transports).
 pub async fn connect(State(shared): State<Arc<Shared>>, request: Request) -> Response {
     match dispatch(shared, request).await {
@@ -187,7 +161,7 @@ async fn dispatch(shared: Arc<Shared>, request: Request) -> Result<Response, Api
                 })?;
             Ok(StatusCode::OK.into_response())
         }
-        Method::DELETE if kind == Some(TransportKind::LongPolling) => {
+        Method::DELETE if kind == Some(Transport::LongPolling) => {
             drop::<Body>(body);
             shared.connections.remove(&token);
             Ok(StatusCode::ACCEPTED.into_response())

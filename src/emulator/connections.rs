@@ -10,7 +10,7 @@ use tokio::sync::mpsc;
 
 use super::error::ApiError;
 use super::outbox::OutboxReader;
-use super::session::TransportKind;
+use crate::service::transports::Transport;
 
 /// A connection that negotiated but has not started a transport.
 #[derive(Debug, Clone)]
@@ -48,7 +48,7 @@ impl Negotiated {
 #[derive(Debug)]
 pub struct Active {
     /// Which transport.
-    pub kind: TransportKind,
+    pub kind: Transport,
     /// Where POSTed client bytes go (Server-Sent Events and long polling).
     pub inbound: Option<mpsc::Sender<Vec<u8>>>,
     /// The outgoing queue a long poll drains.
@@ -62,7 +62,7 @@ pub struct Active {
 impl Active {
     /// A transport of `kind`.
     pub fn new(
-        kind: TransportKind,
+        kind: Transport,
         inbound: Option<mpsc::Sender<Vec<u8>>>,
         poll: Option<Arc<tokio::sync::Mutex<OutboxReader>>>,
     ) -> Self {
@@ -140,7 +140,7 @@ impl Registry {
         token: &str,
         hub: &str,
         user: Option<&str>,
-    ) -> Result<Option<TransportKind>, ApiError> {
+    ) -> Result<Option<Transport>, ApiError> {
         let map = self.lock();
         let (owner_hub, owner, kind) = match map.get(token) {
             None => return Err(unknown()),
@@ -215,7 +215,7 @@ impl Registry {
         self.lock().retain(|_, entry| match entry {
             Entry::Negotiated(n) => now.duration_since(n.created) < negotiated_for,
             Entry::Active(a) => {
-                a.kind != TransportKind::LongPolling
+                a.kind != Transport::LongPolling
                     || a.polling
                     || now.duration_since(a.last_poll) < idle_for
             }

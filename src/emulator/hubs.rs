@@ -406,7 +406,12 @@ mod tests {
         );
         std::thread::sleep(Duration::from_millis(5));
         assert_eq!(
-            hubs.send("chat", Scope::Group("g"), &[], Outgoing::handshake(b"x".to_vec())),
+            hubs.send(
+                "chat",
+                Scope::Group("g"),
+                &[],
+                Outgoing::handshake(b"x".to_vec())
+            ),
             1
         );
         assert!(hubs.user_in_group("chat", "ann", "g"));
@@ -424,7 +429,12 @@ mod tests {
         hubs.add_connection("h", "a", None, a, Outgoing::handshake(b"{}".to_vec()));
         hubs.add_connection("h", "b", None, b, Outgoing::handshake(b"{}".to_vec()));
         assert_eq!(
-            hubs.send("h", Scope::All, &["a".into()], Outgoing::handshake(b"x".to_vec())),
+            hubs.send(
+                "h",
+                Scope::All,
+                &["a".into()],
+                Outgoing::handshake(b"x".to_vec())
+            ),
             1
         );
         assert_eq!(hubs.remove_from_group("h", "g", "a"), Removal::NotInGroup);

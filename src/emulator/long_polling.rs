@@ -8,12 +8,13 @@ use axum::http::{header, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use tokio::sync::mpsc;
 
-use super::client::caller;
+use super::client_connection::ClientConnection;
 use super::connections::Active;
 use super::error::ApiError;
 use super::outbox::outbox;
-use super::session::{self, TransportKind};
+use super::session;
 use super::Shared;
+use crate::service::transports::Transport;
 
 /// Starts a long-polling connection; the answer is an immediate empty 200.
 pub fn start(shared: Arc<Shared>, token: &str, hub: &str, uri: &Uri) -> Result<Response, ApiError> {
@@ -23,13 +24,13 @@ pub fn start(shared: Arc<Shared>, token: &str, hub: &str, uri: &Uri) -> Result<R
     let negotiated = shared.connections.start(
         token,
         hub,
-        Active::new(TransportKind::LongPolling, Some(inbound), Some(reader)),
+        Active::new(Transport::LongPolling, Some(inbound), Some(reader)),
     )?;
     shared.connections.end_poll(token);
     tokio::spawn(session::run(
         Arc::clone(&shared),
-        caller(negotiated, hub, uri),
-        TransportKind::LongPolling,
+        ClientConnection::new(negotiated, hub, uri),
+        Transport::LongPolling,
         inbound_rx,
         outbox,
     ));

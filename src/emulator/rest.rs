@@ -15,7 +15,8 @@ use super::auth::{self, Audience};
 use super::error::ApiError;
 use super::hubs::{Removal, Scope};
 use super::outgoing::Outgoing;
-use super::payload::{read_body, Message, Query};
+use super::payload::Payload;
+use super::request::{read_body, Query};
 use super::Shared;
 use crate::service::hub_protocol::HubMessage;
 use crate::service::names;
@@ -281,7 +282,7 @@ fn apply(
     match op {
         Op::Health => Ok(StatusCode::OK),
         Op::Send(who) => {
-            let message = Message::parse(headers, body.unwrap_or_default())?;
+            let message = Payload::parse(headers, body.unwrap_or_default())?;
             let frame = Outgoing::prepared(
                 HubMessage::Invocation {
                     target: message.target.clone(),

@@ -8,25 +8,16 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio::time::{sleep_until, Instant};
 
+use super::client_connection::ClientConnection;
 use super::client_policy;
+use super::connection_event::ConnectionEvent;
 use super::incoming::Incoming;
 use super::outbox::{Outbox, Shutdown};
 use super::outgoing;
-use super::upstream::{Caller, Event};
 use super::upstream_queue::{QueueFull, UpstreamQueue, QUEUE_FULL};
 use super::Shared;
 use crate::service::hub_protocol::json::{self, ClientMessage, Records};
-
-/// The transport a connection uses.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TransportKind {
-    /// WebSockets.
-    WebSockets,
-    /// Server-Sent Events (receives) plus POSTs (sends).
-    ServerSentEvents,
-    /// Long polling: the client's polls are its keep-alive.
-    LongPolling,
-}
+use crate::service::transports::Transport;
 
 /// How long `connected` / `disconnected` may wait for room in a full upstream queue.
 const LIFECYCLE_WAIT: Duration = Duration::from_secs(5);
@@ -51,8 +42,8 @@ impl Drop for Live {
 /// client goes away; frames for the client go to `outbox`.
 pub async fn run(
     shared: Arc<Shared>,
-    caller: Caller,
-    kind: TransportKind,
+    caller: ClientConnection,
+    kind: Transport,
     mut inbound: mpsc::Receiver<Vec<u8>>,
     outbox: Outbox,
 ) {
@@ -72,7 +63,7 @@ pub async fn run(
                 None => {}
                 Some(Err(e)) => return Err(Some(e.to_string())),
                 Some(Ok(first)) => {
-                    let binary = kind != TransportKind::ServerSentEvents;
+                    let binary = kind != Transport::ServerSentEvents;
                     return json::check_handshake(&first, binary).map_err(|e| Some(e.to_string()));
                 }
             }
@@ -116,7 +107,9 @@ pub async fn run(
         outbox.clone(),
         config.max_upstream_queued_bytes,
     );
-    worker.send_event(Event::Connected, LIFECYCLE_WAIT).await;
+    worker
+        .send_event(ConnectionEvent::Connected, LIFECYCLE_WAIT)
+        .await;
 
     // Bytes after the handshake record are messages.
     let mut error = handle_messages(&mut incoming, &worker, &outbox);
@@ -131,7 +124,7 @@ pub async fn run(
         config.keep_alive_interval,
     );
     let mut deadline = Instant::now() + config.client_timeout;
-    let watch_client = kind != TransportKind::LongPolling;
+    let watch_client = kind != Transport::LongPolling;
     // A token with `asrs.s.coae` closes the connection when it expires (checked at connect).
     let expires = client_policy::closes_at(&caller.claims).map(|at| {
         Instant::now() + Duration::from_secs(at.saturating_sub(client_policy::unix_now()))
@@ -190,7 +183,7 @@ pub async fn run(
     outbox.end();
     tracing::info!(%hub, connection = %id, error = ?error, "client disconnected");
     if !worker
-        .send_event(Event::Disconnected { error }, LIFECYCLE_WAIT)
+        .send_event(ConnectionEvent::Disconnected { error }, LIFECYCLE_WAIT)
         .await
     {
         tracing::warn!(%hub, connection = %id, "the upstream queue stayed full: `disconnected` was not sent");
@@ -235,13 +228,13 @@ fn handle_messages(
                 invocation_id,
                 target,
             }) => {
-                let event = Event::Message {
+                let event = ConnectionEvent::Message {
                     raw,
                     content_type,
                     target,
                     invocation_id,
                 };
-                if let Err(QueueFull(Event::Message {
+                if let Err(QueueFull(ConnectionEvent::Message {
                     target,
                     invocation_id,
                     ..

@@ -9,12 +9,13 @@ use axum::http::{header, Uri};
 use axum::response::{IntoResponse, Response};
 use tokio::sync::mpsc;
 
-use super::client::caller;
+use super::client_connection::ClientConnection;
 use super::connections::Active;
 use super::error::ApiError;
 use super::outbox::{outbox, OutboxReader};
-use super::session::{self, TransportKind};
+use super::session;
 use super::Shared;
+use crate::service::transports::Transport;
 
 /// The stream's state; dropping it (client gone) forgets the connection, which ends the session.
 struct Stream {
@@ -47,13 +48,13 @@ pub fn start(shared: Arc<Shared>, token: &str, hub: &str, uri: &Uri) -> Result<R
     let negotiated = shared.connections.start(
         token,
         hub,
-        Active::new(TransportKind::ServerSentEvents, Some(inbound), None),
+        Active::new(Transport::ServerSentEvents, Some(inbound), None),
     )?;
     let (outbox, reader) = outbox(shared.config.max_queued_bytes);
     tokio::spawn(session::run(
         Arc::clone(&shared),
-        caller(negotiated, hub, uri),
-        TransportKind::ServerSentEvents,
+        ClientConnection::new(negotiated, hub, uri),
+        Transport::ServerSentEvents,
         inbound_rx,
         outbox,
     ));

@@ -7,6 +7,8 @@ use std::time::Duration;
 
 use reqwest::header::{HeaderMap, HeaderValue};
 
+use super::client_connection::ClientConnection;
+use super::connection_event::ConnectionEvent;
 use super::outbox::Outbox;
 use super::outgoing;
 use super::outgoing::Outgoing;
@@ -16,44 +18,6 @@ use crate::service::{signature, user_claims, Secret};
 
 /// Largest upstream answer relayed to a client.
 const MAX_RESPONSE_BYTES: usize = 16 * 1024 * 1024;
-
-/// Who an upstream call is about.
-#[derive(Debug, Clone)]
-pub struct Caller {
-    /// The connection id.
-    pub connection_id: String,
-    /// The hub as the client named it.
-    pub hub: String,
-    /// The user id, if the token had one.
-    pub user_id: Option<String>,
-    /// The token's claims as `type: value` pairs.
-    pub claims: Vec<(String, String)>,
-    /// The connect request's query without `access_token`, with its leading `?` (empty if none).
-    pub query: String,
-}
-
-/// One event of a connection.
-#[derive(Debug)]
-pub enum Event {
-    /// The handshake completed.
-    Connected,
-    /// A client invocation (type 1) as the client encoded it, without its framing.
-    Message {
-        /// The invocation as the client encoded it.
-        raw: Vec<u8>,
-        /// `application/json` or `application/x-msgpack`, after the client's protocol.
-        content_type: &'static str,
-        /// The method name.
-        target: String,
-        /// Present when the client waits for a completion.
-        invocation_id: Option<String>,
-    },
-    /// The connection ended, with an error when it did not end cleanly.
-    Disconnected {
-        /// What went wrong, if anything.
-        error: Option<String>,
-    },
-}
 
 /// Most upstream calls in flight at once, across all connections. A thousand clients connecting
 /// together would otherwise open a thousand connections to the upstream (and keep them pooled,
@@ -73,7 +37,7 @@ pub struct Upstream {
 /// client-chosen target with control characters; user ids and claims are checked at connect).
 fn upstream_headers(
     key: &Secret,
-    caller: &Caller,
+    caller: &ClientConnection,
     category: &str,
     event: &str,
     content_type: &str,
@@ -138,7 +102,13 @@ impl Upstream {
         }
     }
 
-    async fn call(&self, caller: &Caller, category: &str, event: &str, body: Body<'_>) -> Answer {
+    async fn call(
+        &self,
+        caller: &ClientConnection,
+        category: &str,
+        event: &str,
+        body: Body<'_>,
+    ) -> Answer {
         let Some(template) = self
             .templates
             .iter()
@@ -197,7 +167,7 @@ impl Upstream {
     /// invocations are pushed to `outbox`. At most `max_queued_bytes` of invocations wait.
     pub fn spawn_worker(
         self: &Arc<Self>,
-        caller: Caller,
+        caller: ClientConnection,
         outbox: Outbox,
         max_queued_bytes: usize,
     ) -> UpstreamQueue {
@@ -205,7 +175,7 @@ impl Upstream {
         let upstream = Arc::clone(self);
         tokio::spawn(async move {
             while let Some(queued) = rx.recv().await {
-                let last = matches!(queued.event, Event::Disconnected { .. });
+                let last = matches!(queued.event, ConnectionEvent::Disconnected { .. });
                 upstream.deliver(&caller, queued.event, &outbox).await;
                 if last {
                     break;
@@ -215,9 +185,9 @@ impl Upstream {
         queue
     }
 
-    async fn deliver(&self, caller: &Caller, event: Event, outbox: &Outbox) {
+    async fn deliver(&self, caller: &ClientConnection, event: ConnectionEvent, outbox: &Outbox) {
         match event {
-            Event::Connected => {
+            ConnectionEvent::Connected => {
                 self.call(
                     caller,
                     "connections",
@@ -226,7 +196,7 @@ impl Upstream {
                 )
                 .await;
             }
-            Event::Disconnected { error } => {
+            ConnectionEvent::Disconnected { error } => {
                 let mut body = serde_json::json!({ "type": 11 });
                 if let Some(error) = error {
                     body["error"] = serde_json::json!(error);
@@ -239,7 +209,7 @@ impl Upstream {
                 )
                 .await;
             }
-            Event::Message {
+            ConnectionEvent::Message {
                 raw,
                 content_type,
                 target,

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use tokio::sync::{mpsc, OwnedSemaphorePermit, Semaphore};
 
-use super::upstream::Event;
+use super::connection_event::ConnectionEvent;
 
 /// The completion error of an invocation refused because the queue is full.
 pub const QUEUE_FULL: &str =
@@ -25,7 +25,7 @@ const MAX_EVENTS: usize = 256;
 #[derive(Debug)]
 pub struct Queued {
     /// The event to deliver.
-    pub event: Event,
+    pub event: ConnectionEvent,
     _permit: Option<OwnedSemaphorePermit>,
 }
 
@@ -33,7 +33,7 @@ pub struct Queued {
 /// log line).
 #[derive(Debug, thiserror::Error)]
 #[error("upstream queue full")]
-pub struct QueueFull(pub Event);
+pub struct QueueFull(pub ConnectionEvent);
 
 /// The sending side, used by the connection's session.
 #[derive(Debug, Clone)]
@@ -51,7 +51,7 @@ pub fn upstream_queue(max_bytes: usize) -> (UpstreamQueue, mpsc::Receiver<Queued
 
 impl UpstreamQueue {
     /// Queues a lifecycle event, waiting at most `wait` for room; false if it could not be queued.
-    pub async fn send_event(&self, event: Event, wait: Duration) -> bool {
+    pub async fn send_event(&self, event: ConnectionEvent, wait: Duration) -> bool {
         let queued = Queued {
             event,
             _permit: None,
@@ -63,9 +63,9 @@ impl UpstreamQueue {
     }
 
     /// Queues a client invocation without waiting.
-    pub fn try_send_message(&self, event: Event) -> Result<(), QueueFull> {
+    pub fn try_send_message(&self, event: ConnectionEvent) -> Result<(), QueueFull> {
         let cost = match &event {
-            Event::Message { raw, target, .. } => raw.len() + target.len(),
+            ConnectionEvent::Message { raw, target, .. } => raw.len() + target.len(),
             _ => 0,
         };
         let Some(permit) = u32::try_from(cost.max(1))
@@ -91,7 +91,7 @@ mod tests {
     fn queued(queue: &UpstreamQueue, size: usize) -> bool {
         match queue.try_send_message(message(size)) {
             Ok(()) => true,
-            Err(QueueFull(Event::Message { raw, .. })) => {
+            Err(QueueFull(ConnectionEvent::Message { raw, .. })) => {
                 assert_eq!(raw.len(), size, "the refused event is handed back");
                 false
             }
@@ -99,8 +99,8 @@ mod tests {
         }
     }
 
-    fn message(size: usize) -> Event {
-        Event::Message {
+    fn message(size: usize) -> ConnectionEvent {
+        ConnectionEvent::Message {
             raw: vec![b'x'; size],
             content_type: "application/json",
             target: String::new(),
@@ -114,7 +114,11 @@ mod tests {
         assert!(queued(&queue, 60));
         assert!(!queued(&queue, 60));
         assert!(queued(&queue, 40));
-        assert!(queue.send_event(Event::Connected, Duration::ZERO).await);
+        assert!(
+            queue
+                .send_event(ConnectionEvent::Connected, Duration::ZERO)
+                .await
+        );
         drop(rx.recv().await);
         assert!(queued(&queue, 60));
     }
@@ -126,6 +130,10 @@ mod tests {
             assert!(queued(&queue, 1));
         }
         assert!(!queued(&queue, 1));
-        assert!(!queue.send_event(Event::Connected, Duration::ZERO).await);
+        assert!(
+            !queue
+                .send_event(ConnectionEvent::Connected, Duration::ZERO)
+                .await
+        );
     }
 }

@@ -10,13 +10,14 @@ use axum::response::Response;
 use futures_util::{SinkExt, StreamExt};
 use tokio::sync::mpsc;
 
-use super::client::caller;
+use super::client_connection::ClientConnection;
 use super::connections::Active;
 use super::error::ApiError;
 use super::outbox::outbox;
-use super::session::{self, TransportKind};
+use super::session;
 use super::Shared;
 use crate::service::hub_protocol::ProtocolError;
+use crate::service::transports::Transport;
 
 /// Removes the connection from the registry when the socket (or a failed upgrade) is dropped.
 struct Registered {
@@ -41,12 +42,11 @@ pub fn start(
     hub: &str,
     uri: &Uri,
 ) -> Result<Response, ApiError> {
-    let negotiated = shared.connections.start(
-        token,
-        hub,
-        Active::new(TransportKind::WebSockets, None, None),
-    )?;
-    let caller = caller(negotiated, hub, uri);
+    let negotiated =
+        shared
+            .connections
+            .start(token, hub, Active::new(Transport::WebSockets, None, None))?;
+    let caller = ClientConnection::new(negotiated, hub, uri);
     let registered = Registered {
         shared: Arc::clone(&shared),
         token: token.to_string(),
@@ -77,7 +77,7 @@ fn read_failure(error: &axum::Error, limit: usize) -> String {
     }
 }
 
-async fn run(shared: Arc<Shared>, caller: super::upstream::Caller, socket: WebSocket) {
+async fn run(shared: Arc<Shared>, caller: ClientConnection, socket: WebSocket) {
     let limit = shared.config.max_message_bytes;
     let (outbox, mut reader) = outbox(shared.config.max_queued_bytes);
     let transport = outbox.clone();
@@ -85,7 +85,7 @@ async fn run(shared: Arc<Shared>, caller: super::upstream::Caller, socket: WebSo
     tokio::spawn(session::run(
         Arc::clone(&shared),
         caller,
-        TransportKind::WebSockets,
+        Transport::WebSockets,
         inbound_rx,
         outbox,
     ));

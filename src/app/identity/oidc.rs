@@ -11,8 +11,10 @@ use base64::Engine as _;
 use jsonwebtoken::{Algorithm, Validation};
 use serde_json::{Map, Value};
 
-use super::identity::{Caller, IdentityError, IdentitySource, OidcSettings};
+use super::caller::{Caller, IdentitySource};
+use super::error::IdentityError;
 use super::oidc_keys::KeyCache;
+use super::settings::OidcSettings;
 
 /// Longest bearer token considered.
 const MAX_TOKEN: usize = 16 * 1024;

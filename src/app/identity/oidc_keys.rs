@@ -4,64 +4,23 @@
 //! - A token whose key is cached never waits: keys past their age are still used while a
 //!   background refresh replaces them.
 //! - A request that needs keys the cache lacks (the first token, or an unknown `kid`) starts or
-//!   joins the refresh and waits at most [`KeyRefresh::wait`] for it; after that it gets a 503
+//!   joins the refresh and waits at most [`KeyRefresh::wait`](super::KeyRefresh::wait) for it; after that it gets a 503
 //!   with `Retry-After` while the refresh goes on, so a slow issuer costs seconds, not the sum of
 //!   two request timeouts.
-//! - Unknown `kid`s start at most one refresh per [`KeyRefresh::min_interval`], and after a
-//!   failed refresh requests that need keys fail fast until [`KeyRefresh::retry_after_failure`]
+//! - Unknown `kid`s start at most one refresh per [`KeyRefresh::min_interval`](super::KeyRefresh::min_interval), and after a
+//!   failed refresh requests that need keys fail fast until [`KeyRefresh::retry_after_failure`](super::KeyRefresh::retry_after_failure)
 //!   has passed.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 use std::time::{Duration, Instant};
 
-use jsonwebtoken::{Algorithm, DecodingKey};
+use jsonwebtoken::Algorithm;
 use tokio::sync::watch;
 
-use super::identity::{IdentityError, OidcSettings};
-use super::oidc_fetch;
-
-/// How the keys are refreshed; the defaults suit a real issuer, tests shorten them.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct KeyRefresh {
-    /// The whole refresh (metadata and JWKS, redirects included) must finish within this
-    /// (default 10 s), else it fails.
-    pub deadline: Duration,
-    /// How long a request that needs keys the cache lacks waits for the refresh before a 503
-    /// (default 2 s).
-    pub wait: Duration,
-    /// Unknown `kid`s start at most one refresh per this interval (default 10 s), so made-up
-    /// key ids cannot hammer the issuer.
-    pub min_interval: Duration,
-    /// After a failed refresh, no new one for this long (default 5 s): requests that need keys
-    /// fail fast with a 503 instead.
-    pub retry_after_failure: Duration,
-    /// Keys older than this are refreshed in the background (default 24 h), so keys the issuer
-    /// retired stop working.
-    pub max_age: Duration,
-}
-
-impl Default for KeyRefresh {
-    fn default() -> Self {
-        Self {
-            deadline: Duration::from_secs(10),
-            wait: Duration::from_secs(2),
-            min_interval: Duration::from_secs(10),
-            retry_after_failure: Duration::from_secs(5),
-            max_age: Duration::from_secs(24 * 3600),
-        }
-    }
-}
-
-/// A usable public key of the issuer.
-pub(super) struct SigningKey {
-    /// Its `kid` (empty when the JWK has none).
-    pub kid: String,
-    /// The only algorithm it verifies.
-    pub alg: Algorithm,
-    /// The key.
-    pub key: DecodingKey,
-}
+use super::error::IdentityError;
+use super::oidc_fetch::{self, SigningKey};
+use super::settings::OidcSettings;
 
 /// The key cache. Cheap to clone; clones share the cache and the refresh.
 #[derive(Clone)]
@@ -228,7 +187,7 @@ impl KeyCache {
         Start::Running(running)
     }
 
-    /// Waits at most [`KeyRefresh::wait`] for `running` to finish; its failure, or its still
+    /// Waits at most [`KeyRefresh::wait`](super::KeyRefresh::wait) for `running` to finish; its failure, or its still
     /// running, is a 503.
     async fn wait_for(&self, running: Running) -> Result<(), IdentityError> {
         let refresh = &self.inner.settings.refresh;
@@ -256,7 +215,7 @@ impl KeyCache {
         }
     }
 
-    /// One refresh, bounded by [`KeyRefresh::deadline`]; keeps the old keys when it fails.
+    /// One refresh, bounded by [`KeyRefresh::deadline`](super::KeyRefresh::deadline); keeps the old keys when it fails.
     async fn refresh(self, done: watch::Sender<Option<Result<(), String>>>) {
         let settings = &self.inner.settings;
         let deadline = settings.refresh.deadline;

@@ -6,8 +6,8 @@
 use rmpv::Value as Pack;
 use serde_json::Value;
 
-use super::error::ApiError;
-use super::payload::Message;
+use super::{Frames, Payload};
+use crate::emulator::error::ApiError;
 use crate::service::hub_protocol::msgpack;
 
 fn bad(message: String) -> ApiError {
@@ -50,7 +50,7 @@ fn target_and_arguments(
 }
 
 /// An `application/x-msgpack` body: `{target, arguments}` as a MessagePack map (any casing).
-pub fn parse_payload(body: &[u8]) -> Result<Message, ApiError> {
+pub fn parse_payload(body: &[u8]) -> Result<Payload, ApiError> {
     let pairs = map_of(
         body,
         "{\"target\": \"…\", \"arguments\": […]} as a MessagePack map",
@@ -62,7 +62,7 @@ pub fn parse_payload(body: &[u8]) -> Result<Message, ApiError> {
             .map(|(_, v)| msgpack::to_json(v))
     };
     let (target, arguments) = target_and_arguments(field("target").as_ref(), field("arguments"))?;
-    Ok(Message {
+    Ok(Payload {
         target,
         arguments,
         frames: Default::default(),
@@ -70,7 +70,7 @@ pub fn parse_payload(body: &[u8]) -> Result<Message, ApiError> {
 }
 
 /// An `application/octet-stream` body: per-protocol invocation frames.
-pub fn parse_frames(body: &[u8]) -> Result<Message, ApiError> {
+pub fn parse_frames(body: &[u8]) -> Result<Payload, ApiError> {
     let what = "{\"json\": <bin: JSON invocation frame>, \"messagepack\": <bin: MessagePack invocation frame>}";
     let pairs = map_of(body, what)?;
     let entry = |name: &str| -> Result<Option<Vec<u8>>, ApiError> {
@@ -136,10 +136,10 @@ pub fn parse_frames(body: &[u8]) -> Result<Message, ApiError> {
             "the body has neither a json nor a messagepack entry: {what}"
         )));
     };
-    Ok(Message {
+    Ok(Payload {
         target,
         arguments,
-        frames: super::payload::Frames {
+        frames: Frames {
             json,
             msgpack: packed,
         },

@@ -10,10 +10,9 @@ use std::time::Duration;
 use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve, Jwk, KeyAlgorithm, PublicKeyUse};
 use jsonwebtoken::{Algorithm, DecodingKey};
 use serde_json::Value;
-use url::{Host, Url};
 
-use super::identity::{IdentityError, OidcSettings};
-use super::oidc_keys::SigningKey;
+use super::oidc_url::{check_url, url_problem};
+use super::settings::OidcSettings;
 
 /// Largest metadata or JWKS document read from the issuer.
 const MAX_DOCUMENT: usize = 512 * 1024;
@@ -22,35 +21,14 @@ const MAX_REDIRECTS: usize = 5;
 /// Longest wait for a TCP (and TLS) connection to the issuer.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// Only `https` URLs, except plain `http` to a loopback host written as `localhost`,
-/// `127.x.x.x` (any form the URL parser normalises to it, e.g. `2130706433`) or `[::1]`, for
-/// local development and tests. Other spellings of "this machine" (`0.0.0.0`, `[::]`,
-/// `[::ffff:127.0.0.1]`) are not loopback here and need `https` like any other host.
-pub fn check_url(what: &str, url: &str) -> Result<(), IdentityError> {
-    let problem = match Url::parse(url) {
-        Ok(parsed) => url_problem(&parsed),
-        Err(_) => Some("not a URL"),
-    };
-    match problem {
-        None => Ok(()),
-        Some(why) => Err(IdentityError::Misconfigured(format!("{what} {url}: {why}"))),
-    }
-}
-
-/// Why `url` may not be fetched, if it may not.
-fn url_problem(url: &Url) -> Option<&'static str> {
-    let loopback = match url.host() {
-        Some(Host::Domain(domain)) => domain.eq_ignore_ascii_case("localhost"),
-        Some(Host::Ipv4(ip)) => ip.is_loopback(),
-        // Only `::1`: `Ipv6Addr::is_loopback` is false for `::ffff:127.0.0.1` and `::`.
-        Some(Host::Ipv6(ip)) => ip.is_loopback(),
-        None => false,
-    };
-    match url.scheme() {
-        "https" => None,
-        "http" if loopback => None,
-        _ => Some("must be https (http only for localhost, 127.0.0.1 or [::1])"),
-    }
+/// A usable public key of the issuer.
+pub(super) struct SigningKey {
+    /// Its `kid` (empty when the JWK has none).
+    pub kid: String,
+    /// The only algorithm it verifies.
+    pub alg: Algorithm,
+    /// The key.
+    pub key: DecodingKey,
 }
 
 /// The HTTP client for one issuer: each redirect hop is checked like the first URL, never

@@ -1,0 +1,100 @@
+//! What a request carries besides its path and body: the decoded query parameters (`excluded`,
+//! `reason`, `ttl`, `application`), and the body itself, read with a size and time limit.
+
+use std::time::Duration;
+
+use axum::body::{Body, Bytes};
+use axum::http::{header, HeaderMap, Uri};
+
+use super::error::ApiError;
+
+/// The decoded query parameters of a request.
+#[derive(Debug, Default)]
+pub struct Query(Vec<(String, String)>);
+
+impl Query {
+    /// Decodes the query of `uri`.
+    pub fn of(uri: &Uri) -> Self {
+        let query = uri.query().unwrap_or("");
+        Self(
+            url::form_urlencoded::parse(query.as_bytes())
+                .map(|(k, v)| (k.into_owned(), v.into_owned()))
+                .collect(),
+        )
+    }
+
+    fn all<'a>(&'a self, name: &str) -> impl Iterator<Item = &'a str> + 'a {
+        let name = name.to_string();
+        self.0
+            .iter()
+            .filter(move |(k, _)| k.eq_ignore_ascii_case(&name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The first value of `name`, if any and not empty.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.all(name).find(|v| !v.is_empty())
+    }
+
+    /// The connection ids in `excluded`, repeated (`?excluded=a&excluded=b`) or comma-joined.
+    pub fn excluded(&self) -> Vec<String> {
+        self.all("excluded")
+            .flat_map(|v| v.split(','))
+            .map(str::trim)
+            .filter(|v| !v.is_empty())
+            .map(str::to_string)
+            .collect()
+    }
+
+    /// The close `reason`.
+    pub fn reason(&self) -> Option<String> {
+        self.get("reason").map(str::to_string)
+    }
+
+    /// The `ttl` in seconds (a non-negative integer) for a user's group membership.
+    pub fn ttl(&self) -> Result<Option<Duration>, ApiError> {
+        match self.get("ttl") {
+            None => Ok(None),
+            Some(raw) => raw
+                .trim()
+                .parse::<u32>()
+                .map(|secs| Some(Duration::from_secs(secs.into())))
+                .map_err(|_| {
+                    ApiError::BadRequest(format!(
+                        "ttl must be a whole number of seconds, 0 or more (got {raw:?})"
+                    ))
+                }),
+        }
+    }
+}
+
+/// Reads a body of at most `limit` bytes (413 beyond), arriving within the body-read timeout
+/// (408 otherwise).
+pub async fn read_body(headers: &HeaderMap, body: Body, limit: usize) -> Result<Bytes, ApiError> {
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|len| len > limit as u64) {
+        return Err(ApiError::TooLarge { limit });
+    }
+    axum::body::to_bytes(body, limit).await.map_err(|e| {
+        match crate::http_server::body_timeout(&e) {
+            Some(timeout) => ApiError::BodyTimeout(timeout),
+            None => ApiError::TooLarge { limit },
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn excluded_forms_and_ttl() {
+        let q = Query::of(&"/x?excluded=a&excluded=b,c&ttl=5".parse().unwrap());
+        assert_eq!(q.excluded(), vec!["a", "b", "c"]);
+        assert_eq!(q.ttl().unwrap(), Some(Duration::from_secs(5)));
+        assert!(Query::of(&"/x?ttl=-1".parse().unwrap()).ttl().is_err());
+    }
+}
