@@ -7,7 +7,8 @@ use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use serde_json::json;
-use serverless_signalr::emulator::{outgoing, DEV_ACCESS_KEY};
+use serverless_signalr::emulator::outgoing;
+use serverless_signalr::service::connection_string::DEV_ACCESS_KEY;
 use serverless_signalr::service::hub_protocol::{json, Protocol};
 use serverless_signalr::service::signature;
 use serverless_signalr::service::token::{ClientClaims, TokenMinter};

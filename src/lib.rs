@@ -42,6 +42,6 @@ pub mod app;
 pub mod emulator;
 pub mod functions;
 pub mod http_server;
+pub mod serve;
 pub mod service;
-pub mod settings;
 pub mod token_cli;

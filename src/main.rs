@@ -3,8 +3,9 @@
 //! `package` lays out a deployable folder, `token` mints a client token for debugging.
 
 use clap::{Parser, Subcommand};
-use serverless_signalr::app::server;
-use serverless_signalr::{emulator, functions, settings, token_cli};
+use serverless_signalr::app::settings;
+use serverless_signalr::serve;
+use serverless_signalr::{emulator, functions, token_cli};
 
 #[derive(Parser)]
 #[command(
@@ -51,8 +52,8 @@ fn main() -> std::process::ExitCode {
     let result = runtime.block_on(async {
         match cli.command {
             Some(Command::Emulator(args)) => emulator::run(args).await,
-            Some(Command::Serve(args)) => server::serve(*args).await,
-            None => server::serve(cli.serve).await,
+            Some(Command::Serve(args)) => serve::serve(*args).await,
+            None => serve::serve(cli.serve).await,
             Some(Command::Token(args)) => token_cli::mint(&args)
                 .map(|answer| println!("{answer}"))
                 .map_err(Into::into),

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
-use crate::emulator::DEV_ACCESS_KEY;
+use crate::service::connection_string::DEV_ACCESS_KEY;
 use crate::service::names;
 use crate::service::token::{ClientClaims, TokenMinter};
 use crate::service::ConnectionString;

@@ -7,7 +7,7 @@ mod support;
 
 use reqwest::StatusCode;
 use serde_json::{json, Value};
-use serverless_signalr::settings::ServeArgs;
+use serverless_signalr::app::settings::ServeArgs;
 
 use identity_support::{hs256_token, now, rsa_keys, unsigned_token, Issuer, AUDIENCE};
 use support::{decode_claims, spawn_app, Recorder};

@@ -6,7 +6,7 @@ mod support;
 
 use reqwest::StatusCode;
 use serde_json::{json, Value};
-use serverless_signalr::settings::ServeArgs;
+use serverless_signalr::app::settings::ServeArgs;
 use support::{decode_claims, spawn_app, Recorder};
 
 #[tokio::test]

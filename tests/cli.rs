@@ -5,7 +5,7 @@ use std::process::Command;
 
 use serde_json::Value;
 
-const KEY: &str = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789ABCDEFGH";
+const KEY: &str = serverless_signalr::service::connection_string::DEV_ACCESS_KEY;
 
 fn handler(args: &[&str]) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_handler"))

@@ -6,7 +6,7 @@ use serverless_signalr::service::connection_string::{
 };
 use serverless_signalr::service::ConnectionString;
 
-const KEY: &str = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789ABCDEFGH";
+const KEY: &str = serverless_signalr::service::connection_string::DEV_ACCESS_KEY;
 
 fn parse(s: &str) -> Result<ConnectionString, ConnectionStringError> {
     ConnectionString::parse(s)

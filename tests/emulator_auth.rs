@@ -10,7 +10,8 @@ use emulator_support::recorder::Recorder;
 use emulator_support::{now, raw_http, sign, sign_alg, spawn, spawn_with, Emu, WsClient};
 use jsonwebtoken::Algorithm;
 use serde_json::{json, Value};
-use serverless_signalr::emulator::{UpstreamTemplate, DEV_ACCESS_KEY};
+use serverless_signalr::emulator::UpstreamTemplate;
+use serverless_signalr::service::connection_string::DEV_ACCESS_KEY;
 
 const PATH: &str = "/api/hubs/chat/:send";
 

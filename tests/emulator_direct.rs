@@ -10,7 +10,8 @@ use emulator_support::recorder::Recorder;
 use emulator_support::{client_token, now, sign, spawn, spawn_with, WsClient};
 use reqwest::Method;
 use serde_json::{json, Value};
-use serverless_signalr::emulator::{UpstreamTemplate, DEV_ACCESS_KEY};
+use serverless_signalr::emulator::UpstreamTemplate;
+use serverless_signalr::service::connection_string::DEV_ACCESS_KEY;
 
 fn token_with(hub: &str, extra: Value) -> String {
     let mut claims = json!({ "aud": format!("http://127.0.0.1/client/?hub={hub}") });

@@ -10,7 +10,8 @@ use emulator_support::recorder::{Call, Recorder};
 use emulator_support::{spawn_with, WsClient};
 use hmac::{Hmac, Mac};
 use serde_json::{json, Value};
-use serverless_signalr::emulator::{UpstreamTemplate, DEV_ACCESS_KEY};
+use serverless_signalr::emulator::UpstreamTemplate;
+use serverless_signalr::service::connection_string::DEV_ACCESS_KEY;
 use sha2::Sha256;
 
 fn expected_signature(connection_id: &str) -> String {

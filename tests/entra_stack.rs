@@ -12,7 +12,8 @@ mod support;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 use serverless_signalr::emulator::entra::EntraMode;
-use serverless_signalr::emulator::{self, EmulatorConfig, DEV_ACCESS_KEY};
+use serverless_signalr::emulator::{self, EmulatorConfig};
+use serverless_signalr::service::connection_string::DEV_ACCESS_KEY;
 use serverless_signalr::service::Secret;
 
 use emulator_support::{client_token, Emu, WsClient};

@@ -1,7 +1,7 @@
 //! Settings validation: every bad value is refused with a message that starts with the setting's
 //! name and never shows a secret.
 
-use serverless_signalr::settings::{ServeArgs, ServiceMode, Settings};
+use serverless_signalr::app::settings::{ServeArgs, ServiceMode, Settings};
 
 const CS: &str =
     "Endpoint=https://x.service.signalr.net;AccessKey=SecretKeyValue-not-a-real-key;Version=1.0;";

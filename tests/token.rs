@@ -12,7 +12,7 @@ use serverless_signalr::service::token::{ClientClaims, TokenError, TokenMinter};
 use serverless_signalr::service::ConnectionString;
 use sha2::Sha256;
 
-const KEY: &str = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789ABCDEFGH";
+const KEY: &str = serverless_signalr::service::connection_string::DEV_ACCESS_KEY;
 
 /// Verifies the signature with the key's UTF-8 bytes and returns (header, payload).
 fn verify(token: &str, key: &str) -> (Value, Value) {

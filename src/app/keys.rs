@@ -10,7 +10,7 @@ use subtle::ConstantTimeEq;
 
 use super::error::ApiError;
 use super::AppState;
-use crate::settings::ServiceMode;
+use crate::app::settings::ServiceMode;
 
 /// Middleware: lets the request through when the key is right (or not needed).
 pub async fn require_key(State(state): State<AppState>, request: Request, next: Next) -> Response {

@@ -15,7 +15,7 @@ pub mod keys;
 pub mod manage;
 pub mod messages;
 pub mod negotiate;
-pub mod server;
+pub mod settings;
 pub mod topics;
 pub mod upstream;
 
@@ -26,6 +26,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, MethodRouter};
 use axum::Router;
 
+use crate::app::settings::{ServiceMode, Settings};
 use crate::functions::{AuthLevel, Function, FUNCTIONS};
 use crate::service::connection_string::AuthType;
 use crate::service::entra::signer::EntraSigner;
@@ -33,7 +34,6 @@ use crate::service::entra::{EntraCredential, TokenSource};
 use crate::service::rest::{RestClient, RestOptions};
 use crate::service::token::TokenMinter;
 use crate::service::{ConnectionString, Secret};
-use crate::settings::{ServiceMode, Settings};
 use error::ApiError;
 use identity::Authenticator;
 

@@ -6,7 +6,8 @@ use std::net::IpAddr;
 use std::path::PathBuf;
 
 use super::entra::EntraMode;
-use super::{start, EmulatorConfig, UpstreamTemplate, DEV_ACCESS_KEY};
+use super::{start, EmulatorConfig, UpstreamTemplate};
+use crate::service::connection_string::DEV_ACCESS_KEY;
 use crate::service::Secret;
 
 /// Command-line options of `handler emulator`.

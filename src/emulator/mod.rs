@@ -61,10 +61,6 @@ use error::ApiError;
 use hubs::Hubs;
 use upstream::Upstream;
 
-/// The well-known development access key of Microsoft's emulator, so connection strings written
-/// for it work unchanged. Never use it for anything reachable from elsewhere.
-pub const DEV_ACCESS_KEY: &str = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789ABCDEFGH";
-
 /// The longest path and query the emulator takes, in bytes. The service does not take much
 /// longer request lines (it dropped a close with a 190 KB query unanswered); the emulator answers
 /// them with a clear 414 instead.

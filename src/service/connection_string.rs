@@ -12,6 +12,10 @@ use url::Url;
 
 use super::secret::Secret;
 
+/// The well-known development access key of Microsoft's emulator, which the embedded emulator also
+/// uses, so connection strings written for it work unchanged. Never use it for anything reachable from elsewhere.
+pub const DEV_ACCESS_KEY: &str = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789ABCDEFGH";
+
 /// A parsed, validated connection string.
 #[derive(Clone, Debug)]
 pub struct ConnectionString {

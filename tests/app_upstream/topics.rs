@@ -230,7 +230,7 @@ async fn only_allowed_topics_can_be_used() {
 
 #[tokio::test]
 async fn bad_settings_are_refused_with_the_setting_name() {
-    use serverless_signalr::settings::{ServeArgs, Settings};
+    use serverless_signalr::app::settings::{ServeArgs, Settings};
     let base = || ServeArgs {
         connection_string: Some(format!(
             "Endpoint=http://127.0.0.1;AccessKey={};Version=1.0;",

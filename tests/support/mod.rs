@@ -10,13 +10,13 @@ use axum::body::Bytes;
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::IntoResponse;
 use serde_json::Value;
+use serverless_signalr::app::settings::{ServeArgs, Settings};
 use serverless_signalr::app::{router, AppState};
 use serverless_signalr::http_server::{self, ServerLimits};
 use serverless_signalr::service::ConnectionString;
-use serverless_signalr::settings::{ServeArgs, Settings};
 
 /// The well-known development key.
-pub const KEY: &str = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789ABCDEFGH";
+pub const KEY: &str = serverless_signalr::service::connection_string::DEV_ACCESS_KEY;
 
 /// One request the recorder received.
 #[derive(Debug, Clone)]

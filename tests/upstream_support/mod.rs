@@ -6,7 +6,7 @@
 use hmac::{Hmac, Mac};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
-use serverless_signalr::settings::ServeArgs;
+use serverless_signalr::app::settings::ServeArgs;
 use sha2::Sha256;
 
 use crate::support::{spawn_app, Recorder, TestApp, KEY};

@@ -6,11 +6,12 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
 use tokio::net::TcpListener;
 
-use super::{misconfigured, router, AppState};
-use crate::emulator::{self, EmulatorConfig, UpstreamTemplate, DEV_ACCESS_KEY};
+use crate::app::settings::{ListenAddress, ServeArgs, ServiceMode, Settings};
+use crate::app::{misconfigured, router, AppState};
+use crate::emulator::{self, EmulatorConfig, UpstreamTemplate};
 use crate::http_server::{self, ServerLimits};
+use crate::service::connection_string::DEV_ACCESS_KEY;
 use crate::service::{ConnectionString, Secret};
-use crate::settings::{ListenAddress, ServeArgs, ServiceMode, Settings};
 
 /// Error type of the binary's commands.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
