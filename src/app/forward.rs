@@ -32,7 +32,7 @@ const MAX_ERROR_CHARS: usize = 500;
 
 /// The event as the webhook receives it.
 #[derive(Debug, Clone)]
-pub struct Event<'a> {
+pub struct WebhookEvent<'a> {
     /// `X-ASRS-Hub`.
     pub hub: &'a str,
     /// `connections` or `messages`.
@@ -49,7 +49,7 @@ pub struct Event<'a> {
     pub body: &'a Value,
 }
 
-impl Event<'_> {
+impl WebhookEvent<'_> {
     /// The JSON posted to the webhook.
     pub fn to_json(&self) -> Value {
         let claims = self.claims.map_or(Value::Null, UserClaims::to_json);
@@ -68,12 +68,12 @@ impl Event<'_> {
 impl Webhook {
     /// Posts `event` to the webhook. For an invocation, `Ok` is the result to relay (the
     /// answer's JSON, its text, or `null` when empty) and `Err` the error text to relay.
-    pub async fn forward(&self, event: &Event<'_>) -> Result<Value, String> {
+    pub async fn forward(&self, event: &WebhookEvent<'_>) -> Result<Value, String> {
         forward(self, event).await
     }
 }
 
-async fn forward(webhook: &Webhook, event: &Event<'_>) -> Result<Value, String> {
+async fn forward(webhook: &Webhook, event: &WebhookEvent<'_>) -> Result<Value, String> {
     let url = &webhook.url;
     let failed = |why: String| {
         tracing::warn!(

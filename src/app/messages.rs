@@ -52,7 +52,7 @@ struct RawMessage {
 
 /// Who receives a message: precedence connection > user > group > everyone.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Audience {
+pub enum Recipients {
     /// One connection.
     Connection(String),
     /// Every connection of a user.
@@ -72,7 +72,7 @@ pub struct Message {
     /// The client method and its arguments.
     pub payload: Payload,
     /// Who receives it.
-    pub audience: Audience,
+    pub recipients: Recipients,
 }
 
 impl Message {
@@ -85,37 +85,37 @@ impl Message {
         })?;
         let excluded = raw.excluded.unwrap_or_default();
         crate::service::rest::check_excluded(&excluded)?;
-        let audience = if let Some(id) = present(raw.connection_id) {
+        let recipients = if let Some(id) = present(raw.connection_id) {
             names::validate_connection_id(&id)?;
-            Audience::Connection(id)
+            Recipients::Connection(id)
         } else if let Some(user) = present(raw.user_id) {
             names::validate_user(&user)?;
-            Audience::User(user)
+            Recipients::User(user)
         } else if let Some(group) = present(raw.group_name) {
             names::validate_group(&group)?;
-            Audience::Group { group, excluded }
+            Recipients::Group { group, excluded }
         } else {
-            Audience::All { excluded }
+            Recipients::All { excluded }
         };
         Ok(Self {
             payload: Payload {
                 target,
                 arguments: raw.arguments.unwrap_or_default(),
             },
-            audience,
+            recipients,
         })
     }
 
     /// Sends the message.
     pub async fn apply(&self, rest: &RestClient, hub: &str) -> Result<(), RestError> {
         let p = &self.payload;
-        match &self.audience {
-            Audience::Connection(id) => rest.send_to_connection(hub, id, p).await,
-            Audience::User(user) => rest.send_to_user(hub, user, p).await,
-            Audience::Group { group, excluded } => {
+        match &self.recipients {
+            Recipients::Connection(id) => rest.send_to_connection(hub, id, p).await,
+            Recipients::User(user) => rest.send_to_user(hub, user, p).await,
+            Recipients::Group { group, excluded } => {
                 rest.send_to_group(hub, group, p, excluded).await
             }
-            Audience::All { excluded } => rest.send_to_all(hub, p, excluded).await,
+            Recipients::All { excluded } => rest.send_to_all(hub, p, excluded).await,
         }
     }
 }

@@ -111,9 +111,9 @@ pub fn group_of(topic: &str) -> String {
     format!("{GROUP_PREFIX}{topic}")
 }
 
-/// The client that invoked a method.
+/// The client connection that invoked a method.
 #[derive(Debug, Clone, Copy)]
-pub struct Caller<'a> {
+pub struct ClientConnection<'a> {
     /// Hub of the connection.
     pub hub: &'a str,
     /// The connection id.
@@ -122,7 +122,7 @@ pub struct Caller<'a> {
     pub user_id: Option<&'a str>,
 }
 
-impl Caller<'_> {
+impl ClientConnection<'_> {
     /// Who a published message says it is from: the user id, else the connection id.
     pub fn sender(&self) -> &str {
         self.user_id.unwrap_or(self.connection_id)
@@ -210,7 +210,7 @@ impl HubMethod {
         self,
         rest: &RestClient,
         settings: &TopicSettings,
-        caller: Caller<'_>,
+        caller: ClientConnection<'_>,
     ) -> Result<Value, MethodError> {
         if let Some(topic) = self.topic() {
             check_topic(topic, &settings.allowed)?;
@@ -279,7 +279,10 @@ fn check_topic(topic: &str, allowed: &TopicFilter) -> Result<(), MethodError> {
     }
 }
 
-fn check_publisher(publishers: Publishers, caller: Caller<'_>) -> Result<(), MethodError> {
+fn check_publisher(
+    publishers: Publishers,
+    caller: ClientConnection<'_>,
+) -> Result<(), MethodError> {
     match publishers {
         Publishers::Anyone => Ok(()),
         Publishers::Authenticated if caller.user_id.is_some() => Ok(()),

@@ -18,7 +18,7 @@ use serde_json::json;
 use super::auth::{self, Audience, Claims};
 use super::client_policy::ClientPolicy;
 use super::connections::Negotiated;
-use super::error::ApiError;
+use super::error::EmulatorError;
 use super::request::{read_body, Query};
 use super::{long_polling, sse, websocket, Shared};
 use crate::service::names;
@@ -35,10 +35,10 @@ fn authorize(
     headers: &HeaderMap,
     uri: &Uri,
     query: &Query,
-) -> Result<(String, Claims, ClientPolicy), ApiError> {
+) -> Result<(String, Claims, ClientPolicy), EmulatorError> {
     let hub = query
         .get("hub")
-        .ok_or_else(|| ApiError::BadRequest("the `hub` query parameter is required".into()))?
+        .ok_or_else(|| EmulatorError::BadRequest("the `hub` query parameter is required".into()))?
         .to_string();
     names::validate_hub(&hub)?;
     let token = auth::token_from(headers, uri, true)?;
@@ -53,7 +53,7 @@ fn authorize(
 pub async fn negotiate(State(shared): State<Arc<Shared>>, request: Request) -> Response {
     let (parts, _body) = request.into_parts();
     if parts.method != Method::POST {
-        return ApiError::MethodNotAllowed {
+        return EmulatorError::MethodNotAllowed {
             method: parts.method.to_string(),
             allowed: "POST",
         }
@@ -112,12 +112,12 @@ pub async fn connect(State(shared): State<Arc<Shared>>, request: Request) -> Res
     }
 }
 
-async fn dispatch(shared: Arc<Shared>, request: Request) -> Result<Response, ApiError> {
+async fn dispatch(shared: Arc<Shared>, request: Request) -> Result<Response, EmulatorError> {
     let (mut parts, body) = request.into_parts();
     let query = Query::of(&parts.uri);
     let (hub, claims, policy) = authorize(&shared, &parts.headers, &parts.uri, &query)?;
     if *shared.stopping.borrow() {
-        return Err(ApiError::Unavailable(
+        return Err(EmulatorError::Unavailable(
             "the emulator is shutting down".into(),
         ));
     }
@@ -125,7 +125,7 @@ async fn dispatch(shared: Arc<Shared>, request: Request) -> Result<Response, Api
         if parts.method == Method::GET && is_upgrade(&parts.headers) {
             return connect_directly(shared, parts, hub, &claims, &policy).await;
         }
-        return Err(ApiError::BadRequest(
+        return Err(EmulatorError::BadRequest(
             "the `id` query parameter (the connectionToken from negotiate) is required; only WebSocket connections may skip negotiate".into(),
         ));
     };
@@ -137,7 +137,7 @@ async fn dispatch(shared: Arc<Shared>, request: Request) -> Result<Response, Api
             policy.allow(Transport::WebSockets)?;
             let upgrade = WebSocketUpgrade::from_request_parts(&mut parts, &())
                 .await
-                .map_err(|r| ApiError::BadRequest(r.body_text()))?;
+                .map_err(|r| EmulatorError::BadRequest(r.body_text()))?;
             websocket::start(shared, upgrade, &token, &hub, &parts.uri)
         }
         Method::GET if accepts_event_stream(&parts.headers) => {
@@ -155,7 +155,7 @@ async fn dispatch(shared: Arc<Shared>, request: Request) -> Result<Response, Api
             sender
                 .send(bytes.to_vec())
                 .await
-                .map_err(|_| ApiError::NotFound {
+                .map_err(|_| EmulatorError::NotFound {
                     code: "Error.Connection.NotExisted",
                     message: "the connection has ended".into(),
                 })?;
@@ -166,10 +166,10 @@ async fn dispatch(shared: Arc<Shared>, request: Request) -> Result<Response, Api
             shared.connections.remove(&token);
             Ok(StatusCode::ACCEPTED.into_response())
         }
-        Method::DELETE => Err(ApiError::Conflict(
+        Method::DELETE => Err(EmulatorError::Conflict(
             "DELETE stops long-polling connections only".into(),
         )),
-        method => Err(ApiError::MethodNotAllowed {
+        method => Err(EmulatorError::MethodNotAllowed {
             method: method.to_string(),
             allowed: "GET, POST, DELETE",
         }),
@@ -184,11 +184,11 @@ async fn connect_directly(
     hub: String,
     claims: &Claims,
     policy: &ClientPolicy,
-) -> Result<Response, ApiError> {
+) -> Result<Response, EmulatorError> {
     policy.allow(Transport::WebSockets)?;
     let upgrade = WebSocketUpgrade::from_request_parts(&mut parts, &())
         .await
-        .map_err(|r| ApiError::BadRequest(r.body_text()))?;
+        .map_err(|r| EmulatorError::BadRequest(r.body_text()))?;
     let token = random_id();
     shared.connections.negotiated(
         token.clone(),

@@ -6,7 +6,7 @@
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use super::auth::{AuthError, Claims};
-use super::error::ApiError;
+use super::error::EmulatorError;
 use crate::service::token::{CLOSE_ON_EXPIRY_CLAIM, EXPIRES_ON_CLAIM};
 use crate::service::transports::{self, Transport, Transports};
 
@@ -26,7 +26,7 @@ impl ClientPolicy {
     /// Reads the policy from verified claims; a malformed `asrs.s.htt`, or `asrs.s.coae` without
     /// a usable `asrs.s.aeo`, is refused (401), as is a connection whose authentication already
     /// expired.
-    pub fn of(claims: &Claims) -> Result<Self, ApiError> {
+    pub fn of(claims: &Claims) -> Result<Self, EmulatorError> {
         let transports = match claims.0.get(transports::CLAIM) {
             None => Transports::default(),
             Some(value) => text(value)
@@ -47,7 +47,9 @@ impl ClientPolicy {
                 .and_then(|v| v.trim().parse::<u64>().ok())
                 .ok_or_else(|| AuthError::BadClaim(format!("{EXPIRES_ON_CLAIM} (Unix seconds)")))?;
             if at <= unix_now() {
-                return Err(ApiError::Unauthorized(AuthError::AuthenticationExpired));
+                return Err(EmulatorError::Unauthorized(
+                    AuthError::AuthenticationExpired,
+                ));
             }
             Some(at)
         } else {
@@ -60,11 +62,11 @@ impl ClientPolicy {
     }
 
     /// Refuses (403) a transport the token does not allow, naming the ones it does.
-    pub fn allow(&self, transport: Transport) -> Result<(), ApiError> {
+    pub fn allow(&self, transport: Transport) -> Result<(), EmulatorError> {
         if self.transports.allows(transport) {
             return Ok(());
         }
-        Err(ApiError::Forbidden(format!(
+        Err(EmulatorError::Forbidden(format!(
             "the access token does not allow the {} transport: its {} claim allows {}",
             transport.name(),
             transports::CLAIM,

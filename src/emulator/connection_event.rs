@@ -6,7 +6,7 @@ pub enum ConnectionEvent {
     /// The handshake completed.
     Connected,
     /// A client invocation (type 1) as the client encoded it, without its framing.
-    Message {
+    Invocation {
         /// The invocation as the client encoded it.
         raw: Vec<u8>,
         /// `application/json` or `application/x-msgpack`, after the client's protocol.

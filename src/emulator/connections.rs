@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::mpsc;
 
-use super::error::ApiError;
+use super::error::EmulatorError;
 use super::outbox::OutboxReader;
 use crate::service::transports::Transport;
 
@@ -89,8 +89,8 @@ pub struct Registry {
     inner: Mutex<HashMap<String, Entry>>,
 }
 
-fn unknown() -> ApiError {
-    ApiError::NotFound {
+fn unknown() -> EmulatorError {
+    EmulatorError::NotFound {
         code: "Error.Connection.NotExisted",
         message:
             "no connection with this id: negotiate first, and use the connectionToken it returned"
@@ -114,11 +114,11 @@ impl Registry {
         token: &str,
         hub: &str,
         mut active: Active,
-    ) -> Result<Negotiated, ApiError> {
+    ) -> Result<Negotiated, EmulatorError> {
         let mut map = self.lock();
         match map.get(token) {
             None => Err(unknown()),
-            Some(Entry::Active(existing)) => Err(ApiError::Conflict(format!(
+            Some(Entry::Active(existing)) => Err(EmulatorError::Conflict(format!(
                 "this connection already uses the {:?} transport",
                 existing.kind
             ))),
@@ -140,7 +140,7 @@ impl Registry {
         token: &str,
         hub: &str,
         user: Option<&str>,
-    ) -> Result<Option<Transport>, ApiError> {
+    ) -> Result<Option<Transport>, EmulatorError> {
         let map = self.lock();
         let (owner_hub, owner, kind) = match map.get(token) {
             None => return Err(unknown()),
@@ -151,7 +151,7 @@ impl Registry {
             return Err(unknown());
         }
         if owner.as_deref() != user {
-            return Err(ApiError::Forbidden(
+            return Err(EmulatorError::Forbidden(
                 "this connection was negotiated by another user; use the token it was negotiated with".into(),
             ));
         }
@@ -159,13 +159,17 @@ impl Registry {
     }
 
     /// Where to deliver bytes POSTed by the client.
-    pub fn inbound(&self, token: &str) -> Result<mpsc::Sender<Vec<u8>>, ApiError> {
+    pub fn inbound(&self, token: &str) -> Result<mpsc::Sender<Vec<u8>>, EmulatorError> {
         match self.lock().get(token) {
-            Some(Entry::Active(a)) => a.inbound.clone().ok_or_else(|| ApiError::MethodNotAllowed {
-                method: "POST".into(),
-                allowed: "GET",
-            }),
-            Some(Entry::Negotiated(_)) => Err(ApiError::Conflict(
+            Some(Entry::Active(a)) => {
+                a.inbound
+                    .clone()
+                    .ok_or_else(|| EmulatorError::MethodNotAllowed {
+                        method: "POST".into(),
+                        allowed: "GET",
+                    })
+            }
+            Some(Entry::Negotiated(_)) => Err(EmulatorError::Conflict(
                 "this connection has not started a transport yet".into(),
             )),
             None => Err(unknown()),
@@ -177,10 +181,10 @@ impl Registry {
     pub fn poll_queue(
         &self,
         token: &str,
-    ) -> Result<Arc<tokio::sync::Mutex<OutboxReader>>, ApiError> {
+    ) -> Result<Arc<tokio::sync::Mutex<OutboxReader>>, EmulatorError> {
         match self.lock().get(token) {
             Some(Entry::Active(a)) => a.poll.clone().ok_or_else(|| {
-                ApiError::Conflict(format!("this connection uses the {:?} transport", a.kind))
+                EmulatorError::Conflict(format!("this connection uses the {:?} transport", a.kind))
             }),
             _ => Err(unknown()),
         }

@@ -70,7 +70,10 @@ pub async fn asset(State(shared): State<Arc<Shared>>, Path(file): Path<String>) 
                 .into_response()
         }
         "events" => return events(shared).into_response(),
-        _ => return super::error::ApiError::NoRoute(format!("/dashboard/{file}")).into_response(),
+        _ => {
+            return super::error::EmulatorError::NoRoute(format!("/dashboard/{file}"))
+                .into_response()
+        }
     };
     (
         StatusCode::OK,

@@ -9,7 +9,7 @@ use crate::service::names::NameError;
 
 /// Why a REST or client-endpoint request was refused.
 #[derive(Debug, thiserror::Error)]
-pub enum ApiError {
+pub enum EmulatorError {
     /// The bearer token is missing or invalid (401).
     #[error(transparent)]
     Unauthorized(#[from] AuthError),
@@ -67,7 +67,7 @@ pub enum ApiError {
     Unavailable(String),
 }
 
-impl ApiError {
+impl EmulatorError {
     /// The HTTP status of this error.
     pub fn status(&self) -> StatusCode {
         match self {
@@ -105,7 +105,7 @@ impl ApiError {
     }
 }
 
-impl IntoResponse for ApiError {
+impl IntoResponse for EmulatorError {
     fn into_response(self) -> Response {
         let status = self.status();
         let code = self.code();

@@ -9,22 +9,10 @@ use std::time::{Duration, Instant};
 
 use super::outbox::Outbox;
 use super::outgoing::Outgoing;
+use super::recipients::Recipients;
 
 /// How long a user stays in a group when no `ttl` is given (the service's "at most one year").
 const DEFAULT_MEMBERSHIP: Duration = Duration::from_secs(365 * 24 * 60 * 60);
-
-/// Who a send or a close is for.
-#[derive(Debug, Clone, Copy)]
-pub enum Scope<'a> {
-    /// Every connection of the hub.
-    All,
-    /// Every connection of a user.
-    User(&'a str),
-    /// Every connection in a group (directly or through its user).
-    Group(&'a str),
-    /// One connection.
-    Connection(&'a str),
-}
 
 /// What removing a connection from a group found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -81,16 +69,16 @@ impl Hub {
         ids
     }
 
-    fn members(&self, scope: Scope<'_>, now: Instant) -> Vec<&str> {
-        match scope {
-            Scope::All => self.connections.keys().map(String::as_str).collect(),
-            Scope::User(user) => self
+    fn members(&self, recipients: &Recipients, now: Instant) -> Vec<&str> {
+        match recipients {
+            Recipients::All => self.connections.keys().map(String::as_str).collect(),
+            Recipients::User(user) => self
                 .users
                 .get(user)
                 .map(|ids| ids.iter().map(String::as_str).collect())
                 .unwrap_or_default(),
-            Scope::Group(group) => self.group_members(group, now).into_iter().collect(),
-            Scope::Connection(id) => self
+            Recipients::Group(group) => self.group_members(group, now).into_iter().collect(),
+            Recipients::Connection(id) => self
                 .connections
                 .get_key_value(id)
                 .map(|(id, _)| vec![id.as_str()])
@@ -175,10 +163,10 @@ impl Hubs {
         });
     }
 
-    fn outboxes(&self, hub: &str, scope: Scope<'_>, excluded: &[String]) -> Vec<Outbox> {
+    fn outboxes(&self, hub: &str, recipients: &Recipients, excluded: &[String]) -> Vec<Outbox> {
         let now = Instant::now();
         self.read(hub, |h| {
-            h.members(scope, now)
+            h.members(recipients, now)
                 .into_iter()
                 .filter(|id| !excluded.iter().any(|x| x == id))
                 .filter_map(|id| h.connections.get(id).map(|m| m.outbox.clone()))
@@ -188,8 +176,14 @@ impl Hubs {
 
     /// Queues `frame` for every connection in `scope` except `excluded`; returns how many took it.
     /// A connection whose queue is full is closed as too slow.
-    pub fn send(&self, hub: &str, scope: Scope<'_>, excluded: &[String], frame: Outgoing) -> usize {
-        self.outboxes(hub, scope, excluded)
+    pub fn send(
+        &self,
+        hub: &str,
+        recipients: &Recipients,
+        excluded: &[String],
+        frame: Outgoing,
+    ) -> usize {
+        self.outboxes(hub, recipients, excluded)
             .into_iter()
             .filter(|outbox| outbox.push(frame.clone()))
             .count()
@@ -199,11 +193,11 @@ impl Hubs {
     pub fn close(
         &self,
         hub: &str,
-        scope: Scope<'_>,
+        recipients: &Recipients,
         excluded: &[String],
         reason: Option<&str>,
     ) -> usize {
-        let outboxes = self.outboxes(hub, scope, excluded);
+        let outboxes = self.outboxes(hub, recipients, excluded);
         for outbox in &outboxes {
             outbox.close(reason.map(str::to_string));
         }
@@ -408,7 +402,7 @@ mod tests {
         assert_eq!(
             hubs.send(
                 "chat",
-                Scope::Group("g"),
+                &Recipients::Group("g".into()),
                 &[],
                 Outgoing::handshake(b"x".to_vec())
             ),
@@ -431,7 +425,7 @@ mod tests {
         assert_eq!(
             hubs.send(
                 "h",
-                Scope::All,
+                &Recipients::All,
                 &["a".into()],
                 Outgoing::handshake(b"x".to_vec())
             ),

@@ -10,14 +10,19 @@ use tokio::sync::mpsc;
 
 use super::client_connection::ClientConnection;
 use super::connections::Active;
-use super::error::ApiError;
+use super::error::EmulatorError;
 use super::outbox::outbox;
 use super::session;
 use super::Shared;
 use crate::service::transports::Transport;
 
 /// Starts a long-polling connection; the answer is an immediate empty 200.
-pub fn start(shared: Arc<Shared>, token: &str, hub: &str, uri: &Uri) -> Result<Response, ApiError> {
+pub fn start(
+    shared: Arc<Shared>,
+    token: &str,
+    hub: &str,
+    uri: &Uri,
+) -> Result<Response, EmulatorError> {
     let (inbound, inbound_rx) = mpsc::channel::<Vec<u8>>(32);
     let (outbox, reader) = outbox(shared.config.max_queued_bytes);
     let reader = Arc::new(tokio::sync::Mutex::new(reader));
@@ -62,10 +67,10 @@ impl Drop for Polling {
 }
 
 /// One poll.
-pub async fn poll(shared: Arc<Shared>, token: &str) -> Result<Response, ApiError> {
+pub async fn poll(shared: Arc<Shared>, token: &str) -> Result<Response, EmulatorError> {
     let queue = shared.connections.poll_queue(token)?;
     let Ok(mut reader) = queue.try_lock() else {
-        return Err(ApiError::Conflict(
+        return Err(EmulatorError::Conflict(
             "another poll is already waiting on this connection".into(),
         ));
     };

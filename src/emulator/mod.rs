@@ -30,6 +30,7 @@ pub mod long_polling;
 pub mod outbox;
 pub mod outgoing;
 pub mod payload;
+pub mod recipients;
 pub mod request;
 pub mod rest;
 pub mod session;
@@ -57,7 +58,7 @@ pub use templates::{TemplateError, UpstreamTemplate};
 use crate::http_server::ServerLimits;
 use crate::service::Secret;
 use connections::Registry;
-use error::ApiError;
+use error::EmulatorError;
 use hubs::Hubs;
 use upstream::Upstream;
 
@@ -171,7 +172,7 @@ async fn limit_uri(request: Request, next: axum::middleware::Next) -> Response {
         .path_and_query()
         .map_or(0, |p| p.as_str().len());
     if length > MAX_URI_BYTES {
-        return ApiError::UriTooLong {
+        return EmulatorError::UriTooLong {
             limit: MAX_URI_BYTES,
         }
         .into_response();
@@ -180,7 +181,7 @@ async fn limit_uri(request: Request, next: axum::middleware::Next) -> Response {
 }
 
 async fn no_route(request: Request) -> Response {
-    ApiError::NoRoute(request.uri().path().to_string()).into_response()
+    EmulatorError::NoRoute(request.uri().path().to_string()).into_response()
 }
 
 fn routes(shared: Arc<Shared>) -> Router {

@@ -6,7 +6,7 @@ use std::time::Duration;
 use axum::body::{Body, Bytes};
 use axum::http::{header, HeaderMap, Uri};
 
-use super::error::ApiError;
+use super::error::EmulatorError;
 
 /// The decoded query parameters of a request.
 #[derive(Debug, Default)]
@@ -52,7 +52,7 @@ impl Query {
     }
 
     /// The `ttl` in seconds (a non-negative integer) for a user's group membership.
-    pub fn ttl(&self) -> Result<Option<Duration>, ApiError> {
+    pub fn ttl(&self) -> Result<Option<Duration>, EmulatorError> {
         match self.get("ttl") {
             None => Ok(None),
             Some(raw) => raw
@@ -60,7 +60,7 @@ impl Query {
                 .parse::<u32>()
                 .map(|secs| Some(Duration::from_secs(secs.into())))
                 .map_err(|_| {
-                    ApiError::BadRequest(format!(
+                    EmulatorError::BadRequest(format!(
                         "ttl must be a whole number of seconds, 0 or more (got {raw:?})"
                     ))
                 }),
@@ -70,18 +70,22 @@ impl Query {
 
 /// Reads a body of at most `limit` bytes (413 beyond), arriving within the body-read timeout
 /// (408 otherwise).
-pub async fn read_body(headers: &HeaderMap, body: Body, limit: usize) -> Result<Bytes, ApiError> {
+pub async fn read_body(
+    headers: &HeaderMap,
+    body: Body,
+    limit: usize,
+) -> Result<Bytes, EmulatorError> {
     let declared = headers
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
     if declared.is_some_and(|len| len > limit as u64) {
-        return Err(ApiError::TooLarge { limit });
+        return Err(EmulatorError::TooLarge { limit });
     }
     axum::body::to_bytes(body, limit).await.map_err(|e| {
         match crate::http_server::body_timeout(&e) {
-            Some(timeout) => ApiError::BodyTimeout(timeout),
-            None => ApiError::TooLarge { limit },
+            Some(timeout) => EmulatorError::BodyTimeout(timeout),
+            None => EmulatorError::TooLarge { limit },
         }
     })
 }

@@ -12,10 +12,11 @@ use axum::response::{IntoResponse, Response};
 use percent_encoding::percent_decode_str;
 
 use super::auth::{self, Audience};
-use super::error::ApiError;
-use super::hubs::{Removal, Scope};
+use super::error::EmulatorError;
+use super::hubs::Removal;
 use super::outgoing::Outgoing;
 use super::payload::Payload;
+use super::recipients::Recipients;
 use super::request::{read_body, Query};
 use super::Shared;
 use crate::service::hub_protocol::HubMessage;
@@ -28,32 +29,12 @@ enum Flavor {
     V2022,
 }
 
-/// Who an operation addresses.
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum Who {
-    All,
-    User(String),
-    Group(String),
-    Connection(String),
-}
-
-impl Who {
-    fn scope(&self) -> Scope<'_> {
-        match self {
-            Who::All => Scope::All,
-            Who::User(u) => Scope::User(u),
-            Who::Group(g) => Scope::Group(g),
-            Who::Connection(c) => Scope::Connection(c),
-        }
-    }
-}
-
 /// One REST operation, with its path parameters.
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Op {
     Health,
-    Send(Who),
-    CloseConnections(Who),
+    Send(Recipients),
+    CloseConnections(Recipients),
     CloseConnection(String),
     ConnectionExists(String),
     UserExists(String),
@@ -70,7 +51,11 @@ enum Op {
 const HEAD_GET: &str = "GET, HEAD";
 
 /// Matches `method` against the operations one path shape offers.
-fn pick(method: &Method, allowed: &'static str, ops: &[(&Method, Op)]) -> Result<Op, ApiError> {
+fn pick(
+    method: &Method,
+    allowed: &'static str,
+    ops: &[(&Method, Op)],
+) -> Result<Op, EmulatorError> {
     let head_as_get = if method == Method::HEAD {
         &Method::GET
     } else {
@@ -79,15 +64,15 @@ fn pick(method: &Method, allowed: &'static str, ops: &[(&Method, Op)]) -> Result
     ops.iter()
         .find(|(m, _)| *m == method || *m == head_as_get)
         .map(|(_, op)| op.clone())
-        .ok_or_else(|| ApiError::MethodNotAllowed {
+        .ok_or_else(|| EmulatorError::MethodNotAllowed {
             method: method.to_string(),
             allowed,
         })
 }
 
 /// Resolves the hub and the operation of a path (segments after `/api` or `/api/v1`).
-fn route(method: &Method, path: &str) -> Result<(Flavor, Option<String>, Op), ApiError> {
-    let no_route = || ApiError::NoRoute(path.to_string());
+fn route(method: &Method, path: &str) -> Result<(Flavor, Option<String>, Op), EmulatorError> {
+    let no_route = || EmulatorError::NoRoute(path.to_string());
     let segments: Vec<String> = path
         .split('/')
         .filter(|s| !s.is_empty())
@@ -110,21 +95,27 @@ fn route(method: &Method, path: &str) -> Result<(Flavor, Option<String>, Op), Ap
     let s = |v: &str| v.to_string();
     let (get, post, put, delete) = (&Method::GET, &Method::POST, &Method::PUT, &Method::DELETE);
     let op = match tail {
-        [] => pick(method, "POST", &[(post, Op::Send(Who::All))]),
-        [":send"] => pick(method, "POST", &[(post, Op::Send(Who::All))]),
-        [":closeConnections"] => pick(method, "POST", &[(post, Op::CloseConnections(Who::All))]),
+        [] => pick(method, "POST", &[(post, Op::Send(Recipients::All))]),
+        [":send"] => pick(method, "POST", &[(post, Op::Send(Recipients::All))]),
+        [":closeConnections"] => pick(
+            method,
+            "POST",
+            &[(post, Op::CloseConnections(Recipients::All))],
+        ),
         ["connections", id] => pick(
             method,
             "GET, HEAD, POST, DELETE",
             &[
                 (get, Op::ConnectionExists(s(id))),
-                (post, Op::Send(Who::Connection(s(id)))),
+                (post, Op::Send(Recipients::Connection(s(id)))),
                 (delete, Op::CloseConnection(s(id))),
             ],
         ),
-        ["connections", id, ":send"] => {
-            pick(method, "POST", &[(post, Op::Send(Who::Connection(s(id))))])
-        }
+        ["connections", id, ":send"] => pick(
+            method,
+            "POST",
+            &[(post, Op::Send(Recipients::Connection(s(id))))],
+        ),
         ["connections", id, "groups"] => pick(
             method,
             "DELETE",
@@ -143,28 +134,30 @@ fn route(method: &Method, path: &str) -> Result<(Flavor, Option<String>, Op), Ap
             "GET, HEAD, POST",
             &[
                 (get, Op::GroupExists(s(g))),
-                (post, Op::Send(Who::Group(s(g)))),
+                (post, Op::Send(Recipients::Group(s(g)))),
             ],
         ),
-        ["groups", g, ":send"] => pick(method, "POST", &[(post, Op::Send(Who::Group(s(g))))]),
+        ["groups", g, ":send"] => {
+            pick(method, "POST", &[(post, Op::Send(Recipients::Group(s(g))))])
+        }
         ["groups", g, ":closeConnections"] => pick(
             method,
             "POST",
-            &[(post, Op::CloseConnections(Who::Group(s(g))))],
+            &[(post, Op::CloseConnections(Recipients::Group(s(g))))],
         ),
         ["users", u] => pick(
             method,
             "GET, HEAD, POST",
             &[
                 (get, Op::UserExists(s(u))),
-                (post, Op::Send(Who::User(s(u)))),
+                (post, Op::Send(Recipients::User(s(u)))),
             ],
         ),
-        ["users", u, ":send"] => pick(method, "POST", &[(post, Op::Send(Who::User(s(u))))]),
+        ["users", u, ":send"] => pick(method, "POST", &[(post, Op::Send(Recipients::User(s(u))))]),
         ["users", u, ":closeConnections"] => pick(
             method,
             "POST",
-            &[(post, Op::CloseConnections(Who::User(s(u))))],
+            &[(post, Op::CloseConnections(Recipients::User(s(u))))],
         ),
         ["users", u, "groups"] => pick(method, "DELETE", &[(delete, Op::RemoveUserFromAll(s(u)))]),
         ["users", u, "groups", g] | ["groups", g, "users", u] => pick(
@@ -182,20 +175,20 @@ fn route(method: &Method, path: &str) -> Result<(Flavor, Option<String>, Op), Ap
 }
 
 /// Checks every name an operation carries.
-fn validate(op: &Op) -> Result<(), ApiError> {
+fn validate(op: &Op) -> Result<(), EmulatorError> {
     let (users, groups, connections): (Vec<&str>, Vec<&str>, Vec<&str>) = match op {
-        Op::Health | Op::Send(Who::All) | Op::CloseConnections(Who::All) => {
+        Op::Health | Op::Send(Recipients::All) | Op::CloseConnections(Recipients::All) => {
             (vec![], vec![], vec![])
         }
-        Op::Send(Who::User(u))
-        | Op::CloseConnections(Who::User(u))
+        Op::Send(Recipients::User(u))
+        | Op::CloseConnections(Recipients::User(u))
         | Op::UserExists(u)
         | Op::RemoveUserFromAll(u) => (vec![u], vec![], vec![]),
-        Op::Send(Who::Group(g)) | Op::CloseConnections(Who::Group(g)) | Op::GroupExists(g) => {
-            (vec![], vec![g], vec![])
-        }
-        Op::Send(Who::Connection(c))
-        | Op::CloseConnections(Who::Connection(c))
+        Op::Send(Recipients::Group(g))
+        | Op::CloseConnections(Recipients::Group(g))
+        | Op::GroupExists(g) => (vec![], vec![g], vec![]),
+        Op::Send(Recipients::Connection(c))
+        | Op::CloseConnections(Recipients::Connection(c))
         | Op::CloseConnection(c)
         | Op::ConnectionExists(c)
         | Op::RemoveConnectionFromAll(c) => (vec![], vec![], vec![c]),
@@ -223,7 +216,7 @@ pub async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Resp
     }
 }
 
-async fn serve(shared: &Shared, request: Request) -> Result<StatusCode, ApiError> {
+async fn serve(shared: &Shared, request: Request) -> Result<StatusCode, EmulatorError> {
     let (parts, body) = request.into_parts();
     let (flavor, hub, op) = route(&parts.method, parts.uri.path())?;
     let Some(hub) = hub else {
@@ -264,8 +257,8 @@ async fn serve(shared: &Shared, request: Request) -> Result<StatusCode, ApiError
     )
 }
 
-fn not_found(code: &'static str, message: String) -> ApiError {
-    ApiError::NotFound { code, message }
+fn not_found(code: &'static str, message: String) -> EmulatorError {
+    EmulatorError::NotFound { code, message }
 }
 
 fn apply(
@@ -276,12 +269,12 @@ fn apply(
     query: &Query,
     headers: &axum::http::HeaderMap,
     body: Option<&[u8]>,
-) -> Result<StatusCode, ApiError> {
+) -> Result<StatusCode, EmulatorError> {
     let hubs = &shared.hubs;
     let v1 = flavor == Flavor::V1;
     match op {
         Op::Health => Ok(StatusCode::OK),
-        Op::Send(who) => {
+        Op::Send(recipients) => {
             let message = Payload::parse(headers, body.unwrap_or_default())?;
             let frame = Outgoing::prepared(
                 HubMessage::Invocation {
@@ -292,17 +285,22 @@ fn apply(
                 message.frames.msgpack,
             );
             let excluded = query.excluded();
-            let sent = hubs.send(hub, who.scope(), &excluded, frame);
-            tracing::debug!(hub, ?who, target = %message.target, sent, "REST send");
+            let sent = hubs.send(hub, &recipients, &excluded, frame);
+            tracing::debug!(hub, ?recipients, target = %message.target, sent, "REST send");
             Ok(StatusCode::ACCEPTED)
         }
-        Op::CloseConnections(who) => {
+        Op::CloseConnections(recipients) => {
             let reason = query.reason();
-            hubs.close(hub, who.scope(), &query.excluded(), reason.as_deref());
+            hubs.close(hub, &recipients, &query.excluded(), reason.as_deref());
             Ok(StatusCode::NO_CONTENT)
         }
         Op::CloseConnection(id) => {
-            hubs.close(hub, Scope::Connection(&id), &[], query.reason().as_deref());
+            hubs.close(
+                hub,
+                &Recipients::Connection(id.clone()),
+                &[],
+                query.reason().as_deref(),
+            );
             Ok(if v1 {
                 StatusCode::ACCEPTED
             } else {
@@ -398,7 +396,7 @@ mod tests {
             (
                 Flavor::V2022,
                 Some("Chat".into()),
-                Op::Send(Who::Group("a/b".into()))
+                Op::Send(Recipients::Group("a/b".into()))
             )
         );
         assert_eq!(
@@ -409,11 +407,11 @@ mod tests {
         );
         assert!(matches!(
             r(Method::PATCH, "/api/hubs/chat/:send"),
-            Err(ApiError::MethodNotAllowed { .. })
+            Err(EmulatorError::MethodNotAllowed { .. })
         ));
         assert!(matches!(
             r(Method::GET, "/api/nothing"),
-            Err(ApiError::NoRoute(_))
+            Err(EmulatorError::NoRoute(_))
         ));
         assert_eq!(r(Method::HEAD, "/api/v1/health").unwrap().2, Op::Health);
     }

@@ -228,13 +228,13 @@ fn handle_messages(
                 invocation_id,
                 target,
             }) => {
-                let event = ConnectionEvent::Message {
+                let event = ConnectionEvent::Invocation {
                     raw,
                     content_type,
                     target,
                     invocation_id,
                 };
-                if let Err(QueueFull(ConnectionEvent::Message {
+                if let Err(QueueFull(ConnectionEvent::Invocation {
                     target,
                     invocation_id,
                     ..

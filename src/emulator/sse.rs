@@ -11,7 +11,7 @@ use tokio::sync::mpsc;
 
 use super::client_connection::ClientConnection;
 use super::connections::Active;
-use super::error::ApiError;
+use super::error::EmulatorError;
 use super::outbox::{outbox, OutboxReader};
 use super::session;
 use super::Shared;
@@ -43,7 +43,12 @@ fn event(text: &str) -> String {
 }
 
 /// Starts the event stream of a negotiated connection (409 if it already has a transport).
-pub fn start(shared: Arc<Shared>, token: &str, hub: &str, uri: &Uri) -> Result<Response, ApiError> {
+pub fn start(
+    shared: Arc<Shared>,
+    token: &str,
+    hub: &str,
+    uri: &Uri,
+) -> Result<Response, EmulatorError> {
     let (inbound, inbound_rx) = mpsc::channel::<Vec<u8>>(32);
     let negotiated = shared.connections.start(
         token,

@@ -209,7 +209,7 @@ impl Upstream {
                 )
                 .await;
             }
-            ConnectionEvent::Message {
+            ConnectionEvent::Invocation {
                 raw,
                 content_type,
                 target,

@@ -65,7 +65,7 @@ impl UpstreamQueue {
     /// Queues a client invocation without waiting.
     pub fn try_send_message(&self, event: ConnectionEvent) -> Result<(), QueueFull> {
         let cost = match &event {
-            ConnectionEvent::Message { raw, target, .. } => raw.len() + target.len(),
+            ConnectionEvent::Invocation { raw, target, .. } => raw.len() + target.len(),
             _ => 0,
         };
         let Some(permit) = u32::try_from(cost.max(1))
@@ -91,7 +91,7 @@ mod tests {
     fn queued(queue: &UpstreamQueue, size: usize) -> bool {
         match queue.try_send_message(message(size)) {
             Ok(()) => true,
-            Err(QueueFull(ConnectionEvent::Message { raw, .. })) => {
+            Err(QueueFull(ConnectionEvent::Invocation { raw, .. })) => {
                 assert_eq!(raw.len(), size, "the refused event is handed back");
                 false
             }
@@ -100,7 +100,7 @@ mod tests {
     }
 
     fn message(size: usize) -> ConnectionEvent {
-        ConnectionEvent::Message {
+        ConnectionEvent::Invocation {
             raw: vec![b'x'; size],
             content_type: "application/json",
             target: String::new(),

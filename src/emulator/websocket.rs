@@ -12,7 +12,7 @@ use tokio::sync::mpsc;
 
 use super::client_connection::ClientConnection;
 use super::connections::Active;
-use super::error::ApiError;
+use super::error::EmulatorError;
 use super::outbox::outbox;
 use super::session;
 use super::Shared;
@@ -41,7 +41,7 @@ pub fn start(
     token: &str,
     hub: &str,
     uri: &Uri,
-) -> Result<Response, ApiError> {
+) -> Result<Response, EmulatorError> {
     let negotiated =
         shared
             .connections

@@ -4,7 +4,7 @@
 //! client invocations run the built-in topic methods ([`super::topics`]) or are forwarded, and
 //! those with an `invocationId` are answered with a framed hub-protocol completion.
 
-mod message;
+mod connection_event;
 mod request;
 
 use axum::body::Body;
@@ -14,14 +14,14 @@ use axum::response::{IntoResponse, Response};
 use serde_json::Value;
 
 use super::error::ApiError;
-use super::forward::{Event, Webhook};
+use super::forward::{Webhook, WebhookEvent};
 use super::negotiate::{self, Unfilled};
 use super::topics::{self, HubMethod};
 use super::{body, AppState};
 use crate::service::hub_protocol::{self, msgpack, HubMessage, Protocol};
 use crate::service::names;
 use crate::service::Secret;
-use message::Message;
+use connection_event::ConnectionEvent;
 use request::{check_content_type, check_signature, BodyFormat, Request};
 
 /// The upstream settings.
@@ -49,13 +49,13 @@ async fn handle(state: &AppState, headers: &HeaderMap, body: Body) -> Result<Res
     let request = Request::from_headers(headers)?;
     let bytes = body::read(body).await?;
     let raw = match format {
-        BodyFormat::Json => Message::json(&bytes)?,
-        BodyFormat::MessagePack => Message::from_msgpack(&bytes)?,
+        BodyFormat::Json => ConnectionEvent::json(&bytes)?,
+        BodyFormat::MessagePack => ConnectionEvent::from_msgpack(&bytes)?,
     };
-    let message = Message::read(&raw)?;
+    let message = ConnectionEvent::read(&raw)?;
     request.check_matches(&message)?;
     let settings = state.settings();
-    let event = Event {
+    let event = WebhookEvent {
         hub: &request.hub,
         category: &request.category,
         event: &request.event,
@@ -65,7 +65,7 @@ async fn handle(state: &AppState, headers: &HeaderMap, body: Body) -> Result<Res
         body: &raw,
     };
     match message {
-        Message::Connected => {
+        ConnectionEvent::Connected => {
             tracing::info!(hub = %request.hub, connection = %request.connection_id, user = ?request.user_id, "client connected");
             join_groups(state, &request).await;
             if let Some(webhook) = &settings.upstream.forward {
@@ -73,14 +73,14 @@ async fn handle(state: &AppState, headers: &HeaderMap, body: Body) -> Result<Res
             }
             Ok(StatusCode::OK.into_response())
         }
-        Message::Disconnected { error } => {
+        ConnectionEvent::Disconnected { error } => {
             tracing::info!(hub = %request.hub, connection = %request.connection_id, user = ?request.user_id, error = ?error, "client disconnected");
             if let Some(webhook) = &settings.upstream.forward {
                 let _ = webhook.forward(&event).await;
             }
             Ok(StatusCode::OK.into_response())
         }
-        Message::Invocation {
+        ConnectionEvent::Invocation {
             invocation_id,
             target,
             arguments,
@@ -118,7 +118,7 @@ async fn invoke(
     request: &Request,
     target: &str,
     arguments: &[Value],
-    event: &Event<'_>,
+    event: &WebhookEvent<'_>,
 ) -> Result<Value, String> {
     let settings = state.settings();
     match HubMethod::parse(target, arguments) {
@@ -127,7 +127,7 @@ async fn invoke(
                 tracing::error!("hub method {target} cannot run: {}", e.message);
                 format!("{target} failed: the app cannot reach SignalR Service")
             })?;
-            let caller = topics::Caller {
+            let caller = topics::ClientConnection {
                 hub: &request.hub,
                 connection_id: &request.connection_id,
                 user_id: request.user_id.as_deref(),

@@ -4,7 +4,7 @@
 
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 
-use super::message::Message;
+use super::connection_event::ConnectionEvent;
 use crate::app::error::ApiError;
 use crate::app::AppState;
 use crate::service::hub_protocol::msgpack;
@@ -127,13 +127,15 @@ impl Request {
     }
 
     /// The category, event and body type must agree.
-    pub fn check_matches(&self, message: &Message<'_>) -> Result<(), ApiError> {
+    pub fn check_matches(&self, message: &ConnectionEvent<'_>) -> Result<(), ApiError> {
         let bad = |m: String| ApiError::bad_request("EventMismatch", m);
         let event = self.event.to_ascii_lowercase();
         match (self.category.as_str(), message) {
-            ("connections", Message::Connected) if event == "connected" => Ok(()),
-            ("connections", Message::Disconnected { .. }) if event == "disconnected" => Ok(()),
-            ("messages", Message::Invocation { target, .. }) => {
+            ("connections", ConnectionEvent::Connected) if event == "connected" => Ok(()),
+            ("connections", ConnectionEvent::Disconnected { .. }) if event == "disconnected" => {
+                Ok(())
+            }
+            ("messages", ConnectionEvent::Invocation { target, .. }) => {
                 if target.eq_ignore_ascii_case(&self.event) {
                     Ok(())
                 } else {

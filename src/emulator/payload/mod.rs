@@ -7,7 +7,7 @@ pub mod msgpack;
 use axum::http::{header, HeaderMap};
 use serde_json::Value;
 
-use super::error::ApiError;
+use super::error::EmulatorError;
 
 /// A validated `PayloadMessage`: what to invoke on the clients.
 #[derive(Debug, Clone, PartialEq)]
@@ -31,7 +31,7 @@ pub struct Frames {
 
 impl Payload {
     /// Parses a JSON body `{target, arguments}` (any casing of the names).
-    pub fn parse(headers: &HeaderMap, body: &[u8]) -> Result<Self, ApiError> {
+    pub fn parse(headers: &HeaderMap, body: &[u8]) -> Result<Self, EmulatorError> {
         if let Some(kind) = headers
             .get(header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
@@ -53,22 +53,22 @@ impl Payload {
                 || media == "text/json"
                 || media.ends_with("+json"))
             {
-                return Err(ApiError::UnsupportedMediaType(format!(
+                return Err(EmulatorError::UnsupportedMediaType(format!(
                     "Content-Type {media} is not supported; send application/json, \
                      application/x-msgpack or application/octet-stream"
                 )));
             }
         }
         if body.iter().all(u8::is_ascii_whitespace) {
-            return Err(ApiError::BadRequest(
+            return Err(EmulatorError::BadRequest(
                 "the body is empty; send a JSON object {\"target\": \"…\", \"arguments\": […]}"
                     .into(),
             ));
         }
         let value: Value = serde_json::from_slice(body)
-            .map_err(|e| ApiError::BadRequest(format!("the body is not valid JSON: {e}")))?;
+            .map_err(|e| EmulatorError::BadRequest(format!("the body is not valid JSON: {e}")))?;
         let Value::Object(object) = value else {
-            return Err(ApiError::BadRequest(
+            return Err(EmulatorError::BadRequest(
                 "the body must be a JSON object {\"target\": \"…\", \"arguments\": […]}".into(),
             ));
         };
@@ -81,15 +81,19 @@ impl Payload {
         let target = match field("target") {
             Some(Value::String(t)) if !t.trim().is_empty() => t.clone(),
             Some(Value::String(_)) => {
-                return Err(ApiError::BadRequest("target must not be empty".into()))
+                return Err(EmulatorError::BadRequest("target must not be empty".into()))
             }
-            Some(_) => return Err(ApiError::BadRequest("target must be a string".into())),
-            None => return Err(ApiError::BadRequest("the body has no target".into())),
+            Some(_) => return Err(EmulatorError::BadRequest("target must be a string".into())),
+            None => return Err(EmulatorError::BadRequest("the body has no target".into())),
         };
         let arguments = match field("arguments") {
             None | Some(Value::Null) => Value::Array(Vec::new()),
             Some(Value::Array(items)) => Value::Array(items.clone()),
-            Some(_) => return Err(ApiError::BadRequest("arguments must be an array".into())),
+            Some(_) => {
+                return Err(EmulatorError::BadRequest(
+                    "arguments must be an array".into(),
+                ))
+            }
         };
         Ok(Self {
             target,

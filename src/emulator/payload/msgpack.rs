@@ -7,15 +7,15 @@ use rmpv::Value as Pack;
 use serde_json::Value;
 
 use super::{Frames, Payload};
-use crate::emulator::error::ApiError;
+use crate::emulator::error::EmulatorError;
 use crate::service::hub_protocol::msgpack;
 
-fn bad(message: String) -> ApiError {
-    ApiError::BadRequest(message)
+fn bad(message: String) -> EmulatorError {
+    EmulatorError::BadRequest(message)
 }
 
 /// The map entries of a MessagePack body with string keys.
-fn map_of(body: &[u8], what: &str) -> Result<Vec<(String, Pack)>, ApiError> {
+fn map_of(body: &[u8], what: &str) -> Result<Vec<(String, Pack)>, EmulatorError> {
     let value = msgpack::decode(body).map_err(|e| {
         bad(format!(
             "the body is not valid MessagePack: {e}; send {what}"
@@ -34,7 +34,7 @@ fn map_of(body: &[u8], what: &str) -> Result<Vec<(String, Pack)>, ApiError> {
 fn target_and_arguments(
     target: Option<&Value>,
     arguments: Option<Value>,
-) -> Result<(String, Value), ApiError> {
+) -> Result<(String, Value), EmulatorError> {
     let target = match target {
         Some(Value::String(t)) if !t.trim().is_empty() => t.clone(),
         Some(Value::String(_)) => return Err(bad("target must not be empty".into())),
@@ -50,7 +50,7 @@ fn target_and_arguments(
 }
 
 /// An `application/x-msgpack` body: `{target, arguments}` as a MessagePack map (any casing).
-pub fn parse_payload(body: &[u8]) -> Result<Payload, ApiError> {
+pub fn parse_payload(body: &[u8]) -> Result<Payload, EmulatorError> {
     let pairs = map_of(
         body,
         "{\"target\": \"…\", \"arguments\": […]} as a MessagePack map",
@@ -70,10 +70,10 @@ pub fn parse_payload(body: &[u8]) -> Result<Payload, ApiError> {
 }
 
 /// An `application/octet-stream` body: per-protocol invocation frames.
-pub fn parse_frames(body: &[u8]) -> Result<Payload, ApiError> {
+pub fn parse_frames(body: &[u8]) -> Result<Payload, EmulatorError> {
     let what = "{\"json\": <bin: JSON invocation frame>, \"messagepack\": <bin: MessagePack invocation frame>}";
     let pairs = map_of(body, what)?;
-    let entry = |name: &str| -> Result<Option<Vec<u8>>, ApiError> {
+    let entry = |name: &str| -> Result<Option<Vec<u8>>, EmulatorError> {
         match pairs.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)) {
             None => Ok(None),
             Some((_, Pack::Binary(bytes))) => Ok(Some(bytes.clone())),

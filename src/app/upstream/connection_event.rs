@@ -11,7 +11,7 @@ use crate::service::hub_protocol::msgpack;
 
 /// An upstream body, borrowing from the parsed JSON.
 #[derive(Debug, Clone, PartialEq)]
-pub(super) enum Message<'a> {
+pub(super) enum ConnectionEvent<'a> {
     /// A client connected.
     Connected,
     /// A client disconnected, with the reason when there was one.
@@ -30,8 +30,8 @@ pub(super) enum Message<'a> {
     },
 }
 
-impl<'a> Message<'a> {
-    /// Parses the body into JSON; [`Message::read`] then reads the message from it.
+impl<'a> ConnectionEvent<'a> {
+    /// Parses the body into JSON; [`ConnectionEvent::read`] then reads the message from it.
     pub fn json(bytes: &[u8]) -> Result<Value, ApiError> {
         serde_json::from_slice(bytes).map_err(|e| {
             ApiError::bad_request("InvalidJson", format!("the body is not valid JSON: {e}"))
@@ -153,8 +153,8 @@ mod tests {
     use super::*;
 
     fn parse(body: &[u8]) -> Result<String, String> {
-        let value = Message::json(body).map_err(|e| e.message)?;
-        Message::read(&value)
+        let value = ConnectionEvent::json(body).map_err(|e| e.message)?;
+        ConnectionEvent::read(&value)
             .map(|m| format!("{m:?}"))
             .map_err(|e| e.message)
     }
@@ -179,14 +179,16 @@ mod tests {
             0x95, 0x01, 0x80, 0xa1, b'2', 0xa7, b'p', b'u', b'b', b'l', b'i', b's', b'h', 0x92,
             0xa1, b't', 0x81, 0xa1, b'a', 0x01,
         ];
-        let value = Message::from_msgpack(&body).unwrap();
+        let value = ConnectionEvent::from_msgpack(&body).unwrap();
         assert_eq!(
             value,
             serde_json::json!({"type": 1, "invocationId": "2", "target": "publish", "arguments": ["t", {"a": 1}]})
         );
-        let error = Message::from_msgpack(&[0x91, 0x06]).unwrap_err().message;
+        let error = ConnectionEvent::from_msgpack(&[0x91, 0x06])
+            .unwrap_err()
+            .message;
         assert!(error.contains("message type 6 is not supported"), "{error}");
-        let error = Message::from_msgpack(&[0x92]).unwrap_err().message;
+        let error = ConnectionEvent::from_msgpack(&[0x92]).unwrap_err().message;
         assert!(error.contains("not a MessagePack invocation"), "{error}");
     }
 
