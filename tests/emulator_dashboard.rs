@@ -6,55 +6,9 @@ mod emulator_support;
 
 use std::time::{Duration, Instant};
 
+use emulator_support::dashboard_events::Events;
 use emulator_support::{spawn, WsClient};
 use serde_json::{json, Value};
-
-/// Reads SSE events (`event:` name, parsed `data:`) from a streaming response.
-struct Events {
-    body: reqwest::Response,
-    buffer: String,
-}
-
-impl Events {
-    async fn open(base: &str) -> Self {
-        let r = reqwest::get(format!("{base}/dashboard/events"))
-            .await
-            .unwrap();
-        assert_eq!(r.status(), 200);
-        assert_eq!(r.headers()["content-type"], "text/event-stream");
-        Self {
-            body: r,
-            buffer: String::new(),
-        }
-    }
-
-    async fn next(&mut self) -> (String, Value) {
-        loop {
-            if let Some(end) = self.buffer.find("\n\n") {
-                let block: String = self.buffer.drain(..end + 2).collect();
-                let mut name = String::new();
-                let mut data = String::new();
-                for line in block.lines() {
-                    if let Some(v) = line.strip_prefix("event: ") {
-                        name = v.to_string();
-                    } else if let Some(v) = line.strip_prefix("data: ") {
-                        data.push_str(v);
-                    }
-                }
-                if name.is_empty() {
-                    continue; // a keep-alive comment
-                }
-                return (name, serde_json::from_str(&data).unwrap());
-            }
-            let chunk = tokio::time::timeout(Duration::from_secs(10), self.body.chunk())
-                .await
-                .expect("no dashboard event within 10 s")
-                .unwrap()
-                .expect("the event stream ended");
-            self.buffer.push_str(&String::from_utf8_lossy(&chunk));
-        }
-    }
-}
 
 #[tokio::test]
 async fn the_dashboard_page_and_its_live_stream() {
@@ -102,6 +56,10 @@ async fn the_dashboard_page_and_its_live_stream() {
         )
         .await;
     assert_eq!(status.status(), 200);
+    // The membership change first, then the call that made it.
+    let (_, change) = events.next().await;
+    assert_eq!(change["type"], "groups");
+    assert_eq!(change["groups"], json!(["room-1"]));
     let (_, change) = events.next().await;
     assert_eq!(change["type"], "call");
     assert_eq!(change["method"], "PUT");

@@ -11,6 +11,7 @@ use axum::http::{Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use percent_encoding::percent_decode_str;
 
+use super::activity::{now_ms, Sent};
 use super::auth::{self, Audience};
 use super::error::ApiError;
 use super::hub_message::{HubMessage, Outgoing};
@@ -36,6 +37,16 @@ enum Who {
 }
 
 impl Who {
+    /// How the dashboard names the audience: its kind and its name.
+    fn audience(&self) -> (&'static str, Option<String>) {
+        match self {
+            Who::All => ("all", None),
+            Who::User(u) => ("user", Some(u.clone())),
+            Who::Group(g) => ("group", Some(g.clone())),
+            Who::Connection(c) => ("connection", Some(c.clone())),
+        }
+    }
+
     fn scope(&self) -> Scope<'_> {
         match self {
             Who::All => Scope::All,
@@ -244,6 +255,7 @@ async fn serve(shared: &Shared, request: Request) -> Result<StatusCode, ApiError
         None => hub,
     };
     validate(&op)?;
+    let touched = membership_of(shared, &hub, &op);
     let body = match op {
         Op::Send(_) => Some(read_body(&parts.headers, body, shared.config.max_body_bytes).await?),
         _ => {
@@ -251,7 +263,7 @@ async fn serve(shared: &Shared, request: Request) -> Result<StatusCode, ApiError
             None
         }
     };
-    apply(
+    let status = apply(
         shared,
         flavor,
         &hub,
@@ -259,7 +271,24 @@ async fn serve(shared: &Shared, request: Request) -> Result<StatusCode, ApiError
         &query,
         &parts.headers,
         body.as_deref(),
-    )
+    )?;
+    shared.activity.groups_changed(&shared.hubs, &hub, &touched);
+    Ok(status)
+}
+
+/// The connections whose groups a membership operation may change (none for other operations).
+fn membership_of(shared: &Shared, hub: &str, op: &Op) -> Vec<String> {
+    match op {
+        Op::AddConnection(_, id)
+        | Op::RemoveConnection(_, id)
+        | Op::RemoveConnectionFromAll(id) => {
+            vec![id.clone()]
+        }
+        Op::AddUser(user, _) | Op::RemoveUser(user, _) | Op::RemoveUserFromAll(user) => {
+            shared.hubs.connections_of_user(hub, user)
+        }
+        _ => Vec::new(),
+    }
 }
 
 fn not_found(code: &'static str, message: String) -> ApiError {
@@ -292,6 +321,16 @@ fn apply(
             let excluded = query.excluded();
             let sent = hubs.send(hub, who.scope(), &excluded, frame);
             tracing::debug!(hub, ?who, target = %message.target, sent, "REST send");
+            let (audience, name) = who.audience();
+            shared.activity.sent(Sent {
+                at: now_ms(),
+                hub: hub.to_string(),
+                audience,
+                name,
+                target: message.target,
+                excluded: excluded.len(),
+                received: sent,
+            });
             Ok(StatusCode::ACCEPTED)
         }
         Op::CloseConnections(who) => {
