@@ -35,6 +35,8 @@ test("a bearer token names the user; the page reconnects when its SignalR token 
   // The token stays in its password field, never in the page's text.
   assert.ok(!(await page.$eval("body", (b) => b.innerText)).includes(token));
   const firstId = await page.$eval("#connection-id", (el) => el.textContent);
+  const firstExpiry = await page.$eval("#token-expires", (el) => el.textContent);
+  assert.notEqual(firstExpiry, "—", "the page shows when the token expires");
   await app.post("/api/messages", { target: "notify", arguments: ["before expiry"], userId: "oidc-frank" });
   await waitForMessage(page, "before expiry");
 
@@ -47,6 +49,7 @@ test("a bearer token names the user; the page reconnects when its SignalR token 
   await page.waitForSelector("body[data-state=Connected]", { timeout: 10000 });
   const secondId = await page.$eval("#connection-id", (el) => el.textContent);
   assert.notEqual(secondId, firstId, "a new connection after the reconnect");
+  await page.waitForFunction((before) => document.getElementById("token-expires").textContent !== before, { timeout: 10000 }, firstExpiry);
   await app.post("/api/messages", { target: "notify", arguments: ["after the reconnect"], userId: "oidc-frank" });
   await waitForMessage(page, "after the reconnect");
   await screenshot(browser, page, "demo-reconnected-after-expiry");

@@ -74,7 +74,8 @@ export function launchBrowser() {
   return puppeteer.launch({
     executablePath,
     headless: true,
-    protocolTimeout: 30000,
+    // Long enough for the token-expiry wait (one waitForFunction is one DevTools call).
+    protocolTimeout: 120000,
     // root in containers has no user namespaces for the sandbox.
     args: ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"],
   });
