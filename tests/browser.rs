@@ -1,8 +1,11 @@
 //! Browser tests: the demo page (and the emulator dashboard) in the system's headless Chromium,
 //! driven over the DevTools protocol by `puppeteer-core` (`tests/browser`, pinned with a
 //! lockfile; it never downloads a browser). Chromium comes from the OS (`apt-get install -y
-//! chromium` on Debian, as CI does); a run without it fails and says how to install it. Also
-//! checks the vendored `@microsoft/signalr` bundle against the npm package's file.
+//! chromium` on Debian, as CI does); a run without it fails and says how to install it. Runs
+//! every `tests/browser/*.test.mjs`: the demo page (transports, other origin, keyboard and phone,
+//! bearer token and reconnect after token expiry) and the dashboard (live, and with 1 000
+//! connections). Also checks the vendored `@microsoft/signalr` bundle against the npm package's
+//! file.
 
 mod child_process;
 
@@ -109,7 +112,8 @@ fn the_demo_page_in_headless_chromium() {
         .env("HANDLER_BIN", env!("CARGO_BIN_EXE_handler"))
         .env("CHROMIUM_BIN", &browser)
         .env("ARTIFACTS_DIR", &artifacts);
-    let (ok, output) = run(node, Duration::from_secs(300));
+    // The token-expiry test alone waits a minute (the shortest token lifetime).
+    let (ok, output) = run(node, Duration::from_secs(600));
     println!("{output}");
     assert!(ok, "the browser tests failed:\n{output}");
 }

@@ -1,19 +1,25 @@
-//! What the dashboard shows: the connections (with transport and since when) and the recent REST
-//! calls, kept as they happen and published as a bounded stream of changes. Nothing secret is
-//! kept: REST calls are recorded by method, path (never the query, which may carry a token) and
-//! status.
+//! What the dashboard shows: the connections (with transport, groups and since when), the recent
+//! REST calls, sends and upstream calls, kept as they happen (each list bounded, see
+//! [`records::Ring`]) and published as a bounded stream of changes. Nothing secret is kept: REST
+//! calls are recorded by method, path (never the query, which may carry a token) and status,
+//! upstream calls by URL without query or user info.
 
-use std::collections::{HashMap, VecDeque};
+mod records;
+
+pub use records::{display_url, Call, Ring, Sent, UpstreamCall};
+
+use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::Serialize;
 use tokio::sync::broadcast;
 
+use super::hubs::Hubs;
 use crate::service::hub_protocol::Protocol;
 use crate::service::transports::Transport;
 
-/// How many recent calls the snapshot keeps.
+/// How many recent REST calls, sends and upstream calls the snapshot keeps (each).
 pub const RECENT_CALLS: usize = 100;
 /// How many changes may wait for a slow dashboard before it is told to reload the snapshot.
 pub const EVENT_BUFFER: usize = 1024;
@@ -34,22 +40,8 @@ pub struct ConnectionInfo {
     pub protocol: &'static str,
     /// Milliseconds since the Unix epoch.
     pub since: u128,
-    /// Groups at the time of the snapshot (filled in by the snapshot).
+    /// Its groups (at connect; the snapshot fills in the current ones).
     pub groups: Vec<String>,
-}
-
-/// A REST call and its answer.
-#[derive(Debug, Clone, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Call {
-    /// Milliseconds since the Unix epoch.
-    pub at: u128,
-    /// `GET`, `POST`, …
-    pub method: String,
-    /// The path, without the query.
-    pub path: String,
-    /// The status answered.
-    pub status: u16,
 }
 
 /// One change, as the event stream sends it.
@@ -65,14 +57,43 @@ pub enum Change {
         /// The connection id.
         id: String,
     },
+    /// A connection's groups changed (a REST group operation, or a user membership expired).
+    Groups {
+        /// The hub.
+        hub: String,
+        /// The connection id.
+        id: String,
+        /// Its groups now, sorted.
+        groups: Vec<String>,
+    },
     /// A REST call was answered.
     Call(Call),
+    /// A REST send was delivered.
+    Send(Sent),
+    /// An upstream call ended.
+    Upstream(UpstreamCall),
+}
+
+/// Everything the snapshot holds, oldest first; connections come without their groups (the
+/// dashboard asks the hub state, which knows about expiry).
+pub struct Snapshot {
+    /// Every connection, oldest first.
+    pub connections: Vec<ConnectionInfo>,
+    /// The recent REST calls.
+    pub calls: Vec<Call>,
+    /// The recent sends.
+    pub sends: Vec<Sent>,
+    /// The recent upstream calls.
+    pub upstream: Vec<UpstreamCall>,
 }
 
 /// The dashboard's view of the emulator.
+#[derive(Debug)]
 pub struct Activity {
     connections: Mutex<HashMap<String, ConnectionInfo>>,
-    calls: Mutex<VecDeque<Call>>,
+    calls: Mutex<Ring<Call>>,
+    sends: Mutex<Ring<Sent>>,
+    upstream: Mutex<Ring<UpstreamCall>>,
     changes: broadcast::Sender<Change>,
 }
 
@@ -80,13 +101,16 @@ impl Default for Activity {
     fn default() -> Self {
         Self {
             connections: Mutex::default(),
-            calls: Mutex::default(),
+            calls: Mutex::new(Ring::new(RECENT_CALLS)),
+            sends: Mutex::new(Ring::new(RECENT_CALLS)),
+            upstream: Mutex::new(Ring::new(RECENT_CALLS)),
             changes: broadcast::channel(EVENT_BUFFER).0,
         }
     }
 }
 
-fn now_ms() -> u128 {
+/// Milliseconds since the Unix epoch.
+pub fn now_ms() -> u128 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_millis())
@@ -98,7 +122,8 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl Activity {
-    /// Records a connection that completed its handshake.
+    /// Records a connection that completed its handshake, with the groups it is in already
+    /// (through its user's memberships).
     pub fn connected(
         &self,
         hub: &str,
@@ -106,6 +131,7 @@ impl Activity {
         user: Option<String>,
         kind: Transport,
         protocol: Protocol,
+        groups: Vec<String>,
     ) {
         let info = ConnectionInfo {
             hub: hub.to_string(),
@@ -117,7 +143,7 @@ impl Activity {
                 Protocol::MessagePack => "messagepack",
             },
             since: now_ms(),
-            groups: Vec::new(),
+            groups,
         };
         lock(&self.connections).insert(id.to_string(), info.clone());
         let _ = self.changes.send(Change::Connected(info));
@@ -140,21 +166,48 @@ impl Activity {
             path: path.to_string(),
             status,
         };
-        let mut calls = lock(&self.calls);
-        if calls.len() == RECENT_CALLS {
-            calls.pop_front();
-        }
-        calls.push_back(call.clone());
-        drop(calls);
+        lock(&self.calls).push(call.clone());
         let _ = self.changes.send(Change::Call(call));
     }
 
-    /// Every connection (without groups) and the recent calls, oldest first.
-    pub fn snapshot(&self) -> (Vec<ConnectionInfo>, Vec<Call>) {
+    /// Tells the dashboard the current groups of the connections `ids` of `hub` (those gone
+    /// meanwhile are skipped).
+    pub fn groups_changed(&self, hubs: &Hubs, hub: &str, ids: &[String]) {
+        for id in ids {
+            if !hubs.connection_exists(hub, id) {
+                continue;
+            }
+            let _ = self.changes.send(Change::Groups {
+                hub: hub.to_string(),
+                id: id.clone(),
+                groups: hubs.groups_of(hub, id),
+            });
+        }
+    }
+
+    /// Records a REST send.
+    pub fn sent(&self, sent: Sent) {
+        lock(&self.sends).push(sent.clone());
+        let _ = self.changes.send(Change::Send(sent));
+    }
+
+    /// Records an upstream call.
+    pub fn upstream_call(&self, call: UpstreamCall) {
+        lock(&self.upstream).push(call.clone());
+        let _ = self.changes.send(Change::Upstream(call));
+    }
+
+    /// Every connection (without groups) and the recent records, oldest first.
+    pub fn snapshot(&self) -> Snapshot {
         let mut connections: Vec<ConnectionInfo> =
             lock(&self.connections).values().cloned().collect();
         connections.sort_by(|a, b| a.since.cmp(&b.since).then_with(|| a.id.cmp(&b.id)));
-        (connections, lock(&self.calls).iter().cloned().collect())
+        Snapshot {
+            connections,
+            calls: lock(&self.calls).to_vec(),
+            sends: lock(&self.sends).to_vec(),
+            upstream: lock(&self.upstream).to_vec(),
+        }
     }
 
     /// The changes from now on (a receiver that lags more than [`EVENT_BUFFER`] learns so).

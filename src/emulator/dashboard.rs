@@ -1,9 +1,10 @@
 //! The emulator's dashboard at its root URL: a read-only page listing hubs, connections (id,
-//! user, transport, protocol, groups, connected since) and recent REST calls, kept up to date by
-//! an event stream of changes (`/dashboard/events`, Server-Sent Events: a snapshot first, then
-//! each change; a dashboard that falls more than [`super::activity::EVENT_BUFFER`] changes behind
-//! gets a fresh snapshot). Bound to loopback like the rest of the emulator; it shows no tokens
-//! or keys (none are recorded).
+//! user, transport, protocol, groups, connected since), recent REST calls, sends (audience,
+//! target, how many received it) and upstream calls (URL without query, status, duration), kept
+//! up to date by an event stream of changes (`/dashboard/events`, Server-Sent Events: a
+//! snapshot first, then each change; a dashboard that falls more than
+//! [`super::activity::EVENT_BUFFER`] changes behind gets a fresh snapshot). Bound to loopback like the rest of the emulator; it shows no tokens
+//! or keys (none are recorded; queries and URL user info are dropped).
 
 use std::collections::BTreeMap;
 use std::convert::Infallible;
@@ -18,6 +19,7 @@ use futures_util::stream::{self, Stream, StreamExt};
 use serde_json::{json, Value};
 use tokio::sync::broadcast::error::RecvError;
 
+use super::activity::Snapshot;
 use super::Shared;
 
 const INDEX: &str = include_str!("dashboard/index.html");
@@ -87,9 +89,15 @@ pub async fn asset(State(shared): State<Arc<Shared>>, Path(file): Path<String>) 
         .into_response()
 }
 
-/// Hubs with their connection counts, every connection with its groups, the recent calls.
+/// Hubs with their connection counts, every connection with its groups, the recent REST calls,
+/// sends and upstream calls.
 pub fn snapshot(shared: &Shared) -> Value {
-    let (mut connections, calls) = shared.activity.snapshot();
+    let Snapshot {
+        mut connections,
+        calls,
+        sends,
+        upstream,
+    } = shared.activity.snapshot();
     let mut hubs: BTreeMap<String, usize> = BTreeMap::new();
     for connection in &mut connections {
         connection.groups = shared.hubs.groups_of(&connection.hub, &connection.id);
@@ -99,7 +107,13 @@ pub fn snapshot(shared: &Shared) -> Value {
         .into_iter()
         .map(|(name, connections)| json!({ "name": name, "connections": connections }))
         .collect();
-    json!({ "hubs": hubs, "connections": connections, "calls": calls })
+    json!({
+        "hubs": hubs,
+        "connections": connections,
+        "calls": calls,
+        "sends": sends,
+        "upstream": upstream,
+    })
 }
 
 fn snapshot_event(shared: &Shared) -> Event {

@@ -356,19 +356,38 @@ impl Hubs {
         self.read(hub, |h| h.connections.get(id).and_then(|m| m.user.clone()))
     }
 
-    /// Drops user memberships whose `ttl` has passed.
-    pub fn purge_expired(&self) {
+    /// The connection ids of a user.
+    pub fn connections_of_user(&self, hub: &str, user: &str) -> Vec<String> {
+        self.read(hub, |h| {
+            h.users.get(user).into_iter().flatten().cloned().collect()
+        })
+    }
+
+    /// Drops user memberships whose `ttl` has passed; returns the connections (by hub) that
+    /// left a group that way.
+    pub fn purge_expired(&self) -> Vec<(String, Vec<String>)> {
         let now = Instant::now();
         let mut hubs = self.lock();
-        for hub in hubs.values_mut() {
-            hub.user_groups.retain(|_, groups| {
+        let mut left = Vec::new();
+        for (name, hub) in hubs.iter_mut() {
+            let mut ids = Vec::new();
+            let users = &hub.users;
+            hub.user_groups.retain(|user, groups| {
+                let before = groups.len();
                 groups.retain(|_, expiry| *expiry > now);
+                if groups.len() != before {
+                    ids.extend(users.get(user).into_iter().flatten().cloned());
+                }
                 !groups.is_empty()
             });
+            if !ids.is_empty() {
+                left.push((name.clone(), ids));
+            }
         }
         hubs.retain(|_, h| {
             !(h.connections.is_empty() && h.user_groups.is_empty() && h.groups.is_empty())
         });
+        left
     }
 }
 

@@ -137,7 +137,7 @@ pub struct Shared {
     /// Negotiated and active transports by connection token.
     pub connections: Registry,
     /// What the dashboard shows.
-    pub activity: activity::Activity,
+    pub activity: Arc<activity::Activity>,
     /// The upstream caller.
     pub upstream: Arc<Upstream>,
     /// Becomes true when the emulator stops.
@@ -148,16 +148,18 @@ pub struct Shared {
 
 impl Shared {
     fn new(config: EmulatorConfig) -> Self {
+        let activity = Arc::new(activity::Activity::default());
         let upstream = Upstream::new(
             config.upstream.clone(),
             config.access_key.clone(),
             config.upstream_timeout,
+            Arc::clone(&activity),
         );
         Self {
             config,
             hubs: Hubs::default(),
             connections: Registry::default(),
-            activity: activity::Activity::default(),
+            activity,
             upstream: Arc::new(upstream),
             stopping: watch::channel(false).0,
             sessions: watch::channel(0).0,
@@ -251,7 +253,9 @@ pub async fn start(
                 shared
                     .connections
                     .sweep(config.negotiate_timeout, config.long_poll_idle_timeout);
-                shared.hubs.purge_expired();
+                for (hub, ids) in shared.hubs.purge_expired() {
+                    shared.activity.groups_changed(&shared.hubs, &hub, &ids);
+                }
             }
         })
     };

@@ -13,3 +13,15 @@ pub enum Recipients {
     /// One connection.
     Connection(String),
 }
+
+impl Recipients {
+    /// How the dashboard names them: the kind (`all`, `user`, `group`, `connection`) and the name.
+    pub fn kind_and_name(&self) -> (&'static str, Option<String>) {
+        match self {
+            Self::All => ("all", None),
+            Self::User(u) => ("user", Some(u.clone())),
+            Self::Group(g) => ("group", Some(g.clone())),
+            Self::Connection(c) => ("connection", Some(c.clone())),
+        }
+    }
+}

@@ -11,6 +11,7 @@ use axum::http::{Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use percent_encoding::percent_decode_str;
 
+use super::activity::{now_ms, Sent};
 use super::auth::{self, Audience};
 use super::error::EmulatorError;
 use super::hubs::Removal;
@@ -239,6 +240,7 @@ async fn serve(shared: &Shared, request: Request) -> Result<StatusCode, Emulator
         None => hub,
     };
     validate(&op)?;
+    let touched = membership_of(shared, &hub, &op);
     let body = match op {
         Op::Send(_) => Some(read_body(&parts.headers, body, shared.config.max_body_bytes).await?),
         _ => {
@@ -246,7 +248,7 @@ async fn serve(shared: &Shared, request: Request) -> Result<StatusCode, Emulator
             None
         }
     };
-    apply(
+    let status = apply(
         shared,
         flavor,
         &hub,
@@ -254,7 +256,24 @@ async fn serve(shared: &Shared, request: Request) -> Result<StatusCode, Emulator
         &query,
         &parts.headers,
         body.as_deref(),
-    )
+    )?;
+    shared.activity.groups_changed(&shared.hubs, &hub, &touched);
+    Ok(status)
+}
+
+/// The connections whose groups a membership operation may change (none for other operations).
+fn membership_of(shared: &Shared, hub: &str, op: &Op) -> Vec<String> {
+    match op {
+        Op::AddConnection(_, id)
+        | Op::RemoveConnection(_, id)
+        | Op::RemoveConnectionFromAll(id) => {
+            vec![id.clone()]
+        }
+        Op::AddUser(user, _) | Op::RemoveUser(user, _) | Op::RemoveUserFromAll(user) => {
+            shared.hubs.connections_of_user(hub, user)
+        }
+        _ => Vec::new(),
+    }
 }
 
 fn not_found(code: &'static str, message: String) -> EmulatorError {
@@ -287,6 +306,16 @@ fn apply(
             let excluded = query.excluded();
             let sent = hubs.send(hub, &recipients, &excluded, frame);
             tracing::debug!(hub, ?recipients, target = %message.target, sent, "REST send");
+            let (audience, name) = recipients.kind_and_name();
+            shared.activity.sent(Sent {
+                at: now_ms(),
+                hub: hub.to_string(),
+                audience,
+                name,
+                target: message.target,
+                excluded: excluded.len(),
+                received: sent,
+            });
             Ok(StatusCode::ACCEPTED)
         }
         Op::CloseConnections(recipients) => {

@@ -98,9 +98,14 @@ pub async fn run(
         outbox.clone(),
         outgoing::handshake_ok(),
     );
-    shared
-        .activity
-        .connected(&hub, &id, caller.user_id.clone(), kind, chosen);
+    shared.activity.connected(
+        &hub,
+        &id,
+        caller.user_id.clone(),
+        kind,
+        chosen,
+        shared.hubs.groups_of(&hub, &id),
+    );
     tracing::info!(%hub, connection = %id, user = ?caller.user_id, ?kind, protocol = ?chosen, "client connected");
     let worker = shared.upstream.spawn_worker(
         caller.clone(),

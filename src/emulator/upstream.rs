@@ -3,10 +3,11 @@
 //! Invocation results go back to the client as completions.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use reqwest::header::{HeaderMap, HeaderValue};
 
+use super::activity::{display_url, now_ms, Activity, UpstreamCall};
 use super::client_connection::ClientConnection;
 use super::connection_event::ConnectionEvent;
 use super::outbox::Outbox;
@@ -31,6 +32,7 @@ pub struct Upstream {
     templates: Vec<UpstreamTemplate>,
     key: Secret,
     in_flight: tokio::sync::Semaphore,
+    activity: Arc<Activity>,
 }
 
 /// The `X-ASRS-*` headers of a call; `Err(header name)` when a value cannot be a header (a
@@ -86,9 +88,37 @@ enum Answer {
     TooLarge,
 }
 
+/// What the dashboard is told about an answer: the status, or why there was none.
+struct Outcome {
+    status: Option<u16>,
+    error: Option<&'static str>,
+}
+
+impl Outcome {
+    fn status(status: u16) -> Self {
+        Self {
+            status: Some(status),
+            error: None,
+        }
+    }
+
+    fn failed(error: &'static str) -> Self {
+        Self {
+            status: None,
+            error: Some(error),
+        }
+    }
+}
+
 impl Upstream {
-    /// The upstream of `templates`, signing with `key`, each call limited to `timeout`.
-    pub fn new(templates: Vec<UpstreamTemplate>, key: Secret, timeout: Duration) -> Self {
+    /// The upstream of `templates`, signing with `key`, each call limited to `timeout` and
+    /// recorded in `activity` for the dashboard.
+    pub fn new(
+        templates: Vec<UpstreamTemplate>,
+        key: Secret,
+        timeout: Duration,
+        activity: Arc<Activity>,
+    ) -> Self {
         let client = reqwest::Client::builder()
             .timeout(timeout)
             .pool_max_idle_per_host(MAX_CONCURRENT_CALLS)
@@ -99,6 +129,7 @@ impl Upstream {
             templates,
             key,
             in_flight: tokio::sync::Semaphore::new(MAX_CONCURRENT_CALLS),
+            activity,
         }
     }
 
@@ -117,27 +148,63 @@ impl Upstream {
             return Answer::NoUpstream;
         };
         let url = template.url(&caller.hub, category, event);
-        let headers = match upstream_headers(&self.key, caller, category, event, body.1) {
-            Ok(headers) => headers,
+        let started = Instant::now();
+        let (answer, outcome) = match upstream_headers(&self.key, caller, category, event, body.1) {
+            Ok(headers) => self.post(&url, headers, body.0, category, event).await,
             Err(header) => {
                 tracing::warn!(
                     category,
                     header,
                     "an upstream call was not made: a header value has control characters"
                 );
-                return Answer::Unsendable(header);
+                (
+                    Answer::Unsendable(header),
+                    Outcome::failed("not sent: a header value has control characters"),
+                )
             }
         };
+        self.activity.upstream_call(UpstreamCall {
+            at: now_ms(),
+            hub: caller.hub.clone(),
+            connection: caller.connection_id.clone(),
+            kind: if category == "messages" {
+                "invocation"
+            } else {
+                "event"
+            },
+            event: event.to_string(),
+            url: display_url(&url),
+            status: outcome.status,
+            error: outcome.error.map(str::to_string),
+            duration_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+        });
+        answer
+    }
+
+    /// Makes the call and reads the answer (at most [`MAX_RESPONSE_BYTES`]).
+    async fn post(
+        &self,
+        url: &str,
+        headers: HeaderMap,
+        body: Vec<u8>,
+        category: &str,
+        event: &str,
+    ) -> (Answer, Outcome) {
         // The semaphore is never closed, so acquiring only waits.
         let Ok(_permit) = self.in_flight.acquire().await else {
-            return Answer::Status(500, Vec::new());
+            return (Answer::Status(500, Vec::new()), Outcome::failed("not sent"));
         };
-        let request = self.client.post(&url).headers(headers).body(body.0);
+        let request = self.client.post(url).headers(headers).body(body);
         let mut response = match request.send().await {
             Ok(response) => response,
             Err(e) => {
-                tracing::warn!(url = %without_query(&url), category, event, "upstream call failed: {}", e.without_url());
-                return Answer::Status(500, Vec::new());
+                let error = if e.is_timeout() {
+                    "no answer in time"
+                } else {
+                    "the upstream could not be reached"
+                };
+                tracing::warn!(url = %without_query(url), category, event, "upstream call failed: {}", e.without_url());
+                return (Answer::Status(500, Vec::new()), Outcome::failed(error));
             }
         };
         let status = response.status().as_u16();
@@ -147,20 +214,28 @@ impl Upstream {
                 Ok(Some(chunk)) => {
                     body.extend_from_slice(&chunk);
                     if body.len() > MAX_RESPONSE_BYTES {
-                        return Answer::TooLarge;
+                        let outcome = Outcome {
+                            status: Some(status),
+                            error: Some("the answer was too large"),
+                        };
+                        return (Answer::TooLarge, outcome);
                     }
                 }
                 Ok(None) => break,
                 Err(e) => {
-                    tracing::warn!(url = %without_query(&url), category, event, "reading the upstream answer failed: {}", e.without_url());
-                    return Answer::Status(500, Vec::new());
+                    tracing::warn!(url = %without_query(url), category, event, "reading the upstream answer failed: {}", e.without_url());
+                    let outcome = Outcome {
+                        status: Some(status),
+                        error: Some("the answer could not be read"),
+                    };
+                    return (Answer::Status(500, Vec::new()), outcome);
                 }
             }
         }
         if !(200..300).contains(&status) {
-            tracing::warn!(url = %without_query(&url), category, event, status, "upstream answered with an error status");
+            tracing::warn!(url = %without_query(url), category, event, status, "upstream answered with an error status");
         }
-        Answer::Status(status, body)
+        (Answer::Status(status, body), Outcome::status(status))
     }
 
     /// Starts the worker that delivers one connection's events in order; completions for

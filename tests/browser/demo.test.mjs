@@ -4,10 +4,11 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { createServer } from "node:http";
-import { startApp, launchBrowser, screenshot, freePort } from "./support.mjs";
+import { startApp, launchBrowser, screenshot, freePort, openDemo as open, waitForMessage, messages, waitForLog } from "./support.mjs";
 
 let app;
 let browser;
+const openDemo = (url, options) => open(browser, url, options);
 
 before(async () => {
   app = await startApp({ SIGNALR_EASY_AUTH: "true" });
@@ -17,49 +18,6 @@ after(async () => {
   await browser?.close();
   await app?.stop();
 });
-
-/** Opens the demo at `url`, fills the form from `query`, connects and waits until connected. */
-async function openDemo(url, { user, transport, appUrl }) {
-  console.log("open", url, transport);
-  // A context (window) of its own per page: like two users, and never a throttled background tab.
-  const page = await (await browser.createBrowserContext()).newPage();
-  await page.setViewport({ width: 420, height: 900 });
-  const failures = [];
-  page.on("requestfailed", (r) => failures.push(`${r.url()} ${r.failure()?.errorText}`));
-  page.on("console", (m) => { if (m.type() === "error") failures.push(m.text()); });
-  await page.goto(url, { waitUntil: "load" });
-  if (appUrl) await page.$eval("#app", (el, v) => { el.value = v; }, appUrl);
-  await page.select("#transport", transport);
-  if (user) await page.type("#principal", user);
-  await page.click("#connect");
-  try {
-    await page.waitForSelector("body[data-state=Connected]", { timeout: 15000 });
-  } catch (e) {
-    const log = await page.$eval("#log", (el) => el.innerText);
-    throw new Error(`${transport} page never connected: ${log}\n${failures.join("\n")}`);
-  }
-  return page;
-}
-
-function waitForMessage(page, text, timeout = 10000) {
-  return page.waitForFunction(
-    (t) => [...document.querySelectorAll("#messages li")].some((li) => li.textContent.includes(t)),
-    { timeout },
-    text,
-  );
-}
-
-async function messages(page) {
-  return page.$$eval("#messages li", (items) => items.map((li) => li.textContent));
-}
-
-async function waitForLog(page, text) {
-  await page.waitForFunction(
-    (t) => document.getElementById("log").textContent.includes(t),
-    { timeout: 10000 },
-    text,
-  );
-}
 
 test("two pages on the app's origin: broadcast, user send, topics, groups; then a page on another origin", async () => {
   const alice = await openDemo(`${app.base}/api/demo`, { user: "alice", transport: "WebSockets" });
@@ -97,7 +55,9 @@ test("two pages on the app's origin: broadcast, user send, topics, groups; then 
   await app.post("/api/messages", { target: "notify", arguments: ["room news"], groupName: "room-1" });
   await waitForMessage(bob, "room news");
 
-  // A page served from another loopback port (its own "dev server") connects over long polling.
+  // A page served from another loopback port (its own "dev server", a different origin) connects
+  // over each transport with no SIGNALR_CORS_ORIGINS: the local stack allows loopback origins.
+  assert.ok(!app.env.SIGNALR_CORS_ORIGINS, "the app runs without SIGNALR_CORS_ORIGINS");
   const devPort = await freePort();
   const dev = createServer(async (req, res) => {
     const upstream = await fetch(`${app.base}${req.url.split("?")[0]}`);
@@ -106,15 +66,20 @@ test("two pages on the app's origin: broadcast, user send, topics, groups; then 
   });
   await new Promise((resolve) => dev.listen(devPort, "127.0.0.1", resolve));
   try {
-    const carol = await openDemo(`http://127.0.0.1:${devPort}/api/demo`, {
-      user: "carol",
-      transport: "LongPolling",
-      appUrl: `${app.base}/api`,
-    });
-    assert.equal(await carol.$eval("#user", (el) => el.textContent), "carol");
-    await app.post("/api/messages", { target: "newMessage", arguments: ["to the other origin"] });
-    await waitForMessage(carol, "to the other origin");
-    await screenshot(browser, carol, "demo-other-origin-longpolling");
+    for (const [user, transport] of [["carol", "LongPolling"], ["dora", "ServerSentEvents"], ["ezra", "WebSockets"]]) {
+      const page = await openDemo(`http://127.0.0.1:${devPort}/api/demo`, {
+        user,
+        transport,
+        appUrl: `${app.base}/api`,
+      });
+      assert.equal(await page.evaluate(() => location.origin), `http://127.0.0.1:${devPort}`);
+      assert.equal(await page.$eval("#user", (el) => el.textContent), user);
+      assert.equal(await page.$eval("#current-transport", (el) => el.textContent), transport);
+      await app.post("/api/messages", { target: "notify", arguments: [`to ${user} on the other origin`], userId: user });
+      await waitForMessage(page, `to ${user} on the other origin`);
+      await screenshot(browser, page, `demo-other-origin-${transport.toLowerCase()}`);
+      await page.browserContext().close();
+    }
   } finally {
     dev.close();
   }
@@ -143,6 +108,33 @@ test("the emulator dashboard lists both connections and updates when one closes"
   const erinRow = await dashboard.$eval(row(ids[1]), (tr) => tr.textContent);
   assert.ok(erinRow.includes("erin") && erinRow.includes("LongPolling"), erinRow);
 
+  // Live, without a reload: dave subscribes to a topic (the app's upstream adds him to the
+  // group `topic:news` over REST), a broadcast is listed with how many took it, and the upstream
+  // calls with their URLs (no query) and statuses.
+  await dave.click("#subscribe-form button");
+  await waitForLog(dave, 'subscribe ["news"]');
+  await dashboard.waitForFunction(
+    (sel) => document.querySelector(sel)?.textContent.includes("topic:news"),
+    { timeout: 10000 },
+    row(ids[0]),
+  );
+  // Every listed connection takes a broadcast (the first test's pages are still open, too).
+  const listed = Number(await dashboard.$eval("#count", (el) => el.textContent));
+  assert.ok(listed >= 2, `${listed} connections listed`);
+  await app.post("/api/messages", { target: "counted", arguments: ["x"] });
+  await dashboard.waitForFunction(
+    (n) => [...document.querySelectorAll("#sends tr")].some((tr) => tr.textContent.includes(`allcounted${n} connections`)),
+    { timeout: 10000 },
+    listed,
+  );
+  await dashboard.waitForFunction(
+    (id) => [...document.querySelectorAll("#upstream tr")].some((tr) => tr.textContent.includes(id) && tr.textContent.includes("invocation") && tr.textContent.includes("subscribe") && tr.textContent.includes("200")),
+    { timeout: 10000 },
+    ids[0],
+  );
+  const upstreamText = await dashboard.$eval("#upstream", (el) => el.textContent);
+  assert.ok(!upstreamText.includes("?"), `upstream URLs without their query: ${upstreamText}`);
+
   await erin.click("#disconnect");
   await erin.waitForSelector("body[data-state=Disconnected]", { timeout: 10000 });
   await dashboard.waitForSelector(row(ids[1]), { hidden: true, timeout: 10000 });
@@ -150,4 +142,54 @@ test("the emulator dashboard lists both connections and updates when one closes"
   const text = await dashboard.$eval("body", (b) => b.textContent);
   assert.ok(!/AccessKey|accessToken|Bearer/i.test(text), "no secrets on the dashboard");
   await screenshot(browser, dashboard, "dashboard");
+});
+
+test("accessible markup, keyboard only, readable on a phone", async () => {
+  const context = await browser.createBrowserContext();
+  const page = await context.newPage();
+  await page.setViewport({ width: 360, height: 740, isMobile: true, hasTouch: true, deviceScaleFactor: 2 });
+  await page.goto(`${app.base}/api/demo`, { waitUntil: "load" });
+
+  // Phone: nothing wider than the screen, text and controls at a readable size.
+  const layout = await page.evaluate(() => ({
+    scrollWidth: document.documentElement.scrollWidth,
+    innerWidth: window.innerWidth,
+    smallest: Math.min(...[...document.querySelectorAll("input, select, button, label, p")].map((el) => parseFloat(getComputedStyle(el).fontSize))),
+    shortest: Math.min(...[...document.querySelectorAll("input, select, button")].map((el) => el.getBoundingClientRect().height)),
+  }));
+  assert.ok(layout.scrollWidth <= layout.innerWidth, `no sideways scrolling: ${JSON.stringify(layout)}`);
+  assert.ok(layout.smallest >= 14, `readable text: ${JSON.stringify(layout)}`);
+  assert.ok(layout.shortest >= 32, `controls large enough to tap: ${JSON.stringify(layout)}`);
+
+  // Every control has a label, every button a name, the state is announced.
+  const unlabeled = await page.$$eval("input, select, textarea", (els) => els.filter((el) => el.labels.length === 0 && !el.getAttribute("aria-label")).map((el) => el.id));
+  assert.deepEqual(unlabeled, []);
+  const unnamed = await page.$$eval("button", (els) => els.filter((el) => !el.textContent.trim()).length);
+  assert.equal(unnamed, 0);
+  assert.equal(await page.$eval("#state", (el) => el.getAttribute("role")), "status");
+  assert.equal(await page.$eval("html", (el) => el.lang), "en");
+
+  // Keyboard only: Tab through the form in order, type the user id, Enter connects; then Tab to
+  // the Subscribe button and press Enter.
+  const order = [];
+  for (let i = 0; i < 12 && !order.includes("principal"); i++) {
+    await page.keyboard.press("Tab");
+    order.push(await page.evaluate(() => document.activeElement.id));
+  }
+  assert.deepEqual(order.slice(0, 5), ["app", "hub", "transport", "token", "principal"]);
+  await page.keyboard.type("kim");
+  await page.keyboard.press("Enter");
+  await page.waitForSelector("body[data-state=Connected]", { timeout: 15000 });
+  assert.equal(await page.$eval("#user", (el) => el.textContent), "kim");
+  for (let i = 0; i < 12; i++) {
+    await page.keyboard.press("Tab");
+    const focused = await page.evaluate(() => document.activeElement.closest("#subscribe-form") && document.activeElement.tagName);
+    if (focused === "BUTTON") break;
+  }
+  await page.keyboard.press("Enter");
+  await waitForLog(page, 'subscribe ["news"]');
+  const focusRing = await page.evaluate(() => getComputedStyle(document.activeElement).outlineStyle);
+  assert.notEqual(focusRing, "none", "the focused control shows where the focus is");
+  await screenshot(browser, page, "demo-phone");
+  await context.close();
 });

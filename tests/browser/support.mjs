@@ -27,6 +27,8 @@ export async function startApp(env = {}) {
   const childEnv = { ...process.env, PORT: String(port), EMULATOR_PORT: "0", ...env };
   delete childEnv.AzureSignalRConnectionString;
   delete childEnv.FUNCTIONS_CUSTOMHANDLER_PORT;
+  // Loopback origins must pass CORS by default in the local stack (issue #13 item 4).
+  if (!("SIGNALR_CORS_ORIGINS" in env)) delete childEnv.SIGNALR_CORS_ORIGINS;
   const child = spawn(bin, [], { stdio: ["ignore", "pipe", "inherit"], env: childEnv });
   const lines = createInterface({ input: child.stdout });
   const banner = [];
@@ -42,6 +44,7 @@ export async function startApp(env = {}) {
   const emulator = /Endpoint=(http:\/\/[^;]+);.*Port=(\d+)/.exec(emulatorLine);
   return {
     base: `http://127.0.0.1:${port}`,
+    env: childEnv,
     emulator: emulator ? `${emulator[1].replace(/:\d+$/, "")}:${emulator[2]}` : null,
     banner,
     async post(path, body) {
@@ -71,7 +74,8 @@ export function launchBrowser() {
   return puppeteer.launch({
     executablePath,
     headless: true,
-    protocolTimeout: 30000,
+    // Long enough for the token-expiry wait (one waitForFunction is one DevTools call).
+    protocolTimeout: 120000,
     // root in containers has no user namespaces for the sandbox.
     args: ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"],
   });
@@ -94,4 +98,54 @@ export async function screenshot(browser, page, name) {
     throw new Error(`${path} looks blank: ${png.length} bytes, a blank page is ${blank.length}`);
   }
   return path;
+}
+
+/**
+ * Opens the demo at `url` in a browser context of its own, fills the form (Easy Auth `user`,
+ * bearer `token`, `transport`, `appUrl`), connects and waits until connected.
+ */
+export async function openDemo(browser, url, { user, token, transport, appUrl }) {
+  console.log("open", url, transport);
+  // A context (window) of its own per page: like two users, and never a throttled background tab.
+  const page = await (await browser.createBrowserContext()).newPage();
+  await page.setViewport({ width: 420, height: 900 });
+  const failures = [];
+  page.on("requestfailed", (r) => failures.push(`${r.url()} ${r.failure()?.errorText}`));
+  page.on("console", (m) => { if (m.type() === "error") failures.push(m.text()); });
+  await page.goto(url, { waitUntil: "load" });
+  if (appUrl) await page.$eval("#app", (el, v) => { el.value = v; }, appUrl);
+  await page.select("#transport", transport);
+  if (user) await page.type("#principal", user);
+  if (token) await page.$eval("#token", (el, v) => { el.value = v; }, token);
+  await page.click("#connect");
+  try {
+    await page.waitForSelector("body[data-state=Connected]", { timeout: 15000 });
+  } catch (e) {
+    const log = await page.$eval("#log", (el) => el.innerText);
+    throw new Error(`${transport} page never connected: ${log}\n${failures.join("\n")}`);
+  }
+  return page;
+}
+
+/** Waits until a received message's text includes `text`. */
+export function waitForMessage(page, text, timeout = 10000) {
+  return page.waitForFunction(
+    (t) => [...document.querySelectorAll("#messages li")].some((li) => li.textContent.includes(t)),
+    { timeout },
+    text,
+  );
+}
+
+/** The received messages' texts, newest first. */
+export async function messages(page) {
+  return page.$$eval("#messages li", (items) => items.map((li) => li.textContent));
+}
+
+/** Waits until the page's event log includes `text`. */
+export async function waitForLog(page, text, timeout = 10000) {
+  await page.waitForFunction(
+    (t) => document.getElementById("log").textContent.includes(t),
+    { timeout },
+    text,
+  );
 }

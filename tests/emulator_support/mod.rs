@@ -3,6 +3,7 @@
 //! protocol over WebSockets.
 #![allow(dead_code)]
 
+pub mod dashboard_events;
 pub mod recorder;
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};

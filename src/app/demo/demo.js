@@ -29,7 +29,8 @@
     return `${$("app").value.replace(/\/+$/, "")}/hubs/${encodeURIComponent($("hub").value)}`;
   }
 
-  // Who the app says we are: a negotiate with the same credentials, its token's `nameid` claim.
+  // Who the app says we are, and until when: a negotiate with the same credentials, its token's
+  // `nameid` and `exp` claims (the client's own negotiate gets a token of the same lifetime).
   async function whoAmI() {
     const token = $("token").value.trim();
     const response = await fetch(`${appUrl()}/negotiate`, {
@@ -41,7 +42,12 @@
     if (!response.ok) throw new Error(body.error ? body.error.message : `negotiate: ${response.status}`);
     const part = body.accessToken.split(".")[1].replace(/-/g, "+").replace(/_/g, "/");
     const claims = JSON.parse(atob(part + "=".repeat((4 - (part.length % 4)) % 4)));
-    return claims.nameid || "(anonymous)";
+    return { user: claims.nameid || "(anonymous)", expires: claims.exp };
+  }
+  async function showIdentity() {
+    const { user, expires } = await whoAmI();
+    $("user").textContent = user;
+    $("token-expires").textContent = expires ? new Date(expires * 1000).toLocaleTimeString() : "—";
   }
 
   async function connect(event) {
@@ -52,7 +58,7 @@
     setState("Connecting");
     $("connect").disabled = true;
     try {
-      $("user").textContent = await whoAmI();
+      await showIdentity();
       connection = new signalR.HubConnectionBuilder()
         .withUrl(appUrl(), {
           transport: signalR.HttpTransportType[transport],
@@ -74,6 +80,7 @@
         setState("Connected");
         $("connection-id").textContent = id || "—";
         log("reconnected");
+        showIdentity().catch((error) => log(`negotiate failed: ${error.message}`));
       });
       connection.onclose((error) => {
         setState("Disconnected");

@@ -1,4 +1,5 @@
-// The emulator dashboard: one snapshot, then changes from /dashboard/events (no polling).
+// The emulator dashboard: one snapshot, then changes from /dashboard/events (no polling):
+// connections (and their groups), REST calls, sends and upstream calls.
 "use strict";
 (() => {
   const $ = (id) => document.getElementById(id);
@@ -32,9 +33,31 @@
       return li;
     }));
   }
+  function time(at) {
+    return new Date(at).toLocaleTimeString();
+  }
+  // Prepends a row of `texts` to the table body `id`, keeping the newest MAX_CALLS rows.
+  function prependRow(id, texts, error) {
+    const row = document.createElement("tr");
+    for (const text of texts) cell(row, text);
+    if (error) row.className = "error";
+    $(id).prepend(row);
+    while ($(id).children.length > MAX_CALLS) $(id).lastChild.remove();
+  }
+  function addSend(send) {
+    const audience = send.name === null || send.name === undefined ? send.audience : `${send.audience} ${send.name}`;
+    const received = `${send.received} connection${send.received === 1 ? "" : "s"}${send.excluded ? ` (${send.excluded} excluded)` : ""}`;
+    prependRow("sends", [time(send.at), send.hub, audience, send.target, received], false);
+  }
+  function addUpstream(call) {
+    const status = call.status === null || call.status === undefined ? "—" : String(call.status);
+    const outcome = call.error ? `${status} (${call.error})` : status;
+    const failed = call.error || !(call.status >= 200 && call.status < 300);
+    prependRow("upstream", [time(call.at), call.hub, call.connection, call.kind, call.event, call.url, outcome, `${call.durationMs} ms`], failed);
+  }
   function addCall(call) {
     const li = document.createElement("li");
-    li.textContent = `${new Date(call.at).toLocaleTimeString()} ${call.method} ${call.path} → ${call.status}`;
+    li.textContent = `${time(call.at)} ${call.method} ${call.path} → ${call.status}`;
     if (call.status >= 400) li.className = "error";
     $("calls").prepend(li);
     while ($("calls").children.length > MAX_CALLS) $("calls").lastChild.remove();
@@ -55,6 +78,10 @@
     for (const c of snapshot.connections) connections.set(c.id, c);
     $("calls").replaceChildren();
     for (const call of snapshot.calls) addCall(call);
+    $("sends").replaceChildren();
+    for (const send of snapshot.sends) addSend(send);
+    $("upstream").replaceChildren();
+    for (const call of snapshot.upstream) addUpstream(call);
     render();
     document.body.dataset.ready = "true";
   });
@@ -62,7 +89,12 @@
     const change = JSON.parse(e.data);
     if (change.type === "connected") connections.set(change.id, change);
     else if (change.type === "disconnected") connections.delete(change.id);
-    else if (change.type === "call") addCall(change);
+    else if (change.type === "groups") {
+      const c = connections.get(change.id);
+      if (c) c.groups = change.groups;
+    } else if (change.type === "call") addCall(change);
+    else if (change.type === "send") addSend(change);
+    else if (change.type === "upstream") addUpstream(change);
     scheduleRender();
   });
 })();
