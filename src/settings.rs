@@ -12,7 +12,9 @@ use crate::service::names;
 use crate::service::transports::Transports;
 use crate::service::{ConnectionString, Secret};
 
+mod emulator_entra;
 mod listen;
+pub use emulator_entra::EmulatorAuth;
 pub use listen::ListenAddress;
 
 /// Raw settings as given on the command line or in the environment. Everything is text, so that
@@ -32,6 +34,11 @@ pub struct ServeArgs {
     /// Ignored under the host, where the emulator never starts.
     #[arg(long, env = "EMULATOR_PORT")]
     pub emulator_port: Option<String>,
+    /// Run the embedded emulator in Entra ID mode: the app authenticates with the emulator's
+    /// managed-identity endpoint, no key (`true`, `false` (default) or `disable-local-auth` to
+    /// also refuse access-key tokens). Ignored under the host and with a connection string.
+    #[arg(long, env = "SIGNALR_EMULATOR_ENTRA")]
+    pub emulator_entra: Option<String>,
     /// [setting FUNCTIONS_CUSTOMHANDLER_PORT] Set by the Functions host.
     #[arg(skip)]
     pub host_port: Option<String>,
@@ -137,6 +144,8 @@ pub struct Settings {
     pub listen: ListenAddress,
     /// The service.
     pub service: ServiceMode,
+    /// How the embedded emulator (local stack only) authenticates the app.
+    pub emulator_auth: EmulatorAuth,
     /// Default hub.
     pub hub: String,
     /// Identity sources.
@@ -309,6 +318,7 @@ impl Settings {
         Ok(Self {
             listen,
             service,
+            emulator_auth: EmulatorAuth::parse(args.emulator_entra)?,
             hub,
             identity,
             token_claims: list(args.token_claims),
