@@ -6,7 +6,7 @@
 //! `tests/fixtures/entra/certificate.pem` is a throw-away self-signed certificate with its key
 //! (`openssl req -x509 -newkey rsa:2048 -nodes`), `certificate-pkcs1.pem` the same with the key
 //! in PKCS#1 form. Its x5t, from `openssl x509 -outform DER | openssl dgst -sha1 -binary`
-//! in base64url, is [`X5T`].
+//! in base64url, is [`X5T`] (with `-sha256`: [`X5T_S256`]).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -26,6 +26,7 @@ use serverless_signalr::service::entra::workload_identity::WorkloadIdentity;
 use serverless_signalr::service::entra::{EntraCredential, TokenSource, SIGNALR_SCOPE};
 
 const X5T: &str = "xs8jAkHK0pLTQEiR7laloJIuSXY";
+const X5T_S256: &str = "CesZRDW45Z6MgwSG1knKBS-R_oGYGqQ5cxqJfLJ0CuE";
 const PEM: &str = include_str!("fixtures/entra/certificate.pem");
 const PEM_PKCS1: &str = include_str!("fixtures/entra/certificate-pkcs1.pem");
 const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
@@ -94,6 +95,7 @@ async fn token(
     match jsonwebtoken::decode::<Value>(assertion, &public_key(), &validation) {
         Ok(data)
             if header.x5t.as_deref() == Some(X5T)
+                && header.x5t_s256.as_deref() == Some(X5T_S256)
                 && data.claims["sub"] == "app-id"
                 && data.claims["jti"].as_str().is_some_and(|j| !j.is_empty())
                 && data.claims["exp"].as_u64() <= data.claims["nbf"].as_u64().map(|n| n + 600) =>

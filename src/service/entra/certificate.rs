@@ -1,7 +1,8 @@
 //! App registration tokens with a certificate (`AuthType=azure.app;ClientCert=<file>`,
 //! `AZURE_CLIENT_CERTIFICATE_PATH` in the default chain): the app proves itself with a client
 //! assertion, a JWT signed RS256 with the certificate's private key whose header names the
-//! certificate by `x5t` (base64url of its SHA-1 thumbprint), with `aud` = the token endpoint,
+//! certificate by `x5t` (base64url of its SHA-1 thumbprint; `x5t#S256`, the SHA-256 one, is
+//! sent too, as newer Entra documentation names it), with `aud` = the token endpoint,
 //! `iss` = `sub` = the client id and a fresh `jti`, valid for 10 minutes (`docs/protocol.md` §7).
 //! The file is PEM with the certificate and its unencrypted RSA private key (PKCS#8 or PKCS#1),
 //! as `openssl req -x509 -nodes` writes them; PFX is not read.
@@ -31,6 +32,8 @@ pub struct ClientCertificate {
     pub client_id: String,
     /// `x5t`: base64url of the certificate's SHA-1 thumbprint.
     pub thumbprint: String,
+    /// `x5t#S256`: base64url of its SHA-256 thumbprint.
+    pub thumbprint_sha256: String,
     key: EncodingKey,
 }
 
@@ -111,6 +114,7 @@ impl ClientCertificate {
             tenant_id,
             client_id,
             thumbprint: URL_SAFE_NO_PAD.encode(Sha1::digest(&certificate)),
+            thumbprint_sha256: URL_SAFE_NO_PAD.encode(sha2::Sha256::digest(&certificate)),
             key: EncodingKey::from_rsa_der(pkcs1.as_bytes()),
         })
     }
@@ -128,6 +132,7 @@ impl ClientCertificate {
             .as_secs();
         let mut header = Header::new(Algorithm::RS256);
         header.x5t = Some(self.thumbprint.clone());
+        header.x5t_s256 = Some(self.thumbprint_sha256.clone());
         let claims = serde_json::json!({
             "aud": endpoint,
             "iss": self.client_id,
