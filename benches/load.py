@@ -8,6 +8,7 @@ BENCHMARKS.md. Python 3.11 standard library only; every loop is bounded and ever
 starts is stopped at the end.
 
     python3 benches/load.py [--quick] [--no-criterion] [--no-write]
+    python3 benches/load.py --only entra [--quick] [--no-write]   # the Entra ID rows alone
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ PEER = ROOT / "benches" / "peer"
 KEY = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789ABCDEFGH"
 API_VERSION = "2022-06-01"
 BEGIN, END = "<!-- load.py:begin -->", "<!-- load.py:end -->"
+EBEGIN, EEND = "<!-- load.py entra:begin -->", "<!-- load.py entra:end -->"
 CBEGIN, CEND = "<!-- criterion:begin -->", "<!-- criterion:end -->"
 
 STARTED: list[subprocess.Popen] = []
@@ -50,15 +52,17 @@ def log(message: str) -> None:
 # ---------------------------------------------------------------- tools, build, processes
 
 
-def ensure_tools() -> None:
+def ensure_tools(peer: bool = True) -> None:
     if shutil.which("wrk") is None:
         log("installing wrk from Debian (apt-get install -y wrk)")
         sudo = [] if os.geteuid() == 0 else ["sudo"]
         subprocess.run(sudo + ["apt-get", "update", "-qq"], check=True)
         subprocess.run(sudo + ["apt-get", "install", "-y", "-qq", "wrk"], check=True)
-    for tool in ("node", "npm", "cargo"):
+    for tool in ("node", "npm", "cargo") if peer else ("cargo",):
         if shutil.which(tool) is None:
             sys.exit(f"load.py needs {tool} on PATH")
+    if not peer:
+        return
     lock = PEER / "package-lock.json"
     marker = PEER / "node_modules" / ".package-lock.json"
     if not marker.exists() or marker.stat().st_mtime < lock.stat().st_mtime:
@@ -456,6 +460,90 @@ def run(options) -> str:
     return "\n".join(header + table) + "\n"
 
 
+def run_entra(options) -> str:
+    """Entra ID (issue 15): an app with `AuthType=azure.msi` whose managed identity is the
+    emulator's identity endpoint (`handler emulator --entra`), next to the same app with an
+    access key: cold start to the first negotiate (which fetches the Entra token and the
+    temporary key), the local stack with `SIGNALR_EMULATOR_ENTRA=true`, and negotiate throughput
+    once the temporary key is cached."""
+    ensure_tools(peer=False)
+    binary = build()
+    seconds, rounds = (2, 2) if options.quick else (5, 3)
+    conns = options.connections
+    env = base_env()
+    for name in ("IDENTITY_ENDPOINT", "IDENTITY_HEADER", "SIGNALR_EMULATOR_ENTRA", "EMULATOR_PORT"):
+        env.pop(name, None)
+    emu_port = free_port()
+    emulator = spawn([str(binary), "emulator", "--port", str(emu_port), "--entra",
+                      "--identity-header", "bench"], env)
+    wait_http(emu_port, "/api/health")
+    base = f"Endpoint=http://127.0.0.1;Port={emu_port};"
+    entra_env = dict(env, AzureSignalRConnectionString=f"{base}AuthType=azure.msi;Version=1.0;",
+                     IDENTITY_ENDPOINT=f"http://127.0.0.1:{emu_port}/msi/token",
+                     IDENTITY_HEADER="bench")
+    key_env = dict(env, AzureSignalRConnectionString=f"{base}AccessKey={KEY};Version=1.0;")
+    local_key_env = dict(env, EMULATOR_PORT="0")
+    local_entra_env = dict(local_key_env, SIGNALR_EMULATOR_ENTRA="true")
+    results = []
+
+    log(f"Entra cold start × {options.starts} each (alternating with the access-key app)")
+    cold = {"entra": [], "key": [], "local_entra": [], "local_key": []}
+    for _ in range(options.starts):
+        cold["entra"].append(cold_start([str(binary)], entra_env))
+        cold["key"].append(cold_start([str(binary)], key_env))
+        cold["local_entra"].append(cold_start([str(binary)], local_entra_env))
+        cold["local_key"].append(cold_start([str(binary)], local_key_env))
+    med = {k: statistics.median(v) for k, v in cold.items()}
+    results.append((f"cold start: exec → first 200 on /api/negotiate, `AuthType=azure.msi` (the first "
+                    f"negotiate fetches the managed-identity token and the temporary key; median of "
+                    f"{options.starts})", f"{med['entra']:.1f} ms", f"{med['key']:.1f} ms (AccessKey)",
+                    f"{med['entra'] / med['key']:.2f}", "≤ 15 ms", med["entra"] <= 15))
+    results.append((f"cold start: local stack with `SIGNALR_EMULATOR_ENTRA=true` (embedded emulator in "
+                    f"Entra mode; median of {options.starts})", f"{med['local_entra']:.1f} ms",
+                    f"{med['local_key']:.1f} ms (local stack, AccessKey)",
+                    f"{med['local_entra'] / med['local_key']:.2f}", "none (informational)", None))
+
+    entra_port, key_port = free_port(), free_port()
+    entra_app = spawn([str(binary)], dict(entra_env, PORT=str(entra_port)))
+    key_app = spawn([str(binary)], dict(key_env, PORT=str(key_port)))
+    wait_http(entra_port)
+    wait_http(key_port)
+    for port in (entra_port, key_port):
+        status, body = request("POST", port, "/api/negotiate")
+        assert status == 200, f"negotiate answered {status}: {body!r}"
+    with tempfile.TemporaryDirectory() as tmp:
+        post_negotiate = lua(Path(tmp), "negotiate", "POST")
+        wrk(f"http://127.0.0.1:{entra_port}/api/negotiate", 1, conns, post_negotiate)
+        neg = compare("negotiate Entra vs AccessKey",
+                      (f"http://127.0.0.1:{entra_port}/api/negotiate", post_negotiate),
+                      (f"http://127.0.0.1:{key_port}/api/negotiate", post_negotiate),
+                      rounds, seconds, conns)
+    stop(entra_app)
+    stop(key_app)
+    stop(emulator)
+
+    def lat(r):
+        return f"{r['rps']:,.0f} req/s, p50 {r['p50']:.2f} ms, p99 {r['p99']:.2f} ms"
+
+    results.append(("negotiate (POST) with `AuthType=azure.msi` (cached temporary key) vs the same app "
+                    "with an AccessKey", lat(neg["a"]), lat(neg["b"]), f"{neg['ratio']:.2f}", "≥ 0.90",
+                    neg["ratio"] >= 0.90))
+    table = ["| figure | ours | reference (same run) | ratio | target | result |",
+             "|---|---|---|---|---|---|"]
+    for figure, ours, ref, ratio, target, ok in results:
+        verdict = "—" if ok is None else "pass" if ok else "**miss**"
+        table.append(f"| {figure} | {ours} | {ref} | {ratio} | {target} | {verdict} |")
+    command = "python3 benches/load.py --only entra" + (" --quick" if options.quick else "")
+    header = [
+        f"Measured {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC on {machine()}, "
+        f"commit `{git_head()}`.",
+        f"Command: `{command}` (wrk -t2 -c{conns}, {rounds} alternating {seconds} s runs per side, "
+        "medians; the identity endpoint is the emulator's, on 127.0.0.1).",
+        "",
+    ]
+    return "\n".join(header + table) + "\n"
+
+
 def git_head() -> str:
     try:
         return subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
@@ -480,7 +568,20 @@ def main() -> None:
     parser.add_argument("--starts", type=int, default=25, help="cold starts per side (25)")
     parser.add_argument("--clients", type=int, default=1000, help="fan-out WebSocket clients")
     parser.add_argument("--broadcasts", type=int, default=20, help="fan-out broadcasts")
+    parser.add_argument("--only", choices=["entra"],
+                        help="run one scenario alone and write only its section")
     options = parser.parse_args()
+    if options.only == "entra":
+        try:
+            table = run_entra(options)
+        finally:
+            stop_all()
+        print(table)
+        if not options.no_write:
+            path = ROOT / "BENCHMARKS.md"
+            path.write_text(replace_between(path.read_text(), EBEGIN, EEND, table))
+            log(f"wrote {path}")
+        return
     try:
         table = run(options)
     finally:

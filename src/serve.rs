@@ -2,12 +2,15 @@
 //! embedded emulator when there is no connection string outside the host, serve until SIGTERM or
 //! Ctrl-C and drain in-flight requests.
 
+mod local_entra;
+
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
 use tokio::net::TcpListener;
 
-use crate::app::settings::{ListenAddress, ServeArgs, ServiceMode, Settings};
+use crate::app::settings::{EmulatorAuth, ListenAddress, ServeArgs, ServiceMode, Settings};
 use crate::app::{misconfigured, router, AppState};
+use crate::emulator::entra::EntraMode;
 use crate::emulator::{self, EmulatorConfig, UpstreamTemplate};
 use crate::http_server::{self, ServerLimits};
 use crate::service::connection_string::DEV_ACCESS_KEY;
@@ -40,7 +43,7 @@ pub async fn serve(args: ServeArgs) -> Result<(), BoxError> {
     }
 }
 
-async fn serve_app(settings: Settings) -> Result<(), BoxError> {
+async fn serve_app(mut settings: Settings) -> Result<(), BoxError> {
     for setting in &settings.listen.ignored {
         tracing::info!("{setting} is ignored under the Functions host: the handler listens on 127.0.0.1, where only the host calls it");
     }
@@ -48,6 +51,7 @@ async fn serve_app(settings: Settings) -> Result<(), BoxError> {
         bind_listener(SocketAddr::new(settings.listen.bind, settings.listen.port)).await?;
     let app_addr = listener.local_addr()?;
     let mut emulator_handle = None;
+    let mut identity = None;
     let connection = match &settings.service {
         ServiceMode::Remote(cs) => (**cs).clone(),
         ServiceMode::LocalEmulator => {
@@ -64,15 +68,36 @@ async fn serve_app(settings: Settings) -> Result<(), BoxError> {
             })?;
             let mut config = EmulatorConfig::new(Secret::new(DEV_ACCESS_KEY));
             config.upstream = vec![UpstreamTemplate::all(upstream_url(app_addr, &settings))];
+            if let EmulatorAuth::Entra { disable_local_auth } = settings.emulator_auth {
+                config.entra = Some(EntraMode::generate(disable_local_auth));
+                // The emulator still signs upstream calls with its access key.
+                settings
+                    .upstream
+                    .secondary_keys
+                    .push(Secret::new(DEV_ACCESS_KEY));
+            }
+            let entra = config.entra.clone();
             let handle = emulator::start(config, listener).await?;
-            let cs = ConnectionString::parse(&handle.connection_string())?;
             announce_local_stack(app_addr, &handle, &settings);
+            let cs = match &entra {
+                None => ConnectionString::parse(&handle.connection_string())?,
+                Some(mode) => {
+                    let (cs, source) = local_entra::identity(&handle, mode)?;
+                    local_entra::announce(&cs, mode);
+                    identity = Some(source);
+                    cs
+                }
+            };
             emulator_handle = Some(handle);
             cs
         }
     };
     tracing::info!(address = %app_addr, service = %connection, "function app listening");
-    let app = router(AppState::new(settings, Some(&connection)));
+    let app = router(AppState::with_identity(
+        settings,
+        Some(&connection),
+        identity,
+    ));
     http_server::serve(listener, app, ServerLimits::default(), shutdown_signal()).await?;
     if let Some(handle) = emulator_handle {
         handle.shutdown().await;

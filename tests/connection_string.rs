@@ -137,7 +137,13 @@ fn versions_follow_the_sdk_rule() {
 #[test]
 fn entra_id_auth_types() {
     let cs = parse("Endpoint=https://x;AuthType=azure").unwrap();
-    assert_eq!(cs.auth(), &AuthType::DefaultAzure);
+    assert_eq!(
+        cs.auth(),
+        &AuthType::DefaultAzure {
+            client_id: None,
+            tenant_id: None
+        }
+    );
     assert!(cs.access_key().is_none());
     let cs = parse("Endpoint=https://x;AuthType=Azure.MSI;ClientId=abc").unwrap();
     assert_eq!(

@@ -13,7 +13,6 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Form, Json, Router};
 use serde_json::json;
-use serverless_signalr::service::connection_string::{AppCredential, AuthType};
 use serverless_signalr::service::entra::client_secret::ClientSecret;
 use serverless_signalr::service::entra::managed_identity::{ManagedIdentity, Protocol};
 use serverless_signalr::service::entra::{
@@ -304,17 +303,6 @@ async fn client_secret_against_the_authority_token_endpoint() {
         error.contains("HTTP 401") && !error.contains("not-the-secret"),
         "{error}"
     );
-}
-
-#[test]
-fn certificate_credentials_are_refused_with_a_reason() {
-    let auth = AuthType::Application {
-        client_id: "a".into(),
-        tenant_id: "t".into(),
-        credential: AppCredential::Certificate("/cert.pem".into()),
-    };
-    let error = TokenSource::from_auth(&auth).unwrap_err().to_string();
-    assert!(error.contains("ClientCert"), "{error}");
 }
 
 /// The service's temporary access key API: the bearer must be `good-token`.

@@ -153,7 +153,8 @@ async fn close_options(q: CloseQuery, b: Body) -> Result<(Option<String>, Vec<St
 /// otherwise `503` with `unhealthy` (it answered with another status), `unauthorized` (it
 /// refused this app's access key: a configuration problem, logged as an error) or
 /// `unreachable`. Under Entra ID (`AuthType=…`) the answer also has `"identity"`: `"ok"`, or
-/// why no Entra token could be had (then `service` is `unknown`).
+/// why no Entra token could be had (then `service` is `unknown`) or why the service refused it
+/// (the temporary key could not be fetched with it).
 pub async fn health(State(s): State<AppState>) -> Response {
     use crate::service::rest::RestError;
     use axum::http::StatusCode;
@@ -175,7 +176,17 @@ pub async fn health(State(s): State<AppState>) -> Response {
         }
         Err(_) => "unreachable",
     };
-    let status = if state == "healthy" {
+    // The service's health API takes no token: under Entra ID, asking for the temporary key
+    // shows whether the service accepts the app's token and role (cached 55 minutes).
+    if identity.as_deref() == Some("ok") {
+        if let Ok(service) = s.service() {
+            if let Err(e) = service.signer.minter().await {
+                identity = Some(e.message);
+            }
+        }
+    }
+    let identity_ok = identity.as_deref().is_none_or(|i| i == "ok");
+    let status = if state == "healthy" && identity_ok {
         StatusCode::OK
     } else {
         StatusCode::SERVICE_UNAVAILABLE

@@ -78,13 +78,24 @@ pub struct Service {
 impl AppState {
     /// State for a service at `connection` (from the settings, or the embedded emulator's).
     pub fn new(settings: Settings, connection: Option<&ConnectionString>) -> Self {
+        Self::with_identity(settings, connection, None)
+    }
+
+    /// [`AppState::new`], with the Entra ID token source given instead of read from the
+    /// environment (the local stack's emulator in Entra mode is the app's managed identity).
+    pub fn with_identity(
+        settings: Settings,
+        connection: Option<&ConnectionString>,
+        identity: Option<TokenSource>,
+    ) -> Self {
         let service = match connection {
             None => Err(ApiError::new(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "NotConfigured",
                 "AzureSignalRConnectionString is not set; add it to the app settings",
             )),
-            Some(cs) if *cs.auth() != AuthType::AccessKey => TokenSource::from_auth(cs.auth())
+            Some(cs) if *cs.auth() != AuthType::AccessKey => identity
+                .map_or_else(|| TokenSource::from_auth(cs.auth()), Ok)
                 .and_then(EntraCredential::new)
                 .map_err(ApiError::from)
                 .and_then(|credential| {

@@ -12,7 +12,11 @@ use crate::service::names;
 use crate::service::transports::Transports;
 use crate::service::{ConnectionString, Secret};
 
+mod emulator_entra;
+mod identity_connection;
 mod listen;
+pub use emulator_entra::EmulatorAuth;
+pub use identity_connection::IdentityConnection;
 pub use listen::ListenAddress;
 
 /// Raw settings as given on the command line or in the environment. Everything is text, so that
@@ -32,12 +36,20 @@ pub struct ServeArgs {
     /// Ignored under the host, where the emulator never starts.
     #[arg(long, env = "EMULATOR_PORT")]
     pub emulator_port: Option<String>,
+    /// Run the embedded emulator in Entra ID mode: the app authenticates with the emulator's
+    /// managed-identity endpoint, no key (`true`, `false` (default) or `disable-local-auth` to
+    /// also refuse access-key tokens). Ignored under the host and with a connection string.
+    #[arg(long, env = "SIGNALR_EMULATOR_ENTRA")]
+    pub emulator_entra: Option<String>,
     /// [setting FUNCTIONS_CUSTOMHANDLER_PORT] Set by the Functions host.
     #[arg(skip)]
     pub host_port: Option<String>,
     /// [setting AzureSignalRConnectionString] The service; absent outside the host = local emulator.
     #[arg(skip)]
     pub connection_string: Option<String>,
+    /// [setting AzureSignalRConnectionString__serviceUri, __credential, …] The identity-based form.
+    #[arg(skip)]
+    pub identity_connection: IdentityConnection,
     /// Default hub for routes without `{hub}` (AzureSignalRHubName, default `default`).
     #[arg(long, env = "AzureSignalRHubName")]
     pub hub: Option<String>,
@@ -137,6 +149,8 @@ pub struct Settings {
     pub listen: ListenAddress,
     /// The service.
     pub service: ServiceMode,
+    /// How the embedded emulator (local stack only) authenticates the app.
+    pub emulator_auth: EmulatorAuth,
     /// Default hub.
     pub hub: String,
     /// Identity sources.
@@ -190,6 +204,7 @@ impl ServeArgs {
     pub fn with_environment(mut self) -> Self {
         self.host_port = std::env::var("FUNCTIONS_CUSTOMHANDLER_PORT").ok();
         self.connection_string = std::env::var("AzureSignalRConnectionString").ok();
+        self.identity_connection = IdentityConnection::from_env();
         self
     }
 }
@@ -204,17 +219,20 @@ impl Settings {
     pub fn from_args(args: ServeArgs) -> Result<Self, SettingsError> {
         let listen = ListenAddress::from_args(&args)?;
         let under_host = listen.under_host;
-        let service = match nonempty(args.connection_string) {
-            Some(cs) => ServiceMode::Remote(Box::new(
+        let identity_based = args.identity_connection.parse()?;
+        let service = match (nonempty(args.connection_string), identity_based) {
+            (Some(_), Some(_)) => return Err(err("AzureSignalRConnectionString", "and AzureSignalRConnectionString__serviceUri are both set; keep one: the connection string, or the identity-based settings")),
+            (None, Some(cs)) => ServiceMode::Remote(Box::new(cs)),
+            (Some(cs), None) => ServiceMode::Remote(Box::new(
                 ConnectionString::parse(&cs).map_err(|e| err("AzureSignalRConnectionString", e.to_string()))?,
             )),
-            None if under_host => {
+            (None, None) if under_host => {
                 return Err(err(
                     "AzureSignalRConnectionString",
                     "is not set; add it to the app settings (the local emulator only starts outside the Functions host)",
                 ))
             }
-            None => ServiceMode::LocalEmulator,
+            (None, None) => ServiceMode::LocalEmulator,
         };
         let hub = nonempty(args.hub).unwrap_or_else(|| "default".into());
         names::validate_hub(&hub).map_err(|e| err("AzureSignalRHubName", e.to_string()))?;
@@ -309,6 +327,7 @@ impl Settings {
         Ok(Self {
             listen,
             service,
+            emulator_auth: EmulatorAuth::parse(args.emulator_entra)?,
             hub,
             identity,
             token_claims: list(args.token_claims),

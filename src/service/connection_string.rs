@@ -32,8 +32,25 @@ pub struct ConnectionString {
 pub enum AuthType {
     /// Tokens signed with `AccessKey` (no `AuthType`, or a value that is not an Entra ID one).
     AccessKey,
-    /// `AuthType=azure`: the default Azure credential chain.
-    DefaultAzure,
+    /// `AuthType=azure`: the default Azure credential chain; the identity-based settings may
+    /// name the client and tenant (else `AZURE_CLIENT_ID` / `AZURE_TENANT_ID`).
+    DefaultAzure {
+        /// Client id of the app registration or user-assigned identity.
+        client_id: Option<String>,
+        /// Tenant of the app registration.
+        tenant_id: Option<String>,
+    },
+    /// Workload identity (identity-based settings, `credential=workloadidentity`): a federated
+    /// token file traded at the authority; absent values come from `AZURE_CLIENT_ID`,
+    /// `AZURE_TENANT_ID` and `AZURE_FEDERATED_TOKEN_FILE`.
+    WorkloadIdentity {
+        /// Client id of the federated app registration or identity.
+        client_id: Option<String>,
+        /// Its tenant.
+        tenant_id: Option<String>,
+        /// Path of the federated token file.
+        token_file: Option<String>,
+    },
     /// `AuthType=azure.msi` (or legacy `aad` with only `ClientId` or nothing): a managed identity,
     /// user-assigned when a client id is given.
     ManagedIdentity {
@@ -209,6 +226,16 @@ impl ConnectionString {
     pub fn auth(&self) -> &AuthType {
         &self.auth
     }
+
+    /// The same service, authenticated as `auth` (the identity-based settings build their
+    /// connection this way; an access key is dropped unless `auth` uses it).
+    pub fn with_auth(mut self, auth: AuthType) -> Self {
+        if auth != AuthType::AccessKey {
+            self.access_key = None;
+        }
+        self.auth = auth;
+        self
+    }
 }
 
 impl fmt::Display for ConnectionString {
@@ -251,7 +278,10 @@ fn parse_auth(
         })
     };
     match kind.as_deref() {
-        Some("azure") => Ok(AuthType::DefaultAzure),
+        Some("azure") => Ok(AuthType::DefaultAzure {
+            client_id: None,
+            tenant_id: None,
+        }),
         Some("azure.msi") => Ok(AuthType::ManagedIdentity {
             client_id: get("ClientId"),
         }),

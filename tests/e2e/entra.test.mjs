@@ -52,3 +52,22 @@ test("a managed-identity app negotiates and sends through the Entra emulator", a
   assert.deepEqual(c.received, [{ target: "news", args: ["hello"] }]);
   await c.connection.stop();
 });
+
+test("cargo run with SIGNALR_EMULATOR_ENTRA: the whole local stack runs with no key", async () => {
+  const local = await startApp({ SIGNALR_EMULATOR_ENTRA: "disable-local-auth", SIGNALR_FUNCTION_KEYS: "e2e-key" });
+  try {
+    const c = await connectViaApp(local, signalR.HttpTransportType.WebSockets, { targets: ["news"] });
+    assert.equal(await c.connection.invoke("subscribe", "news"), "news", "the upstream reaches the app");
+    const sent = await fetch(`${local.base}/api/messages`, {
+      method: "POST",
+      headers: { "Content-Type": "application/json", "x-functions-key": "e2e-key" },
+      body: JSON.stringify({ target: "news", arguments: ["no key"] }),
+    });
+    assert.equal(sent.status, 202);
+    await waitFor(() => c.received.length === 1, 5000, "the message to arrive");
+    assert.deepEqual(c.received, [{ target: "news", args: ["no key"] }]);
+    await c.connection.stop();
+  } finally {
+    await local.stop();
+  }
+});

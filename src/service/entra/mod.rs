@@ -1,17 +1,23 @@
-//! Microsoft Entra ID tokens for an app whose connection string has `AuthType=azure.msi` or
-//! `azure.app` (`docs/protocol.md` §9): where a token comes from ([`managed_identity`],
-//! [`client_secret`]), how it is cached ([`EntraCredential`]) and the temporary access key the
+//! Microsoft Entra ID tokens for an app whose connection string has `AuthType=azure.msi`,
+//! `azure.app` or `azure` (`docs/protocol.md` §7): where a token comes from ([`TokenSource`]:
+//! [`managed_identity`], [`client_secret`], [`certificate`], [`workload_identity`]), how it is cached ([`EntraCredential`]) and the temporary access key the
 //! service hands to an Entra-authorised app for signing client tokens ([`access_key`]).
 //!
 //! The official `azure_identity` crate is not used: it needs `azure_core` on reqwest 0.13 with
 //! aws-lc-rs (a C build) beside our reqwest 0.12/ring, roughly doubling the TLS stack, and its
-//! Rust MSRV is 1.88. The protocols are two small form/query requests, written here and tested
-//! against local stand-ins (`tests/entra.rs`).
+//! Rust MSRV is 1.88. The protocols are small form/query requests, written here and tested
+//! against local stand-ins (`tests/entra.rs`, `tests/entra_authority.rs`).
 
 pub mod access_key;
+pub mod authority;
+pub mod certificate;
 pub mod client_secret;
 pub mod managed_identity;
 pub mod signer;
+mod source;
+pub mod workload_identity;
+
+pub use source::TokenSource;
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -19,7 +25,6 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use serde::Deserialize;
 use tokio::sync::Mutex;
 
-use super::connection_string::{AppCredential, AuthType};
 use super::secret::Secret;
 
 /// The scope the SDK asks for (`Constants.AsrsDefaultScope`).
@@ -77,64 +82,6 @@ pub enum EntraError {
     /// The environment does not describe a usable identity.
     #[error("{0}")]
     NotConfigured(String),
-}
-
-/// Where tokens come from.
-#[derive(Debug, Clone)]
-pub enum TokenSource {
-    /// A managed identity (App Service / Functions or IMDS).
-    ManagedIdentity(managed_identity::ManagedIdentity),
-    /// An app registration with a client secret.
-    ClientSecret(client_secret::ClientSecret),
-}
-
-impl TokenSource {
-    /// The source a connection string's `AuthType` asks for, read from the environment as
-    /// `azure_identity` does. `AuthType=azure` (the default chain) uses a client secret when
-    /// `AZURE_TENANT_ID`, `AZURE_CLIENT_ID` and `AZURE_CLIENT_SECRET` are set, else the managed
-    /// identity (with `AZURE_CLIENT_ID` as user-assigned id when set).
-    pub fn from_auth(auth: &AuthType) -> Result<Self, EntraError> {
-        let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
-        match auth {
-            AuthType::AccessKey => Err(EntraError::NotConfigured(
-                "the connection string uses an AccessKey, not Entra ID".into(),
-            )),
-            AuthType::ManagedIdentity { client_id } => Ok(Self::ManagedIdentity(
-                managed_identity::ManagedIdentity::from_env(client_id.clone())?,
-            )),
-            AuthType::Application {
-                client_id,
-                tenant_id,
-                credential: AppCredential::Secret(secret),
-            } => Ok(Self::ClientSecret(client_secret::ClientSecret::from_env(
-                tenant_id.clone(),
-                client_id.clone(),
-                secret.clone(),
-            ))),
-            AuthType::Application { .. } => Err(EntraError::NotConfigured(
-                "ClientCert (certificate credentials) is not supported; use ClientSecret or a managed identity (AuthType=azure.msi)".into(),
-            )),
-            AuthType::DefaultAzure => match (
-                var("AZURE_TENANT_ID"),
-                var("AZURE_CLIENT_ID"),
-                var("AZURE_CLIENT_SECRET"),
-            ) {
-                (Some(tenant), Some(client), Some(secret)) => Ok(Self::ClientSecret(
-                    client_secret::ClientSecret::from_env(tenant, client, Secret::new(secret)),
-                )),
-                (_, client_id, _) => Ok(Self::ManagedIdentity(
-                    managed_identity::ManagedIdentity::from_env(client_id)?,
-                )),
-            },
-        }
-    }
-
-    async fn fetch(&self, http: &reqwest::Client) -> Result<AccessToken, EntraError> {
-        match self {
-            Self::ManagedIdentity(m) => m.fetch(http).await,
-            Self::ClientSecret(c) => c.fetch(http).await,
-        }
-    }
 }
 
 /// A token source with a cache: a token is re-used until [`REFRESH_BEFORE_EXPIRY`] before it

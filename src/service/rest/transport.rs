@@ -131,11 +131,21 @@ impl Transport {
                             (failure, wait)
                         }
                         _ => {
-                            if let (Auth::Entra(credential), 401) = (&self.auth, status.as_u16()) {
-                                // The service refused the Entra token: fetch a new one next time.
-                                credential.invalidate().await;
-                            }
+                            let hint = match (&self.auth, status.as_u16()) {
+                                (Auth::Entra(credential), 401) => {
+                                    // The service refused the Entra token: fetch a new one next time.
+                                    credential.invalidate().await;
+                                    Some("the service did not accept the app's Entra ID token (wrong audience, expired, or from another tenant); a new token is fetched for the next call")
+                                }
+                                (Auth::Entra(_), 403) => Some("the app's identity has no role for this on the service; assign it \"SignalR REST API Owner\" or \"SignalR Service Owner\""),
+                                _ => None,
+                            };
                             let mut error = self.service_error(call, response, code, token).await;
+                            if let (RestError::Service { message, .. }, Some(hint)) =
+                                (&mut error, hint)
+                            {
+                                message.push_str(&format!(" ({hint})"));
+                            }
                             if let (RestError::Service { message, .. }, Some(asked)) =
                                 (&mut error, asked)
                             {
