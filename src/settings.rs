@@ -8,6 +8,7 @@ use crate::app::forward::Webhook;
 use crate::app::identity::{EasyAuthUserId, IdentitySettings, OidcSettings};
 use crate::app::topics::{Publishers, TopicFilter, TopicSettings};
 use crate::app::upstream::UpstreamSettings;
+use crate::app::webpubsub::settings::{WebPubSubArgs, WebPubSubSettings};
 use crate::service::names;
 use crate::service::transports::Transports;
 use crate::service::{ConnectionString, Secret};
@@ -119,6 +120,9 @@ pub struct ServeArgs {
     /// Topics clients may use, comma-separated exact names and `prefix*` patterns (default all).
     #[arg(long, env = "SIGNALR_PUBSUB_TOPICS")]
     pub pubsub_topics: Option<String>,
+    /// Azure Web PubSub (WebPubSubConnectionString, WebPubSubHub, WEBPUBSUB_*).
+    #[command(flatten)]
+    pub webpubsub: WebPubSubArgs,
 }
 
 /// Where the app's service is.
@@ -128,6 +132,9 @@ pub enum ServiceMode {
     Remote(Box<ConnectionString>),
     /// No connection string outside the host: start the embedded emulator.
     LocalEmulator,
+    /// No connection string under the host, but Web PubSub is configured: the SignalR routes
+    /// answer that AzureSignalRConnectionString is not set, the Web PubSub routes work.
+    NotConfigured,
 }
 
 /// Validated settings.
@@ -165,6 +172,8 @@ pub struct Settings {
     pub upstream: UpstreamSettings,
     /// Topic pub/sub over the upstream.
     pub topics: TopicSettings,
+    /// Azure Web PubSub.
+    pub webpubsub: WebPubSubSettings,
 }
 
 /// A setting that could not be used; the message names it and says what to fix.
@@ -190,6 +199,7 @@ impl ServeArgs {
     pub fn with_environment(mut self) -> Self {
         self.host_port = std::env::var("FUNCTIONS_CUSTOMHANDLER_PORT").ok();
         self.connection_string = std::env::var("AzureSignalRConnectionString").ok();
+        self.webpubsub.connection_string = std::env::var("WebPubSubConnectionString").ok();
         self
     }
 }
@@ -204,10 +214,12 @@ impl Settings {
     pub fn from_args(args: ServeArgs) -> Result<Self, SettingsError> {
         let listen = ListenAddress::from_args(&args)?;
         let under_host = listen.under_host;
+        let webpubsub = WebPubSubSettings::from_args(args.webpubsub.clone())?;
         let service = match nonempty(args.connection_string) {
             Some(cs) => ServiceMode::Remote(Box::new(
                 ConnectionString::parse(&cs).map_err(|e| err("AzureSignalRConnectionString", e.to_string()))?,
             )),
+            None if under_host && webpubsub.connection.is_some() => ServiceMode::NotConfigured,
             None if under_host => {
                 return Err(err(
                     "AzureSignalRConnectionString",
@@ -332,6 +344,7 @@ impl Settings {
             max_batch,
             upstream,
             topics,
+            webpubsub,
         })
     }
 }

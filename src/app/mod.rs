@@ -21,6 +21,7 @@ pub mod oidc_keys;
 pub mod server;
 pub mod topics;
 pub mod upstream;
+pub mod webpubsub;
 
 use std::sync::Arc;
 
@@ -50,6 +51,7 @@ struct Inner {
     access_key: Option<Secret>,
     authenticator: Authenticator,
     client_base: Option<String>,
+    webpubsub: webpubsub::WebPubSub,
 }
 
 /// Signs client tokens: with the access key, or with the service's temporary key under Entra ID.
@@ -110,7 +112,9 @@ impl AppState {
                 }),
         };
         let authenticator = Authenticator::new(settings.identity.clone());
+        let webpubsub = webpubsub::WebPubSub::new(settings.webpubsub.clone());
         Self(Arc::new(Inner {
+            webpubsub,
             settings,
             service,
             access_key: connection.and_then(|cs| cs.access_key().cloned()),
@@ -148,11 +152,18 @@ impl AppState {
     pub fn authenticator(&self) -> &Authenticator {
         &self.0.authenticator
     }
+
+    /// The Web PubSub side: its settings and service.
+    pub fn webpubsub(&self) -> &webpubsub::WebPubSub {
+        &self.0.webpubsub
+    }
 }
 
 /// Functions whose POST body is JSON: they refuse other content types (see [`content_type`]).
 /// The upstream checks its own content type; negotiate ignores its body.
-const JSON_BODY_FUNCTIONS: [&str; 7] = [
+const JSON_BODY_FUNCTIONS: [&str; 9] = [
+    "webpubsub-actions",
+    "webpubsub-actions-hub",
     "messages",
     "messages-hub",
     "groups",
@@ -219,6 +230,23 @@ fn handlers(function: &Function) -> MethodRouter<AppState> {
         "upstream" => post(upstream::receive),
         "demo" => get(demo::page),
         "demo-asset" => get(demo::asset),
+        "webpubsub-negotiate" => {
+            get(webpubsub::negotiate::default_hub).post(webpubsub::negotiate::default_hub)
+        }
+        "webpubsub-negotiate-hub" => {
+            get(webpubsub::negotiate::named_hub).post(webpubsub::negotiate::named_hub)
+        }
+        "webpubsub-actions" => post(webpubsub::actions::default_hub),
+        "webpubsub-actions-hub" => post(webpubsub::actions::named_hub),
+        "webpubsub-events" => {
+            axum::routing::options(webpubsub::events::handshake).post(webpubsub::events::receive)
+        }
+        "webpubsub-connection" => {
+            get(webpubsub::manage::connection).merge(delete(webpubsub::manage::close_connection))
+        }
+        "webpubsub-user" => get(webpubsub::manage::user),
+        "webpubsub-group" => get(webpubsub::manage::group),
+        "webpubsub-permission" => get(webpubsub::manage::permission),
         other => get(move || async move {
             ApiError::new(
                 StatusCode::INTERNAL_SERVER_ERROR,

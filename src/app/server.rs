@@ -48,7 +48,8 @@ async fn serve_app(settings: Settings) -> Result<(), BoxError> {
     let app_addr = listener.local_addr()?;
     let mut emulator_handle = None;
     let connection = match &settings.service {
-        ServiceMode::Remote(cs) => (**cs).clone(),
+        ServiceMode::Remote(cs) => Some((**cs).clone()),
+        ServiceMode::NotConfigured => None,
         ServiceMode::LocalEmulator => {
             let listener = TcpListener::bind(SocketAddr::new(
                 settings.listen.bind,
@@ -67,11 +68,19 @@ async fn serve_app(settings: Settings) -> Result<(), BoxError> {
             let cs = ConnectionString::parse(&handle.connection_string())?;
             announce_local_stack(app_addr, &handle, &settings);
             emulator_handle = Some(handle);
-            cs
+            Some(cs)
         }
     };
-    tracing::info!(address = %app_addr, service = %connection, "function app listening");
-    let app = router(AppState::new(settings, Some(&connection)));
+    match &connection {
+        Some(cs) => tracing::info!(address = %app_addr, service = %cs, "function app listening"),
+        None => {
+            tracing::info!(address = %app_addr, "function app listening (SignalR not configured: AzureSignalRConnectionString is not set)")
+        }
+    }
+    if let Some(cs) = &settings.webpubsub.connection {
+        tracing::info!(webpubsub = %cs, "Web PubSub configured");
+    }
+    let app = router(AppState::new(settings, connection.as_ref()));
     http_server::serve(listener, app, ServerLimits::default(), shutdown_signal()).await?;
     if let Some(handle) = emulator_handle {
         handle.shutdown().await;
