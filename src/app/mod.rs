@@ -173,10 +173,13 @@ const JSON_BODY_FUNCTIONS: [&str; 9] = [
     "close-user",
 ];
 
+/// Functions only services call (never a browser), whose `OPTIONS` is their own: Web PubSub's
+/// abuse-protection handshake.
+const WITHOUT_CORS: [&str; 1] = ["webpubsub-events"];
+
 /// The app's router: `GET /` for the host's readiness ping, then one route per function.
 pub fn router(state: AppState) -> Router {
-    let mut router = Router::new().route("/", get(|| async { "ok" }));
-    for function in FUNCTIONS {
+    let route = |function: &Function| {
         let mut route = handlers(function);
         if JSON_BODY_FUNCTIONS.contains(&function.name) {
             route = route.layer(axum::middleware::from_fn(content_type::require_json));
@@ -187,14 +190,22 @@ pub fn router(state: AppState) -> Router {
                 keys::require_key,
             ));
         }
-        router = router.route(&function.path(), route);
+        route
+    };
+    let mut router = Router::new().route("/", get(|| async { "ok" }));
+    for function in FUNCTIONS.iter().filter(|f| !WITHOUT_CORS.contains(&f.name)) {
+        router = router.route(&function.path(), route(function));
     }
     let router = router
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed);
     let settings = state.settings();
     let local_stack = matches!(settings.service, ServiceMode::LocalEmulator);
-    let router = cors::layer(router, &settings.cors_origins, local_stack);
+    let mut router = cors::layer(router, &settings.cors_origins, local_stack);
+    // Added after the CORS layer, so that it does not answer their OPTIONS as a preflight.
+    for function in FUNCTIONS.iter().filter(|f| WITHOUT_CORS.contains(&f.name)) {
+        router = router.route(&function.path(), route(function));
+    }
     router.with_state(state)
 }
 
