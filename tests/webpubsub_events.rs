@@ -16,6 +16,9 @@ use serverless_signalr::service::{signature, Secret};
 use serverless_signalr::settings::ServeArgs;
 use webpubsub_support::{check, spawn_app, Service, TestApp, KEY};
 
+/// A request the webhook received: headers and body.
+type Forwarded = (HeaderMap, Vec<u8>);
+
 const SECONDARY: &str = "the-services-secondary-key";
 
 async fn app(service: &Service, webpubsub: WebPubSubArgs) -> TestApp {
@@ -121,14 +124,6 @@ async fn signatures_are_checked_first() {
         },
     )
     .await;
-    let user_event = |signature: Option<String>| {
-        let request = event(&app, "azure.webpubsub.user.message", "conn-1", None)
-            .header("content-type", "text/plain");
-        match signature {
-            Some(s) => request.header("ce-signature", s),
-            None => request,
-        }
-    };
     let good = sign(KEY, "conn-1");
     let hostile = [
         String::new(),
@@ -400,7 +395,7 @@ async fn connections_are_announced_and_user_events_broadcast_with_their_data_typ
 
 #[tokio::test]
 async fn other_events_are_forwarded_to_a_signed_webhook() {
-    let received: Arc<Mutex<Vec<(HeaderMap, Vec<u8>)>>> = Arc::default();
+    let received: Arc<Mutex<Vec<Forwarded>>> = Arc::default();
     let sink = received.clone();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let webhook = format!("http://{}/hook?key=k", listener.local_addr().unwrap());

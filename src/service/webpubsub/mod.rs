@@ -11,6 +11,8 @@ pub mod client_token;
 pub mod connection_string;
 pub mod content;
 pub mod rest;
+pub mod rest_options;
+mod rest_paths;
 
 pub use client_token::{ClientAccess, ClientProtocol, ClientTokenOptions};
 pub use connection_string::WebPubSubConnectionString;

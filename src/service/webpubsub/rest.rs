@@ -7,10 +7,17 @@
 use std::sync::Arc;
 
 use reqwest::Method;
-use serde_json::json;
 
 use super::connection_string::WebPubSubConnectionString;
 use super::content::Content;
+pub use super::rest_options::{
+    check_filter, GenerateTokenOptions, Permission, SendOptions, MAX_FILTER_CHARS, MAX_MESSAGE_TTL,
+};
+use super::rest_options::{groups_body, send_options};
+use super::rest_paths::{
+    connection_path, connection_segment, group_connection_path, group_segment, hub_path,
+    user_group_path, user_segment,
+};
 use crate::service::names;
 use crate::service::rest::call::Call;
 use crate::service::rest::transport::Transport;
@@ -19,56 +26,6 @@ use crate::service::token::TokenMinter;
 
 /// The data-plane API version of every call.
 pub const API_VERSION: &str = "2024-01-01";
-/// Largest `messageTtlSeconds` the service accepts.
-pub const MAX_MESSAGE_TTL: u32 = 300;
-/// Longest OData filter sent (the service's URL limit leaves room for about this much).
-pub const MAX_FILTER_CHARS: usize = 4096;
-
-/// A permission of a connection (reference §2.3).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Permission {
-    /// Publish to a group (or every group without a target).
-    SendToGroup,
-    /// Join and leave a group (or every group without a target).
-    JoinLeaveGroup,
-}
-
-impl Permission {
-    /// The path segment: `sendToGroup` or `joinLeaveGroup`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::SendToGroup => "sendToGroup",
-            Self::JoinLeaveGroup => "joinLeaveGroup",
-        }
-    }
-}
-
-/// Who does not get a send, and for how long it is kept.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct SendOptions {
-    /// Connection ids left out (`excluded`; not for sends to a user or connection).
-    pub excluded: Vec<String>,
-    /// An OData filter over `userId`, `connectionId` and `groups` (not for sends to a connection).
-    pub filter: Option<String>,
-    /// `messageTtlSeconds`, 0..=300 (0 = never expires).
-    pub message_ttl_seconds: Option<u32>,
-}
-
-/// What `:generateToken` puts in the token.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct GenerateTokenOptions {
-    /// `userId`.
-    pub user_id: Option<String>,
-    /// `role`, repeated.
-    pub roles: Vec<String>,
-    /// `group`, repeated.
-    pub groups: Vec<String>,
-    /// `minutesToExpire` (at least 1; the service's default is 60).
-    pub minutes_to_expire: Option<u32>,
-    /// `clientType`: `Default` or `MQTT`.
-    pub client_type: Option<&'static str>,
-}
-
 /// The REST client. Cheap to clone: clones share one pooled HTTP client and one token cache.
 #[derive(Clone)]
 pub struct WebPubSubClient {
@@ -529,80 +486,9 @@ fn call(operation: &'static str, method: Method, path: String) -> Call {
     Call::new(operation, method, path).for_api(API_VERSION)
 }
 
-/// Adds `excluded`, `filter` and `messageTtlSeconds` where the operation takes them; refuses
-/// them where it does not (rather than silently widening or narrowing a send).
-fn send_options(
-    mut call: Call,
-    options: &SendOptions,
-    excluded: bool,
-    filter: bool,
-) -> Result<Call, RestError> {
-    if !options.excluded.is_empty() {
-        if !excluded {
-            return Err(RestError::InvalidArgument(format!(
-                "{} takes no excluded connections",
-                call.operation
-            )));
-        }
-        call = call.excluded(&options.excluded)?;
-    }
-    if let Some(text) = &options.filter {
-        if !filter {
-            return Err(RestError::InvalidArgument(format!(
-                "{} takes no filter",
-                call.operation
-            )));
-        }
-        check_filter(text)?;
-        call = call.query("filter", text);
-    }
-    if let Some(ttl) = options.message_ttl_seconds {
-        if ttl > MAX_MESSAGE_TTL {
-            return Err(RestError::InvalidArgument(format!(
-                "messageTtlSeconds {ttl} is too large; use 0 (never expires) to {MAX_MESSAGE_TTL}"
-            )));
-        }
-        call = call.query("messageTtlSeconds", &ttl.to_string());
-    }
-    Ok(call)
-}
-
 fn with_content(call: Call, content: &Content) -> Result<Call, RestError> {
     content.check()?;
     Ok(call.typed_body(content.bytes().to_vec(), content.content_type()))
-}
-
-/// An OData filter must say something, fit in the URL and hold no control characters.
-pub fn check_filter(filter: &str) -> Result<(), RestError> {
-    if filter.trim().is_empty() {
-        return Err(RestError::InvalidArgument("the filter is empty; leave it out or write an OData filter such as `userId eq 'alice'`".into()));
-    }
-    if filter.chars().count() > MAX_FILTER_CHARS {
-        return Err(RestError::InvalidArgument(format!(
-            "the filter is longer than {MAX_FILTER_CHARS} characters"
-        )));
-    }
-    if filter.chars().any(char::is_control) {
-        return Err(RestError::InvalidArgument(
-            "the filter contains control characters".into(),
-        ));
-    }
-    Ok(())
-}
-
-fn groups_body(groups: &[String], filter: &str) -> Result<Vec<u8>, RestError> {
-    if groups.is_empty() {
-        return Err(RestError::InvalidArgument(
-            "groups is empty; name at least one group".into(),
-        ));
-    }
-    for group in groups {
-        names::validate_group(group)?;
-    }
-    check_filter(filter)?;
-    Ok(json!({ "groups": groups, "filter": filter })
-        .to_string()
-        .into_bytes())
 }
 
 fn permission_call(
@@ -625,51 +511,4 @@ fn permission_call(
         call = call.query("targetName", target);
     }
     Ok(call)
-}
-
-/// `api/hubs/{hub}`: the hub as given (Web PubSub SDKs do not lower-case it).
-fn hub_path(hub: &str) -> Result<String, RestError> {
-    names::validate_hub(hub)?;
-    Ok(format!("api/hubs/{}", names::encode(hub)))
-}
-
-fn user_segment(user: &str) -> Result<String, RestError> {
-    names::validate_user(user)?;
-    Ok(names::encode(user))
-}
-
-fn group_segment(group: &str) -> Result<String, RestError> {
-    names::validate_group(group)?;
-    Ok(names::encode(group))
-}
-
-fn connection_segment(id: &str) -> Result<String, RestError> {
-    names::validate_connection_id(id)?;
-    Ok(names::encode(id))
-}
-
-fn connection_path(hub: &str, id: &str) -> Result<String, RestError> {
-    Ok(format!(
-        "{}/connections/{}",
-        hub_path(hub)?,
-        connection_segment(id)?
-    ))
-}
-
-fn group_connection_path(hub: &str, group: &str, id: &str) -> Result<String, RestError> {
-    Ok(format!(
-        "{}/groups/{}/connections/{}",
-        hub_path(hub)?,
-        group_segment(group)?,
-        connection_segment(id)?
-    ))
-}
-
-fn user_group_path(hub: &str, group: &str, user: &str) -> Result<String, RestError> {
-    Ok(format!(
-        "{}/users/{}/groups/{}",
-        hub_path(hub)?,
-        user_segment(user)?,
-        group_segment(group)?
-    ))
 }
