@@ -5,7 +5,7 @@
 //! * `connect` answers what the `WEBPUBSUB_CONNECT_*` policy gives: 401 for a client without a
 //!   user id when one is required; else the user id, groups, roles and subprotocol as JSON, or 204
 //!   when there is nothing to add;
-//! * `connected` / `disconnected` announce "<user> connected" / "<user> disconnected" to everyone
+//! * `connected` / `disconnected` announce `<user> connected` / `<user> disconnected` to everyone
 //!   (`WEBPUBSUB_ANNOUNCE_CONNECTIONS`) and are forwarded to `WEBPUBSUB_FORWARD_URL`;
 //! * user events named in `WEBPUBSUB_BROADCAST_EVENTS` are sent to everyone with the same
 //!   dataType; others are forwarded (when a webhook is set) and answered 204.

@@ -80,7 +80,7 @@ pub struct WebPubSubArgs {
         env = "WEBPUBSUB_BROADCAST_EVENTS"
     )]
     pub broadcast_events: Option<String>,
-    /// Tell everyone "<user> connected" / "<user> disconnected" as text (`true`/`false`).
+    /// Tell everyone `<user> connected` / `<user> disconnected` as text (`true`/`false`).
     #[arg(
         id = "webpubsub-announce-connections",
         long = "webpubsub-announce-connections",
