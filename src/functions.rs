@@ -99,6 +99,56 @@ pub const FUNCTIONS: &[Function] = &[
     f("upstream", "upstream", &["post"], Keyed),
     f("demo", "demo", &["get"], Anonymous),
     f("demo-asset", "demo/{file}", &["get"], Anonymous),
+    // Azure Web PubSub, a peer of the SignalR routes above.
+    f(
+        "webpubsub-negotiate",
+        "webpubsub/negotiate",
+        &["get", "post"],
+        Anonymous,
+    ),
+    f(
+        "webpubsub-negotiate-hub",
+        "webpubsub/hubs/{hub}/negotiate",
+        &["get", "post"],
+        Anonymous,
+    ),
+    f("webpubsub-actions", "webpubsub/actions", &["post"], Keyed),
+    f(
+        "webpubsub-actions-hub",
+        "webpubsub/hubs/{hub}/actions",
+        &["post"],
+        Keyed,
+    ),
+    f(
+        "webpubsub-events",
+        "webpubsub/events",
+        &["options", "post"],
+        Keyed,
+    ),
+    f(
+        "webpubsub-connection",
+        "webpubsub/hubs/{hub}/connections/{connectionId}",
+        &["get", "delete"],
+        Keyed,
+    ),
+    f(
+        "webpubsub-user",
+        "webpubsub/hubs/{hub}/users/{user}",
+        &["get"],
+        Keyed,
+    ),
+    f(
+        "webpubsub-group",
+        "webpubsub/hubs/{hub}/groups/{group}",
+        &["get"],
+        Keyed,
+    ),
+    f(
+        "webpubsub-permission",
+        "webpubsub/hubs/{hub}/permissions/{permission}/connections/{connectionId}",
+        &["get"],
+        Keyed,
+    ),
 ];
 
 impl Function {

@@ -30,7 +30,10 @@
 //!
 //! * [`settings`] — every app setting, parsed once at start-up.
 //! * [`service`] — talks to the service: connection strings, tokens, names, the REST client,
-//!   Entra ID tokens for apps without an access key ([`service::entra`]).
+//!   Entra ID tokens for apps without an access key ([`service::entra`]); Azure Web PubSub's
+//!   connection string, client tokens and REST client in [`service::webpubsub`].
+//! * [`app::webpubsub`] — the Web PubSub routes (`/api/webpubsub/…`: negotiate, actions,
+//!   management, the CloudEvents handler), a peer of the SignalR ones.
 //! * [`app`] — the HTTP surface the Functions host forwards to.
 //! * [`emulator`] — the embedded local SignalR Service.
 //! * [`http_server`] — the HTTP server both listen with: connection cap, header/body/idle

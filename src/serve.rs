@@ -53,7 +53,8 @@ async fn serve_app(mut settings: Settings) -> Result<(), BoxError> {
     let mut emulator_handle = None;
     let mut identity = None;
     let connection = match &settings.service {
-        ServiceMode::Remote(cs) => (**cs).clone(),
+        ServiceMode::Remote(cs) => Some((**cs).clone()),
+        ServiceMode::NotConfigured => None,
         ServiceMode::LocalEmulator => {
             let listener = TcpListener::bind(SocketAddr::new(
                 settings.listen.bind,
@@ -89,13 +90,21 @@ async fn serve_app(mut settings: Settings) -> Result<(), BoxError> {
                 }
             };
             emulator_handle = Some(handle);
-            cs
+            Some(cs)
         }
     };
-    tracing::info!(address = %app_addr, service = %connection, "function app listening");
+    match &connection {
+        Some(cs) => tracing::info!(address = %app_addr, service = %cs, "function app listening"),
+        None => {
+            tracing::info!(address = %app_addr, "function app listening (SignalR not configured: AzureSignalRConnectionString is not set)")
+        }
+    }
+    if let Some(cs) = &settings.webpubsub.connection {
+        tracing::info!(webpubsub = %cs, "Web PubSub configured");
+    }
     let app = router(AppState::with_identity(
         settings,
-        Some(&connection),
+        connection.as_ref(),
         identity,
     ));
     http_server::serve(listener, app, ServerLimits::default(), shutdown_signal()).await?;

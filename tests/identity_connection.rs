@@ -41,7 +41,7 @@ fn auth(pairs: &[(&str, &str)]) -> AuthType {
             assert!(cs.access_key().is_none());
             cs.auth().clone()
         }
-        ServiceMode::LocalEmulator => panic!("identity-based settings must not start the emulator"),
+        other => panic!("identity-based settings must name a remote service, not {other:?}"),
     }
 }
 

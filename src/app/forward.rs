@@ -69,22 +69,28 @@ impl Webhook {
     /// Posts `event` to the webhook. For an invocation, `Ok` is the result to relay (the
     /// answer's JSON, its text, or `null` when empty) and `Err` the error text to relay.
     pub async fn forward(&self, event: &WebhookEvent<'_>) -> Result<Value, String> {
-        forward(self, event).await
+        post(self, event.event, &event.to_json()).await
+    }
+
+    /// Posts any JSON document (e.g. a Web PubSub event) the same way, signed when a secret is
+    /// set; `label` names the event in errors and logs.
+    pub async fn post(&self, label: &str, document: &Value) -> Result<Value, String> {
+        post(self, label, document).await
     }
 }
 
-async fn forward(webhook: &Webhook, event: &WebhookEvent<'_>) -> Result<Value, String> {
+async fn post(webhook: &Webhook, label: &str, document: &Value) -> Result<Value, String> {
     let url = &webhook.url;
     let failed = |why: String| {
         tracing::warn!(
             host = host_of(url),
-            event = event.event,
+            event = label,
             "forwarding to the webhook failed: {why}"
         );
-        format!("{} failed: {why}", event.event)
+        format!("{label} failed: {why}")
     };
     // The exact bytes sent are the bytes signed.
-    let body = event.to_json().to_string().into_bytes();
+    let body = document.to_string().into_bytes();
     let mut request = client()
         .post(url.expose())
         .header(reqwest::header::CONTENT_TYPE, "application/json");

@@ -18,6 +18,7 @@ pub mod negotiate;
 pub mod settings;
 pub mod topics;
 pub mod upstream;
+pub mod webpubsub;
 
 use std::sync::Arc;
 
@@ -47,6 +48,7 @@ struct Inner {
     access_key: Option<Secret>,
     authenticator: Authenticator,
     client_base: Option<String>,
+    webpubsub: webpubsub::WebPubSub,
 }
 
 /// Signs client tokens: with the access key, or with the service's temporary key under Entra ID.
@@ -118,7 +120,9 @@ impl AppState {
                 }),
         };
         let authenticator = Authenticator::new(settings.identity.clone());
+        let webpubsub = webpubsub::WebPubSub::new(settings.webpubsub.clone());
         Self(Arc::new(Inner {
+            webpubsub,
             settings,
             service,
             access_key: connection.and_then(|cs| cs.access_key().cloned()),
@@ -156,11 +160,18 @@ impl AppState {
     pub fn authenticator(&self) -> &Authenticator {
         &self.0.authenticator
     }
+
+    /// The Web PubSub side: its settings and service.
+    pub fn webpubsub(&self) -> &webpubsub::WebPubSub {
+        &self.0.webpubsub
+    }
 }
 
 /// Functions whose POST body is JSON: they refuse other content types (see [`content_type`]).
 /// The upstream checks its own content type; negotiate ignores its body.
-const JSON_BODY_FUNCTIONS: [&str; 7] = [
+const JSON_BODY_FUNCTIONS: [&str; 9] = [
+    "webpubsub-actions",
+    "webpubsub-actions-hub",
     "messages",
     "messages-hub",
     "groups",
@@ -170,10 +181,13 @@ const JSON_BODY_FUNCTIONS: [&str; 7] = [
     "close-user",
 ];
 
+/// Functions only services call (never a browser), whose `OPTIONS` is their own: Web PubSub's
+/// abuse-protection handshake.
+const WITHOUT_CORS: [&str; 1] = ["webpubsub-events"];
+
 /// The app's router: `GET /` for the host's readiness ping, then one route per function.
 pub fn router(state: AppState) -> Router {
-    let mut router = Router::new().route("/", get(|| async { "ok" }));
-    for function in FUNCTIONS {
+    let route = |function: &Function| {
         let mut route = handlers(function);
         if JSON_BODY_FUNCTIONS.contains(&function.name) {
             route = route.layer(axum::middleware::from_fn(content_type::require_json));
@@ -184,14 +198,22 @@ pub fn router(state: AppState) -> Router {
                 keys::require_key,
             ));
         }
-        router = router.route(&function.path(), route);
+        route
+    };
+    let mut router = Router::new().route("/", get(|| async { "ok" }));
+    for function in FUNCTIONS.iter().filter(|f| !WITHOUT_CORS.contains(&f.name)) {
+        router = router.route(&function.path(), route(function));
     }
     let router = router
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed);
     let settings = state.settings();
     let local_stack = matches!(settings.service, ServiceMode::LocalEmulator);
-    let router = cors::layer(router, &settings.cors_origins, local_stack);
+    let mut router = cors::layer(router, &settings.cors_origins, local_stack);
+    // Added after the CORS layer, so that it does not answer their OPTIONS as a preflight.
+    for function in FUNCTIONS.iter().filter(|f| WITHOUT_CORS.contains(&f.name)) {
+        router = router.route(&function.path(), route(function));
+    }
     router.with_state(state)
 }
 
@@ -227,6 +249,23 @@ fn handlers(function: &Function) -> MethodRouter<AppState> {
         "upstream" => post(upstream::receive),
         "demo" => get(demo::page),
         "demo-asset" => get(demo::asset),
+        "webpubsub-negotiate" => {
+            get(webpubsub::negotiate::default_hub).post(webpubsub::negotiate::default_hub)
+        }
+        "webpubsub-negotiate-hub" => {
+            get(webpubsub::negotiate::named_hub).post(webpubsub::negotiate::named_hub)
+        }
+        "webpubsub-actions" => post(webpubsub::actions::default_hub),
+        "webpubsub-actions-hub" => post(webpubsub::actions::named_hub),
+        "webpubsub-events" => {
+            axum::routing::options(webpubsub::events::handshake).post(webpubsub::events::receive)
+        }
+        "webpubsub-connection" => {
+            get(webpubsub::manage::connection).merge(delete(webpubsub::manage::close_connection))
+        }
+        "webpubsub-user" => get(webpubsub::manage::user),
+        "webpubsub-group" => get(webpubsub::manage::group),
+        "webpubsub-permission" => get(webpubsub::manage::permission),
         other => get(move || async move {
             ApiError::new(
                 StatusCode::INTERNAL_SERVER_ERROR,

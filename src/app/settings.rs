@@ -8,6 +8,7 @@ use crate::app::forward::Webhook;
 use crate::app::identity::{EasyAuthUserId, IdentitySettings, OidcSettings};
 use crate::app::topics::{Publishers, TopicFilter, TopicSettings};
 use crate::app::upstream::UpstreamSettings;
+use crate::app::webpubsub::settings::{WebPubSubArgs, WebPubSubSettings};
 use crate::service::names;
 use crate::service::transports::Transports;
 use crate::service::{ConnectionString, Secret};
@@ -15,9 +16,12 @@ use crate::service::{ConnectionString, Secret};
 mod emulator_entra;
 mod identity_connection;
 mod listen;
+pub mod value;
 pub use emulator_entra::EmulatorAuth;
 pub use identity_connection::IdentityConnection;
 pub use listen::ListenAddress;
+pub use value::SettingsError;
+use value::{boolean, err, list, nonempty};
 
 /// Raw settings as given on the command line or in the environment. Everything is text, so that
 /// a bad value is refused by [`Settings`] with the setting's name, and values that do not apply
@@ -131,6 +135,9 @@ pub struct ServeArgs {
     /// Topics clients may use, comma-separated exact names and `prefix*` patterns (default all).
     #[arg(long, env = "SIGNALR_PUBSUB_TOPICS")]
     pub pubsub_topics: Option<String>,
+    /// Azure Web PubSub (WebPubSubConnectionString, WebPubSubHub, WEBPUBSUB_*).
+    #[command(flatten)]
+    pub webpubsub: WebPubSubArgs,
 }
 
 /// Where the app's service is.
@@ -140,6 +147,9 @@ pub enum ServiceMode {
     Remote(Box<ConnectionString>),
     /// No connection string outside the host: start the embedded emulator.
     LocalEmulator,
+    /// No connection string under the host, but Web PubSub is configured: the SignalR routes
+    /// answer that AzureSignalRConnectionString is not set, the Web PubSub routes work.
+    NotConfigured,
 }
 
 /// Validated settings.
@@ -179,23 +189,8 @@ pub struct Settings {
     pub upstream: UpstreamSettings,
     /// Topic pub/sub over the upstream.
     pub topics: TopicSettings,
-}
-
-/// A setting that could not be used; the message names it and says what to fix.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{setting}: {problem}")]
-pub struct SettingsError {
-    /// The setting's name.
-    pub setting: &'static str,
-    /// What is wrong.
-    pub problem: String,
-}
-
-fn err(setting: &'static str, problem: impl Into<String>) -> SettingsError {
-    SettingsError {
-        setting,
-        problem: problem.into(),
-    }
+    /// Azure Web PubSub.
+    pub webpubsub: WebPubSubSettings,
 }
 
 impl ServeArgs {
@@ -205,6 +200,7 @@ impl ServeArgs {
         self.host_port = std::env::var("FUNCTIONS_CUSTOMHANDLER_PORT").ok();
         self.connection_string = std::env::var("AzureSignalRConnectionString").ok();
         self.identity_connection = IdentityConnection::from_env();
+        self.webpubsub.connection_string = std::env::var("WebPubSubConnectionString").ok();
         self
     }
 }
@@ -219,6 +215,7 @@ impl Settings {
     pub fn from_args(args: ServeArgs) -> Result<Self, SettingsError> {
         let listen = ListenAddress::from_args(&args)?;
         let under_host = listen.under_host;
+        let webpubsub = WebPubSubSettings::from_args(args.webpubsub.clone())?;
         let identity_based = args.identity_connection.parse()?;
         let service = match (nonempty(args.connection_string), identity_based) {
             (Some(_), Some(_)) => return Err(err("AzureSignalRConnectionString", "and AzureSignalRConnectionString__serviceUri are both set; keep one: the connection string, or the identity-based settings")),
@@ -226,6 +223,7 @@ impl Settings {
             (Some(cs), None) => ServiceMode::Remote(Box::new(
                 ConnectionString::parse(&cs).map_err(|e| err("AzureSignalRConnectionString", e.to_string()))?,
             )),
+            (None, None) if under_host && webpubsub.connection.is_some() => ServiceMode::NotConfigured,
             (None, None) if under_host => {
                 return Err(err(
                     "AzureSignalRConnectionString",
@@ -351,6 +349,7 @@ impl Settings {
             max_batch,
             upstream,
             topics,
+            webpubsub,
         })
     }
 }
@@ -434,27 +433,4 @@ fn validate_origin(origin: &str) -> Result<(), SettingsError> {
         ));
     }
     Ok(())
-}
-
-fn nonempty(value: Option<String>) -> Option<String> {
-    value
-        .map(|v| v.trim().to_string())
-        .filter(|v| !v.is_empty())
-}
-
-fn list(value: Option<String>) -> Vec<String> {
-    value
-        .unwrap_or_default()
-        .split(',')
-        .map(|s| s.trim().to_string())
-        .filter(|s| !s.is_empty())
-        .collect()
-}
-
-fn boolean(setting: &'static str, value: Option<String>) -> Result<bool, SettingsError> {
-    match nonempty(value).map(|v| v.to_ascii_lowercase()).as_deref() {
-        None | Some("false") | Some("0") => Ok(false),
-        Some("true") | Some("1") => Ok(true),
-        Some(other) => Err(err(setting, format!("{other:?} must be true or false"))),
-    }
 }

@@ -11,6 +11,7 @@ pub mod signature;
 pub mod token;
 pub mod transports;
 pub mod user_claims;
+pub mod webpubsub;
 
 pub use connection_string::ConnectionString;
 pub use secret::Secret;

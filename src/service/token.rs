@@ -171,6 +171,36 @@ impl TokenMinter {
         })
     }
 
+    /// A minter signing with `key` (no `kid`) whose REST audiences start with `audience_base`
+    /// and client URLs with `client_base` (both ending in `/`): for another product's connection
+    /// string (Web PubSub), which builds its own audiences.
+    pub fn from_parts(
+        key: &Secret,
+        audience_base: String,
+        client_base: String,
+    ) -> Result<Self, TokenError> {
+        Ok(Self {
+            mac: Hmac::new_from_slice(key.as_bytes())
+                .map_err(|e| TokenError::Signing(e.to_string()))?,
+            header: HEADER_B64.to_string(),
+            audience_base,
+            client_base,
+            server_id: format!("serverless-signalr_{:032x}", rand::random::<u128>()),
+            anonymous: Arc::default(),
+        })
+    }
+
+    /// Signs `claims` followed by `nbf`, `exp`, `iat` and `aud`, valid for `lifetime` from now:
+    /// the HS256 signing shared by every token this crate mints.
+    pub fn sign_claims(
+        &self,
+        claims: Map<String, Value>,
+        aud: String,
+        lifetime: Duration,
+    ) -> Result<String, TokenError> {
+        self.sign(claims, aud, lifetime, now())
+    }
+
     /// The URL clients connect to: `{client base}client/?hub={hub lowercased}`.
     pub fn client_url(&self, hub: &str) -> String {
         format!("{}client/?hub={}", self.client_base, hub.to_lowercase())

@@ -1,7 +1,7 @@
 //! `SIGNALR_EMULATOR_ENTRA`: runs the local stack's embedded emulator in Entra ID mode, so
 //! `cargo run` shows what an app with a managed identity does in Azure, with no key in the app.
 
-use super::{err, nonempty, SettingsError};
+use super::value::{err, nonempty, SettingsError};
 
 /// How the embedded emulator authenticates the app.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

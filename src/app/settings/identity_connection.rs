@@ -5,7 +5,7 @@
 //! the default chain), `__clientId`, `__tenantId`, `__clientSecret` and `__tokenFilePath`.
 //! Errors name the setting that is missing or in conflict; no value is ever repeated.
 
-use super::{err, SettingsError};
+use super::value::{err, SettingsError};
 use crate::service::connection_string::{AppCredential, AuthType};
 use crate::service::{ConnectionString, Secret};
 

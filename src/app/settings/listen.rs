@@ -4,7 +4,8 @@
 
 use std::net::{IpAddr, Ipv4Addr};
 
-use super::{err, nonempty, ServeArgs, SettingsError};
+use super::value::{err, nonempty, SettingsError};
+use super::ServeArgs;
 
 /// Where the handler listens, from the settings that say so.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -14,7 +14,7 @@ pub const API_VERSION: &str = "2022-06-01";
 
 /// What a 404 means for an operation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum NotFound {
+pub(crate) enum NotFound {
     /// A 404 is a failure like any other.
     Fails,
     /// A 404 says "does not exist / not a member": the call answers `false` (checks, adding a
@@ -24,7 +24,7 @@ pub(super) enum NotFound {
 
 /// A fully built REST operation.
 #[derive(Debug, Clone)]
-pub(super) struct Call {
+pub(crate) struct Call {
     pub operation: &'static str,
     pub method: Method,
     /// The path without a leading `/`, segments already encoded, e.g. `api/hubs/chat/:send`.
@@ -37,6 +37,15 @@ pub(super) struct Call {
     /// Overrides of the client's options for this call: most retries and per-attempt timeout.
     pub max_retries: Option<u32>,
     pub timeout: Option<Duration>,
+    /// The `api-version` of the call (default [`API_VERSION`]).
+    pub api_version: &'static str,
+    /// The body's media type (default `application/json`).
+    pub content_type: &'static str,
+    /// The token audience is the whole request URL, query included (Web PubSub, as its SDKs
+    /// sign), instead of the audience base + path + `api-version` (SignalR).
+    pub audience_is_url: bool,
+    /// Keep the body of a success answer (e.g. `:generateToken`).
+    pub wants_body: bool,
 }
 
 impl Call {
@@ -51,7 +60,37 @@ impl Call {
             not_found: NotFound::Fails,
             max_retries: None,
             timeout: None,
+            api_version: API_VERSION,
+            content_type: "application/json",
+            audience_is_url: false,
+            wants_body: false,
         }
+    }
+
+    /// A call of another product's API: `api_version`, and the whole URL as the token audience.
+    pub fn for_api(mut self, api_version: &'static str) -> Self {
+        self.api_version = api_version;
+        self.audience_is_url = true;
+        self
+    }
+
+    /// Adds `name=<value>` (encoded here) to the query.
+    pub fn query(mut self, name: &'static str, value: &str) -> Self {
+        self.query.push((name, names::encode(value)));
+        self
+    }
+
+    /// Sets the body and its media type.
+    pub fn typed_body(mut self, body: Vec<u8>, content_type: &'static str) -> Self {
+        self.body = Some(body);
+        self.content_type = content_type;
+        self
+    }
+
+    /// Keeps the body of the success answer.
+    pub fn with_answer_body(mut self) -> Self {
+        self.wants_body = true;
+        self
     }
 
     /// One attempt only, within `timeout` (or the client's timeout when shorter): for probes
@@ -106,12 +145,12 @@ impl Call {
         self.method != Method::POST
     }
 
-    /// The path and query the token audience is built from: `{path}?api-version=2022-06-01`.
+    /// The path and query the token audience is built from: `{path}?api-version={version}`.
     pub fn audience_path(&self) -> String {
-        format!("{}?api-version={API_VERSION}", self.path)
+        format!("{}?api-version={}", self.path, self.api_version)
     }
 
-    /// The request URL: `{server_base}{path}?api-version=2022-06-01[&name=value…]`.
+    /// The request URL: `{server_base}{path}?api-version={version}[&name=value…]`.
     pub fn url(&self, server_base: &str) -> String {
         let mut url = format!("{server_base}{}", self.audience_path());
         for (name, value) in &self.query {

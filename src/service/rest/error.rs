@@ -24,7 +24,7 @@ pub enum RestError {
     #[error("{0}")]
     InvalidArgument(String),
     /// The service answered with a status that is not success (after any retries).
-    #[error("{operation}: SignalR Service answered {status}{}: {message}", code_suffix(.code.as_deref()))]
+    #[error("{operation}: {} answered {status}{}: {message}", product(operation), code_suffix(.code.as_deref()))]
     Service {
         /// The client method that failed, e.g. `send_to_group`.
         operation: &'static str,
@@ -38,13 +38,16 @@ pub enum RestError {
     },
     /// The service did not answer within `RestOptions::timeout`. A send that timed out may or
     /// may not have been delivered, so it is not retried.
-    #[error("{operation}: SignalR Service did not answer in time; a message may or may not have been delivered")]
+    #[error(
+        "{operation}: {} did not answer in time; a message may or may not have been delivered",
+        product(operation)
+    )]
     Timeout {
         /// The client method that failed.
         operation: &'static str,
     },
     /// The service could not be reached (connection refused, DNS, TLS, connection lost).
-    #[error("{operation}: cannot reach SignalR Service: {detail}")]
+    #[error("{operation}: cannot reach {}: {detail}", product(operation))]
     Unreachable {
         /// The client method that failed.
         operation: &'static str,
@@ -65,6 +68,15 @@ impl RestError {
             Self::Identity(_) => Some(503),
             Self::Token(_) => None,
         }
+    }
+}
+
+/// The service an operation belongs to: Web PubSub operations are named `webpubsub.<name>`.
+fn product(operation: &str) -> &'static str {
+    if operation.starts_with("webpubsub.") {
+        "Web PubSub"
+    } else {
+        "SignalR Service"
     }
 }
 

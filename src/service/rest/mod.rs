@@ -18,12 +18,12 @@
 //! # Ok(()) }
 //! ```
 
-mod call;
+pub(crate) mod call;
 mod error;
 mod payload;
 mod retry;
 mod token_cache;
-mod transport;
+pub(crate) mod transport;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -23,6 +23,8 @@ use crate::service::{ConnectionString, Secret};
 const ERROR_CODE: &str = "x-ms-error-code";
 /// Most of an error body read into a message; the rest is dropped.
 const MAX_ERROR_BODY: usize = 16 * 1024;
+/// Most of a success answer's body kept (`:generateToken` answers a token of a few KB).
+const MAX_ANSWER_BODY: usize = 1024 * 1024;
 
 /// How calls are authorised.
 enum Auth {
@@ -33,13 +35,13 @@ enum Auth {
 }
 
 /// Everything a call needs, shared by all clones of a `RestClient`.
-pub(super) struct Transport {
+pub(crate) struct Transport {
     http: reqwest::Client,
     server_base: String,
     auth: Auth,
     tokens: TokenCache,
     access_key: Option<Secret>,
-    pub(super) options: RestOptions,
+    pub(crate) options: RestOptions,
 }
 
 impl Transport {
@@ -57,6 +59,36 @@ impl Transport {
             Some(credential) => Auth::Entra(credential),
             None => Auth::Key(TokenMinter::new(connection)?),
         };
+        Self::build(
+            connection.server_base(),
+            auth,
+            connection.access_key().cloned(),
+            options,
+        )
+    }
+
+    /// A transport to `server_base` (ending in `/`) whose calls are signed by `minter` with the
+    /// access key `key` (Web PubSub builds its own minter from its own connection string).
+    pub(crate) fn with_minter(
+        server_base: String,
+        minter: TokenMinter,
+        key: Secret,
+        options: RestOptions,
+    ) -> Result<Self, RestError> {
+        if options.timeout.is_zero() {
+            return Err(RestError::InvalidArgument(
+                "the REST timeout must be longer than zero".into(),
+            ));
+        }
+        Self::build(server_base, Auth::Key(minter), Some(key), options)
+    }
+
+    fn build(
+        server_base: String,
+        auth: Auth,
+        access_key: Option<Secret>,
+        options: RestOptions,
+    ) -> Result<Self, RestError> {
         let http = reqwest::Client::builder()
             .connect_timeout(options.timeout)
             .redirect(reqwest::redirect::Policy::none())
@@ -68,10 +100,10 @@ impl Transport {
             })?;
         Ok(Self {
             http,
-            server_base: connection.server_base(),
+            server_base,
             auth,
             tokens: TokenCache::default(),
-            access_key: connection.access_key().cloned(),
+            access_key,
             options,
         })
     }
@@ -80,14 +112,21 @@ impl Transport {
         matches!(self.auth, Auth::Entra(_))
     }
 
-    pub(super) fn server_base(&self) -> &str {
+    pub(crate) fn server_base(&self) -> &str {
         &self.server_base
     }
 
     /// Runs `call` to its final outcome: `Ok(true)` on 2xx, `Ok(false)` on an expected 404.
-    pub(super) async fn execute(&self, call: &Call) -> Result<bool, RestError> {
+    pub(crate) async fn execute(&self, call: &Call) -> Result<bool, RestError> {
+        self.execute_answer(call).await.map(|(found, _)| found)
+    }
+
+    /// Like [`Self::execute`], with the body of a success answer when the call asks for it
+    /// ([`Call::with_answer_body`]), at most 1 MB.
+    pub(crate) async fn execute_answer(&self, call: &Call) -> Result<(bool, Vec<u8>), RestError> {
         let url = call.url(&self.server_base);
         let audience = match &self.auth {
+            Auth::Key(_) if call.audience_is_url => url.clone(),
             Auth::Key(minter) => minter.rest_audience(&call.audience_path()),
             Auth::Entra(_) => String::new(),
         };
@@ -117,11 +156,16 @@ impl Transport {
                     let status = response.status();
                     tracing::debug!(method = %call.method, path = %call.path, status = status.as_u16(), attempt, "SignalR REST answer");
                     if status.is_success() {
-                        return Ok(true);
+                        let body = if call.wants_body {
+                            read_body(response, MAX_ANSWER_BODY).await
+                        } else {
+                            Vec::new()
+                        };
+                        return Ok((true, body));
                     }
                     let code = error_code(response.headers());
                     if status.as_u16() == 404 && call.is_expected_not_found(code.as_deref()) {
-                        return Ok(false);
+                        return Ok((false, Vec::new()));
                     }
                     let failure = Failure::Status(status.as_u16());
                     let asked = retry_after(response.headers());
@@ -186,7 +230,7 @@ impl Transport {
             );
         if let Some(body) = &call.body {
             request = request
-                .header(CONTENT_TYPE, "application/json")
+                .header(CONTENT_TYPE, call.content_type)
                 .body(body.clone());
         } else if call.method == Method::POST || call.method == Method::PUT {
             // An explicit empty body sends `Content-Length: 0`, which some gateways require.
@@ -207,19 +251,12 @@ impl Transport {
     async fn service_error(
         &self,
         call: &Call,
-        mut response: Response,
+        response: Response,
         code: Option<String>,
         token: &str,
     ) -> RestError {
         let status = response.status();
-        let mut body = Vec::new();
-        while body.len() < MAX_ERROR_BODY {
-            match response.chunk().await {
-                Ok(Some(chunk)) => body.extend_from_slice(&chunk),
-                Ok(None) | Err(_) => break,
-            }
-        }
-        body.truncate(MAX_ERROR_BODY);
+        let body = read_body(response, MAX_ERROR_BODY).await;
         let key = self.access_key.as_ref().map_or("", Secret::expose);
         let reason = status.canonical_reason().unwrap_or("no message");
         RestError::Service {
@@ -229,6 +266,19 @@ impl Transport {
             message: service_message(&body, reason, &[key, token]),
         }
     }
+}
+
+/// At most `limit` bytes of an answer's body (a broken body ends the reading).
+async fn read_body(mut response: Response, limit: usize) -> Vec<u8> {
+    let mut body = Vec::new();
+    while body.len() < limit {
+        match response.chunk().await {
+            Ok(Some(chunk)) => body.extend_from_slice(&chunk),
+            Ok(None) | Err(_) => break,
+        }
+    }
+    body.truncate(limit);
+    body
 }
 
 fn error_code(headers: &HeaderMap) -> Option<String> {

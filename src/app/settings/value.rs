@@ -1,0 +1,42 @@
+//! Reading one setting's text: trimmed, empty = absent, comma lists, booleans; and the error
+//! that names the setting and says what to fix. Every settings file of the app reads values so.
+
+/// A setting that could not be used; the message names it and says what to fix.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{setting}: {problem}")]
+pub struct SettingsError {
+    /// The setting's name.
+    pub setting: &'static str,
+    /// What is wrong.
+    pub problem: String,
+}
+
+pub fn err(setting: &'static str, problem: impl Into<String>) -> SettingsError {
+    SettingsError {
+        setting,
+        problem: problem.into(),
+    }
+}
+
+pub fn nonempty(value: Option<String>) -> Option<String> {
+    value
+        .map(|v| v.trim().to_string())
+        .filter(|v| !v.is_empty())
+}
+
+pub fn list(value: Option<String>) -> Vec<String> {
+    value
+        .unwrap_or_default()
+        .split(',')
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+        .collect()
+}
+
+pub fn boolean(setting: &'static str, value: Option<String>) -> Result<bool, SettingsError> {
+    match nonempty(value).map(|v| v.to_ascii_lowercase()).as_deref() {
+        None | Some("false") | Some("0") => Ok(false),
+        Some("true") | Some("1") => Ok(true),
+        Some(other) => Err(err(setting, format!("{other:?} must be true or false"))),
+    }
+}

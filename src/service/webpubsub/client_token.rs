@@ -1,0 +1,230 @@
+//! Client access tokens and URLs (reference §2): an HS256 JWT with `aud` =
+//! `<endpoint>/client/hubs/<hub>` (MQTT: `/clients/mqtt/hubs/`, Socket.IO:
+//! `/clients/socketio/hubs/`), `sub` = the user id when there is one, `role` and
+//! `webpubsub.group` as JSON arrays when not empty, and `nbf`/`exp`/`iat`. The URL handed to the
+//! client is `ws(s)://<host>[:port]<path>?access_token=<jwt>`. Signing is the crate's one HS256
+//! signer ([`TokenMinter::sign_claims`]).
+
+use std::time::Duration;
+
+use serde_json::{Map, Value};
+
+use super::connection_string::WebPubSubConnectionString;
+use crate::service::names;
+use crate::service::token::{TokenError, TokenMinter, DEFAULT_CLIENT_LIFETIME};
+
+/// Which kind of client the token is for: it decides the path (and so `aud`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum ClientProtocol {
+    /// Web PubSub clients: `/client/hubs/<hub>`.
+    #[default]
+    Default,
+    /// MQTT clients: `/clients/mqtt/hubs/<hub>`.
+    Mqtt,
+    /// Web PubSub for Socket.IO: `/clients/socketio/hubs/<hub>`.
+    SocketIo,
+}
+
+impl ClientProtocol {
+    /// The client path of `hub`, from the first `/`.
+    pub fn path(self, hub: &str) -> String {
+        match self {
+            Self::Default => format!("/client/hubs/{hub}"),
+            Self::Mqtt => format!("/clients/mqtt/hubs/{hub}"),
+            Self::SocketIo => format!("/clients/socketio/hubs/{hub}"),
+        }
+    }
+}
+
+/// What goes into a client token.
+#[derive(Debug, Clone, Default)]
+pub struct ClientTokenOptions {
+    /// `sub`, when the client is a known user.
+    pub user_id: Option<String>,
+    /// `role`: permissions such as `webpubsub.joinLeaveGroup.<group>`.
+    pub roles: Vec<String>,
+    /// `webpubsub.group`: groups joined when the client connects.
+    pub groups: Vec<String>,
+    /// How long the token is valid (default one hour, as the SDKs).
+    pub lifetime: Option<Duration>,
+    /// The kind of client.
+    pub protocol: ClientProtocol,
+}
+
+/// What a client needs to connect, as the Functions extension's `webPubSubConnection` gives it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ClientAccess {
+    /// `ws(s)://<host>[:port]/client/hubs/<hub>`.
+    pub base_url: String,
+    /// `base_url?access_token=<jwt>`.
+    pub url: String,
+    /// The JWT.
+    pub access_token: String,
+}
+
+/// Signs client tokens for one Web PubSub connection string.
+#[derive(Clone, Debug)]
+pub struct ClientTokenMinter {
+    minter: TokenMinter,
+    endpoint: String,
+    websocket_base: String,
+}
+
+impl ClientTokenMinter {
+    /// A minter for the connection string's access key.
+    pub fn new(connection: &WebPubSubConnectionString) -> Result<Self, TokenError> {
+        let endpoint = connection.endpoint();
+        let websocket_base = format!(
+            "{}://{}",
+            connection.websocket_scheme(),
+            connection.authority()
+        );
+        Ok(Self {
+            minter: TokenMinter::from_parts(
+                connection.access_key(),
+                format!("{endpoint}/"),
+                format!("{websocket_base}/"),
+            )?,
+            endpoint,
+            websocket_base,
+        })
+    }
+
+    /// The audience of client tokens for `hub`: `<endpoint>/client/hubs/<hub>`.
+    pub fn audience(&self, hub: &str, protocol: ClientProtocol) -> String {
+        format!("{}{}", self.endpoint, protocol.path(hub))
+    }
+
+    /// Mints a client token for `hub` after checking the hub, user id and groups against the
+    /// service's name rules.
+    pub fn token(&self, hub: &str, options: &ClientTokenOptions) -> Result<String, TokenError> {
+        names::validate_hub(hub).map_err(|e| TokenError::Signing(e.to_string()))?;
+        let mut claims = Map::new();
+        if let Some(user) = &options.user_id {
+            names::validate_user(user).map_err(|e| TokenError::Signing(e.to_string()))?;
+            claims.insert("sub".into(), Value::String(user.clone()));
+        }
+        if !options.roles.is_empty() {
+            claims.insert("role".into(), strings(&options.roles));
+        }
+        if !options.groups.is_empty() {
+            for group in &options.groups {
+                names::validate_group(group).map_err(|e| TokenError::Signing(e.to_string()))?;
+            }
+            claims.insert("webpubsub.group".into(), strings(&options.groups));
+        }
+        self.minter.sign_claims(
+            claims,
+            self.audience(hub, options.protocol),
+            options.lifetime.unwrap_or(DEFAULT_CLIENT_LIFETIME),
+        )
+    }
+
+    /// A token and the URLs to connect with it.
+    pub fn access(
+        &self,
+        hub: &str,
+        options: &ClientTokenOptions,
+    ) -> Result<ClientAccess, TokenError> {
+        let access_token = self.token(hub, options)?;
+        let base_url = format!("{}{}", self.websocket_base, options.protocol.path(hub));
+        Ok(ClientAccess {
+            url: format!("{base_url}?access_token={}", names::encode(&access_token)),
+            base_url,
+            access_token,
+        })
+    }
+}
+
+fn strings(values: &[String]) -> Value {
+    Value::Array(values.iter().cloned().map(Value::String).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn minter() -> ClientTokenMinter {
+        let cs =
+            WebPubSubConnectionString::parse("Endpoint=http://Localhost;Port=8080;AccessKey=k")
+                .expect("valid");
+        ClientTokenMinter::new(&cs).expect("minter")
+    }
+
+    fn claims(token: &str) -> Value {
+        let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::HS256);
+        validation.set_audience(&["http://localhost:8080/client/hubs/Chat"]);
+        jsonwebtoken::decode::<Value>(
+            token,
+            &jsonwebtoken::DecodingKey::from_secret(b"k"),
+            &validation,
+        )
+        .expect("valid token")
+        .claims
+    }
+
+    #[test]
+    fn token_carries_sub_roles_groups_and_lifetime() {
+        let access = minter()
+            .access(
+                "Chat",
+                &ClientTokenOptions {
+                    user_id: Some("alice".into()),
+                    roles: vec!["webpubsub.joinLeaveGroup.room".into()],
+                    groups: vec!["room".into(), "all".into()],
+                    lifetime: Some(Duration::from_secs(120)),
+                    protocol: ClientProtocol::Default,
+                },
+            )
+            .expect("token");
+        assert_eq!(access.base_url, "ws://localhost:8080/client/hubs/Chat");
+        assert_eq!(
+            access.url,
+            format!("{}?access_token={}", access.base_url, access.access_token)
+        );
+        let c = claims(&access.access_token);
+        assert_eq!(c["sub"], "alice");
+        assert_eq!(
+            c["role"],
+            serde_json::json!(["webpubsub.joinLeaveGroup.room"])
+        );
+        assert_eq!(c["webpubsub.group"], serde_json::json!(["room", "all"]));
+        assert_eq!(c["exp"].as_u64().unwrap() - c["iat"].as_u64().unwrap(), 120);
+    }
+
+    #[test]
+    fn anonymous_token_has_no_sub_role_or_group() {
+        let c = claims(
+            &minter()
+                .token("Chat", &ClientTokenOptions::default())
+                .unwrap(),
+        );
+        for absent in ["sub", "role", "webpubsub.group"] {
+            assert!(c.get(absent).is_none(), "{absent}");
+        }
+        assert_eq!(
+            c["exp"].as_u64().unwrap() - c["iat"].as_u64().unwrap(),
+            3600
+        );
+    }
+
+    #[test]
+    fn other_protocols_change_the_path_and_bad_names_are_refused() {
+        let m = minter();
+        assert_eq!(
+            m.audience("h", ClientProtocol::Mqtt),
+            "http://localhost:8080/clients/mqtt/hubs/h"
+        );
+        assert_eq!(
+            m.audience("h", ClientProtocol::SocketIo),
+            "http://localhost:8080/clients/socketio/hubs/h"
+        );
+        assert!(m.token("1bad", &ClientTokenOptions::default()).is_err());
+        let bad_group = ClientTokenOptions {
+            groups: vec![" ".into()],
+            ..Default::default()
+        };
+        assert!(m.token("h", &bad_group).is_err());
+    }
+}

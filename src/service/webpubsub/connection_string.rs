@@ -1,0 +1,215 @@
+//! Parsing of `WebPubSubConnectionString` (reference §1): `Endpoint`, `AccessKey`, optional
+//! `Port` and `Version`, `;`-separated, keys case-insensitive, values split at the first `=`. The
+//! key signs with the UTF-8 bytes of its string, as every SDK does. Errors name the key and never
+//! repeat a value (a missing `;` can glue the access key onto another value).
+
+use std::collections::HashMap;
+
+use url::Url;
+
+use crate::service::connection_string::ConnectionStringError;
+use crate::service::Secret;
+
+/// A parsed, validated Web PubSub connection string.
+#[derive(Clone, Debug)]
+pub struct WebPubSubConnectionString {
+    endpoint: Url,
+    access_key: Secret,
+}
+
+const KNOWN_KEYS: [&str; 4] = ["Endpoint", "AccessKey", "Port", "Version"];
+
+impl WebPubSubConnectionString {
+    /// Parses a connection string such as
+    /// `Endpoint=https://<name>.webpubsub.azure.com;AccessKey=<key>;Version=1.0;`.
+    ///
+    /// An `Endpoint` without a scheme gets `https://` (as the JS SDK does); `Port` replaces the
+    /// endpoint's port; `Version` is accepted and ignored (as the Python SDK does); unknown keys
+    /// are ignored; a key given twice is refused.
+    pub fn parse(text: &str) -> Result<Self, ConnectionStringError> {
+        let mut pairs: HashMap<String, String> = HashMap::new();
+        for segment in text.split(';') {
+            let Some((key, value)) = segment.split_once('=') else {
+                continue;
+            };
+            let key = key.trim();
+            if key.is_empty() {
+                continue;
+            }
+            let known = KNOWN_KEYS.iter().find(|k| k.eq_ignore_ascii_case(key));
+            let canonical = known.map_or_else(|| key.to_ascii_lowercase(), |k| (*k).to_string());
+            if pairs.insert(canonical, value.trim().to_string()).is_some() {
+                return Err(known.map_or(ConnectionStringError::DuplicateUnknown, |k| {
+                    ConnectionStringError::Duplicate(k)
+                }));
+            }
+        }
+        let get = |key: &str| pairs.get(key).filter(|v| !v.is_empty()).cloned();
+        let endpoint = get("Endpoint").ok_or(ConnectionStringError::Missing("Endpoint"))?;
+        let mut endpoint = parse_endpoint(&endpoint)?;
+        if let Some(port) = get("Port") {
+            let port = port
+                .parse::<u16>()
+                .ok()
+                .filter(|p| *p > 0)
+                .ok_or_else(|| invalid("Port", "must be a whole number from 1 to 65535"))?;
+            // http and https URLs always accept a port.
+            let _ = endpoint.set_port(Some(port));
+        }
+        let access_key = get("AccessKey").ok_or(ConnectionStringError::Invalid {
+            key: "AccessKey",
+            problem: "is missing; this app signs tokens and REST calls with the access key \
+                      (identity-based Web PubSub connections are not supported yet)"
+                .into(),
+        })?;
+        Ok(Self {
+            endpoint,
+            access_key: Secret::new(access_key),
+        })
+    }
+
+    /// The endpoint with its port, without a trailing slash, e.g. `https://x.webpubsub.azure.com`
+    /// or `http://localhost:8080`.
+    pub fn endpoint(&self) -> String {
+        self.endpoint.as_str().trim_end_matches('/').to_string()
+    }
+
+    /// The endpoint's host (no port), lower-cased: what `WebHook-Request-Origin` names.
+    pub fn host(&self) -> String {
+        self.endpoint
+            .host_str()
+            .unwrap_or_default()
+            .to_ascii_lowercase()
+    }
+
+    /// The endpoint's host with its port when it has one that is not the scheme's default.
+    pub fn authority(&self) -> String {
+        match self.endpoint.port() {
+            Some(port) => format!("{}:{port}", self.host()),
+            None => self.host(),
+        }
+    }
+
+    /// `ws` for an `http` endpoint, `wss` otherwise (the extension's rule).
+    pub fn websocket_scheme(&self) -> &'static str {
+        if self.endpoint.scheme() == "http" {
+            "ws"
+        } else {
+            "wss"
+        }
+    }
+
+    /// The access key.
+    pub fn access_key(&self) -> &Secret {
+        &self.access_key
+    }
+}
+
+impl std::fmt::Display for WebPubSubConnectionString {
+    /// The connection string with the key replaced by `***`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Endpoint={};AccessKey=***;Version=1.0;", self.endpoint())
+    }
+}
+
+fn parse_endpoint(value: &str) -> Result<Url, ConnectionStringError> {
+    let with_scheme = if value.contains("://") {
+        value.to_string()
+    } else {
+        format!("https://{value}")
+    };
+    let mut url = Url::parse(with_scheme.trim_end_matches('/')).map_err(|_| {
+        invalid(
+            "Endpoint",
+            "is not an absolute URL (is a ';' missing before the next key?); use e.g. https://<name>.webpubsub.azure.com",
+        )
+    })?;
+    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none_or(str::is_empty) {
+        return Err(invalid(
+            "Endpoint",
+            "must be an http or https URL with a host",
+        ));
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(invalid(
+            "Endpoint",
+            "must not contain credentials (user:password@ before the host); the service is authenticated with AccessKey",
+        ));
+    }
+    if url.path() != "/" || url.query().is_some() || url.fragment().is_some() {
+        return Err(invalid(
+            "Endpoint",
+            "must be scheme://host[:port] with no path, query or fragment",
+        ));
+    }
+    url.set_path("");
+    Ok(url)
+}
+
+fn invalid(key: &'static str, problem: &str) -> ConnectionStringError {
+    ConnectionStringError::Invalid {
+        key,
+        problem: problem.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_the_documented_form_with_port_and_case_insensitive_keys() {
+        let cs = WebPubSubConnectionString::parse(
+            "endpoint=https://X.webpubsub.azure.com/;ACCESSKEY=a=b;port=8443;Version=1.0;",
+        )
+        .expect("valid");
+        assert_eq!(cs.endpoint(), "https://x.webpubsub.azure.com:8443");
+        assert_eq!(cs.host(), "x.webpubsub.azure.com");
+        assert_eq!(cs.access_key().expose(), "a=b");
+        assert_eq!(cs.websocket_scheme(), "wss");
+        let local = WebPubSubConnectionString::parse("Endpoint=http://localhost:8080;AccessKey=k")
+            .expect("valid");
+        assert_eq!(local.endpoint(), "http://localhost:8080");
+        assert_eq!(local.authority(), "localhost:8080");
+        assert_eq!(local.websocket_scheme(), "ws");
+        let bare = WebPubSubConnectionString::parse("Endpoint=x.webpubsub.azure.com;AccessKey=k")
+            .expect("valid");
+        assert_eq!(bare.endpoint(), "https://x.webpubsub.azure.com");
+    }
+
+    #[test]
+    fn errors_name_the_key_and_never_echo_values() {
+        let secret = "TOPSECRETKEYVALUE";
+        for (text, key) in [
+            (format!("AccessKey={secret}"), "Endpoint"),
+            ("Endpoint=https://x".to_string(), "AccessKey"),
+            (
+                format!("Endpoint=https://x;AccessKey={secret};Port=0"),
+                "Port",
+            ),
+            (format!("Endpoint=nope://x{secret};AccessKey=k"), "Endpoint"),
+            (
+                format!("Endpoint=https://x/path;AccessKey={secret}"),
+                "Endpoint",
+            ),
+            (
+                format!("Endpoint=https://x;AccessKey={secret};accesskey=b"),
+                "AccessKey",
+            ),
+            (
+                format!("Endpoint=https://u:{secret}@x;AccessKey=k"),
+                "Endpoint",
+            ),
+        ] {
+            let error = WebPubSubConnectionString::parse(&text)
+                .unwrap_err()
+                .to_string();
+            assert!(error.starts_with(key), "{error}");
+            assert!(!error.contains(secret), "{error}");
+        }
+        let cs =
+            WebPubSubConnectionString::parse(&format!("Endpoint=https://x;AccessKey={secret}"))
+                .expect("valid");
+        assert!(!format!("{cs} {cs:?}").contains(secret));
+    }
+}

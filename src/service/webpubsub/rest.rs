@@ -1,0 +1,514 @@
+//! Typed async client for the Web PubSub data-plane REST API, api-version 2024-01-01 (reference
+//! §3–§4): one method per operation of the swagger. Names are checked before anything is sent,
+//! path segments and query values percent-encoded; every request carries an HS256 token whose
+//! `aud` is the whole request URL, as the SDKs sign. Transport, retries (never a duplicate send)
+//! and error mapping are the crate's shared REST machinery ([`crate::service::rest`]).
+
+use std::sync::Arc;
+
+use reqwest::Method;
+
+use super::connection_string::WebPubSubConnectionString;
+use super::content::Content;
+pub use super::rest_options::{
+    check_filter, GenerateTokenOptions, Permission, SendOptions, MAX_FILTER_CHARS, MAX_MESSAGE_TTL,
+};
+use super::rest_options::{groups_body, send_options};
+use super::rest_paths::{
+    connection_path, connection_segment, group_connection_path, group_segment, hub_path,
+    user_group_path, user_segment,
+};
+use crate::service::names;
+use crate::service::rest::call::Call;
+use crate::service::rest::transport::Transport;
+use crate::service::rest::{RestError, RestOptions, HEALTH_TIMEOUT};
+use crate::service::token::TokenMinter;
+
+/// The data-plane API version of every call.
+pub const API_VERSION: &str = "2024-01-01";
+/// The REST client. Cheap to clone: clones share one pooled HTTP client and one token cache.
+#[derive(Clone)]
+pub struct WebPubSubClient {
+    inner: Arc<Transport>,
+}
+
+impl std::fmt::Debug for WebPubSubClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WebPubSubClient")
+            .field("server_base", &self.inner.server_base())
+            .finish_non_exhaustive()
+    }
+}
+
+impl WebPubSubClient {
+    /// A client for the service of `connection`.
+    pub fn new(
+        connection: &WebPubSubConnectionString,
+        options: RestOptions,
+    ) -> Result<Self, RestError> {
+        let base = format!("{}/", connection.endpoint());
+        let minter = TokenMinter::from_parts(connection.access_key(), base.clone(), base.clone())?;
+        Ok(Self {
+            inner: Arc::new(Transport::with_minter(
+                base,
+                minter,
+                connection.access_key().clone(),
+                options,
+            )?),
+        })
+    }
+
+    /// Sends `content` to every connection of `hub`. `POST /api/hubs/{hub}/:send`.
+    pub async fn send_to_all(
+        &self,
+        hub: &str,
+        content: &Content,
+        options: &SendOptions,
+    ) -> Result<(), RestError> {
+        let call = call(
+            "webpubsub.send_to_all",
+            Method::POST,
+            format!("{}/:send", hub_path(hub)?),
+        );
+        let call = send_options(call, options, true, true)?;
+        self.run(with_content(call, content)?).await
+    }
+
+    /// Sends `content` to every connection of `user`. `POST /api/hubs/{hub}/users/{userId}/:send`.
+    pub async fn send_to_user(
+        &self,
+        hub: &str,
+        user: &str,
+        content: &Content,
+        options: &SendOptions,
+    ) -> Result<(), RestError> {
+        let path = format!("{}/users/{}/:send", hub_path(hub)?, user_segment(user)?);
+        let call = send_options(
+            call("webpubsub.send_to_user", Method::POST, path),
+            options,
+            false,
+            true,
+        )?;
+        self.run(with_content(call, content)?).await
+    }
+
+    /// Sends `content` to every connection in `group`.
+    /// `POST /api/hubs/{hub}/groups/{group}/:send`.
+    pub async fn send_to_group(
+        &self,
+        hub: &str,
+        group: &str,
+        content: &Content,
+        options: &SendOptions,
+    ) -> Result<(), RestError> {
+        let path = format!("{}/groups/{}/:send", hub_path(hub)?, group_segment(group)?);
+        let call = send_options(
+            call("webpubsub.send_to_group", Method::POST, path),
+            options,
+            true,
+            true,
+        )?;
+        self.run(with_content(call, content)?).await
+    }
+
+    /// Sends `content` to one connection.
+    /// `POST /api/hubs/{hub}/connections/{connectionId}/:send`.
+    pub async fn send_to_connection(
+        &self,
+        hub: &str,
+        connection_id: &str,
+        content: &Content,
+        options: &SendOptions,
+    ) -> Result<(), RestError> {
+        let path = format!("{}/:send", connection_path(hub, connection_id)?);
+        let call = send_options(
+            call("webpubsub.send_to_connection", Method::POST, path),
+            options,
+            false,
+            false,
+        )?;
+        self.run(with_content(call, content)?).await
+    }
+
+    /// Whether a connection exists. `HEAD /api/hubs/{hub}/connections/{connectionId}`.
+    pub async fn connection_exists(
+        &self,
+        hub: &str,
+        connection_id: &str,
+    ) -> Result<bool, RestError> {
+        self.check(
+            "webpubsub.connection_exists",
+            connection_path(hub, connection_id)?,
+        )
+        .await
+    }
+
+    /// Whether `user` has a connection. `HEAD /api/hubs/{hub}/users/{userId}`.
+    pub async fn user_exists(&self, hub: &str, user: &str) -> Result<bool, RestError> {
+        let path = format!("{}/users/{}", hub_path(hub)?, user_segment(user)?);
+        self.check("webpubsub.user_exists", path).await
+    }
+
+    /// Whether `group` has a connection. `HEAD /api/hubs/{hub}/groups/{group}`.
+    pub async fn group_exists(&self, hub: &str, group: &str) -> Result<bool, RestError> {
+        let path = format!("{}/groups/{}", hub_path(hub)?, group_segment(group)?);
+        self.check("webpubsub.group_exists", path).await
+    }
+
+    /// Closes one connection. `DELETE /api/hubs/{hub}/connections/{connectionId}?reason=`.
+    pub async fn close_connection(
+        &self,
+        hub: &str,
+        connection_id: &str,
+        reason: Option<&str>,
+    ) -> Result<(), RestError> {
+        let call = call(
+            "webpubsub.close_connection",
+            Method::DELETE,
+            connection_path(hub, connection_id)?,
+        )
+        .reason(reason)
+        .not_found_expected();
+        self.run(call).await
+    }
+
+    /// Closes every connection of `hub` but the excluded.
+    /// `POST /api/hubs/{hub}/:closeConnections?excluded=&reason=`.
+    pub async fn close_all(
+        &self,
+        hub: &str,
+        excluded: &[String],
+        reason: Option<&str>,
+    ) -> Result<(), RestError> {
+        let path = format!("{}/:closeConnections", hub_path(hub)?);
+        let call = call("webpubsub.close_all_connections", Method::POST, path)
+            .excluded(excluded)?
+            .reason(reason);
+        self.run(call).await
+    }
+
+    /// Closes every connection of `user` but the excluded.
+    /// `POST /api/hubs/{hub}/users/{userId}/:closeConnections`.
+    pub async fn close_user(
+        &self,
+        hub: &str,
+        user: &str,
+        excluded: &[String],
+        reason: Option<&str>,
+    ) -> Result<(), RestError> {
+        let path = format!(
+            "{}/users/{}/:closeConnections",
+            hub_path(hub)?,
+            user_segment(user)?
+        );
+        let call = call("webpubsub.close_user_connections", Method::POST, path)
+            .excluded(excluded)?
+            .reason(reason);
+        self.run(call).await
+    }
+
+    /// Closes every connection in `group` but the excluded.
+    /// `POST /api/hubs/{hub}/groups/{group}/:closeConnections`.
+    pub async fn close_group(
+        &self,
+        hub: &str,
+        group: &str,
+        excluded: &[String],
+        reason: Option<&str>,
+    ) -> Result<(), RestError> {
+        let path = format!(
+            "{}/groups/{}/:closeConnections",
+            hub_path(hub)?,
+            group_segment(group)?
+        );
+        let call = call("webpubsub.close_group_connections", Method::POST, path)
+            .excluded(excluded)?
+            .reason(reason);
+        self.run(call).await
+    }
+
+    /// Adds a connection to `group`. `PUT /api/hubs/{hub}/groups/{group}/connections/{connectionId}`.
+    pub async fn add_connection_to_group(
+        &self,
+        hub: &str,
+        group: &str,
+        connection_id: &str,
+    ) -> Result<(), RestError> {
+        let path = group_connection_path(hub, group, connection_id)?;
+        self.run(call("webpubsub.add_connection_to_group", Method::PUT, path))
+            .await
+    }
+
+    /// Removes a connection from `group`.
+    /// `DELETE /api/hubs/{hub}/groups/{group}/connections/{connectionId}`.
+    pub async fn remove_connection_from_group(
+        &self,
+        hub: &str,
+        group: &str,
+        connection_id: &str,
+    ) -> Result<(), RestError> {
+        let path = group_connection_path(hub, group, connection_id)?;
+        self.run(
+            call(
+                "webpubsub.remove_connection_from_group",
+                Method::DELETE,
+                path,
+            )
+            .not_found_expected(),
+        )
+        .await
+    }
+
+    /// Removes a connection from every group. `DELETE /api/hubs/{hub}/connections/{connectionId}/groups`.
+    pub async fn remove_connection_from_all_groups(
+        &self,
+        hub: &str,
+        connection_id: &str,
+    ) -> Result<(), RestError> {
+        let path = format!("{}/groups", connection_path(hub, connection_id)?);
+        self.run(
+            call(
+                "webpubsub.remove_connection_from_all_groups",
+                Method::DELETE,
+                path,
+            )
+            .not_found_expected(),
+        )
+        .await
+    }
+
+    /// Adds `user` (all its connections) to `group`. `PUT /api/hubs/{hub}/users/{userId}/groups/{group}`.
+    pub async fn add_user_to_group(
+        &self,
+        hub: &str,
+        group: &str,
+        user: &str,
+    ) -> Result<(), RestError> {
+        let path = user_group_path(hub, group, user)?;
+        self.run(call("webpubsub.add_user_to_group", Method::PUT, path))
+            .await
+    }
+
+    /// Removes `user` from `group`. `DELETE /api/hubs/{hub}/users/{userId}/groups/{group}`.
+    pub async fn remove_user_from_group(
+        &self,
+        hub: &str,
+        group: &str,
+        user: &str,
+    ) -> Result<(), RestError> {
+        let path = user_group_path(hub, group, user)?;
+        self.run(
+            call("webpubsub.remove_user_from_group", Method::DELETE, path).not_found_expected(),
+        )
+        .await
+    }
+
+    /// Removes `user` from every group. `DELETE /api/hubs/{hub}/users/{userId}/groups`.
+    pub async fn remove_user_from_all_groups(
+        &self,
+        hub: &str,
+        user: &str,
+    ) -> Result<(), RestError> {
+        let path = format!("{}/users/{}/groups", hub_path(hub)?, user_segment(user)?);
+        self.run(
+            call(
+                "webpubsub.remove_user_from_all_groups",
+                Method::DELETE,
+                path,
+            )
+            .not_found_expected(),
+        )
+        .await
+    }
+
+    /// Adds the connections `filter` selects to every one of `groups`. `POST /api/hubs/{hub}/:addToGroups`.
+    pub async fn add_connections_to_groups(
+        &self,
+        hub: &str,
+        groups: &[String],
+        filter: &str,
+    ) -> Result<(), RestError> {
+        let body = groups_body(groups, filter)?;
+        let path = format!("{}/:addToGroups", hub_path(hub)?);
+        self.run(
+            call("webpubsub.add_connections_to_groups", Method::POST, path)
+                .typed_body(body, "application/json"),
+        )
+        .await
+    }
+
+    /// Removes the connections `filter` selects from every one of `groups`.
+    /// `POST /api/hubs/{hub}/:removeFromGroups`.
+    pub async fn remove_connections_from_groups(
+        &self,
+        hub: &str,
+        groups: &[String],
+        filter: &str,
+    ) -> Result<(), RestError> {
+        let body = groups_body(groups, filter)?;
+        let path = format!("{}/:removeFromGroups", hub_path(hub)?);
+        self.run(
+            call(
+                "webpubsub.remove_connections_from_groups",
+                Method::POST,
+                path,
+            )
+            .typed_body(body, "application/json"),
+        )
+        .await
+    }
+
+    /// Grants a permission, for the group `target_name` or every group.
+    /// `PUT /api/hubs/{hub}/permissions/{permission}/connections/{connectionId}?targetName=`.
+    pub async fn grant_permission(
+        &self,
+        hub: &str,
+        permission: Permission,
+        connection_id: &str,
+        target_name: Option<&str>,
+    ) -> Result<(), RestError> {
+        let call = permission_call(
+            "webpubsub.grant_permission",
+            Method::PUT,
+            hub,
+            permission,
+            connection_id,
+            target_name,
+        )?;
+        self.run(call).await
+    }
+
+    /// Revokes a permission. `DELETE …/permissions/{permission}/connections/{connectionId}`.
+    pub async fn revoke_permission(
+        &self,
+        hub: &str,
+        permission: Permission,
+        connection_id: &str,
+        target_name: Option<&str>,
+    ) -> Result<(), RestError> {
+        let call = permission_call(
+            "webpubsub.revoke_permission",
+            Method::DELETE,
+            hub,
+            permission,
+            connection_id,
+            target_name,
+        )?;
+        self.run(call.not_found_expected()).await
+    }
+
+    /// Whether a connection has a permission. `HEAD …/permissions/{permission}/connections/{connectionId}`.
+    pub async fn check_permission(
+        &self,
+        hub: &str,
+        permission: Permission,
+        connection_id: &str,
+        target_name: Option<&str>,
+    ) -> Result<bool, RestError> {
+        let call = permission_call(
+            "webpubsub.check_permission",
+            Method::HEAD,
+            hub,
+            permission,
+            connection_id,
+            target_name,
+        )?;
+        self.inner.execute(&call.not_found_expected()).await
+    }
+
+    /// Asks the service for a client token. `POST /api/hubs/{hub}/:generateToken`.
+    pub async fn generate_token(
+        &self,
+        hub: &str,
+        options: &GenerateTokenOptions,
+    ) -> Result<String, RestError> {
+        let mut call = call(
+            "webpubsub.generate_token",
+            Method::POST,
+            format!("{}/:generateToken", hub_path(hub)?),
+        );
+        if let Some(user) = &options.user_id {
+            names::validate_user(user)?;
+            call = call.query("userId", user);
+        }
+        for role in &options.roles {
+            call = call.query("role", role);
+        }
+        if let Some(minutes) = options.minutes_to_expire {
+            if minutes == 0 || minutes > i32::MAX as u32 {
+                return Err(RestError::InvalidArgument(format!(
+                    "minutesToExpire {minutes} must be from 1 to {}",
+                    i32::MAX
+                )));
+            }
+            call = call.query("minutesToExpire", &minutes.to_string());
+        }
+        for group in &options.groups {
+            names::validate_group(group)?;
+            call = call.query("group", group);
+        }
+        if let Some(client_type) = options.client_type {
+            call = call.query("clientType", client_type);
+        }
+        let (_, body) = self.inner.execute_answer(&call.with_answer_body()).await?;
+        serde_json::from_slice::<serde_json::Value>(&body)
+            .ok()
+            .and_then(|v| v.get("token").and_then(|t| t.as_str()).map(String::from))
+            .ok_or_else(|| {
+                RestError::InvalidArgument(
+                    "webpubsub.generate_token: the service's answer has no token".into(),
+                )
+            })
+    }
+
+    /// Whether the service is healthy: one `HEAD /api/health` within [`HEALTH_TIMEOUT`].
+    pub async fn health(&self) -> Result<bool, RestError> {
+        let call =
+            call("webpubsub.health", Method::HEAD, "api/health".into()).probe(HEALTH_TIMEOUT);
+        match self.inner.execute(&call).await {
+            Err(RestError::Service { status, .. }) if status != 401 && status != 403 => Ok(false),
+            other => other,
+        }
+    }
+
+    async fn run(&self, call: Call) -> Result<(), RestError> {
+        self.inner.execute(&call).await.map(|_| ())
+    }
+
+    async fn check(&self, operation: &'static str, path: String) -> Result<bool, RestError> {
+        let call = call(operation, Method::HEAD, path).not_found_expected();
+        self.inner.execute(&call).await
+    }
+}
+
+/// A call of this API, its operation named `webpubsub.<operation>` in errors and logs.
+fn call(operation: &'static str, method: Method, path: String) -> Call {
+    Call::new(operation, method, path).for_api(API_VERSION)
+}
+
+fn with_content(call: Call, content: &Content) -> Result<Call, RestError> {
+    content.check()?;
+    Ok(call.typed_body(content.bytes().to_vec(), content.content_type()))
+}
+
+fn permission_call(
+    operation: &'static str,
+    method: Method,
+    hub: &str,
+    permission: Permission,
+    connection_id: &str,
+    target_name: Option<&str>,
+) -> Result<Call, RestError> {
+    let path = format!(
+        "{}/permissions/{}/connections/{}",
+        hub_path(hub)?,
+        permission.as_str(),
+        connection_segment(connection_id)?
+    );
+    let mut call = call(operation, method, path);
+    if let Some(target) = target_name {
+        names::validate_group(target)?;
+        call = call.query("targetName", target);
+    }
+    Ok(call)
+}
