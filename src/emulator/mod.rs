@@ -36,6 +36,7 @@ pub mod sse;
 pub mod templates;
 pub mod upstream;
 pub mod upstream_queue;
+pub mod webpubsub;
 pub mod websocket;
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
