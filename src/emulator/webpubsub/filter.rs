@@ -474,7 +474,11 @@ fn text(value: &Value) -> Result<Option<&str>, String> {
 fn call(func: Func, args: &[Value]) -> Result<Value, String> {
     let strings = args
         .iter()
-        .take(if matches!(func, Func::Substring) { 1 } else { 2 })
+        .take(if matches!(func, Func::Substring) {
+            1
+        } else {
+            2
+        })
         .map(text)
         .collect::<Result<Vec<_>, _>>()?;
     // A null argument (a connection without a user) makes the whole call null.
