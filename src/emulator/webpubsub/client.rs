@@ -233,7 +233,9 @@ async fn connect(
         roles,
     };
     let limit = shared.config.max_message_bytes;
-    let ws = ws.max_message_size(limit).max_frame_size(limit);
+    let ws = ws
+        .max_message_size(socket::read_limit(limit))
+        .max_frame_size(socket::read_limit(limit));
     let ws = match subprotocol {
         Some(p) => ws.protocols([p]),
         None => ws,

@@ -102,8 +102,8 @@ pub fn recover(
 ) -> Response {
     let limit = shared.config.max_message_bytes;
     ws.protocols([RELIABLE])
-        .max_message_size(limit)
-        .max_frame_size(limit)
+        .max_message_size(read_limit(limit))
+        .max_frame_size(read_limit(limit))
         .on_upgrade(move |mut socket| async move {
             let (out, reader) = outbox(shared.config.max_queued_bytes);
             let found = shared.registry.with(&hub, &id, |conn| {
@@ -167,11 +167,24 @@ async fn serve(
     let mut writer = tokio::spawn(write(sink, reader, kind));
     let limit = shared.config.max_message_bytes;
     let mut client_left = false;
+    let mut writer_done = false;
     loop {
         let message = tokio::select! {
-            _ = &mut writer => break,
+            _ = &mut writer => {
+                writer_done = true;
+                break;
+            }
             message = stream.next() => message,
         };
+        let size = match &message {
+            Some(Ok(Message::Text(text))) => text.len(),
+            Some(Ok(Message::Binary(bytes))) => bytes.len(),
+            _ => 0,
+        };
+        if size > limit {
+            out.close(1009, &too_large(limit));
+            break;
+        }
         match message {
             None | Some(Ok(Message::Close(_))) => {
                 client_left = true;
@@ -180,10 +193,7 @@ async fn serve(
             Some(Err(e)) => {
                 let text = e.to_string();
                 if text.contains("Space limit exceeded") || text.contains("too long") {
-                    out.close(
-                        1009,
-                        &format!("the frame is larger than the limit of {limit} bytes"),
-                    );
+                    out.close(1009, &too_large(limit));
                 } else {
                     client_left = true;
                 }
@@ -204,7 +214,7 @@ async fn serve(
             Some(Ok(_)) => {}
         }
     }
-    if !client_left || out.is_closed() {
+    if !writer_done && (!client_left || out.is_closed()) {
         let _ = tokio::time::timeout(Duration::from_secs(2), &mut writer).await;
     }
     writer.abort();
@@ -230,6 +240,16 @@ async fn serve(
         }
         SocketEnd::Detached | SocketEnd::Replaced => {}
     }
+}
+
+fn too_large(limit: usize) -> String {
+    format!("the frame is larger than the limit of {limit} bytes")
+}
+
+/// The largest frame read in full (and then refused when over the limit with a clean 1009);
+/// larger ones fail the read at once.
+pub fn read_limit(limit: usize) -> usize {
+    limit.saturating_mul(4)
 }
 
 async fn write(
