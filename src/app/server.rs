@@ -7,7 +7,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use tokio::net::TcpListener;
 
 use super::{misconfigured, router, AppState};
-use crate::emulator::{self, EmulatorConfig, UpstreamTemplate, DEV_ACCESS_KEY};
+use crate::emulator::{self, webpubsub, EmulatorConfig, UpstreamTemplate, DEV_ACCESS_KEY};
 use crate::http_server::{self, ServerLimits};
 use crate::service::{ConnectionString, Secret};
 use crate::settings::{ListenAddress, ServeArgs, ServiceMode, Settings};
@@ -47,6 +47,7 @@ async fn serve_app(settings: Settings) -> Result<(), BoxError> {
         bind_listener(SocketAddr::new(settings.listen.bind, settings.listen.port)).await?;
     let app_addr = listener.local_addr()?;
     let mut emulator_handle = None;
+    let mut webpubsub_handle = None;
     let connection = match &settings.service {
         ServiceMode::Remote(cs) => (**cs).clone(),
         ServiceMode::LocalEmulator => {
@@ -67,12 +68,21 @@ async fn serve_app(settings: Settings) -> Result<(), BoxError> {
             let cs = ConnectionString::parse(&handle.connection_string())?;
             announce_local_stack(app_addr, &handle, &settings);
             emulator_handle = Some(handle);
+            let events =
+                upstream_url(app_addr, &settings).replace("/api/upstream", "/api/webpubsub/events");
+            webpubsub_handle = webpubsub::local::start_local(settings.listen.bind, &events).await?;
+            if let Some(wps) = &webpubsub_handle {
+                announce_webpubsub(wps, &events);
+            }
             cs
         }
     };
     tracing::info!(address = %app_addr, service = %connection, "function app listening");
     let app = router(AppState::new(settings, Some(&connection)));
     http_server::serve(listener, app, ServerLimits::default(), shutdown_signal()).await?;
+    if let Some(handle) = webpubsub_handle {
+        handle.shutdown().await;
+    }
     if let Some(handle) = emulator_handle {
         handle.shutdown().await;
     }
@@ -122,6 +132,17 @@ fn announce_local_stack(app: SocketAddr, emulator: &emulator::EmulatorHandle, se
     println!("  upstream:          http://{app}/api/upstream (client methods subscribe, unsubscribe, publish, publishToTopic)");
     println!("  default hub:       {hub}");
     println!("  CORS:              loopback origins (localhost, 127.0.0.1, [::1], any port) are allowed with credentials, plus SIGNALR_CORS_ORIGINS");
+}
+
+fn announce_webpubsub(wps: &webpubsub::WebPubSubHandle, events: &str) {
+    let cs = wps.connection_string();
+    let base = format!("http://{}", wps.local_addr());
+    println!("  Web PubSub:        WebPubSubConnectionString={cs}");
+    println!(
+        "  Web PubSub events: {}",
+        events.split('?').next().unwrap_or(events)
+    );
+    println!("  Web PubSub REST:   {base}/api/hubs/<hub>/:send?api-version=2024-01-01 (Bearer token, aud = the URL)");
 }
 
 /// Resolves on SIGTERM (the host stopping us) or Ctrl-C.

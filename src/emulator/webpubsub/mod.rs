@@ -17,6 +17,7 @@ pub mod error;
 pub mod events;
 pub mod filter;
 pub mod frames;
+pub mod local;
 pub mod outbox;
 pub mod payload;
 pub mod rest;
