@@ -115,15 +115,17 @@ pub async fn run(args: EmulatorArgs) -> Result<(), Box<dyn std::error::Error + S
         None => None,
     };
     {
-        let mut stdout = std::io::stdout().lock();
-        writeln!(stdout, "{}", handle.connection_string())?;
+        // One write, so a reader that takes only the first line and closes the pipe does not make
+        // the second line fail.
+        let mut lines = format!("{}\n", handle.connection_string());
         if let Some(webpubsub) = &webpubsub {
-            writeln!(
-                stdout,
-                "WebPubSubConnectionString={}",
+            lines.push_str(&format!(
+                "WebPubSubConnectionString={}\n",
                 webpubsub.connection_string()
-            )?;
+            ));
         }
+        let mut stdout = std::io::stdout().lock();
+        stdout.write_all(lines.as_bytes())?;
         stdout.flush()?;
     }
     if let Some(webpubsub) = &webpubsub {
