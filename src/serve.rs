@@ -11,9 +11,10 @@ use tokio::net::TcpListener;
 use crate::app::settings::{EmulatorAuth, ListenAddress, ServeArgs, ServiceMode, Settings};
 use crate::app::{misconfigured, router, AppState};
 use crate::emulator::entra::EntraMode;
-use crate::emulator::{self, EmulatorConfig, UpstreamTemplate};
+use crate::emulator::{self, webpubsub, EmulatorConfig, UpstreamTemplate};
 use crate::http_server::{self, ServerLimits};
 use crate::service::connection_string::DEV_ACCESS_KEY;
+use crate::service::webpubsub::connection_string::WebPubSubConnectionString;
 use crate::service::{ConnectionString, Secret};
 
 /// Error type of the binary's commands.
@@ -52,6 +53,7 @@ async fn serve_app(mut settings: Settings) -> Result<(), BoxError> {
     let app_addr = listener.local_addr()?;
     let mut emulator_handle = None;
     let mut identity = None;
+    let mut webpubsub_handle = None;
     let connection = match &settings.service {
         ServiceMode::Remote(cs) => Some((**cs).clone()),
         ServiceMode::NotConfigured => None,
@@ -90,6 +92,18 @@ async fn serve_app(mut settings: Settings) -> Result<(), BoxError> {
                 }
             };
             emulator_handle = Some(handle);
+            let events =
+                upstream_url(app_addr, &settings).replace("/api/upstream", "/api/webpubsub/events");
+            webpubsub_handle = webpubsub::local::start_local(settings.listen.bind, &events).await?;
+            if let Some(wps) = &webpubsub_handle {
+                announce_webpubsub(wps, &events);
+                if settings.webpubsub.connection.is_none() {
+                    // The app's Web PubSub routes talk to the embedded emulator, as its SignalR
+                    // routes talk to the SignalR one.
+                    settings.webpubsub.connection =
+                        Some(WebPubSubConnectionString::parse(&wps.connection_string())?);
+                }
+            }
             Some(cs)
         }
     };
@@ -108,6 +122,9 @@ async fn serve_app(mut settings: Settings) -> Result<(), BoxError> {
         identity,
     ));
     http_server::serve(listener, app, ServerLimits::default(), shutdown_signal()).await?;
+    if let Some(handle) = webpubsub_handle {
+        handle.shutdown().await;
+    }
     if let Some(handle) = emulator_handle {
         handle.shutdown().await;
     }
@@ -157,6 +174,17 @@ fn announce_local_stack(app: SocketAddr, emulator: &emulator::EmulatorHandle, se
     println!("  upstream:          http://{app}/api/upstream (client methods subscribe, unsubscribe, publish, publishToTopic)");
     println!("  default hub:       {hub}");
     println!("  CORS:              loopback origins (localhost, 127.0.0.1, [::1], any port) are allowed with credentials, plus SIGNALR_CORS_ORIGINS");
+}
+
+fn announce_webpubsub(wps: &webpubsub::WebPubSubHandle, events: &str) {
+    let cs = wps.connection_string();
+    let base = format!("http://{}", wps.local_addr());
+    println!("  Web PubSub:        WebPubSubConnectionString={cs}");
+    println!(
+        "  Web PubSub events: {}",
+        events.split('?').next().unwrap_or(events)
+    );
+    println!("  Web PubSub REST:   {base}/api/hubs/<hub>/:send?api-version=2024-01-01 (Bearer token, aud = the URL)");
 }
 
 /// Resolves on SIGTERM (the host stopping us) or Ctrl-C.

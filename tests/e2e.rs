@@ -1,5 +1,5 @@
-//! Runs the Node end-to-end suite (`tests/e2e`, the unmodified `@microsoft/signalr` client against
-//! `handler emulator`). Installs the pinned client with `npm ci` when `node_modules` is missing.
+//! Runs the Node end-to-end suite (`tests/e2e`, the unmodified `@microsoft/signalr` client, and the
+//! official Web PubSub SDKs, against `handler emulator`). Installs the pinned client with `npm ci` when `node_modules` is missing.
 
 mod child_process;
 
@@ -13,10 +13,14 @@ use child_process::run;
 fn signalr_js_client_against_the_emulator() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/e2e");
     // Also when a checkout's node_modules predates a package added since.
-    if !dir
-        .join("node_modules/@microsoft/signalr-protocol-msgpack")
-        .exists()
-    {
+    let installed = [
+        "@microsoft/signalr-protocol-msgpack",
+        "@azure/web-pubsub-client",
+        "@azure/web-pubsub",
+    ]
+    .iter()
+    .all(|package| dir.join("node_modules").join(package).exists());
+    if !installed {
         let mut npm = Command::new("npm");
         npm.args(["ci", "--no-audit", "--no-fund"])
             .current_dir(&dir);

@@ -380,15 +380,41 @@ fn bad_exp(token: &str) -> Option<AuthError> {
 
 /// Verifies `token` with `key` and checks its `aud` against `expected`.
 pub fn verify(token: &str, key: &Secret, expected: &Audience) -> Result<Claims, AuthError> {
+    let claims = decode(token, key, &[Algorithm::HS256, Algorithm::HS512])?;
+    let audiences: Vec<&str> = match claims.get("aud") {
+        None | Some(Value::Null) => return Err(AuthError::MissingClaim("aud")),
+        Some(Value::String(s)) => vec![s.as_str()],
+        Some(Value::Array(items)) => items.iter().filter_map(Value::as_str).collect(),
+        Some(_) => return Err(AuthError::BadClaim("aud".into())),
+    };
+    let fits: Vec<Fit> = audiences.iter().map(|aud| expected.fit(aud)).collect();
+    if fits.contains(&Fit::Matches) {
+        return Ok(Claims(claims));
+    }
+    let (expected, got) = (expected.to_string(), audiences.join(", "));
+    Err(if fits.contains(&Fit::NoHub) {
+        AuthError::NoHubInAudience { expected, got }
+    } else {
+        AuthError::WrongAudience { expected, got }
+    })
+}
+
+/// Checks `token`'s signature with `key` (one of `algorithms`), `exp` (required) and `nbf`, and
+/// returns its claims; the audience is the caller's to check (each product has its own rule).
+pub fn decode(
+    token: &str,
+    key: &Secret,
+    algorithms: &[Algorithm],
+) -> Result<Map<String, Value>, AuthError> {
     let header = jsonwebtoken::decode_header(token).map_err(|e| match e.kind() {
         ErrorKind::InvalidAlgorithmName => AuthError::Algorithm("(unknown)".into()),
         _ => AuthError::Malformed(e.to_string()),
     })?;
-    if !matches!(header.alg, Algorithm::HS256 | Algorithm::HS512) {
+    if !algorithms.contains(&header.alg) {
         return Err(AuthError::Algorithm(format!("{:?}", header.alg)));
     }
     let mut validation = Validation::new(header.alg);
-    validation.algorithms = vec![Algorithm::HS256, Algorithm::HS512];
+    validation.algorithms = algorithms.to_vec();
     validation.leeway = LEEWAY_SECONDS;
     validation.validate_nbf = true;
     validation.validate_aud = false;
@@ -411,23 +437,7 @@ pub fn verify(token: &str, key: &Secret, expected: &Audience) -> Result<Claims, 
         ErrorKind::InvalidAlgorithm => AuthError::Algorithm(format!("{:?}", header.alg)),
         _ => AuthError::Malformed(e.to_string()),
     })?;
-    let claims = data.claims;
-    let audiences: Vec<&str> = match claims.get("aud") {
-        None | Some(Value::Null) => return Err(AuthError::MissingClaim("aud")),
-        Some(Value::String(s)) => vec![s.as_str()],
-        Some(Value::Array(items)) => items.iter().filter_map(Value::as_str).collect(),
-        Some(_) => return Err(AuthError::BadClaim("aud".into())),
-    };
-    let fits: Vec<Fit> = audiences.iter().map(|aud| expected.fit(aud)).collect();
-    if fits.contains(&Fit::Matches) {
-        return Ok(Claims(claims));
-    }
-    let (expected, got) = (expected.to_string(), audiences.join(", "));
-    Err(if fits.contains(&Fit::NoHub) {
-        AuthError::NoHubInAudience { expected, got }
-    } else {
-        AuthError::WrongAudience { expected, got }
-    })
+    Ok(data.claims)
 }
 
 #[cfg(test)]

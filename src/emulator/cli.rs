@@ -6,6 +6,7 @@ use std::net::IpAddr;
 use std::path::PathBuf;
 
 use super::entra::EntraMode;
+use super::webpubsub::{self, EventHandler, WebPubSubConfig};
 use super::{start, EmulatorConfig, UpstreamTemplate};
 use crate::service::connection_string::DEV_ACCESS_KEY;
 use crate::service::Secret;
@@ -46,6 +47,20 @@ pub struct EmulatorArgs {
         requires = "entra"
     )]
     pub identity_header: Option<String>,
+    /// Port of the Web PubSub emulator (default 8080, as Microsoft's emulator; when 8080 is
+    /// taken and this is not given, Web PubSub is skipped with a warning; 0 picks a free one).
+    #[arg(long, env = "WEBPUBSUB_EMULATOR_PORT")]
+    pub webpubsub_port: Option<u16>,
+    /// A Web PubSub event handler: `URL[;hub=P][;user=P][;system=connect,connected,disconnected]`
+    /// (URL may hold {hub} and {event}; default: every hub, user event and system event);
+    /// repeatable, first match wins.
+    #[arg(
+        long = "webpubsub-event-handler",
+        value_name = "SPEC",
+        env = "WEBPUBSUB_EVENT_HANDLER",
+        value_delimiter = ' '
+    )]
+    pub webpubsub_event_handlers: Vec<String>,
 }
 
 /// Runs the emulator until Ctrl-C / SIGTERM.
@@ -72,12 +87,53 @@ pub async fn run(args: EmulatorArgs) -> Result<(), Box<dyn std::error::Error + S
     let listener = tokio::net::TcpListener::bind((args.bind, args.port))
         .await
         .map_err(|e| format!("cannot listen on {}:{}: {e}", args.bind, args.port))?;
+    let mut webpubsub_config = WebPubSubConfig::new(config.access_key.clone());
+    for spec in &args.webpubsub_event_handlers {
+        webpubsub_config.event_handlers.push(
+            EventHandler::parse(spec).map_err(|e| format!("--webpubsub-event-handler: {e}"))?,
+        );
+    }
+    let webpubsub_listener = match args.webpubsub_port {
+        Some(port) => Some(
+            tokio::net::TcpListener::bind((args.bind, port))
+                .await
+                .map_err(|e| {
+                    format!("cannot listen on {}:{port} for Web PubSub: {e}", args.bind)
+                })?,
+        ),
+        None => match tokio::net::TcpListener::bind((args.bind, webpubsub::DEFAULT_PORT)).await {
+            Ok(listener) => Some(listener),
+            Err(e) => {
+                tracing::warn!("Web PubSub emulator not started: cannot listen on {}:{}: {e} (give --webpubsub-port)", args.bind, webpubsub::DEFAULT_PORT);
+                None
+            }
+        },
+    };
     let entra = config.entra.clone();
     let handle = start(config, listener).await?;
+    let webpubsub = match webpubsub_listener {
+        Some(listener) => Some(webpubsub::start(webpubsub_config, listener).await?),
+        None => None,
+    };
     {
+        // One write, so a reader that takes only the first line and closes the pipe does not make
+        // the second line fail.
+        let mut lines = format!("{}\n", handle.connection_string());
+        if let Some(webpubsub) = &webpubsub {
+            lines.push_str(&format!(
+                "WebPubSubConnectionString={}\n",
+                webpubsub.connection_string()
+            ));
+        }
         let mut stdout = std::io::stdout().lock();
-        writeln!(stdout, "{}", handle.connection_string())?;
+        stdout.write_all(lines.as_bytes())?;
         stdout.flush()?;
+    }
+    if let Some(webpubsub) = &webpubsub {
+        eprintln!(
+            "Web PubSub emulator on http://{} (clients: /client/hubs/<hub>, REST: /api/hubs/<hub>/…)",
+            webpubsub.local_addr()
+        );
     }
     eprintln!(
         "SignalR Service emulator on http://{} (clients: /client/?hub=<hub>, REST: /api/hubs/<hub>/…); Ctrl-C stops it",
@@ -95,6 +151,9 @@ pub async fn run(args: EmulatorArgs) -> Result<(), Box<dyn std::error::Error + S
     }
     stop_signal().await;
     tracing::info!("stopping the emulator");
+    if let Some(webpubsub) = webpubsub {
+        webpubsub.shutdown().await;
+    }
     handle.shutdown().await;
     Ok(())
 }

@@ -12,21 +12,17 @@ use axum::extract::ws::WebSocketUpgrade;
 use axum::extract::{FromRequestParts, Request, State};
 use axum::http::{header, HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
-use base64::Engine;
 use serde_json::json;
 
 use super::auth::{self, Audience, Claims};
 use super::client_policy::ClientPolicy;
 use super::connections::Negotiated;
 use super::error::EmulatorError;
+use super::random_id::random_id;
 use super::request::{read_body, Query};
 use super::{long_polling, sse, websocket, Shared};
 use crate::service::names;
 use crate::service::transports::Transport;
-
-fn random_id() -> String {
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(rand::random::<[u8; 16]>())
-}
 
 /// Checks the `hub` query and the client token (including a user id the service can work
 /// with, and its system claims); returns the hub, the token's claims and what they allow.

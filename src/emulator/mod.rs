@@ -30,6 +30,7 @@ pub mod long_polling;
 pub mod outbox;
 pub mod outgoing;
 pub mod payload;
+pub mod random_id;
 pub mod recipients;
 pub mod request;
 pub mod rest;
@@ -38,6 +39,7 @@ pub mod sse;
 pub mod templates;
 pub mod upstream;
 pub mod upstream_queue;
+pub mod webpubsub;
 pub mod websocket;
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};

@@ -1,0 +1,163 @@
+//! Web PubSub token checks (reference §2, §3): HS256 only, signed with the UTF-8 bytes of the
+//! access key, `exp` required, `nbf` honoured (the shared [`crate::emulator::auth::decode`]).
+//! A REST token's `aud` is the request URL with or without its query (compared ignoring case and
+//! percent-encoding, and a trailing `/`), as the SDKs mint it; a client token's `aud` is
+//! `<endpoint>/client/hubs/<hub>` on this host and port. Messages never contain the token.
+
+use axum::http::{header, HeaderMap, Uri};
+use jsonwebtoken::Algorithm;
+use percent_encoding::percent_decode_str;
+use serde_json::{Map, Value};
+
+use crate::emulator::auth::{decode, AuthError};
+use crate::service::Secret;
+
+/// Why a Web PubSub token was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TokenError {
+    /// Signature, expiry, format: the shared checks.
+    #[error("{0}")]
+    Token(AuthError),
+    /// Not HS256.
+    #[error(
+        "the access token must be signed with HS256 (`alg` {0} is not accepted by Web PubSub)"
+    )]
+    Algorithm(String),
+    /// `aud` is missing or not a string.
+    #[error("the access token has no `aud` claim (a string); it is required")]
+    NoAudience,
+    /// `aud` names another URL.
+    #[error("the access token's audience is wrong: expected {expected}, got {got} (case, a trailing `/` and, for REST calls, the query are ignored)")]
+    WrongAudience {
+        /// What this request needs.
+        expected: String,
+        /// What the token says.
+        got: String,
+    },
+}
+
+impl From<AuthError> for TokenError {
+    fn from(error: AuthError) -> Self {
+        match error {
+            AuthError::Algorithm(alg) => Self::Algorithm(alg),
+            other => Self::Token(other),
+        }
+    }
+}
+
+/// Scheme, host and port the request reached (`Host` header, `X-Forwarded-Proto`).
+pub fn origin(headers: &HeaderMap) -> Result<String, TokenError> {
+    let scheme = headers
+        .get("x-forwarded-proto")
+        .and_then(|v| v.to_str().ok())
+        .map(|v| v.trim().to_ascii_lowercase())
+        .filter(|v| v == "http" || v == "https")
+        .unwrap_or_else(|| "http".into());
+    let host = headers
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .filter(|h| !h.is_empty() && url::Url::parse(&format!("http://{h}/")).is_ok())
+        .ok_or(TokenError::Token(AuthError::NoHost))?;
+    Ok(format!("{scheme}://{}", host.to_ascii_lowercase()))
+}
+
+/// Lowercased, percent-decoded, without a trailing `/` before the query or the end.
+fn normalise(url: &str) -> String {
+    let decoded = percent_decode_str(url).decode_utf8_lossy().to_lowercase();
+    let (path, query) = match decoded.split_once('?') {
+        Some((p, q)) => (p.to_string(), Some(q.to_string())),
+        None => (decoded, None),
+    };
+    let path = path.trim_end_matches('/');
+    match query {
+        Some(q) => format!("{path}?{q}"),
+        None => path.to_string(),
+    }
+}
+
+fn claims(token: &str, key: &Secret) -> Result<(Map<String, Value>, String), TokenError> {
+    let claims = decode(token, key, &[Algorithm::HS256])?;
+    let aud = match claims.get("aud") {
+        Some(Value::String(aud)) => aud.clone(),
+        Some(Value::Array(items)) if items.len() == 1 && items[0].is_string() => {
+            items[0].as_str().unwrap_or_default().to_string()
+        }
+        _ => return Err(TokenError::NoAudience),
+    };
+    Ok((claims, aud))
+}
+
+/// Verifies a REST call's bearer token against this request's URL.
+pub fn verify_rest(
+    token: &str,
+    key: &Secret,
+    headers: &HeaderMap,
+    uri: &Uri,
+) -> Result<(), TokenError> {
+    let (_, aud) = claims(token, key)?;
+    let origin = origin(headers)?;
+    let without_query = format!("{origin}{}", uri.path());
+    let full = uri
+        .query()
+        .map_or_else(|| without_query.clone(), |q| format!("{without_query}?{q}"));
+    let got = normalise(&aud);
+    if got == normalise(&full) || got == normalise(&without_query) {
+        Ok(())
+    } else {
+        Err(TokenError::WrongAudience {
+            expected: without_query,
+            got: aud,
+        })
+    }
+}
+
+/// The client endpoint of `hub` on this host: what a client token's `aud` must be.
+pub fn client_audience(origin: &str, hub: &str) -> String {
+    format!("{origin}/client/hubs/{hub}")
+}
+
+/// Verifies a client token for `hub`; returns its claims.
+pub fn verify_client(
+    token: &str,
+    key: &Secret,
+    origin: &str,
+    hub: &str,
+) -> Result<Map<String, Value>, TokenError> {
+    let (claims, aud) = claims(token, key)?;
+    let expected = client_audience(origin, hub);
+    let got = normalise(aud.split('?').next().unwrap_or_default());
+    if got == normalise(&expected) {
+        Ok(claims)
+    } else {
+        Err(TokenError::WrongAudience { expected, got: aud })
+    }
+}
+
+/// The strings of a claim that may be one string or an array of them.
+pub fn claim_list(claims: &Map<String, Value>, name: &str) -> Vec<String> {
+    match claims.get(name) {
+        Some(Value::String(s)) => vec![s.clone()],
+        Some(Value::Array(items)) => items
+            .iter()
+            .filter_map(|v| v.as_str().map(str::to_string))
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn audiences_compare_without_case_encoding_and_slash() {
+        assert_eq!(
+            normalise("HTTP://Host:8080/api/hubs/My%20Hub/?api-version=1"),
+            "http://host:8080/api/hubs/my hub?api-version=1"
+        );
+        assert_eq!(
+            normalise("http://h/client/hubs/chat/"),
+            "http://h/client/hubs/chat"
+        );
+    }
+}

@@ -1,0 +1,401 @@
+//! The Web PubSub event handler (reference §6): CloudEvents over HTTP to the app. Each
+//! [`EventHandler`] has a URL template (`{hub}`, `{event}`), the hubs, user events and system
+//! events it takes; first match wins. Before the first call to a URL, the abuse-protection
+//! handshake (OPTIONS with `WebHook-Request-Origin`, GET if OPTIONS is 404/405) must answer 2xx with
+//! `WebHook-Allowed-Origin` `*` or our host; a success is remembered for a minute. Calls carry the
+//! `ce-*` headers and `ce-signature`, time out after 10 s, and at most `max_inflight_events` run at
+//! once (more fail at once instead of queueing without bound).
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use reqwest::StatusCode;
+use tokio::sync::Semaphore;
+
+use super::WebPubSubConfig;
+use crate::service::{signature, Secret};
+
+/// How long a successful abuse-protection handshake is trusted.
+const VALIDATION_TTL: Duration = Duration::from_secs(60);
+/// The largest handler answer read.
+const MAX_ANSWER_BYTES: usize = 1024 * 1024;
+
+/// Where events go.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EventHandler {
+    /// The URL, with optional `{hub}` and `{event}` placeholders.
+    pub url_template: String,
+    /// Hubs: `*`, or a comma-separated list (ignoring case).
+    pub hub_pattern: String,
+    /// User events: `*`, a comma-separated list, or empty for none.
+    pub user_event_pattern: String,
+    /// System events: `connect`, `connected`, `disconnected`.
+    pub system_events: Vec<String>,
+}
+
+fn listed(pattern: &str, value: &str) -> bool {
+    pattern
+        .split(',')
+        .map(str::trim)
+        .any(|p| p == "*" || (!p.is_empty() && p.eq_ignore_ascii_case(value)))
+}
+
+impl EventHandler {
+    /// Parses `URL[;hub=P][;user=P][;system=a,b]`; defaults: every hub, every user event, and
+    /// the system events `connect,connected,disconnected`.
+    pub fn parse(spec: &str) -> Result<Self, String> {
+        let mut parts = spec.split(';');
+        let url_template = parts.next().unwrap_or("").trim().to_string();
+        let probe = url_template
+            .replace("{hub}", "hub")
+            .replace("{event}", "event");
+        match url::Url::parse(&probe) {
+            Ok(url) if matches!(url.scheme(), "http" | "https") => {}
+            _ => {
+                return Err(format!(
+                    "event handler URL {url_template:?} is not an absolute http:// or https:// URL"
+                ))
+            }
+        }
+        let mut handler = Self {
+            url_template,
+            hub_pattern: "*".into(),
+            user_event_pattern: "*".into(),
+            system_events: vec!["connect".into(), "connected".into(), "disconnected".into()],
+        };
+        for part in parts.map(str::trim).filter(|p| !p.is_empty()) {
+            let (key, value) = part.split_once('=').ok_or_else(|| {
+                format!("event handler option {part:?} must be key=value (hub=, user=, system=)")
+            })?;
+            match key.trim() {
+                "hub" => handler.hub_pattern = value.trim().into(),
+                "user" => handler.user_event_pattern = value.trim().into(),
+                "system" => {
+                    handler.system_events = value
+                        .split(',')
+                        .map(|s| s.trim().to_string())
+                        .filter(|s| !s.is_empty())
+                        .collect();
+                    if let Some(bad) = handler
+                        .system_events
+                        .iter()
+                        .find(|e| !["connect", "connected", "disconnected"].contains(&e.as_str()))
+                    {
+                        return Err(format!(
+                            "system event {bad:?} is unknown; use connect, connected, disconnected"
+                        ));
+                    }
+                }
+                other => {
+                    return Err(format!(
+                        "event handler option {other:?} is unknown; use hub=, user= or system="
+                    ))
+                }
+            }
+        }
+        Ok(handler)
+    }
+
+    fn takes(&self, hub: &str, event: &Event<'_>) -> bool {
+        listed(&self.hub_pattern, hub)
+            && match event {
+                Event::System(name) => self.system_events.iter().any(|e| e == name),
+                Event::User(name) => listed(&self.user_event_pattern, name),
+            }
+    }
+}
+
+/// An event: a system one (`connect`, `connected`, `disconnected`) or a user one.
+#[derive(Debug, Clone, Copy)]
+pub enum Event<'a> {
+    /// `azure.webpubsub.sys.<name>`.
+    System(&'a str),
+    /// `azure.webpubsub.user.<name>`.
+    User(&'a str),
+}
+
+impl Event<'_> {
+    fn name(&self) -> &str {
+        match self {
+            Self::System(n) | Self::User(n) => n,
+        }
+    }
+}
+
+/// About the connection an event is for.
+#[derive(Debug, Clone, Default)]
+pub struct Context {
+    /// The hub as the client named it.
+    pub hub: String,
+    /// The connection id.
+    pub connection_id: String,
+    /// The user.
+    pub user: Option<String>,
+    /// The chosen subprotocol.
+    pub subprotocol: Option<String>,
+    /// The `ce-connectionState` last set by the handler.
+    pub state: Option<String>,
+}
+
+/// A handler's answer.
+#[derive(Debug)]
+pub struct Answer {
+    /// Its status.
+    pub status: StatusCode,
+    /// Its content type.
+    pub content_type: Option<String>,
+    /// A new `ce-connectionState`, if it set one.
+    pub state: Option<String>,
+    /// Its body.
+    pub body: Vec<u8>,
+}
+
+/// Why an event could not be delivered.
+#[derive(Debug, thiserror::Error)]
+pub enum CallError {
+    /// The abuse-protection handshake failed.
+    #[error("the event handler at {0} failed the abuse-protection handshake: answer OPTIONS with 200 and `WebHook-Allowed-Origin: *` (or the emulator's host)")]
+    NotValidated(String),
+    /// Too many calls are running.
+    #[error("too many event handler calls are in flight; try again")]
+    Busy,
+    /// The call failed or timed out.
+    #[error("the event handler call failed: {0}")]
+    Failed(String),
+}
+
+/// Calls the event handlers.
+pub struct Dispatcher {
+    client: reqwest::Client,
+    handlers: Vec<EventHandler>,
+    key: Secret,
+    origin: Mutex<String>,
+    in_flight: Semaphore,
+    validated: Mutex<HashMap<String, Instant>>,
+    ids: AtomicU64,
+}
+
+impl Dispatcher {
+    /// A dispatcher for `config`'s handlers.
+    pub fn new(config: &WebPubSubConfig) -> Self {
+        let client = reqwest::Client::builder()
+            .timeout(config.event_timeout)
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap_or_default();
+        Self {
+            client,
+            handlers: config.event_handlers.clone(),
+            key: config.access_key.clone(),
+            origin: Mutex::new("127.0.0.1".into()),
+            in_flight: Semaphore::new(config.max_inflight_events.max(1)),
+            validated: Mutex::new(HashMap::new()),
+            ids: AtomicU64::new(1),
+        }
+    }
+
+    /// Sets the host sent as `WebHook-Request-Origin` (the emulator's endpoint host).
+    pub fn set_origin(&self, host: &str) {
+        *self.origin.lock().unwrap_or_else(|e| e.into_inner()) = host.into();
+    }
+
+    /// The URL that takes `event` of `hub`, if any.
+    pub fn url(&self, hub: &str, event: Event<'_>) -> Option<String> {
+        self.handlers
+            .iter()
+            .find(|h| h.takes(hub, &event))
+            .map(|h| {
+                h.url_template
+                    .replace("{hub}", hub)
+                    .replace("{event}", event.name())
+            })
+    }
+
+    async fn validate(&self, url: &str, origin: &str) -> Result<(), CallError> {
+        let key = url::Url::parse(url)
+            .map(|u| u.origin().ascii_serialization())
+            .unwrap_or_default();
+        {
+            let cache = self.validated.lock().unwrap_or_else(|e| e.into_inner());
+            if cache
+                .get(&key)
+                .is_some_and(|at| at.elapsed() < VALIDATION_TTL)
+            {
+                return Ok(());
+            }
+        }
+        let mut ok = false;
+        for method in [reqwest::Method::OPTIONS, reqwest::Method::GET] {
+            let response = self
+                .client
+                .request(method, url)
+                .header("WebHook-Request-Origin", origin)
+                .header("ce-awpsversion", "1.0")
+                .send()
+                .await
+                .map_err(|e| CallError::Failed(e.without_url().to_string()))?;
+            if matches!(
+                response.status(),
+                StatusCode::NOT_FOUND | StatusCode::METHOD_NOT_ALLOWED
+            ) {
+                continue;
+            }
+            let allowed = response
+                .headers()
+                .get_all("WebHook-Allowed-Origin")
+                .iter()
+                .filter_map(|v| v.to_str().ok())
+                .flat_map(|v| v.split(','))
+                .any(|v| v.trim() == "*" || v.trim().eq_ignore_ascii_case(origin));
+            ok = response.status().is_success() && allowed;
+            break;
+        }
+        if !ok {
+            return Err(CallError::NotValidated(url.to_string()));
+        }
+        self.validated
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(key, Instant::now());
+        Ok(())
+    }
+
+    /// Sends `event` about `ctx` with `body`; `Ok(None)` when no handler takes it.
+    pub async fn call(
+        &self,
+        ctx: &Context,
+        event: Event<'_>,
+        content_type: &str,
+        body: Vec<u8>,
+    ) -> Result<Option<Answer>, CallError> {
+        let Some(url) = self.url(&ctx.hub, event) else {
+            return Ok(None);
+        };
+        let _permit = self.in_flight.try_acquire().map_err(|_| CallError::Busy)?;
+        let origin = self
+            .origin
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        self.validate(&url, &origin).await?;
+        let ce_type = match event {
+            Event::System(name) => format!("azure.webpubsub.sys.{name}"),
+            Event::User(name) => format!("azure.webpubsub.user.{name}"),
+        };
+        let id = self.ids.fetch_add(1, Ordering::Relaxed);
+        let mut request = self
+            .client
+            .post(&url)
+            .header("Content-Type", content_type)
+            .header("WebHook-Request-Origin", &origin)
+            .header("ce-specversion", "1.0")
+            .header("ce-type", ce_type)
+            .header(
+                "ce-source",
+                format!("/hubs/{}/client/{}", ctx.hub, ctx.connection_id),
+            )
+            .header("ce-id", id.to_string())
+            .header("ce-time", rfc3339(SystemTime::now()))
+            .header("ce-awpsversion", "1.0")
+            .header("ce-hub", &ctx.hub)
+            .header("ce-connectionId", &ctx.connection_id)
+            .header("ce-eventName", event.name())
+            .header(
+                "ce-signature",
+                signature::sign(&self.key, ctx.connection_id.as_bytes()),
+            );
+        if let Some(user) = &ctx.user {
+            request = request.header("ce-userId", user);
+        }
+        if let Some(protocol) = &ctx.subprotocol {
+            request = request.header("ce-subprotocol", protocol);
+        }
+        if let Some(state) = &ctx.state {
+            request = request.header("ce-connectionState", state);
+        }
+        let response = request
+            .body(body)
+            .send()
+            .await
+            .map_err(|e| CallError::Failed(e.without_url().to_string()))?;
+        let status = response.status();
+        let header = |name: &str| {
+            response
+                .headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string)
+        };
+        let (content_type, state) = (header("content-type"), header("ce-connectionState"));
+        let bytes = response
+            .bytes()
+            .await
+            .map_err(|e| CallError::Failed(e.without_url().to_string()))?;
+        if bytes.len() > MAX_ANSWER_BYTES {
+            return Err(CallError::Failed(format!(
+                "the answer is larger than {MAX_ANSWER_BYTES} bytes"
+            )));
+        }
+        Ok(Some(Answer {
+            status,
+            content_type,
+            state,
+            body: bytes.to_vec(),
+        }))
+    }
+}
+
+/// `YYYY-MM-DDTHH:MM:SSZ`.
+fn rfc3339(time: SystemTime) -> String {
+    let secs = time.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    let (days, rem) = (secs / 86_400, secs % 86_400);
+    // Civil from days (Howard Hinnant's algorithm).
+    let z = i64::try_from(days).unwrap_or(0) + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_handler_specs_and_matches_events() {
+        let h = EventHandler::parse(
+            "http://127.0.0.1:7071/api/webpubsub/events?e={event}&h={hub};user=message,chat",
+        )
+        .unwrap();
+        assert!(h.takes("Chat", &Event::User("chat")));
+        assert!(!h.takes("Chat", &Event::User("other")));
+        assert!(h.takes("Chat", &Event::System("connect")));
+        let none = EventHandler::parse("http://x/;user=;system=connected").unwrap();
+        assert!(!none.takes("h", &Event::User("message")));
+        assert!(!none.takes("h", &Event::System("connect")));
+        assert!(EventHandler::parse("ftp://x").is_err());
+        assert!(EventHandler::parse("http://x;system=joined").is_err());
+        assert!(EventHandler::parse("http://x;colour=red").is_err());
+    }
+
+    #[test]
+    fn formats_cloud_event_times() {
+        assert_eq!(rfc3339(UNIX_EPOCH), "1970-01-01T00:00:00Z");
+        assert_eq!(
+            rfc3339(UNIX_EPOCH + Duration::from_secs(1_709_210_096)),
+            "2024-02-29T12:34:56Z"
+        );
+    }
+}

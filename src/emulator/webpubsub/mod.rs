@@ -1,0 +1,216 @@
+//! The embedded local stand-in for Azure Web PubSub, on its own listener (its REST paths
+//! `/api/hubs/…` collide with SignalR's):
+//!
+//! * the data-plane REST API ([`rest`]) of 2024-01-01 plus `listConnections` of 2024-12-01, with
+//!   OData filters ([`filter`]), acting on the connections ([`state`]);
+//! * the client endpoint ([`client`]) at `/client/hubs/{hub}` for simple WebSocket clients and the
+//!   `json.webpubsub.azure.v1` / `json.reliable.webpubsub.azure.v1` subprotocols ([`frames`]),
+//!   with roles and runtime grants enforced ([`roles`]);
+//! * the event handler ([`events`]): CloudEvents over HTTP to the app, blocking `connect` and user
+//!   events, signed with `ce-signature`.
+//!
+//! Like the SignalR emulator, and unlike Microsoft's, it checks every token strictly ([`auth`]).
+
+pub mod auth;
+pub mod client;
+pub mod error;
+pub mod events;
+pub mod filter;
+pub mod frames;
+pub mod local;
+pub mod outbox;
+pub mod payload;
+pub mod rest;
+pub mod roles;
+pub mod socket;
+pub mod state;
+pub mod subprotocol;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::routing::any;
+use axum::Router;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+pub use events::EventHandler;
+
+use crate::http_server::ServerLimits;
+use crate::service::Secret;
+
+/// The default port, as Microsoft's emulator uses.
+pub const DEFAULT_PORT: u16 = 8080;
+
+/// Everything the Web PubSub emulator can be told; [`WebPubSubConfig::new`] gives the defaults.
+#[derive(Debug, Clone)]
+pub struct WebPubSubConfig {
+    /// The access key every token must be signed with.
+    pub access_key: Secret,
+    /// Event handlers, first match wins (none: user events are acknowledged and dropped, a
+    /// simple client's frames close it).
+    pub event_handlers: Vec<EventHandler>,
+    /// The largest REST body (1 MiB).
+    pub max_body_bytes: usize,
+    /// The largest client frame (1 MiB, the service's limit).
+    pub max_message_bytes: usize,
+    /// How many bytes may wait for one slow client before it is closed (4 MiB).
+    pub max_queued_bytes: usize,
+    /// The time limit of each event handler call (10 s).
+    pub event_timeout: Duration,
+    /// How many event handler calls may run at once; more fail at once (64).
+    pub max_inflight_events: usize,
+    /// Limits of the listener.
+    pub server: ServerLimits,
+}
+
+impl WebPubSubConfig {
+    /// The defaults, signing with `access_key`.
+    pub fn new(access_key: Secret) -> Self {
+        Self {
+            access_key,
+            event_handlers: Vec::new(),
+            max_body_bytes: 1024 * 1024,
+            max_message_bytes: 1024 * 1024,
+            max_queued_bytes: 4 * 1024 * 1024,
+            event_timeout: Duration::from_secs(10),
+            max_inflight_events: 64,
+            server: ServerLimits::default(),
+        }
+    }
+}
+
+/// State shared by every request and connection.
+pub struct Shared {
+    /// The configuration.
+    pub config: WebPubSubConfig,
+    /// The connections.
+    pub registry: state::Registry,
+    /// The event handler caller.
+    pub events: events::Dispatcher,
+    /// Becomes true when the emulator stops.
+    pub stopping: watch::Sender<bool>,
+}
+
+fn routes(shared: Arc<Shared>) -> Router {
+    Router::new()
+        .route("/api/{*rest}", any(rest::handle))
+        .route("/client/hubs/{hub}", any(client::connect_hub))
+        .route("/client", any(client::connect_query))
+        .route("/client/", any(client::connect_query))
+        .fallback(|request: axum::extract::Request| async move {
+            error::WpsError::NoRoute(request.uri().path().to_string())
+        })
+        .with_state(shared)
+}
+
+/// A running Web PubSub emulator.
+pub struct WebPubSubHandle {
+    local_addr: SocketAddr,
+    shared: Arc<Shared>,
+    server: JoinHandle<std::io::Result<()>>,
+    janitor: JoinHandle<()>,
+}
+
+/// Starts the Web PubSub emulator on `listener`; it serves until [`WebPubSubHandle::shutdown`].
+pub async fn start(
+    config: WebPubSubConfig,
+    listener: tokio::net::TcpListener,
+) -> std::io::Result<WebPubSubHandle> {
+    let local_addr = listener.local_addr()?;
+    let events = events::Dispatcher::new(&config);
+    let shared = Arc::new(Shared {
+        config,
+        registry: state::Registry::default(),
+        events,
+        stopping: watch::channel(false).0,
+    });
+    let mut stopping = shared.stopping.subscribe();
+    let server = tokio::spawn(crate::http_server::serve(
+        listener,
+        routes(Arc::clone(&shared)),
+        shared.config.server,
+        async move {
+            let _ = stopping.wait_for(|stop| *stop).await;
+        },
+    ));
+    let janitor = {
+        let shared = Arc::clone(&shared);
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(1));
+            loop {
+                tick.tick().await;
+                for (id, conn) in shared.registry.purge_detached() {
+                    let ctx = events::Context {
+                        hub: conn.hub_name,
+                        connection_id: id,
+                        user: conn.user,
+                        subprotocol: conn.subprotocol,
+                        state: conn.connection_state,
+                    };
+                    let shared = Arc::clone(&shared);
+                    tokio::spawn(async move {
+                        let body = br#"{"reason":"the client did not reconnect in time"}"#.to_vec();
+                        let event = events::Event::System("disconnected");
+                        if let Err(e) = shared
+                            .events
+                            .call(&ctx, event, "application/json", body)
+                            .await
+                        {
+                            tracing::warn!("Web PubSub event handler: {e}");
+                        }
+                    });
+                }
+            }
+        })
+    };
+    tracing::info!(%local_addr, handlers = shared.config.event_handlers.len(), "Web PubSub emulator listening");
+    Ok(WebPubSubHandle {
+        local_addr,
+        shared,
+        server,
+        janitor,
+    })
+}
+
+impl WebPubSubHandle {
+    /// The address it listens on.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// `Endpoint=http://127.0.0.1:<port>;AccessKey=<key>;Version=1.0;` (the form of Microsoft's
+    /// emulator, so the SDKs' audiences carry the port).
+    pub fn connection_string(&self) -> String {
+        let host = match self.local_addr {
+            SocketAddr::V4(a) if a.ip().is_unspecified() || a.ip().is_loopback() => {
+                "127.0.0.1".to_string()
+            }
+            SocketAddr::V6(a) => format!("[{}]", a.ip()),
+            SocketAddr::V4(a) => a.ip().to_string(),
+        };
+        format!(
+            "Endpoint=http://{host}:{};AccessKey={};Version=1.0;",
+            self.local_addr.port(),
+            self.shared.config.access_key.expose()
+        )
+    }
+
+    /// Stops: every client is closed with 1001 (it may reconnect elsewhere), then the listener.
+    pub async fn shutdown(self) {
+        self.shared
+            .registry
+            .close_all(1001, "the Web PubSub emulator is stopping");
+        self.shared.stopping.send_replace(true);
+        self.janitor.abort();
+        let mut server = self.server;
+        if tokio::time::timeout(Duration::from_secs(5), &mut server)
+            .await
+            .is_err()
+        {
+            server.abort();
+        }
+        tracing::info!("Web PubSub emulator stopped");
+    }
+}

@@ -1,0 +1,160 @@
+//! Web PubSub permissions (reference §2.3): what a connection's roles (from its token or the
+//! `connect` handler) and its runtime grants (the permissions REST API) allow it to do with a
+//! group. Wildcard roles (`webpubsub.joinLeaveGroups.<pattern>`, `webpubsub.sendToGroups.<pattern>`)
+//! use `?` (one character but `.`), `*` (a run without `.`), `**` (any run) and `\` escapes;
+//! matching is case-sensitive and a pattern with more than five `*` matches nothing.
+
+/// The two permissions a client can hold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Permission {
+    /// Publish to a group.
+    SendToGroup,
+    /// Join and leave a group.
+    JoinLeaveGroup,
+}
+
+impl Permission {
+    /// Parses the REST path's `{permission}` (case-insensitive).
+    pub fn parse(name: &str) -> Option<Self> {
+        if name.eq_ignore_ascii_case("sendToGroup") {
+            Some(Self::SendToGroup)
+        } else if name.eq_ignore_ascii_case("joinLeaveGroup") {
+            Some(Self::JoinLeaveGroup)
+        } else {
+            None
+        }
+    }
+
+    /// The role name's stem: `webpubsub.sendToGroup` or `webpubsub.joinLeaveGroup`.
+    pub fn role(self) -> &'static str {
+        match self {
+            Self::SendToGroup => "webpubsub.sendToGroup",
+            Self::JoinLeaveGroup => "webpubsub.joinLeaveGroup",
+        }
+    }
+}
+
+/// A runtime grant: a permission on one group, or on every group (`None`).
+pub type Grant = (Permission, Option<String>);
+
+/// Whether `roles` or `grants` allow `permission` on `group`.
+pub fn allows(roles: &[String], grants: &[Grant], permission: Permission, group: &str) -> bool {
+    let stem = permission.role();
+    let literal = roles.iter().any(|role| match role.strip_prefix(stem) {
+        Some("") => true,
+        Some(rest) => rest.strip_prefix('.') == Some(group),
+        None => false,
+    });
+    let wildcard = || {
+        let plural = format!("{stem}s.");
+        roles
+            .iter()
+            .filter_map(|role| role.strip_prefix(plural.as_str()))
+            .any(|pattern| wildcard_matches(pattern, group))
+    };
+    let granted = || {
+        grants
+            .iter()
+            .any(|(p, target)| *p == permission && target.as_deref().is_none_or(|t| t == group))
+    };
+    literal || wildcard() || granted()
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Piece {
+    Char(char),
+    One,
+    Segment,
+    Any,
+}
+
+fn compile(pattern: &str) -> Option<Vec<Piece>> {
+    let mut pieces = Vec::new();
+    let mut chars = pattern.chars().peekable();
+    let mut stars = 0;
+    while let Some(c) = chars.next() {
+        pieces.push(match c {
+            '\\' => match chars.next() {
+                Some(e @ ('\\' | '*' | '?')) => Piece::Char(e),
+                _ => return None,
+            },
+            '?' => Piece::One,
+            '*' => {
+                stars += 1;
+                if chars.peek() == Some(&'*') {
+                    chars.next();
+                    stars += 1;
+                    Piece::Any
+                } else {
+                    Piece::Segment
+                }
+            }
+            c => Piece::Char(c),
+        });
+    }
+    (stars <= 5).then_some(pieces)
+}
+
+/// Whether the wildcard `pattern` matches `group` (see the module docs).
+pub fn wildcard_matches(pattern: &str, group: &str) -> bool {
+    let Some(pieces) = compile(pattern) else {
+        return false;
+    };
+    let text: Vec<char> = group.chars().collect();
+    fn go(p: &[Piece], t: &[char]) -> bool {
+        match p.first() {
+            None => t.is_empty(),
+            Some(Piece::Char(c)) => t.first() == Some(c) && go(&p[1..], &t[1..]),
+            Some(Piece::One) => t.first().is_some_and(|c| *c != '.') && go(&p[1..], &t[1..]),
+            Some(Piece::Segment) => {
+                let run = t.iter().take_while(|c| **c != '.').count();
+                (0..=run).any(|n| go(&p[1..], &t[n..]))
+            }
+            Some(Piece::Any) => (0..=t.len()).any(|n| go(&p[1..], &t[n..])),
+        }
+    }
+    go(&pieces, &text)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn roles(list: &[&str]) -> Vec<String> {
+        list.iter().map(|s| (*s).to_string()).collect()
+    }
+
+    #[test]
+    fn literal_roles_and_grants() {
+        let send = Permission::SendToGroup;
+        let join = Permission::JoinLeaveGroup;
+        assert!(!allows(&[], &[], send, "g"));
+        assert!(allows(&roles(&["webpubsub.sendToGroup"]), &[], send, "g"));
+        assert!(!allows(&roles(&["webpubsub.sendToGroup"]), &[], join, "g"));
+        let one = roles(&["webpubsub.sendToGroup.group1"]);
+        assert!(allows(&one, &[], send, "group1"));
+        assert!(!allows(&one, &[], send, "group2"));
+        assert!(!allows(&one, &[], send, "group1.x"));
+        assert!(allows(&[], &[(join, Some("g".into()))], join, "g"));
+        assert!(!allows(&[], &[(join, Some("g".into()))], join, "h"));
+        assert!(allows(&[], &[(join, None)], join, "h"));
+        assert!(!allows(&[], &[(join, None)], send, "h"));
+    }
+
+    #[test]
+    fn wildcard_roles() {
+        let r = roles(&["webpubsub.joinLeaveGroups.chat.*"]);
+        assert!(allows(&r, &[], Permission::JoinLeaveGroup, "chat.room1"));
+        assert!(!allows(&r, &[], Permission::JoinLeaveGroup, "chat.a.b"));
+        assert!(!allows(&r, &[], Permission::SendToGroup, "chat.room1"));
+        assert!(wildcard_matches("chat.**", "chat.a.b"));
+        assert!(wildcard_matches("room?", "room1"));
+        assert!(!wildcard_matches("room?", "room."));
+        assert!(!wildcard_matches("room?", "Room1"));
+        assert!(wildcard_matches(r"a\*b", "a*b"));
+        assert!(!wildcard_matches(r"a\*b", "axb"));
+        assert!(!wildcard_matches(r"bad\x", "badx"));
+        assert!(!wildcard_matches("*.*.*.*.*.*", "a.b.c.d.e.f"));
+        assert!(wildcard_matches("*.*.*.*.*", "a.b.c.d.e"));
+    }
+}

@@ -1,0 +1,427 @@
+//! The Web PubSub hubs' state: every connection with its hub, user, groups, roles, runtime
+//! grants and outgoing queue, and the operations REST calls and clients perform on them
+//! (select by target/`excluded`/`filter`, deliver, close, join and leave). One lock; every
+//! operation is a scan or a map lookup and never waits on a socket.
+//!
+//! A reliable client's connection outlives its socket for [`RECOVERY_WINDOW`]: messages keep
+//! their sequence ids and wait in its unacknowledged buffer (at most [`MAX_UNACKED`] messages or
+//! [`MAX_UNACKED_BYTES`]) until it reconnects with its reconnection token.
+
+use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use super::filter::{Filter, Subject};
+use super::outbox::{Frame, Outbox};
+use super::payload::{self, Origin, Payload, Raw};
+use super::roles::{self, Grant, Permission};
+
+/// How long a dropped reliable connection may be recovered.
+pub const RECOVERY_WINDOW: Duration = Duration::from_secs(30);
+/// The most unacknowledged messages a reliable connection keeps.
+pub const MAX_UNACKED: usize = 1000;
+/// The most unacknowledged bytes a reliable connection keeps.
+pub const MAX_UNACKED_BYTES: usize = 16 * 1024 * 1024;
+/// How many ack ids each connection remembers for `Duplicate` detection.
+const MAX_ACK_IDS: usize = 10_000;
+
+/// The kinds of client.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClientKind {
+    /// No (or an unknown) subprotocol: raw frames.
+    Simple,
+    /// `json.webpubsub.azure.v1`.
+    Json,
+    /// `json.reliable.webpubsub.azure.v1`.
+    Reliable,
+}
+
+/// One connection.
+#[derive(Debug)]
+pub struct Conn {
+    /// Its hub, lowercased.
+    pub hub: String,
+    /// Its user.
+    pub user: Option<String>,
+    /// Its groups.
+    pub groups: BTreeSet<String>,
+    /// Roles from the token or the connect handler.
+    pub roles: Vec<String>,
+    /// Runtime grants (permissions REST API).
+    pub grants: Vec<Grant>,
+    /// Its protocol.
+    pub kind: ClientKind,
+    /// The socket's queue; `None` while a reliable client is away.
+    pub outbox: Option<Outbox>,
+    /// The reliable reconnection token.
+    pub reconnection_token: Option<String>,
+    /// When the reliable client's socket went away.
+    pub detached_at: Option<Instant>,
+    /// Which socket owns the connection (a recovery starts a new one).
+    pub generation: u64,
+    /// The hub as the client named it (for the event handler).
+    pub hub_name: String,
+    /// The chosen subprotocol.
+    pub subprotocol: Option<String>,
+    /// The `ce-connectionState` last set by the event handler.
+    pub connection_state: Option<String>,
+    next_sequence: u64,
+    unacked: VecDeque<(u64, Arc<str>)>,
+    unacked_bytes: usize,
+    ack_ids: HashSet<u64>,
+    ack_order: VecDeque<u64>,
+}
+
+impl Conn {
+    /// A new connection.
+    pub fn new(hub: &str, user: Option<String>, kind: ClientKind, outbox: Outbox) -> Self {
+        Self {
+            hub: hub.to_ascii_lowercase(),
+            user,
+            groups: BTreeSet::new(),
+            roles: Vec::new(),
+            grants: Vec::new(),
+            kind,
+            outbox: Some(outbox),
+            reconnection_token: None,
+            detached_at: None,
+            generation: 0,
+            hub_name: hub.to_string(),
+            subprotocol: None,
+            connection_state: None,
+            next_sequence: 1,
+            unacked: VecDeque::new(),
+            unacked_bytes: 0,
+            ack_ids: HashSet::new(),
+            ack_order: VecDeque::new(),
+        }
+    }
+
+    /// Records `ack_id`; `false` if it was seen before (a `Duplicate`).
+    pub fn first_ack(&mut self, ack_id: u64) -> bool {
+        if !self.ack_ids.insert(ack_id) {
+            return false;
+        }
+        self.ack_order.push_back(ack_id);
+        if self.ack_order.len() > MAX_ACK_IDS {
+            if let Some(old) = self.ack_order.pop_front() {
+                self.ack_ids.remove(&old);
+            }
+        }
+        true
+    }
+
+    /// Whether `permission` on `group` is allowed.
+    pub fn allows(&self, permission: Permission, group: &str) -> bool {
+        roles::allows(&self.roles, &self.grants, permission, group)
+    }
+
+    /// Drops acknowledged messages (reliable `sequenceAck`).
+    pub fn acknowledge(&mut self, sequence_id: u64) {
+        while self.unacked.front().is_some_and(|(s, _)| *s <= sequence_id) {
+            if let Some((_, text)) = self.unacked.pop_front() {
+                self.unacked_bytes -= text.len();
+            }
+        }
+    }
+
+    /// Attaches a recovering socket: every unacknowledged message is queued again.
+    pub fn reattach(&mut self, outbox: Outbox) {
+        if let Some(old) = self.outbox.take() {
+            old.close(1000, "the client reconnected on another socket");
+        }
+        self.generation += 1;
+        for (_, text) in &self.unacked {
+            outbox.push(Frame::Text(Arc::clone(text)), None);
+        }
+        self.outbox = Some(outbox);
+        self.detached_at = None;
+    }
+
+    /// Queues a frame to the socket if there is one.
+    pub fn push(&self, frame: Frame) {
+        if let Some(outbox) = &self.outbox {
+            outbox.push(frame, None);
+        }
+    }
+
+    /// Delivers a message rendered for this client's kind.
+    fn deliver(&mut self, message: &Delivery) {
+        match self.kind {
+            ClientKind::Simple => {
+                if let Some(outbox) = &self.outbox {
+                    let frame = match &message.raw {
+                        Raw::Text(t) => Frame::Text(Arc::clone(t)),
+                        Raw::Binary(b) => Frame::Binary(Arc::clone(b)),
+                    };
+                    outbox.push(frame, message.deadline);
+                }
+            }
+            ClientKind::Json => {
+                if let Some(outbox) = &self.outbox {
+                    outbox.push(Frame::Text(Arc::clone(&message.json)), message.deadline);
+                }
+            }
+            ClientKind::Reliable => {
+                let sequence = self.next_sequence;
+                self.next_sequence += 1;
+                let text: Arc<str> = payload::with_sequence(&message.json, sequence).into();
+                self.unacked_bytes += text.len();
+                self.unacked.push_back((sequence, Arc::clone(&text)));
+                if self.unacked.len() > MAX_UNACKED || self.unacked_bytes > MAX_UNACKED_BYTES {
+                    // Unrecoverable: the client must start afresh.
+                    self.reconnection_token = None;
+                    if let Some(outbox) = &self.outbox {
+                        outbox.close(1008, "more than 1000 messages or 16 MiB are waiting for the client's sequenceAck");
+                    }
+                    return;
+                }
+                if let Some(outbox) = &self.outbox {
+                    outbox.push(Frame::Text(text), message.deadline);
+                }
+            }
+        }
+    }
+}
+
+/// A message ready for fan-out.
+#[derive(Debug, Clone)]
+pub struct Delivery {
+    json: Arc<str>,
+    raw: Raw,
+    deadline: Option<Instant>,
+}
+
+impl Delivery {
+    /// A message from `origin` with `payload`, dropped if still queued after `ttl`.
+    pub fn new(origin: &Origin, payload: &Payload, ttl: Option<Duration>) -> Self {
+        Self {
+            json: payload::message_json(origin, payload).into(),
+            raw: payload.raw.clone(),
+            deadline: ttl.map(|ttl| Instant::now() + ttl),
+        }
+    }
+}
+
+/// Which connections an operation addresses.
+#[derive(Debug, Clone, Copy)]
+pub enum Target<'a> {
+    /// The whole hub.
+    All,
+    /// One user's connections.
+    User(&'a str),
+    /// One group's members.
+    Group(&'a str),
+    /// One connection.
+    Connection(&'a str),
+}
+
+/// What became of a connection when its socket ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SocketEnd {
+    /// Kept for recovery.
+    Detached,
+    /// Gone (the `disconnected` event is due).
+    Ended,
+    /// A newer socket owns it.
+    Replaced,
+}
+
+/// Every connection, by id.
+#[derive(Debug, Default)]
+pub struct Registry {
+    inner: Mutex<HashMap<String, Conn>>,
+}
+
+/// What selects connections besides the target.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Selection<'a> {
+    /// Connection ids left out.
+    pub excluded: &'a [String],
+    /// An OData filter.
+    pub filter: Option<&'a Filter>,
+}
+
+fn selected(id: &str, conn: &Conn, hub: &str, target: Target<'_>, s: Selection<'_>) -> bool {
+    if conn.hub != hub || s.excluded.iter().any(|e| e == id) {
+        return false;
+    }
+    let hit = match target {
+        Target::All => true,
+        Target::User(user) => conn.user.as_deref() == Some(user),
+        Target::Group(group) => conn.groups.contains(group),
+        Target::Connection(c) => c == id,
+    };
+    hit && s.filter.is_none_or(|f| {
+        let groups: Vec<&str> = conn.groups.iter().map(String::as_str).collect();
+        f.matches(&Subject {
+            user_id: conn.user.as_deref(),
+            connection_id: id,
+            groups: &groups,
+        })
+    })
+}
+
+impl Registry {
+    /// The lock (poisoning is ignored: every update leaves the map consistent).
+    pub fn lock(&self) -> MutexGuard<'_, HashMap<String, Conn>> {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Sends `message` to the selected connections of `hub`; returns how many.
+    pub fn send(
+        &self,
+        hub: &str,
+        target: Target<'_>,
+        s: Selection<'_>,
+        message: &Delivery,
+    ) -> usize {
+        let hub = hub.to_ascii_lowercase();
+        let mut map = self.lock();
+        let mut count = 0;
+        for (id, conn) in map.iter_mut() {
+            if selected(id, conn, &hub, target, s) {
+                conn.deliver(message);
+                count += 1;
+            }
+        }
+        count
+    }
+
+    /// Ids of the selected connections.
+    pub fn select(&self, hub: &str, target: Target<'_>, s: Selection<'_>) -> Vec<String> {
+        let hub = hub.to_ascii_lowercase();
+        self.lock()
+            .iter()
+            .filter(|(id, conn)| selected(id, conn, &hub, target, s))
+            .map(|(id, _)| id.clone())
+            .collect()
+    }
+
+    /// `(connectionId, userId)` of a group's members, sorted by id.
+    pub fn members(&self, hub: &str, group: &str) -> Vec<(String, Option<String>)> {
+        let hub = hub.to_ascii_lowercase();
+        let mut out: Vec<_> = self
+            .lock()
+            .iter()
+            .filter(|(id, c)| selected(id, c, &hub, Target::Group(group), Selection::default()))
+            .map(|(id, c)| (id.clone(), c.user.clone()))
+            .collect();
+        out.sort();
+        out
+    }
+
+    /// Closes the selected connections (the client is told `reason`); returns how many.
+    pub fn close(&self, hub: &str, target: Target<'_>, s: Selection<'_>, reason: &str) -> usize {
+        let hub = hub.to_ascii_lowercase();
+        let mut map = self.lock();
+        let ids: Vec<String> = map
+            .iter()
+            .filter(|(id, c)| selected(id, c, &hub, target, s))
+            .map(|(id, _)| id.clone())
+            .collect();
+        for id in &ids {
+            if let Some(conn) = map.remove(id) {
+                if let Some(outbox) = conn.outbox {
+                    outbox.close(1000, reason);
+                }
+            }
+        }
+        ids.len()
+    }
+
+    /// Adds (`join`) or removes the selected connections to/from `groups`; returns how many
+    /// connections were selected.
+    pub fn set_groups(
+        &self,
+        hub: &str,
+        target: Target<'_>,
+        s: Selection<'_>,
+        groups: &[String],
+        join: bool,
+    ) -> usize {
+        let hub = hub.to_ascii_lowercase();
+        let mut map = self.lock();
+        let mut count = 0;
+        for (id, conn) in map.iter_mut() {
+            if selected(id, conn, &hub, target, s) {
+                count += 1;
+                for group in groups {
+                    if join {
+                        conn.groups.insert(group.clone());
+                    } else {
+                        conn.groups.remove(group);
+                    }
+                }
+            }
+        }
+        count
+    }
+
+    /// Removes the selected connections from every group.
+    pub fn leave_all(&self, hub: &str, target: Target<'_>) {
+        let hub = hub.to_ascii_lowercase();
+        for (id, conn) in self.lock().iter_mut() {
+            if selected(id, conn, &hub, target, Selection::default()) {
+                conn.groups.clear();
+            }
+        }
+    }
+
+    /// Runs `f` on connection `id` of `hub`, if it exists.
+    pub fn with<R>(&self, hub: &str, id: &str, f: impl FnOnce(&mut Conn) -> R) -> Option<R> {
+        let hub = hub.to_ascii_lowercase();
+        self.lock().get_mut(id).filter(|c| c.hub == hub).map(f)
+    }
+
+    /// Adds a connection.
+    pub fn insert(&self, id: String, conn: Conn) {
+        self.lock().insert(id, conn);
+    }
+
+    /// Ends socket `generation` of connection `id`. A reliable connection whose client may
+    /// recover (`recoverable`) is kept, detached, for [`RECOVERY_WINDOW`].
+    pub fn end_socket(&self, id: &str, generation: u64, recoverable: bool) -> SocketEnd {
+        let mut map = self.lock();
+        let Some(conn) = map.get_mut(id) else {
+            return SocketEnd::Ended;
+        };
+        if conn.generation != generation {
+            return SocketEnd::Replaced;
+        }
+        if recoverable && conn.kind == ClientKind::Reliable && conn.reconnection_token.is_some() {
+            conn.outbox = None;
+            conn.detached_at = Some(Instant::now());
+            return SocketEnd::Detached;
+        }
+        map.remove(id);
+        SocketEnd::Ended
+    }
+
+    /// Drops reliable connections whose client did not come back in time; returns them.
+    pub fn purge_detached(&self) -> Vec<(String, Conn)> {
+        let mut map = self.lock();
+        let gone: Vec<String> = map
+            .iter()
+            .filter(|(_, c)| {
+                c.detached_at
+                    .is_some_and(|at| at.elapsed() >= RECOVERY_WINDOW)
+            })
+            .map(|(id, _)| id.clone())
+            .collect();
+        gone.into_iter()
+            .filter_map(|id| map.remove(&id).map(|c| (id, c)))
+            .collect()
+    }
+
+    /// Closes every socket (the emulator is stopping).
+    pub fn close_all(&self, code: u16, reason: &str) {
+        for conn in self.lock().values() {
+            if let Some(outbox) = &conn.outbox {
+                outbox.close(code, reason);
+            }
+        }
+    }
+}

@@ -1,0 +1,100 @@
+// Helpers of the Web PubSub e2e tests: start the real `handler emulator` with its Web PubSub
+// listener on a free port, read `WebPubSubConnectionString=…` from its stdout, and build
+// unmodified @azure/web-pubsub-client clients whose URLs the unmodified @azure/web-pubsub server
+// SDK mints.
+import { spawn } from "node:child_process";
+import { createServer } from "node:net";
+import { createInterface } from "node:readline";
+import { WebPubSubServiceClient } from "@azure/web-pubsub";
+import { WebPubSubClient, WebPubSubJsonProtocol } from "@azure/web-pubsub-client";
+
+export const HUB = "chat";
+
+/** Starts `$HANDLER_BIN emulator --port 0 --webpubsub-port 0 [extra…]`. */
+export async function startWebPubSub(extra = []) {
+  const bin = process.env.HANDLER_BIN;
+  if (!bin) throw new Error("HANDLER_BIN must point at the built `handler` binary");
+  const child = spawn(bin, ["emulator", "--port", "0", "--webpubsub-port", "0", ...extra], { stdio: ["ignore", "pipe", "inherit"] });
+  const lines = createInterface({ input: child.stdout });
+  const connectionString = await new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error("the emulator printed no Web PubSub connection string within 20 s")), 20000);
+    lines.on("line", (line) => {
+      if (line.startsWith("WebPubSubConnectionString=")) { clearTimeout(timer); resolve(line.slice("WebPubSubConnectionString=".length)); }
+    });
+    child.once("exit", (code) => { clearTimeout(timer); reject(new Error(`the emulator exited with ${code}`)); });
+  });
+  const endpoint = /Endpoint=([^;]+)/.exec(connectionString)[1];
+  const key = /AccessKey=([^;]+)/.exec(connectionString)[1];
+  return {
+    connectionString,
+    endpoint,
+    key,
+    // The SDK refuses plain http unless told (the emulator is local and has no TLS).
+    service: new WebPubSubServiceClient(connectionString, HUB, { allowInsecureConnection: true }),
+    async stop() {
+      if (child.exitCode !== null) return;
+      const exited = new Promise((resolve) => child.once("exit", resolve));
+      child.kill("SIGTERM");
+      const timer = setTimeout(() => child.kill("SIGKILL"), 5000);
+      await exited;
+      clearTimeout(timer);
+    },
+  };
+}
+
+/**
+ * A started client whose URL `service` mints for `userId` with `roles`; it records every
+ * group and server message and its connected/disconnected events.
+ */
+export async function startClient(service, userId, roles = [], protocol = WebPubSubJsonProtocol()) {
+  const messages = [];
+  const events = { connected: [], disconnected: [], stopped: 0 };
+  const client = new WebPubSubClient(
+    { getClientAccessUrl: async () => (await service.getClientAccessToken({ userId, roles })).url },
+    {
+      protocol,
+      reconnectRetryOptions: { maxRetries: 2, retryDelayInMs: 200 },
+      messageRetryOptions: { maxRetries: 0 },
+      // The client's keep-alive loops sleep a whole interval after stop(), which would keep Node
+      // running for 20 s after the tests; short intervals let it exit (and exercise pings).
+      keepAliveIntervalInMs: 500,
+      keepAliveTimeoutInMs: 0,
+    },
+  );
+  client.on("group-message", (e) => messages.push({ from: "group", ...e.message }));
+  client.on("server-message", (e) => messages.push({ from: "server", ...e.message }));
+  client.on("connected", (e) => events.connected.push(e));
+  client.on("disconnected", (e) => events.disconnected.push(e));
+  client.on("stopped", () => { events.stopped += 1; });
+  const connected = new Promise((resolve) => client.on("connected", resolve));
+  await client.start();
+  const { connectionId } = await connected;
+  return { client, messages, events, connectionId, userId };
+}
+
+/** Waits until `check()` is truthy (polling), or fails with `why` after `ms`. */
+export async function until(check, why, ms = 5000) {
+  const end = Date.now() + ms;
+  while (Date.now() < end) {
+    if (check()) return;
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  throw new Error(`timed out: ${why}`);
+}
+
+/** A TCP proxy to `port` whose open connections can be cut at once (a dropped network). */
+export async function startProxy(port) {
+  const sockets = new Set();
+  const server = createServer((inbound) => {
+    const outbound = new (inbound.constructor)();
+    outbound.connect(port, "127.0.0.1");
+    for (const s of [inbound, outbound]) { sockets.add(s); s.on("error", () => {}); s.on("close", () => sockets.delete(s)); }
+    inbound.pipe(outbound).pipe(inbound);
+  });
+  await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve));
+  return {
+    port: server.address().port,
+    cut() { for (const s of sockets) s.destroy(); },
+    close() { this.cut(); server.close(); },
+  };
+}
