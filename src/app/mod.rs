@@ -9,6 +9,7 @@ pub mod demo;
 pub mod error;
 pub mod extract;
 pub mod forward;
+pub mod functions;
 pub mod groups;
 pub mod identity;
 pub mod keys;
@@ -24,11 +25,10 @@ use std::sync::Arc;
 
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, MethodRouter};
+use axum::routing::get;
 use axum::Router;
 
 use crate::app::settings::{ServiceMode, Settings};
-use crate::functions::{AuthLevel, Function, FUNCTIONS};
 use crate::service::connection_string::AuthType;
 use crate::service::entra::signer::EntraSigner;
 use crate::service::entra::{EntraCredential, TokenSource};
@@ -36,6 +36,7 @@ use crate::service::rest::{RestClient, RestOptions};
 use crate::service::token::TokenMinter;
 use crate::service::{ConnectionString, Secret};
 use error::ApiError;
+use functions::{AuthLevel, BodyKind, Function, FUNCTIONS};
 use identity::Authenticator;
 
 /// What every handler shares.
@@ -167,29 +168,11 @@ impl AppState {
     }
 }
 
-/// Functions whose POST body is JSON: they refuse other content types (see [`content_type`]).
-/// The upstream checks its own content type; negotiate ignores its body.
-const JSON_BODY_FUNCTIONS: [&str; 9] = [
-    "webpubsub-actions",
-    "webpubsub-actions-hub",
-    "messages",
-    "messages-hub",
-    "groups",
-    "groups-hub",
-    "close-hub",
-    "close-group",
-    "close-user",
-];
-
-/// Functions only services call (never a browser), whose `OPTIONS` is their own: Web PubSub's
-/// abuse-protection handshake.
-const WITHOUT_CORS: [&str; 1] = ["webpubsub-events"];
-
 /// The app's router: `GET /` for the host's readiness ping, then one route per function.
 pub fn router(state: AppState) -> Router {
     let route = |function: &Function| {
-        let mut route = handlers(function);
-        if JSON_BODY_FUNCTIONS.contains(&function.name) {
+        let mut route = (function.handler)();
+        if function.body == BodyKind::Json {
             route = route.layer(axum::middleware::from_fn(content_type::require_json));
         }
         if function.auth_level == AuthLevel::Function {
@@ -201,7 +184,10 @@ pub fn router(state: AppState) -> Router {
         route
     };
     let mut router = Router::new().route("/", get(|| async { "ok" }));
-    for function in FUNCTIONS.iter().filter(|f| !WITHOUT_CORS.contains(&f.name)) {
+    for function in FUNCTIONS
+        .iter()
+        .filter(|f| f.body != BodyKind::OwnWithoutCors)
+    {
         router = router.route(&function.path(), route(function));
     }
     let router = router
@@ -211,7 +197,10 @@ pub fn router(state: AppState) -> Router {
     let local_stack = matches!(settings.service, ServiceMode::LocalEmulator);
     let mut router = cors::layer(router, &settings.cors_origins, local_stack);
     // Added after the CORS layer, so that it does not answer their OPTIONS as a preflight.
-    for function in FUNCTIONS.iter().filter(|f| WITHOUT_CORS.contains(&f.name)) {
+    for function in FUNCTIONS
+        .iter()
+        .filter(|f| f.body == BodyKind::OwnWithoutCors)
+    {
         router = router.route(&function.path(), route(function));
     }
     router.with_state(state)
@@ -227,53 +216,6 @@ pub fn misconfigured(message: String) -> Router {
             let error = error.clone();
             async move { error.into_response() }
         })
-}
-
-fn handlers(function: &Function) -> MethodRouter<AppState> {
-    use axum::routing::{delete, post};
-    match function.name {
-        "negotiate" => get(negotiate::default_hub).post(negotiate::default_hub),
-        "negotiate-hub" => get(negotiate::named_hub).post(negotiate::named_hub),
-        "messages" => post(messages::default_hub),
-        "messages-hub" => post(messages::named_hub),
-        "groups" => post(groups::default_hub),
-        "groups-hub" => post(groups::named_hub),
-        "user" => get(manage::user),
-        "user-group" => get(manage::user_in_group),
-        "group" => get(manage::group),
-        "connection" => get(manage::connection).merge(delete(manage::close_connection)),
-        "close-hub" => post(manage::close_hub),
-        "close-group" => post(manage::close_group),
-        "close-user" => post(manage::close_user),
-        "health" => get(manage::health),
-        "upstream" => post(upstream::receive),
-        "demo" => get(demo::page),
-        "demo-asset" => get(demo::asset),
-        "webpubsub-negotiate" => {
-            get(webpubsub::negotiate::default_hub).post(webpubsub::negotiate::default_hub)
-        }
-        "webpubsub-negotiate-hub" => {
-            get(webpubsub::negotiate::named_hub).post(webpubsub::negotiate::named_hub)
-        }
-        "webpubsub-actions" => post(webpubsub::actions::default_hub),
-        "webpubsub-actions-hub" => post(webpubsub::actions::named_hub),
-        "webpubsub-events" => {
-            axum::routing::options(webpubsub::events::handshake).post(webpubsub::events::receive)
-        }
-        "webpubsub-connection" => {
-            get(webpubsub::manage::connection).merge(delete(webpubsub::manage::close_connection))
-        }
-        "webpubsub-user" => get(webpubsub::manage::user),
-        "webpubsub-group" => get(webpubsub::manage::group),
-        "webpubsub-permission" => get(webpubsub::manage::permission),
-        other => get(move || async move {
-            ApiError::new(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "NoHandler",
-                format!("function {other} has no handler"),
-            )
-        }),
-    }
 }
 
 async fn not_found(uri: axum::http::Uri) -> Response {
