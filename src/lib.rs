@@ -28,15 +28,20 @@
 //!
 //! ## Module map
 //!
-//! * [`settings`] — every app setting, parsed once at start-up.
-//! * [`service`] — talks to the service: connection strings, tokens, names, the REST client,
-//!   Entra ID tokens for apps without an access key ([`service::entra`]); Azure Web PubSub's
-//!   connection string, client tokens and REST client in [`service::webpubsub`].
-//! * [`app::webpubsub`] — the Web PubSub routes (`/api/webpubsub/…`: negotiate, actions,
-//!   management, the CloudEvents handler), a peer of the SignalR ones.
-//! * [`app`] — the HTTP surface the Functions host forwards to.
-//! * [`emulator`] — the embedded local SignalR Service.
-//! * [`http_server`] — the HTTP server both listen with: connection cap, header/body/idle
+//! The import graph is a tree: [`service`] at the bottom, [`app`] and [`emulator`] beside each
+//! other on top of it (neither imports the other), and [`serve`] composing them.
+//!
+//! * [`service`] — talks to the services: connection strings, tokens, names, the REST client,
+//!   the hub protocol ([`service::hub_protocol`], JSON and MessagePack), Entra ID tokens for apps
+//!   without an access key ([`service::entra`]), and Azure Web PubSub's connection string,
+//!   client tokens and REST client ([`service::webpubsub`]).
+//! * [`app`] — the HTTP surface the Functions host forwards to: the table of functions with
+//!   their handlers ([`app::functions`]), identity, the app's settings ([`app::settings`]), and
+//!   the Web PubSub routes ([`app::webpubsub`], `/api/webpubsub/…`), a peer of the SignalR ones.
+//! * [`emulator`] — the embedded local SignalR Service, and the Web PubSub emulator
+//!   ([`emulator::webpubsub`]) on its own port.
+//! * [`serve`] — start-up: the app, and in the local stack the emulators it talks to.
+//! * [`http_server`] — the HTTP server all of them listen with: connection cap, header/body/idle
 //!   timeouts, graceful shutdown.
 //! * [`functions`] — the Functions layout (`host.json`, `function.json`) and `handler package`.
 //! * [`token_cli`] — `handler token`, a client token for debugging.

@@ -57,7 +57,7 @@ struct Inner {
 
 impl Authenticator {
     /// An authenticator for `settings`. OIDC keys are fetched with a client of their own that
-    /// checks every redirect ([`super::oidc_fetch`]).
+    /// checks every redirect ([`oidc_fetch`]).
     pub fn new(settings: IdentitySettings) -> Self {
         let oidc = settings.oidc.clone().map(OidcValidator::new);
         Self {
