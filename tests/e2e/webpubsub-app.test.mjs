@@ -5,7 +5,7 @@
 // gave it, and the emulator's events reach the app's /api/webpubsub/events (announce, broadcast).
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { WebPubSubClient } from "@azure/web-pubsub-client";
+import { WebPubSubClient, WebPubSubJsonProtocol } from "@azure/web-pubsub-client";
 import { startApp } from "./app-support.mjs";
 import { until } from "./webpubsub-support.mjs";
 
@@ -21,6 +21,7 @@ describe("Web PubSub through the app in the local stack", () => {
       WEBPUBSUB_TOKEN_ROLES: "webpubsub.joinLeaveGroup.room,webpubsub.sendToGroup.room",
       WEBPUBSUB_ANNOUNCE_CONNECTIONS: "true",
       WEBPUBSUB_BROADCAST_EVENTS: "message",
+      WEBPUBSUB_CONNECT_GROUPS: "lobby-{userId}",
     });
   });
   after(async () => {
@@ -40,12 +41,13 @@ describe("Web PubSub through the app in the local stack", () => {
   };
 
   /** A started client whose URL comes from the app's negotiate; it records every message. */
-  const connect = async (userId) => {
+  const connect = async (userId, protocol) => {
     const negotiated = [];
     const messages = [];
     const client = new WebPubSubClient(
       { getClientAccessUrl: async () => { const n = await negotiate(userId); negotiated.push(n); return n.url; } },
       {
+        ...(protocol ? { protocol } : {}),
         reconnectRetryOptions: { maxRetries: 2, retryDelayInMs: 200 },
         messageRetryOptions: { maxRetries: 0 },
         keepAliveIntervalInMs: 500,
@@ -113,15 +115,25 @@ describe("Web PubSub through the app in the local stack", () => {
     await assert.rejects(dan.client.joinGroup("other"), (e) => e.errorDetail?.name === "Forbidden");
   });
 
-  test("the app's events handler announces connects and disconnects and broadcasts user events", async () => {
+  test("the app's events handler answers connect, announces connects and disconnects and broadcasts user events", async () => {
     const fay = await connect("fay");
-    const gus = await connect("gus");
+    // The plain JSON subprotocol: a reliable client's connection outlives its socket for the
+    // recovery window, so its `disconnected` event would come only after that.
+    const gus = await connect("gus", WebPubSubJsonProtocol());
+    // `connected` → the app announces it to everyone.
     await until(() => serverTexts(fay).includes("gus connected"), "fay hears that gus connected");
+    // `connect` → the app's answer joined each client to its own lobby group.
+    const sent = await actions({ actionName: "sendToGroup", group: "lobby-gus", data: "to gus's lobby", dataType: "text" });
+    assert.equal(sent.status, 202, JSON.stringify(sent.body));
+    await until(() => serverTexts(gus).includes("to gus's lobby"), "the lobby message");
+    assert.ok(!serverTexts(fay).includes("to gus's lobby"), "fay is not in gus's lobby");
+    // A user event named in WEBPUBSUB_BROADCAST_EVENTS goes to everyone with its dataType.
     await gus.client.sendEvent("message", { text: "hello all" }, "json");
-    await until(() => fay.messages.some((m) => m.from === "server" && m.data?.text === "hello all"), "the broadcast event");
-    const broadcast = fay.messages.find((m) => m.data?.text === "hello all");
-    assert.equal(broadcast.dataType, "json");
-    await until(() => gus.messages.some((m) => m.data?.text === "hello all"), "the sender gets the broadcast too");
+    const heard = (c) => c.messages.find((m) => m.from === "server" && m.data?.text === "hello all");
+    await until(() => heard(fay) && heard(gus), "the broadcast event reaches both");
+    assert.equal(heard(fay).dataType, "json");
+    assert.deepEqual(heard(fay).data, { text: "hello all" });
+    // `disconnected` → announced too.
     gus.client.stop();
     await until(() => serverTexts(fay).includes("gus disconnected"), "fay hears that gus disconnected");
   });
