@@ -6,7 +6,9 @@
 //!
 //! One test: the identity is read from `IDENTITY_ENDPOINT`/`IDENTITY_HEADER`, process-wide.
 
+#[path = "suite/emulator_support/mod.rs"]
 mod emulator_support;
+#[path = "suite/support/mod.rs"]
 mod support;
 
 use reqwest::StatusCode;

@@ -1,0 +1,147 @@
+//! The demo page and the local stack's CORS, on the real binary: the page and its files with
+//! their content types, caching and CSP; `SIGNALR_DEMO=false` turns it off; the banner points at
+//! it; loopback origins on any port pass a credentialed preflight in the local stack only.
+
+use crate::support;
+
+use reqwest::{Method, StatusCode};
+use support::binary;
+
+#[tokio::test]
+async fn the_local_stack_serves_the_demo_page_and_says_so() {
+    let handler = binary::spawn(false, &[]).await;
+    handler.stdout.wait_for("function app listening").await;
+    let banner = handler.stdout.text();
+    assert!(
+        banner.contains(&format!("http://127.0.0.1:{}/api/demo", handler.port)),
+        "{banner}"
+    );
+    assert!(banner.contains("loopback origins"), "{banner}");
+    let http = reqwest::Client::new();
+    let page = http
+        .get(format!("{}/api/demo", handler.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), StatusCode::OK);
+    let h = page.headers().clone();
+    assert_eq!(h["content-type"], "text/html; charset=utf-8");
+    assert_eq!(h["cache-control"], "no-cache");
+    let csp = h["content-security-policy"].to_str().unwrap().to_string();
+    assert!(
+        csp.starts_with("default-src 'none'; script-src 'self';"),
+        "{csp}"
+    );
+    assert!(!csp.contains("unsafe"), "{csp}");
+    assert!(
+        csp.contains(" ws://127.0.0.1:"),
+        "the emulator's socket: {csp}"
+    );
+    let html = page.text().await.unwrap();
+    assert!(html.contains(r#"<script src="demo/signalr.min.js"></script>"#));
+    assert!(html.contains(r#"name="viewport""#));
+    assert!(
+        !html.contains("http://") && !html.contains("https://"),
+        "nothing from outside the app"
+    );
+    for (file, content_type, cache) in [
+        ("demo.js", "text/javascript; charset=utf-8", "no-cache"),
+        ("demo.css", "text/css; charset=utf-8", "no-cache"),
+        (
+            "signalr.min.js",
+            "text/javascript; charset=utf-8",
+            "public, max-age=3600",
+        ),
+        (
+            "signalr.LICENSE.txt",
+            "text/plain; charset=utf-8",
+            "public, max-age=3600",
+        ),
+    ] {
+        let r = http
+            .get(format!("{}/api/demo/{file}", handler.base))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::OK, "{file}");
+        assert_eq!(r.headers()["content-type"], content_type, "{file}");
+        assert_eq!(r.headers()["cache-control"], cache, "{file}");
+        assert_eq!(r.headers()["x-content-type-options"], "nosniff", "{file}");
+    }
+    let missing = http
+        .get(format!("{}/api/demo/secret.txt", handler.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(missing.status(), StatusCode::NOT_FOUND);
+    let body: serde_json::Value = missing.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "NotFound");
+}
+
+#[tokio::test]
+async fn signalr_demo_false_turns_the_page_off() {
+    let handler = binary::spawn(false, &[("SIGNALR_DEMO", "false")]).await;
+    handler.stdout.wait_for("function app listening").await;
+    assert!(!handler.stdout.text().contains("/api/demo"));
+    let http = reqwest::Client::new();
+    for path in ["/api/demo", "/api/demo/signalr.min.js"] {
+        let r = http
+            .get(format!("{}{path}", handler.base))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::NOT_FOUND, "{path}");
+        let body: serde_json::Value = r.json().await.unwrap();
+        assert_eq!(body["error"]["code"], "DemoOff", "{path}");
+    }
+    let bad = binary::start(false, &[("SIGNALR_DEMO", "maybe")]);
+    bad.stderr.wait_for("SIGNALR_DEMO").await;
+}
+
+async fn preflight(base: &str, origin: &str) -> reqwest::Response {
+    reqwest::Client::new()
+        .request(
+            Method::OPTIONS,
+            format!("{base}/api/negotiate?negotiateVersion=1"),
+        )
+        .header("origin", origin)
+        .header("access-control-request-method", "POST")
+        .header(
+            "access-control-request-headers",
+            "x-requested-with, x-signalr-user-agent",
+        )
+        .send()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn the_local_stack_allows_loopback_origins_with_credentials() {
+    let handler = binary::spawn(false, &[]).await;
+    let other_port = binary::free_port();
+    for origin in [
+        format!("http://127.0.0.1:{other_port}"),
+        "http://localhost:5173".to_string(),
+        "http://[::1]:3000".to_string(),
+    ] {
+        let r = preflight(&handler.base, &origin).await;
+        assert!(r.status().is_success(), "{origin}: {}", r.status());
+        assert_eq!(r.headers()["access-control-allow-origin"], origin.as_str());
+        assert_eq!(r.headers()["access-control-allow-credentials"], "true");
+    }
+    for origin in ["http://example.com", "http://localhost.example.com:5173"] {
+        let r = preflight(&handler.base, origin).await;
+        assert!(
+            r.headers().get("access-control-allow-origin").is_none(),
+            "{origin} must be refused"
+        );
+    }
+}
+
+#[tokio::test]
+async fn loopback_origins_are_not_allowed_with_a_real_service() {
+    let cs = "Endpoint=http://127.0.0.1:9;AccessKey=ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789abcdefgh=;Version=1.0;";
+    let handler = binary::spawn(false, &[("AzureSignalRConnectionString", cs)]).await;
+    let r = preflight(&handler.base, "http://127.0.0.1:5173").await;
+    assert!(r.headers().get("access-control-allow-origin").is_none());
+}

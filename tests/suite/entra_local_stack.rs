@@ -1,0 +1,152 @@
+//! `cargo run` with `SIGNALR_EMULATOR_ENTRA=disable-local-auth`, on the real binary: the embedded
+//! emulator runs in Entra ID mode and the app authenticates with the emulator's managed-identity
+//! endpoint (`AuthType=azure.msi`, no access key). Negotiate answers a client token signed with
+//! the temporary key, a client connects and receives what the app sends (REST authorised by the
+//! Entra token), its hub method invocations reach the app's upstream, and the emulator refuses
+//! tokens signed with the access key.
+
+use crate::emulator_support;
+use crate::support;
+
+use futures_util::{SinkExt, StreamExt};
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+use support::binary;
+use tokio_tungstenite::tungstenite::Message;
+
+const RS: char = '\u{1e}';
+
+/// The next hub messages (pings skipped) from a WebSocket.
+async fn next_message<S>(ws: &mut S) -> Value
+where
+    S: StreamExt<Item = Result<Message, tokio_tungstenite::tungstenite::Error>> + Unpin,
+{
+    loop {
+        let frame = tokio::time::timeout(std::time::Duration::from_secs(10), ws.next())
+            .await
+            .expect("a message within 10 s")
+            .expect("socket open")
+            .unwrap();
+        let Message::Text(text) = frame else { continue };
+        for record in text.split(RS).filter(|r| !r.is_empty()) {
+            let value: Value = serde_json::from_str(record).unwrap();
+            if value["type"] != 6 {
+                return value;
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn local_stack_in_entra_mode_runs_with_no_key() {
+    let handler = binary::spawn(
+        false,
+        &[
+            ("SIGNALR_EMULATOR_ENTRA", "disable-local-auth"),
+            ("SIGNALR_FUNCTION_KEYS", "k"),
+        ],
+    )
+    .await;
+    handler.stdout.wait_for("function app listening").await;
+    let stdout = handler.stdout.text();
+    assert!(stdout.contains("Entra ID mode"), "{stdout}");
+    assert!(stdout.contains("local auth:        disabled"), "{stdout}");
+    assert!(stdout.contains("AuthType=azure.msi"), "{stdout}");
+    let http = reqwest::Client::new();
+
+    let r = http
+        .post(format!("{}/api/negotiate", handler.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let body: Value = r.json().await.unwrap();
+    let token = body["accessToken"].as_str().unwrap().to_string();
+    let url = body["url"].as_str().unwrap();
+    let emulator = url.split("/client/").next().unwrap().to_string();
+    let kid = jsonwebtoken::decode_header(&token).unwrap().kid;
+    assert!(
+        kid.as_deref().is_some_and(|k| k.starts_with("t-")),
+        "signed with the temporary key: {kid:?}"
+    );
+
+    let r = http
+        .get(format!("{}/api/health", handler.base))
+        .header("x-functions-key", "k")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        r.json::<Value>().await.unwrap(),
+        json!({"service": "healthy", "identity": "ok"})
+    );
+
+    // A client connects to the emulator with the app's token.
+    let r = http
+        .post(format!(
+            "{emulator}/client/negotiate?hub=default&negotiateVersion=1"
+        ))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let negotiated: Value = r.json().await.unwrap();
+    let ws_url = format!(
+        "{}/client/?hub=default&id={}&access_token={token}",
+        emulator.replace("http://", "ws://"),
+        negotiated["connectionToken"].as_str().unwrap()
+    );
+    let (mut ws, _) = tokio_tungstenite::connect_async(ws_url).await.unwrap();
+    ws.send(Message::text(format!(
+        "{{\"protocol\":\"json\",\"version\":1}}{RS}"
+    )))
+    .await
+    .unwrap();
+    assert_eq!(next_message(&mut ws).await, json!({}));
+
+    // Its invocation reaches the app's upstream, signed with the emulator's access key.
+    ws.send(Message::text(format!(
+        "{{\"type\":1,\"invocationId\":\"1\",\"target\":\"subscribe\",\"arguments\":[\"news\"]}}{RS}"
+    )))
+    .await
+    .unwrap();
+    let completion = next_message(&mut ws).await;
+    assert_eq!(completion["invocationId"], "1", "{completion}");
+    assert_eq!(completion["result"], "news", "{completion}");
+
+    // What the app sends (REST with the Entra token) arrives.
+    let r = http
+        .post(format!("{}/api/messages", handler.base))
+        .header("x-functions-key", "k")
+        .json(&json!({"target": "news", "arguments": ["hello"]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::ACCEPTED);
+    let message = next_message(&mut ws).await;
+    assert_eq!(message["target"], "news", "{message}");
+    assert_eq!(message["arguments"], json!(["hello"]));
+
+    // Local auth is disabled: access-key tokens are refused, on REST and for clients.
+    let r = http
+        .post(format!("{emulator}/api/hubs/default/:send"))
+        .bearer_auth(emulator_support::rest_token("/api/hubs/default/:send"))
+        .json(&json!({"target": "t", "arguments": []}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    let r = http
+        .post(format!("{emulator}/client/negotiate?hub=default"))
+        .bearer_auth(emulator_support::client_token("default", None))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    assert!(r
+        .text()
+        .await
+        .unwrap()
+        .contains("local authentication is disabled"));
+}
