@@ -1,6 +1,6 @@
 //! The demo page at `/api/demo`: one static page (no build step, nothing from a CDN) that connects
 //! with the official `@microsoft/signalr` browser bundle, vendored under `src/app/demo/` with its
-//! licence and checked byte for byte against the npm package by `tests/browser.rs`. Turned off
+//! licence and checked byte for byte against the npm package by `tests/suite/browser.rs`. Turned off
 //! with `SIGNALR_DEMO=false`, which makes both routes answer 404.
 
 use axum::extract::{Path, State};

@@ -6,7 +6,7 @@
 //! The official `azure_identity` crate is not used: it needs `azure_core` on reqwest 0.13 with
 //! aws-lc-rs (a C build) beside our reqwest 0.12/ring, roughly doubling the TLS stack, and its
 //! Rust MSRV is 1.88. The protocols are small form/query requests, written here and tested
-//! against local stand-ins (`tests/entra.rs`, `tests/entra_authority.rs`).
+//! against local stand-ins (`tests/suite/entra.rs`, `tests/suite/entra_authority.rs`).
 
 pub mod access_key;
 pub mod authority;
