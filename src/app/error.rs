@@ -129,23 +129,28 @@ impl From<EntraError> for ApiError {
 }
 
 impl From<RestError> for ApiError {
+    /// The status is the REST client's [`RestError::status_hint`]; this only adds the code.
     fn from(e: RestError) -> Self {
-        match &e {
+        let code = match &e {
+            RestError::Token(t) => return t.clone().into(),
+            RestError::Identity(i) => return i.clone().into(),
             // The same code as a name refused by the app itself (e.g. negotiate's hub).
-            RestError::InvalidName(_) => Self::bad_request("InvalidName", e.to_string()),
-            RestError::InvalidArgument(_) => Self::bad_request("InvalidArgument", e.to_string()),
-            RestError::Token(t) => t.clone().into(),
-            RestError::Identity(i) => i.clone().into(),
+            RestError::InvalidName(_) => "InvalidName",
+            RestError::InvalidArgument(_) => "InvalidArgument",
+            RestError::Service { .. } => "ServiceError",
+            RestError::Timeout { .. } => "ServiceTimeout",
+            RestError::Unreachable { .. } => "ServiceUnreachable",
+        };
+        let status = e
+            .status_hint()
+            .and_then(|s| StatusCode::from_u16(s).ok())
+            .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let error = Self::new(status, code, e.to_string());
+        match &e {
             RestError::Service { status, code, .. } => {
-                Self::new(StatusCode::BAD_GATEWAY, "ServiceError", e.to_string())
-                    .with_details(json!({ "serviceStatus": status, "serviceCode": code }))
+                error.with_details(json!({ "serviceStatus": status, "serviceCode": code }))
             }
-            RestError::Timeout { .. } => {
-                Self::new(StatusCode::GATEWAY_TIMEOUT, "ServiceTimeout", e.to_string())
-            }
-            RestError::Unreachable { .. } => {
-                Self::new(StatusCode::BAD_GATEWAY, "ServiceUnreachable", e.to_string())
-            }
+            _ => error,
         }
     }
 }

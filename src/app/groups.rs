@@ -14,7 +14,7 @@ use super::error::ApiError;
 use super::extract::PathParams;
 use super::AppState;
 use crate::service::names;
-use crate::service::rest::{check_ttl, RestClient, RestError};
+use crate::service::rest::{check_ttl, RestClient};
 
 const FIELDS: &[&str] = &[
     "action",
@@ -132,9 +132,10 @@ impl GroupAction {
         })
     }
 
-    /// Applies the action with one REST call.
-    pub async fn apply(&self, rest: &RestClient, hub: &str) -> Result<(), RestError> {
-        match self {
+    /// Applies the action with one REST call; adding a connection that is not connected is a
+    /// 404 `ConnectionNotFound`.
+    pub async fn apply(&self, rest: &RestClient, hub: &str) -> Result<(), ApiError> {
+        let result = match self {
             Self::AddUser { user, group, ttl } => {
                 rest.add_user_to_group(hub, group, user, *ttl).await
             }
@@ -144,14 +145,11 @@ impl GroupAction {
                 if rest.add_connection_to_group(hub, group, connection).await? {
                     Ok(())
                 } else {
-                    Err(RestError::Service {
-                        operation: "add connection to group",
-                        status: 404,
-                        code: Some("Error.Connection.NotExisted".into()),
-                        message: format!(
-                            "connection {connection:?} is not connected to hub {hub:?}"
-                        ),
-                    })
+                    return Err(ApiError::new(
+                        StatusCode::NOT_FOUND,
+                        "ConnectionNotFound",
+                        format!("connection {connection:?} is not connected to hub {hub:?}"),
+                    ));
                 }
             }
             Self::RemoveConnection { connection, group } => {
@@ -162,7 +160,8 @@ impl GroupAction {
                 rest.remove_connection_from_all_groups(hub, connection)
                     .await
             }
-        }
+        };
+        Ok(result?)
     }
 }
 
@@ -221,13 +220,7 @@ async fn apply(state: AppState, hub: String, body: Body) -> Result<Response, Api
     let total = actions.len();
     for (i, action) in actions.iter().enumerate() {
         if let Err(e) = action.apply(rest, &hub).await {
-            let status_404 = matches!(&e, RestError::Service { status: 404, .. });
-            let mut err = ApiError::from(e);
-            if status_404 {
-                err.status = StatusCode::NOT_FOUND;
-                err.code = "ConnectionNotFound";
-            }
-            return Err(err
+            return Err(e
                 .context(format!(
                     "group action {} of {total} was not applied ({i} before it were)",
                     i + 1
