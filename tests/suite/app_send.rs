@@ -309,6 +309,14 @@ async fn group_actions_map_to_rest_calls() {
     )
     .await;
     assert_eq!(status, StatusCode::NOT_FOUND, "{answer}");
+    assert_eq!(answer["error"]["code"], "ConnectionNotFound", "{answer}");
+    assert!(
+        answer["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("\"gone\" is not connected"),
+        "{answer}"
+    );
 }
 
 #[tokio::test]
