@@ -111,12 +111,20 @@ impl AppState {
                         signer: ClientSigner::Entra(EntraSigner::new(cs, credential)),
                     })
                 }),
-            Some(cs) => TokenMinter::new(cs)
+            // One minter for the key: the REST client's, which also signs client tokens.
+            Some(cs) => RestClient::new(cs, RestOptions::default())
                 .map_err(ApiError::from)
-                .and_then(|minter| {
+                .and_then(|rest| {
+                    let minter = rest.key_minter().cloned().ok_or_else(|| {
+                        ApiError::new(
+                            StatusCode::INTERNAL_SERVER_ERROR,
+                            "Misconfigured",
+                            "AzureSignalRConnectionString has no AccessKey",
+                        )
+                    })?;
                     Ok(Service {
                         signer: ClientSigner::AccessKey(minter),
-                        rest: RestClient::new(cs, RestOptions::default())?,
+                        rest,
                     })
                 }),
         };

@@ -84,6 +84,7 @@ impl std::fmt::Debug for RestClient {
 }
 
 use crate::service::entra::EntraCredential;
+use crate::service::token::TokenMinter;
 
 impl RestClient {
     /// A client for the service of `connection`, which must carry an `AccessKey`.
@@ -106,6 +107,12 @@ impl RestClient {
         Ok(Self {
             inner: Arc::new(Transport::new(connection, options, Some(credential))?),
         })
+    }
+
+    /// The minter of the connection string's access key, which signs this client's calls; the
+    /// app signs client tokens with the same one. `None` under Entra ID.
+    pub fn key_minter(&self) -> Option<&TokenMinter> {
+        self.inner.key_minter()
     }
 
     /// Sends `payload` to every connection of `hub` except the `excluded` connection ids.

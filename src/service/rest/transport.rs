@@ -112,6 +112,14 @@ impl Transport {
         matches!(self.auth, Auth::Entra(_))
     }
 
+    /// The minter that signs this transport's calls with the access key (none under Entra ID).
+    pub(crate) fn key_minter(&self) -> Option<&TokenMinter> {
+        match &self.auth {
+            Auth::Key(minter) => Some(minter),
+            Auth::Entra(_) => None,
+        }
+    }
+
     pub(crate) fn server_base(&self) -> &str {
         &self.server_base
     }
