@@ -404,7 +404,7 @@ async fn other_events_are_forwarded_to_a_signed_webhook() {
             let sink = sink.clone();
             async move {
                 sink.lock().unwrap().push((headers, body.to_vec()));
-                "{}"
+                axum::Json(json!({ "counted": true }))
             }
         });
     tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
@@ -425,8 +425,14 @@ async fn other_events_are_forwarded_to_a_signed_webhook() {
         .send()
         .await
         .unwrap();
-    assert_eq!(response.status(), 204);
+    // The webhook's answer is the event's answer, which the service hands back to the client.
+    assert_eq!(response.status(), 200);
     assert_eq!(response.headers()["ce-connectionstate"], "state-1");
+    assert_eq!(response.headers()["content-type"], "application/json");
+    assert_eq!(
+        response.json::<Value>().await.unwrap(),
+        json!({ "counted": true })
+    );
     event(
         &app,
         "azure.webpubsub.sys.disconnected",

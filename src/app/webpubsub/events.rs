@@ -8,7 +8,8 @@
 //! * `connected` / `disconnected` announce `<user> connected` / `<user> disconnected` to everyone
 //!   (`WEBPUBSUB_ANNOUNCE_CONNECTIONS`) and are forwarded to `WEBPUBSUB_FORWARD_URL`;
 //! * user events named in `WEBPUBSUB_BROADCAST_EVENTS` are sent to everyone with the same
-//!   dataType; others are forwarded (when a webhook is set) and answered 204.
+//!   dataType; others are forwarded (when a webhook is set) and answered with the webhook's answer (204 when
+//!   it has none).
 //!
 //! `ce-connectionState` comes back unchanged on the answers to blocking events.
 
@@ -88,10 +89,13 @@ async fn handle(state: &AppState, headers: &HeaderMap, body: Body) -> Result<Res
                     })?;
             } else if let Some(webhook) = &behaviours.forward {
                 let document = forwarded(&request, Some(&content), None);
-                webhook
+                let answer = webhook
                     .post(event, &document)
                     .await
                     .map_err(|e| ApiError::new(StatusCode::BAD_GATEWAY, "ForwardFailed", e))?;
+                // The webhook's answer is the event's answer, which the service passes back to
+                // the client, as the SignalR upstream relays a webhook's result.
+                return Ok(with_state(answer_response(answer), &request));
             } else {
                 tracing::debug!(event, hub = %request.hub, "Web PubSub user event ignored: no broadcast or forward for it");
             }
@@ -230,6 +234,24 @@ async fn system_event(
         let _ = webhook
             .post(verb, &forwarded(request, None, Some(body)))
             .await;
+    }
+}
+
+/// A webhook's answer as a user event's answer: none = 204, text as `text/plain`, anything else
+/// as JSON.
+fn answer_response(answer: Value) -> Response {
+    match answer {
+        Value::Null => StatusCode::NO_CONTENT.into_response(),
+        Value::String(text) => (
+            StatusCode::OK,
+            [(
+                axum::http::header::CONTENT_TYPE,
+                "text/plain; charset=utf-8",
+            )],
+            text,
+        )
+            .into_response(),
+        other => (StatusCode::OK, axum::Json(other)).into_response(),
     }
 }
 
