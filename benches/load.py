@@ -9,6 +9,7 @@ starts is stopped at the end.
 
     python3 benches/load.py [--quick] [--no-criterion] [--no-write]
     python3 benches/load.py --only entra [--quick] [--no-write]   # the Entra ID rows alone
+    python3 benches/load.py --only webpubsub [--quick] [--no-write]   # the Web PubSub rows alone
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ KEY = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789ABCDEFGH"
 API_VERSION = "2022-06-01"
 BEGIN, END = "<!-- load.py:begin -->", "<!-- load.py:end -->"
 EBEGIN, EEND = "<!-- load.py entra:begin -->", "<!-- load.py entra:end -->"
+WBEGIN, WEND = "<!-- load.py webpubsub:begin -->", "<!-- load.py webpubsub:end -->"
 CBEGIN, CEND = "<!-- criterion:begin -->", "<!-- criterion:end -->"
 
 STARTED: list[subprocess.Popen] = []
@@ -544,6 +546,78 @@ def run_entra(options) -> str:
     return "\n".join(header + table) + "\n"
 
 
+def run_webpubsub(options) -> str:
+    """Web PubSub (issue 12): on the local stack (app + embedded SignalR and Web PubSub
+    emulators), the app's `/api/webpubsub/negotiate` against its SignalR `/api/negotiate` in the
+    same run, and a fan-out: 1 000 `json.webpubsub.azure.v1` clients (benches/peer/wps_fanout.js)
+    and one `sendToAll` action through the app per round, timed until the last client has it."""
+    ensure_tools()
+    binary = build()
+    seconds, rounds = (2, 2) if options.quick else (5, 3)
+    conns = options.connections
+    env = base_env()
+    for name in ("WebPubSubConnectionString", "WEBPUBSUB_EMULATOR_PORT", "EMULATOR_PORT"):
+        env.pop(name, None)
+    app_port, emu_port, wps_port = free_port(), free_port(), free_port()
+    stack = spawn([str(binary)], dict(env, PORT=str(app_port), EMULATOR_PORT=str(emu_port),
+                                      WEBPUBSUB_EMULATOR_PORT=str(wps_port)))
+    wait_http(app_port)
+    wait_http(emu_port, "/api/health")
+    for path in ("/api/webpubsub/negotiate", "/api/negotiate"):
+        status, body = request("POST", app_port, path)
+        assert status == 200, f"{path} answered {status}: {body!r}"
+    app = f"http://127.0.0.1:{app_port}"
+    with tempfile.TemporaryDirectory() as tmp:
+        post_negotiate = lua(Path(tmp), "negotiate", "POST")
+        wrk(f"{app}/api/webpubsub/negotiate", 1, conns, post_negotiate)
+        neg = compare("Web PubSub negotiate vs SignalR negotiate",
+                      (f"{app}/api/webpubsub/negotiate", post_negotiate),
+                      (f"{app}/api/negotiate", post_negotiate), rounds, seconds, conns)
+
+    log(f"Web PubSub fan-out: {options.clients} clients × {options.broadcasts} sendToAll")
+    with RssSampler(stack.pid) as fan_rss:
+        out = subprocess.run(["node", "wps_fanout.js", app, str(options.clients),
+                              str(options.broadcasts)],
+                             cwd=PEER, capture_output=True, text=True, timeout=180)
+    if out.returncode != 0:
+        raise RuntimeError(f"wps_fanout.js failed: {out.stderr}")
+    fan = json.loads(out.stdout.strip().splitlines()[-1])
+    stop(stack)
+
+    def lat(r):
+        return f"{r['rps']:,.0f} req/s, p50 {r['p50']:.2f} ms, p99 {r['p99']:.2f} ms"
+
+    results = [("negotiate (POST `/api/webpubsub/negotiate`, a Web PubSub client token) vs SignalR "
+                "negotiate (POST `/api/negotiate`) on the same app", lat(neg["a"]), lat(neg["b"]),
+                f"{neg['ratio']:.2f}", "none (informational)", None)]
+    fan_ok = fan["delivered"] == fan["expected"]
+    last = ("—" if fan["all_delivered_p50_ms"] is None else
+            f"p50 {fan['all_delivered_p50_ms']:.2f} ms, p95 {fan['all_delivered_p95_ms']:.2f} ms")
+    results.append((f"Web PubSub fan-out: 1 `sendToAll` action through the app → REST `:send` → "
+                    f"{fan['clients']} `json.webpubsub.azure.v1` WebSockets, until the last client "
+                    f"has it ({fan['rounds']} rounds)", last,
+                    f"{fan['delivered']}/{fan['expected']} delivered; each delivery p50 "
+                    f"{fan['p50_ms']:.2f} ms, p99 {fan['p99_ms']:.2f} ms", "",
+                    "all delivered (no numeric target)", fan_ok))
+    results.append((f"RSS peak with {fan['clients']} Web PubSub clients (app + both emulators)",
+                    f"{fan_rss.peak / 1024:.1f} MiB", "", "", "none (informational)", None))
+    table = ["| figure | ours | reference (same run) | ratio | target | result |",
+             "|---|---|---|---|---|---|"]
+    for figure, ours, ref, ratio, target, ok in results:
+        verdict = "—" if ok is None else "pass" if ok else "**miss**"
+        table.append(f"| {figure} | {ours} | {ref} | {ratio} | {target} | {verdict} |")
+    command = "python3 benches/load.py --only webpubsub" + (" --quick" if options.quick else "")
+    header = [
+        f"Measured {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC on {machine()}, "
+        f"commit `{git_head()}`.",
+        f"Command: `{command}` (wrk -t2 -c{conns}, {rounds} alternating {seconds} s runs per side, "
+        f"medians; fan-out clients connected {fan['connect_s']:.1f} s; all on 127.0.0.1, load "
+        "generator on the same cores).",
+        "",
+    ]
+    return "\n".join(header + table) + "\n"
+
+
 def git_head() -> str:
     try:
         return subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
@@ -568,18 +642,20 @@ def main() -> None:
     parser.add_argument("--starts", type=int, default=25, help="cold starts per side (25)")
     parser.add_argument("--clients", type=int, default=1000, help="fan-out WebSocket clients")
     parser.add_argument("--broadcasts", type=int, default=20, help="fan-out broadcasts")
-    parser.add_argument("--only", choices=["entra"],
+    parser.add_argument("--only", choices=["entra", "webpubsub"],
                         help="run one scenario alone and write only its section")
     options = parser.parse_args()
-    if options.only == "entra":
+    if options.only:
+        scenario, begin, end = {"entra": (run_entra, EBEGIN, EEND),
+                                "webpubsub": (run_webpubsub, WBEGIN, WEND)}[options.only]
         try:
-            table = run_entra(options)
+            table = scenario(options)
         finally:
             stop_all()
         print(table)
         if not options.no_write:
             path = ROOT / "BENCHMARKS.md"
-            path.write_text(replace_between(path.read_text(), EBEGIN, EEND, table))
+            path.write_text(replace_between(path.read_text(), begin, end, table))
             log(f"wrote {path}")
         return
     try:
