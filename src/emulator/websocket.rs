@@ -31,8 +31,10 @@ impl Drop for Registered {
     }
 }
 
-/// Initial read buffer of each WebSocket (see [`start`]).
-const READ_BUFFER_BYTES: usize = 4 * 1024;
+/// Initial read buffer of each WebSocket, SignalR's and Web PubSub's: tungstenite zero-fills its
+/// whole read buffer before each read, so its 128 KiB default costs 128 KiB of RSS per
+/// connection; messages are small, and larger frames still grow the buffer on demand.
+pub const READ_BUFFER_BYTES: usize = 4 * 1024;
 
 /// Upgrades a negotiated connection to a WebSocket (409 if it already has a transport).
 pub fn start(

@@ -23,6 +23,7 @@ use super::subprotocol::{JSON, RELIABLE};
 use super::Shared;
 use crate::emulator::auth::token_from;
 use crate::emulator::random_id::random_id;
+use crate::emulator::websocket::READ_BUFFER_BYTES;
 use crate::service::names;
 
 /// `/client/hubs/{hub}`.
@@ -225,6 +226,7 @@ async fn connect(
     };
     let limit = shared.config.max_message_bytes;
     let ws = ws
+        .read_buffer_size(READ_BUFFER_BYTES)
         .max_message_size(socket::read_limit(limit))
         .max_frame_size(socket::read_limit(limit));
     let ws = match subprotocol {

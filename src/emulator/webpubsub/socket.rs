@@ -23,6 +23,7 @@ use super::state::{ClientKind, Conn, Delivery, Selection, SocketEnd, Target};
 use super::subprotocol::RELIABLE;
 use super::Shared;
 use crate::emulator::random_id::random_id;
+use crate::emulator::websocket::READ_BUFFER_BYTES;
 
 /// What a simple client's frames do.
 #[derive(Debug, Clone)]
@@ -104,6 +105,7 @@ pub fn recover(
 ) -> Response {
     let limit = shared.config.max_message_bytes;
     ws.protocols([RELIABLE])
+        .read_buffer_size(READ_BUFFER_BYTES)
         .max_message_size(read_limit(limit))
         .max_frame_size(read_limit(limit))
         .on_upgrade(move |mut socket| async move {
