@@ -59,3 +59,4 @@ mod webpubsub_emulator_rest;
 mod webpubsub_events;
 mod webpubsub_python;
 mod webpubsub_rest;
+mod webpubsub_local_stack;

@@ -113,6 +113,7 @@ pub fn start(under_host: bool, env: &[(&str, &str)]) -> Handler {
         "EMULATOR_PORT",
         "SIGNALR_FUNCTION_KEYS",
         "RUST_LOG",
+        "WebPubSubConnectionString",
     ] {
         command.env_remove(name);
     }
@@ -124,6 +125,7 @@ pub fn start(under_host: bool, env: &[(&str, &str)]) -> Handler {
     command
         .env(port_variable, port.to_string())
         .env("EMULATOR_PORT", "0")
+        .env("WEBPUBSUB_EMULATOR_PORT", "0")
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
