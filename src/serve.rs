@@ -185,7 +185,10 @@ fn announce_webpubsub(wps: &webpubsub::WebPubSubHandle, events: &str) {
         events.split('?').next().unwrap_or(events)
     );
     println!("  Web PubSub REST:   {base}/api/hubs/<hub>/:send?api-version=2024-01-01 (Bearer token, aud = the URL)");
-    let app = events.split("/api/webpubsub/events").next().unwrap_or(events);
+    let app = events
+        .split("/api/webpubsub/events")
+        .next()
+        .unwrap_or(events);
     println!(
         "  Web PubSub try:    curl -X POST {app}/api/webpubsub/actions -H 'content-type: application/json' -d '{{\"actionName\":\"sendToAll\",\"data\":\"hello\",\"dataType\":\"text\"}}'"
     );

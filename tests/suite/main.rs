@@ -57,6 +57,6 @@ mod webpubsub_emulator_clients;
 mod webpubsub_emulator_events;
 mod webpubsub_emulator_rest;
 mod webpubsub_events;
+mod webpubsub_local_stack;
 mod webpubsub_python;
 mod webpubsub_rest;
-mod webpubsub_local_stack;
