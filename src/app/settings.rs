@@ -21,7 +21,7 @@ pub use emulator_entra::EmulatorAuth;
 pub use identity_connection::IdentityConnection;
 pub use listen::ListenAddress;
 pub use value::SettingsError;
-use value::{boolean, err, list, nonempty};
+use value::{boolean, err, list, nonempty, number};
 
 /// Raw settings as given on the command line or in the environment. Everything is text, so that
 /// a bad value is refused by [`Settings`] with the setting's name, and values that do not apply
@@ -214,78 +214,20 @@ impl Settings {
     /// Validates raw settings.
     pub fn from_args(args: ServeArgs) -> Result<Self, SettingsError> {
         let listen = ListenAddress::from_args(&args)?;
-        let under_host = listen.under_host;
         let webpubsub = WebPubSubSettings::from_args(args.webpubsub.clone())?;
-        let identity_based = args.identity_connection.parse()?;
-        let service = match (nonempty(args.connection_string), identity_based) {
-            (Some(_), Some(_)) => return Err(err("AzureSignalRConnectionString", "and AzureSignalRConnectionString__serviceUri are both set; keep one: the connection string, or the identity-based settings")),
-            (None, Some(cs)) => ServiceMode::Remote(Box::new(cs)),
-            (Some(cs), None) => ServiceMode::Remote(Box::new(
-                ConnectionString::parse(&cs).map_err(|e| err("AzureSignalRConnectionString", e.to_string()))?,
-            )),
-            (None, None) if under_host && webpubsub.connection.is_some() => ServiceMode::NotConfigured,
-            (None, None) if under_host => {
-                return Err(err(
-                    "AzureSignalRConnectionString",
-                    "is not set; add it to the app settings (the local emulator only starts outside the Functions host)",
-                ))
-            }
-            (None, None) => ServiceMode::LocalEmulator,
-        };
+        let service = service_mode(&args, listen.under_host, webpubsub.connection.is_some())?;
+        let identity = identity_settings(&args)?;
         let hub = nonempty(args.hub).unwrap_or_else(|| "default".into());
         names::validate_hub(&hub).map_err(|e| err("AzureSignalRHubName", e.to_string()))?;
 
-        let oidc = match nonempty(args.oidc_issuer) {
-            None => None,
-            Some(issuer) => {
-                let audiences = list(args.oidc_audience);
-                if audiences.is_empty() {
-                    return Err(err("SIGNALR_OIDC_AUDIENCE", "is required with SIGNALR_OIDC_ISSUER: list the accepted aud values (e.g. your app's client id)"));
-                }
-                let oidc = OidcSettings {
-                    issuer,
-                    audiences,
-                    metadata_url: nonempty(args.oidc_metadata_url),
-                    user_id_claim: nonempty(args.oidc_user_id_claim)
-                        .unwrap_or_else(|| "sub".into()),
-                    leeway: Duration::from_secs(60),
-                    refresh: Default::default(),
-                };
-                oidc.check()
-                    .map_err(|e| err("SIGNALR_OIDC_ISSUER", e.to_string()))?;
-                Some(oidc)
-            }
-        };
-        let easy_auth_user_id = match nonempty(args.easy_auth_user_id).as_deref() {
-            None | Some("principal-id") => EasyAuthUserId::PrincipalId,
-            Some("principal-name") => EasyAuthUserId::PrincipalName,
-            Some(other) => {
-                return Err(err(
-                    "SIGNALR_EASY_AUTH_USER_ID",
-                    format!("{other:?} is not one of principal-id, principal-name"),
-                ))
-            }
-        };
-        let identity = IdentitySettings {
-            easy_auth: boolean("SIGNALR_EASY_AUTH", args.easy_auth)?,
-            easy_auth_user_id,
-            oidc,
-            require_authentication: boolean("SIGNALR_REQUIRE_AUTH", args.require_auth)?,
-        };
-        if identity.require_authentication && !identity.easy_auth && identity.oidc.is_none() {
-            return Err(err("SIGNALR_REQUIRE_AUTH", "is true but no identity source is on; set SIGNALR_EASY_AUTH=true or SIGNALR_OIDC_ISSUER"));
-        }
-        let token_lifetime = match nonempty(args.token_lifetime) {
+        let token_lifetime = match number(
+            "SIGNALR_TOKEN_LIFETIME",
+            args.token_lifetime,
+            60..=86_400,
+            "a number of seconds from 60 to 86400",
+        )? {
             None => crate::service::token::DEFAULT_CLIENT_LIFETIME,
-            Some(v) => match v.parse::<u64>() {
-                Ok(secs @ 60..=86_400) => Duration::from_secs(secs),
-                _ => {
-                    return Err(err(
-                        "SIGNALR_TOKEN_LIFETIME",
-                        format!("{v:?} must be a number of seconds from 60 to 86400"),
-                    ))
-                }
-            },
+            Some(secs) => Duration::from_secs(secs),
         };
         let allowed_transports = nonempty(args.allowed_transports)
             .map(|v| Transports::parse_names(&v).map_err(|e| err("SIGNALR_ALLOWED_TRANSPORTS", e)))
@@ -299,18 +241,13 @@ impl Settings {
         for origin in &cors_origins {
             validate_origin(origin)?;
         }
-        let max_batch = match nonempty(args.max_batch) {
-            None => 1000,
-            Some(v) => match v.parse::<usize>() {
-                Ok(n @ 1..=10_000) => n,
-                _ => {
-                    return Err(err(
-                        "SIGNALR_MAX_BATCH",
-                        format!("{v:?} must be a number from 1 to 10000"),
-                    ))
-                }
-            },
-        };
+        let max_batch = number(
+            "SIGNALR_MAX_BATCH",
+            args.max_batch,
+            1..=10_000,
+            "a number from 1 to 10000",
+        )?
+        .map_or(1000, |n| n as usize);
         let upstream = upstream_settings(
             args.upstream_secondary_keys,
             args.upstream_groups,
@@ -352,6 +289,76 @@ impl Settings {
             webpubsub,
         })
     }
+}
+
+/// Where the SignalR service is: the connection string or the identity-based settings, the
+/// embedded emulator outside the host, or nothing under the host when only Web PubSub is set.
+fn service_mode(
+    args: &ServeArgs,
+    under_host: bool,
+    webpubsub_configured: bool,
+) -> Result<ServiceMode, SettingsError> {
+    let identity_based = args.identity_connection.parse()?;
+    Ok(match (nonempty(args.connection_string.clone()), identity_based) {
+        (Some(_), Some(_)) => return Err(err("AzureSignalRConnectionString", "and AzureSignalRConnectionString__serviceUri are both set; keep one: the connection string, or the identity-based settings")),
+        (None, Some(cs)) => ServiceMode::Remote(Box::new(cs)),
+        (Some(cs), None) => ServiceMode::Remote(Box::new(
+            ConnectionString::parse(&cs).map_err(|e| err("AzureSignalRConnectionString", e.to_string()))?,
+        )),
+        (None, None) if under_host && webpubsub_configured => ServiceMode::NotConfigured,
+        (None, None) if under_host => {
+            return Err(err(
+                "AzureSignalRConnectionString",
+                "is not set; add it to the app settings (the local emulator only starts outside the Functions host)",
+            ))
+        }
+        (None, None) => ServiceMode::LocalEmulator,
+    })
+}
+
+/// The identity sources: Easy Auth headers and an OIDC issuer, and whether one is required.
+fn identity_settings(args: &ServeArgs) -> Result<IdentitySettings, SettingsError> {
+    let oidc = match nonempty(args.oidc_issuer.clone()) {
+        None => None,
+        Some(issuer) => {
+            let audiences = list(args.oidc_audience.clone());
+            if audiences.is_empty() {
+                return Err(err("SIGNALR_OIDC_AUDIENCE", "is required with SIGNALR_OIDC_ISSUER: list the accepted aud values (e.g. your app's client id)"));
+            }
+            let oidc = OidcSettings {
+                issuer,
+                audiences,
+                metadata_url: nonempty(args.oidc_metadata_url.clone()),
+                user_id_claim: nonempty(args.oidc_user_id_claim.clone())
+                    .unwrap_or_else(|| "sub".into()),
+                leeway: Duration::from_secs(60),
+                refresh: Default::default(),
+            };
+            oidc.check()
+                .map_err(|e| err("SIGNALR_OIDC_ISSUER", e.to_string()))?;
+            Some(oidc)
+        }
+    };
+    let easy_auth_user_id = match nonempty(args.easy_auth_user_id.clone()).as_deref() {
+        None | Some("principal-id") => EasyAuthUserId::PrincipalId,
+        Some("principal-name") => EasyAuthUserId::PrincipalName,
+        Some(other) => {
+            return Err(err(
+                "SIGNALR_EASY_AUTH_USER_ID",
+                format!("{other:?} is not one of principal-id, principal-name"),
+            ))
+        }
+    };
+    let identity = IdentitySettings {
+        easy_auth: boolean("SIGNALR_EASY_AUTH", args.easy_auth.clone())?,
+        easy_auth_user_id,
+        oidc,
+        require_authentication: boolean("SIGNALR_REQUIRE_AUTH", args.require_auth.clone())?,
+    };
+    if identity.require_authentication && !identity.easy_auth && identity.oidc.is_none() {
+        return Err(err("SIGNALR_REQUIRE_AUTH", "is true but no identity source is on; set SIGNALR_EASY_AUTH=true or SIGNALR_OIDC_ISSUER"));
+    }
+    Ok(identity)
 }
 
 fn upstream_settings(

@@ -40,3 +40,19 @@ pub fn boolean(setting: &'static str, value: Option<String>) -> Result<bool, Set
         Some(other) => Err(err(setting, format!("{other:?} must be true or false"))),
     }
 }
+
+/// A whole number in `range`, or `None` when not set; `what` says what a good value is.
+pub fn number(
+    setting: &'static str,
+    value: Option<String>,
+    range: std::ops::RangeInclusive<u64>,
+    what: &str,
+) -> Result<Option<u64>, SettingsError> {
+    match nonempty(value) {
+        None => Ok(None),
+        Some(v) => match v.parse::<u64>() {
+            Ok(n) if range.contains(&n) => Ok(Some(n)),
+            _ => Err(err(setting, format!("{v:?} must be {what}"))),
+        },
+    }
+}
