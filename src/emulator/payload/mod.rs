@@ -30,7 +30,7 @@ pub struct Frames {
 }
 
 impl Payload {
-    /// Parses a JSON body `{target, arguments}` (any casing of the names).
+    /// Parses a send's body by its content type: MessagePack ([`msgpack`]) or JSON.
     pub fn parse(headers: &HeaderMap, body: &[u8]) -> Result<Self, EmulatorError> {
         if let Some(kind) = headers
             .get(header::CONTENT_TYPE)
@@ -59,6 +59,11 @@ impl Payload {
                 )));
             }
         }
+        Self::parse_json(body)
+    }
+
+    /// A JSON body `{target, arguments}` (any casing of the names).
+    fn parse_json(body: &[u8]) -> Result<Self, EmulatorError> {
         if body.iter().all(u8::is_ascii_whitespace) {
             return Err(EmulatorError::BadRequest(
                 "the body is empty; send a JSON object {\"target\": \"…\", \"arguments\": […]}"
