@@ -15,7 +15,8 @@ import { WebPubSubServiceClient } from "@azure/web-pubsub";
 import { startApp } from "./app-support.mjs";
 
 const HUB = "sdkcheck";
-const KEY = "c2RrLWNoZWNrLWtleS0wMTIzNDU2Nzg5YWJjZGVmMDEyMzQ1Njc4OWFiY2RlZg==";
+// A made-up key for this test only (Web PubSub signs with its UTF-8 bytes).
+const KEY = "sdk-cross-check-test-key-not-a-secret-0123456789";
 const FUNCTION_KEY = "sdk-check-function-key";
 const OUR_API_VERSION = "2024-01-01";
 const SDK_API_VERSION = "2024-12-01";

@@ -5,6 +5,7 @@
 use crate::support;
 
 use reqwest::{Method, StatusCode};
+use serverless_signalr::service::connection_string::DEV_ACCESS_KEY;
 use support::binary;
 
 #[tokio::test]
@@ -140,8 +141,9 @@ async fn the_local_stack_allows_loopback_origins_with_credentials() {
 
 #[tokio::test]
 async fn loopback_origins_are_not_allowed_with_a_real_service() {
-    let cs = "Endpoint=http://127.0.0.1:9;AccessKey=ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789abcdefgh=;Version=1.0;";
-    let handler = binary::spawn(false, &[("AzureSignalRConnectionString", cs)]).await;
+    // A service that is not the local stack; the development key, never a real one.
+    let cs = format!("Endpoint=http://127.0.0.1:9;AccessKey={DEV_ACCESS_KEY};Version=1.0;");
+    let handler = binary::spawn(false, &[("AzureSignalRConnectionString", &cs)]).await;
     let r = preflight(&handler.base, "http://127.0.0.1:5173").await;
     assert!(r.headers().get("access-control-allow-origin").is_none());
 }
