@@ -98,10 +98,26 @@ pub fn find<'a>(
     method: &str,
     raw_path: &str,
 ) -> Option<&'a Operation> {
+    find_in(
+        operations,
+        |op| (&op.method, &op.template),
+        method,
+        raw_path,
+    )
+}
+
+/// [`find`] for any swagger's operations: `key` gives an operation's method and path template.
+pub fn find_in<'a, T>(
+    operations: &'a [T],
+    key: impl Fn(&T) -> (&str, &str),
+    method: &str,
+    raw_path: &str,
+) -> Option<&'a T> {
     let segments: Vec<&str> = raw_path.split('/').collect();
     let mut found = operations.iter().filter(|op| {
-        let template: Vec<&str> = op.template.split('/').collect();
-        op.method == method
+        let (op_method, template) = key(op);
+        let template: Vec<&str> = template.split('/').collect();
+        op_method == method
             && template.len() == segments.len()
             && template.iter().zip(&segments).all(|(t, s)| {
                 if t.starts_with('{') && t.ends_with('}') {

@@ -88,25 +88,12 @@ pub fn find<'a>(
     method: &str,
     raw_path: &str,
 ) -> Option<&'a Operation> {
-    let segments: Vec<&str> = raw_path.split('/').collect();
-    let mut found = operations.iter().filter(|op| {
-        let template: Vec<&str> = op.template.split('/').collect();
-        op.method == method
-            && template.len() == segments.len()
-            && template.iter().zip(&segments).all(|(t, s)| {
-                if t.starts_with('{') && t.ends_with('}') {
-                    !s.is_empty()
-                } else {
-                    t == s
-                }
-            })
-    });
-    let first = found.next();
-    assert!(
-        found.next().is_none(),
-        "{method} {raw_path} matches more than one operation"
-    );
-    first
+    crate::rest_support::swagger::find_in(
+        operations,
+        |op| (&op.method, &op.template),
+        method,
+        raw_path,
+    )
 }
 
 /// One request as the stand-in saw it.
