@@ -94,9 +94,14 @@ async fn serve_app(mut settings: Settings) -> Result<(), BoxError> {
             emulator_handle = Some(handle);
             let events =
                 upstream_url(app_addr, &settings).replace("/api/upstream", "/api/webpubsub/events");
-            webpubsub_handle = webpubsub::local::start_local(settings.listen.bind, &events).await?;
+            webpubsub_handle = webpubsub::local::start_local(
+                settings.listen.bind,
+                settings.listen.webpubsub_emulator_port,
+                &events,
+            )
+            .await?;
             if let Some(wps) = &webpubsub_handle {
-                announce_webpubsub(wps, &events);
+                announce_webpubsub(wps, app_addr, &events);
                 if settings.webpubsub.connection.is_none() {
                     // The app's Web PubSub routes talk to the embedded emulator, as its SignalR
                     // routes talk to the SignalR one.
@@ -176,7 +181,7 @@ fn announce_local_stack(app: SocketAddr, emulator: &emulator::EmulatorHandle, se
     println!("  CORS:              loopback origins (localhost, 127.0.0.1, [::1], any port) are allowed with credentials, plus SIGNALR_CORS_ORIGINS");
 }
 
-fn announce_webpubsub(wps: &webpubsub::WebPubSubHandle, events: &str) {
+fn announce_webpubsub(wps: &webpubsub::WebPubSubHandle, app: SocketAddr, events: &str) {
     let cs = wps.connection_string();
     let base = format!("http://{}", wps.local_addr());
     println!("  Web PubSub:        WebPubSubConnectionString={cs}");
@@ -185,12 +190,8 @@ fn announce_webpubsub(wps: &webpubsub::WebPubSubHandle, events: &str) {
         events.split('?').next().unwrap_or(events)
     );
     println!("  Web PubSub REST:   {base}/api/hubs/<hub>/:send?api-version=2024-01-01 (Bearer token, aud = the URL)");
-    let app = events
-        .split("/api/webpubsub/events")
-        .next()
-        .unwrap_or(events);
     println!(
-        "  Web PubSub try:    curl -X POST {app}/api/webpubsub/actions -H 'content-type: application/json' -d '{{\"actionName\":\"sendToAll\",\"data\":\"hello\",\"dataType\":\"text\"}}'"
+        "  Web PubSub try:    curl -X POST http://{app}/api/webpubsub/actions -H 'content-type: application/json' -d '{{\"actionName\":\"sendToAll\",\"data\":\"hello\",\"dataType\":\"text\"}}'"
     );
 }
 

@@ -40,6 +40,10 @@ pub struct ServeArgs {
     /// Ignored under the host, where the emulator never starts.
     #[arg(long, env = "EMULATOR_PORT")]
     pub emulator_port: Option<String>,
+    /// Port of the embedded Web PubSub emulator in the local stack (default 8080, skipped with a
+    /// warning when taken; 0 = any free port). Ignored under the host.
+    #[arg(long, env = "WEBPUBSUB_EMULATOR_PORT")]
+    pub webpubsub_emulator_port: Option<String>,
     /// Run the embedded emulator in Entra ID mode: the app authenticates with the emulator's
     /// managed-identity endpoint, no key (`true`, `false` (default) or `disable-local-auth` to
     /// also refuse access-key tokens). Ignored under the host and with a connection string.

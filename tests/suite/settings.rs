@@ -113,6 +113,10 @@ fn bad_values_name_the_setting() {
             "EMULATOR_PORT: ",
         ),
         (
+            Box::new(|a| a.webpubsub_emulator_port = Some("x".into())),
+            "WEBPUBSUB_EMULATOR_PORT: \"x\" is not a port number",
+        ),
+        (
             Box::new(|a| a.connection_string = Some(format!("{CS}Port=x"))),
             "AzureSignalRConnectionString: Port: ",
         ),
@@ -174,18 +178,25 @@ fn under_the_host_only_the_host_port_counts() {
         a.port = Some("junk".into());
         a.bind = Some("0.0.0.0".into());
         a.emulator_port = Some("junk".into());
+        a.webpubsub_emulator_port = Some("junk".into());
     }))
     .unwrap();
     assert_eq!(hosted.listen.bind.to_string(), "127.0.0.1");
     assert_eq!(hosted.listen.port, 7000);
     assert_eq!(
         hosted.listen.ignored,
-        ["PORT", "BIND_ADDRESS", "EMULATOR_PORT"]
+        [
+            "PORT",
+            "BIND_ADDRESS",
+            "EMULATOR_PORT",
+            "WEBPUBSUB_EMULATOR_PORT"
+        ]
     );
     let standalone = Settings::from_args(args(|a| {
         a.port = Some(" 8080 ".into());
         a.bind = Some("0.0.0.0".into());
         a.emulator_port = Some("0".into());
+        a.webpubsub_emulator_port = Some("0".into());
     }))
     .unwrap();
     assert_eq!(
@@ -193,6 +204,7 @@ fn under_the_host_only_the_host_port_counts() {
         ("0.0.0.0".to_string(), 8080)
     );
     assert_eq!(standalone.listen.emulator_port, 0);
+    assert_eq!(standalone.listen.webpubsub_emulator_port, Some(0));
     assert!(standalone.listen.ignored.is_empty());
 }
 
@@ -223,6 +235,7 @@ fn lists_and_defaults() {
     assert_eq!(s.token_lifetime.as_secs(), 86400);
     assert_eq!(s.max_batch, 1000);
     assert_eq!((s.listen.port, s.listen.emulator_port), (7071, 8888));
+    assert_eq!(s.listen.webpubsub_emulator_port, None);
     assert!(!s.identity.easy_auth && !s.identity.require_authentication);
     assert!(!s.close_on_token_expiry && s.allowed_transports.is_none());
 }

@@ -16,6 +16,9 @@ pub struct ListenAddress {
     pub port: u16,
     /// Port of the embedded emulator (only used outside the host).
     pub emulator_port: u16,
+    /// Port of the embedded Web PubSub emulator when `WEBPUBSUB_EMULATOR_PORT` names one; `None`
+    /// = its default, skipped when taken (only used outside the host).
+    pub webpubsub_emulator_port: Option<u16>,
     /// True when started by the Functions host.
     pub under_host: bool,
     /// Listen settings that were given but do not apply under the host.
@@ -24,7 +27,7 @@ pub struct ListenAddress {
 
 impl ListenAddress {
     /// Reads the listen settings. Under the host only FUNCTIONS_CUSTOMHANDLER_PORT counts and
-    /// `PORT`, `BIND_ADDRESS` and `EMULATOR_PORT` are ignored, even when they are not valid (a
+    /// `PORT`, `BIND_ADDRESS`, `EMULATOR_PORT` and `WEBPUBSUB_EMULATOR_PORT` are ignored, even when they are not valid (a
     /// stray value must not crash-loop the function app); outside the host a bad one is an error.
     pub fn from_args(args: &ServeArgs) -> Result<Self, SettingsError> {
         let given =
@@ -32,6 +35,8 @@ impl ListenAddress {
         let port = given("PORT", &args.port);
         let bind = given("BIND_ADDRESS", &args.bind);
         let emulator_port = given("EMULATOR_PORT", &args.emulator_port);
+        let webpubsub_emulator_port =
+            given("WEBPUBSUB_EMULATOR_PORT", &args.webpubsub_emulator_port);
         let localhost = IpAddr::V4(Ipv4Addr::LOCALHOST);
         if let Some(host_port) = nonempty(args.host_port.clone()) {
             let host_port = host_port.parse::<u16>().map_err(|_| {
@@ -42,7 +47,7 @@ impl ListenAddress {
             })?;
             // Under the host, keys are the host's job and the handler checks none, so it must be
             // reachable only through the host, on loopback, whatever BIND_ADDRESS says.
-            let ignored = [port, bind, emulator_port]
+            let ignored = [port, bind, emulator_port, webpubsub_emulator_port]
                 .into_iter()
                 .flatten()
                 .map(|(name, _)| name)
@@ -51,6 +56,7 @@ impl ListenAddress {
                 bind: localhost,
                 port: host_port,
                 emulator_port: 0,
+                webpubsub_emulator_port: None,
                 under_host: true,
                 ignored,
             });
@@ -77,6 +83,9 @@ impl ListenAddress {
             bind,
             port: port_number(port, 7071)?,
             emulator_port: port_number(emulator_port, 8888)?,
+            webpubsub_emulator_port: webpubsub_emulator_port
+                .map(|given| port_number(Some(given), 0))
+                .transpose()?,
             under_host: false,
             ignored: Vec::new(),
         })

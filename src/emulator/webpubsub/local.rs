@@ -1,5 +1,5 @@
 //! The Web PubSub emulator in the local stack (`cargo run` without connection strings): on
-//! `WEBPUBSUB_EMULATOR_PORT` (default 8080; when 8080 is taken and the variable is unset, it is
+//! the port the settings name (default 8080; when 8080 is taken and no port was named, it is
 //! skipped with a warning), its event handler the app's `/api/webpubsub/events`.
 
 use std::net::{IpAddr, SocketAddr};
@@ -8,18 +8,13 @@ use super::{start, EventHandler, WebPubSubConfig, WebPubSubHandle, DEFAULT_PORT}
 use crate::service::Secret;
 
 /// Starts it on `bind` with the development key, sending every event to `events_url`; `None`
-/// (logged) when it cannot listen on the default port. A bad `WEBPUBSUB_EMULATOR_PORT` or a taken
-/// port it names is an error.
+/// (logged) when it cannot listen on the default port. A taken `port` that was named is an
+/// error.
 pub async fn start_local(
     bind: IpAddr,
+    port: Option<u16>,
     events_url: &str,
 ) -> Result<Option<WebPubSubHandle>, Box<dyn std::error::Error + Send + Sync>> {
-    let port = match std::env::var("WEBPUBSUB_EMULATOR_PORT") {
-        Ok(raw) if !raw.trim().is_empty() => Some(raw.trim().parse::<u16>().map_err(|_| {
-            format!("WEBPUBSUB_EMULATOR_PORT must be a port number (0-65535), got {raw:?}")
-        })?),
-        _ => None,
-    };
     let address = SocketAddr::new(bind, port.unwrap_or(DEFAULT_PORT));
     let listener = match (tokio::net::TcpListener::bind(address).await, port) {
         (Ok(listener), _) => listener,
