@@ -1,4 +1,4 @@
-//! Everything that talks to Azure Web PubSub (`/work/shared/reference/webpubsub.md` §1–§4): its
+//! Everything that talks to Azure Web PubSub (`docs/webpubsub.md` §1–§3): its
 //! connection string, client access tokens and URLs, and a typed REST client for api-version
 //! 2024-01-01. The pieces common with SignalR live once in [`crate::service`]: the [`Secret`]
 //! key type, HS256 signing ([`crate::service::token`]), REST retries and transport
