@@ -14,6 +14,7 @@ use axum::http::{header, HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
+use super::attach::Start;
 use super::auth::{self, Audience, Claims};
 use super::client_policy::ClientPolicy;
 use super::connections::Negotiated;
@@ -128,21 +129,28 @@ async fn dispatch(shared: Arc<Shared>, request: Request) -> Result<Response, Emu
     let kind = shared
         .connections
         .kind(&token, &hub, claims.user_id().as_deref())?;
+    let uri = parts.uri.clone();
+    let at = |token| Start {
+        shared: &shared,
+        token,
+        hub: &hub,
+        uri: &uri,
+    };
     match parts.method {
         Method::GET if is_upgrade(&parts.headers) => {
             policy.allow(Transport::WebSockets)?;
             let upgrade = WebSocketUpgrade::from_request_parts(&mut parts, &())
                 .await
                 .map_err(|r| EmulatorError::BadRequest(r.body_text()))?;
-            websocket::start(shared, upgrade, &token, &hub, &parts.uri)
+            websocket::start(at(&token), upgrade)
         }
         Method::GET if accepts_event_stream(&parts.headers) => {
             policy.allow(Transport::ServerSentEvents)?;
-            sse::start(shared, &token, &hub, &parts.uri)
+            sse::start(at(&token))
         }
         Method::GET if kind.is_none() => {
             policy.allow(Transport::LongPolling)?;
-            long_polling::start(shared, &token, &hub, &parts.uri)
+            long_polling::start(at(&token))
         }
         Method::GET => long_polling::poll(shared, &token).await,
         Method::POST => {
@@ -190,7 +198,13 @@ async fn connect_directly(
         token.clone(),
         Negotiated::new(random_id(), hub.clone(), claims.user_id(), claims.pairs()),
     );
-    websocket::start(shared, upgrade, &token, &hub, &parts.uri)
+    let start = Start {
+        shared: &shared,
+        token: &token,
+        hub: &hub,
+        uri: &parts.uri,
+    };
+    websocket::start(start, upgrade)
 }
 
 fn is_upgrade(headers: &HeaderMap) -> bool {

@@ -4,41 +4,16 @@
 
 use std::sync::Arc;
 
-use axum::http::{header, StatusCode, Uri};
+use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
-use tokio::sync::mpsc;
 
-use super::client_connection::ClientConnection;
-use super::connections::Active;
+use super::attach::Start;
 use super::error::EmulatorError;
-use super::outbox::outbox;
-use super::session;
 use super::Shared;
-use crate::service::transports::Transport;
 
 /// Starts a long-polling connection; the answer is an immediate empty 200.
-pub fn start(
-    shared: Arc<Shared>,
-    token: &str,
-    hub: &str,
-    uri: &Uri,
-) -> Result<Response, EmulatorError> {
-    let (inbound, inbound_rx) = mpsc::channel::<Vec<u8>>(32);
-    let (outbox, reader) = outbox(shared.config.max_queued_bytes);
-    let reader = Arc::new(tokio::sync::Mutex::new(reader));
-    let negotiated = shared.connections.start(
-        token,
-        hub,
-        Active::new(Transport::LongPolling, Some(inbound), Some(reader)),
-    )?;
-    shared.connections.end_poll(token);
-    tokio::spawn(session::run(
-        Arc::clone(&shared),
-        ClientConnection::new(negotiated, hub, uri),
-        Transport::LongPolling,
-        inbound_rx,
-        outbox,
-    ));
+pub fn start(start: Start<'_>) -> Result<Response, EmulatorError> {
+    start.polled()?;
     Ok(StatusCode::OK.into_response())
 }
 

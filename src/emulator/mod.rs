@@ -14,6 +14,7 @@
 //! means the app's tokens are right for Azure.
 
 pub mod activity;
+pub mod attach;
 pub mod auth;
 pub mod cli;
 pub mod client;

@@ -17,6 +17,7 @@ use super::outgoing;
 use super::upstream_queue::{QueueFull, UpstreamQueue, QUEUE_FULL};
 use super::Shared;
 use crate::service::hub_protocol::json::{self, ClientMessage, Records};
+use crate::service::hub_protocol::Protocol;
 use crate::service::transports::Transport;
 
 /// How long `connected` / `disconnected` may wait for room in a full upstream queue.
@@ -48,17 +49,78 @@ pub async fn run(
     outbox: Outbox,
 ) {
     let _live = Live::new(&shared);
+    let Some((protocol, records)) = handshake(&shared, &caller, kind, &mut inbound, &outbox).await
+    else {
+        outbox.end();
+        return;
+    };
+    outbox.set_protocol(protocol);
+    let config = &shared.config;
+    let mut incoming = Incoming::after_handshake(records, protocol, config.max_message_bytes);
+    let (hub, id) = (&caller.hub, &caller.connection_id);
+    shared.hubs.add_connection(
+        hub,
+        id,
+        caller.user_id.clone(),
+        outbox.clone(),
+        outgoing::handshake_ok(),
+    );
+    shared.activity.connected(
+        hub,
+        id,
+        caller.user_id.clone(),
+        kind,
+        protocol,
+        shared.hubs.groups_of(hub, id),
+    );
+    tracing::info!(%hub, connection = %id, user = ?caller.user_id, ?kind, ?protocol, "client connected");
+    let worker = shared.upstream.spawn_worker(
+        caller.clone(),
+        outbox.clone(),
+        config.max_upstream_queued_bytes,
+    );
+    worker
+        .send_event(ConnectionEvent::Connected, LIFECYCLE_WAIT)
+        .await;
+
+    let error = serve(
+        &shared,
+        &caller,
+        kind,
+        &mut inbound,
+        &mut incoming,
+        &worker,
+        &outbox,
+    )
+    .await;
+
+    shared.hubs.remove_connection(hub, id);
+    shared.activity.disconnected(hub, id);
+    outbox.end();
+    tracing::info!(%hub, connection = %id, error = ?error, "client disconnected");
+    if !worker
+        .send_event(ConnectionEvent::Disconnected { error }, LIFECYCLE_WAIT)
+        .await
+    {
+        tracing::warn!(%hub, connection = %id, "the upstream queue stayed full: `disconnected` was not sent");
+    }
+}
+
+/// Waits for the handshake request (within the handshake timeout) and checks it. Returns the
+/// protocol and the bytes read after it, or `None` when the connection must end (the client
+/// went away, or it was told why its handshake was refused).
+async fn handshake(
+    shared: &Shared,
+    caller: &ClientConnection,
+    kind: Transport,
+    inbound: &mut mpsc::Receiver<Vec<u8>>,
+    outbox: &Outbox,
+) -> Option<(Protocol, Records)> {
     let config = &shared.config;
     let mut records = Records::new(config.max_message_bytes);
-    let id = caller.connection_id.clone();
-    let hub = caller.hub.clone();
-
-    let handshake = tokio::time::timeout(config.handshake_timeout, async {
+    let first = tokio::time::timeout(config.handshake_timeout, async {
         loop {
-            let Some(bytes) = inbound.recv().await else {
-                return Err(None);
-            };
-            records.feed(&bytes);
+            records.feed(&inbound.recv().await.ok_or(None)?);
             match records.next_record() {
                 None => {}
                 Some(Err(e)) => return Err(Some(e.to_string())),
@@ -70,54 +132,34 @@ pub async fn run(
         }
     })
     .await;
-    let chosen = match handshake {
-        Ok(Ok(chosen)) => chosen,
-        Ok(Err(error)) => {
-            if let Some(error) = error {
-                tracing::info!(%hub, connection = %id, "handshake refused: {error}");
-                outbox.push(outgoing::handshake_error(&error));
-            }
-            outbox.end();
-            return;
-        }
-        Err(_) => {
-            let secs = config.handshake_timeout.as_secs_f32();
-            outbox.push(outgoing::handshake_error(&format!(
-                "Handshake was canceled: no handshake request was received within {secs} seconds"
-            )));
-            outbox.end();
-            return;
-        }
+    let refused = match first {
+        Ok(Ok(protocol)) => return Some((protocol, records)),
+        Ok(Err(None)) => return None,
+        Ok(Err(Some(error))) => error,
+        Err(_) => format!(
+            "Handshake was canceled: no handshake request was received within {} seconds",
+            config.handshake_timeout.as_secs_f32()
+        ),
     };
-    outbox.set_protocol(chosen);
-    let mut incoming = Incoming::after_handshake(records, chosen, config.max_message_bytes);
-    shared.hubs.add_connection(
-        &hub,
-        &id,
-        caller.user_id.clone(),
-        outbox.clone(),
-        outgoing::handshake_ok(),
-    );
-    shared.activity.connected(
-        &hub,
-        &id,
-        caller.user_id.clone(),
-        kind,
-        chosen,
-        shared.hubs.groups_of(&hub, &id),
-    );
-    tracing::info!(%hub, connection = %id, user = ?caller.user_id, ?kind, protocol = ?chosen, "client connected");
-    let worker = shared.upstream.spawn_worker(
-        caller.clone(),
-        outbox.clone(),
-        config.max_upstream_queued_bytes,
-    );
-    worker
-        .send_event(ConnectionEvent::Connected, LIFECYCLE_WAIT)
-        .await;
+    tracing::info!(hub = %caller.hub, connection = %caller.connection_id, "handshake refused: {refused}");
+    outbox.push(outgoing::handshake_error(&refused));
+    None
+}
 
+/// The connected connection's loop: client messages, pings, the client timeout, closes asked for
+/// by REST, token expiry and the emulator stopping. Returns the error the connection ended with.
+async fn serve(
+    shared: &Shared,
+    caller: &ClientConnection,
+    kind: Transport,
+    inbound: &mut mpsc::Receiver<Vec<u8>>,
+    incoming: &mut Incoming,
+    worker: &UpstreamQueue,
+    outbox: &Outbox,
+) -> Option<String> {
+    let config = &shared.config;
     // Bytes after the handshake record are messages.
-    let mut error = handle_messages(&mut incoming, &worker, &outbox);
+    let mut error = handle_messages(incoming, worker, outbox);
     let mut shutdown = outbox.shutdown_signal();
     let mut stopping = shared.stopping.subscribe();
     let stop = async move {
@@ -140,7 +182,7 @@ pub async fn run(
                 let Some(bytes) = bytes else { break };
                 deadline = Instant::now() + config.client_timeout;
                 incoming.feed(&bytes);
-                error = handle_messages(&mut incoming, &worker, &outbox);
+                error = handle_messages(incoming, worker, outbox);
             }
             _ = ping.tick() => {
                 outbox.push(outgoing::ping());
@@ -177,22 +219,12 @@ pub async fn run(
             }
         }
     }
-    let error = error.and_then(|closing| {
+    error.and_then(|closing| {
         if closing.tell_client {
             outbox.push(outgoing::close(closing.message.as_deref(), false));
         }
         closing.message
-    });
-    shared.hubs.remove_connection(&hub, &id);
-    shared.activity.disconnected(&hub, &id);
-    outbox.end();
-    tracing::info!(%hub, connection = %id, error = ?error, "client disconnected");
-    if !worker
-        .send_event(ConnectionEvent::Disconnected { error }, LIFECYCLE_WAIT)
-        .await
-    {
-        tracing::warn!(%hub, connection = %id, "the upstream queue stayed full: `disconnected` was not sent");
-    }
+    })
 }
 
 /// Why the loop ends early.

@@ -1,35 +1,15 @@
 //! The WebSockets transport: text (or binary) frames in, each queued hub message out as a text
 //! frame (JSON) or a binary one (MessagePack); a client that stops reading is abandoned as soon as its queue overflows.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
-use axum::http::Uri;
 use axum::response::Response;
 use futures_util::{SinkExt, StreamExt};
-use tokio::sync::mpsc;
 
-use super::client_connection::ClientConnection;
-use super::connections::Active;
+use super::attach::{Socket, Start};
 use super::error::EmulatorError;
-use super::outbox::outbox;
-use super::session;
-use super::Shared;
 use crate::service::hub_protocol::ProtocolError;
-use crate::service::transports::Transport;
-
-/// Removes the connection from the registry when the socket (or a failed upgrade) is dropped.
-struct Registered {
-    shared: Arc<Shared>,
-    token: String,
-}
-
-impl Drop for Registered {
-    fn drop(&mut self) {
-        self.shared.connections.remove(&self.token);
-    }
-}
 
 /// Initial read buffer of each WebSocket, SignalR's and Web PubSub's: tungstenite zero-fills its
 /// whole read buffer before each read, so its 128 KiB default costs 128 KiB of RSS per
@@ -37,35 +17,16 @@ impl Drop for Registered {
 pub const READ_BUFFER_BYTES: usize = 4 * 1024;
 
 /// Upgrades a negotiated connection to a WebSocket (409 if it already has a transport).
-pub fn start(
-    shared: Arc<Shared>,
-    upgrade: WebSocketUpgrade,
-    token: &str,
-    hub: &str,
-    uri: &Uri,
-) -> Result<Response, EmulatorError> {
-    let negotiated =
-        shared
-            .connections
-            .start(token, hub, Active::new(Transport::WebSockets, None, None))?;
-    let caller = ClientConnection::new(negotiated, hub, uri);
-    let registered = Registered {
-        shared: Arc::clone(&shared),
-        token: token.to_string(),
-    };
-    let limit = shared.config.max_message_bytes;
+pub fn start(start: Start<'_>, upgrade: WebSocketUpgrade) -> Result<Response, EmulatorError> {
+    let limit = start.shared.config.max_message_bytes;
+    let socket = start.socket()?;
     // Larger messages fail the read; the client is told why in a Close message (see `run`).
+    // A failed upgrade drops `socket`, which forgets the connection and ends its session.
     Ok(upgrade
-        // tungstenite zero-fills its whole read buffer before each read, so its 128 KiB default
-        // costs 128 KiB of RSS per connection; hub messages are small and larger frames still
-        // grow the buffer on demand.
         .read_buffer_size(READ_BUFFER_BYTES)
         .max_message_size(limit)
         .max_frame_size(limit)
-        .on_upgrade(move |socket| async move {
-            let _registered = registered;
-            run(shared, caller, socket).await;
-        }))
+        .on_upgrade(move |websocket| run(socket, websocket, limit)))
 }
 
 /// What the client is told when reading its WebSocket failed: the size limit when that is why
@@ -79,19 +40,14 @@ fn read_failure(error: &axum::Error, limit: usize) -> String {
     }
 }
 
-async fn run(shared: Arc<Shared>, caller: ClientConnection, socket: WebSocket) {
-    let limit = shared.config.max_message_bytes;
-    let (outbox, mut reader) = outbox(shared.config.max_queued_bytes);
-    let transport = outbox.clone();
-    let (inbound, inbound_rx) = mpsc::channel::<Vec<u8>>(32);
-    tokio::spawn(session::run(
-        Arc::clone(&shared),
-        caller,
-        Transport::WebSockets,
-        inbound_rx,
-        outbox,
-    ));
-    let (mut sink, mut stream) = socket.split();
+async fn run(socket: Socket, websocket: WebSocket, limit: usize) {
+    let Socket {
+        inbound,
+        frames: mut reader,
+        outbox: transport,
+        registration: _registration,
+    } = socket;
+    let (mut sink, mut stream) = websocket.split();
     let aborted = reader.overflowed();
     tokio::pin!(aborted);
     let write = async {
