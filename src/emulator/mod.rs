@@ -196,16 +196,15 @@ fn routes(shared: Arc<Shared>) -> Router {
         .allow_headers(AllowHeaders::mirror_request())
         .allow_methods(AllowMethods::mirror_request())
         .max_age(Duration::from_secs(600));
+    // The REST API has literal `:send` segments (`rest::routes`).
     Router::new()
+        .without_v07_checks()
         .route(entra::IDENTITY_PATH, get(entra::identity_token))
         .route("/api/v1/auth/accessKey", get(entra::access_key))
-        .route(
-            "/api/{*rest}",
-            any(rest::handle).layer(axum::middleware::from_fn_with_state(
-                shared.clone(),
-                dashboard::record_call,
-            )),
-        )
+        .merge(rest::routes().layer(axum::middleware::from_fn_with_state(
+            shared.clone(),
+            dashboard::record_call,
+        )))
         .route("/", get(dashboard::page))
         .route("/dashboard/{file}", get(dashboard::asset))
         .route("/client/negotiate", any(client::negotiate))

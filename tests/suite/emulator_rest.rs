@@ -93,6 +93,31 @@ async fn broadcast_reaches_everyone_but_the_excluded() {
 }
 
 #[tokio::test]
+async fn a_capital_v1_and_empty_segments_are_routed_as_the_normal_path() {
+    let emu = spawn().await;
+    let mut a = WsClient::connect(&emu, "chat", None).await;
+    // The token's audience is the URL as called, not its normal form.
+    for (n, path) in ["/api/V1/hubs/chat/:send", "/api//hubs/chat/:send/"]
+        .into_iter()
+        .enumerate()
+    {
+        let target = format!("lenient{n}");
+        let r = emu
+            .rest(Method::POST, path, Some(json!({"target": target})))
+            .await;
+        assert_eq!(r.status(), 202, "{path}");
+        assert_eq!(a.next().await, invocation(&target, json!([])));
+    }
+    let (status, code, _) = error_of(
+        emu.rest(Method::POST, "/api/V1/hubs/chat/nothing", None)
+            .await,
+    )
+    .await;
+    assert_eq!((status, code.as_str()), (404, "Error.Route.NotFound"));
+    emu.handle.shutdown().await;
+}
+
+#[tokio::test]
 async fn users_and_connections() {
     let emu = spawn().await;
     let mut ann1 = WsClient::connect(&emu, "chat", Some("ann")).await;

@@ -1,0 +1,204 @@
+//! The service's data-plane REST API, api-version 2022-06-01 (`/api/hubs/…`) and v1
+//! (`/api/v1/hubs/…`), routed by axum: one route per path shape, one handler per operation
+//! ([`send`], [`close`], [`exists`], [`membership`]), each taking a [`HubRequest`] that has
+//! already checked the token, the hub and every name in the path. Like Microsoft's emulator,
+//! every path shape is accepted under both prefixes; the status codes follow the prefix's
+//! swagger ([`Flavor`]). A path that only differs by a `V1` in capitals or empty segments is
+//! routed as its normal form ([`lenient`]).
+
+mod close;
+mod exists;
+mod membership;
+mod scope;
+mod send;
+
+use std::sync::Arc;
+
+use axum::extract::{OriginalUri, Request, State};
+use axum::http::{Method, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{any, delete, get, post, put, MethodRouter};
+use axum::{Extension, Router};
+use tower::ServiceExt;
+
+use super::error::EmulatorError;
+use super::Shared;
+pub use scope::HubRequest;
+
+/// Which API generation a request used; it decides some success codes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Flavor {
+    /// `/api/v1/…`
+    V1,
+    /// `/api/…` (2022-06-01)
+    V2022,
+}
+
+impl Flavor {
+    /// The status for a success that the two swaggers document differently.
+    fn pick(self, v1: StatusCode, v2022: StatusCode) -> StatusCode {
+        match self {
+            Self::V1 => v1,
+            Self::V2022 => v2022,
+        }
+    }
+}
+
+/// What an operation answers.
+type Answer = Result<StatusCode, EmulatorError>;
+
+/// Answers 405 naming the methods a path shape offers.
+fn only(allowed: &'static str, route: MethodRouter<Arc<Shared>>) -> MethodRouter<Arc<Shared>> {
+    route.fallback(move |method: Method| async move {
+        EmulatorError::MethodNotAllowed {
+            method: method.to_string(),
+            allowed,
+        }
+    })
+}
+
+/// The hub operations under one prefix.
+fn hub_routes(prefix: &str, flavor: Flavor) -> Router<Arc<Shared>> {
+    let p = |path: &str| format!("{prefix}/hubs/{{hub}}{path}");
+    let to_all = || only("POST", post(send::handle));
+    let membership = || {
+        only(
+            "PUT, DELETE",
+            put(membership::add).delete(membership::remove),
+        )
+    };
+    let user_in_group = || {
+        only(
+            "GET, HEAD, PUT, DELETE",
+            get(exists::handle)
+                .put(membership::add)
+                .delete(membership::remove),
+        )
+    };
+    // `:send` and `:closeConnections` are literal segments, not v0.7 captures.
+    Router::new()
+        .without_v07_checks()
+        .route(&p(""), to_all())
+        .route(&p("/:send"), to_all())
+        .route(&p("/:closeConnections"), only("POST", post(close::many)))
+        .route(
+            &p("/connections/{connection}"),
+            only(
+                "GET, HEAD, POST, DELETE",
+                get(exists::handle).post(send::handle).delete(close::one),
+            ),
+        )
+        .route(
+            &p("/connections/{connection}/:send"),
+            only("POST", post(send::handle)),
+        )
+        .route(
+            &p("/connections/{connection}/groups"),
+            only("DELETE", delete(membership::remove_from_all)),
+        )
+        .route(&p("/connections/{connection}/groups/{group}"), membership())
+        .route(&p("/groups/{group}/connections/{connection}"), membership())
+        .route(
+            &p("/groups/{group}"),
+            only("GET, HEAD, POST", get(exists::handle).post(send::handle)),
+        )
+        .route(
+            &p("/groups/{group}/:send"),
+            only("POST", post(send::handle)),
+        )
+        .route(
+            &p("/groups/{group}/:closeConnections"),
+            only("POST", post(close::many)),
+        )
+        .route(
+            &p("/users/{user}"),
+            only("GET, HEAD, POST", get(exists::handle).post(send::handle)),
+        )
+        .route(&p("/users/{user}/:send"), only("POST", post(send::handle)))
+        .route(
+            &p("/users/{user}/:closeConnections"),
+            only("POST", post(close::many)),
+        )
+        .route(
+            &p("/users/{user}/groups"),
+            only("DELETE", delete(membership::remove_from_all)),
+        )
+        .route(&p("/users/{user}/groups/{group}"), user_in_group())
+        .route(&p("/groups/{group}/users/{user}"), user_in_group())
+        .route(
+            &format!("{prefix}/health"),
+            only("GET, HEAD", get(|| async { StatusCode::OK })),
+        )
+        .layer(Extension(flavor))
+}
+
+/// The REST API's routes: both prefixes, and [`lenient`] for every other path under `/api`.
+pub fn routes() -> Router<Arc<Shared>> {
+    Router::new()
+        .without_v07_checks()
+        .merge(hub_routes("/api/v1", Flavor::V1))
+        .merge(hub_routes("/api", Flavor::V2022))
+        .route("/api/{*rest}", any(lenient))
+}
+
+/// The normal form of a REST path: `v1` in lower case, no empty segments. `None` when it is
+/// already normal (or not a REST path).
+fn normal_form(path: &str) -> Option<String> {
+    let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+    let mut normal = String::with_capacity(path.len());
+    for (i, segment) in segments.iter().enumerate() {
+        normal.push('/');
+        match (i, segment) {
+            (1, v) if v.eq_ignore_ascii_case("v1") => normal.push_str("v1"),
+            _ => normal.push_str(segment),
+        }
+    }
+    (normal != path).then_some(normal)
+}
+
+/// A path under `/api` that matched no route: routed again in its [`normal_form`], with the
+/// original URI kept for the token's audience (the client signed the URL it called); else 404.
+async fn lenient(State(shared): State<Arc<Shared>>, mut request: Request) -> Response {
+    let original = request.uri().clone();
+    let Some(path) = normal_form(original.path()) else {
+        return EmulatorError::NoRoute(original.path().to_string()).into_response();
+    };
+    let path_and_query = match original.query() {
+        Some(query) => format!("{path}?{query}"),
+        None => path,
+    };
+    let Ok(uri) = Uri::builder().path_and_query(path_and_query).build() else {
+        return EmulatorError::NoRoute(original.path().to_string()).into_response();
+    };
+    *request.uri_mut() = uri;
+    request.extensions_mut().insert(OriginalUri(original));
+    let strict = Router::new()
+        .without_v07_checks()
+        .merge(hub_routes("/api/v1", Flavor::V1))
+        .merge(hub_routes("/api", Flavor::V2022))
+        .fallback(|uri: Uri| async move { EmulatorError::NoRoute(uri.path().to_string()) })
+        .with_state(shared);
+    match strict.oneshot(request).await {
+        Ok(response) => response,
+        Err(never) => match never {},
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::normal_form;
+
+    #[test]
+    fn normal_forms() {
+        assert_eq!(normal_form("/api/hubs/chat/:send"), None);
+        assert_eq!(
+            normal_form("/api/V1/hubs/chat/"),
+            Some("/api/v1/hubs/chat".into())
+        );
+        assert_eq!(
+            normal_form("/api//hubs//chat"),
+            Some("/api/hubs/chat".into())
+        );
+        assert_eq!(normal_form("/api/nothing"), None);
+    }
+}
