@@ -160,14 +160,11 @@ async fn a_certificate_named_by_thumbprint_is_read_where_app_service_loads_it() 
         .collect::<Vec<_>>()
         .join(":");
     for thumbprint in [certificate.thumbprint.clone(), pasted] {
-        let loaded = pkcs12::from_store_in(
-            &certificate.dir,
-            "AzureSignalRConnectionString__clientCertificate",
-            &thumbprint,
-            "tenant-1".into(),
-            "app-id".into(),
-        )
-        .unwrap();
+        let setting = "AzureSignalRConnectionString__clientCertificate";
+        let (der, key) = pkcs12::find(&certificate.dir, setting, &thumbprint).unwrap();
+        let loaded =
+            ClientCertificate::from_parts(setting, &der, &key, "tenant-1".into(), "app-id".into())
+                .unwrap();
         assert_eq!(token_with(loaded, &authority).await, "pfx-token");
     }
 }
@@ -243,15 +240,9 @@ fn pfx_errors_name_the_setting_and_never_the_password() {
         ),
     ];
     for (thumbprint, expected) in cases {
-        let error = pkcs12::from_store_in(
-            &certificate.dir,
-            setting,
-            &thumbprint,
-            "t".into(),
-            "c".into(),
-        )
-        .unwrap_err()
-        .to_string();
+        let error = pkcs12::find(&certificate.dir, setting, &thumbprint)
+            .unwrap_err()
+            .to_string();
         assert!(
             error.starts_with(&format!("{setting}: ")) && error.contains(&expected),
             "{error}\nexpected: {expected}"

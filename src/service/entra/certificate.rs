@@ -130,6 +130,18 @@ impl ClientCertificate {
         Self::from_parts(setting, &certificate, &key, tenant_id, client_id)
     }
 
+    /// The certificate with this thumbprint where App Service loads certificates
+    /// ([`pkcs12::store_dir`]).
+    pub fn from_thumbprint(
+        setting: &str,
+        thumbprint: &str,
+        tenant_id: String,
+        client_id: String,
+    ) -> Result<Self, EntraError> {
+        let (certificate, key) = pkcs12::find(&pkcs12::store_dir(), setting, thumbprint)?;
+        Self::from_parts(setting, &certificate, &key, tenant_id, client_id)
+    }
+
     /// The credential for a DER certificate and its RSA private key.
     pub fn from_parts(
         setting: &str,

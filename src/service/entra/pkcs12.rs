@@ -18,7 +18,6 @@ use p12_keystore::KeyStore;
 use rsa::pkcs8::DecodePrivateKey;
 use sha1::{Digest, Sha1};
 
-use super::certificate::ClientCertificate;
 use super::EntraError;
 use crate::service::secret::Secret;
 
@@ -88,25 +87,13 @@ pub fn store_dir() -> PathBuf {
         .map_or_else(|| PathBuf::from(STORE_DIR), PathBuf::from)
 }
 
-/// The app registration's certificate with this thumbprint, from the certificate directory
-/// ([`store_dir`]).
-pub fn from_store(
-    setting: &str,
-    thumbprint: &str,
-    tenant_id: String,
-    client_id: String,
-) -> Result<ClientCertificate, EntraError> {
-    from_store_in(&store_dir(), setting, thumbprint, tenant_id, client_id)
-}
-
-/// The certificate with this thumbprint from `dir`: `<THUMBPRINT>.p12`, without a password.
-pub fn from_store_in(
+/// The certificate (DER) with this thumbprint and its RSA private key, from `dir`:
+/// `<THUMBPRINT>.p12`, without a password.
+pub fn find(
     dir: &std::path::Path,
     setting: &str,
     thumbprint: &str,
-    tenant_id: String,
-    client_id: String,
-) -> Result<ClientCertificate, EntraError> {
+) -> Result<(Vec<u8>, rsa::RsaPrivateKey), EntraError> {
     let bad = |what: String| EntraError::NotConfigured(format!("{setting}: {what}"));
     let wanted = normalise_thumbprint(thumbprint).ok_or_else(|| {
         bad("must be a certificate thumbprint: 40 hex digits (the SHA-1 thumbprint the portal shows)".into())
@@ -127,5 +114,5 @@ pub fn from_store_in(
             path.display()
         )));
     }
-    ClientCertificate::from_parts(setting, &certificate, &key, tenant_id, client_id)
+    Ok((certificate, key))
 }

@@ -11,7 +11,7 @@ use super::client_secret::ClientSecret;
 use super::default_chain::{self, DefaultChain};
 use super::managed_identity::ManagedIdentity;
 use super::workload_identity::WorkloadIdentity;
-use super::{pkcs12, AccessToken, EntraError};
+use super::{AccessToken, EntraError};
 use crate::service::connection_string::{AppCredential, AuthType};
 
 /// Where tokens come from.
@@ -67,12 +67,14 @@ impl TokenSource {
                 client_id,
                 tenant_id,
                 credential: AppCredential::CertificateThumbprint(thumbprint),
-            } => Ok(Self::Certificate(Box::new(pkcs12::from_store(
-                "AzureSignalRConnectionString__clientCertificate",
-                thumbprint,
-                tenant_id.clone(),
-                client_id.clone(),
-            )?))),
+            } => Ok(Self::Certificate(Box::new(
+                ClientCertificate::from_thumbprint(
+                    "AzureSignalRConnectionString__clientCertificate",
+                    thumbprint,
+                    tenant_id.clone(),
+                    client_id.clone(),
+                )?,
+            ))),
             AuthType::WorkloadIdentity {
                 client_id,
                 tenant_id,
