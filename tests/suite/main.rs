@@ -41,6 +41,7 @@ mod emulator_transports;
 mod emulator_upstream;
 mod entra;
 mod entra_authority;
+mod entra_developer_cli;
 mod entra_local_stack;
 mod entra_pfx;
 mod entra_recovery;
