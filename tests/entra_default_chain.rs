@@ -1,9 +1,15 @@
 //! `AuthType=azure` (the default credential chain) picks its source from the environment in
-//! the order of .NET's `DefaultAzureCredential` for deployed apps: client secret, certificate,
-//! workload identity, managed identity; app registrations use `AZURE_AUTHORITY_HOST`
-//! (sovereign clouds). Every token comes from a local stand-in.
+//! the order of .NET's `DefaultAzureCredential`: client secret, certificate (PEM or PFX),
+//! workload identity, managed identity, then the developer tools Azure CLI and Azure Developer
+//! CLI; app registrations use `AZURE_AUTHORITY_HOST` (sovereign clouds). Every token comes from
+//! a local stand-in; the tools are fake `az` / `azd` scripts that print what the real ones print.
 //!
-//! One test: it changes process-wide environment variables.
+//! The tests change process-wide environment variables, so they take [`ENV`] in turn.
+
+#[path = "entra_default_chain/developer_tools.rs"]
+mod developer_tools;
+#[path = "suite/pfx_support.rs"]
+mod pfx_support;
 
 use std::collections::HashMap;
 
@@ -13,8 +19,11 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Form, Json, Router};
 use serde_json::json;
-use serverless_signalr::service::connection_string::AuthType;
+use serverless_signalr::service::connection_string::{AppCredential, AuthType};
 use serverless_signalr::service::entra::{EntraCredential, TokenSource};
+
+/// Held by each test while it changes the environment.
+pub static ENV: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 async fn authority(Form(form): Form<HashMap<String, String>>) -> Response {
     let field = |k: &str| form.get(k).map(String::as_str).unwrap_or_default();
@@ -40,16 +49,18 @@ async fn imds(Query(q): Query<HashMap<String, String>>, headers: HeaderMap) -> R
         .into_response()
 }
 
+/// The token for `auth`, and which source gave it.
 async fn token_of(auth: &AuthType) -> (&'static str, String) {
     let source = TokenSource::from_auth(auth).unwrap();
-    let kind = source.kind();
-    let credential = EntraCredential::new(source).unwrap();
+    let credential = EntraCredential::new(source.clone()).unwrap();
     let token = credential.token().await.unwrap().token.expose().to_string();
-    (kind, token)
+    (source.kind(), token)
 }
 
 #[tokio::test]
 async fn default_chain_order_and_authority_host() {
+    let _env = ENV.lock().await;
+    std::env::remove_var("AZURE_TOKEN_CREDENTIALS");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     let router = Router::new()
@@ -88,6 +99,28 @@ async fn default_chain_order_and_authority_host() {
         token_of(&chain).await,
         ("client certificate", "cert-token".into())
     );
+    // A PFX file, with its password (legacy and modern encryption alike).
+    let pfx = pfx_support::TestCertificate::generate("chain");
+    for legacy in [true, false] {
+        let file = pfx.export("chain.pfx", "made-up-pfx-password", legacy);
+        std::env::set_var("AZURE_CLIENT_CERTIFICATE_PATH", &file);
+        std::env::set_var("AZURE_CLIENT_CERTIFICATE_PASSWORD", "made-up-pfx-password");
+        assert_eq!(
+            token_of(&chain).await,
+            ("client certificate", "cert-token".into())
+        );
+        std::env::set_var(
+            "AZURE_CLIENT_CERTIFICATE_PASSWORD",
+            "made-up-wrong-password",
+        );
+        let error = TokenSource::from_auth(&chain).unwrap_err().to_string();
+        assert!(
+            error.contains("AZURE_CLIENT_CERTIFICATE_PATH: the PFX file cannot be opened with the password given")
+                && !error.contains("made-up"),
+            "{error}"
+        );
+    }
+    std::env::remove_var("AZURE_CLIENT_CERTIFICATE_PASSWORD");
     std::env::remove_var("AZURE_CLIENT_CERTIFICATE_PATH");
     assert_eq!(
         token_of(&chain).await,
@@ -128,4 +161,47 @@ async fn default_chain_order_and_authority_host() {
     let error = TokenSource::from_auth(&workload).unwrap_err().to_string();
     assert!(error.contains("AZURE_TENANT_ID"), "{error}");
     std::fs::remove_file(&file).unwrap();
+}
+
+/// `AzureSignalRConnectionString__clientCertificate` names a certificate by thumbprint; it is
+/// read from `/var/ssl/private/<THUMBPRINT>.p12` (App Service on Linux), or from
+/// `SIGNALR_CERTIFICATE_DIR`.
+#[tokio::test]
+async fn certificate_by_thumbprint_from_the_certificate_directory() {
+    let _env = ENV.lock().await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let router = Router::new().route("/tenant-1/oauth2/v2.0/token", post(authority));
+    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    std::env::set_var("AZURE_AUTHORITY_HOST", &base);
+
+    let certificate = pfx_support::TestCertificate::generate("thumbprint");
+    std::fs::copy(
+        certificate.export("open.pfx", "", false),
+        certificate
+            .dir
+            .join(format!("{}.p12", certificate.thumbprint)),
+    )
+    .unwrap();
+    let auth = AuthType::Application {
+        client_id: "app-id".into(),
+        tenant_id: "tenant-1".into(),
+        credential: AppCredential::CertificateThumbprint(certificate.thumbprint.to_lowercase()),
+    };
+    std::env::remove_var("SIGNALR_CERTIFICATE_DIR");
+    let error = TokenSource::from_auth(&auth).unwrap_err().to_string();
+    assert!(
+        error.contains(&format!(
+            "AzureSignalRConnectionString__clientCertificate: cannot read /var/ssl/private/{}.p12",
+            certificate.thumbprint
+        )),
+        "{error}"
+    );
+    std::env::set_var("SIGNALR_CERTIFICATE_DIR", &certificate.dir);
+    assert_eq!(
+        token_of(&auth).await,
+        ("client certificate", "cert-token".into())
+    );
+    std::env::remove_var("SIGNALR_CERTIFICATE_DIR");
+    std::env::remove_var("AZURE_AUTHORITY_HOST");
 }

@@ -73,8 +73,11 @@ pub enum AuthType {
 pub enum AppCredential {
     /// `ClientSecret`.
     Secret(Secret),
-    /// `ClientCert`: a path to a certificate file.
+    /// `ClientCert`: a path to a certificate file (PEM or PFX).
     Certificate(String),
+    /// A certificate named by its SHA-1 thumbprint (identity-based `clientCertificate`), read
+    /// from where App Service loads certificates (`docs/protocol.md` §7).
+    CertificateThumbprint(String),
 }
 
 /// Why a connection string was refused.

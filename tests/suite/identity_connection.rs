@@ -1,5 +1,6 @@
 //! The identity-based connection settings (`AzureSignalRConnectionString__serviceUri`,
-//! `__credential`, `__clientId`, `__tenantId`, `__clientSecret`, `__tokenFilePath`): what each
+//! `__credential`, `__clientId`, `__tenantId`, `__clientSecret`, `__clientCertificate`,
+//! `__tokenFilePath`): what each
 //! combination means, errors that name the missing or conflicting setting and never repeat a
 //! value, and the real binary configured this way against the emulator in Entra ID mode.
 
@@ -77,6 +78,40 @@ fn each_form_means_what_the_extension_makes_of_it() {
             credential: AppCredential::Secret(Secret::new(SECRET)),
         }
     );
+    // A certificate by thumbprint (read where App Service loads certificates); a secret wins.
+    let thumbprint = (
+        "clientCertificate",
+        "0123456789ABCDEF0123456789ABCDEF01234567",
+    );
+    assert_eq!(
+        auth(&[
+            URI,
+            ("clientId", "app"),
+            ("tenantId", "t"),
+            thumbprint,
+            ("clientCertificateStoreName", "my"),
+            ("clientCertificateStoreLocation", "CurrentUser"),
+        ]),
+        AuthType::Application {
+            client_id: "app".into(),
+            tenant_id: "t".into(),
+            credential: AppCredential::CertificateThumbprint(thumbprint.1.into()),
+        }
+    );
+    assert_eq!(
+        auth(&[
+            URI,
+            ("clientId", "app"),
+            ("tenantId", "t"),
+            thumbprint,
+            ("clientSecret", SECRET)
+        ]),
+        AuthType::Application {
+            client_id: "app".into(),
+            tenant_id: "t".into(),
+            credential: AppCredential::Secret(Secret::new(SECRET)),
+        }
+    );
     assert_eq!(
         auth(&[
             URI,
@@ -139,8 +174,24 @@ fn errors_name_the_setting_and_never_the_secret() {
             "AzureSignalRConnectionString__clientSecrett is not an identity-based setting",
         ),
         (
-            &[URI, ("clientCertificate", "ABCDEF")],
-            "AzureSignalRConnectionString__clientCertificate: names a certificate in a certificate store",
+            &[URI, ("clientCertificate", "ABCDEF"), ("tenantId", "t")],
+            "AzureSignalRConnectionString__clientId: is missing: a client certificate needs",
+        ),
+        (
+            &[URI, ("clientCertificate", "ABCDEF"), ("clientId", "app")],
+            "AzureSignalRConnectionString__tenantId: is missing: a client certificate needs",
+        ),
+        (
+            &[
+                URI,
+                ("credential", "managedidentity"),
+                ("clientCertificate", "ABCDEF"),
+            ],
+            "AzureSignalRConnectionString__clientCertificate: cannot be used with AzureSignalRConnectionString__credential=managedidentity",
+        ),
+        (
+            &[URI, ("clientCertificate", "ABCDEF"), ("clientCertificateStoreName", "Root")],
+            "AzureSignalRConnectionString__clientCertificateStoreName: must be My",
         ),
         (
             &[("serviceUri", "Endpoint=https://x;AccessKey=k")],

@@ -6,6 +6,7 @@
 mod child_process;
 mod emulator_support;
 mod identity_support;
+mod pfx_support;
 mod python_env;
 mod rest_support;
 mod support;
@@ -40,7 +41,9 @@ mod emulator_transports;
 mod emulator_upstream;
 mod entra;
 mod entra_authority;
+mod entra_developer_cli;
 mod entra_local_stack;
+mod entra_pfx;
 mod entra_recovery;
 mod functions_layout;
 mod identity;

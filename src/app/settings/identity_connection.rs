@@ -1,8 +1,10 @@
 //! The identity-based form of the connection setting, as the Functions SignalR extension (1.7+)
 //! reads it through `Microsoft.Extensions.Azure` (`docs/protocol.md` §7):
 //! `AzureSignalRConnectionString__serviceUri` (required) plus `__credential`
-//! (`managedidentity` or `workloadidentity`; absent = a client secret when one is given, else
-//! the default chain), `__clientId`, `__tenantId`, `__clientSecret` and `__tokenFilePath`.
+//! (`managedidentity` or `workloadidentity`; absent = a client secret when one is given, else a
+//! certificate by thumbprint when `__clientCertificate` is given, else the default chain),
+//! `__clientId`, `__tenantId`, `__clientSecret`, `__clientCertificate` (+ `__clientCertificateStoreName`)
+//! and `__tokenFilePath`.
 //! Errors name the setting that is missing or in conflict; no value is ever repeated.
 
 use super::value::{err, SettingsError};
@@ -19,13 +21,15 @@ const TENANT_ID: &str = "AzureSignalRConnectionString__tenantId";
 const CLIENT_SECRET: &str = "AzureSignalRConnectionString__clientSecret";
 const TOKEN_FILE: &str = "AzureSignalRConnectionString__tokenFilePath";
 const CERTIFICATE: &str = "AzureSignalRConnectionString__clientCertificate";
+const STORE_NAME: &str = "AzureSignalRConnectionString__clientCertificateStoreName";
 const RESOURCE_ID: &str = "AzureSignalRConnectionString__managedIdentityResourceId";
-/// Read by the extension but without effect here (one tenant per app registration).
+/// Read by the extension but without effect here (one tenant per app registration; App Service
+/// on Linux puts the certificates of both store locations in one directory).
 const IGNORED: [&str; 2] = [
     "additionallyAllowedTenants",
     "clientCertificateStoreLocation",
 ];
-const KNOWN: [&str; 8] = [
+const KNOWN: [&str; 9] = [
     SERVICE_URI,
     CREDENTIAL,
     CLIENT_ID,
@@ -33,6 +37,7 @@ const KNOWN: [&str; 8] = [
     CLIENT_SECRET,
     TOKEN_FILE,
     CERTIFICATE,
+    STORE_NAME,
     RESOURCE_ID,
 ];
 
@@ -74,7 +79,7 @@ impl IdentityConnection {
             else {
                 return Err(err(
                     "AzureSignalRConnectionString__*",
-                    format!("{PREFIX}{key} is not an identity-based setting; use serviceUri, credential, clientId, tenantId, clientSecret or tokenFilePath"),
+                    format!("{PREFIX}{key} is not an identity-based setting; use serviceUri, credential, clientId, tenantId, clientSecret, clientCertificate or tokenFilePath"),
                 ));
             };
             if values.iter().any(|(n, _)| n == name) {
@@ -99,8 +104,8 @@ impl IdentityConnection {
         if uri.contains(';') {
             return Err(err(SERVICE_URI, "must be a URL such as https://<name>.service.signalr.net, not a connection string (put a connection string in AzureSignalRConnectionString instead)"));
         }
-        if get(CERTIFICATE).is_some() {
-            return Err(err(CERTIFICATE, "names a certificate in a certificate store, which this handler cannot read; use AzureSignalRConnectionString=Endpoint=…;AuthType=azure.app;ClientId=…;TenantId=…;ClientCert=<PEM file>; instead"));
+        if get(STORE_NAME).is_some_and(|n| !n.eq_ignore_ascii_case("my")) {
+            return Err(err(STORE_NAME, "must be My (or absent): App Service loads certificates (WEBSITE_LOAD_CERTIFICATES) into that store"));
         }
         if get(RESOURCE_ID).is_some() {
             return Err(err(RESOURCE_ID, "is not supported; name the user-assigned identity by AzureSignalRConnectionString__clientId"));
@@ -112,7 +117,7 @@ impl IdentityConnection {
         let tenant_id = get(TENANT_ID);
         let auth = match get(CREDENTIAL).map(|c| c.to_ascii_lowercase()).as_deref() {
             Some("managedidentity") => {
-                for setting in [CLIENT_SECRET, TOKEN_FILE, TENANT_ID] {
+                for setting in [CLIENT_SECRET, CERTIFICATE, TOKEN_FILE, TENANT_ID] {
                     if get(setting).is_some() {
                         return Err(conflict(setting, "managedidentity"));
                     }
@@ -120,8 +125,10 @@ impl IdentityConnection {
                 AuthType::ManagedIdentity { client_id }
             }
             Some("workloadidentity") => {
-                if get(CLIENT_SECRET).is_some() {
-                    return Err(conflict(CLIENT_SECRET, "workloadidentity"));
+                for setting in [CLIENT_SECRET, CERTIFICATE] {
+                    if get(setting).is_some() {
+                        return Err(conflict(setting, "workloadidentity"));
+                    }
                 }
                 AuthType::WorkloadIdentity {
                     client_id,
@@ -144,6 +151,18 @@ impl IdentityConnection {
                         err(TENANT_ID, "is missing: a client secret needs the app registration's tenant id")
                     })?,
                     credential: AppCredential::Secret(Secret::new(secret)),
+                },
+                // As `Microsoft.Extensions.Azure`: a secret wins over a certificate.
+                None if get(CERTIFICATE).is_some() => AuthType::Application {
+                    client_id: client_id.ok_or_else(|| {
+                        err(CLIENT_ID, "is missing: a client certificate needs the app registration's client id")
+                    })?,
+                    tenant_id: tenant_id.ok_or_else(|| {
+                        err(TENANT_ID, "is missing: a client certificate needs the app registration's tenant id")
+                    })?,
+                    credential: AppCredential::CertificateThumbprint(
+                        get(CERTIFICATE).unwrap_or_default(),
+                    ),
                 },
                 None if get(TOKEN_FILE).is_some() => {
                     return Err(err(

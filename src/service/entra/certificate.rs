@@ -5,7 +5,7 @@
 //! sent too, as newer Entra documentation names it), with `aud` = the token endpoint,
 //! `iss` = `sub` = the client id and a fresh `jti`, valid for 10 minutes (`docs/protocol.md` §7).
 //! The file is PEM with the certificate and its unencrypted RSA private key (PKCS#8 or PKCS#1),
-//! as `openssl req -x509 -nodes` writes them; PFX is not read.
+//! as `openssl req -x509 -nodes` writes them, or PFX/PKCS#12 ([`super::pkcs12`]).
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -16,7 +16,8 @@ use rsa::pkcs1::{DecodeRsaPrivateKey, EncodeRsaPrivateKey};
 use rsa::pkcs8::DecodePrivateKey;
 use sha1::{Digest, Sha1};
 
-use super::{authority, AccessToken, EntraError};
+use super::{authority, pkcs12, AccessToken, EntraError};
+use crate::service::secret::Secret;
 
 /// How long a client assertion is valid.
 const ASSERTION_SECONDS: u64 = 600;
@@ -66,18 +67,38 @@ fn blocks(pem: &str, label: &str) -> Vec<Result<Vec<u8>, base64::DecodeError>> {
 }
 
 impl ClientCertificate {
-    /// Reads the PEM file at `path` (`setting` names where the path came from in errors; the
-    /// file's content is never echoed).
+    /// Reads the PEM or PFX file at `path` (`setting` names where the path came from in errors;
+    /// the file's content is never echoed).
     pub fn from_file(
         setting: &str,
         path: &str,
         tenant_id: String,
         client_id: String,
     ) -> Result<Self, EntraError> {
-        let pem = std::fs::read_to_string(path).map_err(|e| {
+        Self::from_file_with_password(setting, path, None, tenant_id, client_id)
+    }
+
+    /// Reads the file at `path`: PEM when it has a `-----BEGIN` line, else PFX opened with
+    /// `password` (none: the empty password). A PEM key must be unencrypted.
+    pub fn from_file_with_password(
+        setting: &str,
+        path: &str,
+        password: Option<&Secret>,
+        tenant_id: String,
+        client_id: String,
+    ) -> Result<Self, EntraError> {
+        let bytes = std::fs::read(path).map_err(|e| {
             EntraError::NotConfigured(format!("{setting}: cannot read {path}: {}", e.kind()))
         })?;
-        Self::from_pem(setting, &pem, tenant_id, client_id)
+        match std::str::from_utf8(&bytes) {
+            Ok(pem) if pem.contains("-----BEGIN") => {
+                Self::from_pem(setting, pem, tenant_id, client_id)
+            }
+            _ => {
+                let (certificate, key) = pkcs12::read(setting, &bytes, password)?;
+                Self::from_parts(setting, &certificate, &key, tenant_id, client_id)
+            }
+        }
     }
 
     /// Reads a certificate and its private key from PEM text.
@@ -91,7 +112,7 @@ impl ClientCertificate {
         let certificate = match blocks(pem, "CERTIFICATE").into_iter().next() {
             Some(Ok(der)) => der,
             Some(Err(_)) => return Err(bad("the CERTIFICATE block is not valid base64")),
-            None => return Err(bad("no -----BEGIN CERTIFICATE----- block; the file must be PEM with the certificate and its private key (PFX is not read)")),
+            None => return Err(bad("no -----BEGIN CERTIFICATE----- block; the file must be PEM with the certificate and its private key, or PFX")),
         };
         if !blocks(pem, "ENCRYPTED PRIVATE KEY").is_empty() {
             return Err(bad("the private key is encrypted; export it without a password (openssl pkcs8 -nocrypt)"));
@@ -106,15 +127,38 @@ impl ClientCertificate {
             return Err(bad("no -----BEGIN PRIVATE KEY----- block; put the certificate's private key in the same PEM file"));
         }
         .ok_or_else(|| bad("the private key is not an RSA key in PKCS#8 or PKCS#1 form"))?;
-        let pkcs1 = key
-            .to_pkcs1_der()
-            .map_err(|_| bad("the private key cannot be used"))?;
+        Self::from_parts(setting, &certificate, &key, tenant_id, client_id)
+    }
+
+    /// The certificate with this thumbprint where App Service loads certificates
+    /// ([`pkcs12::store_dir`]).
+    pub fn from_thumbprint(
+        setting: &str,
+        thumbprint: &str,
+        tenant_id: String,
+        client_id: String,
+    ) -> Result<Self, EntraError> {
+        let (certificate, key) = pkcs12::find(&pkcs12::store_dir(), setting, thumbprint)?;
+        Self::from_parts(setting, &certificate, &key, tenant_id, client_id)
+    }
+
+    /// The credential for a DER certificate and its RSA private key.
+    pub fn from_parts(
+        setting: &str,
+        certificate: &[u8],
+        key: &rsa::RsaPrivateKey,
+        tenant_id: String,
+        client_id: String,
+    ) -> Result<Self, EntraError> {
+        let pkcs1 = key.to_pkcs1_der().map_err(|_| {
+            EntraError::NotConfigured(format!("{setting}: the private key cannot be used"))
+        })?;
         Ok(Self {
             authority: authority::from_env(),
             tenant_id,
             client_id,
-            thumbprint: URL_SAFE_NO_PAD.encode(Sha1::digest(&certificate)),
-            thumbprint_sha256: URL_SAFE_NO_PAD.encode(sha2::Sha256::digest(&certificate)),
+            thumbprint: URL_SAFE_NO_PAD.encode(Sha1::digest(certificate)),
+            thumbprint_sha256: URL_SAFE_NO_PAD.encode(sha2::Sha256::digest(certificate)),
             key: EncodingKey::from_rsa_der(pkcs1.as_bytes()),
         })
     }

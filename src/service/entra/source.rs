@@ -1,18 +1,18 @@
 //! Which Entra token source a connection's `AuthType` means, resolved from the connection and
 //! the environment as the Azure SDK does. `AuthType=azure` is the default chain in the order of
-//! .NET's `DefaultAzureCredential` for deployed apps: environment (client secret, else
-//! certificate), workload identity, managed identity (`docs/protocol.md` §7). The developer
-//! tools the SDK tries after those (Azure CLI, Visual Studio, …) are not.
+//! .NET's `DefaultAzureCredential`: environment (client secret, else certificate), workload
+//! identity, managed identity, then Azure CLI and Azure Developer CLI
+//! ([`super::default_chain`], `docs/protocol.md` §7).
 
 use std::path::PathBuf;
 
 use super::certificate::ClientCertificate;
 use super::client_secret::ClientSecret;
+use super::default_chain::{self, DefaultChain};
 use super::managed_identity::ManagedIdentity;
 use super::workload_identity::WorkloadIdentity;
 use super::{AccessToken, EntraError};
 use crate::service::connection_string::{AppCredential, AuthType};
-use crate::service::secret::Secret;
 
 /// Where tokens come from.
 #[derive(Debug, Clone)]
@@ -25,6 +25,9 @@ pub enum TokenSource {
     Certificate(Box<ClientCertificate>),
     /// A federated token file (workload identity).
     WorkloadIdentity(WorkloadIdentity),
+    /// The default chain's sources decided when fetching: a probed managed identity, then
+    /// developer tools.
+    DefaultChain(Box<DefaultChain>),
 }
 
 fn var(name: &str) -> Option<String> {
@@ -60,6 +63,18 @@ impl TokenSource {
                 tenant_id.clone(),
                 client_id.clone(),
             )?))),
+            AuthType::Application {
+                client_id,
+                tenant_id,
+                credential: AppCredential::CertificateThumbprint(thumbprint),
+            } => Ok(Self::Certificate(Box::new(
+                ClientCertificate::from_thumbprint(
+                    "AzureSignalRConnectionString__clientCertificate",
+                    thumbprint,
+                    tenant_id.clone(),
+                    client_id.clone(),
+                )?,
+            ))),
             AuthType::WorkloadIdentity {
                 client_id,
                 tenant_id,
@@ -81,43 +96,11 @@ impl TokenSource {
             AuthType::DefaultAzure {
                 client_id,
                 tenant_id,
-            } => Self::default_chain(
+            } => default_chain::resolve(
                 client_id.clone().or_else(|| var("AZURE_CLIENT_ID")),
                 tenant_id.clone().or_else(|| var("AZURE_TENANT_ID")),
             ),
         }
-    }
-
-    /// The first source of the default chain whose settings are present.
-    fn default_chain(
-        client_id: Option<String>,
-        tenant_id: Option<String>,
-    ) -> Result<Self, EntraError> {
-        if let (Some(client), Some(tenant)) = (&client_id, &tenant_id) {
-            if let Some(secret) = var("AZURE_CLIENT_SECRET") {
-                return Ok(Self::ClientSecret(ClientSecret::from_env(
-                    tenant.clone(),
-                    client.clone(),
-                    Secret::new(secret),
-                )));
-            }
-            if let Some(path) = var("AZURE_CLIENT_CERTIFICATE_PATH") {
-                return Ok(Self::Certificate(Box::new(ClientCertificate::from_file(
-                    "AZURE_CLIENT_CERTIFICATE_PATH",
-                    &path,
-                    tenant.clone(),
-                    client.clone(),
-                )?)));
-            }
-            if let Some(file) = var("AZURE_FEDERATED_TOKEN_FILE") {
-                return Ok(Self::WorkloadIdentity(WorkloadIdentity::new(
-                    tenant.clone(),
-                    client.clone(),
-                    PathBuf::from(file),
-                )));
-            }
-        }
-        Ok(Self::ManagedIdentity(ManagedIdentity::from_env(client_id)?))
     }
 
     /// Which kind of source this is, for logs and errors.
@@ -127,6 +110,9 @@ impl TokenSource {
             Self::ClientSecret(_) => "client secret",
             Self::Certificate(_) => "client certificate",
             Self::WorkloadIdentity(_) => "workload identity",
+            Self::DefaultChain(chain) => chain
+                .selected()
+                .unwrap_or("default chain (managed identity, then developer tools)"),
         }
     }
 
@@ -136,6 +122,7 @@ impl TokenSource {
             Self::ClientSecret(c) => c.fetch(http).await,
             Self::Certificate(c) => c.fetch(http).await,
             Self::WorkloadIdentity(w) => w.fetch(http).await,
+            Self::DefaultChain(c) => c.fetch(http).await,
         }
     }
 }
