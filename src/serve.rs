@@ -17,6 +17,10 @@ use crate::service::connection_string::DEV_ACCESS_KEY;
 use crate::service::webpubsub::connection_string::WebPubSubConnectionString;
 use crate::service::{ConnectionString, Secret};
 
+/// Roles Web PubSub negotiate grants in the local stack when `WEBPUBSUB_TOKEN_ROLES` is not set:
+/// join, leave and send to every group.
+const LOCAL_WEBPUBSUB_ROLES: [&str; 2] = ["webpubsub.joinLeaveGroup", "webpubsub.sendToGroup"];
+
 /// Error type of the binary's commands.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -107,6 +111,13 @@ async fn serve_app(mut settings: Settings) -> Result<(), BoxError> {
                     // routes talk to the SignalR one.
                     settings.webpubsub.connection =
                         Some(WebPubSubConnectionString::parse(&wps.connection_string())?);
+                    if settings.webpubsub.token_roles.is_empty() {
+                        // The demo page's group chat works out of the box, as loopback origins
+                        // pass CORS here; never with a real service.
+                        settings.webpubsub.token_roles =
+                            LOCAL_WEBPUBSUB_ROLES.map(String::from).to_vec();
+                        println!("  Web PubSub roles:  {} in every client token (local stack; WEBPUBSUB_TOKEN_ROLES narrows them)", LOCAL_WEBPUBSUB_ROLES.join(","));
+                    }
                 }
             }
             Some(cs)

@@ -19,14 +19,19 @@ export function freePort() {
   });
 }
 
-/** Starts `$HANDLER_BIN` with no connection string (the local stack); `env` adds settings. */
+/**
+ * Starts `$HANDLER_BIN` with no connection string (the local stack, its Web PubSub emulator on a
+ * free port); `env` adds settings, connection strings included.
+ */
 export async function startApp(env = {}) {
   const bin = process.env.HANDLER_BIN;
   if (!bin) throw new Error("HANDLER_BIN must point at the built `handler` binary");
   const port = await freePort();
-  const childEnv = { ...process.env, PORT: String(port), EMULATOR_PORT: "0", ...env };
+  const childEnv = { ...process.env, PORT: String(port), EMULATOR_PORT: "0", WEBPUBSUB_EMULATOR_PORT: "0" };
   delete childEnv.AzureSignalRConnectionString;
+  delete childEnv.WebPubSubConnectionString;
   delete childEnv.FUNCTIONS_CUSTOMHANDLER_PORT;
+  Object.assign(childEnv, env);
   // Loopback origins must pass CORS by default in the local stack (issue #13 item 4).
   if (!("SIGNALR_CORS_ORIGINS" in env)) delete childEnv.SIGNALR_CORS_ORIGINS;
   const child = spawn(bin, [], { stdio: ["ignore", "pipe", "inherit"], env: childEnv });

@@ -4,8 +4,10 @@
 //! chromium` on Debian, as CI does); a run without it fails and says how to install it. Runs
 //! every `tests/browser/*.test.mjs`: the demo page (transports, other origin, keyboard and phone,
 //! bearer token and reconnect after token expiry) and the dashboard (live, and with 1 000
-//! connections). Also checks the vendored `@microsoft/signalr` bundle against the npm package's
-//! file.
+//! connections), its Web PubSub tab (group chat between two pages, the app's broadcasts,
+//! leaving, tabs by keyboard, a phone, an app without Web PubSub). Also checks the vendored
+//! `@microsoft/signalr` bundle against the npm package's file, and rebuilds the
+//! `@azure/web-pubsub-client` bundle from its pinned packages to check it byte for byte.
 
 use crate::child_process;
 
@@ -88,6 +90,53 @@ fn the_vendored_signalr_bundle_is_the_npm_packages_file() {
         "signalr.LICENSE.txt names another version"
     );
     assert!(licence.contains("The MIT License"));
+}
+
+#[test]
+fn the_vendored_webpubsub_bundle_is_rebuilt_byte_for_byte_from_the_pinned_packages() {
+    let dir = root().join("src/app/demo/webpubsub-client");
+    let mut npm = Command::new("npm");
+    npm.args(["ci", "--no-audit", "--no-fund"])
+        .current_dir(&dir);
+    let (ok, output) = run(npm, Duration::from_secs(300));
+    assert!(
+        ok,
+        "`npm ci` in {} failed; install Node.js 20+ and npm, and check registry access:\n{output}",
+        dir.display()
+    );
+    let out = root().join("target/webpubsub-client-rebuild");
+    let _ = std::fs::remove_dir_all(&out);
+    let mut node = Command::new("node");
+    node.arg("build.mjs").arg(&out).current_dir(&dir);
+    let (ok, output) = run(node, Duration::from_secs(120));
+    assert!(ok, "build.mjs failed:\n{output}");
+    for file in ["webpubsub-client.min.js", "webpubsub-client.LICENSE.txt"] {
+        let rebuilt = std::fs::read(out.join(file)).unwrap();
+        let vendored = std::fs::read(root().join("src/app/demo").join(file)).unwrap();
+        assert!(
+            rebuilt == vendored,
+            "src/app/demo/{file} is not what src/app/demo/webpubsub-client/build.mjs builds from \
+             the pinned packages; never edit it by hand: run `npm ci && node build.mjs` there"
+        );
+    }
+    // The client the Node e2e tests run is the one in the bundle, and its licence is there.
+    let text = std::fs::read_to_string(dir.join("package.json")).unwrap();
+    let pinned: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let text = std::fs::read_to_string(root().join("tests/e2e/package.json")).unwrap();
+    let e2e: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let client = &pinned["dependencies"]["@azure/web-pubsub-client"];
+    assert_eq!(client, &e2e["dependencies"]["@azure/web-pubsub-client"]);
+    let licence =
+        std::fs::read_to_string(root().join("src/app/demo/webpubsub-client.LICENSE.txt")).unwrap();
+    let client = client.as_str().unwrap();
+    assert!(
+        licence.contains(&format!("== @azure/web-pubsub-client {client} (MIT) ==")),
+        "{licence}"
+    );
+    assert!(licence.contains("Permission is hereby granted"));
+    let bundle =
+        std::fs::read_to_string(root().join("src/app/demo/webpubsub-client.min.js")).unwrap();
+    assert!(bundle.contains("var WebPubSubClientBundle="));
 }
 
 #[test]
