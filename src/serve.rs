@@ -71,6 +71,7 @@ async fn serve_app(mut settings: Settings) -> Result<(), BoxError> {
             })?;
             let mut config = EmulatorConfig::new(Secret::new(DEV_ACCESS_KEY));
             config.upstream = vec![UpstreamTemplate::all(upstream_url(app_addr, &settings))];
+            config.faults = settings.emulator_faults.clone();
             if let EmulatorAuth::Entra { disable_local_auth } = settings.emulator_auth {
                 config.entra = Some(EntraMode::generate(disable_local_auth));
                 // The emulator still signs upstream calls with its access key.

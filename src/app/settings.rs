@@ -49,6 +49,10 @@ pub struct ServeArgs {
     /// also refuse access-key tokens). Ignored under the host and with a connection string.
     #[arg(long, env = "SIGNALR_EMULATOR_ENTRA")]
     pub emulator_entra: Option<String>,
+    /// Inject faults into the embedded emulator, e.g. `seed=7,rest=0.1` (as `handler emulator
+    /// --faults`; README, "Fault injection"). Ignored under the host and with a connection string.
+    #[arg(long, env = "EMULATOR_FAULTS")]
+    pub emulator_faults: Option<String>,
     /// [setting FUNCTIONS_CUSTOMHANDLER_PORT] Set by the Functions host.
     #[arg(skip)]
     pub host_port: Option<String>,
@@ -165,6 +169,8 @@ pub struct Settings {
     pub service: ServiceMode,
     /// How the embedded emulator (local stack only) authenticates the app.
     pub emulator_auth: EmulatorAuth,
+    /// The faults the embedded emulator (local stack only) injects from the start.
+    pub emulator_faults: crate::emulator::faults::FaultConfig,
     /// Default hub.
     pub hub: String,
     /// Identity sources.
@@ -267,6 +273,11 @@ impl Settings {
             listen,
             service,
             emulator_auth: EmulatorAuth::parse(args.emulator_entra)?,
+            emulator_faults: match nonempty(args.emulator_faults) {
+                None => Default::default(),
+                Some(spec) => crate::emulator::faults::spec::parse(&spec)
+                    .map_err(|e| err("EMULATOR_FAULTS", e.to_string()))?,
+            },
             hub,
             identity,
             token_claims: list(args.token_claims),
