@@ -4,6 +4,7 @@
 //! service reports requests and response ends, and [`Activity::expired`] says when to close.
 
 use std::io;
+use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -140,6 +141,7 @@ impl http_body::Body for BusyBody {
 /// ([`super::ConnectionReset`]) it closes with `SO_LINGER` 0, i.e. with a TCP reset.
 pub(super) struct Tracked {
     io: TcpStream,
+    peer: SocketAddr,
     activity: Arc<Activity>,
     reset: Arc<ResetSwitch>,
     _permit: OwnedSemaphorePermit,
@@ -148,16 +150,28 @@ pub(super) struct Tracked {
 impl Tracked {
     pub(super) fn new(
         io: TcpStream,
+        peer: SocketAddr,
         activity: Arc<Activity>,
         reset: Arc<ResetSwitch>,
         permit: OwnedSemaphorePermit,
     ) -> Self {
         Self {
             io,
+            peer,
             activity,
             reset,
             _permit: permit,
         }
+    }
+
+    /// The peer's address.
+    pub(super) fn peer(&self) -> SocketAddr {
+        self.peer
+    }
+
+    /// The switch that resets this connection.
+    pub(super) fn reset_switch(&self) -> Arc<ResetSwitch> {
+        Arc::clone(&self.reset)
     }
 }
 

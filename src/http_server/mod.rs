@@ -14,7 +14,6 @@ pub mod reset;
 
 use std::convert::Infallible;
 use std::future::Future;
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -83,12 +82,10 @@ pub async fn serve(
         };
         let activity = Activity::new();
         let reset = Arc::new(reset::ResetSwitch::default());
-        let io = Tracked::new(stream, Arc::clone(&activity), Arc::clone(&reset), permit);
+        let io = Tracked::new(stream, peer, Arc::clone(&activity), reset, permit);
         tokio::spawn(connection(
             io,
-            peer,
             activity,
-            reset,
             router.clone(),
             limits,
             stop.subscribe(),
@@ -106,14 +103,13 @@ pub async fn serve(
 /// carries the peer's address ([`ConnectInfo`]) and a [`ConnectionReset`].
 async fn connection(
     io: Tracked,
-    peer: SocketAddr,
     activity: Arc<Activity>,
-    reset: Arc<reset::ResetSwitch>,
     router: Router,
     limits: ServerLimits,
     mut stop: watch::Receiver<bool>,
     _alive: mpsc::Sender<()>,
 ) {
+    let (peer, reset) = (io.peer(), io.reset_switch());
     let service_activity = Arc::clone(&activity);
     let service_reset = ConnectionReset(Arc::clone(&reset));
     let service = hyper::service::service_fn(move |request: Request<Incoming>| {

@@ -18,7 +18,7 @@ use axum::http::{header, HeaderMap, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
-use super::FaultConfig;
+use super::{FaultConfig, FaultConfigError};
 use crate::emulator::Shared;
 
 /// The path of the admin route.
@@ -94,8 +94,8 @@ pub async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Resp
                     )
                 }
             };
-            if let Err(response) = put(&shared, &body) {
-                return response;
+            if let Err(e) = put(&shared, &body) {
+                return refuse(StatusCode::BAD_REQUEST, "InvalidFaults", e.to_string());
             }
         }
         Method::DELETE => {
@@ -122,9 +122,8 @@ pub async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Resp
         .into_response()
 }
 
-fn put(shared: &Shared, body: &Bytes) -> Result<(), Response> {
-    let config = FaultConfig::from_json(body)
-        .map_err(|e| refuse(StatusCode::BAD_REQUEST, "InvalidFaults", e.to_string()))?;
+fn put(shared: &Shared, body: &Bytes) -> Result<(), FaultConfigError> {
+    let config = FaultConfig::from_json(body)?;
     tracing::info!(?config, "fault injection set");
     if shared.faults.set(config) {
         let closed = shared
