@@ -489,3 +489,51 @@ async fn the_cli_flag_sets_faults_from_the_start_and_refuses_bad_specs() {
     assert_eq!(report["config"]["seed"], 5);
     assert_eq!(report["counts"]["rest"]["injected"]["429"], 1);
 }
+
+#[tokio::test]
+async fn the_local_stack_takes_emulator_faults_and_names_a_bad_one() {
+    let emu_port = crate::support::binary::free_port().to_string();
+    let stack = crate::support::binary::spawn(
+        false,
+        &[
+            ("EMULATOR_PORT", &emu_port),
+            ("EMULATOR_FAULTS", "seed=3,connect=1,connect.kinds=503"),
+        ],
+    )
+    .await;
+    // The app's own negotiate is not a service call; the client's negotiate with the emulator is.
+    let http = reqwest::Client::new();
+    let info: Value = http
+        .post(format!("{}/api/negotiate", stack.base))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let negotiate = http
+        .post(format!(
+            "http://127.0.0.1:{emu_port}/client/negotiate?hub=default&negotiateVersion=1"
+        ))
+        .bearer_auth(info["accessToken"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(negotiate.status(), 503);
+    let report: Value = http
+        .get(format!("http://127.0.0.1:{emu_port}/admin/faults"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(report["config"]["seed"], 3);
+    assert_eq!(report["counts"]["connect"]["injected"]["503"], 1);
+
+    // A settings error: logged, and every route answers with it (the handler stays up).
+    let bad = crate::support::binary::start(false, &[("EMULATOR_FAULTS", "connect.kinds=boom")]);
+    bad.stderr
+        .wait_for("EMULATOR_FAULTS: connect.kinds: unknown kind \"boom\"")
+        .await;
+}
