@@ -169,8 +169,9 @@ pub struct Settings {
     pub service: ServiceMode,
     /// How the embedded emulator (local stack only) authenticates the app.
     pub emulator_auth: EmulatorAuth,
-    /// The faults the embedded emulator (local stack only) injects from the start.
-    pub emulator_faults: crate::emulator::faults::FaultConfig,
+    /// The faults the embedded emulator (local stack only) injects from the start, as given
+    /// (`EMULATOR_FAULTS`; the local stack parses it when it starts the emulator).
+    pub emulator_faults: Option<String>,
     /// Default hub.
     pub hub: String,
     /// Identity sources.
@@ -273,11 +274,7 @@ impl Settings {
             listen,
             service,
             emulator_auth: EmulatorAuth::parse(args.emulator_entra)?,
-            emulator_faults: match nonempty(args.emulator_faults) {
-                None => Default::default(),
-                Some(spec) => crate::emulator::faults::spec::parse(&spec)
-                    .map_err(|e| err("EMULATOR_FAULTS", e.to_string()))?,
-            },
+            emulator_faults: nonempty(args.emulator_faults),
             hub,
             identity,
             token_claims: list(args.token_claims),

@@ -531,8 +531,10 @@ async fn the_local_stack_takes_emulator_faults_and_names_a_bad_one() {
     assert_eq!(report["config"]["seed"], 3);
     assert_eq!(report["counts"]["connect"]["injected"]["503"], 1);
 
-    // A settings error: logged, and every route answers with it (the handler stays up).
-    let bad = crate::support::binary::start(false, &[("EMULATOR_FAULTS", "connect.kinds=boom")]);
+    // A bad spec stops the local stack with the error, as a port it cannot listen on does.
+    let mut bad =
+        crate::support::binary::start(false, &[("EMULATOR_FAULTS", "connect.kinds=boom")]);
+    assert!(!bad.exit_status().await.success());
     bad.stderr
         .wait_for("EMULATOR_FAULTS: connect.kinds: unknown kind \"boom\"")
         .await;
