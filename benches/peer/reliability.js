@@ -189,7 +189,7 @@ async function sends() {
       if (!out.examples[outcome]) {
         let message = text;
         try { message = JSON.parse(text).error.message; } catch (_) { /* not JSON */ }
-        out.examples[outcome] = String(message).slice(0, 300);
+        out.examples[outcome] = String(message).slice(0, 400);
       }
       if (reached > 0) out.answered_error_but_delivered += 1;
     }

@@ -31,6 +31,7 @@ mod emulator_dashboard;
 mod emulator_dashboard_live;
 mod emulator_direct;
 mod emulator_faults;
+mod emulator_faults_cli;
 mod emulator_groups;
 mod emulator_limits;
 mod emulator_long_polling;

@@ -233,3 +233,44 @@ async fn hundreds_of_clients_are_held_without_drops_and_all_get_a_broadcast() {
     let reached = clients.iter().filter(|c| c.count(7) == 1).count();
     assert_eq!(reached, CLIENTS);
 }
+
+#[tokio::test]
+async fn a_send_the_service_keeps_refusing_is_answered_with_its_status() {
+    let emu = spawn().await;
+    let app = spawn_app(keyed(), &emu.handle.connection_string()).await;
+    let mut client = WsClient::connect(&emu, "default", None).await;
+    for (kind, named) in [("503", "answered 503"), ("429", "answered 429")] {
+        let faults = emu
+            .http
+            .put(format!("{}/admin/faults", emu.base))
+            .json(&json!({"rest": {"rate": 1, "kinds": [kind], "retryAfterSeconds": 0}}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(faults.status(), 200);
+        let answer = app
+            .http
+            .post(format!("{}/api/messages", app.url))
+            .header("x-functions-key", "test-key")
+            .json(&json!({"target": "m", "arguments": [1]}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(answer.status(), 502);
+        let body: Value = answer.json().await.unwrap();
+        let message = body["error"]["message"].as_str().unwrap();
+        assert!(message.contains(named), "{message}");
+        let report: Value = emu
+            .http
+            .get(format!("{}/admin/faults", emu.base))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        // The first attempt and the app's three retries, all refused.
+        assert_eq!(report["counts"]["rest"]["injected"][kind], 4, "{report}");
+    }
+    client.expect_silence(Duration::from_millis(200)).await;
+}
