@@ -27,7 +27,8 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 /// `handler serve`: the function app, plus the emulator in the local stack. A settings error
 /// does not crash-loop under the host: the handler stays up and answers every route with it.
 /// Only an address it cannot listen on (a bad `PORT`, `BIND_ADDRESS` or `EMULATOR_PORT`
-/// outside the host) stops it, with the error on stderr and a non-zero exit.
+/// outside the host) or a bad `EMULATOR_FAULTS` for the local stack's emulator stops it, with
+/// the error on stderr and a non-zero exit.
 pub async fn serve(args: ServeArgs) -> Result<(), BoxError> {
     let args = args.with_environment();
     let address = ListenAddress::from_args(&args)?;
@@ -75,6 +76,10 @@ async fn serve_app(mut settings: Settings) -> Result<(), BoxError> {
             })?;
             let mut config = EmulatorConfig::new(Secret::new(DEV_ACCESS_KEY));
             config.upstream = vec![UpstreamTemplate::all(upstream_url(app_addr, &settings))];
+            if let Some(spec) = &settings.emulator_faults {
+                config.faults = emulator::faults::spec::parse(spec)
+                    .map_err(|e| format!("EMULATOR_FAULTS: {e}"))?;
+            }
             if let EmulatorAuth::Entra { disable_local_auth } = settings.emulator_auth {
                 config.entra = Some(EntraMode::generate(disable_local_auth));
                 // The emulator still signs upstream calls with its access key.

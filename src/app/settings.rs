@@ -49,6 +49,10 @@ pub struct ServeArgs {
     /// also refuse access-key tokens). Ignored under the host and with a connection string.
     #[arg(long, env = "SIGNALR_EMULATOR_ENTRA")]
     pub emulator_entra: Option<String>,
+    /// Inject faults into the embedded emulator, e.g. `seed=7,rest=0.1` (as `handler emulator
+    /// --faults`; README, "Fault injection"). Ignored under the host and with a connection string.
+    #[arg(long, env = "EMULATOR_FAULTS")]
+    pub emulator_faults: Option<String>,
     /// [setting FUNCTIONS_CUSTOMHANDLER_PORT] Set by the Functions host.
     #[arg(skip)]
     pub host_port: Option<String>,
@@ -165,6 +169,9 @@ pub struct Settings {
     pub service: ServiceMode,
     /// How the embedded emulator (local stack only) authenticates the app.
     pub emulator_auth: EmulatorAuth,
+    /// The faults the embedded emulator (local stack only) injects from the start, as given
+    /// (`EMULATOR_FAULTS`; the local stack parses it when it starts the emulator).
+    pub emulator_faults: Option<String>,
     /// Default hub.
     pub hub: String,
     /// Identity sources.
@@ -267,6 +274,7 @@ impl Settings {
             listen,
             service,
             emulator_auth: EmulatorAuth::parse(args.emulator_entra)?,
+            emulator_faults: nonempty(args.emulator_faults),
             hub,
             identity,
             token_claims: list(args.token_claims),

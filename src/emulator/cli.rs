@@ -61,6 +61,15 @@ pub struct EmulatorArgs {
         value_delimiter = ' '
     )]
     pub webpubsub_event_handlers: Vec<String>,
+    /// Inject faults from the start, e.g. `seed=7,rest=0.1` (10 % of REST calls get a 503, 429,
+    /// reset or latency); change them while running with `PUT /admin/faults` (see README,
+    /// "Fault injection").
+    #[arg(long, value_name = "SPEC", env = "EMULATOR_FAULTS")]
+    pub faults: Option<String>,
+    /// How many connections (WebSockets included) the emulator keeps open at once; raise the
+    /// open-file limit (`ulimit -n`) to match.
+    #[arg(long, value_name = "N", default_value_t = crate::http_server::ServerLimits::MAX_CONNECTIONS)]
+    pub max_connections: usize,
 }
 
 /// Runs the emulator until Ctrl-C / SIGTERM.
@@ -69,6 +78,14 @@ pub async fn run(args: EmulatorArgs) -> Result<(), Box<dyn std::error::Error + S
         return Err("--key / EMULATOR_ACCESS_KEY must not be empty".into());
     }
     let mut config = EmulatorConfig::new(Secret::new(args.key));
+    if let Some(spec) = &args.faults {
+        config.faults = super::faults::spec::parse(spec)
+            .map_err(|e| format!("--faults / EMULATOR_FAULTS: {e}"))?;
+    }
+    if args.max_connections == 0 {
+        return Err("--max-connections must be at least 1".into());
+    }
+    config.server.max_connections = args.max_connections;
     if args.entra {
         let mut mode = EntraMode::generate(args.disable_local_auth);
         if let Some(header) = args.identity_header.filter(|h| !h.trim().is_empty()) {

@@ -59,7 +59,8 @@ pub async fn page() -> Response {
     response
 }
 
-/// `GET /dashboard/{file}`: the script, the style sheet, `snapshot` (JSON) and `events` (SSE).
+/// `GET /dashboard/{file}`: the script, the style sheet, `snapshot` (JSON), `events` (SSE) and
+/// `faults` (JSON: what fault injection is set and has injected).
 pub async fn asset(State(shared): State<Arc<Shared>>, Path(file): Path<String>) -> Response {
     let (content_type, body) = match file.as_str() {
         "dashboard.js" => ("text/javascript; charset=utf-8", SCRIPT),
@@ -72,6 +73,14 @@ pub async fn asset(State(shared): State<Arc<Shared>>, Path(file): Path<String>) 
                 .into_response()
         }
         "events" => return events(shared).into_response(),
+        // The injected faults and their counts (polled: counts change with every request).
+        "faults" => {
+            return (
+                [(header::CACHE_CONTROL, "no-store")],
+                axum::Json(shared.faults.report()),
+            )
+                .into_response()
+        }
         _ => {
             return super::error::EmulatorError::NoRoute(format!("/dashboard/{file}"))
                 .into_response()

@@ -204,6 +204,19 @@ impl Hubs {
         outboxes.len()
     }
 
+    /// Closes every connection of every hub (the service going down); returns how many.
+    pub fn close_all(&self, reason: Option<&str>) -> usize {
+        let outboxes: Vec<Outbox> = self
+            .lock()
+            .values()
+            .flat_map(|h| h.connections.values().map(|m| m.outbox.clone()))
+            .collect();
+        for outbox in &outboxes {
+            outbox.close(reason.map(str::to_string));
+        }
+        outboxes.len()
+    }
+
     /// Whether the connection is connected to the hub.
     pub fn connection_exists(&self, hub: &str, id: &str) -> bool {
         self.read(hub, |h| h.connections.contains_key(id))

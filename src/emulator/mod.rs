@@ -8,7 +8,8 @@
 //!   Events ([`sse`]) or long polling ([`long_polling`]), each carrying the JSON or MessagePack hub
 //!   protocol ([`crate::service::hub_protocol`]) through one transport-independent [`session`] per connection;
 //! * upstream calls ([`upstream`]) to the app for connects, disconnects and client invocations,
-//!   routed by [`templates`], one queue per connection ([`upstream_queue`]).
+//!   routed by [`templates`], one queue per connection ([`upstream_queue`]);
+//! * fault injection ([`faults`]) on all three, set by `--faults` and `/admin/faults`.
 //!
 //! Unlike Microsoft's emulator it checks every token strictly ([`auth`]), so a green local run
 //! means the app's tokens are right for Azure.
@@ -25,6 +26,7 @@ pub mod connections;
 pub mod dashboard;
 pub mod entra;
 pub mod error;
+pub mod faults;
 pub mod hubs;
 pub mod incoming;
 pub mod long_polling;
@@ -106,6 +108,8 @@ pub struct EmulatorConfig {
     pub server: ServerLimits,
     /// Entra ID mode (managed-identity endpoint, temporary keys); `None` = access keys only.
     pub entra: Option<entra::EntraMode>,
+    /// The faults to inject from the start (none by default; see [`faults`]).
+    pub faults: faults::FaultConfig,
 }
 
 impl EmulatorConfig {
@@ -127,6 +131,7 @@ impl EmulatorConfig {
             upstream_timeout: Duration::from_secs(30),
             server: ServerLimits::default(),
             entra: None,
+            faults: faults::FaultConfig::default(),
         }
     }
 }
@@ -143,6 +148,8 @@ pub struct Shared {
     pub activity: Arc<activity::Activity>,
     /// The upstream caller.
     pub upstream: Arc<Upstream>,
+    /// The fault injector.
+    pub faults: Arc<faults::Faults>,
     /// Becomes true when the emulator stops.
     pub stopping: watch::Sender<bool>,
     /// How many client sessions are running.
@@ -152,18 +159,21 @@ pub struct Shared {
 impl Shared {
     fn new(config: EmulatorConfig) -> Self {
         let activity = Arc::new(activity::Activity::default());
+        let faults = Arc::new(faults::Faults::new(config.faults.clone()));
         let upstream = Upstream::new(
             config.upstream.clone(),
             config.access_key.clone(),
             config.upstream_timeout,
             Arc::clone(&activity),
-        );
+        )
+        .with_faults(Arc::clone(&faults));
         Self {
             config,
             hubs: Hubs::default(),
             connections: Registry::default(),
             activity,
             upstream: Arc::new(upstream),
+            faults,
             stopping: watch::channel(false).0,
             sessions: watch::channel(0).0,
         }
@@ -210,9 +220,14 @@ fn routes(shared: Arc<Shared>) -> Router {
         .route("/client/negotiate", any(client::negotiate))
         .route("/client", any(client::connect))
         .route("/client/", any(client::connect))
+        .route(faults::admin::PATH, any(faults::admin::handle))
         .fallback(no_route)
         .layer(axum::middleware::from_fn(limit_uri))
         .layer(cors)
+        .layer(axum::middleware::from_fn_with_state(
+            shared.clone(),
+            faults::inject::inject,
+        ))
         .with_state(shared)
 }
 

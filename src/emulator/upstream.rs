@@ -10,6 +10,8 @@ use reqwest::header::{HeaderMap, HeaderValue};
 use super::activity::{display_url, now_ms, Activity, UpstreamCall};
 use super::client_connection::ClientConnection;
 use super::connection_event::ConnectionEvent;
+use super::faults::upstream::{before_call, UpstreamFault};
+use super::faults::Faults;
 use super::outbox::Outbox;
 use super::outgoing;
 use super::outgoing::Outgoing;
@@ -33,6 +35,7 @@ pub struct Upstream {
     key: Secret,
     in_flight: tokio::sync::Semaphore,
     activity: Arc<Activity>,
+    faults: Arc<Faults>,
 }
 
 /// The `X-ASRS-*` headers of a call; `Err(header name)` when a value cannot be a header (a
@@ -130,7 +133,14 @@ impl Upstream {
             key,
             in_flight: tokio::sync::Semaphore::new(MAX_CONCURRENT_CALLS),
             activity,
+            faults: Arc::new(Faults::new(Default::default())),
         }
+    }
+
+    /// The same upstream, its calls subject to `faults` (see [`super::faults::upstream`]).
+    pub fn with_faults(mut self, faults: Arc<Faults>) -> Self {
+        self.faults = faults;
+        self
     }
 
     async fn call(
@@ -194,6 +204,19 @@ impl Upstream {
         let Ok(_permit) = self.in_flight.acquire().await else {
             return (Answer::Status(500, Vec::new()), Outcome::failed("not sent"));
         };
+        let fault = before_call(&self.faults).await;
+        match fault {
+            UpstreamFault::Proceed | UpstreamFault::LoseAnswer => {}
+            UpstreamFault::Answer(status) => {
+                return (Answer::Status(status, Vec::new()), Outcome::status(status))
+            }
+            UpstreamFault::Unreachable => {
+                return (
+                    Answer::Status(500, Vec::new()),
+                    Outcome::failed(UpstreamFault::UNREACHABLE),
+                )
+            }
+        }
         let request = self.client.post(url).headers(headers).body(body);
         let mut response = match request.send().await {
             Ok(response) => response,
@@ -231,6 +254,12 @@ impl Upstream {
                     return (Answer::Status(500, Vec::new()), outcome);
                 }
             }
+        }
+        if fault == UpstreamFault::LoseAnswer {
+            return (
+                Answer::Status(500, Vec::new()),
+                Outcome::failed(UpstreamFault::LOST),
+            );
         }
         if !(200..300).contains(&status) {
             tracing::warn!(url = %without_query(url), category, event, status, "upstream answered with an error status");

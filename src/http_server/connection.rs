@@ -4,6 +4,7 @@
 //! service reports requests and response ends, and [`Activity::expired`] says when to close.
 
 use std::io;
+use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -13,9 +14,11 @@ use std::time::Duration;
 use axum::body::{Body, Bytes};
 use http_body::{Frame, SizeHint};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::TcpStream;
 use tokio::sync::OwnedSemaphorePermit;
 use tokio::time::Instant;
 
+use super::reset::ResetSwitch;
 use super::ServerLimits;
 
 /// The state of one connection, shared by its socket, its service and its watchdog.
@@ -134,24 +137,55 @@ impl http_body::Body for BusyBody {
 }
 
 /// A socket that reports reads to its [`Activity`] and holds its slot under the connection cap
-/// for as long as it is open, also after an upgrade to WebSocket.
-pub(super) struct Tracked<T> {
-    io: T,
+/// for as long as it is open, also after an upgrade to WebSocket. When a reset was asked for
+/// ([`super::ConnectionReset`]) it closes with `SO_LINGER` 0, i.e. with a TCP reset.
+pub(super) struct Tracked {
+    io: TcpStream,
+    peer: SocketAddr,
     activity: Arc<Activity>,
+    reset: Arc<ResetSwitch>,
     _permit: OwnedSemaphorePermit,
 }
 
-impl<T> Tracked<T> {
-    pub(super) fn new(io: T, activity: Arc<Activity>, permit: OwnedSemaphorePermit) -> Self {
+impl Tracked {
+    pub(super) fn new(
+        io: TcpStream,
+        peer: SocketAddr,
+        activity: Arc<Activity>,
+        reset: Arc<ResetSwitch>,
+        permit: OwnedSemaphorePermit,
+    ) -> Self {
         Self {
             io,
+            peer,
             activity,
+            reset,
             _permit: permit,
+        }
+    }
+
+    /// The peer's address.
+    pub(super) fn peer(&self) -> SocketAddr {
+        self.peer
+    }
+
+    /// The switch that resets this connection.
+    pub(super) fn reset_switch(&self) -> Arc<ResetSwitch> {
+        Arc::clone(&self.reset)
+    }
+}
+
+impl Drop for Tracked {
+    fn drop(&mut self) {
+        if self.reset.is_requested() {
+            if let Err(e) = self.io.set_zero_linger() {
+                tracing::debug!("cannot reset a connection (SO_LINGER 0): {e}");
+            }
         }
     }
 }
 
-impl<T: AsyncRead + Unpin> AsyncRead for Tracked<T> {
+impl AsyncRead for Tracked {
     fn poll_read(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -166,7 +200,7 @@ impl<T: AsyncRead + Unpin> AsyncRead for Tracked<T> {
     }
 }
 
-impl<T: AsyncWrite + Unpin> AsyncWrite for Tracked<T> {
+impl AsyncWrite for Tracked {
     fn poll_write(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,

@@ -4,11 +4,13 @@
 //!
 //! * [`limits`]: the limits and their defaults;
 //! * [`connection`]: what a connection is doing, which decides its timeouts;
-//! * [`body`]: request bodies with a deadline.
+//! * [`body`]: request bodies with a deadline;
+//! * [`reset`]: resetting a connection from a handler (fault injection).
 
 pub mod body;
 mod connection;
 pub mod limits;
+pub mod reset;
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -16,16 +18,17 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::Body;
-use axum::extract::Request;
+use axum::extract::{ConnectInfo, Request};
 use axum::Router;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioIo, TokioTimer};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 use tokio::sync::{mpsc, watch, Semaphore};
 use tower::ServiceExt;
 
 pub use body::{body_timeout, BodyTimeout};
 pub use limits::ServerLimits;
+pub use reset::ConnectionReset;
 
 use connection::{Activity, BusyBody, Expired, Tracked};
 
@@ -64,11 +67,11 @@ pub async fn serve(
                 }
             }
         };
-        let stream = tokio::select! {
+        let (stream, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
-                Ok((stream, _)) => {
+                Ok((stream, peer)) => {
                     accept_errors.recovered();
-                    stream
+                    (stream, peer)
                 }
                 Err(e) => {
                     accept_errors.failed(&e).await;
@@ -78,7 +81,8 @@ pub async fn serve(
             () = &mut shutdown => break,
         };
         let activity = Activity::new();
-        let io = Tracked::new(stream, Arc::clone(&activity), permit);
+        let reset = Arc::new(reset::ResetSwitch::default());
+        let io = Tracked::new(stream, peer, Arc::clone(&activity), reset, permit);
         tokio::spawn(connection(
             io,
             activity,
@@ -95,20 +99,25 @@ pub async fn serve(
     Ok(())
 }
 
-/// Serves one connection until it ends, is upgraded, times out or the server stops.
+/// Serves one connection until it ends, is upgraded, times out or the server stops. Each request
+/// carries the peer's address ([`ConnectInfo`]) and a [`ConnectionReset`].
 async fn connection(
-    io: Tracked<TcpStream>,
+    io: Tracked,
     activity: Arc<Activity>,
     router: Router,
     limits: ServerLimits,
     mut stop: watch::Receiver<bool>,
     _alive: mpsc::Sender<()>,
 ) {
+    let (peer, reset) = (io.peer(), io.reset_switch());
     let service_activity = Arc::clone(&activity);
+    let service_reset = ConnectionReset(Arc::clone(&reset));
     let service = hyper::service::service_fn(move |request: Request<Incoming>| {
         let busy = service_activity.request();
-        let request = request
+        let mut request = request
             .map(|incoming| Body::new(body::DeadlineBody::new(incoming, limits.body_read_timeout)));
+        request.extensions_mut().insert(service_reset.clone());
+        request.extensions_mut().insert(ConnectInfo(peer));
         let router = router.clone();
         async move {
             let response = router.oneshot(request).await?;
@@ -142,6 +151,10 @@ async fn connection(
                         limits.idle_timeout
                     ),
                 }
+                return;
+            }
+            () = reset.requested() => {
+                tracing::debug!("resetting a connection as a handler asked");
                 return;
             }
             _ = stop.wait_for(|stop| *stop), if !stopping => {

@@ -1,5 +1,6 @@
-// The emulator dashboard: one snapshot, then changes from /dashboard/events (no polling):
-// connections (and their groups), REST calls, sends and upstream calls.
+// The emulator dashboard: one snapshot, then changes from /dashboard/events: connections (and
+// their groups), REST calls, sends and upstream calls. Injected-fault counts are polled every 2 s
+// (/dashboard/faults), as they change with every request.
 "use strict";
 (() => {
   const $ = (id) => document.getElementById(id);
@@ -68,6 +69,27 @@
     pending = true;
     requestAnimationFrame(() => { pending = false; render(); });
   }
+
+  const KINDS = ["503", "429", "reset-before", "reset-after", "latency", "down"];
+  async function pollFaults() {
+    try {
+      const report = await (await fetch("dashboard/faults", { cache: "no-store" })).json();
+      const c = report.config;
+      const rates = ["rest", "connect", "upstream"].map((k) => `${k} ${Math.round(c[k].rate * 1000) / 10} %`);
+      $("faults-config").textContent = `${c.down ? "service DOWN; " : ""}rates: ${rates.join(", ")}; seed ${c.seed}`;
+      $("faults").replaceChildren(...Object.entries(report.counts).map(([name, counts]) => {
+        const row = document.createElement("tr");
+        cell(row, name);
+        cell(row, String(counts.seen));
+        for (const kind of KINDS) cell(row, String(counts.injected[kind]));
+        return row;
+      }));
+    } catch (e) {
+      $("faults-config").textContent = "unavailable";
+    }
+  }
+  pollFaults();
+  setInterval(pollFaults, 2000);
 
   const events = new EventSource("dashboard/events");
   events.addEventListener("open", () => { $("stream").textContent = "live"; });

@@ -1,0 +1,293 @@
+#!/usr/bin/env python3
+"""The reliability run (issue 14): counted outcomes under injected faults, written into
+RELIABILITY.md. Builds the release `handler`, starts the processes it needs on free loopback
+ports, runs each section and writes its block between `<!-- reliability:<name>:begin/end -->`.
+Python 3.11 standard library only (plus Node.js `ws` in benches/peer for the clients); every
+loop is bounded and every process it starts is stopped at the end.
+
+    python3 benches/reliability.py [--quick] [--no-write] [--only sends|clients|…]
+    python3 benches/reliability.py --only sends --sends 2000 --fault-rate 0.2 --seed 9
+
+Sections (run in this order; `--only` picks one):
+* sends: N sends through the app (`POST /api/messages`: broadcasts, user and group sends) to
+  connected WebSocket clients, with a share of the emulator's REST calls failing (503, 429,
+  resets before and after the request is read, latency; `PUT /admin/faults`). Counts what the
+  app answered, what was delivered, duplicates, and what the error answers name.
+* clients: many concurrent WebSocket clients held on the emulator, with its peak RSS, connect
+  failures, drops, and a broadcast at the end.
+* failover (when benches/failover.py exists and has `run(quick) -> str`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import importlib
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import load  # noqa: E402  (the shared helpers: build, spawn, stop, ports, RSS, machine)
+
+ROOT, PEER, KEY = load.ROOT, load.PEER, load.KEY
+OUTPUT = ROOT / "RELIABILITY.md"
+TITLE = "# Reliability\n"
+BUILD = ["release build"]  # what ran, for the text
+FAULT_KINDS = ["503", "429", "reset-before", "reset-after", "latency"]
+
+
+def log(message: str) -> None:
+    print(f"[reliability] {message}", file=sys.stderr, flush=True)
+
+
+@dataclass
+class Section:
+    """One generated block of RELIABILITY.md."""
+
+    name: str
+    run: Callable[[argparse.Namespace], str]
+
+    @property
+    def markers(self) -> tuple[str, str]:
+        return f"<!-- reliability:{self.name}:begin -->", f"<!-- reliability:{self.name}:end -->"
+
+
+def raise_file_limit() -> int:
+    """Raises this process's open-file limit to its hard limit; children inherit it."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = hard if hard != resource.RLIM_INFINITY else max(soft, 1 << 20)
+    if soft < target:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+    return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+
+
+def handler(options: argparse.Namespace) -> Path:
+    """The `handler` to run: `--binary`, else the release build (built first)."""
+    load.ensure_tools()
+    if options.binary:
+        BUILD[0] = f"binary `{options.binary}`"
+        return Path(options.binary).resolve()
+    return load.build()
+
+
+def start_emulator(binary: Path, port: int, *extra: str):
+    argv = [str(binary), "emulator", "--port", str(port), "--webpubsub-port", "0", *extra]
+    process = load.spawn(argv, load.base_env())
+    load.wait_http(port, "/admin/faults")
+    return process
+
+
+def node(mode: str, options: dict, timeout: float) -> dict:
+    out = subprocess.run(["node", "reliability.js", mode, json.dumps(options)], cwd=PEER,
+                         capture_output=True, text=True, timeout=timeout)
+    if out.returncode != 0:
+        raise RuntimeError(f"reliability.js {mode} failed: {out.stderr[-2000:]}")
+    sys.stderr.write(out.stderr)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def header(command: str, counts: str) -> list[str]:
+    now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    return [
+        f"Command: `{command}` · machine: {load.machine()} · git `{load.git_head()}` · {now}",
+        "",
+        counts,
+        "",
+    ]
+
+
+def command_line(options: argparse.Namespace, section: str) -> str:
+    args = ["python3 benches/reliability.py", "--only", section]
+    if options.quick:
+        args.append("--quick")
+    for flag in ("sends", "clients", "hold", "fault_rate", "seed"):
+        value = getattr(options, flag)
+        if value is not None and value != DEFAULTS[flag]:
+            args += [f"--{flag.replace('_', '-')}", str(value)]
+    return " ".join(args)
+
+
+# ---------------------------------------------------------------- sends under faults
+
+
+def run_sends(options: argparse.Namespace) -> str:
+    binary = handler(options)
+    n = options.sends or (1000 if options.quick else 10_000)
+    users, groups, per_user, concurrency = 50, 10, 2, 32
+    emu_port, app_port = load.free_port(), load.free_port()
+    emulator = start_emulator(binary, emu_port)
+    cs = f"Endpoint=http://127.0.0.1;Port={emu_port};AccessKey={KEY};Version=1.0;"
+    function_key = "reliability-run-made-up-key"
+    app_env = dict(load.base_env(), PORT=str(app_port), AzureSignalRConnectionString=cs,
+                   SIGNALR_FUNCTION_KEYS=function_key)
+    app = load.spawn([str(binary), "serve"], app_env)
+    load.wait_http(app_port)
+    faults = {
+        "seed": options.seed,
+        "rest": {"rate": options.fault_rate, "kinds": FAULT_KINDS, "latencyMs": [5, 200],
+                 "retryAfterSeconds": 1},
+    }
+    log(f"sends: {n} through the app, {options.fault_rate:.0%} REST faults, seed {options.seed}")
+    try:
+        result = node("sends", {
+            "app": f"http://127.0.0.1:{app_port}", "emulator": f"http://127.0.0.1:{emu_port}",
+            "key": KEY, "sends": n, "users": users, "groups": groups, "perUser": per_user,
+            "concurrency": concurrency, "faults": faults, "functionKey": function_key,
+        }, timeout=1800)
+    finally:
+        load.stop(app)
+        load.stop(emulator)
+    return sends_table(options, result, faults, users, groups, per_user, concurrency)
+
+
+def sends_table(options, r: dict, faults: dict, users: int, groups: int, per_user: int,
+                concurrency: int) -> str:
+    injected = r["injected"]
+    kinds = ", ".join(f"{k} {v}" for k, v in injected["injected"].items() if v)
+    statuses = ", ".join(f"{s}: {c}" for s, c in sorted(r["error_status"].items())) or "—"
+    outcomes = "; ".join(f"{k}: {v}" for k, v in sorted(r["error_service_outcome"].items())) or "—"
+    ok = (r["answered_2xx_but_not_delivered_once"] == 0 and r["duplicate_deliveries"] == 0
+          and r["answered_error_but_delivered"] == 0
+          and not any(k.startswith("not named") for k in r["error_service_outcome"]))
+    setup = (
+        f"{r['sends']:,} sends through the app (`handler serve`, {BUILD[0]}) to "
+        f"{r['clients']} WebSocket clients ({users} users × {per_user} connections, users in "
+        f"{groups} groups) on `handler emulator`: {r['by_kind'].get('broadcast', 0):,} broadcasts, "
+        f"{r['by_kind'].get('user', 0):,} user sends, {r['by_kind'].get('group', 0):,} group sends, "
+        f"{concurrency} at a time, in {r['send_seconds']:.1f} s. Faults on the emulator's REST class "
+        f"(`PUT /admin/faults`): `{json.dumps(faults, separators=(',', ':'))}` (Retry-After 1 s; the "
+        "app retries 429/503 and unsent requests, never an ambiguous POST)."
+    )
+    rows = [
+        ("sends", f"{r['sends']:,}"),
+        ("REST requests the emulator saw / faults injected", f"{injected['seen']:,} / {injected['total']:,} ({kinds})"),
+        ("answered 2xx by the app", f"{r['answered_2xx']:,}"),
+        ("answered with an error, by the app's status", f"{r['answered_error']:,} ({statuses})"),
+        ("… by what the service did, as the error names it", outcomes),
+        ("delivered to every recipient", f"{r['delivered']:,}"),
+        ("delivered exactly once to every recipient", f"{r['delivered_exactly_once']:,}"),
+        ("partially delivered", f"{r['partially_delivered']:,}"),
+        ("not delivered", f"{r['not_delivered']:,}"),
+        ("duplicate deliveries (sends with a duplicate)", f"{r['duplicate_deliveries']:,} ({r['sends_with_duplicates']:,})"),
+        ("answered 2xx but not delivered exactly once", f"{r['answered_2xx_but_not_delivered_once']:,}"),
+        ("answered with an error but delivered", f"{r['answered_error_but_delivered']:,}"),
+        ("clients dropped during the run", f"{r['dropped_clients']:,}"),
+    ]
+    table = ["| figure | count |", "|---|---|"] + [f"| {a} | {b} |" for a, b in rows]
+    examples = [f"* {k}: “{v}”" for k, v in sorted(r["examples"].items())]
+    verdict = ("Invariants hold: every send answered 2xx was delivered exactly once to each "
+               "recipient, every send answered with an error reached no one and its error names "
+               "what the service did, no duplicates." if ok else
+               "**Invariants broken** — see the rows above.")
+    return "\n".join(header(command_line(options, "sends"), setup) + table + [
+        "", verdict, "", "An error answer of each kind, as the app wrote it:", "", *examples]) + "\n"
+
+
+# ---------------------------------------------------------------- many clients held
+
+
+def run_clients(options: argparse.Namespace) -> str:
+    binary = handler(options)
+    count = options.clients or (1000 if options.quick else 10_000)
+    hold = options.hold or (10 if options.quick else 60)
+    limit = raise_file_limit()
+    if limit < count + 1024:
+        raise SystemExit(f"the open-file limit is {limit}; {count} clients need {count + 1024}: "
+                         "raise the hard limit (ulimit -Hn) first")
+    port = load.free_port()
+    emulator = start_emulator(binary, port, "--max-connections", str(count + 1000))
+    time.sleep(0.5)
+    idle = load.rss_kib(emulator.pid) / 1024
+    log(f"clients: {count} WebSocket clients held {hold} s (open-file limit {limit})")
+    try:
+        with load.RssSampler(emulator.pid) as rss:
+            result = node("clients", {"emulator": f"http://127.0.0.1:{port}", "key": KEY,
+                                      "count": count, "holdSeconds": hold},
+                          timeout=hold + 900)
+        alive = emulator.poll() is None
+    finally:
+        load.stop(emulator)
+    peak = rss.peak / 1024
+    rows = [
+        ("clients", f"{count:,}"),
+        ("connected", f"{result['connected']:,} in {result['connect_seconds']:.1f} s"),
+        ("connect failures", f"{result['connect_failures']:,}"
+         + (f" ({result['connect_errors']})" if result["connect_errors"] else "")),
+        (f"dropped during the {hold} s hold", f"{result['dropped_during_hold']:,}"),
+        ("broadcast at the end: answer / clients reached", f"{result['broadcast_status']} / {result['broadcast_reached']:,}"),
+        ("emulator RSS idle → peak", f"{idle:.1f} MiB → {peak:.1f} MiB ({(peak - idle) * 1024 / max(1, result['connected']):.1f} KiB per client)"),
+        ("emulator still running at the end", "yes" if alive else "**no**"),
+    ]
+    setup = (f"{count:,} raw WebSocket clients (Node.js `ws`, JSON hub protocol, one process) "
+             f"connect to `handler emulator --max-connections {count + 1000}` ({BUILD[0]}), "
+             f"{200} at a time, stay {hold} s (each sends a hub-protocol ping every 15 s, as @microsoft/signalr does; "
+             f"the emulator drops clients silent for 30 s), then one REST broadcast must reach each exactly once. "
+             f"The run raises its open-file limit to {limit} for itself and the emulator.")
+    table = ["| figure | value |", "|---|---|"] + [f"| {a} | {b} |" for a, b in rows]
+    return "\n".join(header(command_line(options, "clients"), setup) + table) + "\n"
+
+
+# ---------------------------------------------------------------- the run
+
+
+def optional_section(name: str, module: str) -> Section | None:
+    """A section from benches/<module>.py exposing `run(quick) -> str`, when it exists."""
+    if not (Path(__file__).resolve().parent / f"{module}.py").exists():
+        return None
+    runner = getattr(importlib.import_module(module), "run", None)
+    if runner is None:
+        return None
+    return Section(name, lambda options: runner(options.quick))
+
+
+def sections() -> list[Section]:
+    found = [Section("sends", run_sends), Section("clients", run_clients)]
+    found += [s for s in (optional_section("failover", "failover"),) if s]
+    return found
+
+
+DEFAULTS = {"sends": None, "clients": None, "hold": None, "fault_rate": 0.1, "seed": 14}
+
+
+def write(section: Section, block: str) -> None:
+    text = OUTPUT.read_text() if OUTPUT.exists() else TITLE
+    begin, end = section.markers
+    OUTPUT.write_text(load.replace_between(text, begin, end, block))
+    log(f"wrote the {section.name} section of {OUTPUT}")
+
+
+def main() -> None:
+    available = sections()
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="smaller sizes (smoke test)")
+    parser.add_argument("--no-write", action="store_true", help="print only; leave RELIABILITY.md")
+    parser.add_argument("--only", choices=[s.name for s in available], help="run one section")
+    parser.add_argument("--sends", type=int, help="sends (10 000; --quick 1 000)")
+    parser.add_argument("--clients", type=int, help="WebSocket clients (10 000; --quick 1 000)")
+    parser.add_argument("--hold", type=int, help="seconds the clients are held (60; --quick 10)")
+    parser.add_argument("--fault-rate", type=float, default=DEFAULTS["fault_rate"],
+                        help="share of REST calls with a fault (0.1)")
+    parser.add_argument("--binary", help="run this handler instead of building the release one")
+    parser.add_argument("--seed", type=int, default=DEFAULTS["seed"], help="fault seed (14)")
+    options = parser.parse_args()
+    chosen = [s for s in available if options.only in (None, s.name)]
+    for section in chosen:
+        try:
+            block = section.run(options)
+        finally:
+            load.stop_all()
+        print(block)
+        if not options.no_write:
+            write(section, block)
+
+
+if __name__ == "__main__":
+    main()
