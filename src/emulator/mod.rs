@@ -2,11 +2,12 @@
 //!
 //! One axum server offers what the real service offers an app and its clients:
 //!
-//! * the data-plane REST API ([`rest`]) of api-version 2022-06-01 and v1, with the official error
-//!   codes, acting on the hub state ([`hubs`]);
+//! * the data-plane REST API ([`rest`]) of api-version 2022-06-01 and v1, routed by axum with one
+//!   handler per operation and the official error codes, acting on the hub state ([`hubs`]);
 //! * the client endpoint ([`client`]): negotiate, then WebSockets ([`websocket`]), Server-Sent
-//!   Events ([`sse`]) or long polling ([`long_polling`]), each carrying the JSON or MessagePack hub
-//!   protocol ([`crate::service::hub_protocol`]) through one transport-independent [`session`] per connection;
+//!   Events ([`sse`]) or long polling ([`long_polling`]), each started the same way ([`attach`])
+//!   and carrying the JSON or MessagePack hub protocol ([`crate::service::hub_protocol`])
+//!   through one transport-independent [`session`] per connection;
 //! * upstream calls ([`upstream`]) to the app for connects, disconnects and client invocations,
 //!   routed by [`templates`], one queue per connection ([`upstream_queue`]);
 //! * fault injection ([`faults`]) on all three, set by `--faults` and `/admin/faults`.
