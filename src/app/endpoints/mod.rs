@@ -1,4 +1,4 @@
-//! The set of service endpoints the app talks to (`docs/protocol.md` §12): the unnamed primary
+//! The set of service endpoints the app talks to (`docs/protocol.md` §8): the unnamed primary
 //! of `AzureSignalRConnectionString` and the named ones of `Azure:SignalR:Endpoints:*`, each with
 //! its own [`Service`] (access key or Entra ID) and an online flag kept by [`probe`]. Negotiate
 //! picks one online endpoint ([`Endpoints::pick_for_client`]); sends, group actions, existence

@@ -1,7 +1,7 @@
 //! The `endpoints` field of a message or group action: which endpoints it goes to. The official
 //! binding takes the endpoint objects of its `signalREndpoints` input binding,
 //! `{"endpointType", "name", "endpoint", "online"}`, and matches them by name and type
-//! (`docs/protocol.md` §12); here the name decides, so plain name strings are accepted too.
+//! (`docs/protocol.md` §8); here the name decides, so plain name strings are accepted too.
 
 use serde_json::Value;
 

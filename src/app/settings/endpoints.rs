@@ -1,5 +1,5 @@
 //! The named service endpoints, as the Functions SignalR extension reads them
-//! (`docs/protocol.md` §12): `Azure:SignalR:Endpoints:<name>` = a connection string (a primary
+//! (`docs/protocol.md` §8): `Azure:SignalR:Endpoints:<name>` = a connection string (a primary
 //! endpoint), `Azure:SignalR:Endpoints:<name>:primary` or `…:secondary` for an explicit type, and
 //! the environment form with `__` for `:` (`Azure__SignalR__Endpoints__<name>__secondary`).
 //! Prefix and type are matched case-insensitively, as Functions configuration is. Errors name
