@@ -77,6 +77,9 @@ pub struct Service {
     pub signer: ClientSigner,
     /// Calls the REST API.
     pub rest: RestClient,
+    /// The same client without retries: for an endpoint known to be offline, so that a send to
+    /// several endpoints is not held up by one that is down (the probe brings it back).
+    pub fail_fast: RestClient,
 }
 
 impl AppState {
@@ -151,6 +154,7 @@ impl Service {
                 .and_then(EntraCredential::new)?;
             return Ok(Self {
                 rest: RestClient::with_entra(cs, RestOptions::default(), credential.clone())?,
+                fail_fast: RestClient::with_entra(cs, no_retries(), credential.clone())?,
                 signer: ClientSigner::Entra(EntraSigner::new(cs, credential)),
             });
         }
@@ -165,8 +169,16 @@ impl Service {
         })?;
         Ok(Self {
             signer: ClientSigner::AccessKey(minter),
+            fail_fast: RestClient::new(cs, no_retries())?,
             rest,
         })
+    }
+}
+
+fn no_retries() -> RestOptions {
+    RestOptions {
+        max_retries: 0,
+        ..RestOptions::default()
     }
 }
 

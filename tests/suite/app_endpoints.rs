@@ -2,7 +2,7 @@
 //! bad values), where negotiate sends clients (random primary, secondary only when no primary is
 //! online, 503 when none is), sends reaching clients of every endpoint, a partial failure naming
 //! the endpoint that failed, existence across endpoints, the `endpoints` field, `/api/health`,
-//! and failover when an emulator stops mid-run.
+//! and failover when an emulator stops mid-run. The app and its calls are in `app_endpoints/`.
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -10,111 +10,13 @@ use std::time::{Duration, Instant};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 use serverless_signalr::app::settings::{EndpointArgs, EndpointType, ServeArgs, Settings};
-use serverless_signalr::app::{router, AppState};
-use serverless_signalr::http_server::{self, ServerLimits};
-use serverless_signalr::service::ConnectionString;
 
-use crate::emulator_support::{self as emu, Emu, WsClient};
-use crate::support::{self, keyed, Recorder, TestApp};
+use crate::emulator_support::{self as emu, WsClient};
+use crate::support::{self, keyed, Recorder};
 
-const HUB: &str = "chat";
+mod endpoint_app;
 
-/// The app with `endpoints` (key, connection string), optionally `AzureSignalRConnectionString`
-/// too, probing every `probe` seconds.
-async fn spawn(endpoints: &[(&str, String)], single: Option<String>, probe: &str) -> TestApp {
-    let mut args = keyed();
-    args.endpoints =
-        EndpointArgs::from_pairs(endpoints.iter().map(|(k, v)| (k.to_string(), v.clone())));
-    args.endpoint_probe_seconds = Some(probe.into());
-    args.connection_string = single.clone();
-    let settings = Settings::from_args(args).expect("settings");
-    let cs = single.map(|s| ConnectionString::parse(&s).unwrap());
-    let app = router(AppState::new(settings, cs.as_ref()));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(http_server::serve(
-        listener,
-        app,
-        ServerLimits::default(),
-        std::future::pending(),
-    ));
-    TestApp {
-        url,
-        http: reqwest::Client::new(),
-    }
-}
-
-fn cs(e: &Emu) -> String {
-    e.handle.connection_string()
-}
-
-fn port(e: &Emu) -> u16 {
-    e.handle.local_addr().port()
-}
-
-async fn call(
-    app: &TestApp,
-    method: reqwest::Method,
-    path: &str,
-    body: Option<Value>,
-) -> (StatusCode, Value) {
-    let mut request = app
-        .http
-        .request(method, format!("{}{path}", app.url))
-        .header("x-functions-key", "test-key");
-    if let Some(body) = body {
-        request = request.json(&body);
-    }
-    let response = request.send().await.unwrap();
-    let status = response.status();
-    (status, response.json().await.unwrap_or(Value::Null))
-}
-
-/// Negotiates through the app; returns the port of the endpoint it chose, and the answer.
-async fn negotiate(app: &TestApp) -> (Result<u16, StatusCode>, Value) {
-    let (status, body) = call(
-        app,
-        reqwest::Method::POST,
-        &format!("/api/hubs/{HUB}/negotiate"),
-        None,
-    )
-    .await;
-    if status != StatusCode::OK {
-        return (Err(status), body);
-    }
-    let url = url::Url::parse(body["url"].as_str().unwrap()).unwrap();
-    (Ok(url.port().unwrap()), body)
-}
-
-/// A client that negotiated with the app and connected to `endpoint` (which must be the one
-/// negotiate chose).
-async fn client_via_app(app: &TestApp, endpoints: &[&Emu]) -> (WsClient, u16) {
-    let (chosen, body) = negotiate(app).await;
-    let chosen = chosen.expect("negotiate");
-    let endpoint = endpoints
-        .iter()
-        .find(|e| port(e) == chosen)
-        .expect("a known endpoint");
-    let token = body["accessToken"].as_str().unwrap();
-    (
-        WsClient::connect_with_token(endpoint, HUB, token).await,
-        chosen,
-    )
-}
-
-async fn broadcast(app: &TestApp, text: &str, extra: Value) -> (StatusCode, Value) {
-    let mut body = json!({ "target": "news", "arguments": [text] });
-    if let (Some(b), Some(extra)) = (body.as_object_mut(), extra.as_object()) {
-        b.extend(extra.clone());
-    }
-    call(
-        app,
-        reqwest::Method::POST,
-        &format!("/api/hubs/{HUB}/messages"),
-        Some(body),
-    )
-    .await
-}
+use endpoint_app::*;
 
 #[test]
 fn settings_in_both_forms_and_bad_values() {
@@ -225,18 +127,6 @@ async fn negotiate_spreads_over_primaries_and_prefers_them_to_secondaries() {
     assert_eq!(body["error"]["code"], "NoEndpointOnline", "{body}");
     let message = body["error"]["message"].as_str().unwrap();
     assert!(message.contains("\"c\" (secondary"), "{message}");
-}
-
-async fn wait_until<F, Fut>(limit: Duration, mut check: F)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let deadline = Instant::now() + limit;
-    while !check().await {
-        assert!(Instant::now() < deadline, "not within {limit:?}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
 }
 
 #[tokio::test]

@@ -2,7 +2,7 @@
 //! the answer is exactly the single service's (its error as before). With several, any failure
 //! is a `502 EndpointsFailed` whose message and `endpoints` details name the endpoints that
 //! failed (with the service's status) and those that succeeded; a call that could not reach an
-//! endpoint also marks it offline.
+//! endpoint also marks it offline, and an offline endpoint is tried once, without retries.
 
 use std::future::Future;
 
@@ -16,17 +16,22 @@ use crate::service::rest::{RestClient, RestError};
 /// Each target's result, in the targets' order.
 pub type Results<'a, T> = Vec<(&'a Endpoint, Result<T, RestError>)>;
 
-/// Runs `op` with every target's REST client, concurrently.
+/// Runs `op` with every target's REST client, concurrently; an endpoint known to be offline
+/// gets one attempt, no retries.
 pub async fn each<'a, T, F, Fut>(targets: &[&'a Endpoint], op: F) -> Results<'a, T>
 where
     F: Fn(RestClient) -> Fut,
     Fut: Future<Output = Result<T, RestError>>,
 {
-    let results = futures_util::future::join_all(
-        targets
-            .iter()
-            .map(|endpoint| op(endpoint.service.rest.clone())),
-    )
+    let results = futures_util::future::join_all(targets.iter().map(|endpoint| {
+        let service = &endpoint.service;
+        let rest = if endpoint.online() {
+            &service.rest
+        } else {
+            &service.fail_fast
+        };
+        op(rest.clone())
+    }))
     .await;
     for (endpoint, result) in targets.iter().zip(&results) {
         if let Err(e) = result {
