@@ -430,3 +430,43 @@ async fn the_binary_reads_endpoints_from_the_environment() {
         "{body}"
     );
 }
+
+/// The upstream accepts a signature made with any endpoint's access key, and a built-in hub
+/// method acts on the endpoint whose key signed the call (where the connection lives).
+#[tokio::test]
+async fn upstream_signatures_accept_every_endpoint_key_and_act_on_the_caller() {
+    use crate::upstream_support::{self as up, CONN};
+    const WEST_KEY: &str = "made-up-west-endpoint-key";
+    let east = Recorder::start().await;
+    let west =
+        emu::spawn_with(|c| c.access_key = serverless_signalr::service::Secret::new(WEST_KEY))
+            .await;
+    let app = spawn(
+        &[("Azure:SignalR:Endpoints:west", cs(&west))],
+        Some(east.connection_string()),
+        "60",
+    )
+    .await;
+    let signed = |key: &str| up::connected().header("X-ASRS-Signature", &up::sign(key, CONN));
+    assert_eq!(signed(support::KEY).send(&app).await.0, StatusCode::OK);
+    assert_eq!(signed(WEST_KEY).send(&app).await.0, StatusCode::OK);
+    let (status, body) = signed("made-up-unknown-key").send(&app).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+
+    // A client of the west endpoint subscribes: the group join goes to west, which knows it.
+    let token = emu::sign(
+        WEST_KEY,
+        json!({ "aud": format!("http://127.0.0.1/client/?hub={HUB}") }),
+    );
+    let client = WsClient::connect_with_token(&west, HUB, &token).await;
+    let id = client.connection_id.as_str();
+    let subscribe = up::invoke("subscribe", json!(["news"]))
+        .header("X-ASRS-Hub", HUB)
+        .header("X-ASRS-Connection-Id", id)
+        .header("X-ASRS-Signature", &up::sign(WEST_KEY, id));
+    east.take();
+    let (status, body) = subscribe.send(&app).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body, up::result(json!("news")));
+    assert!(east.take().is_empty(), "the other endpoint was asked");
+}
