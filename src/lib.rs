@@ -36,8 +36,9 @@
 //!   without an access key ([`service::entra`]), and Azure Web PubSub's connection string,
 //!   client tokens and REST client ([`service::webpubsub`]).
 //! * [`app`] — the HTTP surface the Functions host forwards to: the table of functions with
-//!   their handlers ([`app::functions`]), identity, the app's settings ([`app::settings`]), and
-//!   the Web PubSub routes ([`app::webpubsub`], `/api/webpubsub/…`), a peer of the SignalR ones.
+//!   their handlers ([`app::functions`]), identity, the app's settings ([`app::settings`]), the
+//!   set of SignalR endpoints with failover and fan-out ([`app::endpoints`]), and the Web PubSub
+//!   routes ([`app::webpubsub`], `/api/webpubsub/…`), a peer of the SignalR ones.
 //! * [`emulator`] — the embedded local SignalR Service, and the Web PubSub emulator
 //!   ([`emulator::webpubsub`]) on its own port.
 //! * [`serve`] — start-up: the app, and in the local stack the emulators it talks to.

@@ -61,7 +61,7 @@ async fn serve_app(mut settings: Settings) -> Result<(), BoxError> {
     let mut webpubsub_handle = None;
     let connection = match &settings.service {
         ServiceMode::Remote(cs) => Some((**cs).clone()),
-        ServiceMode::NotConfigured => None,
+        ServiceMode::NotConfigured | ServiceMode::NamedEndpoints => None,
         ServiceMode::LocalEmulator => {
             let listener = TcpListener::bind(SocketAddr::new(
                 settings.listen.bind,
@@ -128,8 +128,14 @@ async fn serve_app(mut settings: Settings) -> Result<(), BoxError> {
             Some(cs)
         }
     };
+    for endpoint in &settings.endpoints {
+        tracing::info!(name = %endpoint.name, kind = %endpoint.kind, service = %endpoint.connection, "SignalR endpoint");
+    }
     match &connection {
         Some(cs) => tracing::info!(address = %app_addr, service = %cs, "function app listening"),
+        None if !settings.endpoints.is_empty() => {
+            tracing::info!(address = %app_addr, "function app listening")
+        }
         None => {
             tracing::info!(address = %app_addr, "function app listening (SignalR not configured: AzureSignalRConnectionString is not set)")
         }

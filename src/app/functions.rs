@@ -6,7 +6,7 @@
 use axum::routing::{delete, get, options, post, MethodRouter};
 use serde_json::{json, Value};
 
-use super::{demo, groups, manage, messages, negotiate, upstream, webpubsub, AppState};
+use super::{demo, groups, health, manage, messages, negotiate, upstream, webpubsub, AppState};
 
 /// Who may call a function, as the host enforces it (`authLevel`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -170,7 +170,7 @@ pub const FUNCTIONS: &[Function] = &[
         || post(manage::close_user),
     )),
     f("health", "health", &["get"], Anonymous, || {
-        get(manage::health)
+        get(health::route)
     }),
     f("upstream", "upstream", &["post"], Keyed, || {
         post(upstream::receive)

@@ -10,11 +10,12 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::body::{self, present};
+use super::endpoints::{fanout, narrow, Endpoint};
 use super::error::ApiError;
 use super::extract::PathParams;
 use super::AppState;
 use crate::service::names;
-use crate::service::rest::{check_ttl, RestClient};
+use crate::service::rest::{check_ttl, RestClient, RestError};
 
 const FIELDS: &[&str] = &[
     "action",
@@ -38,9 +39,8 @@ struct RawAction {
     group_name: Option<String>,
     #[serde(default)]
     ttl: Option<u32>,
-    /// Multi-endpoint routing of the binding; accepted and ignored (one endpoint).
+    /// The endpoints to act on (all when absent), as the binding's endpoint objects or names.
     #[serde(default)]
-    #[allow(dead_code)]
     endpoints: Option<Value>,
 }
 
@@ -132,36 +132,49 @@ impl GroupAction {
         })
     }
 
-    /// Applies the action with one REST call; adding a connection that is not connected is a
-    /// 404 `ConnectionNotFound`.
-    pub async fn apply(&self, rest: &RestClient, hub: &str) -> Result<(), ApiError> {
-        let result = match self {
+    /// Applies the action with one REST call on one endpoint. `false` when adding a connection
+    /// that this endpoint does not have (it may be connected to another endpoint).
+    pub async fn call(&self, rest: &RestClient, hub: &str) -> Result<bool, RestError> {
+        match self {
             Self::AddUser { user, group, ttl } => {
-                rest.add_user_to_group(hub, group, user, *ttl).await
+                rest.add_user_to_group(hub, group, user, *ttl).await?
             }
-            Self::RemoveUser { user, group } => rest.remove_user_from_group(hub, group, user).await,
-            Self::RemoveUserFromAll { user } => rest.remove_user_from_all_groups(hub, user).await,
+            Self::RemoveUser { user, group } => {
+                rest.remove_user_from_group(hub, group, user).await?
+            }
+            Self::RemoveUserFromAll { user } => rest.remove_user_from_all_groups(hub, user).await?,
             Self::AddConnection { connection, group } => {
-                if rest.add_connection_to_group(hub, group, connection).await? {
-                    Ok(())
-                } else {
-                    return Err(ApiError::new(
-                        StatusCode::NOT_FOUND,
-                        "ConnectionNotFound",
-                        format!("connection {connection:?} is not connected to hub {hub:?}"),
-                    ));
-                }
+                return rest.add_connection_to_group(hub, group, connection).await
             }
             Self::RemoveConnection { connection, group } => {
                 rest.remove_connection_from_group(hub, group, connection)
-                    .await
+                    .await?
             }
             Self::RemoveConnectionFromAll { connection } => {
                 rest.remove_connection_from_all_groups(hub, connection)
-                    .await
+                    .await?
             }
+        }
+        Ok(true)
+    }
+
+    /// Applies the action on every target endpoint at once. Adding a connection succeeds when
+    /// one endpoint has it, and is a 404 `ConnectionNotFound` when none does.
+    pub async fn apply(&self, targets: &[&Endpoint], hub: &str) -> Result<(), ApiError> {
+        let results =
+            fanout::each(targets, |rest| async move { self.call(&rest, hub).await }).await;
+        let Self::AddConnection { connection, .. } = self else {
+            return fanout::all(results, "the group action").map(|_| ());
         };
-        Ok(result?)
+        if fanout::any(results, "the group action")? {
+            Ok(())
+        } else {
+            Err(ApiError::new(
+                StatusCode::NOT_FOUND,
+                "ConnectionNotFound",
+                format!("connection {connection:?} is not connected to hub {hub:?}"),
+            ))
+        }
     }
 }
 
@@ -182,17 +195,22 @@ impl Kind {
     }
 }
 
+/// A group action and the endpoints it goes to (`None` = every endpoint).
+pub type Targeted = (GroupAction, Option<Vec<String>>);
+
 /// Parses a request body into group actions.
-pub fn parse_body(bytes: &[u8], max: usize) -> Result<Vec<GroupAction>, ApiError> {
+pub fn parse_body(bytes: &[u8], max: usize) -> Result<Vec<Targeted>, ApiError> {
     let raws: Vec<RawAction> = body::one_or_many(bytes, "group action", max, FIELDS)?;
     let total = raws.len();
     raws.into_iter()
         .enumerate()
         .map(|(i, raw)| {
-            GroupAction::parse(raw).map_err(|e| {
-                e.context(format!("group action {} of {total}", i + 1))
-                    .with_details(json!({ "index": i }))
-            })
+            narrow::names(raw.endpoints.as_ref())
+                .and_then(|endpoints| Ok((GroupAction::parse(raw)?, endpoints)))
+                .map_err(|e| {
+                    e.context(format!("group action {} of {total}", i + 1))
+                        .with_details(json!({ "index": i }))
+                })
         })
         .collect()
 }
@@ -216,10 +234,21 @@ async fn apply(state: AppState, hub: String, body: Body) -> Result<Response, Api
     names::validate_hub(&hub)?;
     let bytes = body::read(body).await?;
     let actions = parse_body(&bytes, state.settings().max_batch)?;
-    let rest = state.rest()?;
+    let endpoints = state.endpoints()?;
     let total = actions.len();
-    for (i, action) in actions.iter().enumerate() {
-        if let Err(e) = action.apply(rest, &hub).await {
+    // Every name is checked before anything is applied.
+    let targets = actions
+        .iter()
+        .enumerate()
+        .map(|(i, (_, names))| {
+            endpoints.targets(names.as_deref()).map_err(|e| {
+                e.context(format!("group action {} of {total}", i + 1))
+                    .with_details(json!({ "index": i }))
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    for (i, ((action, _), targets)) in actions.iter().zip(&targets).enumerate() {
+        if let Err(e) = action.apply(targets, &hub).await {
             return Err(e
                 .context(format!(
                     "group action {} of {total} was not applied ({i} before it were)",

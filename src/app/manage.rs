@@ -1,6 +1,7 @@
 //! Management routes that mirror the service's REST operations: does a user / group /
 //! connection exist, is a user in a group, close one connection or every connection of a hub,
-//! group or user. Existence answers `{"exists": bool}`; closes answer 200 with what was closed.
+//! group or user. Existence answers `{"exists": bool}` (true when any endpoint says so); closes
+//! go to every endpoint and answer 200 with what was closed.
 
 use axum::body::Body;
 use axum::extract::State;
@@ -9,6 +10,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::body;
+use super::endpoints::fanout;
 use super::error::ApiError;
 use super::extract::{CloseQuery, PathParams};
 use super::AppState;
@@ -34,7 +36,10 @@ pub async fn user(
     State(s): State<AppState>,
     PathParams((hub, user)): PathParams<(String, String)>,
 ) -> Result<Response, ApiError> {
-    Ok(exists(&hub, s.rest()?.user_exists(&hub, &user).await?))
+    let (hub, user) = (hub.as_str(), user.as_str());
+    let all = s.endpoints()?.targets(None)?;
+    let results = fanout::each(&all, |r| async move { r.user_exists(hub, user).await }).await;
+    Ok(exists(hub, fanout::any(results, "the existence check")?))
 }
 
 /// `GET /api/hubs/{hub}/groups/{group}`.
@@ -42,7 +47,10 @@ pub async fn group(
     State(s): State<AppState>,
     PathParams((hub, group)): PathParams<(String, String)>,
 ) -> Result<Response, ApiError> {
-    Ok(exists(&hub, s.rest()?.group_exists(&hub, &group).await?))
+    let (hub, group) = (hub.as_str(), group.as_str());
+    let all = s.endpoints()?.targets(None)?;
+    let results = fanout::each(&all, |r| async move { r.group_exists(hub, group).await }).await;
+    Ok(exists(hub, fanout::any(results, "the existence check")?))
 }
 
 /// `GET /api/hubs/{hub}/users/{user}/groups/{group}`.
@@ -50,10 +58,14 @@ pub async fn user_in_group(
     State(s): State<AppState>,
     PathParams((hub, user, group)): PathParams<(String, String, String)>,
 ) -> Result<Response, ApiError> {
-    Ok(exists(
-        &hub,
-        s.rest()?.user_in_group(&hub, &group, &user).await?,
-    ))
+    let (hub, user, group) = (hub.as_str(), user.as_str(), group.as_str());
+    let all = s.endpoints()?.targets(None)?;
+    let results = fanout::each(
+        &all,
+        |r| async move { r.user_in_group(hub, group, user).await },
+    )
+    .await;
+    Ok(exists(hub, fanout::any(results, "the existence check")?))
 }
 
 /// `GET /api/hubs/{hub}/connections/{connectionId}`.
@@ -61,7 +73,10 @@ pub async fn connection(
     State(s): State<AppState>,
     PathParams((hub, id)): PathParams<(String, String)>,
 ) -> Result<Response, ApiError> {
-    Ok(exists(&hub, s.rest()?.connection_exists(&hub, &id).await?))
+    let (hub, id) = (hub.as_str(), id.as_str());
+    let all = s.endpoints()?.targets(None)?;
+    let results = fanout::each(&all, |r| async move { r.connection_exists(hub, id).await }).await;
+    Ok(exists(hub, fanout::any(results, "the existence check")?))
 }
 
 /// `DELETE /api/hubs/{hub}/connections/{connectionId}?reason=`.
@@ -70,9 +85,14 @@ pub async fn close_connection(
     PathParams((hub, id)): PathParams<(String, String)>,
     q: CloseQuery,
 ) -> Result<Response, ApiError> {
-    s.rest()?
-        .close_connection(&hub, &id, q.reason.as_deref())
-        .await?;
+    let (h, i, reason) = (hub.as_str(), id.as_str(), q.reason.as_deref());
+    let all = s.endpoints()?.targets(None)?;
+    let results = fanout::each(
+        &all,
+        |r| async move { r.close_connection(h, i, reason).await },
+    )
+    .await;
+    fanout::all(results, "the close")?;
     Ok(
         axum::Json(json!({ "hub": hub.to_lowercase(), "closed": { "connectionId": id } }))
             .into_response(),
@@ -88,9 +108,10 @@ pub async fn close_hub(
 ) -> Result<Response, ApiError> {
     let (reason, excluded) = close_options(q, b).await?;
     names::validate_hub(&hub)?;
-    s.rest()?
-        .close_all(&hub, &excluded, reason.as_deref())
-        .await?;
+    let (h, ex, why) = (hub.as_str(), excluded.as_slice(), reason.as_deref());
+    let all = s.endpoints()?.targets(None)?;
+    let results = fanout::each(&all, |r| async move { r.close_all(h, ex, why).await }).await;
+    fanout::all(results, "the close")?;
     Ok(
         axum::Json(json!({ "hub": hub.to_lowercase(), "closed": "all", "excluded": excluded }))
             .into_response(),
@@ -105,9 +126,15 @@ pub async fn close_group(
     b: Body,
 ) -> Result<Response, ApiError> {
     let (reason, excluded) = close_options(q, b).await?;
-    s.rest()?
-        .close_group(&hub, &group, &excluded, reason.as_deref())
-        .await?;
+    let (h, g, ex, why) = (
+        hub.as_str(),
+        group.as_str(),
+        excluded.as_slice(),
+        reason.as_deref(),
+    );
+    let all = s.endpoints()?.targets(None)?;
+    let results = fanout::each(&all, |r| async move { r.close_group(h, g, ex, why).await }).await;
+    fanout::all(results, "the close")?;
     Ok(axum::Json(
         json!({ "hub": hub.to_lowercase(), "closed": { "group": group }, "excluded": excluded }),
     )
@@ -122,9 +149,15 @@ pub async fn close_user(
     b: Body,
 ) -> Result<Response, ApiError> {
     let (reason, excluded) = close_options(q, b).await?;
-    s.rest()?
-        .close_user(&hub, &user, &excluded, reason.as_deref())
-        .await?;
+    let (h, u, ex, why) = (
+        hub.as_str(),
+        user.as_str(),
+        excluded.as_slice(),
+        reason.as_deref(),
+    );
+    let all = s.endpoints()?.targets(None)?;
+    let results = fanout::each(&all, |r| async move { r.close_user(h, u, ex, why).await }).await;
+    fanout::all(results, "the close")?;
     Ok(axum::Json(
         json!({ "hub": hub.to_lowercase(), "closed": { "userId": user }, "excluded": excluded }),
     )
@@ -147,53 +180,4 @@ async fn close_options(q: CloseQuery, b: Body) -> Result<(Option<String>, Vec<St
     excluded.extend(q.excluded);
     crate::service::rest::check_excluded(&excluded)?;
     Ok((parsed.reason.or(q.reason), excluded))
-}
-
-/// `GET /api/health`: `200 {"service":"healthy"}` when the service answers its health API;
-/// otherwise `503` with `unhealthy` (it answered with another status), `unauthorized` (it
-/// refused this app's access key: a configuration problem, logged as an error) or
-/// `unreachable`. Under Entra ID (`AuthType=…`) the answer also has `"identity"`: `"ok"`, or
-/// why no Entra token could be had (then `service` is `unknown`) or why the service refused it
-/// (the temporary key could not be fetched with it).
-pub async fn health(State(s): State<AppState>) -> Response {
-    use crate::service::rest::RestError;
-    use axum::http::StatusCode;
-    let rest = match s.rest() {
-        Ok(rest) => rest,
-        Err(e) => return e.into_response(),
-    };
-    let mut identity = rest.uses_entra().then(|| "ok".to_string());
-    let state = match rest.health().await {
-        Ok(true) => "healthy",
-        Ok(false) => "unhealthy",
-        Err(RestError::Identity(e)) => {
-            identity = Some(e.to_string());
-            "unknown"
-        }
-        Err(e @ RestError::Service { .. }) => {
-            tracing::error!("health: SignalR Service refused this app's credentials; check AccessKey in AzureSignalRConnectionString, or the identity's role assignment under AuthType: {e}");
-            "unauthorized"
-        }
-        Err(_) => "unreachable",
-    };
-    // The service's health API takes no token: under Entra ID, asking for the temporary key
-    // shows whether the service accepts the app's token and role (cached 55 minutes).
-    if identity.as_deref() == Some("ok") {
-        if let Ok(service) = s.service() {
-            if let Err(e) = service.signer.minter().await {
-                identity = Some(e.message);
-            }
-        }
-    }
-    let identity_ok = identity.as_deref().is_none_or(|i| i == "ok");
-    let status = if state == "healthy" && identity_ok {
-        StatusCode::OK
-    } else {
-        StatusCode::SERVICE_UNAVAILABLE
-    };
-    let body = match identity {
-        Some(identity) => json!({ "service": state, "identity": identity }),
-        None => json!({ "service": state }),
-    };
-    (status, axum::Json(body)).into_response()
 }

@@ -10,6 +10,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::body::{self, present};
+use super::endpoints::{fanout, narrow};
 use super::error::ApiError;
 use super::extract::PathParams;
 use super::AppState;
@@ -44,9 +45,8 @@ struct RawMessage {
     connection_id: Option<String>,
     #[serde(alias = "excludedConnectionIds", default)]
     excluded: Option<Vec<String>>,
-    /// Multi-endpoint routing of the binding; accepted and ignored (one endpoint).
+    /// The endpoints to send to (all when absent), as the binding's endpoint objects or names.
     #[serde(default)]
-    #[allow(dead_code)]
     endpoints: Option<Value>,
 }
 
@@ -73,6 +73,8 @@ pub struct Message {
     pub payload: Payload,
     /// Who receives it.
     pub recipients: Recipients,
+    /// The endpoints it goes to, by name (`None` = every endpoint).
+    pub endpoints: Option<Vec<String>>,
 }
 
 impl Message {
@@ -83,6 +85,7 @@ impl Message {
                 "target is missing: name the client method to call",
             )
         })?;
+        let endpoints = narrow::names(raw.endpoints.as_ref())?;
         let excluded = raw.excluded.unwrap_or_default();
         crate::service::rest::check_excluded(&excluded)?;
         let recipients = if let Some(id) = present(raw.connection_id) {
@@ -103,6 +106,7 @@ impl Message {
                 arguments: raw.arguments.unwrap_or_default(),
             },
             recipients,
+            endpoints,
         })
     }
 
@@ -154,11 +158,28 @@ async fn send(state: AppState, hub: String, body: Body) -> Result<Response, ApiE
     names::validate_hub(&hub)?;
     let bytes = body::read(body).await?;
     let messages = parse_body(&bytes, state.settings().max_batch)?;
-    let rest = state.rest()?;
+    let endpoints = state.endpoints()?;
     let total = messages.len();
-    for (i, message) in messages.iter().enumerate() {
-        if let Err(e) = message.apply(rest, &hub).await {
-            return Err(ApiError::from(e)
+    // Every name is checked before anything is sent.
+    let targets = messages
+        .iter()
+        .enumerate()
+        .map(|(i, m)| {
+            endpoints.targets(m.endpoints.as_deref()).map_err(|e| {
+                e.context(format!("message {} of {total}", i + 1))
+                    .with_details(json!({ "index": i }))
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    for (i, (message, targets)) in messages.iter().zip(&targets).enumerate() {
+        let hub = hub.as_str();
+        let results = fanout::each(
+            targets,
+            |rest| async move { message.apply(&rest, hub).await },
+        )
+        .await;
+        if let Err(e) = fanout::all(results, "the message") {
+            return Err(e
                 .context(format!(
                     "message {} of {total} was not sent ({} before it were)",
                     i + 1,

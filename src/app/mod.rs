@@ -6,11 +6,13 @@ pub mod body;
 pub mod content_type;
 pub mod cors;
 pub mod demo;
+pub mod endpoints;
 pub mod error;
 pub mod extract;
 pub mod forward;
 pub mod functions;
 pub mod groups;
+pub mod health;
 pub mod identity;
 pub mod keys;
 pub mod manage;
@@ -28,13 +30,14 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 
-use crate::app::settings::{ServiceMode, Settings};
+use crate::app::settings::{EndpointType, ServiceMode, Settings};
 use crate::service::connection_string::AuthType;
 use crate::service::entra::signer::EntraSigner;
 use crate::service::entra::{EntraCredential, TokenSource};
 use crate::service::rest::{RestClient, RestOptions};
 use crate::service::token::TokenMinter;
 use crate::service::{ConnectionString, Secret};
+use endpoints::{Endpoint, Endpoints};
 use error::ApiError;
 use functions::{AuthLevel, BodyKind, Function, FUNCTIONS};
 use identity::Authenticator;
@@ -45,10 +48,8 @@ pub struct AppState(Arc<Inner>);
 
 struct Inner {
     settings: Settings,
-    service: Result<Service, ApiError>,
-    access_key: Option<Secret>,
+    endpoints: Result<Endpoints, ApiError>,
     authenticator: Authenticator,
-    client_base: Option<String>,
     webpubsub: webpubsub::WebPubSub,
 }
 
@@ -76,6 +77,9 @@ pub struct Service {
     pub signer: ClientSigner,
     /// Calls the REST API.
     pub rest: RestClient,
+    /// The same client without retries: for an endpoint known to be offline, so that a send to
+    /// several endpoints is not held up by one that is down (the probe brings it back).
+    pub fail_fast: RestClient,
 }
 
 impl AppState {
@@ -91,52 +95,17 @@ impl AppState {
         connection: Option<&ConnectionString>,
         identity: Option<TokenSource>,
     ) -> Self {
-        let service = match connection {
-            None => Err(ApiError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "NotConfigured",
-                "AzureSignalRConnectionString is not set; add it to the app settings",
-            )),
-            Some(cs) if *cs.auth() != AuthType::AccessKey => identity
-                .map_or_else(|| TokenSource::from_auth(cs.auth()), Ok)
-                .and_then(EntraCredential::new)
-                .map_err(ApiError::from)
-                .and_then(|credential| {
-                    Ok(Service {
-                        rest: RestClient::with_entra(
-                            cs,
-                            RestOptions::default(),
-                            credential.clone(),
-                        )?,
-                        signer: ClientSigner::Entra(EntraSigner::new(cs, credential)),
-                    })
-                }),
-            // One minter for the key: the REST client's, which also signs client tokens.
-            Some(cs) => RestClient::new(cs, RestOptions::default())
-                .map_err(ApiError::from)
-                .and_then(|rest| {
-                    let minter = rest.key_minter().cloned().ok_or_else(|| {
-                        ApiError::new(
-                            StatusCode::INTERNAL_SERVER_ERROR,
-                            "Misconfigured",
-                            "AzureSignalRConnectionString has no AccessKey",
-                        )
-                    })?;
-                    Ok(Service {
-                        signer: ClientSigner::AccessKey(minter),
-                        rest,
-                    })
-                }),
-        };
+        let endpoints = build_endpoints(&settings, connection, identity);
+        if let Ok(endpoints) = &endpoints {
+            endpoints.start_probe();
+        }
         let authenticator = Authenticator::new(settings.identity.clone());
         let webpubsub = webpubsub::WebPubSub::new(settings.webpubsub.clone());
         Self(Arc::new(Inner {
             webpubsub,
             settings,
-            service,
-            access_key: connection.and_then(|cs| cs.access_key().cloned()),
+            endpoints,
             authenticator,
-            client_base: connection.map(ConnectionString::client_base),
         }))
     }
 
@@ -145,24 +114,23 @@ impl AppState {
         &self.0.settings
     }
 
-    /// The service, or the reason it is not available.
-    pub fn service(&self) -> Result<&Service, ApiError> {
-        self.0.service.as_ref().map_err(Clone::clone)
+    /// The service endpoints, or the reason there are none.
+    pub fn endpoints(&self) -> Result<&Endpoints, ApiError> {
+        self.0.endpoints.as_ref().map_err(Clone::clone)
     }
 
-    /// The REST client, or the reason it is not available.
-    pub fn rest(&self) -> Result<&RestClient, ApiError> {
-        Ok(&self.service()?.rest)
-    }
-
-    /// The connection string's access key, which signs upstream requests.
-    pub fn access_key(&self) -> Option<&Secret> {
-        self.0.access_key.as_ref()
+    /// The access keys of every endpoint, which sign upstream requests.
+    pub fn access_keys(&self) -> Vec<&Secret> {
+        self.0
+            .endpoints
+            .as_ref()
+            .map(|e| e.access_keys().collect())
+            .unwrap_or_default()
     }
 
     /// The service's client endpoint (where clients connect), for the demo page's CSP.
     pub fn client_base(&self) -> Option<&str> {
-        self.0.client_base.as_deref()
+        self.0.endpoints.as_ref().ok().map(Endpoints::client_base)
     }
 
     /// Who is calling.
@@ -174,6 +142,85 @@ impl AppState {
     pub fn webpubsub(&self) -> &webpubsub::WebPubSub {
         &self.0.webpubsub
     }
+}
+
+impl Service {
+    /// The service of one connection string: an access key signs client tokens and REST calls,
+    /// or under `AuthType=…` an Entra ID credential (`identity`, else read from the environment).
+    pub fn build(cs: &ConnectionString, identity: Option<TokenSource>) -> Result<Self, ApiError> {
+        if *cs.auth() != AuthType::AccessKey {
+            let credential = identity
+                .map_or_else(|| TokenSource::from_auth(cs.auth()), Ok)
+                .and_then(EntraCredential::new)?;
+            return Ok(Self {
+                rest: RestClient::with_entra(cs, RestOptions::default(), credential.clone())?,
+                fail_fast: RestClient::with_entra(cs, no_retries(), credential.clone())?,
+                signer: ClientSigner::Entra(EntraSigner::new(cs, credential)),
+            });
+        }
+        // One minter for the key: the REST client's, which also signs client tokens.
+        let rest = RestClient::new(cs, RestOptions::default())?;
+        let minter = rest.key_minter().cloned().ok_or_else(|| {
+            ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "Misconfigured",
+                "the connection string has no AccessKey",
+            )
+        })?;
+        Ok(Self {
+            signer: ClientSigner::AccessKey(minter),
+            fail_fast: RestClient::new(cs, no_retries())?,
+            rest,
+        })
+    }
+}
+
+fn no_retries() -> RestOptions {
+    RestOptions {
+        max_retries: 0,
+        ..RestOptions::default()
+    }
+}
+
+/// The endpoint set: `connection` (`AzureSignalRConnectionString`, the unnamed primary) and the
+/// named endpoints of the settings. An endpoint that cannot be set up is the error, named.
+fn build_endpoints(
+    settings: &Settings,
+    connection: Option<&ConnectionString>,
+    identity: Option<TokenSource>,
+) -> Result<Endpoints, ApiError> {
+    let mut list = Vec::new();
+    if let Some(cs) = connection {
+        let service = Service::build(cs, identity)?;
+        list.push(Endpoint::new(
+            String::new(),
+            EndpointType::Primary,
+            service,
+            cs,
+        ));
+    }
+    for setting in &settings.endpoints {
+        let service = Service::build(&setting.connection, None).map_err(|e| {
+            e.context(format!(
+                "endpoint {:?} ({}) of Azure:SignalR:Endpoints",
+                setting.name, setting.kind
+            ))
+        })?;
+        list.push(Endpoint::new(
+            setting.name.clone(),
+            setting.kind,
+            service,
+            &setting.connection,
+        ));
+    }
+    if list.is_empty() {
+        return Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "NotConfigured",
+            "AzureSignalRConnectionString is not set; add it (or Azure:SignalR:Endpoints:<name>) to the app settings",
+        ));
+    }
+    Ok(Endpoints::new(list, settings.endpoint_probe))
 }
 
 /// The app's router: `GET /` for the host's readiness ping, then one route per function.

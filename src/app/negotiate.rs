@@ -40,7 +40,7 @@ pub async fn named_hub(
 
 async fn negotiate(state: &AppState, hub: &str, headers: &HeaderMap) -> Result<Response, ApiError> {
     names::validate_hub(hub)?;
-    let service = state.service()?;
+    let service = &state.endpoints()?.pick_for_client()?.service;
     let caller = state
         .authenticator()
         .authenticate(headers)

@@ -14,10 +14,12 @@ use crate::service::transports::Transports;
 use crate::service::{ConnectionString, Secret};
 
 mod emulator_entra;
+pub mod endpoints;
 mod identity_connection;
 mod listen;
 pub mod value;
 pub use emulator_entra::EmulatorAuth;
+pub use endpoints::{EndpointArgs, EndpointSetting, EndpointType};
 pub use identity_connection::IdentityConnection;
 pub use listen::ListenAddress;
 pub use value::SettingsError;
@@ -62,6 +64,13 @@ pub struct ServeArgs {
     /// [setting AzureSignalRConnectionString__serviceUri, __credential, …] The identity-based form.
     #[arg(skip)]
     pub identity_connection: IdentityConnection,
+    /// [setting Azure:SignalR:Endpoints:<name>[:primary|:secondary], or with `__`] More endpoints.
+    #[arg(skip)]
+    pub endpoints: EndpointArgs,
+    /// Seconds between health probes of each endpoint when there are several (1..=3600,
+    /// default 10; each wait is jittered by ±20 %).
+    #[arg(long, env = "SIGNALR_ENDPOINT_PROBE_SECONDS")]
+    pub endpoint_probe_seconds: Option<String>,
     /// Default hub for routes without `{hub}` (AzureSignalRHubName, default `default`).
     #[arg(long, env = "AzureSignalRHubName")]
     pub hub: Option<String>,
@@ -155,6 +164,8 @@ pub enum ServiceMode {
     Remote(Box<ConnectionString>),
     /// No connection string outside the host: start the embedded emulator.
     LocalEmulator,
+    /// No `AzureSignalRConnectionString`, but named endpoints (`Azure:SignalR:Endpoints:*`).
+    NamedEndpoints,
     /// No connection string under the host, but Web PubSub is configured: the SignalR routes
     /// answer that AzureSignalRConnectionString is not set, the Web PubSub routes work.
     NotConfigured,
@@ -167,6 +178,10 @@ pub struct Settings {
     pub listen: ListenAddress,
     /// The service.
     pub service: ServiceMode,
+    /// The named endpoints besides `AzureSignalRConnectionString` (the unnamed primary).
+    pub endpoints: Vec<EndpointSetting>,
+    /// Time between health probes of the endpoints (when there are several).
+    pub endpoint_probe: Duration,
     /// How the embedded emulator (local stack only) authenticates the app.
     pub emulator_auth: EmulatorAuth,
     /// The faults the embedded emulator (local stack only) injects from the start, as given
@@ -211,6 +226,7 @@ impl ServeArgs {
         self.host_port = std::env::var("FUNCTIONS_CUSTOMHANDLER_PORT").ok();
         self.connection_string = std::env::var("AzureSignalRConnectionString").ok();
         self.identity_connection = IdentityConnection::from_env();
+        self.endpoints = EndpointArgs::from_env();
         self.webpubsub.connection_string = std::env::var("WebPubSubConnectionString").ok();
         self
     }
@@ -226,7 +242,23 @@ impl Settings {
     pub fn from_args(args: ServeArgs) -> Result<Self, SettingsError> {
         let listen = ListenAddress::from_args(&args)?;
         let webpubsub = WebPubSubSettings::from_args(args.webpubsub.clone())?;
-        let service = service_mode(&args, listen.under_host, webpubsub.connection.is_some())?;
+        let endpoints = args.endpoints.parse()?;
+        let single = nonempty(args.connection_string.clone()).is_some()
+            || !args.identity_connection.0.is_empty();
+        let service = if !single && !endpoints.is_empty() {
+            ServiceMode::NamedEndpoints
+        } else {
+            service_mode(&args, listen.under_host, webpubsub.connection.is_some())?
+        };
+        let endpoint_probe = Duration::from_secs(
+            number(
+                "SIGNALR_ENDPOINT_PROBE_SECONDS",
+                args.endpoint_probe_seconds.clone(),
+                1..=3600,
+                "a number of seconds from 1 to 3600",
+            )?
+            .unwrap_or(10),
+        );
         let identity = identity_settings(&args)?;
         let hub = nonempty(args.hub).unwrap_or_else(|| "default".into());
         names::validate_hub(&hub).map_err(|e| err("AzureSignalRHubName", e.to_string()))?;
@@ -273,6 +305,8 @@ impl Settings {
         Ok(Self {
             listen,
             service,
+            endpoints,
+            endpoint_probe,
             emulator_auth: EmulatorAuth::parse(args.emulator_entra)?,
             emulator_faults: nonempty(args.emulator_faults),
             hub,

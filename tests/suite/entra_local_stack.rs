@@ -76,10 +76,13 @@ async fn local_stack_in_entra_mode_runs_with_no_key() {
         .send()
         .await
         .unwrap();
+    let health = r.json::<Value>().await.unwrap();
     assert_eq!(
-        r.json::<Value>().await.unwrap(),
-        json!({"service": "healthy", "identity": "ok"})
+        (&health["service"], &health["identity"]),
+        (&json!("healthy"), &json!("ok")),
+        "{health}"
     );
+    assert_eq!(health["endpoints"][0]["identity"], "ok", "{health}");
 
     // A client connects to the emulator with the app's token.
     let r = http

@@ -15,6 +15,7 @@ mod webpubsub_emulator_support;
 mod webpubsub_support;
 
 mod app_demo;
+mod app_endpoints;
 mod app_host;
 mod app_identity;
 mod app_logs;

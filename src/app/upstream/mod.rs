@@ -20,6 +20,7 @@ use super::topics::{self, HubMethod};
 use super::{body, AppState};
 use crate::service::hub_protocol::{self, msgpack, HubMessage, Protocol};
 use crate::service::names;
+use crate::service::rest::RestClient;
 use crate::service::Secret;
 use connection_event::ConnectionEvent;
 use request::{check_content_type, check_signature, BodyFormat, Request};
@@ -45,6 +46,7 @@ pub async fn receive(State(state): State<AppState>, headers: HeaderMap, body: Bo
 
 async fn handle(state: &AppState, headers: &HeaderMap, body: Body) -> Result<Response, ApiError> {
     check_signature(state, headers)?;
+    let rest = caller_rest(state, headers);
     let format = check_content_type(headers)?;
     let request = Request::from_headers(headers)?;
     let bytes = body::read(body).await?;
@@ -67,7 +69,7 @@ async fn handle(state: &AppState, headers: &HeaderMap, body: Body) -> Result<Res
     match message {
         ConnectionEvent::Connected => {
             tracing::info!(hub = %request.hub, connection = %request.connection_id, user = ?request.user_id, "client connected");
-            join_groups(state, &request).await;
+            join_groups(state, &rest, &request).await;
             if let Some(webhook) = &settings.upstream.forward {
                 let _ = webhook.forward(&event).await;
             }
@@ -85,7 +87,7 @@ async fn handle(state: &AppState, headers: &HeaderMap, body: Body) -> Result<Res
             target,
             arguments,
         } => {
-            let outcome = invoke(state, &request, target, arguments, &event).await;
+            let outcome = invoke(state, &rest, &request, target, arguments, &event).await;
             if let Err(error) = &outcome {
                 tracing::info!(hub = %request.hub, connection = %request.connection_id, method = %target, "hub method failed: {error}");
             }
@@ -112,9 +114,26 @@ async fn handle(state: &AppState, headers: &HeaderMap, body: Body) -> Result<Res
     }
 }
 
+/// The REST client of the endpoint that sent this request: the one whose access key signed it
+/// (the first endpoint when none did, e.g. under Entra ID or with a secondary key). Built-in
+/// methods and connect-time groups act there, where the connection lives.
+fn caller_rest(state: &AppState, headers: &HeaderMap) -> Result<RestClient, ApiError> {
+    let endpoints = state.endpoints()?;
+    let signature = headers.get("x-asrs-signature").map(HeaderValue::as_bytes);
+    let connection_id = headers
+        .get("x-asrs-connection-id")
+        .map_or(&[][..], HeaderValue::as_bytes);
+    Ok(endpoints
+        .caller(signature, connection_id)
+        .service
+        .rest
+        .clone())
+}
+
 /// Runs a built-in method, or forwards an unknown one to the webhook.
 async fn invoke(
     state: &AppState,
+    rest: &Result<RestClient, ApiError>,
     request: &Request,
     target: &str,
     arguments: &[Value],
@@ -123,7 +142,7 @@ async fn invoke(
     let settings = state.settings();
     match HubMethod::parse(target, arguments) {
         Some(Ok(method)) => {
-            let rest = state.rest().map_err(|e| {
+            let rest = rest.as_ref().map_err(|e| {
                 tracing::error!("hub method {target} cannot run: {}", e.message);
                 format!("{target} failed: the app cannot reach SignalR Service")
             })?;
@@ -148,12 +167,12 @@ async fn invoke(
 }
 
 /// Joins the connection to the configured groups; failures are logged, never fatal.
-async fn join_groups(state: &AppState, request: &Request) {
+async fn join_groups(state: &AppState, rest: &Result<RestClient, ApiError>, request: &Request) {
     let templates = &state.settings().upstream.connect_groups;
     if templates.is_empty() {
         return;
     }
-    let rest = match state.rest() {
+    let rest = match rest {
         Ok(rest) => rest,
         Err(e) => {
             tracing::error!("cannot join groups on connect: {}", e.message);

@@ -16,7 +16,7 @@ use crate::service::user_claims::{self, UserClaims};
 /// a connection id there is nothing to check the signature against, so that is a 401 as well.
 pub(super) fn check_signature(state: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
     let keys = state
-        .access_key()
+        .access_keys()
         .into_iter()
         .chain(&state.settings().upstream.secondary_keys);
     let given = headers.get("x-asrs-signature").map(HeaderValue::as_bytes);

@@ -1,0 +1,63 @@
+//! `GET /api/health`: checks every endpoint now (its health API, and under Entra ID whether the
+//! app's identity is accepted) and records the result as the probe would.
+//!
+//! With one endpoint the answer is as it always was, `{"service": state}` (plus `"identity"`
+//! under Entra ID): `200` when `healthy`, else `503` with `unhealthy` (another status from the
+//! health API), `unauthorized` (the service refused this app's credentials: a configuration
+//! problem, logged as an error), `unreachable`, or `unknown` when no Entra ID token could be
+//! had. Every answer also lists `"endpoints"`: each endpoint's `name`, `type`, `endpoint` (its
+//! URL), `state`, `online` and, under Entra ID, `identity`. With several endpoints `service` is
+//! `healthy` when all are, `degraded` when some are (still `200`: the app can serve), and
+//! `unavailable` with `503` when none is. No key or token is ever part of the answer.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde_json::{json, Value};
+
+use super::endpoints::probe;
+use super::AppState;
+
+/// Handler of `/api/health`.
+pub async fn route(State(s): State<AppState>) -> Response {
+    let endpoints = match s.endpoints() {
+        Ok(endpoints) => endpoints,
+        Err(e) => return e.into_response(),
+    };
+    let list = endpoints.all();
+    let found = futures_util::future::join_all(
+        list.iter()
+            .map(|e| probe::check(e, crate::service::rest::HEALTH_TIMEOUT)),
+    )
+    .await;
+    let mut listed: Vec<Value> = Vec::new();
+    for (endpoint, health) in list.iter().zip(&found) {
+        if list.len() > 1 {
+            endpoint.set_health(health.clone());
+        }
+        let mut entry = endpoint.describe();
+        entry["state"] = json!(health.state);
+        entry["online"] = json!(health.online);
+        if let Some(identity) = &health.identity {
+            entry["identity"] = json!(identity);
+        }
+        listed.push(entry);
+    }
+    let online = found.iter().filter(|h| h.online).count();
+    let status = if online > 0 {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    let mut body = match found.as_slice() {
+        [only] => match &only.identity {
+            Some(identity) => json!({ "service": only.state, "identity": identity }),
+            None => json!({ "service": only.state }),
+        },
+        _ if online == found.len() => json!({ "service": "healthy" }),
+        _ if online > 0 => json!({ "service": "degraded" }),
+        _ => json!({ "service": "unavailable" }),
+    };
+    body["endpoints"] = Value::Array(listed);
+    (status, axum::Json(body)).into_response()
+}
