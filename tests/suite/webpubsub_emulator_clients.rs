@@ -6,7 +6,7 @@ use crate::webpubsub_emulator_support;
 
 use std::time::Duration;
 
-use futures_util::SinkExt;
+use futures_util::{SinkExt, StreamExt};
 use serde_json::json;
 use serverless_signalr::service::connection_string::DEV_ACCESS_KEY;
 use tokio_tungstenite::tungstenite::Message;
@@ -286,6 +286,33 @@ async fn simple_clients_send_to_a_group_with_the_role() {
     let (code, reason) = event.closed().await;
     assert_eq!(code, 1008);
     assert!(reason.contains("no event handler"), "{reason}");
+}
+
+#[tokio::test]
+async fn a_simple_client_is_reachable_as_soon_as_it_has_its_101() {
+    let wps = spawn().await;
+    let ws = wps.base.replace("http", "ws");
+    // Without a `connected` frame a simple client cannot wait for anything: the send right after
+    // the upgrade must reach it (repeated, since losing the race was not certain each time).
+    for n in 0..30 {
+        let user = format!("u{n}");
+        let token = client_token(&wps, HUB, Some(&user), &[], &[]);
+        let (mut raw, _) = open_url(
+            &format!("{ws}/client/hubs/{HUB}?access_token={token}"),
+            None,
+        )
+        .await
+        .unwrap();
+        let path = format!("/api/hubs/{HUB}/users/{user}/:send");
+        assert_eq!(wps.send_json(&path, json!(n)).await, 202);
+        let frame = tokio::time::timeout(Duration::from_secs(5), raw.next())
+            .await
+            .unwrap_or_else(|_| panic!("send {n} never arrived"));
+        match frame {
+            Some(Ok(Message::Text(text))) => assert_eq!(text.as_str(), n.to_string()),
+            other => panic!("send {n}: {other:?}"),
+        }
+    }
 }
 
 #[tokio::test]

@@ -233,7 +233,9 @@ async fn connect(
         Some(p) => ws.protocols([p]),
         None => ws,
     };
-    Ok(ws.on_upgrade(move |socket| socket::run_new(shared, session, socket)))
+    // Registered before the 101 goes out, so whoever got it can be reached at once.
+    let registered = socket::register_new(&shared, session);
+    Ok(ws.on_upgrade(move |socket| socket::run_new(registered, socket)))
 }
 
 /// The `connect` event's body: claims, query, headers and subprotocols as string lists.

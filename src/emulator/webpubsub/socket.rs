@@ -49,8 +49,20 @@ pub struct Session {
     pub roles: Vec<String>,
 }
 
-/// Runs a new connection's socket.
-pub async fn run_new(shared: Arc<Shared>, session: Session, socket: WebSocket) {
+/// A new connection, registered before its WebSocket upgrade is answered: once the client has
+/// the 101, REST calls and other clients already reach it (frames wait in its outbox). If the
+/// upgrade fails, dropping it ends the connection as a client that left.
+pub struct Registered {
+    shared: Arc<Shared>,
+    ctx: Context,
+    kind: ClientKind,
+    mode: Mode,
+    out: Outbox,
+    reader: Option<OutboxReader>,
+}
+
+/// Registers a new connection, queues its `connected` frame and tells the event handler.
+pub fn register_new(shared: &Arc<Shared>, session: Session) -> Registered {
     let (out, reader) = outbox(shared.config.max_queued_bytes);
     let id = session.ctx.connection_id.clone();
     let mut conn = Conn::new(
@@ -76,18 +88,42 @@ pub async fn run_new(shared: Arc<Shared>, session: Session, socket: WebSocket) {
         );
     }
     fire(
-        &shared,
+        shared,
         &session.ctx,
         Event::System("connected"),
         b"{}".to_vec(),
     );
-    serve(
-        shared,
-        session.ctx,
-        session.kind,
-        session.mode,
-        0,
+    Registered {
+        shared: Arc::clone(shared),
+        ctx: session.ctx,
+        kind: session.kind,
+        mode: session.mode,
         out,
+        reader: Some(reader),
+    }
+}
+
+impl Drop for Registered {
+    fn drop(&mut self) {
+        // Still holding the reader: the socket never ran.
+        if self.reader.is_some() {
+            end(&self.shared, &self.ctx, 0, true, false);
+        }
+    }
+}
+
+/// Runs a registered connection's socket.
+pub async fn run_new(mut registered: Registered, socket: WebSocket) {
+    let Some(reader) = registered.reader.take() else {
+        return;
+    };
+    serve(
+        Arc::clone(&registered.shared),
+        registered.ctx.clone(),
+        registered.kind,
+        registered.mode.clone(),
+        0,
+        registered.out.clone(),
         reader,
         socket,
     )
@@ -223,6 +259,11 @@ async fn serve(
     }
     writer.abort();
     let recoverable = client_left && !out.is_closed();
+    end(&shared, &ctx, generation, client_left, recoverable);
+}
+
+/// A socket ended: the connection waits for recovery, or is gone and the handler is told.
+fn end(shared: &Arc<Shared>, ctx: &Context, generation: u64, client_left: bool, recoverable: bool) {
     match shared
         .registry
         .end_socket(&ctx.connection_id, generation, recoverable)
@@ -234,8 +275,8 @@ async fn serve(
                 "the service closed the connection"
             };
             fire(
-                &shared,
-                &ctx,
+                shared,
+                ctx,
                 Event::System("disconnected"),
                 serde_json::json!({ "reason": reason })
                     .to_string()
