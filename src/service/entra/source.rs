@@ -10,7 +10,7 @@ use super::certificate::ClientCertificate;
 use super::client_secret::ClientSecret;
 use super::managed_identity::ManagedIdentity;
 use super::workload_identity::WorkloadIdentity;
-use super::{AccessToken, EntraError};
+use super::{AccessToken, EntraError, Resource};
 use crate::service::connection_string::{AppCredential, AuthType};
 use crate::service::secret::Secret;
 
@@ -130,12 +130,16 @@ impl TokenSource {
         }
     }
 
-    pub(super) async fn fetch(&self, http: &reqwest::Client) -> Result<AccessToken, EntraError> {
+    pub(super) async fn fetch(
+        &self,
+        http: &reqwest::Client,
+        resource: Resource,
+    ) -> Result<AccessToken, EntraError> {
         match self {
-            Self::ManagedIdentity(m) => m.fetch(http).await,
-            Self::ClientSecret(c) => c.fetch(http).await,
-            Self::Certificate(c) => c.fetch(http).await,
-            Self::WorkloadIdentity(w) => w.fetch(http).await,
+            Self::ManagedIdentity(m) => m.fetch(http, resource).await,
+            Self::ClientSecret(c) => c.fetch(http, resource).await,
+            Self::Certificate(c) => c.fetch(http, resource).await,
+            Self::WorkloadIdentity(w) => w.fetch(http, resource).await,
         }
     }
 }
