@@ -154,14 +154,26 @@ async fn close_options(q: CloseQuery, b: Body) -> Result<(Option<String>, Vec<St
 /// refused this app's access key: a configuration problem, logged as an error) or
 /// `unreachable`. Under Entra ID (`AuthType=…`) the answer also has `"identity"`: `"ok"`, or
 /// why no Entra token could be had (then `service` is `unknown`) or why the service refused it
-/// (the temporary key could not be fetched with it).
+/// (the temporary key could not be fetched with it). When Web PubSub is reached with Entra ID,
+/// `"webpubsub": {"service", "identity"}` reports it the same way (and alone when SignalR is
+/// not configured).
 pub async fn health(State(s): State<AppState>) -> Response {
     use crate::service::rest::RestError;
     use axum::http::StatusCode;
-    let rest = match s.rest() {
-        Ok(rest) => rest,
-        Err(e) => return e.into_response(),
+    let webpubsub = crate::app::webpubsub::health::entra_state(s.webpubsub()).await;
+    let rest = match (s.rest(), webpubsub) {
+        (Ok(rest), webpubsub) => (rest, webpubsub),
+        (Err(e), None) => return e.into_response(),
+        (Err(_), Some((ok, webpubsub))) => {
+            let status = if ok {
+                StatusCode::OK
+            } else {
+                StatusCode::SERVICE_UNAVAILABLE
+            };
+            return (status, axum::Json(json!({ "webpubsub": webpubsub }))).into_response();
+        }
     };
+    let (rest, webpubsub) = rest;
     let mut identity = rest.uses_entra().then(|| "ok".to_string());
     let state = match rest.health().await {
         Ok(true) => "healthy",
@@ -186,14 +198,18 @@ pub async fn health(State(s): State<AppState>) -> Response {
         }
     }
     let identity_ok = identity.as_deref().is_none_or(|i| i == "ok");
-    let status = if state == "healthy" && identity_ok {
+    let webpubsub_ok = webpubsub.as_ref().is_none_or(|(ok, _)| *ok);
+    let status = if state == "healthy" && identity_ok && webpubsub_ok {
         StatusCode::OK
     } else {
         StatusCode::SERVICE_UNAVAILABLE
     };
-    let body = match identity {
+    let mut body = match identity {
         Some(identity) => json!({ "service": state, "identity": identity }),
         None => json!({ "service": state }),
     };
+    if let Some((_, webpubsub)) = webpubsub {
+        body["webpubsub"] = webpubsub;
+    }
     (status, axum::Json(body)).into_response()
 }

@@ -18,7 +18,7 @@ mod identity_connection;
 mod listen;
 pub mod value;
 pub use emulator_entra::EmulatorAuth;
-pub use identity_connection::IdentityConnection;
+pub use identity_connection::{IdentityBased, IdentityConnection, IdentityNames};
 pub use listen::ListenAddress;
 pub use value::SettingsError;
 use value::{boolean, err, list, nonempty, number};
@@ -205,6 +205,8 @@ impl ServeArgs {
         self.connection_string = std::env::var("AzureSignalRConnectionString").ok();
         self.identity_connection = IdentityConnection::from_env();
         self.webpubsub.connection_string = std::env::var("WebPubSubConnectionString").ok();
+        self.webpubsub.identity_connection =
+            IdentityConnection::from_env_for(&IdentityNames::WEBPUBSUB);
         self
     }
 }

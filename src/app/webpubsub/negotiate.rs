@@ -60,7 +60,7 @@ async fn negotiate(state: &AppState, hub: &str, headers: &HeaderMap) -> Result<R
         lifetime: Some(settings.token_lifetime),
         ..Default::default()
     };
-    let access = service.minter.access(hub, &options)?;
+    let access = service.tokens.access(hub, &options).await?;
     let mut response = (StatusCode::OK, axum::Json(access)).into_response();
     response
         .headers_mut()
