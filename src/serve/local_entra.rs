@@ -8,11 +8,11 @@
 //! `AuthType=azure.msi` too (`docs/webpubsub.md` §6).
 
 use crate::emulator::entra::{EntraMode, IDENTITY_PATH};
+use crate::emulator::webpubsub::WebPubSubHandle;
 use crate::emulator::EmulatorHandle;
 use crate::service::connection_string::ConnectionStringError;
 use crate::service::entra::managed_identity::{ManagedIdentity, Protocol};
 use crate::service::entra::TokenSource;
-use crate::emulator::webpubsub::WebPubSubHandle;
 use crate::service::webpubsub::WebPubSubConnectionString;
 use crate::service::ConnectionString;
 

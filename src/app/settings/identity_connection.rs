@@ -51,7 +51,6 @@ macro_rules! identity_names {
     };
 }
 
-
 /// Read by the extension but without effect here (one tenant per app registration).
 const IGNORED: [&str; 2] = [
     "additionallyAllowedTenants",
@@ -177,7 +176,10 @@ impl IdentityConnection {
         };
         let (setting, example) = (names.setting, names.example);
         let uri = get(names.service_uri).ok_or_else(|| {
-            err(names.service_uri, format!("is missing: set it to {example} (the other {setting}__ settings need it)"))
+            err(
+                names.service_uri,
+                format!("is missing: set it to {example} (the other {setting}__ settings need it)"),
+            )
         })?;
         if uri.contains(';') {
             return Err(err(names.service_uri, format!("must be a URL such as {example}, not a connection string (put a connection string in {setting} instead)")));
@@ -186,10 +188,19 @@ impl IdentityConnection {
             return Err(err(names.certificate, format!("names a certificate in a certificate store, which this handler cannot read; use {setting}=Endpoint=…;AuthType=azure.app;ClientId=…;TenantId=…;ClientCert=<PEM file>; instead")));
         }
         if get(names.resource_id).is_some() {
-            return Err(err(names.resource_id, format!("is not supported; name the user-assigned identity by {}", names.client_id)));
+            return Err(err(
+                names.resource_id,
+                format!(
+                    "is not supported; name the user-assigned identity by {}",
+                    names.client_id
+                ),
+            ));
         }
         let conflict = |setting: &'static str, with: &str| {
-            err(setting, format!("cannot be used with {}={with}", names.credential))
+            err(
+                setting,
+                format!("cannot be used with {}={with}", names.credential),
+            )
         };
         let client_id = get(names.client_id);
         let tenant_id = get(names.tenant_id);

@@ -34,10 +34,10 @@ fn entra_verdict(mode: &EntraMode, token: &str) -> Option<Result<(), TokenError>
         Some(Value::Array(items)) => items.iter().filter_map(Value::as_str).collect(),
         _ => Vec::new(),
     };
-    if !audiences
-        .iter()
-        .any(|a| a.trim_end_matches('/').eq_ignore_ascii_case(WEBPUBSUB_RESOURCE))
-    {
+    if !audiences.iter().any(|a| {
+        a.trim_end_matches('/')
+            .eq_ignore_ascii_case(WEBPUBSUB_RESOURCE)
+    }) {
         return Some(Err(TokenError::EntraAudience {
             expected: WEBPUBSUB_RESOURCE,
             got: if audiences.is_empty() {

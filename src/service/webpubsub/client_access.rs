@@ -53,9 +53,7 @@ impl ClientTokens {
                 rest,
                 websocket_base,
             } => {
-                let token = rest
-                    .generate_token(hub, &generate_options(options))
-                    .await?;
+                let token = rest.generate_token(hub, &generate_options(options)).await?;
                 Ok(ClientAccess::new(
                     websocket_base,
                     hub,
@@ -101,9 +99,15 @@ mod tests {
         let o = generate_options(&options(3600, ClientProtocol::Default));
         assert_eq!((o.minutes_to_expire, o.client_type), (Some(60), None));
         let o = generate_options(&options(61, ClientProtocol::Mqtt));
-        assert_eq!((o.minutes_to_expire, o.client_type), (Some(2), Some("MQTT")));
+        assert_eq!(
+            (o.minutes_to_expire, o.client_type),
+            (Some(2), Some("MQTT"))
+        );
         let o = generate_options(&options(0, ClientProtocol::SocketIo));
         assert_eq!((o.minutes_to_expire, o.client_type), (Some(1), None));
-        assert_eq!(generate_options(&ClientTokenOptions::default()).minutes_to_expire, None);
+        assert_eq!(
+            generate_options(&ClientTokenOptions::default()).minutes_to_expire,
+            None
+        );
     }
 }

@@ -77,9 +77,10 @@ impl WebPubSubConnectionString {
         if auth == AuthType::AccessKey && access_key.is_none() {
             return Err(ConnectionStringError::Invalid {
                 key: "AccessKey",
-                problem: "is missing; give the access key, or authenticate with Microsoft Entra ID \
+                problem:
+                    "is missing; give the access key, or authenticate with Microsoft Entra ID \
                           instead (AuthType=azure.msi for a managed identity, see the README)"
-                    .into(),
+                        .into(),
             });
         }
         Ok(Self {

@@ -18,11 +18,11 @@ use super::rest_paths::{
     connection_path, connection_segment, group_connection_path, group_segment, hub_path,
     user_group_path, user_segment,
 };
+use crate::service::entra::{EntraCredential, Resource};
 use crate::service::names;
 use crate::service::rest::call::Call;
 use crate::service::rest::transport::Transport;
 use crate::service::rest::{RestError, RestOptions, HEALTH_TIMEOUT};
-use crate::service::entra::{EntraCredential, Resource};
 use crate::service::token::{TokenError, TokenMinter};
 
 /// The data-plane API version of every call.
