@@ -2,8 +2,8 @@
 //! disabled: the app (`AuthType=azure.msi`, its managed identity the SignalR emulator's identity
 //! endpoint) calls REST with the Entra bearer, negotiates client tokens through `:generateToken`,
 //! and a client connects with one and receives a send. Wrong-audience and expired Entra tokens are
-//! refused with a clear error, and a broken identity endpoint gives a clear error and recovers
-//! once it answers, with no restart.
+//! refused with a clear error; a broken identity endpoint, and a missing role, give a clear error
+//! and recover once fixed, with no restart.
 
 use crate::webpubsub_emulator_support::{self as wps_support, open_url, sign, Client, Wps, JSON};
 
@@ -335,4 +335,80 @@ async fn app_registrations_ask_the_authority_for_the_web_pubsub_scope() {
         .await
         .unwrap();
     assert_eq!(token.token.expose(), "made-up-entra-token");
+}
+
+/// A stand-in Web PubSub that answers 403 (no role assigned) until `assigned`, with the
+/// identity endpoint beside it.
+fn no_role_service(assigned: std::sync::Arc<std::sync::atomic::AtomicBool>) -> axum::Router {
+    use axum::http::StatusCode as S;
+    use axum::response::IntoResponse;
+    use std::sync::atomic::Ordering;
+    let token = |a: std::sync::Arc<std::sync::atomic::AtomicBool>| async move {
+        if !a.load(Ordering::SeqCst) {
+            return S::FORBIDDEN.into_response();
+        }
+        axum::Json(json!({"token": "made-up-client-token"})).into_response()
+    };
+    let send = |a: std::sync::Arc<std::sync::atomic::AtomicBool>| async move {
+        if a.load(Ordering::SeqCst) {
+            S::ACCEPTED
+        } else {
+            S::FORBIDDEN
+        }
+    };
+    let identity = || async {
+        axum::Json(json!({
+            "access_token": "made-up-entra-token",
+            "expires_on": (wps_support::now() + 3600).to_string()
+        }))
+    };
+    let (a1, a2) = (assigned.clone(), assigned);
+    axum::Router::new()
+        .without_v07_checks()
+        .route("/msi/token", axum::routing::get(identity))
+        .route(
+            "/api/hubs/chat/:generateToken",
+            axum::routing::post(move || token(a1.clone())),
+        )
+        .route(
+            "/api/hubs/chat/:send",
+            axum::routing::post(move || send(a2.clone())),
+        )
+}
+
+#[tokio::test]
+async fn a_missing_role_is_named_and_recovers_once_assigned() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let assigned = std::sync::Arc::new(AtomicBool::new(false));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let routes = no_role_service(assigned.clone());
+    tokio::spawn(async move { axum::serve(listener, routes).await.unwrap() });
+    let app = app(
+        &base,
+        &format!("{base}/msi/token"),
+        &EntraMode::generate(true),
+    )
+    .await;
+
+    let (status, body) = call(&app, "negotiate").await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    assert_eq!(body["error"]["code"], "IdentityUnavailable", "{body}");
+    assert!(
+        message(&body).contains("403") && message(&body).contains("Web PubSub Service Owner"),
+        "{body}"
+    );
+    let (status, body) = call(&app, "send").await;
+    assert_eq!(status, StatusCode::BAD_GATEWAY, "{body}");
+    assert!(
+        message(&body).contains("Web PubSub Service Owner"),
+        "{body}"
+    );
+
+    assigned.store(true, Ordering::SeqCst);
+    let (status, body) = call(&app, "negotiate").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["accessToken"], "made-up-client-token");
+    let (status, body) = call(&app, "send").await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
 }

@@ -176,9 +176,12 @@ fn identity_based_settings_mean_what_the_extension_makes_of_them() {
     );
 }
 
+/// A connection string, identity-based settings, and the error they must give.
+type Case<'a> = (Option<String>, &'a [(&'a str, &'a str)], &'a str);
+
 #[test]
 fn errors_name_the_missing_or_conflicting_key_and_never_the_secret() {
-    let cases: &[(Option<String>, &[(&str, &str)], &str)] = &[
+    let cases: &[Case] = &[
         (
             Some(string(&format!("AuthType=azure.app;TenantId=t;ClientSecret={SECRET};"))),
             &[],
