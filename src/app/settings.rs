@@ -14,7 +14,7 @@ use crate::service::transports::Transports;
 use crate::service::{ConnectionString, Secret};
 
 mod emulator_entra;
-mod identity_connection;
+pub mod identity_connection;
 mod listen;
 pub mod value;
 pub use emulator_entra::EmulatorAuth;

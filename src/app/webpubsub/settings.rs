@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use crate::app::forward::Webhook;
 use crate::app::negotiate::validate_template;
+use crate::app::settings::identity_connection::{IdentityConnection, IdentityNames};
 use crate::app::settings::value::{boolean, err, list, nonempty, SettingsError};
-use crate::app::settings::{IdentityConnection, IdentityNames};
 use crate::service::names;
 use crate::service::webpubsub::WebPubSubConnectionString;
 use crate::service::Secret;
