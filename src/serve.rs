@@ -59,6 +59,7 @@ async fn serve_app(mut settings: Settings) -> Result<(), BoxError> {
     let mut emulator_handle = None;
     let mut identity = None;
     let mut webpubsub_handle = None;
+    let mut webpubsub_identity = None;
     let connection = match &settings.service {
         ServiceMode::Remote(cs) => Some((**cs).clone()),
         ServiceMode::NotConfigured | ServiceMode::NamedEndpoints => None,
@@ -107,15 +108,29 @@ async fn serve_app(mut settings: Settings) -> Result<(), BoxError> {
                 settings.listen.bind,
                 settings.listen.webpubsub_emulator_port,
                 &events,
+                entra.clone(),
             )
             .await?;
             if let Some(wps) = &webpubsub_handle {
                 announce_webpubsub(wps, app_addr, &events);
                 if settings.webpubsub.connection.is_none() {
                     // The app's Web PubSub routes talk to the embedded emulator, as its SignalR
-                    // routes talk to the SignalR one.
-                    settings.webpubsub.connection =
-                        Some(WebPubSubConnectionString::parse(&wps.connection_string())?);
+                    // routes talk to the SignalR one (with the same managed identity in Entra
+                    // mode).
+                    settings.webpubsub.connection = Some(match &identity {
+                        None => WebPubSubConnectionString::parse(&wps.connection_string())?,
+                        Some(source) => {
+                            webpubsub_identity = Some(source.clone());
+                            // The emulator signs events with its access key.
+                            settings
+                                .webpubsub
+                                .events
+                                .secondary_keys
+                                .push(Secret::new(DEV_ACCESS_KEY));
+                            println!("  Web PubSub Entra:  the app uses AuthType=azure.msi for Web PubSub too (the same managed identity, no access key)");
+                            local_entra::webpubsub(wps)?
+                        }
+                    });
                     if settings.webpubsub.token_roles.is_empty() {
                         // The demo page's group chat works out of the box, as loopback origins
                         // pass CORS here; never with a real service.
@@ -143,10 +158,11 @@ async fn serve_app(mut settings: Settings) -> Result<(), BoxError> {
     if let Some(cs) = &settings.webpubsub.connection {
         tracing::info!(webpubsub = %cs, "Web PubSub configured");
     }
-    let app = router(AppState::with_identity(
+    let app = router(AppState::with_identities(
         settings,
         connection.as_ref(),
         identity,
+        webpubsub_identity,
     ));
     http_server::serve(listener, app, ServerLimits::default(), shutdown_signal()).await?;
     if let Some(handle) = webpubsub_handle {

@@ -8,7 +8,9 @@
 //! had. Every answer also lists `"endpoints"`: each endpoint's `name`, `type`, `endpoint` (its
 //! URL), `state`, `online` and, under Entra ID, `identity`. With several endpoints `service` is
 //! `healthy` when all are, `degraded` when some are (still `200`: the app can serve), and
-//! `unavailable` with `503` when none is. No key or token is ever part of the answer.
+//! `unavailable` with `503` when none is. When Web PubSub is reached with Entra ID,
+//! `"webpubsub": {"service", "identity"}` reports it the same way (and alone, when SignalR is
+//! not configured). No key or token is ever part of the answer.
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -20,9 +22,18 @@ use super::AppState;
 
 /// Handler of `/api/health`.
 pub async fn route(State(s): State<AppState>) -> Response {
-    let endpoints = match s.endpoints() {
-        Ok(endpoints) => endpoints,
-        Err(e) => return e.into_response(),
+    let webpubsub = crate::app::webpubsub::health::entra_state(s.webpubsub()).await;
+    let endpoints = match (s.endpoints(), webpubsub.as_ref()) {
+        (Ok(endpoints), _) => endpoints,
+        (Err(e), None) => return e.into_response(),
+        (Err(_), Some((ok, webpubsub))) => {
+            let status = if *ok {
+                StatusCode::OK
+            } else {
+                StatusCode::SERVICE_UNAVAILABLE
+            };
+            return (status, axum::Json(json!({ "webpubsub": webpubsub }))).into_response();
+        }
     };
     let list = endpoints.all();
     let found = futures_util::future::join_all(
@@ -44,7 +55,8 @@ pub async fn route(State(s): State<AppState>) -> Response {
         listed.push(entry);
     }
     let online = found.iter().filter(|h| h.online).count();
-    let status = if online > 0 {
+    let webpubsub_ok = webpubsub.as_ref().is_none_or(|(ok, _)| *ok);
+    let status = if online > 0 && webpubsub_ok {
         StatusCode::OK
     } else {
         StatusCode::SERVICE_UNAVAILABLE
@@ -59,5 +71,8 @@ pub async fn route(State(s): State<AppState>) -> Response {
         _ => json!({ "service": "unavailable" }),
     };
     body["endpoints"] = Value::Array(listed);
+    if let Some((_, webpubsub)) = webpubsub {
+        body["webpubsub"] = webpubsub;
+    }
     (status, axum::Json(body)).into_response()
 }

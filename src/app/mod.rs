@@ -95,12 +95,24 @@ impl AppState {
         connection: Option<&ConnectionString>,
         identity: Option<TokenSource>,
     ) -> Self {
+        Self::with_identities(settings, connection, identity, None)
+    }
+
+    /// [`AppState::with_identity`], with a token source for Web PubSub too (the local stack's
+    /// Web PubSub emulator in Entra mode trusts the same managed identity).
+    pub fn with_identities(
+        settings: Settings,
+        connection: Option<&ConnectionString>,
+        identity: Option<TokenSource>,
+        webpubsub_identity: Option<TokenSource>,
+    ) -> Self {
         let endpoints = build_endpoints(&settings, connection, identity);
         if let Ok(endpoints) = &endpoints {
             endpoints.start_probe();
         }
         let authenticator = Authenticator::new(settings.identity.clone());
-        let webpubsub = webpubsub::WebPubSub::new(settings.webpubsub.clone());
+        let webpubsub =
+            webpubsub::WebPubSub::with_identity(settings.webpubsub.clone(), webpubsub_identity);
         Self(Arc::new(Inner {
             webpubsub,
             settings,

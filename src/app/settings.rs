@@ -15,12 +15,12 @@ use crate::service::{ConnectionString, Secret};
 
 mod emulator_entra;
 pub mod endpoints;
-mod identity_connection;
+pub mod identity_connection;
 mod listen;
 pub mod value;
 pub use emulator_entra::EmulatorAuth;
 pub use endpoints::{EndpointArgs, EndpointSetting, EndpointType};
-pub use identity_connection::IdentityConnection;
+pub use identity_connection::{IdentityBased, IdentityConnection, IdentityNames};
 pub use listen::ListenAddress;
 pub use value::SettingsError;
 use value::{boolean, err, list, nonempty, number};
@@ -228,6 +228,8 @@ impl ServeArgs {
         self.identity_connection = IdentityConnection::from_env();
         self.endpoints = EndpointArgs::from_env();
         self.webpubsub.connection_string = std::env::var("WebPubSubConnectionString").ok();
+        self.webpubsub.identity_connection =
+            IdentityConnection::from_env_for(&IdentityNames::WEBPUBSUB);
         self
     }
 }

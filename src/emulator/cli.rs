@@ -31,7 +31,8 @@ pub struct EmulatorArgs {
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
     /// Entra ID mode: serve an App Service managed-identity endpoint (`/msi/token`) and the
-    /// temporary access key API, and accept their tokens (see README, "Managed identity").
+    /// temporary access key API, and accept their tokens; the Web PubSub emulator accepts the
+    /// identity's Web PubSub tokens and serves `:generateToken` (see README, "Managed identity").
     #[arg(long)]
     pub entra: bool,
     /// With --entra: refuse tokens signed with the access key, as Azure does under
@@ -105,6 +106,8 @@ pub async fn run(args: EmulatorArgs) -> Result<(), Box<dyn std::error::Error + S
         .await
         .map_err(|e| format!("cannot listen on {}:{}: {e}", args.bind, args.port))?;
     let mut webpubsub_config = WebPubSubConfig::new(config.access_key.clone());
+    // One identity for both services, as one app's managed identity is in Azure.
+    webpubsub_config.entra = config.entra.clone();
     for spec in &args.webpubsub_event_handlers {
         webpubsub_config.event_handlers.push(
             EventHandler::parse(spec).map_err(|e| format!("--webpubsub-event-handler: {e}"))?,
@@ -165,6 +168,12 @@ pub async fn run(args: EmulatorArgs) -> Result<(), Box<dyn std::error::Error + S
             super::entra::IDENTITY_PATH,
             mode.identity_header.expose(),
         );
+        if let Some(webpubsub) = &webpubsub {
+            eprintln!(
+                "  WebPubSubConnectionString=Endpoint=http://{};AuthType=azure.msi;Version=1.0;",
+                webpubsub.local_addr()
+            );
+        }
     }
     stop_signal().await;
     tracing::info!("stopping the emulator");

@@ -261,7 +261,10 @@ impl fmt::Display for ConnectionString {
     }
 }
 
-fn parse_auth(
+/// The `AuthType` of a connection string and the keys it needs (`ClientId`, `TenantId`,
+/// `ClientSecret`, `ClientCert`), as the SignalR SDK reads them; Web PubSub's connection string
+/// reads them the same way.
+pub(crate) fn parse_auth(
     kind: &Option<String>,
     get: &impl Fn(&str) -> Option<String>,
 ) -> Result<AuthType, ConnectionStringError> {

@@ -3,7 +3,7 @@
 //! endpoint (`AuthType=azure.msi`, no access key). Negotiate answers a client token signed with
 //! the temporary key, a client connects and receives what the app sends (REST authorised by the
 //! Entra token), its hub method invocations reach the app's upstream, and the emulator refuses
-//! tokens signed with the access key.
+//! tokens signed with the access key. The Web PubSub side runs keyless the same way.
 
 use crate::emulator_support;
 use crate::support;
@@ -12,6 +12,7 @@ use futures_util::{SinkExt, StreamExt};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 use support::binary;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::Message;
 
 const RS: char = '\u{1e}';
@@ -78,8 +79,16 @@ async fn local_stack_in_entra_mode_runs_with_no_key() {
         .unwrap();
     let health = r.json::<Value>().await.unwrap();
     assert_eq!(
-        (&health["service"], &health["identity"]),
-        (&json!("healthy"), &json!("ok")),
+        (
+            &health["service"],
+            &health["identity"],
+            &health["webpubsub"]
+        ),
+        (
+            &json!("healthy"),
+            &json!("ok"),
+            &json!({"service": "healthy", "identity": "ok"})
+        ),
         "{health}"
     );
     assert_eq!(health["endpoints"][0]["identity"], "ok", "{health}");
@@ -130,6 +139,59 @@ async fn local_stack_in_entra_mode_runs_with_no_key() {
     let message = next_message(&mut ws).await;
     assert_eq!(message["target"], "news", "{message}");
     assert_eq!(message["arguments"], json!(["hello"]));
+
+    // Web PubSub runs keyless too: the client token comes from the emulator's :generateToken
+    // (signed with the temporary key), the client's `connect` event reaches the app (signed with
+    // the emulator's access key), and a send authorised by the Entra token arrives.
+    assert!(stdout.contains("Web PubSub Entra"), "{stdout}");
+    let r = http
+        .post(format!(
+            "{}/api/webpubsub/hubs/chat/negotiate",
+            handler.base
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let negotiated: Value = r.json().await.unwrap();
+    let token = negotiated["accessToken"].as_str().unwrap();
+    let kid = jsonwebtoken::decode_header(token).unwrap().kid;
+    assert!(kid.is_some_and(|k| k.starts_with("t-")), "{negotiated}");
+    let mut request = negotiated["url"]
+        .as_str()
+        .unwrap()
+        .into_client_request()
+        .unwrap();
+    request.headers_mut().insert(
+        "sec-websocket-protocol",
+        "json.webpubsub.azure.v1".parse().unwrap(),
+    );
+    let (mut wps, _) = tokio_tungstenite::connect_async(request)
+        .await
+        .expect("the Web PubSub emulator accepts the generated token");
+    let next_json =
+        |frame: Message| serde_json::from_str::<Value>(frame.to_text().unwrap()).unwrap();
+    let connected = next_json(wps.next().await.unwrap().unwrap());
+    assert_eq!(connected["event"], "connected", "{connected}");
+    let r = http
+        .post(format!("{}/api/webpubsub/hubs/chat/actions", handler.base))
+        .header("x-functions-key", "k")
+        .json(&json!({"actionName": "sendToAll", "data": "keyless", "dataType": "text"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        r.status(),
+        StatusCode::ACCEPTED,
+        "{}",
+        r.text().await.unwrap()
+    );
+    let frame = tokio::time::timeout(std::time::Duration::from_secs(10), wps.next())
+        .await
+        .expect("a message within 10 s")
+        .unwrap()
+        .unwrap();
+    assert_eq!(next_json(frame)["data"], "keyless");
 
     // Local auth is disabled: access-key tokens are refused, on REST and for clients.
     let r = http

@@ -63,6 +63,8 @@ mod webpubsub_app;
 mod webpubsub_emulator_clients;
 mod webpubsub_emulator_events;
 mod webpubsub_emulator_rest;
+mod webpubsub_entra;
+mod webpubsub_entra_settings;
 mod webpubsub_events;
 mod webpubsub_local_stack;
 mod webpubsub_python;

@@ -1,70 +1,151 @@
-//! The identity-based form of the connection setting, as the Functions SignalR extension (1.7+)
-//! reads it through `Microsoft.Extensions.Azure` (`docs/protocol.md` §7):
-//! `AzureSignalRConnectionString__serviceUri` (required) plus `__credential`
-//! (`managedidentity` or `workloadidentity`; absent = a client secret when one is given, else a
-//! certificate by thumbprint when `__clientCertificate` is given, else the default chain),
-//! `__clientId`, `__tenantId`, `__clientSecret`, `__clientCertificate` (+ `__clientCertificateStoreName`)
-//! and `__tokenFilePath`.
-//! Errors name the setting that is missing or in conflict; no value is ever repeated.
+//! The identity-based form of a connection setting, as the Functions SignalR extension (1.7+)
+//! and Web PubSub extension (1.10+) read it through `Microsoft.Extensions.Azure`
+//! (`docs/protocol.md` §7, `docs/webpubsub.md` §6): `<setting>__serviceUri` (required) plus
+//! `__credential` (`managedidentity` or `workloadidentity`; absent = a client secret when one is
+//! given, else a certificate by thumbprint when `__clientCertificate` is given, else the default
+//! chain), `__clientId`, `__tenantId`, `__clientSecret`, `__clientCertificate` (+
+//! `__clientCertificateStoreName`) and `__tokenFilePath`, with `<setting>` = `AzureSignalRConnectionString` ([`IdentityNames::SIGNALR`]) or
+//! `WebPubSubConnectionString` ([`IdentityNames::WEBPUBSUB`]). Errors name the setting that is missing or in
+//! conflict; no value is ever repeated.
 
 use super::value::{err, SettingsError};
 use crate::service::connection_string::{AppCredential, AuthType};
 use crate::service::{ConnectionString, Secret};
 
-/// The prefix: the connection setting's name and the configuration separator `__`.
-pub const PREFIX: &str = "AzureSignalRConnectionString__";
+/// The names of one connection's identity-based settings (each `<setting>__<key>`).
+#[derive(Debug)]
+pub struct IdentityNames {
+    /// The connection setting, e.g. `AzureSignalRConnectionString`.
+    pub setting: &'static str,
+    /// `<setting>__`.
+    pub prefix: &'static str,
+    /// `<setting>__*`, naming the group in errors.
+    pub any: &'static str,
+    service_uri: &'static str,
+    credential: &'static str,
+    client_id: &'static str,
+    tenant_id: &'static str,
+    client_secret: &'static str,
+    token_file: &'static str,
+    certificate: &'static str,
+    store_name: &'static str,
+    resource_id: &'static str,
+    /// What `serviceUri` looks like for this service.
+    example: &'static str,
+}
 
-const SERVICE_URI: &str = "AzureSignalRConnectionString__serviceUri";
-const CREDENTIAL: &str = "AzureSignalRConnectionString__credential";
-const CLIENT_ID: &str = "AzureSignalRConnectionString__clientId";
-const TENANT_ID: &str = "AzureSignalRConnectionString__tenantId";
-const CLIENT_SECRET: &str = "AzureSignalRConnectionString__clientSecret";
-const TOKEN_FILE: &str = "AzureSignalRConnectionString__tokenFilePath";
-const CERTIFICATE: &str = "AzureSignalRConnectionString__clientCertificate";
-const STORE_NAME: &str = "AzureSignalRConnectionString__clientCertificateStoreName";
-const RESOURCE_ID: &str = "AzureSignalRConnectionString__managedIdentityResourceId";
+macro_rules! identity_names {
+    ($setting:literal, $example:literal) => {
+        IdentityNames {
+            setting: $setting,
+            prefix: concat!($setting, "__"),
+            any: concat!($setting, "__*"),
+            service_uri: concat!($setting, "__serviceUri"),
+            credential: concat!($setting, "__credential"),
+            client_id: concat!($setting, "__clientId"),
+            tenant_id: concat!($setting, "__tenantId"),
+            client_secret: concat!($setting, "__clientSecret"),
+            token_file: concat!($setting, "__tokenFilePath"),
+            certificate: concat!($setting, "__clientCertificate"),
+            store_name: concat!($setting, "__clientCertificateStoreName"),
+            resource_id: concat!($setting, "__managedIdentityResourceId"),
+            example: $example,
+        }
+    };
+}
+
 /// Read by the extension but without effect here (one tenant per app registration; App Service
 /// on Linux puts the certificates of both store locations in one directory).
 const IGNORED: [&str; 2] = [
     "additionallyAllowedTenants",
     "clientCertificateStoreLocation",
 ];
-const KNOWN: [&str; 9] = [
-    SERVICE_URI,
-    CREDENTIAL,
-    CLIENT_ID,
-    TENANT_ID,
-    CLIENT_SECRET,
-    TOKEN_FILE,
-    CERTIFICATE,
-    STORE_NAME,
-    RESOURCE_ID,
-];
 
-/// The `AzureSignalRConnectionString__*` settings found in the environment: the part after
-/// the prefix and the value (kept as a [`Secret`]: `clientSecret` is one).
+impl IdentityNames {
+    /// `AzureSignalRConnectionString__*`.
+    pub const SIGNALR: Self = identity_names!(
+        "AzureSignalRConnectionString",
+        "https://<name>.service.signalr.net"
+    );
+    /// `WebPubSubConnectionString__*`.
+    pub const WEBPUBSUB: Self = identity_names!(
+        "WebPubSubConnectionString",
+        "https://<name>.webpubsub.azure.com"
+    );
+
+    fn known(&self) -> [&'static str; 9] {
+        [
+            self.store_name,
+            self.service_uri,
+            self.credential,
+            self.client_id,
+            self.tenant_id,
+            self.client_secret,
+            self.token_file,
+            self.certificate,
+            self.resource_id,
+        ]
+    }
+}
+
+/// The `<setting>__*` settings found in the environment: the part after the prefix and the
+/// value (kept as a [`Secret`]: `clientSecret` is one).
 #[derive(Debug, Clone, Default)]
 pub struct IdentityConnection(pub Vec<(String, Secret)>);
 
+/// What identity-based settings describe: the `serviceUri` and how to authenticate.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdentityBased {
+    /// `serviceUri`, trimmed.
+    pub service_uri: String,
+    /// The credential.
+    pub auth: AuthType,
+}
+
 impl IdentityConnection {
-    /// The settings with the prefix (matched case-insensitively, as Functions configuration is).
+    /// The SignalR settings (`AzureSignalRConnectionString__*`) in the environment.
     pub fn from_env() -> Self {
+        Self::from_env_for(&IdentityNames::SIGNALR)
+    }
+
+    /// The settings with the prefix of `names` (matched case-insensitively, as Functions
+    /// configuration is).
+    pub fn from_env_for(names: &IdentityNames) -> Self {
+        let prefix = names.prefix;
         Self(
             // `vars_os`: `vars` panics on a name or value that is not UTF-8.
             std::env::vars_os()
                 .filter_map(|(name, value)| {
                     let (name, value) = (name.into_string().ok()?, value.into_string().ok()?);
-                    let prefix = name.get(..PREFIX.len())?;
-                    prefix
-                        .eq_ignore_ascii_case(PREFIX)
-                        .then(|| (name[PREFIX.len()..].to_string(), Secret::new(value)))
+                    let found = name.get(..prefix.len())?;
+                    found
+                        .eq_ignore_ascii_case(prefix)
+                        .then(|| (name[prefix.len()..].to_string(), Secret::new(value)))
                 })
                 .collect(),
         )
     }
 
-    /// The service these settings describe, or `None` when there are none.
+    /// The SignalR service these settings describe, or `None` when there are none.
     pub fn parse(&self) -> Result<Option<ConnectionString>, SettingsError> {
+        let Some(found) = self.identity(&IdentityNames::SIGNALR)? else {
+            return Ok(None);
+        };
+        let connection =
+            ConnectionString::parse(&format!("Endpoint={};AuthType=azure;", found.service_uri))
+                .map_err(|e| {
+                    err(
+                        IdentityNames::SIGNALR.service_uri,
+                        e.to_string().replace("Endpoint:", "").trim().to_string(),
+                    )
+                })?;
+        Ok(Some(connection.with_auth(found.auth)))
+    }
+
+    /// The endpoint and credential the settings named by `names` describe, or `None` when
+    /// there are none.
+    pub fn identity(&self, names: &IdentityNames) -> Result<Option<IdentityBased>, SettingsError> {
+        let known = names.known();
         if self.0.is_empty() {
             return Ok(None);
         }
@@ -73,13 +154,13 @@ impl IdentityConnection {
             if IGNORED.iter().any(|k| k.eq_ignore_ascii_case(key)) {
                 continue;
             }
-            let Some(name) = KNOWN
+            let Some(name) = known
                 .iter()
-                .find(|k| k[PREFIX.len()..].eq_ignore_ascii_case(key))
+                .find(|k| k[names.prefix.len()..].eq_ignore_ascii_case(key))
             else {
                 return Err(err(
-                    "AzureSignalRConnectionString__*",
-                    format!("{PREFIX}{key} is not an identity-based setting; use serviceUri, credential, clientId, tenantId, clientSecret, clientCertificate or tokenFilePath"),
+                    names.any,
+                    format!("{}{key} is not an identity-based setting; use serviceUri, credential, clientId, tenantId, clientSecret, clientCertificate or tokenFilePath", names.prefix),
                 ));
             };
             if values.iter().any(|(n, _)| n == name) {
@@ -98,26 +179,44 @@ impl IdentityConnection {
                 .find(|(n, _)| *n == name)
                 .map(|(_, v)| v.expose().trim().to_string())
         };
-        let uri = get(SERVICE_URI).ok_or_else(|| {
-            err(SERVICE_URI, "is missing: set it to https://<name>.service.signalr.net (the other AzureSignalRConnectionString__ settings need it)")
+        let (setting, example) = (names.setting, names.example);
+        let uri = get(names.service_uri).ok_or_else(|| {
+            err(
+                names.service_uri,
+                format!("is missing: set it to {example} (the other {setting}__ settings need it)"),
+            )
         })?;
         if uri.contains(';') {
-            return Err(err(SERVICE_URI, "must be a URL such as https://<name>.service.signalr.net, not a connection string (put a connection string in AzureSignalRConnectionString instead)"));
+            return Err(err(names.service_uri, format!("must be a URL such as {example}, not a connection string (put a connection string in {setting} instead)")));
         }
-        if get(STORE_NAME).is_some_and(|n| !n.eq_ignore_ascii_case("my")) {
-            return Err(err(STORE_NAME, "must be My (or absent): App Service loads certificates (WEBSITE_LOAD_CERTIFICATES) into that store"));
+        if get(names.store_name).is_some_and(|n| !n.eq_ignore_ascii_case("my")) {
+            return Err(err(names.store_name, "must be My (or absent): App Service loads certificates (WEBSITE_LOAD_CERTIFICATES) into that store"));
         }
-        if get(RESOURCE_ID).is_some() {
-            return Err(err(RESOURCE_ID, "is not supported; name the user-assigned identity by AzureSignalRConnectionString__clientId"));
+        if get(names.resource_id).is_some() {
+            return Err(err(
+                names.resource_id,
+                format!(
+                    "is not supported; name the user-assigned identity by {}",
+                    names.client_id
+                ),
+            ));
         }
         let conflict = |setting: &'static str, with: &str| {
-            err(setting, format!("cannot be used with {CREDENTIAL}={with}"))
+            err(
+                setting,
+                format!("cannot be used with {}={with}", names.credential),
+            )
         };
-        let client_id = get(CLIENT_ID);
-        let tenant_id = get(TENANT_ID);
-        let auth = match get(CREDENTIAL).map(|c| c.to_ascii_lowercase()).as_deref() {
+        let client_id = get(names.client_id);
+        let tenant_id = get(names.tenant_id);
+        let auth = match get(names.credential).map(|c| c.to_ascii_lowercase()).as_deref() {
             Some("managedidentity") => {
-                for setting in [CLIENT_SECRET, CERTIFICATE, TOKEN_FILE, TENANT_ID] {
+                for setting in [
+                    names.client_secret,
+                    names.certificate,
+                    names.token_file,
+                    names.tenant_id,
+                ] {
                     if get(setting).is_some() {
                         return Err(conflict(setting, "managedidentity"));
                     }
@@ -125,7 +224,7 @@ impl IdentityConnection {
                 AuthType::ManagedIdentity { client_id }
             }
             Some("workloadidentity") => {
-                for setting in [CLIENT_SECRET, CERTIFICATE] {
+                for setting in [names.client_secret, names.certificate] {
                     if get(setting).is_some() {
                         return Err(conflict(setting, "workloadidentity"));
                     }
@@ -133,41 +232,41 @@ impl IdentityConnection {
                 AuthType::WorkloadIdentity {
                     client_id,
                     tenant_id,
-                    token_file: get(TOKEN_FILE),
+                    token_file: get(names.token_file),
                 }
             }
             Some(_) => {
                 return Err(err(
-                    CREDENTIAL,
+                    names.credential,
                     "must be managedidentity or workloadidentity (or absent: a client secret when clientSecret is set, else the default credential chain)",
                 ))
             }
-            None => match get(CLIENT_SECRET) {
+            None => match get(names.client_secret) {
                 Some(secret) => AuthType::Application {
                     client_id: client_id.ok_or_else(|| {
-                        err(CLIENT_ID, "is missing: a client secret needs the app registration's client id")
+                        err(names.client_id, "is missing: a client secret needs the app registration's client id")
                     })?,
                     tenant_id: tenant_id.ok_or_else(|| {
-                        err(TENANT_ID, "is missing: a client secret needs the app registration's tenant id")
+                        err(names.tenant_id, "is missing: a client secret needs the app registration's tenant id")
                     })?,
                     credential: AppCredential::Secret(Secret::new(secret)),
                 },
                 // As `Microsoft.Extensions.Azure`: a secret wins over a certificate.
-                None if get(CERTIFICATE).is_some() => AuthType::Application {
+                None if get(names.certificate).is_some() => AuthType::Application {
                     client_id: client_id.ok_or_else(|| {
-                        err(CLIENT_ID, "is missing: a client certificate needs the app registration's client id")
+                        err(names.client_id, "is missing: a client certificate needs the app registration's client id")
                     })?,
                     tenant_id: tenant_id.ok_or_else(|| {
-                        err(TENANT_ID, "is missing: a client certificate needs the app registration's tenant id")
+                        err(names.tenant_id, "is missing: a client certificate needs the app registration's tenant id")
                     })?,
                     credential: AppCredential::CertificateThumbprint(
-                        get(CERTIFICATE).unwrap_or_default(),
+                        get(names.certificate).unwrap_or_default(),
                     ),
                 },
-                None if get(TOKEN_FILE).is_some() => {
+                None if get(names.token_file).is_some() => {
                     return Err(err(
-                        TOKEN_FILE,
-                        format!("needs {CREDENTIAL}=workloadidentity"),
+                        names.token_file,
+                        format!("needs {}=workloadidentity", names.credential),
                     ))
                 }
                 None => AuthType::DefaultAzure {
@@ -176,13 +275,9 @@ impl IdentityConnection {
                 },
             },
         };
-        let connection = ConnectionString::parse(&format!("Endpoint={uri};AuthType=azure;"))
-            .map_err(|e| {
-                err(
-                    SERVICE_URI,
-                    e.to_string().replace("Endpoint:", "").trim().to_string(),
-                )
-            })?;
-        Ok(Some(connection.with_auth(auth)))
+        Ok(Some(IdentityBased {
+            service_uri: uri,
+            auth,
+        }))
     }
 }

@@ -62,7 +62,11 @@ async fn handle(state: &AppState, headers: &HeaderMap, body: Body) -> Result<Res
     let behaviours = &webpubsub.settings().events;
     check_signature(
         headers,
-        std::iter::once(service.connection.access_key()).chain(&behaviours.secondary_keys),
+        service
+            .connection
+            .access_key()
+            .into_iter()
+            .chain(&behaviours.secondary_keys),
     )?;
     check_origin(headers, &service.connection)?;
     let request = EventRequest::from_headers(headers)?;

@@ -48,17 +48,22 @@ pub struct EventRequest {
     pub connection_state: Option<HeaderValue>,
 }
 
-/// 401 unless `ce-signature` signs `ce-connectionId` with one of `keys`.
+/// 401 unless `ce-signature` signs `ce-connectionId` with one of `keys`. With no key at all (an
+/// Entra ID connection without `AccessKey` and no `WEBPUBSUB_SECONDARY_KEYS`) every event is
+/// refused, with a message that says which setting to add (`docs/webpubsub.md` §6).
 pub fn check_signature<'k>(
     headers: &HeaderMap,
     keys: impl IntoIterator<Item = &'k Secret>,
 ) -> Result<(), ApiError> {
+    let keys: Vec<&Secret> = keys.into_iter().collect();
     let given = headers.get("ce-signature").map(HeaderValue::as_bytes);
     let id = headers.get("ce-connectionid").map(HeaderValue::as_bytes);
-    if id.is_some_and(|id| signature::is_valid(given, id, keys)) {
+    if id.is_some_and(|id| signature::is_valid(given, id, keys.iter().copied())) {
         return Ok(());
     }
-    let message = if given.is_none_or(<[u8]>::is_empty) {
+    let message = if keys.is_empty() {
+        "ce-signature cannot be checked: WebPubSubConnectionString authenticates with Entra ID and has no AccessKey; put the service's access key(s) in WEBPUBSUB_SECONDARY_KEYS (the service signs events with them)"
+    } else if given.is_none_or(<[u8]>::is_empty) {
         "ce-signature is missing; only the configured Web PubSub service may call this route"
     } else if id.is_none() {
         "ce-connectionId is missing, so ce-signature cannot be checked"

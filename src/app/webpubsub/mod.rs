@@ -8,6 +8,7 @@ pub mod action;
 pub mod actions;
 pub mod events;
 pub mod events_request;
+pub mod health;
 pub mod manage;
 pub mod negotiate;
 pub mod settings;
@@ -15,9 +16,9 @@ pub mod settings;
 use axum::http::StatusCode;
 
 use crate::app::error::ApiError;
+use crate::service::entra::{EntraCredential, TokenSource};
 use crate::service::rest::RestOptions;
-use crate::service::webpubsub::client_token::ClientTokenMinter;
-use crate::service::webpubsub::{WebPubSubClient, WebPubSubConnectionString};
+use crate::service::webpubsub::{ClientTokens, WebPubSubClient, WebPubSubConnectionString};
 use settings::WebPubSubSettings;
 
 /// The Web PubSub service the app talks to.
@@ -25,8 +26,8 @@ use settings::WebPubSubSettings;
 pub struct WebPubSubService {
     /// The connection string.
     pub connection: WebPubSubConnectionString,
-    /// Signs client tokens.
-    pub minter: ClientTokenMinter,
+    /// Issues client tokens: signed with the access key, or by the service under Entra ID.
+    pub tokens: ClientTokens,
     /// Calls the REST API.
     pub rest: WebPubSubClient,
 }
@@ -39,23 +40,22 @@ pub struct WebPubSub {
 }
 
 impl WebPubSub {
-    /// Builds the service from the settings.
+    /// Builds the service from the settings, with the Entra ID token source the connection's
+    /// `AuthType` names (read from the environment).
     pub fn new(settings: WebPubSubSettings) -> Self {
+        Self::with_identity(settings, None)
+    }
+
+    /// [`WebPubSub::new`], with the Entra ID token source given instead of read from the
+    /// environment (in the local stack, the emulator's managed identity).
+    pub fn with_identity(settings: WebPubSubSettings, identity: Option<TokenSource>) -> Self {
         let service = match &settings.connection {
             None => Err(ApiError::new(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "NotConfigured",
                 "WebPubSubConnectionString is not set; add it to the app settings to use the /api/webpubsub routes",
             )),
-            Some(cs) => ClientTokenMinter::new(cs)
-                .map_err(ApiError::from)
-                .and_then(|minter| {
-                    Ok(WebPubSubService {
-                        connection: cs.clone(),
-                        minter,
-                        rest: WebPubSubClient::new(cs, RestOptions::default())?,
-                    })
-                }),
+            Some(cs) => service(cs, identity),
         };
         Self { settings, service }
     }
@@ -69,4 +69,25 @@ impl WebPubSub {
     pub fn service(&self) -> Result<&WebPubSubService, ApiError> {
         self.service.as_ref().map_err(Clone::clone)
     }
+}
+
+/// The service of `cs`: REST with the access key, or with the Entra ID token of `identity` (else
+/// of the source its `AuthType` names) and client tokens from `:generateToken`.
+fn service(
+    cs: &WebPubSubConnectionString,
+    identity: Option<TokenSource>,
+) -> Result<WebPubSubService, ApiError> {
+    let rest = if cs.uses_entra() {
+        let credential = identity
+            .map_or_else(|| TokenSource::from_auth(cs.auth()), Ok)
+            .and_then(EntraCredential::new)?;
+        WebPubSubClient::with_entra(cs, RestOptions::default(), credential)?
+    } else {
+        WebPubSubClient::new(cs, RestOptions::default())?
+    };
+    Ok(WebPubSubService {
+        connection: cs.clone(),
+        tokens: ClientTokens::new(cs, &rest)?,
+        rest,
+    })
 }

@@ -13,6 +13,7 @@ use crate::app::identity::Caller;
 use crate::app::negotiate::{render, Unfilled};
 use crate::app::AppState;
 use crate::service::names;
+use crate::service::rest::RestError;
 use crate::service::webpubsub::ClientTokenOptions;
 
 /// Handler of `/api/webpubsub/negotiate` (the default hub, `WebPubSubHub`).
@@ -60,7 +61,20 @@ async fn negotiate(state: &AppState, hub: &str, headers: &HeaderMap) -> Result<R
         lifetime: Some(settings.token_lifetime),
         ..Default::default()
     };
-    let access = service.minter.access(hub, &options)?;
+    let access = service.tokens.access(hub, &options).await.map_err(|e| {
+        match e {
+            // Under Entra ID the service generates the token: its refusal of the app's
+            // identity is the identity's problem, as the SignalR negotiate reports it.
+            RestError::Service {
+                status: 401 | 403, ..
+            } if service.rest.uses_entra() => ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "IdentityUnavailable",
+                e.to_string(),
+            ),
+            e => ApiError::from(e),
+        }
+    })?;
     let mut response = (StatusCode::OK, axum::Json(access)).into_response();
     response
         .headers_mut()

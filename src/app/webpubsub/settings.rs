@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use crate::app::forward::Webhook;
 use crate::app::negotiate::validate_template;
+use crate::app::settings::identity_connection::{IdentityConnection, IdentityNames};
 use crate::app::settings::value::{boolean, err, list, nonempty, SettingsError};
 use crate::service::names;
 use crate::service::webpubsub::WebPubSubConnectionString;
@@ -18,6 +19,9 @@ pub struct WebPubSubArgs {
     /// [setting WebPubSubConnectionString] The Web PubSub service (environment only).
     #[arg(skip)]
     pub connection_string: Option<String>,
+    /// [setting WebPubSubConnectionString__serviceUri, __credential, …] The identity-based form.
+    #[arg(skip)]
+    pub identity_connection: IdentityConnection,
     /// Default Web PubSub hub for routes without `{hub}` (WebPubSubHub, default `default`).
     #[arg(id = "webpubsub-hub", long = "webpubsub-hub", env = "WebPubSubHub")]
     pub hub: Option<String>,
@@ -188,13 +192,7 @@ impl WebPubSubSettings {
         args: WebPubSubArgs,
         connection_string: Option<&str>,
     ) -> Result<Self, SettingsError> {
-        let connection = match connection_string.map(str::trim).filter(|s| !s.is_empty()) {
-            None => None,
-            Some(text) => Some(
-                WebPubSubConnectionString::parse(text)
-                    .map_err(|e| err(CONNECTION_SETTING, e.to_string()))?,
-            ),
-        };
+        let connection = connection(connection_string, &args.identity_connection)?;
         let hub = nonempty(args.hub).unwrap_or_else(|| "default".into());
         names::validate_hub(&hub).map_err(|e| err("WebPubSubHub", e.to_string()))?;
         let token_roles = roles("WEBPUBSUB_TOKEN_ROLES", args.token_roles)?;
@@ -244,6 +242,39 @@ impl WebPubSubSettings {
                     .collect(),
             },
         })
+    }
+}
+
+/// The service: `WebPubSubConnectionString`, or the identity-based
+/// `WebPubSubConnectionString__serviceUri` (+ `__credential`, `__clientId`, …), not both.
+fn connection(
+    connection_string: Option<&str>,
+    identity: &IdentityConnection,
+) -> Result<Option<WebPubSubConnectionString>, SettingsError> {
+    let names = &IdentityNames::WEBPUBSUB;
+    let text = connection_string.map(str::trim).filter(|s| !s.is_empty());
+    match (text, identity.identity(names)?) {
+        (Some(_), Some(_)) => Err(err(
+            CONNECTION_SETTING,
+            "and WebPubSubConnectionString__serviceUri are both set; keep one: the connection string, or the identity-based settings",
+        )),
+        (Some(text), None) => WebPubSubConnectionString::parse(text)
+            .map(Some)
+            .map_err(|e| err(CONNECTION_SETTING, e.to_string())),
+        (None, Some(found)) => {
+            let cs = WebPubSubConnectionString::parse(&format!(
+                "Endpoint={};AuthType=azure;",
+                found.service_uri
+            ))
+            .map_err(|e| {
+                err(
+                    "WebPubSubConnectionString__serviceUri",
+                    e.to_string().replace("Endpoint:", "").trim().to_string(),
+                )
+            })?;
+            Ok(Some(cs.with_auth(found.auth)))
+        }
+        (None, None) => Ok(None),
     }
 }
 

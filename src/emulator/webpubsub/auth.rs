@@ -34,6 +34,20 @@ pub enum TokenError {
         /// What the token says.
         got: String,
     },
+    /// An Entra ID token of the emulator's identity endpoint, for another resource.
+    #[error("the Entra ID token is for another resource: its audience is {got}, Web PubSub needs {expected} (ask the identity endpoint for resource {expected}, scope {expected}/.default)")]
+    EntraAudience {
+        /// `https://webpubsub.azure.com`.
+        expected: &'static str,
+        /// What the token says.
+        got: String,
+    },
+    /// An Entra ID token of the emulator's identity endpoint that has expired.
+    #[error("the Entra ID token has expired; get a new one from the identity endpoint")]
+    EntraExpired,
+    /// A token signed with the access key while local auth is disabled.
+    #[error("local authentication is disabled (Entra ID mode with local auth off): tokens signed with the access key are refused; call the REST API with an Entra ID bearer token (resource https://webpubsub.azure.com) and give clients tokens from :generateToken")]
+    LocalAuthDisabled,
 }
 
 impl From<AuthError> for TokenError {

@@ -99,7 +99,7 @@ async fn connect(
     let token = token_from(&headers, &uri, true)
         .map_err(|e| WpsError::Unauthorized(TokenError::Token(e)))?;
     let origin = auth::origin(&headers)?;
-    let claims = auth::verify_client(&token, &shared.config.access_key, &origin, &hub)?;
+    let claims = super::entra::verify_client(&shared.config, &token, &origin, &hub)?;
     let mut user = claims
         .get("sub")
         .and_then(Value::as_str)

@@ -9,10 +9,12 @@
 //! * the event handler ([`events`]): CloudEvents over HTTP to the app, blocking `connect` and user
 //!   events, signed with `ce-signature`.
 //!
-//! Like the SignalR emulator, and unlike Microsoft's, it checks every token strictly ([`auth`]).
+//! Like the SignalR emulator, and unlike Microsoft's, it checks every token strictly ([`auth`]),
+//! and it has the same Entra ID mode ([`entra`]).
 
 pub mod auth;
 pub mod client;
+pub mod entra;
 pub mod error;
 pub mod events;
 pub mod filter;
@@ -37,6 +39,7 @@ use tokio::task::JoinHandle;
 
 pub use events::EventHandler;
 
+use crate::emulator::entra::EntraMode;
 use crate::http_server::ServerLimits;
 use crate::service::Secret;
 
@@ -63,6 +66,8 @@ pub struct WebPubSubConfig {
     pub max_inflight_events: usize,
     /// Limits of the listener.
     pub server: ServerLimits,
+    /// Entra ID mode ([`entra`]): the SignalR emulator's identity endpoint and keys.
+    pub entra: Option<EntraMode>,
 }
 
 impl WebPubSubConfig {
@@ -77,6 +82,7 @@ impl WebPubSubConfig {
             event_timeout: Duration::from_secs(10),
             max_inflight_events: 64,
             server: ServerLimits::default(),
+            entra: None,
         }
     }
 }

@@ -14,6 +14,7 @@ use percent_encoding::percent_decode_str;
 use serde_json::{json, Value};
 
 use super::auth;
+use super::entra;
 use super::error::WpsError;
 use super::filter::Filter;
 use super::payload::{DataType, Origin, Payload};
@@ -174,7 +175,7 @@ async fn dispatch(
     names::validate_hub(hub).map_err(|e| WpsError::bad("hub", e.to_string()))?;
     let token = token_from(headers, uri, false)
         .map_err(|e| WpsError::Unauthorized(auth::TokenError::Token(e)))?;
-    auth::verify_rest(&token, &shared.config.access_key, headers, uri)?;
+    entra::verify_rest(&shared.config, &token, headers, uri)?;
     let r = &shared.registry;
     let excluded = query.all("excluded");
     let reason = query.one("reason").unwrap_or_default();
@@ -499,10 +500,5 @@ fn mint_client_token(
     if !groups.is_empty() {
         claims["webpubsub.group"] = groups.into();
     }
-    jsonwebtoken::encode(
-        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
-        &claims,
-        &jsonwebtoken::EncodingKey::from_secret(shared.config.access_key.as_bytes()),
-    )
-    .unwrap_or_default()
+    entra::sign_client_token(&shared.config, &claims)
 }

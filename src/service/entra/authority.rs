@@ -4,7 +4,7 @@
 //! clouds, e.g. `https://login.microsoftonline.us`) or `https://login.microsoftonline.com`
 //! (`docs/protocol.md` §7).
 
-use super::{read_token, unreachable, AccessToken, EntraError, SIGNALR_SCOPE};
+use super::{read_token, unreachable, AccessToken, EntraError, Resource};
 
 /// The public cloud's authority.
 pub const DEFAULT_AUTHORITY: &str = "https://login.microsoftonline.com";
@@ -27,18 +27,19 @@ pub fn token_endpoint(authority: &str, tenant_id: &str) -> String {
     format!("{authority}/{tenant_id}/oauth2/v2.0/token")
 }
 
-/// A client credentials grant for the SignalR scope at `endpoint`: `client_id` and the
+/// A client credentials grant for the scope of `resource` at `endpoint`: `client_id` and the
 /// credential's own `fields` (a secret, or an assertion and its type).
 pub async fn request_token(
     http: &reqwest::Client,
     endpoint: &str,
+    resource: Resource,
     client_id: &str,
     fields: &[(&str, &str)],
 ) -> Result<AccessToken, EntraError> {
     let mut form = vec![
         ("grant_type", "client_credentials"),
         ("client_id", client_id),
-        ("scope", SIGNALR_SCOPE),
+        ("scope", resource.scope()),
     ];
     form.extend_from_slice(fields);
     let response = http

@@ -16,7 +16,7 @@ use rsa::pkcs1::{DecodeRsaPrivateKey, EncodeRsaPrivateKey};
 use rsa::pkcs8::DecodePrivateKey;
 use sha1::{Digest, Sha1};
 
-use super::{authority, pkcs12, AccessToken, EntraError};
+use super::{authority, pkcs12, AccessToken, EntraError, Resource};
 use crate::service::secret::Secret;
 
 /// How long a client assertion is valid.
@@ -193,13 +193,18 @@ impl ClientCertificate {
         })
     }
 
-    /// Fetches a token for the SignalR scope.
-    pub async fn fetch(&self, http: &reqwest::Client) -> Result<AccessToken, EntraError> {
+    /// Fetches a token for the scope of `resource`.
+    pub async fn fetch(
+        &self,
+        http: &reqwest::Client,
+        resource: Resource,
+    ) -> Result<AccessToken, EntraError> {
         let endpoint = self.token_endpoint();
         let assertion = self.assertion(&endpoint)?;
         authority::request_token(
             http,
             &endpoint,
+            resource,
             &self.client_id,
             &[
                 ("client_assertion_type", authority::JWT_BEARER),

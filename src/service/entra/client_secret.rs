@@ -2,7 +2,7 @@
 //! `AZURE_CLIENT_SECRET` in the default chain): the client credentials grant at the authority
 //! ([`super::authority`]).
 
-use super::{authority, AccessToken, EntraError};
+use super::{authority, AccessToken, EntraError, Resource};
 use crate::service::secret::Secret;
 
 pub use authority::DEFAULT_AUTHORITY;
@@ -36,11 +36,16 @@ impl ClientSecret {
         authority::token_endpoint(&self.authority, &self.tenant_id)
     }
 
-    /// Fetches a token for the SignalR scope.
-    pub async fn fetch(&self, http: &reqwest::Client) -> Result<AccessToken, EntraError> {
+    /// Fetches a token for the scope of `resource`.
+    pub async fn fetch(
+        &self,
+        http: &reqwest::Client,
+        resource: Resource,
+    ) -> Result<AccessToken, EntraError> {
         authority::request_token(
             http,
             &self.token_endpoint(),
+            resource,
             &self.client_id,
             &[("client_secret", self.secret.expose())],
         )

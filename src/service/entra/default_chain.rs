@@ -26,7 +26,7 @@ use super::client_secret::ClientSecret;
 use super::developer_cli::{DeveloperCli, Tool};
 use super::managed_identity::{ManagedIdentity, Protocol};
 use super::workload_identity::WorkloadIdentity;
-use super::{AccessToken, EntraError, TokenSource};
+use super::{AccessToken, EntraError, Resource, TokenSource};
 use crate::service::secret::Secret;
 
 /// How long the first request to the instance metadata service may take (the SDK's
@@ -208,23 +208,27 @@ impl DefaultChain {
         }
     }
 
-    pub(super) async fn fetch(&self, http: &reqwest::Client) -> Result<AccessToken, EntraError> {
+    pub(super) async fn fetch(
+        &self,
+        http: &reqwest::Client,
+        resource: Resource,
+    ) -> Result<AccessToken, EntraError> {
         match self.selected.load(Ordering::Relaxed) {
             NONE => {}
             0 => {
                 if let Some(identity) = &self.managed_identity {
-                    return identity.fetch(http).await;
+                    return identity.fetch(http, resource).await;
                 }
             }
             n => {
                 if let Some(tool) = self.tools.get(n - 1) {
-                    return tool.fetch().await;
+                    return tool.fetch(resource).await;
                 }
             }
         }
         let mut reasons = Vec::new();
         if let Some(identity) = &self.managed_identity {
-            match tokio::time::timeout(self.probe_timeout, identity.fetch(http)).await {
+            match tokio::time::timeout(self.probe_timeout, identity.fetch(http, resource)).await {
                 Ok(Ok(token)) => {
                     self.selected.store(0, Ordering::Relaxed);
                     return Ok(token);
@@ -241,7 +245,7 @@ impl DefaultChain {
             }
         }
         for (n, tool) in self.tools.iter().enumerate() {
-            match tool.fetch().await {
+            match tool.fetch(resource).await {
                 Ok(token) => {
                     self.selected.store(n + 1, Ordering::Relaxed);
                     return Ok(token);

@@ -15,7 +15,7 @@
 use std::process::Stdio;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use super::{AccessToken, EntraError, SIGNALR_RESOURCE, SIGNALR_SCOPE};
+use super::{AccessToken, EntraError, Resource};
 use crate::service::secret::Secret;
 
 /// How long one run of a tool may take (the SDK's `ProcessTimeout`).
@@ -75,8 +75,8 @@ impl DeveloperCli {
         }
     }
 
-    /// The command line (program and arguments), as the SDK builds it.
-    pub fn arguments(&self) -> Vec<String> {
+    /// The command line (program and arguments) for a token for `resource`, as the SDK builds it.
+    pub fn arguments(&self, resource: Resource) -> Vec<String> {
         let mut args: Vec<String> = match self.tool {
             Tool::AzureCli => [
                 "account",
@@ -84,7 +84,7 @@ impl DeveloperCli {
                 "--output",
                 "json",
                 "--resource",
-                SIGNALR_RESOURCE,
+                resource.id(),
             ]
             .map(String::from)
             .to_vec(),
@@ -95,7 +95,7 @@ impl DeveloperCli {
                 "json",
                 "--no-prompt",
                 "--scope",
-                SIGNALR_SCOPE,
+                resource.scope(),
             ]
             .map(String::from)
             .to_vec(),
@@ -117,8 +117,8 @@ impl DeveloperCli {
         EntraError::NotConfigured(format!("{}: {what}", self.tool.name()))
     }
 
-    /// Runs the tool and reads the token it prints.
-    pub async fn fetch(&self) -> Result<AccessToken, EntraError> {
+    /// Runs the tool and reads the token for `resource` it prints.
+    pub async fn fetch(&self, resource: Resource) -> Result<AccessToken, EntraError> {
         if let Some(tenant) = &self.tenant_id {
             // As the SDK: the tenant goes on a command line, so only these characters.
             if tenant.is_empty()
@@ -138,7 +138,7 @@ impl DeveloperCli {
             tokio::process::Command::new(self.tool.program())
         };
         command
-            .args(self.arguments())
+            .args(self.arguments(resource))
             .env("TZ", "UTC0")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())

@@ -6,7 +6,7 @@
 //! with header `Metadata: true`). `SIGNALR_IMDS_ENDPOINT` replaces the IMDS address (tests,
 //! proxies).
 
-use super::{read_token, unreachable, AccessToken, EntraError, SIGNALR_RESOURCE};
+use super::{read_token, unreachable, AccessToken, EntraError, Resource};
 use crate::service::secret::Secret;
 
 /// The IMDS token endpoint.
@@ -65,25 +65,23 @@ impl ManagedIdentity {
         })
     }
 
-    /// Fetches a token for the SignalR resource.
-    pub async fn fetch(&self, http: &reqwest::Client) -> Result<AccessToken, EntraError> {
+    /// Fetches a token for `resource`.
+    pub async fn fetch(
+        &self,
+        http: &reqwest::Client,
+        resource: Resource,
+    ) -> Result<AccessToken, EntraError> {
         let (endpoint, request) = match &self.protocol {
             Protocol::AppService { endpoint, header } => (
                 endpoint,
                 http.get(endpoint)
-                    .query(&[
-                        ("api-version", "2019-08-01"),
-                        ("resource", SIGNALR_RESOURCE),
-                    ])
+                    .query(&[("api-version", "2019-08-01"), ("resource", resource.id())])
                     .header("X-IDENTITY-HEADER", header.expose()),
             ),
             Protocol::Imds { endpoint } => (
                 endpoint,
                 http.get(endpoint)
-                    .query(&[
-                        ("api-version", "2018-02-01"),
-                        ("resource", SIGNALR_RESOURCE),
-                    ])
+                    .query(&[("api-version", "2018-02-01"), ("resource", resource.id())])
                     .header("Metadata", "true"),
             ),
         };

@@ -16,10 +16,12 @@ pub mod default_chain;
 pub mod developer_cli;
 pub mod managed_identity;
 pub mod pkcs12;
+mod resource;
 pub mod signer;
 mod source;
 pub mod workload_identity;
 
+pub use resource::Resource;
 pub use source::TokenSource;
 
 use std::sync::Arc;
@@ -34,6 +36,10 @@ use super::secret::Secret;
 pub const SIGNALR_SCOPE: &str = "https://signalr.azure.com/.default";
 /// The same as a managed-identity `resource` (the scope without `/.default`).
 pub const SIGNALR_RESOURCE: &str = "https://signalr.azure.com";
+/// The scope the Web PubSub SDKs ask for (`credentialScopes` of `@azure/web-pubsub`).
+pub const WEBPUBSUB_SCOPE: &str = "https://webpubsub.azure.com/.default";
+/// The same as a managed-identity `resource`, and the `aud` the service checks.
+pub const WEBPUBSUB_RESOURCE: &str = "https://webpubsub.azure.com";
 /// A cached token is replaced this long before it expires (as `azure_identity` does).
 pub const REFRESH_BEFORE_EXPIRY: Duration = Duration::from_secs(300);
 /// Attempts per token fetch, and the pause after the first failure (doubled each time).
@@ -87,18 +93,21 @@ pub enum EntraError {
     NotConfigured(String),
 }
 
-/// A token source with a cache: a token is re-used until [`REFRESH_BEFORE_EXPIRY`] before it
-/// expires; one fetch is in flight at a time (callers wait for it); a failed fetch is retried
-/// with backoff before the error is returned. Cheap to clone: clones share the cache.
+/// A token source with a cache: a token for one [`Resource`] is re-used until
+/// [`REFRESH_BEFORE_EXPIRY`] before it expires; one fetch is in flight at a time (callers wait
+/// for it); a failed fetch is retried with backoff before the error is returned. Cheap to clone:
+/// clones share the cache.
 #[derive(Debug, Clone)]
 pub struct EntraCredential {
     source: TokenSource,
+    resource: Resource,
     http: reqwest::Client,
     cached: Arc<Mutex<Option<AccessToken>>>,
 }
 
 impl EntraCredential {
-    /// A credential fetching from `source`; each request may take [`REQUEST_TIMEOUT`].
+    /// A credential fetching SignalR tokens from `source` (see [`Self::for_resource`]); each
+    /// request may take [`REQUEST_TIMEOUT`].
     pub fn new(source: TokenSource) -> Result<Self, EntraError> {
         Self::with_timeout(source, REQUEST_TIMEOUT)
     }
@@ -114,9 +123,24 @@ impl EntraCredential {
             })?;
         Ok(Self {
             source,
+            resource: Resource::SIGNALR,
             http,
             cached: Arc::default(),
         })
+    }
+
+    /// The same source, for tokens of `resource` (with a cache of its own).
+    pub fn for_resource(self, resource: Resource) -> Self {
+        Self {
+            resource,
+            cached: Arc::default(),
+            ..self
+        }
+    }
+
+    /// The resource its tokens are for.
+    pub fn resource(&self) -> Resource {
+        self.resource
     }
 
     /// A valid token: the cached one, or a fresh one.
@@ -131,7 +155,7 @@ impl EntraCredential {
         let mut wait = FIRST_BACKOFF;
         let mut attempt = 1;
         let token = loop {
-            match self.source.fetch(&self.http).await {
+            match self.source.fetch(&self.http, self.resource).await {
                 Ok(token) => break token,
                 Err(e) if attempt >= ATTEMPTS || matches!(e, EntraError::NotConfigured(_)) => {
                     return Err(e)

@@ -11,7 +11,7 @@ use super::client_secret::ClientSecret;
 use super::default_chain::{self, DefaultChain};
 use super::managed_identity::ManagedIdentity;
 use super::workload_identity::WorkloadIdentity;
-use super::{AccessToken, EntraError};
+use super::{AccessToken, EntraError, Resource};
 use crate::service::connection_string::{AppCredential, AuthType};
 
 /// Where tokens come from.
@@ -116,13 +116,17 @@ impl TokenSource {
         }
     }
 
-    pub(super) async fn fetch(&self, http: &reqwest::Client) -> Result<AccessToken, EntraError> {
+    pub(super) async fn fetch(
+        &self,
+        http: &reqwest::Client,
+        resource: Resource,
+    ) -> Result<AccessToken, EntraError> {
         match self {
-            Self::ManagedIdentity(m) => m.fetch(http).await,
-            Self::ClientSecret(c) => c.fetch(http).await,
-            Self::Certificate(c) => c.fetch(http).await,
-            Self::WorkloadIdentity(w) => w.fetch(http).await,
-            Self::DefaultChain(c) => c.fetch(http).await,
+            Self::ManagedIdentity(m) => m.fetch(http, resource).await,
+            Self::ClientSecret(c) => c.fetch(http, resource).await,
+            Self::Certificate(c) => c.fetch(http, resource).await,
+            Self::WorkloadIdentity(w) => w.fetch(http, resource).await,
+            Self::DefaultChain(c) => c.fetch(http, resource).await,
         }
     }
 }

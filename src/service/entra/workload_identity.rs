@@ -7,7 +7,7 @@
 
 use std::path::PathBuf;
 
-use super::{authority, AccessToken, EntraError};
+use super::{authority, AccessToken, EntraError, Resource};
 
 /// A federated identity: an app registration (or user-assigned identity) trusting the
 /// platform's token issuer.
@@ -34,8 +34,12 @@ impl WorkloadIdentity {
         }
     }
 
-    /// Fetches a token for the SignalR scope with the federated token now in the file.
-    pub async fn fetch(&self, http: &reqwest::Client) -> Result<AccessToken, EntraError> {
+    /// Fetches a token for the scope of `resource` with the federated token now in the file.
+    pub async fn fetch(
+        &self,
+        http: &reqwest::Client,
+        resource: Resource,
+    ) -> Result<AccessToken, EntraError> {
         // The file is small and local; the platform replaces it before the token in it expires.
         let assertion = std::fs::read_to_string(&self.token_file).map_err(|e| {
             EntraError::NotConfigured(format!(
@@ -54,6 +58,7 @@ impl WorkloadIdentity {
         authority::request_token(
             http,
             &authority::token_endpoint(&self.authority, &self.tenant_id),
+            resource,
             &self.client_id,
             &[
                 ("client_assertion_type", authority::JWT_BEARER),

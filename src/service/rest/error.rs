@@ -80,6 +80,15 @@ fn product(operation: &str) -> &'static str {
     }
 }
 
+/// What to do when the service refuses the app's Entra identity (403) for `operation`.
+pub(super) fn entra_role_hint(operation: &str) -> &'static str {
+    if operation.starts_with("webpubsub.") {
+        "the app's identity has no role for this on the service; assign it \"Web PubSub Service Owner\""
+    } else {
+        "the app's identity has no role for this on the service; assign it \"SignalR REST API Owner\" or \"SignalR Service Owner\""
+    }
+}
+
 fn code_suffix(code: Option<&str>) -> String {
     code.map(|c| format!(" ({c})")).unwrap_or_default()
 }

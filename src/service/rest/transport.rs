@@ -11,7 +11,7 @@ use reqwest::header::{HeaderMap, CONTENT_TYPE};
 use reqwest::{Method, Response};
 
 use super::call::Call;
-use super::error::{service_message, RestError};
+use super::error::{entra_role_hint, service_message, RestError};
 use super::retry::{delay, retry_after, Failure};
 use super::token_cache::{Target, TokenCache};
 use super::RestOptions;
@@ -83,6 +83,22 @@ impl Transport {
         Self::build(server_base, Auth::Key(minter), Some(key), options)
     }
 
+    /// A transport to `server_base` (ending in `/`) whose calls carry `credential`'s Entra
+    /// token; `key` (when the connection string also has one) is only redacted from errors.
+    pub(crate) fn with_entra(
+        server_base: String,
+        credential: EntraCredential,
+        key: Option<Secret>,
+        options: RestOptions,
+    ) -> Result<Self, RestError> {
+        if options.timeout.is_zero() {
+            return Err(RestError::InvalidArgument(
+                "the REST timeout must be longer than zero".into(),
+            ));
+        }
+        Self::build(server_base, Auth::Entra(credential), key, options)
+    }
+
     fn build(
         server_base: String,
         auth: Auth,
@@ -108,7 +124,7 @@ impl Transport {
         })
     }
 
-    pub(super) fn uses_entra(&self) -> bool {
+    pub(crate) fn uses_entra(&self) -> bool {
         matches!(self.auth, Auth::Entra(_))
     }
 
@@ -189,7 +205,7 @@ impl Transport {
                                     credential.invalidate().await;
                                     Some("the service did not accept the app's Entra ID token (wrong audience, expired, or from another tenant); a new token is fetched for the next call")
                                 }
-                                (Auth::Entra(_), 403) => Some("the app's identity has no role for this on the service; assign it \"SignalR REST API Owner\" or \"SignalR Service Owner\""),
+                                (Auth::Entra(_), 403) => Some(entra_role_hint(call.operation)),
                                 _ => None,
                             };
                             let mut error = self.service_error(call, response, code, token).await;

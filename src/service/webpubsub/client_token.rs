@@ -72,17 +72,14 @@ pub struct ClientTokenMinter {
 }
 
 impl ClientTokenMinter {
-    /// A minter for the connection string's access key.
+    /// A minter for the connection string's access key ([`TokenError::NoAccessKey`] without one).
     pub fn new(connection: &WebPubSubConnectionString) -> Result<Self, TokenError> {
         let endpoint = connection.endpoint();
-        let websocket_base = format!(
-            "{}://{}",
-            connection.websocket_scheme(),
-            connection.authority()
-        );
+        let websocket_base = websocket_base(connection);
+        let key = connection.access_key().ok_or(TokenError::NoAccessKey)?;
         Ok(Self {
             minter: TokenMinter::from_parts(
-                connection.access_key(),
+                key,
                 format!("{endpoint}/"),
                 format!("{websocket_base}/"),
             )?,
@@ -128,13 +125,40 @@ impl ClientTokenMinter {
         options: &ClientTokenOptions,
     ) -> Result<ClientAccess, TokenError> {
         let access_token = self.token(hub, options)?;
-        let base_url = format!("{}{}", self.websocket_base, options.protocol.path(hub));
-        Ok(ClientAccess {
+        Ok(ClientAccess::new(
+            &self.websocket_base,
+            hub,
+            options.protocol,
+            access_token,
+        ))
+    }
+}
+
+impl ClientAccess {
+    /// The URLs of `access_token` for `hub` on the client endpoint `websocket_base`
+    /// (`ws(s)://<host>[:port]`).
+    pub fn new(
+        websocket_base: &str,
+        hub: &str,
+        protocol: ClientProtocol,
+        access_token: String,
+    ) -> Self {
+        let base_url = format!("{websocket_base}{}", protocol.path(hub));
+        Self {
             url: format!("{base_url}?access_token={}", names::encode(&access_token)),
             base_url,
             access_token,
-        })
+        }
     }
+}
+
+/// `ws(s)://<host>[:port]` of the service's client endpoint.
+pub fn websocket_base(connection: &WebPubSubConnectionString) -> String {
+    format!(
+        "{}://{}",
+        connection.websocket_scheme(),
+        connection.authority()
+    )
 }
 
 fn strings(values: &[String]) -> Value {

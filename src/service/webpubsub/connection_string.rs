@@ -1,31 +1,47 @@
-//! Parsing of `WebPubSubConnectionString` (reference §1): `Endpoint`, `AccessKey`, optional
-//! `Port` and `Version`, `;`-separated, keys case-insensitive, values split at the first `=`. The
-//! key signs with the UTF-8 bytes of its string, as every SDK does. Errors name the key and never
-//! repeat a value (a missing `;` can glue the access key onto another value).
+//! Parsing of `WebPubSubConnectionString` (`docs/webpubsub.md` §1, §6): `Endpoint`, then either
+//! `AccessKey` or an `AuthType` with its keys (`azure.msi` [+ `ClientId`], `azure.app` +
+//! `ClientId`, `TenantId`, `ClientSecret` or `ClientCert`, `azure`), read as the SignalR
+//! connection string reads them ([`crate::service::connection_string`]); optional `Port` and
+//! `Version`; `;`-separated, keys case-insensitive, values split at the first `=`. The key signs
+//! with the UTF-8 bytes of its string, as every SDK does. Errors name the key and never repeat a
+//! value (a missing `;` can glue the access key onto another value).
 
 use std::collections::HashMap;
 
 use url::Url;
 
-use crate::service::connection_string::ConnectionStringError;
+use crate::service::connection_string::{parse_auth, AuthType, ConnectionStringError};
 use crate::service::Secret;
 
 /// A parsed, validated Web PubSub connection string.
 #[derive(Clone, Debug)]
 pub struct WebPubSubConnectionString {
     endpoint: Url,
-    access_key: Secret,
+    access_key: Option<Secret>,
+    auth: AuthType,
 }
 
-const KNOWN_KEYS: [&str; 4] = ["Endpoint", "AccessKey", "Port", "Version"];
+const KNOWN_KEYS: [&str; 9] = [
+    "Endpoint",
+    "AccessKey",
+    "Port",
+    "Version",
+    "AuthType",
+    "ClientId",
+    "TenantId",
+    "ClientSecret",
+    "ClientCert",
+];
 
 impl WebPubSubConnectionString {
     /// Parses a connection string such as
-    /// `Endpoint=https://<name>.webpubsub.azure.com;AccessKey=<key>;Version=1.0;`.
+    /// `Endpoint=https://<name>.webpubsub.azure.com;AccessKey=<key>;Version=1.0;` or
+    /// `Endpoint=https://<name>.webpubsub.azure.com;AuthType=azure.msi;Version=1.0;`.
     ///
     /// An `Endpoint` without a scheme gets `https://` (as the JS SDK does); `Port` replaces the
     /// endpoint's port; `Version` is accepted and ignored (as the Python SDK does); unknown keys
-    /// are ignored; a key given twice is refused.
+    /// are ignored; a key given twice is refused. With an `AuthType`, an `AccessKey` is optional
+    /// and only checks the signature of events.
     pub fn parse(text: &str) -> Result<Self, ConnectionStringError> {
         let mut pairs: HashMap<String, String> = HashMap::new();
         for segment in text.split(';') {
@@ -56,15 +72,21 @@ impl WebPubSubConnectionString {
             // http and https URLs always accept a port.
             let _ = endpoint.set_port(Some(port));
         }
-        let access_key = get("AccessKey").ok_or(ConnectionStringError::Invalid {
-            key: "AccessKey",
-            problem: "is missing; this app signs tokens and REST calls with the access key \
-                      (identity-based Web PubSub connections are not supported yet)"
-                .into(),
-        })?;
+        let auth = parse_auth(&get("AuthType"), &get)?;
+        let access_key = get("AccessKey").map(Secret::new);
+        if auth == AuthType::AccessKey && access_key.is_none() {
+            return Err(ConnectionStringError::Invalid {
+                key: "AccessKey",
+                problem:
+                    "is missing; give the access key, or authenticate with Microsoft Entra ID \
+                          instead (AuthType=azure.msi for a managed identity, see the README)"
+                        .into(),
+            });
+        }
         Ok(Self {
             endpoint,
-            access_key: Secret::new(access_key),
+            access_key,
+            auth,
         })
     }
 
@@ -99,16 +121,49 @@ impl WebPubSubConnectionString {
         }
     }
 
-    /// The access key.
-    pub fn access_key(&self) -> &Secret {
-        &self.access_key
+    /// The access key, when the connection string has one (always under `AuthType` absent).
+    pub fn access_key(&self) -> Option<&Secret> {
+        self.access_key.as_ref()
+    }
+
+    /// How the app authenticates to the service.
+    pub fn auth(&self) -> &AuthType {
+        &self.auth
+    }
+
+    /// Whether the app authenticates with Microsoft Entra ID (any `AuthType`).
+    pub fn uses_entra(&self) -> bool {
+        self.auth != AuthType::AccessKey
+    }
+
+    /// The same service, authenticated as `auth` (the identity-based settings build their
+    /// connection this way; an access key is dropped unless `auth` uses it).
+    pub fn with_auth(mut self, auth: AuthType) -> Self {
+        if auth != AuthType::AccessKey {
+            self.access_key = None;
+        }
+        self.auth = auth;
+        self
     }
 }
 
 impl std::fmt::Display for WebPubSubConnectionString {
-    /// The connection string with the key replaced by `***`.
+    /// The connection string with the key replaced by `***` and no other secret.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Endpoint={};AccessKey=***;Version=1.0;", self.endpoint())
+        write!(f, "Endpoint={}", self.endpoint())?;
+        if self.access_key.is_some() {
+            f.write_str(";AccessKey=***")?;
+        }
+        let auth = match &self.auth {
+            AuthType::AccessKey => None,
+            AuthType::ManagedIdentity { .. } => Some("azure.msi"),
+            AuthType::Application { .. } => Some("azure.app"),
+            AuthType::DefaultAzure { .. } | AuthType::WorkloadIdentity { .. } => Some("azure"),
+        };
+        if let Some(auth) = auth {
+            write!(f, ";AuthType={auth}")?;
+        }
+        f.write_str(";Version=1.0;")
     }
 }
 
@@ -133,7 +188,7 @@ fn parse_endpoint(value: &str) -> Result<Url, ConnectionStringError> {
     if !url.username().is_empty() || url.password().is_some() {
         return Err(invalid(
             "Endpoint",
-            "must not contain credentials (user:password@ before the host); the service is authenticated with AccessKey",
+            "must not contain credentials (user:password@ before the host); the service is authenticated with AccessKey or AuthType",
         ));
     }
     if url.path() != "/" || url.query().is_some() || url.fragment().is_some() {
@@ -165,7 +220,7 @@ mod tests {
         .expect("valid");
         assert_eq!(cs.endpoint(), "https://x.webpubsub.azure.com:8443");
         assert_eq!(cs.host(), "x.webpubsub.azure.com");
-        assert_eq!(cs.access_key().expose(), "a=b");
+        assert_eq!(cs.access_key().map(Secret::expose), Some("a=b"));
         assert_eq!(cs.websocket_scheme(), "wss");
         let local = WebPubSubConnectionString::parse("Endpoint=http://localhost:8080;AccessKey=k")
             .expect("valid");

@@ -18,11 +18,12 @@ use super::rest_paths::{
     connection_path, connection_segment, group_connection_path, group_segment, hub_path,
     user_group_path, user_segment,
 };
+use crate::service::entra::{EntraCredential, Resource};
 use crate::service::names;
 use crate::service::rest::call::Call;
 use crate::service::rest::transport::Transport;
 use crate::service::rest::{RestError, RestOptions, HEALTH_TIMEOUT};
-use crate::service::token::TokenMinter;
+use crate::service::token::{TokenError, TokenMinter};
 
 /// The data-plane API version of every call.
 pub const API_VERSION: &str = "2024-01-01";
@@ -41,21 +42,40 @@ impl std::fmt::Debug for WebPubSubClient {
 }
 
 impl WebPubSubClient {
-    /// A client for the service of `connection`.
+    /// A client for the service of `connection`, signing with its access key.
     pub fn new(
         connection: &WebPubSubConnectionString,
         options: RestOptions,
     ) -> Result<Self, RestError> {
         let base = format!("{}/", connection.endpoint());
-        let minter = TokenMinter::from_parts(connection.access_key(), base.clone(), base.clone())?;
+        let key = connection.access_key().ok_or(TokenError::NoAccessKey)?;
+        let minter = TokenMinter::from_parts(key, base.clone(), base.clone())?;
         Ok(Self {
-            inner: Arc::new(Transport::with_minter(
-                base,
-                minter,
-                connection.access_key().clone(),
+            inner: Arc::new(Transport::with_minter(base, minter, key.clone(), options)?),
+        })
+    }
+
+    /// A client for the service of `connection` whose calls carry the Entra ID token of
+    /// `credential` (for [`Resource::WEBPUBSUB`], whatever resource it was made for).
+    pub fn with_entra(
+        connection: &WebPubSubConnectionString,
+        options: RestOptions,
+        credential: EntraCredential,
+    ) -> Result<Self, RestError> {
+        let credential = credential.for_resource(Resource::WEBPUBSUB);
+        Ok(Self {
+            inner: Arc::new(Transport::with_entra(
+                format!("{}/", connection.endpoint()),
+                credential,
+                connection.access_key().cloned(),
                 options,
             )?),
         })
+    }
+
+    /// Whether calls carry an Entra ID token (else an HS256 token signed with the access key).
+    pub fn uses_entra(&self) -> bool {
+        self.inner.uses_entra()
     }
 
     /// Sends `content` to every connection of `hub`. `POST /api/hubs/{hub}/:send`.
