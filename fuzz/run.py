@@ -32,6 +32,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NoReturn
 
 FUZZ = Path(__file__).resolve().parent
 REPO = FUZZ.parent
@@ -62,7 +63,7 @@ def log(message: str) -> None:
     print(f"[fuzz] {message}", flush=True)
 
 
-def fail(message: str) -> "NoReturn":  # type: ignore[name-defined]
+def fail(message: str) -> NoReturn:
     print(f"[fuzz] FAILED: {message}", file=sys.stderr, flush=True)
     sys.exit(1)
 
@@ -96,12 +97,13 @@ def rustc_version(toolchain: Toolchain) -> str:
 
 def choose_toolchain(forced: str | None) -> Toolchain:
     """nightly if installed, else installed now, else stable with RUSTC_BOOTSTRAP=1."""
-    bootstrap = Toolchain("stable", {"RUSTC_BOOTSTRAP": "1"}, "stable with RUSTC_BOOTSTRAP=1")
+    # The default toolchain (stable on a fresh machine), whatever its rustup name.
+    bootstrap = Toolchain(None, {"RUSTC_BOOTSTRAP": "1"}, "the default (stable) toolchain with RUSTC_BOOTSTRAP=1")
     if forced == "stable-bootstrap":
         return bootstrap
     if shutil.which("rustup") is None:
         log("rustup is not installed: using the default cargo with RUSTC_BOOTSTRAP=1")
-        return Toolchain(None, {"RUSTC_BOOTSTRAP": "1"}, "default toolchain with RUSTC_BOOTSTRAP=1")
+        return bootstrap
     listed = run_quiet(["rustup", "toolchain", "list"]).stdout
     if any(line.startswith("nightly") for line in listed.splitlines()):
         return Toolchain("nightly", {}, "nightly (installed)")
@@ -208,9 +210,12 @@ def fuzz_one(target: str, runs: int, jobs: int, max_len: int, target_dir: Path, 
     done = subprocess.run(cmd, cwd=logs, capture_output=True, text=True, errors="replace")
     seconds = time.monotonic() - started
     output = done.stdout + done.stderr
-    for job_log in files_in(logs):
+    job_logs = files_in(logs)
+    # With -jobs the figures are in each job's log (the parent also echoes them: count once).
+    counted = "".join(j.read_text(errors="replace") for j in job_logs) if job_logs else output
+    for job_log in job_logs:
         output += f"\n--- {job_log.name} ---\n" + job_log.read_text(errors="replace")
-    executed = sum(int(n) for n in re.findall(r"stat::number_of_executed_units:\s*(\d+)", output))
+    executed = sum(int(n) for n in re.findall(r"stat::number_of_executed_units:\s*(\d+)", counted))
     coverage = re.findall(r"#\d+\s+DONE\s+cov: (\d+)", output)
     crashes = sorted(set(files_in(artifacts)) - before)
     if done.returncode != 0 and not crashes:
@@ -228,7 +233,7 @@ def fuzz_one(target: str, runs: int, jobs: int, max_len: int, target_dir: Path, 
 
 
 def write_report(results: list[Result], toolchain: Toolchain, rustc: str, cargo_fuzz: str,
-                 sanitizer: str, command: str, build_seconds: float, jobs: int) -> None:
+                 sanitizer: str, command: str, build_seconds: float, jobs: int, planned: int) -> None:
     now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     lines = [
         BEGIN,
@@ -256,6 +261,8 @@ def write_report(results: list[Result], toolchain: Toolchain, rustc: str, cargo_
             f"| `{r.target}` | {r.runs:,}{mark} | {r.seconds:.0f} | {rate:,.0f} | {r.corpus + r.seeds}"
             f" | {r.coverage} | {len(r.crashes)} |"
         )
+    if len(results) < planned:
+        lines += ["", f"Incomplete: {len(results)} of {planned} targets had run when this was written."]
     if reduced:
         lines += [
             "",
@@ -329,10 +336,11 @@ def main() -> None:
             sys.stderr.write(result.output[-30000:])
             for crash in result.crashes:
                 print(f"[fuzz] crash input: {crash}", file=sys.stderr)
-    if report:
-        command = "python3 fuzz/run.py " + " ".join(sys.argv[1:])
-        write_report(results, toolchain, rustc, cargo_fuzz, args.sanitizer, command.strip(),
-                     build_seconds, jobs)
+        if report:
+            # After every target, so a long run that is stopped keeps what it measured.
+            command = "python3 fuzz/run.py " + " ".join(sys.argv[1:])
+            write_report(results, toolchain, rustc, cargo_fuzz, args.sanitizer, command.strip(),
+                         build_seconds, jobs, len(targets))
     crashed = [r.target for r in results if r.crashes]
     if crashed:
         fail(f"crashes in {crashed}; reproduce with `cargo fuzz run <target> <input>` from the repository root")
