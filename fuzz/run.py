@@ -271,8 +271,19 @@ def write_report(results: list[Result], toolchain: Toolchain, rustc: str, cargo_
             f" {FULL_RUNS:,} for every target.",
         ]
     lines += ["", END]
-    section = "\n".join(lines)
     text = REPORT.read_text() if REPORT.exists() else "# Reliability\n"
+    # Rows (and the commands) of targets this run did not run are kept from the last report.
+    if BEGIN in text and END in text:
+        previous = text.split(BEGIN, 1)[1].split(END, 1)[0].splitlines()
+        names = {r.target for r in results}
+        kept = [l for l in previous if l.startswith("| `") and l.split("`")[1] not in names]
+        if kept:
+            at = lines.index("|---|---:|---:|---:|---:|---:|---:|") + 1
+            lines[at:at] = kept
+            earlier = [l.replace("- Command:", "- Earlier command:", 1) for l in previous
+                       if l.startswith(("- Command:", "- Earlier command:"))]
+            lines[8:8] = [l for l in earlier if l not in lines]
+    section = "\n".join(lines)
     if BEGIN in text and END in text:
         head, rest = text.split(BEGIN, 1)
         _, tail = rest.split(END, 1)
