@@ -167,17 +167,23 @@ pub async fn close_user(
 /// Merges query options with an optional JSON body `{reason, excluded: [..]}`.
 async fn close_options(q: CloseQuery, b: Body) -> Result<(Option<String>, Vec<String>), ApiError> {
     let bytes = body::read(b).await?;
+    let (reason, mut excluded) = close_body(&bytes)?;
+    excluded.extend(q.excluded);
+    crate::service::rest::check_excluded(&excluded)?;
+    Ok((reason.or(q.reason), excluded))
+}
+
+/// Parses a close route's optional body `{reason, excluded: [..]}` (blank means neither) into
+/// the reason and the excluded connection ids.
+pub fn close_body(bytes: &[u8]) -> Result<(Option<String>, Vec<String>), ApiError> {
     let parsed: CloseBody = if bytes.iter().all(u8::is_ascii_whitespace) {
         CloseBody::default()
     } else {
         body::one(
-            &bytes,
+            bytes,
             r#"{"reason"?, "excluded"?: [..]}"#,
             &["reason", "excluded"],
         )?
     };
-    let mut excluded = parsed.excluded;
-    excluded.extend(q.excluded);
-    crate::service::rest::check_excluded(&excluded)?;
-    Ok((parsed.reason.or(q.reason), excluded))
+    Ok((parsed.reason, parsed.excluded))
 }

@@ -49,6 +49,8 @@ mod entra_local_stack;
 mod entra_pfx;
 mod entra_recovery;
 mod functions_layout;
+mod fuzz_regressions;
+mod fuzz_smoke;
 mod identity;
 mod identity_connection;
 mod import_graph;

@@ -13,6 +13,7 @@ use serde_json::{Map, Value};
 
 use super::caller::{Caller, IdentitySource};
 use super::error::IdentityError;
+use super::oidc_fetch::SigningKey;
 use super::oidc_keys::KeyCache;
 use super::settings::OidcSettings;
 
@@ -38,32 +39,45 @@ impl OidcValidator {
     /// Validates `token` and returns its caller: signature with the issuer's key, `iss`, `aud`,
     /// `exp` (required), `nbf`, and the user-id claim.
     pub async fn validate(&self, token: &str) -> Result<Caller, IdentityError> {
-        let settings = &*self.settings;
         let (alg, kid) = parse_header(token)?;
         let key = self.keys.key_for(alg, kid.as_deref()).await?;
-        if key.alg != alg {
-            return Err(IdentityError::KeyMismatch {
-                kid: key.kid.clone(),
-                alg: format!("{alg:?}"),
-                key_alg: format!("{:?}", key.alg),
-            });
-        }
-        let mut validation = Validation::new(alg);
-        validation.required_spec_claims.clear();
-        validation.validate_exp = false;
-        validation.validate_nbf = false;
-        validation.validate_aud = false;
-        let claims = jsonwebtoken::decode::<Map<String, Value>>(token, &key.key, &validation)
-            .map_err(|e| match e.kind() {
-                jsonwebtoken::errors::ErrorKind::InvalidSignature => {
-                    IdentityError::BadSignature(key.kid.clone())
-                }
-                _ => IdentityError::MalformedToken(e.to_string()),
-            })?
-            .claims;
-        check_claims(&claims, settings, unix_now())?;
-        caller_from(claims, &settings.user_id_claim)
+        validate_with_key(token, &key, &self.settings, unix_now())
     }
+}
+
+/// The checks of [`OidcValidator::validate`] once the issuer's key for the token is known: the
+/// header (RS256 or ES256, the key's own algorithm), the signature, then `iss`, `aud`, `exp` and
+/// `nbf` at `now` (Unix seconds), and the user-id claim. Public so that the fuzz targets
+/// (`fuzz/`) reach the whole validation without a key server.
+pub fn validate_with_key(
+    token: &str,
+    key: &SigningKey,
+    settings: &OidcSettings,
+    now: i64,
+) -> Result<Caller, IdentityError> {
+    let (alg, _) = parse_header(token)?;
+    if key.alg != alg {
+        return Err(IdentityError::KeyMismatch {
+            kid: key.kid.clone(),
+            alg: format!("{alg:?}"),
+            key_alg: format!("{:?}", key.alg),
+        });
+    }
+    let mut validation = Validation::new(alg);
+    validation.required_spec_claims.clear();
+    validation.validate_exp = false;
+    validation.validate_nbf = false;
+    validation.validate_aud = false;
+    let claims = jsonwebtoken::decode::<Map<String, Value>>(token, &key.key, &validation)
+        .map_err(|e| match e.kind() {
+            jsonwebtoken::errors::ErrorKind::InvalidSignature => {
+                IdentityError::BadSignature(key.kid.clone())
+            }
+            _ => IdentityError::MalformedToken(e.to_string()),
+        })?
+        .claims;
+    check_claims(&claims, settings, now)?;
+    caller_from(claims, &settings.user_id_claim)
 }
 
 /// The token's `alg` (RS256 or ES256, else an error saying so) and `kid`.

@@ -22,7 +22,7 @@ const MAX_REDIRECTS: usize = 5;
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// A usable public key of the issuer.
-pub(super) struct SigningKey {
+pub struct SigningKey {
     /// Its `kid` (empty when the JWK has none).
     pub kid: String,
     /// The only algorithm it verifies.

@@ -11,7 +11,7 @@ use crate::service::hub_protocol::msgpack;
 
 /// An upstream body, borrowing from the parsed JSON.
 #[derive(Debug, Clone, PartialEq)]
-pub(super) enum ConnectionEvent<'a> {
+pub enum ConnectionEvent<'a> {
     /// A client connected.
     Connected,
     /// A client disconnected, with the reason when there was one.

@@ -4,8 +4,9 @@
 //! client invocations run the built-in topic methods ([`super::topics`]) or are forwarded, and
 //! those with an `invocationId` are answered with a framed hub-protocol completion.
 
-mod connection_event;
-mod request;
+// Public so that the fuzz targets (`fuzz/`) parse upstream requests with the route's own code.
+pub mod connection_event;
+pub mod request;
 
 use axum::body::Body;
 use axum::extract::State;

@@ -40,7 +40,7 @@ pub(super) fn check_signature(state: &AppState, headers: &HeaderMap) -> Result<(
 }
 
 /// 415 unless the body is JSON or MessagePack; says which.
-pub(super) fn check_content_type(headers: &HeaderMap) -> Result<BodyFormat, ApiError> {
+pub fn check_content_type(headers: &HeaderMap) -> Result<BodyFormat, ApiError> {
     let given = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -63,7 +63,7 @@ pub(super) fn check_content_type(headers: &HeaderMap) -> Result<BodyFormat, ApiE
 
 /// The hub protocol of an upstream body (and of the completion that answers it).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum BodyFormat {
+pub enum BodyFormat {
     /// `application/json`: a JSON hub message.
     Json,
     /// `application/x-msgpack`: a MessagePack invocation from a MessagePack client.
@@ -72,7 +72,7 @@ pub(super) enum BodyFormat {
 
 /// What the `X-ASRS-*` headers say.
 #[derive(Debug, Clone)]
-pub(super) struct Request {
+pub struct Request {
     /// `X-ASRS-Hub`.
     pub hub: String,
     /// `X-ASRS-Category`, lowercased.

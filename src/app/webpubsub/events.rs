@@ -108,8 +108,8 @@ async fn handle(state: &AppState, headers: &HeaderMap, body: Body) -> Result<Res
     }
 }
 
-/// The `connect` answer from the policy.
-fn connect(
+/// The `connect` answer from the policy and the connect event's JSON body.
+pub fn connect(
     policy: &ConnectPolicy,
     request: &EventRequest,
     bytes: &[u8],
@@ -294,7 +294,7 @@ fn forwarded(request: &EventRequest, content: Option<&Content>, body: Option<Val
 }
 
 /// A user event's data as the client sent it: its media type says the dataType.
-fn user_content(headers: &HeaderMap, bytes: &[u8]) -> Result<Content, ApiError> {
+pub fn user_content(headers: &HeaderMap, bytes: &[u8]) -> Result<Content, ApiError> {
     let media = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())

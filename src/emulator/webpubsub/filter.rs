@@ -201,12 +201,54 @@ fn lex(text: &str) -> Result<Vec<(Token, usize)>, FilterError> {
     Ok(out)
 }
 
+/// Deepest nesting of parentheses, `not` and function arguments in one filter.
+pub const MAX_NESTING: usize = 32;
+/// Most values and operators in one filter.
+pub const MAX_TERMS: usize = 1024;
+
+/// A recursive-descent parser. Parsing, evaluating and dropping a filter all recurse over it,
+/// so nesting and size are bounded ([`MAX_NESTING`], [`MAX_TERMS`]): a few thousand `(` or
+/// `not` (a 4 KB query string) would otherwise overflow the thread's stack and abort the
+/// process (found by fuzzing, `fuzz/fuzz_targets/webpubsub_filter.rs`).
 struct Parser {
     tokens: Vec<(Token, usize)>,
     next: usize,
+    /// Current nesting.
+    depth: usize,
+    /// Values and operators so far.
+    terms: usize,
 }
 
 impl Parser {
+    /// Runs `inner` one nesting level deeper, refusing more than [`MAX_NESTING`].
+    fn nested<T>(
+        &mut self,
+        inner: impl FnOnce(&mut Self) -> Result<T, FilterError>,
+    ) -> Result<T, FilterError> {
+        if self.depth >= MAX_NESTING {
+            return Err(err(
+                self.position(),
+                format!("the filter nests parentheses, `not` and function calls more than {MAX_NESTING} deep; write it flatter"),
+            ));
+        }
+        self.depth += 1;
+        let result = inner(self);
+        self.depth -= 1;
+        result
+    }
+
+    /// Counts one value or operator, refusing more than [`MAX_TERMS`].
+    fn term(&mut self) -> Result<(), FilterError> {
+        self.terms += 1;
+        if self.terms > MAX_TERMS {
+            return Err(err(
+                self.position(),
+                format!("the filter has more than {MAX_TERMS} values and operators; split the call or use groups"),
+            ));
+        }
+        Ok(())
+    }
+
     fn peek(&self) -> &Token {
         &self.tokens[self.next].0
     }
@@ -242,6 +284,7 @@ impl Parser {
     fn or(&mut self) -> Result<Expr, FilterError> {
         let mut left = self.and()?;
         while self.keyword("or") {
+            self.term()?;
             self.bump();
             left = Expr::Or(Box::new(left), Box::new(self.and()?));
         }
@@ -251,6 +294,7 @@ impl Parser {
     fn and(&mut self) -> Result<Expr, FilterError> {
         let mut left = self.not()?;
         while self.keyword("and") {
+            self.term()?;
             self.bump();
             left = Expr::And(Box::new(left), Box::new(self.not()?));
         }
@@ -259,8 +303,9 @@ impl Parser {
 
     fn not(&mut self) -> Result<Expr, FilterError> {
         if self.keyword("not") {
+            self.term()?;
             self.bump();
-            return Ok(Expr::Not(Box::new(self.not()?)));
+            return self.nested(|p| Ok(Expr::Not(Box::new(p.not()?))));
         }
         self.comparison()
     }
@@ -280,6 +325,7 @@ impl Parser {
             },
             _ => return Ok(left),
         };
+        self.term()?;
         self.bump();
         let right = self.primary()?;
         Ok(match op {
@@ -289,24 +335,25 @@ impl Parser {
     }
 
     fn primary(&mut self) -> Result<Expr, FilterError> {
+        self.term()?;
         let at = self.position();
         match self.bump() {
             Token::Str(s) => Ok(Expr::Literal(Value::Str(s))),
             Token::Int(n) => Ok(Expr::Literal(Value::Int(n))),
-            Token::Open => {
-                let first = self.or()?;
-                if *self.peek() == Token::Comma {
+            Token::Open => self.nested(|p| {
+                let first = p.or()?;
+                if *p.peek() == Token::Comma {
                     let mut items = vec![first];
-                    while *self.peek() == Token::Comma {
-                        self.bump();
-                        items.push(self.or()?);
+                    while *p.peek() == Token::Comma {
+                        p.bump();
+                        items.push(p.or()?);
                     }
-                    self.expect(Token::Close, "`)` closing the list")?;
+                    p.expect(Token::Close, "`)` closing the list")?;
                     return Ok(Expr::List(items));
                 }
-                self.expect(Token::Close, "`)`")?;
+                p.expect(Token::Close, "`)`")?;
                 Ok(first)
-            }
+            }),
             Token::Word(w) => self.word(w, at),
             other => Err(err(at, format!("expected a value, found {other}"))),
         }
@@ -334,12 +381,15 @@ impl Parser {
             _ => return Err(err(at, format!("unknown name `{word}`: use userId, connectionId, groups, a function, or a quoted string"))),
         };
         self.expect(Token::Open, &format!("`(` after `{word}`"))?;
-        let mut args = vec![self.or()?];
-        while *self.peek() == Token::Comma {
-            self.bump();
-            args.push(self.or()?);
-        }
-        self.expect(Token::Close, "`)` closing the arguments")?;
+        let args = self.nested(|p| {
+            let mut args = vec![p.or()?];
+            while *p.peek() == Token::Comma {
+                p.bump();
+                args.push(p.or()?);
+            }
+            p.expect(Token::Close, "`)` closing the arguments")?;
+            Ok(args)
+        })?;
         if !func.1.contains(&args.len()) {
             return Err(err(
                 at,
@@ -365,6 +415,8 @@ impl Filter {
         let mut parser = Parser {
             tokens: lex(text)?,
             next: 0,
+            depth: 0,
+            terms: 0,
         };
         if *parser.peek() == Token::End {
             return Err(err(1, "the filter is empty"));

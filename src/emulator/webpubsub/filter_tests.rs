@@ -84,3 +84,28 @@ fn mistakes_name_their_position() {
         assert!(e.to_string().contains(message), "{filter}: {e}");
     }
 }
+
+/// Found by fuzzing (`fuzz/fuzz_targets/webpubsub_filter.rs`): two thousand `(` overflowed a
+/// 2 MB thread stack (a tokio worker's) in the recursive parser and aborted the process. Deep
+/// nesting and huge filters are now refused with a position and a reason.
+#[test]
+fn deep_or_huge_filters_are_refused_not_a_stack_overflow() {
+    let n = 100_000;
+    let parens = format!("{}userId eq 'a'{}", "(".repeat(n), ")".repeat(n));
+    let nots = format!("{}userId eq 'a'", "not ".repeat(n));
+    let calls = format!("{}userId{} eq 'a'", "tolower(".repeat(n), ")".repeat(n));
+    for deep in [parens, nots, calls] {
+        let e = Filter::parse(&deep).unwrap_err();
+        assert!(e.to_string().contains("more than 32 deep"), "{e}");
+    }
+    let chain = vec!["userId eq 'a'"; n].join(" and ");
+    let e = Filter::parse(&chain).unwrap_err();
+    assert!(e.to_string().contains("more than 1024 values"), "{e}");
+    let list = format!("userId in ({})", vec!["'a'"; n].join(","));
+    assert!(Filter::parse(&list).is_err());
+    // Within the limits a filter still parses and matches.
+    let nested = format!("{}userId eq 'a'{}", "(".repeat(31), ")".repeat(31));
+    assert!(check(&nested, Some("a"), "c", &[]));
+    let long = vec!["userId ne 'b'"; 200].join(" and ");
+    assert!(check(&long, Some("a"), "c", &[]));
+}

@@ -182,6 +182,17 @@ pub fn from_json(value: &Value) -> Pack {
 /// A MessagePack value as JSON: binary becomes a base64 string (as a .NET `byte[]` does in
 /// JSON), extension values their data in base64, non-string map keys their JSON text.
 pub fn to_json(value: &Pack) -> Value {
+    convert(value, 0)
+}
+
+/// How deep a map or array key may sit inside other keys and still be written as its JSON
+/// text. Each level escapes the text of the level inside it again, which doubles its length:
+/// found by fuzzing (`fuzz/fuzz_targets/hub_protocol_msgpack.rs`), 300 bytes of maps used as
+/// keys of maps took minutes and gigabytes. Deeper container keys become `"{…}"` / `"[…]"`.
+pub const MAX_KEY_NESTING: usize = 2;
+
+/// [`to_json`] of a value that sits inside `key_depth` map keys.
+fn convert(value: &Pack, key_depth: usize) -> Value {
     let base64 =
         |bytes: &[u8]| Value::String(base64::engine::general_purpose::STANDARD.encode(bytes));
     match value {
@@ -196,15 +207,17 @@ pub fn to_json(value: &Pack) -> Value {
         Pack::F64(f) => Number::from_f64(*f).map_or(Value::Null, Value::Number),
         Pack::String(s) => Value::String(String::from_utf8_lossy(s.as_bytes()).into_owned()),
         Pack::Binary(bytes) => base64(bytes),
-        Pack::Array(items) => Value::Array(items.iter().map(to_json).collect()),
+        Pack::Array(items) => Value::Array(items.iter().map(|i| convert(i, key_depth)).collect()),
         Pack::Map(pairs) => {
             let mut map = Map::new();
             for (k, v) in pairs {
                 let key = match k {
                     Pack::String(s) => String::from_utf8_lossy(s.as_bytes()).into_owned(),
-                    other => to_json(other).to_string(),
+                    Pack::Map(_) if key_depth >= MAX_KEY_NESTING => "{…}".to_owned(),
+                    Pack::Array(_) if key_depth >= MAX_KEY_NESTING => "[…]".to_owned(),
+                    other => convert(other, key_depth + 1).to_string(),
                 };
-                map.insert(key, to_json(v));
+                map.insert(key, convert(v, key_depth));
             }
             Value::Object(map)
         }

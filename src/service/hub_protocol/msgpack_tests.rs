@@ -134,3 +134,35 @@ fn frames_split_across_chunks_and_refuse_bad_input() {
     frames.feed(&huge);
     assert_eq!(frames.next_message(), Some(Err(FrameError::TooLarge(1024))));
 }
+
+/// Found by fuzzing (`fuzz/fuzz_targets/hub_protocol_msgpack.rs`, a libFuzzer timeout): maps
+/// used as keys of maps, each key written as the JSON text of the one inside it, doubled the
+/// text at every level (300 bytes took minutes). Keys deeper than [`MAX_KEY_NESTING`] are now
+/// a placeholder; shallow ones keep their JSON text.
+#[test]
+fn maps_nested_as_keys_convert_in_linear_size() {
+    let mut value = Pack::from("x");
+    for _ in 0..24 {
+        value = Pack::Map(vec![(value, Pack::Nil)]);
+    }
+    let started = std::time::Instant::now();
+    let text = to_json(&value).to_string();
+    assert!(text.len() < 1000, "{} bytes", text.len());
+    assert!(started.elapsed() < std::time::Duration::from_secs(1));
+    let shallow = Pack::Map(vec![(
+        Pack::Map(vec![(Pack::Integer(1.into()), Pack::Nil)]),
+        Pack::Nil,
+    )]);
+    assert_eq!(to_json(&shallow), json!({ r#"{"1":null}"#: null }));
+    let deep_array = Pack::Map(vec![(
+        Pack::Map(vec![(
+            Pack::Map(vec![(Pack::Array(vec![]), Pack::Nil)]),
+            Pack::Nil,
+        )]),
+        Pack::Nil,
+    )]);
+    assert_eq!(
+        to_json(&deep_array),
+        json!({ r#"{"{\"[…]\":null}":null}"#: null })
+    );
+}
