@@ -15,14 +15,15 @@ Sections (run in this order; `--only` picks one):
   app answered, what was delivered, duplicates, and what the error answers name.
 * clients: many concurrent WebSocket clients held on the emulator, with its peak RSS, connect
   failures, drops, and a broadcast at the end.
-* failover (when benches/failover.py exists and has `run(quick) -> str`).
+* failover: the app with two endpoints (two `handler emulator` processes), one stopped mid-run:
+  how soon negotiate stops handing it out, and what the live endpoint's clients still receive
+  (benches/failover.py, also runnable alone).
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime
-import importlib
 import json
 import os
 import resource
@@ -35,6 +36,7 @@ from pathlib import Path
 from typing import Callable
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import failover  # noqa: E402  (two emulators, one stopped mid-run: benches/failover.py)
 import load  # noqa: E402  (the shared helpers: build, spawn, stop, ports, RSS, machine)
 
 ROOT, PEER, KEY = load.ROOT, load.PEER, load.KEY
@@ -238,20 +240,12 @@ def run_clients(options: argparse.Namespace) -> str:
 # ---------------------------------------------------------------- the run
 
 
-def optional_section(name: str, module: str) -> Section | None:
-    """A section from benches/<module>.py exposing `run(quick) -> str`, when it exists."""
-    if not (Path(__file__).resolve().parent / f"{module}.py").exists():
-        return None
-    runner = getattr(importlib.import_module(module), "run", None)
-    if runner is None:
-        return None
-    return Section(name, lambda options: runner(options.quick))
-
-
 def sections() -> list[Section]:
-    found = [Section("sends", run_sends), Section("clients", run_clients)]
-    found += [s for s in (optional_section("failover", "failover"),) if s]
-    return found
+    return [
+        Section("sends", run_sends),
+        Section("clients", run_clients),
+        Section("failover", lambda options: failover.run(options.quick)),
+    ]
 
 
 DEFAULTS = {"sends": None, "clients": None, "hold": None, "fault_rate": 0.1, "seed": 14}
