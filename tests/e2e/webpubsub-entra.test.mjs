@@ -89,11 +89,11 @@ test("a managed-identity app negotiates Web PubSub clients and sends to them wit
     await until(() => c.messages.length === 1, "the message to arrive");
     assert.equal(c.messages[0].data, "hello from entra");
     const health = await fetch(`${app.base}/api/health`, { headers: { "x-functions-key": "e2e-key" } });
-    assert.deepEqual(await health.json(), {
-      service: "healthy",
-      identity: "ok",
-      webpubsub: { service: "healthy", identity: "ok" },
-    });
+    const body = await health.json();
+    assert.deepEqual(
+      { service: body.service, identity: body.identity, webpubsub: body.webpubsub },
+      { service: "healthy", identity: "ok", webpubsub: { service: "healthy", identity: "ok" } },
+    );
   } finally {
     c.client.stop();
   }
