@@ -1,6 +1,6 @@
 //! The service's data-plane REST API, api-version 2022-06-01 (`/api/hubs/…`) and v1
 //! (`/api/v1/hubs/…`), routed by axum: one route per path shape, one handler per operation
-//! ([`send`], [`close`], [`exists`], [`membership`]), each taking a [`HubRequest`] that has
+//! (`send.rs`, `close.rs`, `exists.rs`, `membership.rs`), each taking a [`HubRequest`] that has
 //! already checked the token, the hub and every name in the path. Like Microsoft's emulator,
 //! every path shape is accepted under both prefixes; the status codes follow the prefix's
 //! swagger ([`Flavor`]). A path that only differs by a `V1` in capitals or empty segments is
