@@ -64,7 +64,7 @@ pub struct ServeArgs {
     /// [setting AzureSignalRConnectionString__serviceUri, __credential, …] The identity-based form.
     #[arg(skip)]
     pub identity_connection: IdentityConnection,
-    /// [setting Azure:SignalR:Endpoints:<name>[:primary|:secondary], or with `__`] More endpoints.
+    /// [setting `Azure:SignalR:Endpoints:<name>[:primary|:secondary]`, or with `__`] More endpoints.
     #[arg(skip)]
     pub endpoints: EndpointArgs,
     /// Seconds between health probes of each endpoint when there are several (1..=3600,

@@ -4,7 +4,7 @@
 //! already checked the token, the hub and every name in the path. Like Microsoft's emulator,
 //! every path shape is accepted under both prefixes; the status codes follow the prefix's
 //! swagger ([`Flavor`]). A path that only differs by a `V1` in capitals or empty segments is
-//! routed as its normal form ([`lenient`]).
+//! routed as its normal form (`lenient`).
 
 mod close;
 mod exists;
@@ -132,7 +132,7 @@ fn hub_routes(prefix: &str, flavor: Flavor) -> Router<Arc<Shared>> {
         .layer(Extension(flavor))
 }
 
-/// The REST API's routes: both prefixes, and [`lenient`] for every other path under `/api`.
+/// The REST API's routes: both prefixes, and `lenient` for every other path under `/api`.
 pub fn routes() -> Router<Arc<Shared>> {
     Router::new()
         .without_v07_checks()
