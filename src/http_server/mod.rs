@@ -3,7 +3,7 @@
 //! body-read and idle timeouts ([`ServerLimits`]), and graceful shutdown.
 //!
 //! * [`limits`]: the limits and their defaults;
-//! * [`connection`]: what a connection is doing, which decides its timeouts;
+//! * `connection.rs`: what a connection is doing, which decides its timeouts;
 //! * [`body`]: request bodies with a deadline;
 //! * [`reset`]: resetting a connection from a handler (fault injection).
 
