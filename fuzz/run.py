@@ -283,7 +283,15 @@ def write_report(results: list[Result], toolchain: Toolchain, rustc: str, cargo_
             lines[at:at] = kept
             earlier = [l.replace("- Command:", "- Earlier command:", 1) for l in previous
                        if l.startswith(("- Command:", "- Earlier command:"))]
-            lines[8:8] = [l for l in earlier if l not in lines]
+            # Each earlier command once, and never this run's own command again.
+            current = next((l for l in lines if l.startswith("- Command:")), "")
+            seen = {current.replace("- Command:", "- Earlier command:", 1)}
+            unique = []
+            for line in earlier:
+                if line not in seen:
+                    seen.add(line)
+                    unique.append(line)
+            lines[8:8] = unique
     section = "\n".join(lines)
     if BEGIN in text and END in text:
         head, rest = text.split(BEGIN, 1)
