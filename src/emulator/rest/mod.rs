@@ -134,11 +134,15 @@ fn hub_routes(prefix: &str, flavor: Flavor) -> Router<Arc<Shared>> {
 
 /// The REST API's routes: both prefixes, and `lenient` for every other path under `/api`.
 pub fn routes() -> Router<Arc<Shared>> {
+    strict().route("/api/{*rest}", any(lenient))
+}
+
+/// The hub operations under both prefixes.
+fn strict() -> Router<Arc<Shared>> {
     Router::new()
         .without_v07_checks()
         .merge(hub_routes("/api/v1", Flavor::V1))
         .merge(hub_routes("/api", Flavor::V2022))
-        .route("/api/{*rest}", any(lenient))
 }
 
 /// The normal form of a REST path: `v1` in lower case, no empty segments. `None` when it is
@@ -172,10 +176,7 @@ async fn lenient(State(shared): State<Arc<Shared>>, mut request: Request) -> Res
     };
     *request.uri_mut() = uri;
     request.extensions_mut().insert(OriginalUri(original));
-    let strict = Router::new()
-        .without_v07_checks()
-        .merge(hub_routes("/api/v1", Flavor::V1))
-        .merge(hub_routes("/api", Flavor::V2022))
+    let strict = strict()
         .fallback(|uri: Uri| async move { EmulatorError::NoRoute(uri.path().to_string()) })
         .with_state(shared);
     match strict.oneshot(request).await {
