@@ -32,6 +32,19 @@ pub use reset::ConnectionReset;
 
 use connection::{Activity, BusyBody, Expired, Tracked};
 
+/// Serves `router` on `listener` in a task until `stopping` turns true (how the emulators run).
+pub fn spawn_until(
+    listener: TcpListener,
+    router: Router,
+    limits: ServerLimits,
+    stopping: &watch::Sender<bool>,
+) -> tokio::task::JoinHandle<std::io::Result<()>> {
+    let mut stopping = stopping.subscribe();
+    tokio::spawn(serve(listener, router, limits, async move {
+        let _ = stopping.wait_for(|stop| *stop).await;
+    }))
+}
+
 /// Serves `router` on `listener` under `limits` until `shutdown` resolves, then stops accepting,
 /// lets requests in progress finish and returns when every connection has closed.
 pub async fn serve(

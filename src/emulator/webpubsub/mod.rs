@@ -132,15 +132,12 @@ pub async fn start(
         events,
         stopping: watch::channel(false).0,
     });
-    let mut stopping = shared.stopping.subscribe();
-    let server = tokio::spawn(crate::http_server::serve(
+    let server = crate::http_server::spawn_until(
         listener,
         routes(Arc::clone(&shared)),
         shared.config.server,
-        async move {
-            let _ = stopping.wait_for(|stop| *stop).await;
-        },
-    ));
+        &shared.stopping,
+    );
     let janitor = {
         let shared = Arc::clone(&shared);
         tokio::spawn(async move {
