@@ -54,8 +54,8 @@ def log(message: str) -> None:
 # ---------------------------------------------------------------- tools, build, processes
 
 
-def ensure_tools(peer: bool = True) -> None:
-    if shutil.which("wrk") is None:
+def ensure_tools(peer: bool = True, wrk: bool = True) -> None:
+    if wrk and shutil.which("wrk") is None:
         log("installing wrk from Debian (apt-get install -y wrk)")
         sudo = [] if os.geteuid() == 0 else ["sudo"]
         subprocess.run(sudo + ["apt-get", "update", "-qq"], check=True)

@@ -7,6 +7,12 @@ loop is bounded and every process it starts is stopped at the end.
 
     python3 benches/reliability.py [--quick] [--no-write] [--only sends|clients|…]
     python3 benches/reliability.py --only sends --sends 2000 --fault-rate 0.2 --seed 9
+    python3 benches/reliability.py --app http://127.0.0.1:7071 --emulator http://127.0.0.1:8888
+
+With `--app` and `--emulator` the sends section runs against an app that is already running
+(yours, configured as in production: function keys, hub, endpoints) and the `handler emulator`
+it talks to; nothing is started or stopped, the report is printed instead of written into
+RELIABILITY.md, and the exit status is 1 when an invariant is broken, so it can gate a CI job.
 
 Sections (run in this order; `--only` picks one):
 * sends: N sends through the app (`POST /api/messages`: broadcasts, user and group sends) to
@@ -44,6 +50,7 @@ OUTPUT = ROOT / "RELIABILITY.md"
 TITLE = "# Reliability\n"
 BUILD = ["release build"]  # what ran, for the text
 FAULT_KINDS = ["503", "429", "reset-before", "reset-after", "latency"]
+BROKEN: list[str] = []  # sections whose invariants did not hold (the exit status)
 
 
 def log(message: str) -> None:
@@ -114,16 +121,37 @@ def command_line(options: argparse.Namespace, section: str) -> str:
         value = getattr(options, flag)
         if value is not None and value != DEFAULTS[flag]:
             args += [f"--{flag.replace('_', '-')}", str(value)]
+    for flag in ("app", "emulator", "hub", "function_key_env", "emulator_key_env"):
+        value = getattr(options, flag, None)
+        if value:
+            args += [f"--{flag.replace('_', '-')}", value]
     return " ".join(args)
 
 
 # ---------------------------------------------------------------- sends under faults
 
 
+def secret_from(variable: str | None, default: str | None, what: str) -> str | None:
+    """A key named by an environment variable (never a command-line value: `ps` shows those)."""
+    if not variable:
+        return default
+    value = os.environ.get(variable)
+    if not value:
+        raise SystemExit(f"--{what}-env names {variable}, which is not set or empty")
+    return value
+
+
 def run_sends(options: argparse.Namespace) -> str:
-    binary = handler(options)
     n = options.sends or (1000 if options.quick else 10_000)
     users, groups, per_user, concurrency = 50, 10, 2, 32
+    faults = {
+        "seed": options.seed,
+        "rest": {"rate": options.fault_rate, "kinds": FAULT_KINDS, "latencyMs": [5, 200],
+                 "retryAfterSeconds": 1},
+    }
+    if options.app:
+        return run_sends_on_own_app(options, n, users, groups, per_user, concurrency, faults)
+    binary = handler(options)
     emu_port, app_port = load.free_port(), load.free_port()
     emulator = start_emulator(binary, emu_port)
     cs = f"Endpoint=http://127.0.0.1;Port={emu_port};AccessKey={KEY};Version=1.0;"
@@ -132,11 +160,6 @@ def run_sends(options: argparse.Namespace) -> str:
                    SIGNALR_FUNCTION_KEYS=function_key)
     app = load.spawn([str(binary), "serve"], app_env)
     load.wait_http(app_port)
-    faults = {
-        "seed": options.seed,
-        "rest": {"rate": options.fault_rate, "kinds": FAULT_KINDS, "latencyMs": [5, 200],
-                 "retryAfterSeconds": 1},
-    }
     log(f"sends: {n} through the app, {options.fault_rate:.0%} REST faults, seed {options.seed}")
     try:
         result = node("sends", {
@@ -147,11 +170,34 @@ def run_sends(options: argparse.Namespace) -> str:
     finally:
         load.stop(app)
         load.stop(emulator)
-    return sends_table(options, result, faults, users, groups, per_user, concurrency)
+    subject = f"the app (`handler serve`, {BUILD[0]})"
+    return sends_table(options, result, faults, users, groups, per_user, concurrency, subject)
+
+
+def run_sends_on_own_app(options: argparse.Namespace, n: int, users: int, groups: int,
+                         per_user: int, concurrency: int, faults: dict) -> str:
+    """The sends section against a running app and its emulator; starts nothing."""
+    load.ensure_tools(wrk=False)
+    app, emulator = options.app.rstrip("/"), options.emulator.rstrip("/")
+    function_key = secret_from(options.function_key_env, None, "function-key")
+    key = secret_from(options.emulator_key_env, KEY, "emulator-key")
+    hub = options.hub or "default"
+    log(f"sends: {n} through {app} (hub {hub}) on the emulator at {emulator}, "
+        f"{options.fault_rate:.0%} REST faults, seed {options.seed}")
+    try:
+        result = node("sends", {
+            "app": app, "emulator": emulator, "key": key, "sends": n, "users": users,
+            "groups": groups, "perUser": per_user, "concurrency": concurrency, "faults": faults,
+            "functionKey": function_key, "hub": hub, "hubRoutes": options.hub is not None,
+        }, timeout=1800)
+    except (RuntimeError, subprocess.TimeoutExpired) as failed:
+        raise SystemExit(f"the sends run against {app} failed: {failed}") from None
+    subject = f"the app at {app} (hub `{hub}`)"
+    return sends_table(options, result, faults, users, groups, per_user, concurrency, subject)
 
 
 def sends_table(options, r: dict, faults: dict, users: int, groups: int, per_user: int,
-                concurrency: int) -> str:
+                concurrency: int, subject: str) -> str:
     injected = r["injected"]
     kinds = ", ".join(f"{k} {v}" for k, v in injected["injected"].items() if v)
     statuses = ", ".join(f"{s}: {c}" for s, c in sorted(r["error_status"].items())) or "—"
@@ -160,7 +206,7 @@ def sends_table(options, r: dict, faults: dict, users: int, groups: int, per_use
           and r["answered_error_but_delivered"] == 0
           and not any(k.startswith("not named") for k in r["error_service_outcome"]))
     setup = (
-        f"{r['sends']:,} sends through the app (`handler serve`, {BUILD[0]}) to "
+        f"{r['sends']:,} sends through {subject} to "
         f"{r['clients']} WebSocket clients ({users} users × {per_user} connections, users in "
         f"{groups} groups) on `handler emulator`: {r['by_kind'].get('broadcast', 0):,} broadcasts, "
         f"{r['by_kind'].get('user', 0):,} user sends, {r['by_kind'].get('group', 0):,} group sends, "
@@ -185,6 +231,8 @@ def sends_table(options, r: dict, faults: dict, users: int, groups: int, per_use
     ]
     table = ["| figure | count |", "|---|---|"] + [f"| {a} | {b} |" for a, b in rows]
     examples = [f"* {k}: “{v}”" for k, v in sorted(r["examples"].items())]
+    if not ok:
+        BROKEN.append("sends")
     verdict = ("Invariants hold: every send answered 2xx was delivered exactly once to each "
                "recipient, every send answered with an error reached no one and its error names "
                "what the service did, no duplicates." if ok else
@@ -271,7 +319,26 @@ def main() -> None:
                         help="share of REST calls with a fault (0.1)")
     parser.add_argument("--binary", help="run this handler instead of building the release one")
     parser.add_argument("--seed", type=int, default=DEFAULTS["seed"], help="fault seed (14)")
+    own = parser.add_argument_group("your own app (the sends section, nothing started, report printed)")
+    own.add_argument("--app", metavar="URL", help="base URL of a running app, e.g. http://127.0.0.1:7071")
+    own.add_argument("--emulator", metavar="URL",
+                     help="base URL of the `handler emulator` the app uses (its /admin/faults: loopback)")
+    own.add_argument("--hub", help="send through /api/hubs/HUB/… (default: /api/messages, hub `default`)")
+    own.add_argument("--function-key-env", metavar="VAR",
+                     help="environment variable holding the app's function key (x-functions-key)")
+    own.add_argument("--emulator-key-env", metavar="VAR",
+                     help="environment variable holding the emulator's access key (default: the development key)")
     options = parser.parse_args()
+    if bool(options.app) != bool(options.emulator):
+        parser.error("--app and --emulator go together: the app, and the emulator it sends through")
+    if options.app:
+        if options.only not in (None, "sends"):
+            parser.error("--app runs the sends section only")
+        if options.binary:
+            parser.error("--binary starts a handler; with --app nothing is started")
+        options.only, options.no_write = "sends", True
+    elif options.hub or options.function_key_env or options.emulator_key_env:
+        parser.error("--hub, --function-key-env and --emulator-key-env go with --app")
     chosen = [s for s in available if options.only in (None, s.name)]
     for section in chosen:
         try:
@@ -281,6 +348,9 @@ def main() -> None:
         print(block)
         if not options.no_write:
             write(section, block)
+    if BROKEN:
+        log(f"invariants broken in: {', '.join(BROKEN)}")
+        sys.exit(1)
 
 
 if __name__ == "__main__":

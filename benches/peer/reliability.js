@@ -18,7 +18,7 @@ const overall = (options.deadlineSeconds || 900) * 1000;
 setTimeout(() => { console.error(`reliability: overall deadline (${overall / 1000} s) passed`); process.exit(2); }, overall).unref();
 
 function token(user) {
-  const claims = { aud: `http://127.0.0.1/client/?hub=${hub}` };
+  const claims = { aud: `http://${new URL(options.emulator).hostname}/client/?hub=${hub}` };
   if (user) claims['asrs.s.uid'] = user;
   return jwt.sign(claims, options.key, { algorithm: 'HS256', expiresIn: 3600 });
 }
@@ -116,12 +116,14 @@ function serviceOutcome(text) {
 async function sends() {
   const { app, sends: n, users: userCount, groups, perUser, concurrency, faults } = options;
   const appHeaders = options.functionKey ? { 'x-functions-key': options.functionKey } : {};
+  // `/api/messages` sends to the app's default hub; a named hub goes through its own routes.
+  const api = options.hubRoutes ? `${app}/api/hubs/${encodeURIComponent(hub)}` : `${app}/api`;
   const users = [];
   for (let k = 0; k < userCount * perUser; k++) users.push(`u${k % userCount}`);
   const { clients, failures } = await connectAll(users, 50);
   if (failures) throw new Error(`${failures} clients could not connect`);
   for (let u = 0; u < userCount; u++) {
-    const r = await http('POST', `${app}/api/groups`, { action: 'add', userId: `u${u}`, groupName: `g${u % groups}` }, appHeaders);
+    const r = await http('POST', `${api}/groups`, { action: 'add', userId: `u${u}`, groupName: `g${u % groups}` }, appHeaders);
     if (r.status >= 300) throw new Error(`adding u${u} to a group answered ${r.status} ${r.text}`);
   }
   const put = await http('PUT', `${options.emulator}/admin/faults`, faults);
@@ -143,7 +145,7 @@ async function sends() {
       const i = next++;
       const { body } = audience(i);
       try {
-        answers[i] = await http('POST', `${app}/api/messages`, { target: 'm', arguments: [i], ...body }, appHeaders);
+        answers[i] = await http('POST', `${api}/messages`, { target: 'm', arguments: [i], ...body }, appHeaders);
       } catch (e) {
         answers[i] = { status: 0, text: String(e && e.message) };
       }

@@ -57,6 +57,7 @@ mod import_graph;
 mod oidc_keys;
 mod python;
 mod reliability;
+mod reliability_own_app;
 mod rest_contract;
 mod server_limits;
 mod settings;
