@@ -247,7 +247,9 @@ def write_report(results: list[Result], toolchain: Toolchain, rustc: str, cargo_
         "",
         f"- Command: `{command}`",
         f"- Toolchain: {toolchain.description}: `{rustc}`; `{cargo_fuzz}`",
-        f"- Sanitizer: `{sanitizer}`; release build with debug assertions and overflow checks;"
+        f"- Sanitizer: `{sanitizer}`; release build (optimised, without debug assertions and overflow"
+        " checks, as `cargo fuzz build` builds by default; the smoke run in `cargo test` is a dev"
+        " build, with both);"
         f" {jobs} job(s) per target; build {build_seconds:.0f} s",
         f"- Date: {now}",
         "",
