@@ -13,6 +13,7 @@ pub mod client_token;
 pub mod connection_string;
 pub mod content;
 pub mod rest;
+mod rest_membership;
 pub mod rest_options;
 mod rest_paths;
 
