@@ -5,26 +5,11 @@ use crate::emulator_support;
 
 use std::time::Duration;
 
-use emulator_support::{spawn, WsClient};
+use emulator_support::{error_of, invocation, spawn, WsClient};
 use reqwest::Method;
-use serde_json::{json, Value};
+use serde_json::json;
 
 const V: &str = "api-version=2022-06-01";
-
-async fn error_of(response: reqwest::Response) -> (u16, String, Value) {
-    let status = response.status().as_u16();
-    let code = response
-        .headers()
-        .get("x-ms-error-code")
-        .map(|v| v.to_str().unwrap().to_string())
-        .unwrap_or_default();
-    let body = response.json::<Value>().await.unwrap_or(Value::Null);
-    (status, code, body)
-}
-
-fn invocation(target: &str, args: Value) -> Option<Value> {
-    Some(json!({"type": 1, "target": target, "arguments": args}))
-}
 
 #[tokio::test]
 async fn connection_groups() {

@@ -32,10 +32,9 @@ async fn the_sends_run_drives_an_app_that_is_already_running() {
     let emu = spawn().await;
     let app = spawn_app(keyed(), &emu.handle.connection_string()).await;
     let (app_url, emu_url) = (app.url.clone(), emu.base.clone());
-    let before = std::fs::read_to_string(
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("RELIABILITY.md"),
-    )
-    .unwrap();
+    let before =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("RELIABILITY.md"))
+            .unwrap();
 
     let args = [
         "--app",
@@ -57,18 +56,25 @@ async fn the_sends_run_drives_an_app_that_is_already_running() {
         .unwrap();
     assert!(ok, "the run against the running app failed:\n{output}");
     assert!(
-        output.contains(&format!("200 sends through the app at {app_url} (hub `chat`)")),
+        output.contains(&format!(
+            "200 sends through the app at {app_url} (hub `chat`)"
+        )),
         "{output}"
     );
     assert!(output.contains("Invariants hold"), "{output}");
     assert!(output.contains("| answered 2xx by the app |"), "{output}");
     assert!(output.contains("--function-key-env"), "{output}");
-    assert!(!output.contains("test-key"), "the function key was printed:\n{output}");
-    let after = std::fs::read_to_string(
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("RELIABILITY.md"),
-    )
-    .unwrap();
-    assert_eq!(before, after, "a run against another app rewrote RELIABILITY.md");
+    assert!(
+        !output.contains("test-key"),
+        "the function key was printed:\n{output}"
+    );
+    let after =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("RELIABILITY.md"))
+            .unwrap();
+    assert_eq!(
+        before, after,
+        "a run against another app rewrote RELIABILITY.md"
+    );
 
     // The app refuses a wrong function key: the run fails and says what the app answered.
     let wrong = reliability(&args, "not-the-key");
@@ -79,7 +85,10 @@ async fn the_sends_run_drives_an_app_that_is_already_running() {
     assert!(!ok, "a refused run passed:\n{output}");
     assert!(output.contains("the sends run against"), "{output}");
     assert!(output.contains("401"), "{output}");
-    assert!(!output.contains("not-the-key"), "the function key was printed:\n{output}");
+    assert!(
+        !output.contains("not-the-key"),
+        "the function key was printed:\n{output}"
+    );
 
     // A key variable that is not set is named, before anything is sent.
     let mut unset = reliability(&args, "");
@@ -89,7 +98,9 @@ async fn the_sends_run_drives_an_app_that_is_already_running() {
         .unwrap();
     assert!(!ok, "{output}");
     assert!(
-        output.contains(&format!("--function-key-env names {KEY_VARIABLE}, which is not set")),
+        output.contains(&format!(
+            "--function-key-env names {KEY_VARIABLE}, which is not set"
+        )),
         "{output}"
     );
 }

@@ -108,6 +108,23 @@ pub fn client_token(hub: &str, user: Option<&str>) -> String {
     sign(DEV_ACCESS_KEY, claims)
 }
 
+/// A REST answer as (status, `x-ms-error-code`, JSON body or null).
+pub async fn error_of(response: reqwest::Response) -> (u16, String, Value) {
+    let status = response.status().as_u16();
+    let code = response
+        .headers()
+        .get("x-ms-error-code")
+        .map(|v| v.to_str().unwrap().to_string())
+        .unwrap_or_default();
+    let body = response.json::<Value>().await.unwrap_or(Value::Null);
+    (status, code, body)
+}
+
+/// The hub-protocol invocation a client receives for `target(args)`, as `WsClient::next` gives it.
+pub fn invocation(target: &str, args: Value) -> Option<Value> {
+    Some(json!({"type": 1, "target": target, "arguments": args}))
+}
+
 impl Emu {
     /// A REST call with a valid token for the path (query excluded from the audience).
     pub async fn rest(

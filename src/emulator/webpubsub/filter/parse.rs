@@ -54,7 +54,6 @@ impl fmt::Display for Token {
     }
 }
 
-
 /// Splits the text into tokens with their 1-based positions.
 fn lex(text: &str) -> Result<Vec<(Token, usize)>, FilterError> {
     let chars: Vec<char> = text.chars().collect();
