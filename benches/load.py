@@ -442,7 +442,8 @@ def run(options) -> str:
     results.append((f"fan-out: 1 broadcast → {fan['clients']} WebSockets, end-to-end delivery "
                     f"({fan['rounds']} broadcasts)",
                     f"p50 {fan['p50_ms']:.2f} ms, p99 {fan['p99_ms']:.2f} ms; last client p50 "
-                    f"{fan['all_delivered_p50_ms']:.2f} ms",
+                    + ("—" if fan["all_delivered_p50_ms"] is None else
+                       f"{fan['all_delivered_p50_ms']:.2f} ms"),
                     f"{fan['delivered']}/{fan['expected']} delivered", "",
                     "all delivered (no numeric target)", fan_ok))
 
