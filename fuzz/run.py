@@ -185,7 +185,9 @@ def fuzz_one(target: str, runs: int, jobs: int, max_len: int, target_dir: Path, 
     # the corpus that full runs keep in fuzz/corpus.
     corpus = target_dir / "smoke-corpus" / target if smoke else FUZZ / "corpus" / target
     artifacts = FUZZ / "artifacts" / target
-    logs = target_dir / "fuzz-logs" / target
+    # Separate from a full run's logs: `cargo test` runs the smoke run while a full run may be
+    # going on in the same target directory, and each run clears its own logs first.
+    logs = target_dir / ("smoke-logs" if smoke else "fuzz-logs") / target
     if smoke:
         shutil.rmtree(corpus, ignore_errors=True)
     for d in (corpus, artifacts, logs):
