@@ -3,8 +3,8 @@
 //! * sends: 300 sends through the app (`POST /api/messages`: broadcasts, user and group sends) to
 //!   connected WebSocket clients while the emulator injects 10 % mixed faults on its REST API.
 //!   Every send the app answered 2xx reached each of its recipients exactly once; every send it
-//!   answered with an error reached no one and the error names what the service did (its status,
-//!   or the lost connection); no duplicates.
+//!   answered with an error reached no one and the error names what the service did: with
+//!   `429`/`503` retried, only a connection lost after the request was sent is left; no duplicates.
 //! * clients: 300 WebSocket clients held a few seconds: none dropped, and a broadcast at the end
 //!   reaches every one.
 
@@ -185,10 +185,10 @@ async fn sends_under_injected_faults_are_delivered_once_or_answered_with_an_erro
                 .as_str()
                 .unwrap_or_default()
                 .to_string();
+            // 429 and 503 are retried (up to 3 times, Retry-After 0 here), so only a lost
+            // connection, which may have delivered the message, is left for the caller.
             assert!(
-                message.contains("SignalR Service answered 503")
-                    || message.contains("SignalR Service answered 429")
-                    || message.contains("the connection was lost"),
+                message.contains("the connection was lost"),
                 "send {i}: {status} {message}"
             );
         }
@@ -273,4 +273,64 @@ async fn a_send_the_service_keeps_refusing_is_answered_with_its_status() {
         assert_eq!(report["counts"]["rest"]["injected"][kind], 4, "{report}");
     }
     client.expect_silence(Duration::from_millis(200)).await;
+}
+
+/// The REST requests the emulator has seen so far.
+async fn rest_requests_seen(emu: &Emu) -> u64 {
+    let report: Value = emu
+        .http
+        .get(format!("{}/admin/faults", emu.base))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    report["counts"]["rest"]["seen"].as_u64().unwrap()
+}
+
+/// Regression: with one endpoint nothing probes its health, so a call that could not reach the
+/// service once must not switch it to the no-retry client for good (every later 429/503 failed
+/// at once instead of being retried).
+#[tokio::test]
+async fn a_lone_endpoint_keeps_retrying_after_a_call_that_could_not_reach_it() {
+    let emu = spawn().await;
+    let app = spawn_app(keyed(), &emu.handle.connection_string()).await;
+    let send = || {
+        app.http
+            .post(format!("{}/api/messages", app.url))
+            .header("x-functions-key", "test-key")
+            .json(&json!({"target": "m", "arguments": [1]}))
+            .send()
+    };
+    let faults = |kind: &str| {
+        emu.http
+            .put(format!("{}/admin/faults", emu.base))
+            .json(
+                &json!({"seed": 1, "rest": {"rate": 1.0, "kinds": [kind], "retryAfterSeconds": 0}}),
+            )
+            .send()
+    };
+    // Every attempt reset before it is read: the service cannot be reached.
+    assert_eq!(faults("reset-before").await.unwrap().status(), 200);
+    let unreachable = send().await.unwrap();
+    assert_eq!(unreachable.status(), 502);
+    let text = unreachable.text().await.unwrap();
+    assert!(text.contains("cannot reach SignalR Service"), "{text}");
+
+    // Now every attempt is a 503: the app still retries (3 retries after the first attempt).
+    assert_eq!(faults("503").await.unwrap().status(), 200);
+    let before = rest_requests_seen(&emu).await;
+    let refused = send().await.unwrap();
+    let status = refused.status();
+    let text = refused.text().await.unwrap();
+    assert!(
+        text.contains("SignalR Service answered 503"),
+        "{status} {text}"
+    );
+    assert_eq!(
+        rest_requests_seen(&emu).await - before,
+        4,
+        "the send after an unreachable one was not retried"
+    );
 }

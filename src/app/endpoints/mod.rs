@@ -9,6 +9,7 @@ pub mod fanout;
 pub mod narrow;
 pub mod probe;
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -36,6 +37,9 @@ pub struct Endpoint {
     access_key: Option<Secret>,
     client_base: String,
     health: Mutex<Health>,
+    /// Whether a probe keeps `health` (set when one starts, only with several endpoints):
+    /// without one, nothing would ever bring an endpoint marked offline back.
+    probed: AtomicBool,
 }
 
 impl Endpoint {
@@ -54,6 +58,7 @@ impl Endpoint {
             access_key: connection.access_key().cloned(),
             client_base: connection.client_base(),
             health: Mutex::new(Health::unchecked()),
+            probed: AtomicBool::new(false),
         }
     }
 
@@ -96,8 +101,10 @@ impl Endpoint {
     }
 
     /// A call that could not reach the service marks the endpoint offline before the next probe.
+    /// A lone endpoint is never probed, so a failed call leaves it online: its next calls keep
+    /// their retries instead of failing fast for the rest of the process's life.
     pub fn note_failure(&self, error: &RestError) {
-        if matches!(error, RestError::Unreachable { .. }) {
+        if self.probed.load(Ordering::Relaxed) && matches!(error, RestError::Unreachable { .. }) {
             let mut health = self.health();
             health.online = false;
             health.state = "unreachable";
@@ -138,6 +145,9 @@ impl Endpoints {
     pub fn start_probe(&self) {
         if self.list.len() > 1 {
             if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+                for endpoint in self.list.iter() {
+                    endpoint.probed.store(true, Ordering::Relaxed);
+                }
                 runtime.spawn(probe::run(Arc::downgrade(&self.list), self.probe));
             }
         }
