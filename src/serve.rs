@@ -50,6 +50,8 @@ pub async fn serve(args: ServeArgs) -> Result<(), BoxError> {
 }
 
 async fn serve_app(mut settings: Settings) -> Result<(), BoxError> {
+    // Before the local stack's emulators serve and its banner is printed.
+    let stop = shutdown_signal();
     for setting in &settings.listen.ignored {
         tracing::info!("{setting} is ignored under the Functions host: the handler listens on 127.0.0.1, where only the host calls it");
     }
@@ -164,7 +166,7 @@ async fn serve_app(mut settings: Settings) -> Result<(), BoxError> {
         identity,
         webpubsub_identity,
     ));
-    http_server::serve(listener, app, ServerLimits::default(), shutdown_signal()).await?;
+    http_server::serve(listener, app, ServerLimits::default(), stop).await?;
     if let Some(handle) = webpubsub_handle {
         handle.shutdown().await;
     }
@@ -233,22 +235,11 @@ fn announce_webpubsub(wps: &webpubsub::WebPubSubHandle, app: SocketAddr, events:
     );
 }
 
-/// Resolves on SIGTERM (the host stopping us) or Ctrl-C.
-pub async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! { () = ctrl_c => {}, () = term => {} }
-    tracing::info!("shutting down: draining in-flight requests");
+/// Resolves on SIGTERM (the host stopping us) or Ctrl-C, with the handlers installed now.
+pub fn shutdown_signal() -> impl std::future::Future<Output = ()> {
+    let stop = http_server::stop_signal();
+    async move {
+        stop.await;
+        tracing::info!("shutting down: draining in-flight requests");
+    }
 }

@@ -130,6 +130,8 @@ pub async fn run(args: EmulatorArgs) -> Result<(), Box<dyn std::error::Error + S
         },
     };
     let entra = config.entra.clone();
+    // Before anything serves or the ready line is printed (see `http_server::stop_signal`).
+    let stop = crate::http_server::stop_signal();
     let handle = start(config, listener).await?;
     let webpubsub = match webpubsub_listener {
         Some(listener) => Some(webpubsub::start(webpubsub_config, listener).await?),
@@ -175,26 +177,11 @@ pub async fn run(args: EmulatorArgs) -> Result<(), Box<dyn std::error::Error + S
             );
         }
     }
-    stop_signal().await;
+    stop.await;
     tracing::info!("stopping the emulator");
     if let Some(webpubsub) = webpubsub {
         webpubsub.shutdown().await;
     }
     handle.shutdown().await;
     Ok(())
-}
-
-async fn stop_signal() {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{signal, SignalKind};
-        if let Ok(mut term) = signal(SignalKind::terminate()) {
-            tokio::select! {
-                _ = tokio::signal::ctrl_c() => {}
-                _ = term.recv() => {}
-            }
-            return;
-        }
-    }
-    let _ = tokio::signal::ctrl_c().await;
 }

@@ -11,6 +11,7 @@ pub mod body;
 mod connection;
 pub mod limits;
 pub mod reset;
+mod signal;
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -29,6 +30,7 @@ use tower::ServiceExt;
 pub use body::{body_timeout, BodyTimeout};
 pub use limits::ServerLimits;
 pub use reset::ConnectionReset;
+pub use signal::stop_signal;
 
 use connection::{Activity, BusyBody, Expired, Tracked};
 

@@ -90,3 +90,61 @@ fn a_bad_upstream_url_is_refused_clearly() {
         "{stderr}"
     );
 }
+
+/// Starts `handler <args>`, waits for its first stdout line, sends SIGTERM at once and returns
+/// how it ended: the stop handlers must be in place before the ready line, or the signal's
+/// default action kills the process (it did, when SIGTERM came right after the line).
+fn sigterm_right_after_the_first_line(
+    args: &[&str],
+    env: &[(&str, &str)],
+) -> std::process::ExitStatus {
+    let child = Command::new(env!("CARGO_BIN_EXE_handler"))
+        .args(args)
+        .envs(env.iter().copied())
+        .env_remove("AzureSignalRConnectionString")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut running = Running(child);
+    let mut stdout = BufReader::new(running.0.stdout.take().unwrap());
+    let mut line = String::new();
+    stdout.read_line(&mut line).unwrap();
+    assert!(!line.is_empty(), "no first line");
+    // Keep reading so the child never blocks on a full pipe.
+    std::thread::spawn(move || std::io::copy(&mut stdout, &mut std::io::sink()));
+    let pid = running.0.id().to_string();
+    assert!(Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap()
+        .success());
+    wait_exit(&mut running.0, Duration::from_secs(15)).expect("did not stop on SIGTERM")
+}
+
+#[test]
+fn sigterm_right_after_the_ready_line_stops_the_emulator_cleanly() {
+    for _ in 0..5 {
+        let status = sigterm_right_after_the_first_line(
+            &["emulator", "--port", "0", "--webpubsub-port", "0"],
+            &[],
+        );
+        assert!(status.success(), "{status:?}");
+    }
+}
+
+#[test]
+fn sigterm_right_after_the_banner_stops_the_local_stack_cleanly() {
+    for _ in 0..3 {
+        let status = sigterm_right_after_the_first_line(
+            &["serve"],
+            &[
+                ("PORT", "0"),
+                ("EMULATOR_PORT", "0"),
+                ("WEBPUBSUB_EMULATOR_PORT", "0"),
+                ("FUNCTIONS_CUSTOMHANDLER_PORT", ""),
+            ],
+        );
+        assert!(status.success(), "{status:?}");
+    }
+}
