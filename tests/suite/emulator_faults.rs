@@ -30,17 +30,6 @@ async fn set_faults(emu: &Emu, config: Value) {
     assert_eq!(response.status(), 200, "{}", response.text().await.unwrap());
 }
 
-async fn report(emu: &Emu) -> Value {
-    let response = emu
-        .http
-        .get(format!("{}/admin/faults", emu.base))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200);
-    response.json().await.unwrap()
-}
-
 const SEND: &str = "/api/hubs/chat/:send?api-version=2022-06-01";
 const BODY: &str = r#"{"target":"news","arguments":["x"]}"#;
 
@@ -99,7 +88,7 @@ async fn status_faults_answer_with_retry_after_and_do_nothing() {
         let body: Value = response.json().await.unwrap();
         assert_eq!(body["code"], code);
         assert!(body["message"].as_str().unwrap().contains("Injected fault"));
-        let counts = &report(&emu).await["counts"]["rest"];
+        let counts = &emu.faults_report().await["counts"]["rest"];
         assert_eq!(counts["injected"][kind], 1, "{counts}");
         assert_eq!(counts["seen"], 1);
     }
@@ -131,7 +120,7 @@ async fn reset_before_drops_the_connection_without_reading_the_body() {
     );
     ws.expect_silence(Duration::from_millis(300)).await;
     assert_eq!(
-        report(&emu).await["counts"]["rest"]["injected"]["reset-before"],
+        emu.faults_report().await["counts"]["rest"]["injected"]["reset-before"],
         1
     );
 }
@@ -155,7 +144,7 @@ async fn reset_after_reads_the_whole_body_then_drops_without_applying() {
     // Not applied.
     ws.expect_silence(Duration::from_millis(300)).await;
     assert_eq!(
-        report(&emu).await["counts"]["rest"]["injected"]["reset-after"],
+        emu.faults_report().await["counts"]["rest"]["injected"]["reset-after"],
         1
     );
 }
@@ -186,7 +175,7 @@ async fn latency_delays_then_serves() {
     assert_eq!(emu.send_all("chat", "news", json!([2])).await, 202);
     assert!(started.elapsed() < Duration::from_millis(400));
     assert_eq!(
-        report(&emu).await["counts"]["rest"]["injected"]["latency"],
+        emu.faults_report().await["counts"]["rest"]["injected"]["latency"],
         1
     );
 }
@@ -224,7 +213,7 @@ async fn connect_faults_hit_negotiate_and_transports_only() {
         matches!(error, tokio_tungstenite::tungstenite::Error::Io(ref e) if e.kind() == std::io::ErrorKind::ConnectionReset),
         "{error:?}"
     );
-    let counts = &report(&emu).await["counts"];
+    let counts = &emu.faults_report().await["counts"];
     assert_eq!(
         counts["connect"]["injected"]["503"], 0,
         "PUT restarts the counts"
@@ -253,7 +242,7 @@ async fn down_closes_clients_and_resets_everything_until_cleared() {
         .await;
     assert!(negotiate.is_err(), "{negotiate:?}");
     // The admin route and the dashboard stay up.
-    let counts = report(&emu).await;
+    let counts = emu.faults_report().await;
     assert_eq!(counts["config"]["down"], true);
     assert_eq!(counts["counts"]["rest"]["injected"]["down"], 1);
     assert_eq!(counts["counts"]["connect"]["injected"]["down"], 1);
@@ -331,7 +320,7 @@ async fn upstream_faults_fail_or_lose_calls_as_a_network_would() {
     assert!(started.elapsed() >= Duration::from_millis(300));
     assert!(rec.called("/fourth"));
     assert_eq!(
-        report(&emu).await["counts"]["upstream"]["injected"]["latency"],
+        emu.faults_report().await["counts"]["upstream"]["injected"]["latency"],
         1
     );
 }
@@ -355,7 +344,7 @@ async fn a_seed_reproduces_the_sequence() {
         "{:?}",
         runs[0]
     );
-    assert_eq!(report(&emu).await["config"]["seed"], 99);
+    assert_eq!(emu.faults_report().await["config"]["seed"], 99);
 }
 
 #[tokio::test]
@@ -392,7 +381,7 @@ async fn bad_configurations_get_a_400_naming_the_field() {
         .unwrap();
     assert_eq!(response.status(), 405);
     // Nothing was changed by the refused configurations.
-    assert_eq!(report(&emu).await["config"]["rest"]["rate"], 0.0);
+    assert_eq!(emu.faults_report().await["config"]["rest"]["rate"], 0.0);
 }
 
 #[tokio::test]
@@ -407,7 +396,7 @@ async fn the_admin_route_refuses_other_peers_and_other_origins() {
         .await
         .unwrap();
     assert_eq!(response.status(), 403);
-    assert_eq!(report(&emu).await["config"]["down"], false);
+    assert_eq!(emu.faults_report().await["config"]["down"], false);
     // A request from another machine (the router with that peer address, as the server gives it).
     let router = emulator::router(EmulatorConfig::new(Secret::new(DEV_ACCESS_KEY)));
     let mut request = axum::http::Request::builder()

@@ -194,15 +194,7 @@ async fn sends_under_injected_faults_are_delivered_once_or_answered_with_an_erro
         }
     }
     assert_eq!(duplicates, 0);
-    let report: Value = emu
-        .http
-        .get(format!("{}/admin/faults", emu.base))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let report = emu.faults_report().await;
     let injected = report["counts"]["rest"]["total"].as_u64().unwrap();
     assert!(injected >= 10, "{report}");
     // Resets of a send are never retried (ambiguous), so some sends fail; 503/429 are retried.
@@ -260,33 +252,11 @@ async fn a_send_the_service_keeps_refusing_is_answered_with_its_status() {
         let body: Value = answer.json().await.unwrap();
         let message = body["error"]["message"].as_str().unwrap();
         assert!(message.contains(named), "{message}");
-        let report: Value = emu
-            .http
-            .get(format!("{}/admin/faults", emu.base))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let report = emu.faults_report().await;
         // The first attempt and the app's three retries, all refused.
         assert_eq!(report["counts"]["rest"]["injected"][kind], 4, "{report}");
     }
     client.expect_silence(Duration::from_millis(200)).await;
-}
-
-/// The REST requests the emulator has seen so far.
-async fn rest_requests_seen(emu: &Emu) -> u64 {
-    let report: Value = emu
-        .http
-        .get(format!("{}/admin/faults", emu.base))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    report["counts"]["rest"]["seen"].as_u64().unwrap()
 }
 
 /// Regression: with one endpoint nothing probes its health, so a call that could not reach the
@@ -320,7 +290,9 @@ async fn a_lone_endpoint_keeps_retrying_after_a_call_that_could_not_reach_it() {
 
     // Now every attempt is a 503: the app still retries (3 retries after the first attempt).
     assert_eq!(faults("503").await.unwrap().status(), 200);
-    let before = rest_requests_seen(&emu).await;
+    let before = emu.faults_report().await["counts"]["rest"]["seen"]
+        .as_u64()
+        .unwrap();
     let refused = send().await.unwrap();
     let status = refused.status();
     let text = refused.text().await.unwrap();
@@ -329,7 +301,10 @@ async fn a_lone_endpoint_keeps_retrying_after_a_call_that_could_not_reach_it() {
         "{status} {text}"
     );
     assert_eq!(
-        rest_requests_seen(&emu).await - before,
+        emu.faults_report().await["counts"]["rest"]["seen"]
+            .as_u64()
+            .unwrap()
+            - before,
         4,
         "the send after an unreachable one was not retried"
     );

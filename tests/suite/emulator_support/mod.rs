@@ -181,6 +181,18 @@ impl Emu {
         )
     }
 
+    /// `GET /admin/faults`: the fault configuration and what was injected and seen, per class.
+    pub async fn faults_report(&self) -> Value {
+        let response = self
+            .http
+            .get(format!("{}/admin/faults", self.base))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        response.json().await.unwrap()
+    }
+
     pub async fn exists(&self, path: &str) -> u16 {
         self.rest(reqwest::Method::HEAD, path, None)
             .await
