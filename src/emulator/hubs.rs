@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use super::outbox::Outbox;
 use super::outgoing::Outgoing;
-use super::recipients::Recipients;
+use crate::service::recipients::Recipients;
 
 /// How long a user stays in a group when no `ttl` is given (the service's "at most one year").
 const DEFAULT_MEMBERSHIP: Duration = Duration::from_secs(365 * 24 * 60 * 60);

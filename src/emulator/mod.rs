@@ -35,7 +35,6 @@ pub mod outbox;
 pub mod outgoing;
 pub mod payload;
 pub mod random_id;
-pub mod recipients;
 pub mod request;
 pub mod rest;
 pub mod session;

@@ -5,6 +5,7 @@ pub mod connection_string;
 pub mod entra;
 pub mod hub_protocol;
 pub mod names;
+pub mod recipients;
 pub mod rest;
 pub mod secret;
 pub mod signature;

@@ -5,7 +5,7 @@
 use axum::http::StatusCode;
 
 use super::{Answer, HubRequest};
-use crate::emulator::recipients::Recipients;
+use crate::service::recipients::Recipients;
 
 /// A close, parsed.
 struct Close {

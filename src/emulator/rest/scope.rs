@@ -10,10 +10,10 @@ use axum::http::request::Parts;
 use super::Flavor;
 use crate::emulator::auth::{self, Audience};
 use crate::emulator::error::EmulatorError;
-use crate::emulator::recipients::Recipients;
 use crate::emulator::request::Query;
 use crate::emulator::Shared;
 use crate::service::names;
+use crate::service::recipients::Recipients;
 
 /// An authorized request for one hub, with its validated path names.
 pub struct HubRequest {

@@ -9,9 +9,9 @@ use super::{Answer, HubRequest};
 use crate::emulator::activity::{now_ms, Sent};
 use crate::emulator::outgoing::Outgoing;
 use crate::emulator::payload::Payload;
-use crate::emulator::recipients::Recipients;
 use crate::emulator::request::read_body;
 use crate::service::hub_protocol::HubMessage;
+use crate::service::recipients::Recipients;
 
 /// A send, parsed.
 struct Send {

@@ -1,5 +1,6 @@
-//! Who a send or a close is for: the service's REST paths name everyone in a hub, a user, a
-//! group or one connection (the app's `Recipients` is the same choice, before the REST call).
+//! Who a send or a close is for: both services' REST paths name everyone in a hub, a user, a
+//! group or one connection. One name along the whole data path: the app's bodies, the REST
+//! clients and both emulators use this type (excluded connection ids and filters travel beside it).
 
 /// Who a send or a close is for.
 #[derive(Debug, Clone, PartialEq, Eq)]
