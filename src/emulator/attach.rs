@@ -23,6 +23,7 @@ use super::connections::Active;
 use super::error::EmulatorError;
 use super::outbox::{outbox, Outbox, OutboxReader};
 use super::session;
+use super::shutdown::Shutdown;
 use super::Shared;
 use crate::service::transports::Transport;
 
@@ -47,9 +48,9 @@ pub struct Socket {
     /// The client's frames go here; dropping it tells the session the client is gone.
     pub inbound: mpsc::Sender<Vec<u8>>,
     /// Frames for the client.
-    pub frames: OutboxReader,
+    pub frames: OutboxReader<Shutdown>,
     /// The session's queue, to report a read failure to the session.
-    pub outbox: Outbox,
+    pub outbox: Outbox<Shutdown>,
     /// Held while the socket lives.
     pub registration: Registration,
 }
@@ -57,7 +58,7 @@ pub struct Socket {
 /// An event stream's side of its connection.
 pub struct Stream {
     /// Frames for the client.
-    pub frames: OutboxReader,
+    pub frames: OutboxReader<Shutdown>,
     /// Held while the stream lives.
     pub registration: Registration,
 }
@@ -66,8 +67,8 @@ pub struct Stream {
 struct Queues {
     inbound: mpsc::Sender<Vec<u8>>,
     inbound_rx: mpsc::Receiver<Vec<u8>>,
-    outbox: Outbox,
-    frames: OutboxReader,
+    outbox: Outbox<Shutdown>,
+    frames: OutboxReader<Shutdown>,
 }
 
 impl Queues {
@@ -101,7 +102,7 @@ impl Start<'_> {
         &self,
         active: Active,
         inbound_rx: mpsc::Receiver<Vec<u8>>,
-        outbox: Outbox,
+        outbox: Outbox<Shutdown>,
     ) -> Result<(), EmulatorError> {
         let kind = active.kind;
         let negotiated = self

@@ -10,6 +10,7 @@ use tokio::sync::mpsc;
 
 use super::error::EmulatorError;
 use super::outbox::OutboxReader;
+use super::shutdown::Shutdown;
 use crate::service::transports::Transport;
 
 /// A connection that negotiated but has not started a transport.
@@ -52,7 +53,7 @@ pub struct Active {
     /// Where POSTed client bytes go (Server-Sent Events and long polling).
     pub inbound: Option<mpsc::Sender<Vec<u8>>>,
     /// The outgoing queue a long poll drains.
-    pub poll: Option<Arc<tokio::sync::Mutex<OutboxReader>>>,
+    pub poll: Option<Arc<tokio::sync::Mutex<OutboxReader<Shutdown>>>>,
     hub: String,
     user: Option<String>,
     polling: bool,
@@ -64,7 +65,7 @@ impl Active {
     pub fn new(
         kind: Transport,
         inbound: Option<mpsc::Sender<Vec<u8>>>,
-        poll: Option<Arc<tokio::sync::Mutex<OutboxReader>>>,
+        poll: Option<Arc<tokio::sync::Mutex<OutboxReader<Shutdown>>>>,
     ) -> Self {
         Self {
             kind,
@@ -181,7 +182,7 @@ impl Registry {
     pub fn poll_queue(
         &self,
         token: &str,
-    ) -> Result<Arc<tokio::sync::Mutex<OutboxReader>>, EmulatorError> {
+    ) -> Result<Arc<tokio::sync::Mutex<OutboxReader<Shutdown>>>, EmulatorError> {
         match self.lock().get(token) {
             Some(Entry::Active(a)) => a.poll.clone().ok_or_else(|| {
                 EmulatorError::Conflict(format!("this connection uses the {:?} transport", a.kind))

@@ -57,14 +57,14 @@ pub async fn poll(shared: Arc<Shared>, token: &str) -> Result<Response, Emulator
             shared.connections.remove(token);
             StatusCode::NO_CONTENT.into_response()
         }
-        Ok(Some(frame)) => {
-            let binary = frame.binary;
-            let mut body = frame.data.to_vec();
+        Ok(Some(queued)) => {
+            let binary = queued.frame.binary;
+            let mut body = queued.frame.data.to_vec();
             while body.len() < shared.config.max_message_bytes {
-                let Some(frame) = reader.try_next() else {
+                let Some(queued) = reader.try_next() else {
                     break;
                 };
-                body.extend_from_slice(&frame.data);
+                body.extend_from_slice(&queued.frame.data);
             }
             let content_type = if binary {
                 "application/octet-stream"

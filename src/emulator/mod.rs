@@ -38,6 +38,7 @@ pub mod random_id;
 pub mod request;
 pub mod rest;
 pub mod session;
+pub mod shutdown;
 pub mod sse;
 pub mod templates;
 pub mod upstream;

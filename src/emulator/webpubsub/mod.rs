@@ -14,13 +14,13 @@
 
 pub mod auth;
 pub mod client;
+pub mod closing;
 pub mod entra;
 pub mod error;
 pub mod events;
 pub mod filter;
 pub mod frames;
 pub mod local;
-pub mod outbox;
 pub mod payload;
 pub mod rest;
 pub mod roles;

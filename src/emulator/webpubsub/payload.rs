@@ -10,6 +10,8 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine as _;
 use serde_json::Value;
 
+use crate::emulator::outbox::Frame;
+
 /// The three data types.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DataType {
@@ -49,15 +51,6 @@ impl DataType {
     }
 }
 
-/// A raw frame for a simple WebSocket client.
-#[derive(Debug, Clone)]
-pub enum Raw {
-    /// A text frame.
-    Text(Arc<str>),
-    /// A binary frame.
-    Binary(Arc<[u8]>),
-}
-
 /// Message data, validated.
 #[derive(Debug, Clone)]
 pub struct Payload {
@@ -66,7 +59,7 @@ pub struct Payload {
     /// The JSON encoding of the `data` field (a JSON value, a string, or base64 in a string).
     pub data_json: Arc<str>,
     /// The frame a simple client gets.
-    pub raw: Raw,
+    pub raw: Frame,
 }
 
 impl Payload {
@@ -80,7 +73,7 @@ impl Payload {
                 Ok(Self {
                     data_type,
                     data_json: value.to_string().into(),
-                    raw: Raw::Text(text.into()),
+                    raw: Frame::text(text),
                 })
             }
             DataType::Text => {
@@ -99,7 +92,7 @@ impl Payload {
         Self {
             data_type: DataType::Text,
             data_json: Value::String(text.into()).to_string().into(),
-            raw: Raw::Text(text.into()),
+            raw: Frame::text(text),
         }
     }
 
@@ -108,7 +101,7 @@ impl Payload {
         Self {
             data_type: DataType::Binary,
             data_json: Value::String(BASE64.encode(bytes)).to_string().into(),
-            raw: Raw::Binary(bytes.into()),
+            raw: Frame::binary(bytes),
         }
     }
 
@@ -132,7 +125,7 @@ impl Payload {
             (DataType::Json, Some(value)) if !value.is_null() => Ok(Self {
                 data_type,
                 data_json: value.to_string().into(),
-                raw: Raw::Text(value.to_string().into()),
+                raw: Frame::text(value.to_string()),
             }),
             (DataType::Json, _) => Err("data is required (a JSON value, not null)".into()),
             (DataType::Text, Some(Value::String(text))) => Ok(Self::text(text)),
@@ -149,10 +142,7 @@ impl Payload {
 
     /// The bytes of the data (for the event handler's body).
     pub fn bytes(&self) -> Vec<u8> {
-        match &self.raw {
-            Raw::Text(text) => text.as_bytes().to_vec(),
-            Raw::Binary(bytes) => bytes.to_vec(),
-        }
+        self.raw.data.to_vec()
     }
 
     /// The length used for queue budgets.

@@ -12,16 +12,16 @@ use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::response::Response;
 use futures_util::stream::SplitSink;
 use futures_util::{SinkExt, StreamExt};
-use tokio::time::Instant;
 
+use super::closing::{Closing, POLICY_VIOLATION};
 use super::events::{Context, Event};
 use super::frames::{self, FrameError, Request};
-use super::outbox::{outbox, Closing, Frame, Outbox, OutboxReader};
 use super::payload::{DataType, Origin, Payload};
 use super::roles::Permission;
 use super::state::{ClientKind, Conn, Delivery, Selection, SocketEnd, Target};
 use super::subprotocol::RELIABLE;
 use super::Shared;
+use crate::emulator::outbox::{outbox, Frame, Outbox, OutboxReader};
 use crate::emulator::random_id::random_id;
 use crate::emulator::websocket::READ_BUFFER_BYTES;
 
@@ -57,8 +57,8 @@ pub struct Registered {
     ctx: Context,
     kind: ClientKind,
     mode: Mode,
-    out: Outbox,
-    reader: Option<OutboxReader>,
+    out: Outbox<Closing>,
+    reader: Option<OutboxReader<Closing>>,
 }
 
 /// Registers a new connection, queues its `connected` frame and tells the event handler.
@@ -80,12 +80,11 @@ pub fn register_new(shared: &Arc<Shared>, session: Session) -> Registered {
     conn.reconnection_token.clone_from(&token);
     shared.registry.insert(id.clone(), conn);
     if session.kind != ClientKind::Simple {
-        out.push(
-            Frame::Text(
-                frames::connected(&id, session.ctx.user.as_deref(), token.as_deref()).into(),
-            ),
-            None,
-        );
+        out.push(Frame::text(frames::connected(
+            &id,
+            session.ctx.user.as_deref(),
+            token.as_deref(),
+        )));
     }
     fire(
         shared,
@@ -165,7 +164,7 @@ pub fn recover(
             let Some(Some((generation, ctx))) = found else {
                 let _ = socket
                     .send(Message::Close(Some(CloseFrame {
-                        code: 1008,
+                        code: POLICY_VIOLATION,
                         reason: "the connection cannot be recovered (unknown connection id, wrong reconnection token, or expired); connect again".into(),
                     })))
                     .await;
@@ -199,8 +198,8 @@ async fn serve(
     kind: ClientKind,
     mode: Mode,
     generation: u64,
-    out: Outbox,
-    reader: OutboxReader,
+    out: Outbox<Closing>,
+    reader: OutboxReader<Closing>,
     socket: WebSocket,
 ) {
     let (sink, mut stream) = socket.split();
@@ -299,39 +298,33 @@ pub fn read_limit(limit: usize) -> usize {
 
 async fn write(
     mut sink: SplitSink<WebSocket, Message>,
-    mut reader: OutboxReader,
+    mut reader: OutboxReader<Closing>,
     kind: ClientKind,
 ) {
-    let to_message = |frame: Frame| match frame {
-        Frame::Text(t) => Message::Text(t.as_ref().into()),
-        Frame::Binary(b) => Message::Binary(b.to_vec().into()),
-    };
+    let ended = reader.ended(|_| true);
+    tokio::pin!(ended);
     loop {
         tokio::select! {
             biased;
-            _ = reader.closing.changed() => break,
-            item = reader.rx.recv() => {
-                let Some(item) = item else { return };
-                if item.deadline.is_some_and(|d| d <= Instant::now()) {
-                    continue;
-                }
+            _ = &mut ended => break,
+            queued = reader.recv() => {
+                let Some(queued) = queued else { return };
                 tokio::select! {
-                    sent = sink.send(to_message(item.frame)) => if sent.is_err() { return },
+                    sent = sink.send(queued.frame.message()) => if sent.is_err() { return },
                     // A client that does not read is dropped, not waited for.
-                    _ = reader.closing.changed() => return,
+                    _ = &mut ended => return,
                 }
             }
         }
     }
-    let Some(Closing { code, reason }) = reader.closing.borrow().clone() else {
+    let Some(Closing { code, reason }) = reader.ending() else {
         return;
     };
     let finish = async {
-        if code != 1008 {
-            while let Ok(item) = reader.rx.try_recv() {
-                if sink.send(to_message(item.frame)).await.is_err() {
-                    return;
-                }
+        // Nothing more after a policy violation (`Closing::drain`).
+        while let Some(queued) = reader.try_next() {
+            if sink.send(queued.frame.message()).await.is_err() {
+                return;
             }
         }
         if kind != ClientKind::Simple {
@@ -351,7 +344,13 @@ async fn write(
 }
 
 /// A simple client's frame.
-async fn simple(shared: &Arc<Shared>, ctx: &Context, mode: &Mode, out: &Outbox, payload: Payload) {
+async fn simple(
+    shared: &Arc<Shared>,
+    ctx: &Context,
+    mode: &Mode,
+    out: &Outbox<Closing>,
+    payload: Payload,
+) {
     match mode {
         Mode::SendToGroup(group) => {
             let origin = Origin::Group {
@@ -368,13 +367,13 @@ async fn simple(shared: &Arc<Shared>, ctx: &Context, mode: &Mode, out: &Outbox, 
         Mode::SendEvent => {
             let ctx = current(shared, ctx);
             match shared.events.call(&ctx, Event::User("message"), payload.data_type.content_type(), payload.bytes()).await {
-                Ok(None) => out.close(1008, "no event handler takes this hub's `message` events, so the frame cannot be delivered"),
+                Ok(None) => out.close(POLICY_VIOLATION, "no event handler takes this hub's `message` events, so the frame cannot be delivered"),
                 Ok(Some(answer)) if answer.status.is_success() => {
                     remember_state(shared, &ctx, answer.state);
                     if !answer.body.is_empty() {
                         let binary = answer.content_type.as_deref().and_then(DataType::from_content_type) == Some(DataType::Binary);
-                        let frame = if binary { Frame::Binary(answer.body.into()) } else { Frame::Text(String::from_utf8_lossy(&answer.body).into()) };
-                        out.push(frame, None);
+                        let frame = if binary { Frame::binary(answer.body) } else { Frame::text(String::from_utf8_lossy(&answer.body)) };
+                        out.push(frame);
                     }
                 }
                 Ok(Some(answer)) => out.close(1011, &format!("the event handler answered {}", answer.status)),
@@ -404,21 +403,21 @@ fn remember_state(shared: &Shared, ctx: &Context, state: Option<String>) {
     }
 }
 
-fn ack(out: &Outbox, ack_id: Option<u64>, result: Result<(), (&str, String)>) {
+fn ack(out: &Outbox<Closing>, ack_id: Option<u64>, result: Result<(), (&str, String)>) {
     if let Some(ack_id) = ack_id {
         let text = match result {
             Ok(()) => frames::ack_ok(ack_id),
             Err((name, message)) => frames::ack_error(ack_id, name, &message),
         };
-        out.push(Frame::Text(text.into()), None);
+        out.push(Frame::text(text));
     }
 }
 
 /// A json client's frame.
-async fn json(shared: &Arc<Shared>, ctx: &Context, out: &Outbox, text: &str) {
+async fn json(shared: &Arc<Shared>, ctx: &Context, out: &Outbox<Closing>, text: &str) {
     let request = match frames::parse(text) {
         Ok(request) => request,
-        Err(FrameError::Close(reason)) => return out.close(1008, &reason),
+        Err(FrameError::Close(reason)) => return out.close(POLICY_VIOLATION, &reason),
         Err(FrameError::BadRequest { ack_id, message }) => {
             return ack(out, Some(ack_id), Err(("BadRequest", message)))
         }
@@ -452,7 +451,7 @@ async fn json(shared: &Arc<Shared>, ctx: &Context, out: &Outbox, text: &str) {
     };
     match request {
         Request::Ping => {
-            out.push(Frame::Text(r#"{"type":"pong"}"#.into()), None);
+            out.push(Frame::text(r#"{"type":"pong"}"#));
         }
         Request::SequenceAck { sequence_id } => {
             registry.with(hub, id, |conn| conn.acknowledge(sequence_id));

@@ -13,10 +13,11 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
+use super::closing::{Closing, POLICY_VIOLATION};
 use super::filter::{Filter, Subject};
-use super::outbox::{Frame, Outbox};
-use super::payload::{self, Origin, Payload, Raw};
+use super::payload::{self, Origin, Payload};
 use super::roles::{self, Grant, Permission};
+use crate::emulator::outbox::{Frame, Outbox};
 
 /// How long a dropped reliable connection may be recovered.
 pub const RECOVERY_WINDOW: Duration = Duration::from_secs(30);
@@ -54,7 +55,7 @@ pub struct Conn {
     /// Its protocol.
     pub kind: ClientKind,
     /// The socket's queue; `None` while a reliable client is away.
-    pub outbox: Option<Outbox>,
+    pub outbox: Option<Outbox<Closing>>,
     /// The reliable reconnection token.
     pub reconnection_token: Option<String>,
     /// When the reliable client's socket went away.
@@ -68,7 +69,7 @@ pub struct Conn {
     /// The `ce-connectionState` last set by the event handler.
     pub connection_state: Option<String>,
     next_sequence: u64,
-    unacked: VecDeque<(u64, Arc<str>)>,
+    unacked: VecDeque<(u64, Frame)>,
     unacked_bytes: usize,
     ack_ids: HashSet<u64>,
     ack_order: VecDeque<u64>,
@@ -76,7 +77,7 @@ pub struct Conn {
 
 impl Conn {
     /// A new connection.
-    pub fn new(hub: &str, user: Option<String>, kind: ClientKind, outbox: Outbox) -> Self {
+    pub fn new(hub: &str, user: Option<String>, kind: ClientKind, outbox: Outbox<Closing>) -> Self {
         Self {
             hub: hub.to_ascii_lowercase(),
             user,
@@ -121,20 +122,20 @@ impl Conn {
     /// Drops acknowledged messages (reliable `sequenceAck`).
     pub fn acknowledge(&mut self, sequence_id: u64) {
         while self.unacked.front().is_some_and(|(s, _)| *s <= sequence_id) {
-            if let Some((_, text)) = self.unacked.pop_front() {
-                self.unacked_bytes -= text.len();
+            if let Some((_, frame)) = self.unacked.pop_front() {
+                self.unacked_bytes -= frame.data.len();
             }
         }
     }
 
     /// Attaches a recovering socket: every unacknowledged message is queued again.
-    pub fn reattach(&mut self, outbox: Outbox) {
+    pub fn reattach(&mut self, outbox: Outbox<Closing>) {
         if let Some(old) = self.outbox.take() {
             old.close(1000, "the client reconnected on another socket");
         }
         self.generation += 1;
-        for (_, text) in &self.unacked {
-            outbox.push(Frame::Text(Arc::clone(text)), None);
+        for (_, frame) in &self.unacked {
+            outbox.push(frame.clone());
         }
         self.outbox = Some(outbox);
         self.detached_at = None;
@@ -143,7 +144,7 @@ impl Conn {
     /// Queues a frame to the socket if there is one.
     pub fn push(&self, frame: Frame) {
         if let Some(outbox) = &self.outbox {
-            outbox.push(frame, None);
+            outbox.push(frame);
         }
     }
 
@@ -152,34 +153,30 @@ impl Conn {
         match self.kind {
             ClientKind::Simple => {
                 if let Some(outbox) = &self.outbox {
-                    let frame = match &message.raw {
-                        Raw::Text(t) => Frame::Text(Arc::clone(t)),
-                        Raw::Binary(b) => Frame::Binary(Arc::clone(b)),
-                    };
-                    outbox.push(frame, message.deadline);
+                    outbox.push_until(message.raw.clone(), message.deadline);
                 }
             }
             ClientKind::Json => {
                 if let Some(outbox) = &self.outbox {
-                    outbox.push(Frame::Text(Arc::clone(&message.json)), message.deadline);
+                    outbox.push_until(Frame::text(Arc::clone(&message.json)), message.deadline);
                 }
             }
             ClientKind::Reliable => {
                 let sequence = self.next_sequence;
                 self.next_sequence += 1;
-                let text: Arc<str> = payload::with_sequence(&message.json, sequence).into();
-                self.unacked_bytes += text.len();
-                self.unacked.push_back((sequence, Arc::clone(&text)));
+                let frame = Frame::text(payload::with_sequence(&message.json, sequence));
+                self.unacked_bytes += frame.data.len();
+                self.unacked.push_back((sequence, frame.clone()));
                 if self.unacked.len() > MAX_UNACKED || self.unacked_bytes > MAX_UNACKED_BYTES {
                     // Unrecoverable: the client must start afresh.
                     self.reconnection_token = None;
                     if let Some(outbox) = &self.outbox {
-                        outbox.close(1008, "more than 1000 messages or 16 MiB are waiting for the client's sequenceAck");
+                        outbox.close(POLICY_VIOLATION, "more than 1000 messages or 16 MiB are waiting for the client's sequenceAck");
                     }
                     return;
                 }
                 if let Some(outbox) = &self.outbox {
-                    outbox.push(Frame::Text(text), message.deadline);
+                    outbox.push_until(frame, message.deadline);
                 }
             }
         }
@@ -190,7 +187,7 @@ impl Conn {
 #[derive(Debug, Clone)]
 pub struct Delivery {
     json: Arc<str>,
-    raw: Raw,
+    raw: Frame,
     deadline: Option<Instant>,
 }
 
