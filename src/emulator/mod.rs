@@ -37,6 +37,7 @@ pub mod payload;
 pub mod random_id;
 pub mod request;
 pub mod rest;
+pub mod server;
 pub mod session;
 pub mod shutdown;
 pub mod sse;
@@ -46,7 +47,7 @@ pub mod upstream_queue;
 pub mod webpubsub;
 pub mod websocket;
 
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -55,7 +56,6 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get};
 use axum::Router;
 use tokio::sync::watch;
-use tokio::task::JoinHandle;
 use tower_http::cors::{AllowHeaders, AllowMethods, AllowOrigin, CorsLayer};
 
 pub use cli::{run, EmulatorArgs};
@@ -66,6 +66,7 @@ use crate::service::Secret;
 use connections::Registry;
 use error::EmulatorError;
 use hubs::Hubs;
+use server::EmulatorServer;
 use upstream::Upstream;
 
 /// The longest path and query the emulator takes, in bytes. The service does not take much
@@ -239,10 +240,8 @@ pub fn router(config: EmulatorConfig) -> Router {
 
 /// A running emulator.
 pub struct EmulatorHandle {
-    local_addr: SocketAddr,
+    server: EmulatorServer,
     shared: Arc<Shared>,
-    server: JoinHandle<std::io::Result<()>>,
-    janitor: JoinHandle<()>,
 }
 
 /// Starts the emulator on `listener`; it serves until [`EmulatorHandle::shutdown`].
@@ -250,57 +249,43 @@ pub async fn start(
     config: EmulatorConfig,
     listener: tokio::net::TcpListener,
 ) -> std::io::Result<EmulatorHandle> {
-    let local_addr = listener.local_addr()?;
     let shared = Arc::new(Shared::new(config));
-    let server = crate::http_server::spawn_until(
+    let janitor = {
+        let shared = Arc::clone(&shared);
+        move || {
+            let config = &shared.config;
+            shared
+                .connections
+                .sweep(config.negotiate_timeout, config.long_poll_idle_timeout);
+            for (hub, ids) in shared.hubs.purge_expired() {
+                shared.activity.groups_changed(&shared.hubs, &hub, &ids);
+            }
+        }
+    };
+    let server = EmulatorServer::start(
         listener,
         routes(Arc::clone(&shared)),
         shared.config.server,
         &shared.stopping,
-    );
-    let janitor = {
-        let shared = Arc::clone(&shared);
-        tokio::spawn(async move {
-            let mut tick = tokio::time::interval(Duration::from_secs(1));
-            loop {
-                tick.tick().await;
-                let config = &shared.config;
-                shared
-                    .connections
-                    .sweep(config.negotiate_timeout, config.long_poll_idle_timeout);
-                for (hub, ids) in shared.hubs.purge_expired() {
-                    shared.activity.groups_changed(&shared.hubs, &hub, &ids);
-                }
-            }
-        })
-    };
-    tracing::info!(%local_addr, upstream = shared.config.upstream.len(), "SignalR emulator listening");
-    Ok(EmulatorHandle {
-        local_addr,
-        shared,
-        server,
         janitor,
-    })
+    )?;
+    let local_addr = server.local_addr();
+    tracing::info!(%local_addr, upstream = shared.config.upstream.len(), "SignalR emulator listening");
+    Ok(EmulatorHandle { server, shared })
 }
 
 impl EmulatorHandle {
     /// The address it listens on.
     pub fn local_addr(&self) -> SocketAddr {
-        self.local_addr
+        self.server.local_addr()
     }
 
     /// `Endpoint=http://127.0.0.1;Port=<port>;AccessKey=<key>;Version=1.0;`
     pub fn connection_string(&self) -> String {
-        let host = match self.local_addr.ip() {
-            ip if ip.is_unspecified() || ip == IpAddr::V4(Ipv4Addr::LOCALHOST) => {
-                "127.0.0.1".to_string()
-            }
-            IpAddr::V6(ip) => format!("[{ip}]"),
-            ip => ip.to_string(),
-        };
         format!(
-            "Endpoint=http://{host};Port={};AccessKey={};Version=1.0;",
-            self.local_addr.port(),
+            "Endpoint=http://{};Port={};AccessKey={};Version=1.0;",
+            self.server.host(),
+            self.local_addr().port(),
             self.shared.config.access_key.expose()
         )
     }
@@ -308,17 +293,12 @@ impl EmulatorHandle {
     /// Stops: every client gets a Close message (it may reconnect), in-flight requests finish,
     /// then the listener closes. Waits at most a few seconds.
     pub async fn shutdown(self) {
-        self.shared.stopping.send_replace(true);
         let mut sessions = self.shared.sessions.subscribe();
-        let _ = tokio::time::timeout(Duration::from_secs(5), sessions.wait_for(|n| *n == 0)).await;
-        self.janitor.abort();
-        let mut server = self.server;
-        if tokio::time::timeout(Duration::from_secs(5), &mut server)
-            .await
-            .is_err()
-        {
-            server.abort();
-        }
+        self.server
+            .stop(async move {
+                let _ = sessions.wait_for(|n| *n == 0).await;
+            })
+            .await;
         tracing::info!("SignalR emulator stopped");
     }
 }

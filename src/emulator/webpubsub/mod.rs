@@ -35,11 +35,11 @@ use std::time::Duration;
 use axum::routing::any;
 use axum::Router;
 use tokio::sync::watch;
-use tokio::task::JoinHandle;
 
 pub use events::EventHandler;
 
 use crate::emulator::entra::EntraMode;
+use crate::emulator::server::EmulatorServer;
 use crate::http_server::ServerLimits;
 use crate::service::Secret;
 
@@ -113,10 +113,8 @@ fn routes(shared: Arc<Shared>) -> Router {
 
 /// A running Web PubSub emulator.
 pub struct WebPubSubHandle {
-    local_addr: SocketAddr,
+    server: EmulatorServer,
     shared: Arc<Shared>,
-    server: JoinHandle<std::io::Result<()>>,
-    janitor: JoinHandle<()>,
 }
 
 /// Starts the Web PubSub emulator on `listener`; it serves until [`WebPubSubHandle::shutdown`].
@@ -124,7 +122,6 @@ pub async fn start(
     config: WebPubSubConfig,
     listener: tokio::net::TcpListener,
 ) -> std::io::Result<WebPubSubHandle> {
-    let local_addr = listener.local_addr()?;
     let events = events::Dispatcher::new(&config);
     let shared = Arc::new(Shared {
         config,
@@ -132,70 +129,61 @@ pub async fn start(
         events,
         stopping: watch::channel(false).0,
     });
-    let server = crate::http_server::spawn_until(
+    let janitor = {
+        let shared = Arc::clone(&shared);
+        move || forget_unrecovered(&shared)
+    };
+    let server = EmulatorServer::start(
         listener,
         routes(Arc::clone(&shared)),
         shared.config.server,
         &shared.stopping,
-    );
-    let janitor = {
-        let shared = Arc::clone(&shared);
-        tokio::spawn(async move {
-            let mut tick = tokio::time::interval(Duration::from_secs(1));
-            loop {
-                tick.tick().await;
-                for (id, conn) in shared.registry.purge_detached() {
-                    let ctx = events::Context {
-                        hub: conn.hub_name,
-                        connection_id: id,
-                        user: conn.user,
-                        subprotocol: conn.subprotocol,
-                        state: conn.connection_state,
-                    };
-                    let shared = Arc::clone(&shared);
-                    tokio::spawn(async move {
-                        let body = br#"{"reason":"the client did not reconnect in time"}"#.to_vec();
-                        let event = events::Event::System("disconnected");
-                        if let Err(e) = shared
-                            .events
-                            .call(&ctx, event, "application/json", body)
-                            .await
-                        {
-                            tracing::warn!("Web PubSub event handler: {e}");
-                        }
-                    });
-                }
-            }
-        })
-    };
-    tracing::info!(%local_addr, handlers = shared.config.event_handlers.len(), "Web PubSub emulator listening");
-    Ok(WebPubSubHandle {
-        local_addr,
-        shared,
-        server,
         janitor,
-    })
+    )?;
+    let local_addr = server.local_addr();
+    tracing::info!(%local_addr, handlers = shared.config.event_handlers.len(), "Web PubSub emulator listening");
+    Ok(WebPubSubHandle { server, shared })
+}
+
+/// Forgets the reliable connections whose client did not come back in time, telling the event
+/// handler they are gone.
+fn forget_unrecovered(shared: &Arc<Shared>) {
+    for (id, conn) in shared.registry.purge_detached() {
+        let ctx = events::Context {
+            hub: conn.hub_name,
+            connection_id: id,
+            user: conn.user,
+            subprotocol: conn.subprotocol,
+            state: conn.connection_state,
+        };
+        let shared = Arc::clone(shared);
+        tokio::spawn(async move {
+            let body = br#"{"reason":"the client did not reconnect in time"}"#.to_vec();
+            let event = events::Event::System("disconnected");
+            if let Err(e) = shared
+                .events
+                .call(&ctx, event, "application/json", body)
+                .await
+            {
+                tracing::warn!("Web PubSub event handler: {e}");
+            }
+        });
+    }
 }
 
 impl WebPubSubHandle {
     /// The address it listens on.
     pub fn local_addr(&self) -> SocketAddr {
-        self.local_addr
+        self.server.local_addr()
     }
 
     /// `Endpoint=http://127.0.0.1:<port>;AccessKey=<key>;Version=1.0;` (the form of Microsoft's
     /// emulator, so the SDKs' audiences carry the port).
     pub fn connection_string(&self) -> String {
-        let host = match self.local_addr {
-            SocketAddr::V4(a) if a.ip().is_unspecified() || a.ip().is_loopback() => {
-                "127.0.0.1".to_string()
-            }
-            SocketAddr::V6(a) => format!("[{}]", a.ip()),
-            SocketAddr::V4(a) => a.ip().to_string(),
-        };
         format!(
-            "Endpoint=http://{host}:{};AccessKey={};Version=1.0;",
-            self.local_addr.port(),
+            "Endpoint=http://{}:{};AccessKey={};Version=1.0;",
+            self.server.host(),
+            self.local_addr().port(),
             self.shared.config.access_key.expose()
         )
     }
@@ -205,15 +193,7 @@ impl WebPubSubHandle {
         self.shared
             .registry
             .close_all(1001, "the Web PubSub emulator is stopping");
-        self.shared.stopping.send_replace(true);
-        self.janitor.abort();
-        let mut server = self.server;
-        if tokio::time::timeout(Duration::from_secs(5), &mut server)
-            .await
-            .is_err()
-        {
-            server.abort();
-        }
+        self.server.stop(std::future::ready(())).await;
         tracing::info!("Web PubSub emulator stopped");
     }
 }
