@@ -239,8 +239,7 @@ async fn dispatch(
             allow(method, "POST")?;
             let bytes =
                 crate::emulator::request::read_body(headers, body, shared.config.max_body_bytes)
-                    .await
-                    .map_err(WpsError::Body)?;
+                    .await?;
             let body: Value = serde_json::from_slice(&bytes).map_err(|e| {
                 WpsError::bad(
                     "groupsToAdd",
@@ -430,9 +429,8 @@ async fn read_payload(
             "Content-Type {content_type:?} is not accepted; send application/json, text/plain or application/octet-stream"
         ))
     })?;
-    let bytes = crate::emulator::request::read_body(headers, body, shared.config.max_body_bytes)
-        .await
-        .map_err(WpsError::Body)?;
+    let bytes =
+        crate::emulator::request::read_body(headers, body, shared.config.max_body_bytes).await?;
     Payload::from_body(data_type, &bytes).map_err(|m| WpsError::bad("message", m))
 }
 
