@@ -5,7 +5,7 @@ use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 
 use super::auth::TokenError;
-use super::filter::FilterError;
+use crate::service::filter::FilterError;
 use crate::emulator::request::BodyError;
 
 /// Why a request was refused.

@@ -2,7 +2,7 @@
 //! `/api/hubs/…` collide with SignalR's):
 //!
 //! * the data-plane REST API ([`rest`]) of 2024-01-01 plus `listConnections` of 2024-12-01, with
-//!   OData filters ([`filter`]), acting on the connections ([`state`]);
+//!   OData filters ([`crate::service::filter`]), acting on the connections ([`state`]);
 //! * the client endpoint ([`client`]) at `/client/hubs/{hub}` for simple WebSocket clients and the
 //!   `json.webpubsub.azure.v1` / `json.reliable.webpubsub.azure.v1` subprotocols ([`frames`]),
 //!   with roles and runtime grants enforced ([`roles`]);
@@ -18,7 +18,6 @@ pub mod closing;
 pub mod entra;
 pub mod error;
 pub mod events;
-pub mod filter;
 pub mod frames;
 pub mod local;
 pub mod payload;

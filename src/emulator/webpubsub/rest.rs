@@ -16,7 +16,7 @@ use serde_json::{json, Value};
 use super::auth;
 use super::entra;
 use super::error::WpsError;
-use super::filter::Filter;
+use crate::service::filter::Filter;
 use super::payload::{DataType, Origin, Payload};
 use super::roles::Permission;
 use super::state::{Delivery, Selection, Target};

@@ -14,7 +14,7 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use super::closing::{Closing, POLICY_VIOLATION};
-use super::filter::{Filter, Subject};
+use crate::service::filter::{Filter, Subject};
 use super::payload::{self, Origin, Payload};
 use super::roles::{self, Grant, Permission};
 use crate::emulator::outbox::{Frame, Outbox};
