@@ -25,7 +25,8 @@ impl Query {
         )
     }
 
-    fn all<'a>(&'a self, name: &str) -> impl Iterator<Item = &'a str> + 'a {
+    /// Every value of `name` (compared ignoring case), in order.
+    pub fn values<'a>(&'a self, name: &str) -> impl Iterator<Item = &'a str> + 'a {
         let name = name.to_string();
         self.0
             .iter()
@@ -33,14 +34,24 @@ impl Query {
             .map(|(_, v)| v.as_str())
     }
 
+    /// The first value of `name`, even an empty one.
+    pub fn first(&self, name: &str) -> Option<&str> {
+        self.values(name).next()
+    }
+
     /// The first value of `name`, if any and not empty.
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.all(name).find(|v| !v.is_empty())
+        self.values(name).find(|v| !v.is_empty())
+    }
+
+    /// Every `(name, value)` pair, in order.
+    pub fn pairs(&self) -> &[(String, String)] {
+        &self.0
     }
 
     /// The connection ids in `excluded`, repeated (`?excluded=a&excluded=b`) or comma-joined.
     pub fn excluded(&self) -> Vec<String> {
-        self.all("excluded")
+        self.values("excluded")
             .flat_map(|v| v.split(','))
             .map(str::trim)
             .filter(|v| !v.is_empty())

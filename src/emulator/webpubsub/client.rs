@@ -20,15 +20,16 @@ use super::events::{Context, Event};
 use super::socket::{self, Mode, Session};
 use super::state::ClientKind;
 use super::subprotocol::{JSON, RELIABLE};
-use super::Shared;
+use super::WebPubSubState;
 use crate::emulator::auth::token_from;
 use crate::emulator::random_id::random_id;
 use crate::emulator::websocket::READ_BUFFER_BYTES;
 use crate::service::names;
+use crate::service::webpubsub::Permission;
 
 /// `/client/hubs/{hub}`.
 pub async fn connect_hub(
-    State(shared): State<Arc<Shared>>,
+    State(shared): State<Arc<WebPubSubState>>,
     Path(hub): Path<String>,
     headers: HeaderMap,
     uri: Uri,
@@ -41,7 +42,7 @@ pub async fn connect_hub(
 
 /// `/client/?hub={hub}`.
 pub async fn connect_query(
-    State(shared): State<Arc<Shared>>,
+    State(shared): State<Arc<WebPubSubState>>,
     headers: HeaderMap,
     uri: Uri,
     ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
@@ -73,7 +74,7 @@ fn first(query: &Map<String, Value>, name: &str) -> Option<String> {
 }
 
 async fn connect(
-    shared: Arc<Shared>,
+    shared: Arc<WebPubSubState>,
     hub: String,
     headers: HeaderMap,
     uri: Uri,
@@ -192,8 +193,7 @@ async fn connect(
         None | Some("sendEvent") => Mode::SendEvent,
         Some("sendToGroup") => match first(&params, "group") {
             Some(group) if !group.trim().is_empty() => {
-                if !super::roles::allows(&roles, &[], super::roles::Permission::SendToGroup, &group)
-                {
+                if !super::roles::allows(&roles, &[], Permission::SendToGroup, &group) {
                     return Err(WpsError::Refused {
                         status: StatusCode::FORBIDDEN,
                         message: format!("webpubsub_mode=sendToGroup needs the role webpubsub.sendToGroup or webpubsub.sendToGroup.{group}"),

@@ -5,8 +5,8 @@ use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 
 use super::auth::TokenError;
-use crate::service::filter::FilterError;
 use crate::emulator::request::BodyError;
+use crate::service::filter::FilterError;
 
 /// Why a request was refused.
 #[derive(Debug, thiserror::Error)]

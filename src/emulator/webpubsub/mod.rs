@@ -87,7 +87,7 @@ impl WebPubSubConfig {
 }
 
 /// State shared by every request and connection.
-pub struct Shared {
+pub struct WebPubSubState {
     /// The configuration.
     pub config: WebPubSubConfig,
     /// The connections.
@@ -98,9 +98,8 @@ pub struct Shared {
     pub stopping: watch::Sender<bool>,
 }
 
-fn routes(shared: Arc<Shared>) -> Router {
-    Router::new()
-        .route("/api/{*rest}", any(rest::handle))
+fn routes(shared: Arc<WebPubSubState>) -> Router {
+    rest::routes()
         .route("/client/hubs/{hub}", any(client::connect_hub))
         .route("/client", any(client::connect_query))
         .route("/client/", any(client::connect_query))
@@ -113,7 +112,7 @@ fn routes(shared: Arc<Shared>) -> Router {
 /// A running Web PubSub emulator.
 pub struct WebPubSubHandle {
     server: EmulatorServer,
-    shared: Arc<Shared>,
+    shared: Arc<WebPubSubState>,
 }
 
 /// Starts the Web PubSub emulator on `listener`; it serves until [`WebPubSubHandle::shutdown`].
@@ -122,7 +121,7 @@ pub async fn start(
     listener: tokio::net::TcpListener,
 ) -> std::io::Result<WebPubSubHandle> {
     let events = events::Dispatcher::new(&config);
-    let shared = Arc::new(Shared {
+    let shared = Arc::new(WebPubSubState {
         config,
         registry: state::Registry::default(),
         events,
@@ -146,7 +145,7 @@ pub async fn start(
 
 /// Forgets the reliable connections whose client did not come back in time, telling the event
 /// handler they are gone.
-fn forget_unrecovered(shared: &Arc<Shared>) {
+fn forget_unrecovered(shared: &Arc<WebPubSubState>) {
     for (id, conn) in shared.registry.purge_detached() {
         let ctx = events::Context {
             hub: conn.hub_name,

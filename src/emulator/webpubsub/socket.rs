@@ -17,13 +17,15 @@ use super::closing::{Closing, POLICY_VIOLATION};
 use super::events::{Context, Event};
 use super::frames::{self, FrameError, Request};
 use super::payload::{DataType, Origin, Payload};
-use super::roles::Permission;
-use super::state::{ClientKind, Conn, Delivery, Selection, SocketEnd, Target};
+use super::roles;
+use super::state::{ClientKind, Conn, Delivery, SocketEnd};
 use super::subprotocol::RELIABLE;
-use super::Shared;
+use super::WebPubSubState;
 use crate::emulator::outbox::{outbox, Frame, Outbox, OutboxReader};
 use crate::emulator::random_id::random_id;
 use crate::emulator::websocket::READ_BUFFER_BYTES;
+use crate::service::recipients::Recipients;
+use crate::service::webpubsub::Permission;
 
 /// What a simple client's frames do.
 #[derive(Debug, Clone)]
@@ -53,7 +55,7 @@ pub struct Session {
 /// the 101, REST calls and other clients already reach it (frames wait in its outbox). If the
 /// upgrade fails, dropping it ends the connection as a client that left.
 pub struct Registered {
-    shared: Arc<Shared>,
+    shared: Arc<WebPubSubState>,
     ctx: Context,
     kind: ClientKind,
     mode: Mode,
@@ -62,7 +64,7 @@ pub struct Registered {
 }
 
 /// Registers a new connection, queues its `connected` frame and tells the event handler.
-pub fn register_new(shared: &Arc<Shared>, session: Session) -> Registered {
+pub fn register_new(shared: &Arc<WebPubSubState>, session: Session) -> Registered {
     let (out, reader) = outbox(shared.config.max_queued_bytes);
     let id = session.ctx.connection_id.clone();
     let mut conn = Conn::new(
@@ -132,7 +134,7 @@ pub async fn run_new(mut registered: Registered, socket: WebSocket) {
 /// Upgrades a reliable client's reconnection: its buffered messages are sent again, or the
 /// socket is closed with 1008 when the connection cannot be recovered.
 pub fn recover(
-    shared: Arc<Shared>,
+    shared: Arc<WebPubSubState>,
     hub: String,
     id: String,
     token: String,
@@ -175,7 +177,7 @@ pub fn recover(
 }
 
 /// Sends a non-blocking event in the background.
-fn fire(shared: &Arc<Shared>, ctx: &Context, event: Event<'static>, body: Vec<u8>) {
+fn fire(shared: &Arc<WebPubSubState>, ctx: &Context, event: Event<'static>, body: Vec<u8>) {
     if shared.events.url(&ctx.hub, event).is_none() {
         return;
     }
@@ -193,7 +195,7 @@ fn fire(shared: &Arc<Shared>, ctx: &Context, event: Event<'static>, body: Vec<u8
 
 #[allow(clippy::too_many_arguments)]
 async fn serve(
-    shared: Arc<Shared>,
+    shared: Arc<WebPubSubState>,
     ctx: Context,
     kind: ClientKind,
     mode: Mode,
@@ -262,7 +264,13 @@ async fn serve(
 }
 
 /// A socket ended: the connection waits for recovery, or is gone and the handler is told.
-fn end(shared: &Arc<Shared>, ctx: &Context, generation: u64, client_left: bool, recoverable: bool) {
+fn end(
+    shared: &Arc<WebPubSubState>,
+    ctx: &Context,
+    generation: u64,
+    client_left: bool,
+    recoverable: bool,
+) {
     match shared
         .registry
         .end_socket(&ctx.connection_id, generation, recoverable)
@@ -345,7 +353,7 @@ async fn write(
 
 /// A simple client's frame.
 async fn simple(
-    shared: &Arc<Shared>,
+    shared: &Arc<WebPubSubState>,
     ctx: &Context,
     mode: &Mode,
     out: &Outbox<Closing>,
@@ -359,8 +367,9 @@ async fn simple(
             };
             shared.registry.send(
                 &ctx.hub,
-                Target::Group(group),
-                Selection::default(),
+                &Recipients::Group(group.clone()),
+                &[],
+                None,
                 &Delivery::new(&origin, &payload, None),
             );
         }
@@ -384,7 +393,7 @@ async fn simple(
 }
 
 /// The connection's current context (its state may have changed since it connected).
-fn current(shared: &Shared, ctx: &Context) -> Context {
+fn current(shared: &WebPubSubState, ctx: &Context) -> Context {
     let mut ctx = ctx.clone();
     if let Some(state) = shared
         .registry
@@ -395,7 +404,7 @@ fn current(shared: &Shared, ctx: &Context) -> Context {
     ctx
 }
 
-fn remember_state(shared: &Shared, ctx: &Context, state: Option<String>) {
+fn remember_state(shared: &WebPubSubState, ctx: &Context, state: Option<String>) {
     if let Some(state) = state {
         shared.registry.with(&ctx.hub, &ctx.connection_id, |c| {
             c.connection_state = Some(state)
@@ -414,7 +423,7 @@ fn ack(out: &Outbox<Closing>, ack_id: Option<u64>, result: Result<(), (&str, Str
 }
 
 /// A json client's frame.
-async fn json(shared: &Arc<Shared>, ctx: &Context, out: &Outbox<Closing>, text: &str) {
+async fn json(shared: &Arc<WebPubSubState>, ctx: &Context, out: &Outbox<Closing>, text: &str) {
     let request = match frames::parse(text) {
         Ok(request) => request,
         Err(FrameError::Close(reason)) => return out.close(POLICY_VIOLATION, &reason),
@@ -431,7 +440,7 @@ async fn json(shared: &Arc<Shared>, ctx: &Context, out: &Outbox<Closing>, text: 
                    apply: &mut dyn FnMut(&mut Conn)| {
         let result = registry.with(hub, id, |conn| {
             if !conn.allows(permission, group) {
-                let role = permission.role();
+                let role = roles::role(permission);
                 return Err(("Forbidden", format!("the connection has no permission for this: it needs the role {role} or {role}.{group}, or a runtime grant")));
             }
             if ack_id.is_some_and(|a| !conn.first_ack(a)) {
@@ -486,14 +495,11 @@ async fn json(shared: &Arc<Shared>, ctx: &Context, out: &Outbox<Closing>, text: 
                 } else {
                     Vec::new()
                 };
-                let selection = Selection {
-                    excluded: &excluded,
-                    filter: None,
-                };
                 registry.send(
                     hub,
-                    Target::Group(&group),
-                    selection,
+                    &Recipients::Group(group),
+                    &excluded,
+                    None,
                     &Delivery::new(&origin, &payload, None),
                 );
             }
@@ -540,8 +546,9 @@ async fn json(shared: &Arc<Shared>, ctx: &Context, out: &Outbox<Closing>, text: 
                                 let delivery = Delivery::new(&Origin::Server, &p, None);
                                 registry.send(
                                     hub,
-                                    Target::Connection(id),
-                                    Selection::default(),
+                                    &Recipients::Connection(id.clone()),
+                                    &[],
+                                    None,
                                     &delivery,
                                 );
                             }

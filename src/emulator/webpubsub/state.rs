@@ -1,6 +1,6 @@
 //! The Web PubSub hubs' state: every connection with its hub, user, groups, roles, runtime
 //! grants and outgoing queue, and the operations REST calls and clients perform on them
-//! (select by target/`excluded`/`filter`, deliver, close, join and leave). One lock; every
+//! (select by [`Recipients`], `excluded` and `filter`, deliver, close, join and leave). One lock; every
 //! operation is a scan or a map lookup and never waits on a socket.
 //!
 //! A reliable client's connection outlives its socket for [`RECOVERY_WINDOW`]: messages keep
@@ -14,10 +14,12 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use super::closing::{Closing, POLICY_VIOLATION};
-use crate::service::filter::{Filter, Subject};
 use super::payload::{self, Origin, Payload};
-use super::roles::{self, Grant, Permission};
+use super::roles::{self, Grant};
 use crate::emulator::outbox::{Frame, Outbox};
+use crate::service::filter::{Filter, Subject};
+use crate::service::recipients::Recipients;
+use crate::service::webpubsub::Permission;
 
 /// How long a dropped reliable connection may be recovered.
 pub const RECOVERY_WINDOW: Duration = Duration::from_secs(30);
@@ -202,19 +204,6 @@ impl Delivery {
     }
 }
 
-/// Which connections an operation addresses.
-#[derive(Debug, Clone, Copy)]
-pub enum Target<'a> {
-    /// The whole hub.
-    All,
-    /// One user's connections.
-    User(&'a str),
-    /// One group's members.
-    Group(&'a str),
-    /// One connection.
-    Connection(&'a str),
-}
-
 /// What became of a connection when its socket ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SocketEnd {
@@ -232,26 +221,25 @@ pub struct Registry {
     inner: Mutex<HashMap<String, Conn>>,
 }
 
-/// What selects connections besides the target.
-#[derive(Debug, Default, Clone, Copy)]
-pub struct Selection<'a> {
-    /// Connection ids left out.
-    pub excluded: &'a [String],
-    /// An OData filter.
-    pub filter: Option<&'a Filter>,
-}
-
-fn selected(id: &str, conn: &Conn, hub: &str, target: Target<'_>, s: Selection<'_>) -> bool {
-    if conn.hub != hub || s.excluded.iter().any(|e| e == id) {
+/// Whether connection `id` of `hub` is one of `recipients`, not `excluded`, and passes `filter`.
+fn selected(
+    id: &str,
+    conn: &Conn,
+    hub: &str,
+    recipients: &Recipients,
+    excluded: &[String],
+    filter: Option<&Filter>,
+) -> bool {
+    if conn.hub != hub || excluded.iter().any(|e| e == id) {
         return false;
     }
-    let hit = match target {
-        Target::All => true,
-        Target::User(user) => conn.user.as_deref() == Some(user),
-        Target::Group(group) => conn.groups.contains(group),
-        Target::Connection(c) => c == id,
+    let hit = match recipients {
+        Recipients::All => true,
+        Recipients::User(user) => conn.user.as_deref() == Some(user.as_str()),
+        Recipients::Group(group) => conn.groups.contains(group),
+        Recipients::Connection(c) => c == id,
     };
-    hit && s.filter.is_none_or(|f| {
+    hit && filter.is_none_or(|f| {
         let groups: Vec<&str> = conn.groups.iter().map(String::as_str).collect();
         f.matches(&Subject {
             user_id: conn.user.as_deref(),
@@ -267,19 +255,21 @@ impl Registry {
         self.inner.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Sends `message` to the selected connections of `hub`; returns how many.
+    /// Sends `message` to the `recipients` of `hub` but the `excluded` ones, those that pass
+    /// `filter` if there is one; returns how many.
     pub fn send(
         &self,
         hub: &str,
-        target: Target<'_>,
-        s: Selection<'_>,
+        recipients: &Recipients,
+        excluded: &[String],
+        filter: Option<&Filter>,
         message: &Delivery,
     ) -> usize {
         let hub = hub.to_ascii_lowercase();
         let mut map = self.lock();
         let mut count = 0;
         for (id, conn) in map.iter_mut() {
-            if selected(id, conn, &hub, target, s) {
+            if selected(id, conn, &hub, recipients, excluded, filter) {
                 conn.deliver(message);
                 count += 1;
             }
@@ -287,36 +277,42 @@ impl Registry {
         count
     }
 
-    /// Ids of the selected connections.
-    pub fn select(&self, hub: &str, target: Target<'_>, s: Selection<'_>) -> Vec<String> {
+    /// Whether `hub` has any of `recipients`.
+    pub fn exists(&self, hub: &str, recipients: &Recipients) -> bool {
         let hub = hub.to_ascii_lowercase();
         self.lock()
             .iter()
-            .filter(|(id, conn)| selected(id, conn, &hub, target, s))
-            .map(|(id, _)| id.clone())
-            .collect()
+            .any(|(id, conn)| selected(id, conn, &hub, recipients, &[], None))
     }
 
     /// `(connectionId, userId)` of a group's members, sorted by id.
     pub fn members(&self, hub: &str, group: &str) -> Vec<(String, Option<String>)> {
         let hub = hub.to_ascii_lowercase();
+        let group = Recipients::Group(group.to_string());
         let mut out: Vec<_> = self
             .lock()
             .iter()
-            .filter(|(id, c)| selected(id, c, &hub, Target::Group(group), Selection::default()))
+            .filter(|(id, c)| selected(id, c, &hub, &group, &[], None))
             .map(|(id, c)| (id.clone(), c.user.clone()))
             .collect();
         out.sort();
         out
     }
 
-    /// Closes the selected connections (the client is told `reason`); returns how many.
-    pub fn close(&self, hub: &str, target: Target<'_>, s: Selection<'_>, reason: &str) -> usize {
+    /// Closes the `recipients` but the `excluded` ones (the client is told `reason`); returns
+    /// how many.
+    pub fn close(
+        &self,
+        hub: &str,
+        recipients: &Recipients,
+        excluded: &[String],
+        reason: &str,
+    ) -> usize {
         let hub = hub.to_ascii_lowercase();
         let mut map = self.lock();
         let ids: Vec<String> = map
             .iter()
-            .filter(|(id, c)| selected(id, c, &hub, target, s))
+            .filter(|(id, c)| selected(id, c, &hub, recipients, excluded, None))
             .map(|(id, _)| id.clone())
             .collect();
         for id in &ids {
@@ -329,13 +325,13 @@ impl Registry {
         ids.len()
     }
 
-    /// Adds (`join`) or removes the selected connections to/from `groups`; returns how many
-    /// connections were selected.
+    /// Adds (`join`) or removes the `recipients` that pass `filter` to/from `groups`; returns how
+    /// many connections that was.
     pub fn set_groups(
         &self,
         hub: &str,
-        target: Target<'_>,
-        s: Selection<'_>,
+        recipients: &Recipients,
+        filter: Option<&Filter>,
         groups: &[String],
         join: bool,
     ) -> usize {
@@ -343,7 +339,7 @@ impl Registry {
         let mut map = self.lock();
         let mut count = 0;
         for (id, conn) in map.iter_mut() {
-            if selected(id, conn, &hub, target, s) {
+            if selected(id, conn, &hub, recipients, &[], filter) {
                 count += 1;
                 for group in groups {
                     if join {
@@ -357,11 +353,11 @@ impl Registry {
         count
     }
 
-    /// Removes the selected connections from every group.
-    pub fn leave_all(&self, hub: &str, target: Target<'_>) {
+    /// Removes the `recipients` from every group.
+    pub fn leave_all(&self, hub: &str, recipients: &Recipients) {
         let hub = hub.to_ascii_lowercase();
         for (id, conn) in self.lock().iter_mut() {
-            if selected(id, conn, &hub, target, Selection::default()) {
+            if selected(id, conn, &hub, recipients, &[], None) {
                 conn.groups.clear();
             }
         }
