@@ -508,7 +508,9 @@ async fn path_forms_and_the_order_of_refusals() {
         let unsigned = wps.http.request(method.parse().unwrap(), &url).send();
         assert_eq!(unsigned.await.unwrap().status(), 401, "{method} {path}");
     }
-    let wrong = wps.rest("PUT", &format!("/api/hubs/{HUB}/users/ann"), None).await;
+    let wrong = wps
+        .rest("PUT", &format!("/api/hubs/{HUB}/users/ann"), None)
+        .await;
     assert_eq!(wrong.status, 405);
     assert!(wrong.body.contains("allowed: HEAD"), "{}", wrong.body);
     let list = format!("/api/hubs/{HUB}/groups/g/connections");

@@ -14,11 +14,11 @@ use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use serde_json::{json, Map, Value};
 
-use super::auth::{self, claim_list, TokenError};
+use super::auth::{self, claim_list, WpsAuthError};
+use super::connections::ClientKind;
 use super::error::WpsError;
-use super::events::{Context, Event};
+use super::events::{Event, EventContext};
 use super::socket::{self, Mode, Session};
-use super::state::ClientKind;
 use super::subprotocol::{JSON, RELIABLE};
 use super::WebPubSubState;
 use crate::emulator::auth::token_from;
@@ -98,7 +98,7 @@ async fn connect(
         return Ok(socket::recover(shared, hub, id, token, ws));
     }
     let token = token_from(&headers, &uri, true)
-        .map_err(|e| WpsError::Unauthorized(TokenError::Token(e)))?;
+        .map_err(|e| WpsError::Unauthorized(WpsAuthError::Token(e)))?;
     let origin = auth::origin(&headers)?;
     let claims = super::entra::verify_client(&shared.config, &token, &origin, &hub)?;
     let mut user = claims
@@ -112,7 +112,7 @@ async fn connect(
         .find(|p| *p == JSON || *p == RELIABLE)
         .cloned();
     let connection_id = random_id();
-    let mut ctx = Context {
+    let mut ctx = EventContext {
         hub: hub.clone(),
         connection_id: connection_id.clone(),
         user: user.clone(),

@@ -4,7 +4,7 @@
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 
-use super::auth::TokenError;
+use super::auth::WpsAuthError;
 use crate::emulator::request::BodyError;
 use crate::service::filter::FilterError;
 
@@ -13,7 +13,7 @@ use crate::service::filter::FilterError;
 pub enum WpsError {
     /// The bearer token is missing or invalid (401).
     #[error(transparent)]
-    Unauthorized(#[from] TokenError),
+    Unauthorized(#[from] WpsAuthError),
     /// A bad query value, body or name (400); `target` names the parameter.
     #[error("{message}")]
     BadRequest {

@@ -126,7 +126,7 @@ impl Event<'_> {
 
 /// About the connection an event is for.
 #[derive(Debug, Clone, Default)]
-pub struct Context {
+pub struct EventContext {
     /// The hub as the client named it.
     pub hub: String,
     /// The connection id.
@@ -141,7 +141,7 @@ pub struct Context {
 
 /// A handler's answer.
 #[derive(Debug)]
-pub struct Answer {
+pub struct HandlerAnswer {
     /// Its status.
     pub status: StatusCode,
     /// Its content type.
@@ -265,11 +265,11 @@ impl Dispatcher {
     /// Sends `event` about `ctx` with `body`; `Ok(None)` when no handler takes it.
     pub async fn call(
         &self,
-        ctx: &Context,
+        ctx: &EventContext,
         event: Event<'_>,
         content_type: &str,
         body: Vec<u8>,
-    ) -> Result<Option<Answer>, CallError> {
+    ) -> Result<Option<HandlerAnswer>, CallError> {
         let Some(url) = self.url(&ctx.hub, event) else {
             return Ok(None);
         };
@@ -338,7 +338,7 @@ impl Dispatcher {
                 "the answer is larger than {MAX_ANSWER_BYTES} bytes"
             )));
         }
-        Ok(Some(Answer {
+        Ok(Some(HandlerAnswer {
             status,
             content_type,
             state,

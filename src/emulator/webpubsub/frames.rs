@@ -6,7 +6,7 @@
 
 use serde_json::{json, Map, Value};
 
-use super::payload::Payload;
+use super::message::MessageData;
 use crate::service::names;
 
 /// A client's request.
@@ -35,7 +35,7 @@ pub enum Request {
         /// Leave the sender out.
         no_echo: bool,
         /// The data.
-        payload: Payload,
+        payload: MessageData,
     },
     /// `event`.
     Event {
@@ -44,7 +44,7 @@ pub enum Request {
         /// Its ack id.
         ack_id: Option<u64>,
         /// The data.
-        payload: Payload,
+        payload: MessageData,
     },
     /// `sequenceAck` (reliable).
     SequenceAck {
@@ -116,7 +116,7 @@ pub fn parse(text: &str) -> Result<Request, FrameError> {
                 Some(Value::Bool(b)) => *b,
                 Some(_) => return Err(fail("noEcho must be true or false".into())),
             };
-            let payload = Payload::from_request(map.get("dataType"), map.get("data")).map_err(fail)?;
+            let payload = MessageData::from_request(map.get("dataType"), map.get("data")).map_err(fail)?;
             Ok(Request::SendToGroup {
                 group,
                 ack_id,
@@ -130,7 +130,7 @@ pub fn parse(text: &str) -> Result<Request, FrameError> {
                 Some(Value::String(e)) => return Err(fail(format!("event name {e:?} is not valid: it must start with a letter and hold only letters, digits, `_`, `.` and `-` (at most 128)"))),
                 _ => return Err(fail("event (a string) is required".into())),
             };
-            let payload = Payload::from_request(map.get("dataType"), map.get("data")).map_err(fail)?;
+            let payload = MessageData::from_request(map.get("dataType"), map.get("data")).map_err(fail)?;
             Ok(Request::Event {
                 event,
                 ack_id,

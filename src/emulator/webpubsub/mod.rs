@@ -15,16 +15,16 @@
 pub mod auth;
 pub mod client;
 pub mod closing;
+pub mod connections;
 pub mod entra;
 pub mod error;
 pub mod events;
 pub mod frames;
 pub mod local;
-pub mod payload;
+pub mod message;
 pub mod rest;
 pub mod roles;
 pub mod socket;
-pub mod state;
 pub mod subprotocol;
 
 use std::net::SocketAddr;
@@ -91,7 +91,7 @@ pub struct WebPubSubState {
     /// The configuration.
     pub config: WebPubSubConfig,
     /// The connections.
-    pub registry: state::Registry,
+    pub connections: connections::Connections,
     /// The event handler caller.
     pub events: events::Dispatcher,
     /// Becomes true when the emulator stops.
@@ -123,7 +123,7 @@ pub async fn start(
     let events = events::Dispatcher::new(&config);
     let shared = Arc::new(WebPubSubState {
         config,
-        registry: state::Registry::default(),
+        connections: connections::Connections::default(),
         events,
         stopping: watch::channel(false).0,
     });
@@ -146,8 +146,8 @@ pub async fn start(
 /// Forgets the reliable connections whose client did not come back in time, telling the event
 /// handler they are gone.
 fn forget_unrecovered(shared: &Arc<WebPubSubState>) {
-    for (id, conn) in shared.registry.purge_detached() {
-        let ctx = events::Context {
+    for (id, conn) in shared.connections.purge_detached() {
+        let ctx = events::EventContext {
             hub: conn.hub_name,
             connection_id: id,
             user: conn.user,
@@ -189,7 +189,7 @@ impl WebPubSubHandle {
     /// Stops: every client is closed with 1001 (it may reconnect elsewhere), then the listener.
     pub async fn shutdown(self) {
         self.shared
-            .registry
+            .connections
             .close_all(1001, "the Web PubSub emulator is stopping");
         self.server.stop(std::future::ready(())).await;
         tracing::info!("Web PubSub emulator stopped");

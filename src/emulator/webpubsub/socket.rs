@@ -14,11 +14,11 @@ use futures_util::stream::SplitSink;
 use futures_util::{SinkExt, StreamExt};
 
 use super::closing::{Closing, POLICY_VIOLATION};
-use super::events::{Context, Event};
+use super::connections::{ClientKind, Connection, Delivery, SocketEnd};
+use super::events::{Event, EventContext};
 use super::frames::{self, FrameError, Request};
-use super::payload::{DataType, Origin, Payload};
+use super::message::{DataType, MessageData, Origin};
 use super::roles;
-use super::state::{ClientKind, Conn, Delivery, SocketEnd};
 use super::subprotocol::RELIABLE;
 use super::WebPubSubState;
 use crate::emulator::outbox::{outbox, Frame, Outbox, OutboxReader};
@@ -40,7 +40,7 @@ pub enum Mode {
 #[derive(Debug)]
 pub struct Session {
     /// The connection as the event handler sees it.
-    pub ctx: Context,
+    pub ctx: EventContext,
     /// Its protocol.
     pub kind: ClientKind,
     /// For simple clients.
@@ -56,7 +56,7 @@ pub struct Session {
 /// upgrade fails, dropping it ends the connection as a client that left.
 pub struct Registered {
     shared: Arc<WebPubSubState>,
-    ctx: Context,
+    ctx: EventContext,
     kind: ClientKind,
     mode: Mode,
     out: Outbox<Closing>,
@@ -67,7 +67,7 @@ pub struct Registered {
 pub fn register_new(shared: &Arc<WebPubSubState>, session: Session) -> Registered {
     let (out, reader) = outbox(shared.config.max_queued_bytes);
     let id = session.ctx.connection_id.clone();
-    let mut conn = Conn::new(
+    let mut conn = Connection::new(
         &session.ctx.hub,
         session.ctx.user.clone(),
         session.kind,
@@ -80,7 +80,7 @@ pub fn register_new(shared: &Arc<WebPubSubState>, session: Session) -> Registere
     let token =
         (session.kind == ClientKind::Reliable).then(|| format!("{}{}", random_id(), random_id()));
     conn.reconnection_token.clone_from(&token);
-    shared.registry.insert(id.clone(), conn);
+    shared.connections.insert(id.clone(), conn);
     if session.kind != ClientKind::Simple {
         out.push(Frame::text(frames::connected(
             &id,
@@ -147,14 +147,14 @@ pub fn recover(
         .max_frame_size(read_limit(limit))
         .on_upgrade(move |mut socket| async move {
             let (out, reader) = outbox(shared.config.max_queued_bytes);
-            let found = shared.registry.with(&hub, &id, |conn| {
+            let found = shared.connections.with(&hub, &id, |conn| {
                 if conn.kind != ClientKind::Reliable || conn.reconnection_token.as_deref() != Some(token.as_str()) {
                     return None;
                 }
                 conn.reattach(out.clone());
                 Some((
                     conn.generation,
-                    Context {
+                    EventContext {
                         hub: conn.hub_name.clone(),
                         connection_id: id.clone(),
                         user: conn.user.clone(),
@@ -177,7 +177,7 @@ pub fn recover(
 }
 
 /// Sends a non-blocking event in the background.
-fn fire(shared: &Arc<WebPubSubState>, ctx: &Context, event: Event<'static>, body: Vec<u8>) {
+fn fire(shared: &Arc<WebPubSubState>, ctx: &EventContext, event: Event<'static>, body: Vec<u8>) {
     if shared.events.url(&ctx.hub, event).is_none() {
         return;
     }
@@ -196,7 +196,7 @@ fn fire(shared: &Arc<WebPubSubState>, ctx: &Context, event: Event<'static>, body
 #[allow(clippy::too_many_arguments)]
 async fn serve(
     shared: Arc<WebPubSubState>,
-    ctx: Context,
+    ctx: EventContext,
     kind: ClientKind,
     mode: Mode,
     generation: u64,
@@ -242,13 +242,13 @@ async fn serve(
             }
             Some(Ok(Message::Text(text))) => match kind {
                 ClientKind::Simple => {
-                    simple(&shared, &ctx, &mode, &out, Payload::text(text.as_str())).await
+                    simple(&shared, &ctx, &mode, &out, MessageData::text(text.as_str())).await
                 }
                 _ => json(&shared, &ctx, &out, text.as_str()).await,
             },
             Some(Ok(Message::Binary(bytes))) => match kind {
                 ClientKind::Simple => {
-                    simple(&shared, &ctx, &mode, &out, Payload::binary(&bytes)).await
+                    simple(&shared, &ctx, &mode, &out, MessageData::binary(&bytes)).await
                 }
                 _ => out.close(1003, "the json subprotocols take text frames only"),
             },
@@ -266,13 +266,13 @@ async fn serve(
 /// A socket ended: the connection waits for recovery, or is gone and the handler is told.
 fn end(
     shared: &Arc<WebPubSubState>,
-    ctx: &Context,
+    ctx: &EventContext,
     generation: u64,
     client_left: bool,
     recoverable: bool,
 ) {
     match shared
-        .registry
+        .connections
         .end_socket(&ctx.connection_id, generation, recoverable)
     {
         SocketEnd::Ended => {
@@ -354,10 +354,10 @@ async fn write(
 /// A simple client's frame.
 async fn simple(
     shared: &Arc<WebPubSubState>,
-    ctx: &Context,
+    ctx: &EventContext,
     mode: &Mode,
     out: &Outbox<Closing>,
-    payload: Payload,
+    payload: MessageData,
 ) {
     match mode {
         Mode::SendToGroup(group) => {
@@ -365,7 +365,7 @@ async fn simple(
                 group: group.clone(),
                 from_user: ctx.user.clone(),
             };
-            shared.registry.send(
+            shared.connections.send(
                 &ctx.hub,
                 &Recipients::Group(group.clone()),
                 &[],
@@ -393,10 +393,10 @@ async fn simple(
 }
 
 /// The connection's current context (its state may have changed since it connected).
-fn current(shared: &WebPubSubState, ctx: &Context) -> Context {
+fn current(shared: &WebPubSubState, ctx: &EventContext) -> EventContext {
     let mut ctx = ctx.clone();
     if let Some(state) = shared
-        .registry
+        .connections
         .with(&ctx.hub, &ctx.connection_id, |c| c.connection_state.clone())
     {
         ctx.state = state;
@@ -404,9 +404,9 @@ fn current(shared: &WebPubSubState, ctx: &Context) -> Context {
     ctx
 }
 
-fn remember_state(shared: &WebPubSubState, ctx: &Context, state: Option<String>) {
+fn remember_state(shared: &WebPubSubState, ctx: &EventContext, state: Option<String>) {
     if let Some(state) = state {
-        shared.registry.with(&ctx.hub, &ctx.connection_id, |c| {
+        shared.connections.with(&ctx.hub, &ctx.connection_id, |c| {
             c.connection_state = Some(state)
         });
     }
@@ -423,7 +423,7 @@ fn ack(out: &Outbox<Closing>, ack_id: Option<u64>, result: Result<(), (&str, Str
 }
 
 /// A json client's frame.
-async fn json(shared: &Arc<WebPubSubState>, ctx: &Context, out: &Outbox<Closing>, text: &str) {
+async fn json(shared: &Arc<WebPubSubState>, ctx: &EventContext, out: &Outbox<Closing>, text: &str) {
     let request = match frames::parse(text) {
         Ok(request) => request,
         Err(FrameError::Close(reason)) => return out.close(POLICY_VIOLATION, &reason),
@@ -431,13 +431,13 @@ async fn json(shared: &Arc<WebPubSubState>, ctx: &Context, out: &Outbox<Closing>
             return ack(out, Some(ack_id), Err(("BadRequest", message)))
         }
     };
-    let registry = &shared.registry;
+    let registry = &shared.connections;
     let (hub, id) = (&ctx.hub, &ctx.connection_id);
     // Checks the permission and the ack id, then runs `apply` on the connection.
     let guarded = |ack_id: Option<u64>,
                    permission: Permission,
                    group: &str,
-                   apply: &mut dyn FnMut(&mut Conn)| {
+                   apply: &mut dyn FnMut(&mut Connection)| {
         let result = registry.with(hub, id, |conn| {
             if !conn.allows(permission, group) {
                 let role = roles::role(permission);
@@ -541,7 +541,7 @@ async fn json(shared: &Arc<WebPubSubState>, ctx: &Context, out: &Outbox<Closing>
                             .as_deref()
                             .and_then(DataType::from_content_type)
                             .unwrap_or(DataType::Binary);
-                        match Payload::from_body(data_type, &answer.body) {
+                        match MessageData::from_body(data_type, &answer.body) {
                             Ok(p) => {
                                 let delivery = Delivery::new(&Origin::Server, &p, None);
                                 registry.send(

@@ -22,7 +22,7 @@ fn close(request: &WpsRequest, excluded: &[String]) -> Answer {
     let reason = request.reason();
     request
         .state
-        .registry
+        .connections
         .close(&request.hub, &recipients, excluded, &reason);
     Ok(StatusCode::NO_CONTENT.into_response())
 }

@@ -10,7 +10,7 @@ use super::{Answer, WpsRequest};
 pub async fn handle(request: WpsRequest) -> Answer {
     let found = request
         .state
-        .registry
+        .connections
         .exists(&request.hub, &request.recipients());
     let status = if found {
         StatusCode::OK

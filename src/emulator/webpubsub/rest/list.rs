@@ -22,7 +22,7 @@ pub async fn handle(request: WpsRequest) -> Answer {
         ));
     }
     let group = request.name("group").unwrap_or_default();
-    let members = request.state.registry.members(&request.hub, group);
+    let members = request.state.connections.members(&request.hub, group);
     let page = request
         .number("maxpagesize", 1..=MAX_PAGE)?
         .unwrap_or(MAX_PAGE) as usize;

@@ -39,14 +39,17 @@ fn set_group(request: &WpsRequest, recipients: &Recipients, join: bool) -> usize
     let group = request.name("group").unwrap_or_default().to_string();
     request
         .state
-        .registry
+        .connections
         .set_groups(&request.hub, recipients, None, &[group], join)
 }
 
 /// `DELETE …/connections/{connection}/groups` and `…/users/{user}/groups`.
 pub async fn leave_all(request: WpsRequest) -> Answer {
     let recipients = request.recipients();
-    request.state.registry.leave_all(&request.hub, &recipients);
+    request
+        .state
+        .connections
+        .leave_all(&request.hub, &recipients);
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
@@ -110,7 +113,7 @@ impl Filtered {
     }
 
     fn apply(self, request: &WpsRequest, join: bool) -> Answer {
-        request.state.registry.set_groups(
+        request.state.connections.set_groups(
             &request.hub,
             &Recipients::All,
             Some(&self.filter),

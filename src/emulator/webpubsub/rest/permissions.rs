@@ -6,9 +6,9 @@ use axum::http::StatusCode;
 use axum::response::IntoResponse;
 
 use super::{Answer, WpsRequest};
+use crate::emulator::webpubsub::connections::Connection;
 use crate::emulator::webpubsub::error::WpsError;
 use crate::emulator::webpubsub::roles::{self, Grant};
-use crate::emulator::webpubsub::state::Conn;
 use crate::service::names;
 
 /// The permission and the group (none: every group) the request is about.
@@ -28,9 +28,9 @@ fn grant_of(request: &WpsRequest) -> Result<Grant, WpsError> {
 }
 
 /// Runs `f` on the path's connection; `None` when it does not exist.
-fn with_connection<R>(request: &WpsRequest, f: impl FnOnce(&mut Conn) -> R) -> Option<R> {
+fn with_connection<R>(request: &WpsRequest, f: impl FnOnce(&mut Connection) -> R) -> Option<R> {
     let id = request.name("connection").unwrap_or_default();
-    request.state.registry.with(&request.hub, id, f)
+    request.state.connections.with(&request.hub, id, f)
 }
 
 /// `PUT`: grants the permission.

@@ -10,9 +10,9 @@ use axum::response::IntoResponse;
 
 use super::{Answer, WpsRequest};
 use crate::emulator::request::read_body;
+use crate::emulator::webpubsub::connections::Delivery;
 use crate::emulator::webpubsub::error::WpsError;
-use crate::emulator::webpubsub::payload::{DataType, Origin, Payload};
-use crate::emulator::webpubsub::state::Delivery;
+use crate::emulator::webpubsub::message::{DataType, MessageData, Origin};
 use crate::service::filter::Filter;
 use crate::service::recipients::Recipients;
 
@@ -25,7 +25,7 @@ struct Send {
     excluded: Vec<String>,
     filter: Option<Filter>,
     ttl: Option<Duration>,
-    payload: Payload,
+    payload: MessageData,
 }
 
 impl Send {
@@ -48,7 +48,7 @@ impl Send {
 
     fn apply(self, request: &WpsRequest) -> StatusCode {
         let delivery = Delivery::new(&Origin::Server, &self.payload, self.ttl);
-        request.state.registry.send(
+        request.state.connections.send(
             &request.hub,
             &self.recipients,
             &self.excluded,
@@ -64,7 +64,7 @@ async fn read_payload(
     request: &WpsRequest,
     headers: &HeaderMap,
     body: Body,
-) -> Result<Payload, WpsError> {
+) -> Result<MessageData, WpsError> {
     let content_type = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -75,7 +75,7 @@ async fn read_payload(
         ))
     })?;
     let bytes = read_body(headers, body, request.state.config.max_body_bytes).await?;
-    Payload::from_body(data_type, &bytes).map_err(|m| WpsError::bad("message", m))
+    MessageData::from_body(data_type, &bytes).map_err(|m| WpsError::bad("message", m))
 }
 
 /// Every send route.

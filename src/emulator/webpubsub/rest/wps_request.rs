@@ -11,7 +11,7 @@ use axum::http::Uri;
 
 use crate::emulator::auth::token_from;
 use crate::emulator::request::Query;
-use crate::emulator::webpubsub::auth::TokenError;
+use crate::emulator::webpubsub::auth::WpsAuthError;
 use crate::emulator::webpubsub::error::WpsError;
 use crate::emulator::webpubsub::{entra, WebPubSubState};
 use crate::service::filter::Filter;
@@ -111,7 +111,7 @@ impl WpsRequest {
         let version = api_version(&query)?;
         names::validate_hub(&hub).map_err(|e| WpsError::bad("hub", e.to_string()))?;
         let token = token_from(&parts.headers, &uri, false)
-            .map_err(|e| refused(parts, TokenError::Token(e)))?;
+            .map_err(|e| refused(parts, WpsAuthError::Token(e)))?;
         entra::verify_rest(&state.config, &token, &parts.headers, &uri)
             .map_err(|e| refused(parts, e))?;
         for (kind, target) in [("group", "group"), ("user", "userId")] {
@@ -173,7 +173,7 @@ fn validate(kind: &str, name: &str) -> Result<(), String> {
 }
 
 /// A refused token, logged (without the token) before it is answered.
-fn refused(parts: &Parts, error: TokenError) -> WpsError {
+fn refused(parts: &Parts, error: WpsAuthError) -> WpsError {
     let (method, path) = (&parts.method, parts.uri.path());
     tracing::info!(%method, path, "Web PubSub REST call refused: {error}");
     WpsError::Unauthorized(error)

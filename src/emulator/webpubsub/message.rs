@@ -53,7 +53,7 @@ impl DataType {
 
 /// Message data, validated.
 #[derive(Debug, Clone)]
-pub struct Payload {
+pub struct MessageData {
     /// Its type.
     pub data_type: DataType,
     /// The JSON encoding of the `data` field (a JSON value, a string, or base64 in a string).
@@ -62,7 +62,7 @@ pub struct Payload {
     pub raw: Frame,
 }
 
-impl Payload {
+impl MessageData {
     /// From an HTTP body of `data_type`. JSON must parse; text must be UTF-8.
     pub fn from_body(data_type: DataType, body: &[u8]) -> Result<Self, String> {
         match data_type {
@@ -171,7 +171,7 @@ pub enum Origin {
 }
 
 /// `{"type":"message","from":…,"dataType":…,"data":…}` for json-subprotocol clients.
-pub fn message_json(from: &Origin, payload: &Payload) -> String {
+pub fn message_json(from: &Origin, payload: &MessageData) -> String {
     let head = match from {
         Origin::Server => r#"{"type":"message","from":"server""#.to_string(),
         Origin::Group { group, from_user } => {
@@ -203,12 +203,12 @@ mod tests {
 
     #[test]
     fn renders_each_data_type() {
-        let json = Payload::from_body(DataType::Json, br#"{"a": 1}"#).unwrap();
+        let json = MessageData::from_body(DataType::Json, br#"{"a": 1}"#).unwrap();
         assert_eq!(
             message_json(&Origin::Server, &json),
             r#"{"type":"message","from":"server","dataType":"json","data":{"a":1}}"#
         );
-        let text = Payload::from_request(Some(&"text".into()), Some(&"hi".into())).unwrap();
+        let text = MessageData::from_request(Some(&"text".into()), Some(&"hi".into())).unwrap();
         let from = Origin::Group {
             group: "g".into(),
             from_user: Some("u".into()),
@@ -217,11 +217,11 @@ mod tests {
             with_sequence(&message_json(&from, &text), 3),
             r#"{"sequenceId":3,"type":"message","from":"group","group":"g","fromUserId":"u","dataType":"text","data":"hi"}"#
         );
-        let bin = Payload::from_request(Some(&"binary".into()), Some(&"AQI=".into())).unwrap();
+        let bin = MessageData::from_request(Some(&"binary".into()), Some(&"AQI=".into())).unwrap();
         assert_eq!(bin.bytes(), vec![1, 2]);
-        assert!(Payload::from_request(Some(&"binary".into()), Some(&"!!".into())).is_err());
-        assert!(Payload::from_request(None, Some(&Value::Null)).is_err());
-        assert!(Payload::from_body(DataType::Json, b"{").is_err());
+        assert!(MessageData::from_request(Some(&"binary".into()), Some(&"!!".into())).is_err());
+        assert!(MessageData::from_request(None, Some(&Value::Null)).is_err());
+        assert!(MessageData::from_body(DataType::Json, b"{").is_err());
         assert_eq!(
             DataType::from_content_type("Text/Plain; charset=utf-8"),
             Some(DataType::Text)

@@ -14,7 +14,7 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use super::closing::{Closing, POLICY_VIOLATION};
-use super::payload::{self, Origin, Payload};
+use super::message::{self, MessageData, Origin};
 use super::roles::{self, Grant};
 use crate::emulator::outbox::{Frame, Outbox};
 use crate::service::filter::{Filter, Subject};
@@ -43,7 +43,7 @@ pub enum ClientKind {
 
 /// One connection.
 #[derive(Debug)]
-pub struct Conn {
+pub struct Connection {
     /// Its hub, lowercased.
     pub hub: String,
     /// Its user.
@@ -77,7 +77,7 @@ pub struct Conn {
     ack_order: VecDeque<u64>,
 }
 
-impl Conn {
+impl Connection {
     /// A new connection.
     pub fn new(hub: &str, user: Option<String>, kind: ClientKind, outbox: Outbox<Closing>) -> Self {
         Self {
@@ -166,7 +166,7 @@ impl Conn {
             ClientKind::Reliable => {
                 let sequence = self.next_sequence;
                 self.next_sequence += 1;
-                let frame = Frame::text(payload::with_sequence(&message.json, sequence));
+                let frame = Frame::text(message::with_sequence(&message.json, sequence));
                 self.unacked_bytes += frame.data.len();
                 self.unacked.push_back((sequence, frame.clone()));
                 if self.unacked.len() > MAX_UNACKED || self.unacked_bytes > MAX_UNACKED_BYTES {
@@ -195,9 +195,9 @@ pub struct Delivery {
 
 impl Delivery {
     /// A message from `origin` with `payload`, dropped if still queued after `ttl`.
-    pub fn new(origin: &Origin, payload: &Payload, ttl: Option<Duration>) -> Self {
+    pub fn new(origin: &Origin, payload: &MessageData, ttl: Option<Duration>) -> Self {
         Self {
-            json: payload::message_json(origin, payload).into(),
+            json: message::message_json(origin, payload).into(),
             raw: payload.raw.clone(),
             deadline: ttl.map(|ttl| Instant::now() + ttl),
         }
@@ -217,14 +217,14 @@ pub enum SocketEnd {
 
 /// Every connection, by id.
 #[derive(Debug, Default)]
-pub struct Registry {
-    inner: Mutex<HashMap<String, Conn>>,
+pub struct Connections {
+    inner: Mutex<HashMap<String, Connection>>,
 }
 
 /// Whether connection `id` of `hub` is one of `recipients`, not `excluded`, and passes `filter`.
 fn selected(
     id: &str,
-    conn: &Conn,
+    conn: &Connection,
     hub: &str,
     recipients: &Recipients,
     excluded: &[String],
@@ -249,9 +249,9 @@ fn selected(
     })
 }
 
-impl Registry {
+impl Connections {
     /// The lock (poisoning is ignored: every update leaves the map consistent).
-    pub fn lock(&self) -> MutexGuard<'_, HashMap<String, Conn>> {
+    pub fn lock(&self) -> MutexGuard<'_, HashMap<String, Connection>> {
         self.inner.lock().unwrap_or_else(|e| e.into_inner())
     }
 
@@ -364,13 +364,13 @@ impl Registry {
     }
 
     /// Runs `f` on connection `id` of `hub`, if it exists.
-    pub fn with<R>(&self, hub: &str, id: &str, f: impl FnOnce(&mut Conn) -> R) -> Option<R> {
+    pub fn with<R>(&self, hub: &str, id: &str, f: impl FnOnce(&mut Connection) -> R) -> Option<R> {
         let hub = hub.to_ascii_lowercase();
         self.lock().get_mut(id).filter(|c| c.hub == hub).map(f)
     }
 
     /// Adds a connection.
-    pub fn insert(&self, id: String, conn: Conn) {
+    pub fn insert(&self, id: String, conn: Connection) {
         self.lock().insert(id, conn);
     }
 
@@ -394,7 +394,7 @@ impl Registry {
     }
 
     /// Drops reliable connections whose client did not come back in time; returns them.
-    pub fn purge_detached(&self) -> Vec<(String, Conn)> {
+    pub fn purge_detached(&self) -> Vec<(String, Connection)> {
         let mut map = self.lock();
         let gone: Vec<String> = map
             .iter()
