@@ -14,6 +14,7 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use super::closing::{Closing, POLICY_VIOLATION};
+use super::events::EventContext;
 use super::message::{self, MessageData, Origin};
 use super::roles::{self, Grant};
 use crate::emulator::outbox::{Frame, Outbox};
@@ -99,6 +100,17 @@ impl Connection {
             unacked_bytes: 0,
             ack_ids: HashSet::new(),
             ack_order: VecDeque::new(),
+        }
+    }
+
+    /// The connection `id` as the event handler hears of it.
+    pub fn event_context(&self, id: &str) -> EventContext {
+        EventContext {
+            hub: self.hub_name.clone(),
+            connection_id: id.to_string(),
+            user: self.user.clone(),
+            subprotocol: self.subprotocol.clone(),
+            state: self.connection_state.clone(),
         }
     }
 

@@ -12,9 +12,12 @@
 //! Like the SignalR emulator, and unlike Microsoft's, it checks every token strictly ([`auth`]),
 //! and it has the same Entra ID mode ([`entra`]).
 
+pub mod attach;
 pub mod auth;
 pub mod client;
 pub mod closing;
+pub mod connect_event;
+pub mod connected;
 pub mod connections;
 pub mod entra;
 pub mod error;
@@ -129,7 +132,7 @@ pub async fn start(
     });
     let janitor = {
         let shared = Arc::clone(&shared);
-        move || forget_unrecovered(&shared)
+        move || attach::forget_unrecovered(&shared)
     };
     let server = EmulatorServer::start(
         listener,
@@ -141,32 +144,6 @@ pub async fn start(
     let local_addr = server.local_addr();
     tracing::info!(%local_addr, handlers = shared.config.event_handlers.len(), "Web PubSub emulator listening");
     Ok(WebPubSubHandle { server, shared })
-}
-
-/// Forgets the reliable connections whose client did not come back in time, telling the event
-/// handler they are gone.
-fn forget_unrecovered(shared: &Arc<WebPubSubState>) {
-    for (id, conn) in shared.connections.purge_detached() {
-        let ctx = events::EventContext {
-            hub: conn.hub_name,
-            connection_id: id,
-            user: conn.user,
-            subprotocol: conn.subprotocol,
-            state: conn.connection_state,
-        };
-        let shared = Arc::clone(shared);
-        tokio::spawn(async move {
-            let body = br#"{"reason":"the client did not reconnect in time"}"#.to_vec();
-            let event = events::Event::System("disconnected");
-            if let Err(e) = shared
-                .events
-                .call(&ctx, event, "application/json", body)
-                .await
-            {
-                tracing::warn!("Web PubSub event handler: {e}");
-            }
-        });
-    }
 }
 
 impl WebPubSubHandle {
