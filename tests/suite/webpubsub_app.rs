@@ -6,19 +6,23 @@
 
 use crate::webpubsub_support;
 
+use crate::support::{keyed, spawn_app, spawn_app_with, AppOptions, TestApp};
 use base64::Engine as _;
 use serde_json::{json, Value};
 use serverless_signalr::app::settings::ServeArgs;
 use serverless_signalr::app::webpubsub::settings::WebPubSubArgs;
-use webpubsub_support::{check, spawn_app, verify, Service, TestApp};
+use webpubsub_support::{check, verify, Service};
 
 async fn app(service: &Service, webpubsub: WebPubSubArgs) -> TestApp {
     let args = ServeArgs {
         easy_auth: Some("true".into()),
-        webpubsub,
-        ..Default::default()
+        webpubsub: WebPubSubArgs {
+            connection_string: Some(service.connection_string()),
+            ..webpubsub
+        },
+        ..keyed()
     };
-    spawn_app(args, None, Some(&service.connection_string())).await
+    spawn_app_with(args, AppOptions::default()).await
 }
 
 async fn post(app: &TestApp, path: &str, body: &str) -> (u16, Value) {
@@ -410,12 +414,7 @@ async fn each_service_works_without_the_other() {
 
     // SignalR only: its routes work, Web PubSub's name WebPubSubConnectionString.
     let signalr = Service::start().await;
-    let only_signalr = spawn_app(
-        ServeArgs::default(),
-        Some(&signalr.connection_string()),
-        None,
-    )
-    .await;
+    let only_signalr = spawn_app(keyed(), &signalr.connection_string()).await;
     let response = only_signalr
         .http
         .post(format!("{}/api/negotiate", only_signalr.url))

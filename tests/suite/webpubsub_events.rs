@@ -9,12 +9,13 @@ use crate::webpubsub_support;
 
 use std::sync::{Arc, Mutex};
 
+use crate::support::{keyed, spawn_app_with, AppOptions, TestApp};
 use axum::http::HeaderMap;
 use serde_json::{json, Value};
 use serverless_signalr::app::settings::ServeArgs;
 use serverless_signalr::app::webpubsub::settings::WebPubSubArgs;
 use serverless_signalr::service::{signature, Secret};
-use webpubsub_support::{check, spawn_app, Service, TestApp, KEY};
+use webpubsub_support::{check, Service, KEY};
 
 /// A request the webhook received: headers and body.
 type Forwarded = (HeaderMap, Vec<u8>);
@@ -23,18 +24,15 @@ const SECONDARY: &str = "the-services-secondary-key";
 
 async fn app(service: &Service, webpubsub: WebPubSubArgs) -> TestApp {
     let webpubsub = WebPubSubArgs {
+        connection_string: Some(service.connection_string()),
         secondary_keys: Some(SECONDARY.into()),
         ..webpubsub
     };
-    spawn_app(
-        ServeArgs {
-            webpubsub,
-            ..Default::default()
-        },
-        None,
-        Some(&service.connection_string()),
-    )
-    .await
+    let args = ServeArgs {
+        webpubsub,
+        ..keyed()
+    };
+    spawn_app_with(args, AppOptions::default()).await
 }
 
 fn sign(key: &str, connection_id: &str) -> String {

@@ -13,6 +13,7 @@ use serde_json::Value;
 use serverless_signalr::app::settings::{ServeArgs, Settings};
 use serverless_signalr::app::{router, AppState};
 use serverless_signalr::http_server::{self, ServerLimits};
+use serverless_signalr::service::entra::TokenSource;
 use serverless_signalr::service::ConnectionString;
 
 /// The well-known development key.
@@ -136,38 +137,54 @@ pub fn decode_claims(token: &str) -> Value {
 
 /// A running app.
 pub struct TestApp {
+    /// `http://127.0.0.1:<port>`.
     pub url: String,
     pub http: reqwest::Client,
 }
 
-/// Runs the real router for `args` against the service at `connection_string`, served as the
-/// binary serves it.
-pub async fn spawn_app(args: ServeArgs, connection_string: &str) -> TestApp {
-    spawn_app_with_limits(args, connection_string, ServerLimits::default()).await
+/// What the binary would read from the environment besides [`ServeArgs`]: the Entra ID token
+/// sources (managed identities) and the listener limits.
+#[derive(Default)]
+pub struct AppOptions {
+    /// The SignalR service's token source (`AuthType=azure.msi`).
+    pub identity: Option<TokenSource>,
+    /// The Web PubSub service's token source.
+    pub webpubsub_identity: Option<TokenSource>,
+    pub limits: ServerLimits,
 }
 
-/// [`spawn_app`] with other listener limits.
-pub async fn spawn_app_with_limits(
-    mut args: ServeArgs,
-    connection_string: &str,
-    limits: ServerLimits,
-) -> TestApp {
-    args.connection_string = Some(connection_string.to_string());
+/// Runs the real router for `args` (its connection strings included) on 127.0.0.1:0, served as
+/// the binary serves it. Every test that needs the app in process starts it here.
+pub async fn spawn_app_with(args: ServeArgs, options: AppOptions) -> TestApp {
+    let connection = args
+        .connection_string
+        .as_deref()
+        .map(|s| ConnectionString::parse(s).expect("a valid AzureSignalRConnectionString"));
     let settings = Settings::from_args(args).expect("settings");
-    let cs = ConnectionString::parse(connection_string).unwrap();
-    let app = router(AppState::new(settings, Some(&cs)));
+    let app = router(AppState::with_identities(
+        settings,
+        connection.as_ref(),
+        options.identity,
+        options.webpubsub_identity,
+    ));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
     tokio::spawn(http_server::serve(
         listener,
         app,
-        limits,
+        options.limits,
         std::future::pending(),
     ));
     TestApp {
         url,
         http: reqwest::Client::new(),
     }
+}
+
+/// [`spawn_app_with`] for `args` against the SignalR service at `connection_string`.
+pub async fn spawn_app(mut args: ServeArgs, connection_string: &str) -> TestApp {
+    args.connection_string = Some(connection_string.to_string());
+    spawn_app_with(args, AppOptions::default()).await
 }
 
 /// Function keys for tests that run "outside the host" against a remote service.

@@ -1,7 +1,7 @@
 //! Test harness of the Web PubSub tests: a recording stand-in for the service's REST API on
 //! 127.0.0.1:0 that checks nothing itself and answers each operation with the success status of
 //! the vendored 2024-01-01 swagger (`tests/fixtures/swagger/webpubsub-2024-01-01.json`), plus
-//! the independent checks every recorded call must pass, and `spawn_app` for the real router.
+//! the independent checks every recorded call must pass.
 #![allow(dead_code)]
 
 use std::collections::VecDeque;
@@ -12,10 +12,6 @@ use axum::body::Bytes;
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::IntoResponse;
 use serde_json::Value;
-use serverless_signalr::app::settings::{ServeArgs, Settings};
-use serverless_signalr::app::{router, AppState};
-use serverless_signalr::http_server::{self, ServerLimits};
-use serverless_signalr::service::ConnectionString;
 
 /// The access key of every test connection string.
 pub const KEY: &str = "webpubsub-test-key-0123456789abcdefghijklmnopqrstuvwxyz";
@@ -274,37 +270,4 @@ pub fn verify(token: &str) -> Value {
         .as_secs();
     assert!(claims["exp"].as_u64().unwrap() > now);
     claims
-}
-
-/// A running app.
-pub struct TestApp {
-    pub url: String,
-    pub http: reqwest::Client,
-}
-
-/// Runs the real router with `args`; `signalr` and `webpubsub` are the connection strings of
-/// the two services (either may be absent).
-pub async fn spawn_app(
-    mut args: ServeArgs,
-    signalr: Option<&str>,
-    webpubsub: Option<&str>,
-) -> TestApp {
-    args.connection_string = signalr.map(String::from);
-    args.webpubsub.connection_string = webpubsub.map(String::from);
-    args.function_keys = Some("test-key".into());
-    let settings = Settings::from_args(args).expect("settings");
-    let cs = signalr.map(|s| ConnectionString::parse(s).unwrap());
-    let app = router(AppState::new(settings, cs.as_ref()));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(http_server::serve(
-        listener,
-        app,
-        ServerLimits::default(),
-        std::future::pending(),
-    ));
-    TestApp {
-        url,
-        http: reqwest::Client::new(),
-    }
 }
