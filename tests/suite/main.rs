@@ -51,6 +51,7 @@ mod entra_recovery;
 mod functions_layout;
 mod fuzz_regressions;
 mod fuzz_smoke;
+mod harness;
 mod identity;
 mod identity_connection;
 mod import_graph;

@@ -284,7 +284,7 @@ async fn websocket_sse_and_long_polling_outlive_the_idle_timeout() {
 
 #[tokio::test]
 async fn the_app_cuts_off_slow_heads_and_answers_slow_bodies_408() {
-    let rec = support::Recorder::start().await;
+    let rec = support::FakeService::start().await;
     let args = ServeArgs {
         connection_string: Some(rec.connection_string()),
         ..support::keyed()
