@@ -1,6 +1,7 @@
 //! The test harness itself: the recording fake service refuses what the real service refuses
 //! (a bearer token not signed with its key), keeps every request as sent, and answers scripted
-//! replies before its answer function, so the tests built on it can fail.
+//! replies before its answer function, so the tests built on it can fail; and the system
+//! packages the tests install themselves only where they may (root with `apt-get`).
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -93,4 +94,67 @@ async fn the_swagger_answers_know_each_operation() {
         post(&webpubsub, "/api/hubs/chat/:nonsense", &good).await.0,
         404
     );
+}
+
+/// Where the tests install their system packages themselves, and where they only explain.
+#[test]
+fn system_packages_are_installed_only_as_root_with_apt_get() {
+    use crate::system_packages::{plan, Machine, Package, Plan};
+
+    let root_with_apt = Machine {
+        root: true,
+        apt_get: true,
+    };
+    assert_eq!(
+        plan(&[], root_with_apt),
+        Plan::Nothing,
+        "found: nothing to do"
+    );
+    assert_eq!(
+        plan(
+            &[],
+            Machine {
+                root: false,
+                apt_get: false
+            }
+        ),
+        Plan::Nothing
+    );
+    let apt = |args: &str| -> Vec<String> {
+        format!("apt-get -o DPkg::Lock::Timeout=600 {args}")
+            .split(' ')
+            .map(String::from)
+            .collect()
+    };
+    assert_eq!(
+        plan(&[Package::Chromium, Package::PythonVenv], root_with_apt),
+        Plan::Run(vec![
+            apt("update -qq"),
+            apt("install -y -qq chromium python3-venv")
+        ])
+    );
+    assert_eq!(
+        plan(&[Package::Openssl], root_with_apt),
+        Plan::Run(vec![apt("update -qq"), apt("install -y -qq openssl")])
+    );
+    let Plan::Cannot(why) = plan(
+        &[Package::Chromium],
+        Machine {
+            root: false,
+            apt_get: true,
+        },
+    ) else {
+        panic!("not root: nothing runs");
+    };
+    assert!(why.contains("only when they run as root"), "{why}");
+    let Plan::Cannot(why) = plan(
+        &[Package::Openssl],
+        Machine {
+            root: true,
+            apt_get: false,
+        },
+    ) else {
+        panic!("no apt-get: nothing runs");
+    };
+    assert!(why.contains("no `apt-get`"), "{why}");
 }

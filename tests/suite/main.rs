@@ -10,6 +10,7 @@ mod pfx_support;
 mod python_env;
 mod rest_support;
 mod support;
+mod system_packages;
 mod upstream_support;
 mod webpubsub_emulator_support;
 mod webpubsub_support;
