@@ -93,8 +93,22 @@ fn parse_msgpack(bytes: Vec<u8>) -> Result<ClientMessage, ProtocolError> {
         7 => ClientMessage::Close {
             error: items.get(1).and_then(Pack::as_str).map(str::to_string),
         },
-        _ => ClientMessage::Other,
+        8 => ClientMessage::Ack {
+            sequence_id: sequence_id(items)?,
+        },
+        9 => ClientMessage::Sequence {
+            sequence_id: sequence_id(items)?,
+        },
+        kind => ClientMessage::Other { kind },
     })
+}
+
+/// The `sequenceId` of `[8 or 9, sequenceId]`.
+fn sequence_id(items: &[Pack]) -> Result<u64, ProtocolError> {
+    items
+        .get(1)
+        .and_then(Pack::as_u64)
+        .ok_or(ProtocolError::BadSequenceId)
 }
 
 #[cfg(test)]
