@@ -31,6 +31,7 @@ pub mod faults;
 pub mod hubs;
 pub mod incoming;
 pub mod long_polling;
+pub mod message_buffer;
 pub mod outbox;
 pub mod outgoing;
 pub mod payload;
