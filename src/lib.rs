@@ -40,7 +40,8 @@
 //!   set of SignalR endpoints with failover and fan-out ([`app::endpoints`]), and the Web PubSub
 //!   routes ([`app::webpubsub`], `/api/webpubsub/…`), a peer of the SignalR ones.
 //! * [`emulator`] — the embedded local SignalR Service (REST with one handler per operation,
-//!   the three transports started one way around one session per connection, fault
+//!   the three transports started one way around one session per connection, which with
+//!   stateful reconnect outlives a dropped WebSocket ([`emulator::reattach`]), fault
 //!   injection), and the Web PubSub emulator ([`emulator::webpubsub`]) on its own port.
 //! * [`serve`] — start-up: the app, and in the local stack the emulators it talks to.
 //! * [`http_server`] — the HTTP server all of them listen with: connection cap, header/body/idle

@@ -220,6 +220,15 @@ pub struct WsClient {
 }
 
 impl WsClient {
+    /// A client reading `ws`, a socket of connection `connection_id`.
+    pub fn new(ws: Ws, connection_id: String) -> Self {
+        Self {
+            ws,
+            connection_id,
+            pending: Vec::new(),
+        }
+    }
+
     /// Negotiates and connects, token in the Authorization header; does not handshake.
     pub async fn open(emu: &Emu, hub: &str, user: Option<&str>) -> Self {
         Self::open_with_token(emu, hub, &client_token(hub, user)).await
