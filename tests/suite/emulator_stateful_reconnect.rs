@@ -98,16 +98,7 @@ async fn connect(emu: &Emu, user: Option<&str>) -> (Negotiated, WsClient) {
 async fn wait_away(emu: &Emu, id: &str, away: bool) {
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
     loop {
-        let url = format!("{}/dashboard/snapshot", emu.base);
-        let snapshot: Value = emu
-            .http
-            .get(url)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let snapshot = emu.dashboard_snapshot().await;
         let shown = snapshot["connections"]
             .as_array()
             .unwrap()
@@ -283,16 +274,7 @@ async fn a_client_that_does_not_come_back_in_the_window_is_forgotten() {
     // Its buffer went with it: the id is unknown, a socket is refused, the dashboard lists
     // nothing.
     assert_eq!(socket(&emu, &connection).await.err(), Some(404));
-    let url = format!("{}/dashboard/snapshot", emu.base);
-    let snapshot: Value = emu
-        .http
-        .get(url)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let snapshot = emu.dashboard_snapshot().await;
     assert_eq!(snapshot["connections"], json!([]), "{snapshot}");
     assert_eq!(calls(&rec, "connected").len(), 1);
     assert_eq!(calls(&rec, "disconnected").len(), 1);

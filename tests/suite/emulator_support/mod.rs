@@ -193,6 +193,18 @@ impl Emu {
         response.json().await.unwrap()
     }
 
+    /// `GET /dashboard/snapshot`: the connections and recent records the dashboard shows.
+    pub async fn dashboard_snapshot(&self) -> Value {
+        let response = self
+            .http
+            .get(format!("{}/dashboard/snapshot", self.base))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        response.json().await.unwrap()
+    }
+
     pub async fn exists(&self, path: &str) -> u16 {
         self.rest(reqwest::Method::HEAD, path, None)
             .await
