@@ -3,7 +3,7 @@
 //! takes over with `Sequence` and the unacknowledged messages (none lost, none twice, group and
 //! user kept, one `connected`), the client's replay de-duplicated; and the edges: the window
 //! ends, the buffer overflows while the client is away, a `Sequence` past what was received, a
-//! Close frame, a second socket on a live one.
+//! Close frame, a second socket on a live one, an expired token or another user's.
 
 use std::time::Duration;
 
@@ -14,7 +14,8 @@ use serverless_signalr::emulator::{EmulatorConfig, UpstreamTemplate};
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
 use crate::emulator_support::recorder::Recorder;
-use crate::emulator_support::{client_token, invocation, spawn_with, Emu, WsClient};
+use crate::emulator_support::{client_token, invocation, now, sign, spawn_with, Emu, WsClient};
+use serverless_signalr::service::connection_string::DEV_ACCESS_KEY;
 
 const HUB: &str = "chat";
 const V2: &str = "{\"protocol\":\"json\",\"version\":2}\u{1e}";
@@ -380,4 +381,32 @@ async fn a_second_socket_takes_over_a_live_one() {
     rec.wait_for(&format!("/up/{HUB}/connections/disconnected"))
         .await;
     assert_eq!(calls(&rec, "connected").len(), 1);
+}
+
+#[tokio::test]
+async fn a_reconnect_needs_a_valid_token_of_the_same_user() {
+    let (emu, rec) = emulator(|_| {}).await;
+    let (connection, client) = connect(&emu, Some("ann")).await;
+    drop(client);
+    wait_away(&emu, &connection.id, true).await;
+    let audience = format!("http://127.0.0.1/client/?hub={HUB}");
+    let expired = json!({ "aud": audience, "asrs.s.uid": "ann", "exp": now() - 60 });
+    let with = |access_token: String| Negotiated {
+        id: connection.id.clone(),
+        token: connection.token.clone(),
+        access_token,
+    };
+    let refused = socket(&emu, &with(sign(DEV_ACCESS_KEY, expired))).await;
+    assert_eq!(refused.err(), Some(401), "an expired token does not resume");
+    let bob = socket(&emu, &with(client_token(HUB, Some("bob")))).await;
+    assert_eq!(bob.err(), Some(403), "another user's token does not resume");
+    // A fresh token of the same user does (the app's negotiate would give the same one).
+    let mut client = socket(&emu, &with(client_token(HUB, Some("ann"))))
+        .await
+        .unwrap();
+    assert_eq!(
+        client.next().await,
+        Some(json!({"type": 9, "sequenceId": 1}))
+    );
+    assert!(calls(&rec, "disconnected").is_empty());
 }
