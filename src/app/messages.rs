@@ -4,13 +4,13 @@
 
 use axum::body::Body;
 use axum::extract::State;
-use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
-use serde_json::{json, Value};
+use serde_json::Value;
 
+use super::batch::{self, Command};
 use super::body::{self, present};
-use super::endpoints::{fanout, narrow};
+use super::endpoints::{fanout, narrow, Endpoints};
 use super::error::ApiError;
 use super::extract::PathParams;
 use super::AppState;
@@ -29,11 +29,11 @@ const FIELDS: &[&str] = &[
     "endpoints",
 ];
 
-/// The binding's `SignalRMessage`, as sent. Unknown fields are refused so that a typo such as
+/// The binding's `SignalRMessage`, as sent ([`Message`] once validated). Unknown fields are refused so that a typo such as
 /// `userID2` cannot silently turn a message for one user into a broadcast.
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct RawMessage {
+pub struct RawMessage {
     target: Option<String>,
     #[serde(default)]
     arguments: Option<Vec<Value>>,
@@ -77,7 +77,13 @@ pub struct Message {
     pub endpoints: Option<Vec<String>>,
 }
 
-impl Message {
+impl Command for Message {
+    type Raw = RawMessage;
+    type Service = Endpoints;
+    const NOUN: &'static str = "message";
+    const DONE: &'static str = "sent";
+    const FIELDS: &'static [&'static str] = FIELDS;
+
     fn parse(raw: RawMessage) -> Result<Self, ApiError> {
         let target = present(raw.target).ok_or_else(|| {
             ApiError::bad_request(
@@ -110,8 +116,22 @@ impl Message {
         })
     }
 
-    /// Sends the message.
-    pub async fn apply(&self, rest: &RestClient, hub: &str) -> Result<(), RestError> {
+    fn check(&self, endpoints: &Endpoints) -> Result<(), ApiError> {
+        endpoints.targets(self.endpoints.as_deref()).map(|_| ())
+    }
+
+    /// Sends the message to every target endpoint at once.
+    async fn apply(&self, endpoints: &Endpoints, hub: &str) -> Result<(), ApiError> {
+        let targets = endpoints.targets(self.endpoints.as_deref())?;
+        let results =
+            fanout::each(&targets, |rest| async move { self.send(&rest, hub).await }).await;
+        fanout::all(results, "the message").map(|_| ())
+    }
+}
+
+impl Message {
+    /// Sends the message with one REST call on one endpoint.
+    pub async fn send(&self, rest: &RestClient, hub: &str) -> Result<(), RestError> {
         let p = &self.payload;
         match &self.recipients {
             Recipients::Connection(id) => rest.send_to_connection(hub, id, p).await,
@@ -126,17 +146,7 @@ impl Message {
 
 /// Parses a request body into messages.
 pub fn parse_body(bytes: &[u8], max: usize) -> Result<Vec<Message>, ApiError> {
-    let raws: Vec<RawMessage> = body::one_or_many(bytes, "message", max, FIELDS)?;
-    let total = raws.len();
-    raws.into_iter()
-        .enumerate()
-        .map(|(i, raw)| {
-            Message::parse(raw).map_err(|e| {
-                e.context(format!("message {} of {total}", i + 1))
-                    .with_details(json!({ "index": i }))
-            })
-        })
-        .collect()
+    batch::parse(bytes, max)
 }
 
 /// Handler of the default hub's route.
@@ -158,39 +168,6 @@ async fn send(state: AppState, hub: String, body: Body) -> Result<Response, ApiE
     names::validate_hub(&hub)?;
     let bytes = body::read(body).await?;
     let messages = parse_body(&bytes, state.settings().max_batch)?;
-    let endpoints = state.endpoints()?;
-    let total = messages.len();
-    // Every name is checked before anything is sent.
-    let targets = messages
-        .iter()
-        .enumerate()
-        .map(|(i, m)| {
-            endpoints.targets(m.endpoints.as_deref()).map_err(|e| {
-                e.context(format!("message {} of {total}", i + 1))
-                    .with_details(json!({ "index": i }))
-            })
-        })
-        .collect::<Result<Vec<_>, _>>()?;
-    for (i, (message, targets)) in messages.iter().zip(&targets).enumerate() {
-        let hub = hub.as_str();
-        let results = fanout::each(
-            targets,
-            |rest| async move { message.apply(&rest, hub).await },
-        )
-        .await;
-        if let Err(e) = fanout::all(results, "the message") {
-            return Err(e
-                .context(format!(
-                    "message {} of {total} was not sent ({} before it were)",
-                    i + 1,
-                    i
-                ))
-                .with_details(json!({ "index": i, "sent": i })));
-        }
-    }
-    Ok((
-        StatusCode::ACCEPTED,
-        axum::Json(json!({ "hub": hub.to_lowercase(), "sent": total })),
-    )
-        .into_response())
+    let sent = batch::apply(&messages, state.endpoints()?, &hub).await?;
+    Ok(batch::accepted::<Message>(&hub.to_lowercase(), sent))
 }

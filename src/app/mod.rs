@@ -2,6 +2,7 @@
 //! the one table of functions in [`crate::functions`], so routes and function.json never drift.
 //! Handlers are a few lines each — extract, call the library, map the error.
 
+pub mod batch;
 pub mod body;
 pub mod content_type;
 pub mod cors;

@@ -8,6 +8,7 @@
 use serde::Deserialize;
 use serde_json::Value;
 
+use crate::app::batch::Command;
 use crate::app::body::present;
 use crate::app::error::ApiError;
 use crate::service::names;
@@ -170,9 +171,15 @@ impl RawAction {
     }
 }
 
-impl Action {
+impl Command for Action {
+    type Raw = RawAction;
+    type Service = WebPubSubClient;
+    const NOUN: &'static str = "action";
+    const DONE: &'static str = "applied";
+    const FIELDS: &'static [&'static str] = FIELDS;
+
     /// Validates one action.
-    pub fn parse(raw: RawAction) -> Result<Self, ApiError> {
+    fn parse(raw: RawAction) -> Result<Self, ApiError> {
         let name = present(raw.action_name.clone()).ok_or_else(|| {
             bad(format!(
                 "actionName is missing; use one of {}",
@@ -290,8 +297,19 @@ impl Action {
         })
     }
 
+    /// One service, no endpoints to name: always goes.
+    fn check(&self, _rest: &WebPubSubClient) -> Result<(), ApiError> {
+        Ok(())
+    }
+
+    async fn apply(&self, rest: &WebPubSubClient, hub: &str) -> Result<(), ApiError> {
+        Ok(self.call(rest, hub).await?)
+    }
+}
+
+impl Action {
     /// Applies the action with one REST call.
-    pub async fn apply(&self, rest: &WebPubSubClient, hub: &str) -> Result<(), RestError> {
+    pub async fn call(&self, rest: &WebPubSubClient, hub: &str) -> Result<(), RestError> {
         let send = |excluded: &Vec<String>| SendOptions {
             excluded: excluded.clone(),
             ..Default::default()
