@@ -5,7 +5,7 @@
 use axum::body::Body;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -13,7 +13,7 @@ use super::batch::{self, Command};
 use super::body::{self, present};
 use super::endpoints::{fanout, narrow, Endpoint, Endpoints};
 use super::error::ApiError;
-use super::extract::PathParams;
+use super::hub::Hub;
 use super::AppState;
 use crate::service::names;
 use crate::service::rest::{check_ttl, RestClient, RestError};
@@ -236,23 +236,12 @@ pub fn parse_body(bytes: &[u8], max: usize) -> Result<Vec<TargetedAction>, ApiEr
     batch::parse(bytes, max)
 }
 
-/// Handler of the default hub's route.
-pub async fn default_hub(State(state): State<AppState>, body: Body) -> Response {
-    let hub = state.settings().hub.clone();
-    apply(state, hub, body).await.into_response()
-}
-
-/// Handler of `/api/hubs/{hub}/groups`.
-pub async fn named_hub(
+/// Handler of `/api/groups` (the default hub) and `/api/hubs/{hub}/groups`.
+pub async fn apply(
     State(state): State<AppState>,
-    PathParams(hub): PathParams<String>,
+    hub: Hub,
     body: Body,
-) -> Response {
-    apply(state, hub, body).await.into_response()
-}
-
-async fn apply(state: AppState, hub: String, body: Body) -> Result<Response, ApiError> {
-    names::validate_hub(&hub)?;
+) -> Result<Response, ApiError> {
     let bytes = body::read(body).await?;
     let actions = parse_body(&bytes, state.settings().max_batch)?;
     let applied = batch::apply(&actions, state.endpoints()?, &hub).await?;

@@ -4,7 +4,7 @@
 
 use axum::body::Body;
 use axum::extract::State;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -12,7 +12,7 @@ use super::batch::{self, Command};
 use super::body::{self, present};
 use super::endpoints::{fanout, narrow, Endpoints};
 use super::error::ApiError;
-use super::extract::PathParams;
+use super::hub::Hub;
 use super::AppState;
 use crate::service::names;
 use crate::service::rest::{Payload, RestClient, RestError};
@@ -149,23 +149,12 @@ pub fn parse_body(bytes: &[u8], max: usize) -> Result<Vec<Message>, ApiError> {
     batch::parse(bytes, max)
 }
 
-/// Handler of the default hub's route.
-pub async fn default_hub(State(state): State<AppState>, body: Body) -> Response {
-    let hub = state.settings().hub.clone();
-    send(state, hub, body).await.into_response()
-}
-
-/// Handler of `/api/hubs/{hub}/messages`.
-pub async fn named_hub(
+/// Handler of `/api/messages` (the default hub) and `/api/hubs/{hub}/messages`.
+pub async fn send(
     State(state): State<AppState>,
-    PathParams(hub): PathParams<String>,
+    hub: Hub,
     body: Body,
-) -> Response {
-    send(state, hub, body).await.into_response()
-}
-
-async fn send(state: AppState, hub: String, body: Body) -> Result<Response, ApiError> {
-    names::validate_hub(&hub)?;
+) -> Result<Response, ApiError> {
     let bytes = body::read(body).await?;
     let messages = parse_body(&bytes, state.settings().max_batch)?;
     let sent = batch::apply(&messages, state.endpoints()?, &hub).await?;

@@ -14,6 +14,7 @@ pub mod forward;
 pub mod functions;
 pub mod groups;
 pub mod health;
+pub mod hub;
 pub mod identity;
 pub mod keys;
 pub mod manage;

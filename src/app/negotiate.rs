@@ -3,43 +3,28 @@
 //! the official binding returns. Optionally joins the user to groups named by claim templates.
 
 use axum::extract::{Request, State};
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use serde_json::Value;
 
 use super::error::ApiError;
-use super::extract::PathParams;
+use super::hub::Hub;
 use super::identity::Caller;
 use super::AppState;
 use crate::service::names;
 use crate::service::token::ClientClaims;
 use crate::service::user_claims;
 
-// The handlers take the whole `Request` and borrow its headers: the `HeaderMap` extractor would
-// clone every header of every negotiation only to read two of them.
-
-/// Handler of `/api/negotiate` (the default hub).
-pub async fn default_hub(State(state): State<AppState>, request: Request) -> Response {
-    let hub = &state.settings().hub;
-    negotiate(&state, hub, request.headers())
-        .await
-        .into_response()
-}
-
-/// Handler of `/api/hubs/{hub}/negotiate`.
-pub async fn named_hub(
+/// Handler of `/api/negotiate` (the default hub) and `/api/hubs/{hub}/negotiate`. It takes the
+/// whole `Request` and borrows its headers: the `HeaderMap` extractor would clone every header of
+/// every negotiation only to read two of them.
+pub async fn negotiate(
     State(state): State<AppState>,
-    PathParams(hub): PathParams<String>,
+    hub: Hub,
     request: Request,
-) -> Response {
-    negotiate(&state, &hub, request.headers())
-        .await
-        .into_response()
-}
-
-async fn negotiate(state: &AppState, hub: &str, headers: &HeaderMap) -> Result<Response, ApiError> {
-    names::validate_hub(hub)?;
+) -> Result<Response, ApiError> {
+    let headers = request.headers();
     let service = &state.endpoints()?.pick_for_client()?.service;
     let caller = state
         .authenticator()
@@ -73,7 +58,7 @@ async fn negotiate(state: &AppState, hub: &str, headers: &HeaderMap) -> Result<R
     };
     check_identity(&claims)?;
     let minter = service.signer.minter().await?;
-    let token = minter.client_token(hub, &claims)?;
+    let token = minter.client_token(&hub, &claims)?;
     if let Some(user) = &caller.user_id {
         for template in &settings.negotiate_groups {
             let group = match render(template, &caller) {
@@ -91,14 +76,14 @@ async fn negotiate(state: &AppState, hub: &str, headers: &HeaderMap) -> Result<R
                 .map_err(|e| ApiError::from(e).context(format!("group template {template:?}")))?;
             service
                 .rest
-                .add_user_to_group(hub, &group, user, None)
+                .add_user_to_group(&hub, &group, user, None)
                 .await
                 .map_err(|e| {
                     ApiError::from(e).context(format!("joining group {group:?} at negotiate"))
                 })?;
         }
     }
-    let url = minter.client_url(hub);
+    let url = minter.client_url(&hub);
     let body = ConnectionInfo {
         url: &url,
         access_token: &token,

@@ -8,7 +8,7 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 
 use crate::app::error::ApiError;
-use crate::app::extract::PathParams;
+use crate::app::hub::{Hub, WebPubSubDefault};
 use crate::app::identity::Caller;
 use crate::app::negotiate::{render, Unfilled};
 use crate::app::AppState;
@@ -16,30 +16,17 @@ use crate::service::names;
 use crate::service::rest::RestError;
 use crate::service::webpubsub::ClientTokenOptions;
 
-/// Handler of `/api/webpubsub/negotiate` (the default hub, `WebPubSubHub`).
-pub async fn default_hub(State(state): State<AppState>, request: Request) -> Response {
-    let hub = state.webpubsub().settings().hub.clone();
-    negotiate(&state, &hub, request.headers())
-        .await
-        .into_response()
-}
-
-/// Handler of `/api/webpubsub/hubs/{hub}/negotiate`.
-pub async fn named_hub(
+/// Handler of `/api/webpubsub/negotiate` (the default hub, `WebPubSubHub`) and
+/// `/api/webpubsub/hubs/{hub}/negotiate`.
+pub async fn negotiate(
     State(state): State<AppState>,
-    PathParams(hub): PathParams<String>,
+    hub: Hub<WebPubSubDefault>,
     request: Request,
-) -> Response {
-    negotiate(&state, &hub, request.headers())
-        .await
-        .into_response()
-}
-
-async fn negotiate(state: &AppState, hub: &str, headers: &HeaderMap) -> Result<Response, ApiError> {
-    names::validate_hub(hub)?;
+) -> Result<Response, ApiError> {
+    let headers = request.headers();
     let webpubsub = state.webpubsub();
     let service = webpubsub.service()?;
-    let caller = authenticate(state, headers).await?;
+    let caller = authenticate(&state, headers).await?;
     if let Some(user) = &caller.user_id {
         names::validate_user(user).map_err(|e| {
             ApiError::bad_request(
@@ -61,7 +48,7 @@ async fn negotiate(state: &AppState, hub: &str, headers: &HeaderMap) -> Result<R
         lifetime: Some(settings.token_lifetime),
         ..Default::default()
     };
-    let access = service.tokens.access(hub, &options).await.map_err(|e| {
+    let access = service.tokens.access(&hub, &options).await.map_err(|e| {
         match e {
             // Under Entra ID the service generates the token: its refusal of the app's
             // identity is the identity's problem, as the SignalR negotiate reports it.
