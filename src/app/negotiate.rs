@@ -13,6 +13,7 @@ use super::hub::Hub;
 use super::identity::Caller;
 use super::AppState;
 use crate::service::names;
+use crate::service::rest::RestClient;
 use crate::service::token::ClientClaims;
 use crate::service::user_claims;
 
@@ -24,22 +25,31 @@ pub async fn negotiate(
     hub: Hub,
     request: Request,
 ) -> Result<Response, ApiError> {
-    let headers = request.headers();
     let service = &state.endpoints()?.pick_for_client()?.service;
     let caller = state
         .authenticator()
-        .authenticate(headers)
-        .await
-        .map_err(|e| {
-            let status = StatusCode::from_u16(e.status()).unwrap_or(StatusCode::UNAUTHORIZED);
-            let error = ApiError::new(status, e.code(), e.to_string());
-            match e.retry_after() {
-                Some(seconds) => error.with_retry_after(seconds),
-                None => error,
-            }
-        })?;
+        .authenticate(request.headers())
+        .await?;
+    let claims = client_claims(&state, &caller);
+    check_identity(&claims)?;
+    let minter = service.signer.minter().await?;
+    let token = minter.client_token(&hub, &claims)?;
+    if let Some(user) = &caller.user_id {
+        let templates = &state.settings().negotiate_groups;
+        join_groups(&service.rest, &hub, user, &caller, templates).await?;
+    }
+    let url = minter.client_url(&hub);
+    Ok(answer(ConnectionInfo {
+        url: &url,
+        access_token: &token,
+    }))
+}
+
+/// What the client token carries: the caller's user id, the claims and roles the settings copy,
+/// and the settings' lifetime and transports.
+fn client_claims(state: &AppState, caller: &Caller) -> ClientClaims {
     let settings = state.settings();
-    let claims = ClientClaims {
+    ClientClaims {
         user_id: caller.user_id.clone(),
         claims: caller
             .claims
@@ -55,44 +65,49 @@ pub async fn negotiate(
         lifetime: Some(settings.token_lifetime),
         transports: settings.allowed_transports,
         close_on_expiry: settings.close_on_token_expiry,
-    };
-    check_identity(&claims)?;
-    let minter = service.signer.minter().await?;
-    let token = minter.client_token(&hub, &claims)?;
-    if let Some(user) = &caller.user_id {
-        for template in &settings.negotiate_groups {
-            let group = match render(template, &caller) {
-                Ok(group) => group,
-                Err(e @ Unfilled::Missing(_)) => {
-                    tracing::debug!(template, "group not joined at negotiate: {e}");
-                    continue;
-                }
-                Err(e @ Unfilled::Ambiguous(..)) => {
-                    tracing::warn!(template, user, "group not joined at negotiate: {e}");
-                    continue;
-                }
-            };
-            names::validate_group(&group)
-                .map_err(|e| ApiError::from(e).context(format!("group template {template:?}")))?;
-            service
-                .rest
-                .add_user_to_group(&hub, &group, user, None)
-                .await
-                .map_err(|e| {
-                    ApiError::from(e).context(format!("joining group {group:?} at negotiate"))
-                })?;
-        }
     }
-    let url = minter.client_url(&hub);
-    let body = ConnectionInfo {
-        url: &url,
-        access_token: &token,
-    };
+}
+
+/// Adds `user` to the group of each template that the caller's claims fill; a template they do
+/// not fill is skipped (logged).
+async fn join_groups(
+    rest: &RestClient,
+    hub: &str,
+    user: &str,
+    caller: &Caller,
+    templates: &[String],
+) -> Result<(), ApiError> {
+    for template in templates {
+        let group = match render(template, caller) {
+            Ok(group) => group,
+            Err(e @ Unfilled::Missing(_)) => {
+                tracing::debug!(template, "group not joined at negotiate: {e}");
+                continue;
+            }
+            Err(e @ Unfilled::Ambiguous(..)) => {
+                tracing::warn!(template, user, "group not joined at negotiate: {e}");
+                continue;
+            }
+        };
+        names::validate_group(&group)
+            .map_err(|e| ApiError::from(e).context(format!("group template {template:?}")))?;
+        rest.add_user_to_group(hub, &group, user, None)
+            .await
+            .map_err(|e| {
+                ApiError::from(e).context(format!("joining group {group:?} at negotiate"))
+            })?;
+    }
+    Ok(())
+}
+
+/// A negotiate answer (SignalR's or Web PubSub's): 200 with `body` as JSON, never cached, since
+/// it carries an access token.
+pub(crate) fn answer(body: impl Serialize) -> Response {
     let mut response = (StatusCode::OK, axum::Json(body)).into_response();
     response
         .headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    Ok(response)
+    response
 }
 
 /// 400 unless the service can use what the token would carry, so that no token is minted that

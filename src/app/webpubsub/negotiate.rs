@@ -4,29 +4,32 @@
 //! accessToken}`, the JSON of the Functions extension's `webPubSubConnection`.
 
 use axum::extract::{Request, State};
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::http::StatusCode;
+use axum::response::Response;
 
 use crate::app::error::ApiError;
 use crate::app::hub::{Hub, WebPubSubDefault};
 use crate::app::identity::Caller;
-use crate::app::negotiate::{render, Unfilled};
+use crate::app::negotiate::{answer, render, Unfilled};
 use crate::app::AppState;
 use crate::service::names;
 use crate::service::rest::RestError;
 use crate::service::webpubsub::ClientTokenOptions;
 
 /// Handler of `/api/webpubsub/negotiate` (the default hub, `WebPubSubHub`) and
-/// `/api/webpubsub/hubs/{hub}/negotiate`.
+/// `/api/webpubsub/hubs/{hub}/negotiate`. Identity, templates and the answer are SignalR
+/// negotiate's ([`crate::app::negotiate`]).
 pub async fn negotiate(
     State(state): State<AppState>,
     hub: Hub<WebPubSubDefault>,
     request: Request,
 ) -> Result<Response, ApiError> {
-    let headers = request.headers();
     let webpubsub = state.webpubsub();
     let service = webpubsub.service()?;
-    let caller = authenticate(&state, headers).await?;
+    let caller = state
+        .authenticator()
+        .authenticate(request.headers())
+        .await?;
     if let Some(user) = &caller.user_id {
         names::validate_user(user).map_err(|e| {
             ApiError::bad_request(
@@ -62,30 +65,7 @@ pub async fn negotiate(
             e => ApiError::from(e),
         }
     })?;
-    let mut response = (StatusCode::OK, axum::Json(access)).into_response();
-    response
-        .headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    Ok(response)
-}
-
-/// Who is calling, as SignalR negotiate decides it.
-pub(crate) async fn authenticate(
-    state: &AppState,
-    headers: &HeaderMap,
-) -> Result<Caller, ApiError> {
-    state
-        .authenticator()
-        .authenticate(headers)
-        .await
-        .map_err(|e| {
-            let status = StatusCode::from_u16(e.status()).unwrap_or(StatusCode::UNAUTHORIZED);
-            let error = ApiError::new(status, e.code(), e.to_string());
-            match e.retry_after() {
-                Some(seconds) => error.with_retry_after(seconds),
-                None => error,
-            }
-        })
+    Ok(answer(access))
 }
 
 /// Fills templates from the caller's claims; one that cannot be filled is left out (logged).
