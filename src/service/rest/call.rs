@@ -49,7 +49,7 @@ pub(crate) struct Call {
 }
 
 impl Call {
-    /// A call of `method` to `path` (see [`hub_path`] and [`segment`]).
+    /// A call of `method` to `path` (built with [`super::paths::HubPath`]).
     pub fn new(operation: &'static str, method: Method, path: String) -> Self {
         Self {
             operation,
@@ -207,17 +207,9 @@ pub fn check_ttl(ttl: u32) -> Result<(), RestError> {
     Ok(())
 }
 
-/// `api/hubs/{hub}` for a validated hub, lowercased as the SDK does.
-pub(super) fn hub_path(hub: &str) -> Result<String, RestError> {
-    names::validate_hub(hub)?;
-    Ok(format!(
-        "api/hubs/{}",
-        names::encode(&hub.to_ascii_lowercase())
-    ))
-}
-
 #[cfg(test)]
 mod tests {
+    use super::super::paths::HubPath;
     use super::*;
 
     #[test]
@@ -225,7 +217,7 @@ mod tests {
         let call = Call::new(
             "send_to_all",
             Method::POST,
-            hub_path("Chat").expect("valid hub") + "/:send",
+            format!("{}/:send", HubPath::signalr("Chat").expect("valid hub")),
         )
         .excluded(&["a b".into(), "c".into()])
         .expect("valid ids")

@@ -20,6 +20,7 @@
 
 pub(crate) mod call;
 mod error;
+pub(crate) mod paths;
 mod payload;
 mod retry;
 mod token_cache;
@@ -34,10 +35,10 @@ pub use call::{check_excluded, check_ttl, API_VERSION, MAX_EXCLUDED_QUERY_CHARS}
 pub use error::{RestError, MAX_MESSAGE_CHARS};
 pub use payload::{Payload, MAX_BODY_BYTES};
 
-use call::{hub_path, Call};
+use call::Call;
+use paths::HubPath;
 use transport::Transport;
 
-use crate::service::names::{self, validate_connection_id, validate_group, validate_user};
 use crate::service::ConnectionString;
 
 /// Longest wait for the health probe ([`RestClient::health`]).
@@ -126,7 +127,7 @@ impl RestClient {
         let call = Call::new(
             "send_to_all",
             Method::POST,
-            format!("{}/:send", hub_path(hub)?),
+            format!("{}/:send", HubPath::signalr(hub)?),
         )
         .excluded(excluded)?
         .body(payload.to_body()?);
@@ -140,7 +141,7 @@ impl RestClient {
         user: &str,
         payload: &Payload,
     ) -> Result<(), RestError> {
-        let path = format!("{}/users/{}/:send", hub_path(hub)?, user_segment(user)?);
+        let path = format!("{}/:send", HubPath::signalr(hub)?.user(user)?);
         let call = Call::new("send_to_user", Method::POST, path).body(payload.to_body()?);
         self.run(call).await
     }
@@ -154,7 +155,7 @@ impl RestClient {
         payload: &Payload,
         excluded: &[String],
     ) -> Result<(), RestError> {
-        let path = format!("{}/groups/{}/:send", hub_path(hub)?, group_segment(group)?);
+        let path = format!("{}/:send", HubPath::signalr(hub)?.group(group)?);
         let call = Call::new("send_to_group", Method::POST, path)
             .excluded(excluded)?
             .body(payload.to_body()?);
@@ -170,9 +171,8 @@ impl RestClient {
         payload: &Payload,
     ) -> Result<(), RestError> {
         let path = format!(
-            "{}/connections/{}/:send",
-            hub_path(hub)?,
-            connection_segment(connection_id)?
+            "{}/:send",
+            HubPath::signalr(hub)?.connection(connection_id)?
         );
         let call = Call::new("send_to_connection", Method::POST, path).body(payload.to_body()?);
         self.run(call).await
@@ -190,7 +190,7 @@ impl RestClient {
         let call = Call::new(
             "add_user_to_group",
             Method::PUT,
-            user_group_path(hub, group, user)?,
+            HubPath::signalr(hub)?.user_group(user, group)?,
         )
         .ttl(ttl)?;
         self.run(call).await
@@ -204,7 +204,7 @@ impl RestClient {
         group: &str,
         user: &str,
     ) -> Result<(), RestError> {
-        let path = user_group_path(hub, group, user)?;
+        let path = HubPath::signalr(hub)?.user_group(user, group)?;
         let call = Call::new("remove_user_from_group", Method::DELETE, path).not_found_expected();
         self.run(call).await
     }
@@ -215,7 +215,7 @@ impl RestClient {
         hub: &str,
         user: &str,
     ) -> Result<(), RestError> {
-        let path = format!("{}/users/{}/groups", hub_path(hub)?, user_segment(user)?);
+        let path = format!("{}/groups", HubPath::signalr(hub)?.user(user)?);
         let call =
             Call::new("remove_user_from_all_groups", Method::DELETE, path).not_found_expected();
         self.run(call).await
@@ -230,7 +230,7 @@ impl RestClient {
         group: &str,
         connection_id: &str,
     ) -> Result<bool, RestError> {
-        let path = group_connection_path(hub, group, connection_id)?;
+        let path = HubPath::signalr(hub)?.group_connection(group, connection_id)?;
         let call = Call::new("add_connection_to_group", Method::PUT, path).not_found_expected();
         self.inner.execute(&call).await
     }
@@ -243,7 +243,7 @@ impl RestClient {
         group: &str,
         connection_id: &str,
     ) -> Result<(), RestError> {
-        let path = group_connection_path(hub, group, connection_id)?;
+        let path = HubPath::signalr(hub)?.group_connection(group, connection_id)?;
         let call =
             Call::new("remove_connection_from_group", Method::DELETE, path).not_found_expected();
         self.run(call).await
@@ -257,9 +257,8 @@ impl RestClient {
         connection_id: &str,
     ) -> Result<(), RestError> {
         let path = format!(
-            "{}/connections/{}/groups",
-            hub_path(hub)?,
-            connection_segment(connection_id)?
+            "{}/groups",
+            HubPath::signalr(hub)?.connection(connection_id)?
         );
         let call = Call::new("remove_connection_from_all_groups", Method::DELETE, path)
             .not_found_expected();
@@ -268,13 +267,13 @@ impl RestClient {
 
     /// Whether `user` has at least one connection. `HEAD /api/hubs/{hub}/users/{user}`.
     pub async fn user_exists(&self, hub: &str, user: &str) -> Result<bool, RestError> {
-        let path = format!("{}/users/{}", hub_path(hub)?, user_segment(user)?);
+        let path = HubPath::signalr(hub)?.user(user)?;
         self.check("user_exists", path).await
     }
 
     /// Whether `group` has at least one connection. `HEAD /api/hubs/{hub}/groups/{group}`.
     pub async fn group_exists(&self, hub: &str, group: &str) -> Result<bool, RestError> {
-        let path = format!("{}/groups/{}", hub_path(hub)?, group_segment(group)?);
+        let path = HubPath::signalr(hub)?.group(group)?;
         self.check("group_exists", path).await
     }
 
@@ -285,11 +284,7 @@ impl RestClient {
         hub: &str,
         connection_id: &str,
     ) -> Result<bool, RestError> {
-        let path = format!(
-            "{}/connections/{}",
-            hub_path(hub)?,
-            connection_segment(connection_id)?
-        );
+        let path = HubPath::signalr(hub)?.connection(connection_id)?;
         self.check("connection_exists", path).await
     }
 
@@ -301,8 +296,11 @@ impl RestClient {
         group: &str,
         user: &str,
     ) -> Result<bool, RestError> {
-        self.check("user_in_group", user_group_path(hub, group, user)?)
-            .await
+        self.check(
+            "user_in_group",
+            HubPath::signalr(hub)?.user_group(user, group)?,
+        )
+        .await
     }
 
     /// Closes one connection, telling the client `reason` when given; succeeds when it does not
@@ -313,11 +311,7 @@ impl RestClient {
         connection_id: &str,
         reason: Option<&str>,
     ) -> Result<(), RestError> {
-        let path = format!(
-            "{}/connections/{}",
-            hub_path(hub)?,
-            connection_segment(connection_id)?
-        );
+        let path = HubPath::signalr(hub)?.connection(connection_id)?;
         let call = Call::new("close_connection", Method::DELETE, path)
             .reason(reason)
             .not_found_expected();
@@ -332,7 +326,7 @@ impl RestClient {
         excluded: &[String],
         reason: Option<&str>,
     ) -> Result<(), RestError> {
-        let path = format!("{}/:closeConnections", hub_path(hub)?);
+        let path = format!("{}/:closeConnections", HubPath::signalr(hub)?);
         let call = Call::new("close_all", Method::POST, path)
             .excluded(excluded)?
             .reason(reason);
@@ -348,11 +342,7 @@ impl RestClient {
         excluded: &[String],
         reason: Option<&str>,
     ) -> Result<(), RestError> {
-        let path = format!(
-            "{}/groups/{}/:closeConnections",
-            hub_path(hub)?,
-            group_segment(group)?
-        );
+        let path = format!("{}/:closeConnections", HubPath::signalr(hub)?.group(group)?);
         let call = Call::new("close_group", Method::POST, path)
             .excluded(excluded)?
             .reason(reason);
@@ -368,11 +358,7 @@ impl RestClient {
         excluded: &[String],
         reason: Option<&str>,
     ) -> Result<(), RestError> {
-        let path = format!(
-            "{}/users/{}/:closeConnections",
-            hub_path(hub)?,
-            user_segment(user)?
-        );
+        let path = format!("{}/:closeConnections", HubPath::signalr(hub)?.user(user)?);
         let call = Call::new("close_user", Method::POST, path)
             .excluded(excluded)?
             .reason(reason);
@@ -405,39 +391,4 @@ impl RestClient {
         let call = Call::new(operation, Method::HEAD, path).not_found_expected();
         self.inner.execute(&call).await
     }
-}
-
-fn user_segment(user: &str) -> Result<String, RestError> {
-    validate_user(user)?;
-    Ok(names::encode(user))
-}
-
-fn group_segment(group: &str) -> Result<String, RestError> {
-    validate_group(group)?;
-    Ok(names::encode(group))
-}
-
-fn connection_segment(connection_id: &str) -> Result<String, RestError> {
-    validate_connection_id(connection_id)?;
-    Ok(names::encode(connection_id))
-}
-
-/// `api/hubs/{hub}/users/{user}/groups/{group}`.
-fn user_group_path(hub: &str, group: &str, user: &str) -> Result<String, RestError> {
-    Ok(format!(
-        "{}/users/{}/groups/{}",
-        hub_path(hub)?,
-        user_segment(user)?,
-        group_segment(group)?
-    ))
-}
-
-/// `api/hubs/{hub}/groups/{group}/connections/{connectionId}`.
-fn group_connection_path(hub: &str, group: &str, connection_id: &str) -> Result<String, RestError> {
-    Ok(format!(
-        "{}/groups/{}/connections/{}",
-        hub_path(hub)?,
-        group_segment(group)?,
-        connection_segment(connection_id)?
-    ))
 }

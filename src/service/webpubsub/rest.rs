@@ -14,10 +14,10 @@ use super::rest_options::send_options;
 pub use super::rest_options::{
     check_filter, GenerateTokenOptions, Permission, SendOptions, MAX_FILTER_CHARS, MAX_MESSAGE_TTL,
 };
-use super::rest_paths::{connection_path, group_segment, hub_path, user_segment};
 use crate::service::entra::{EntraCredential, Resource};
 use crate::service::names;
 use crate::service::rest::call::Call;
+use crate::service::rest::paths::HubPath;
 use crate::service::rest::transport::Transport;
 use crate::service::rest::{RestError, RestOptions, HEALTH_TIMEOUT};
 use crate::service::token::{TokenError, TokenMinter};
@@ -85,7 +85,7 @@ impl WebPubSubClient {
         let call = call(
             "webpubsub.send_to_all",
             Method::POST,
-            format!("{}/:send", hub_path(hub)?),
+            format!("{}/:send", HubPath::webpubsub(hub)?),
         );
         let call = send_options(call, options, true, true)?;
         self.run(with_content(call, content)?).await
@@ -99,7 +99,7 @@ impl WebPubSubClient {
         content: &Content,
         options: &SendOptions,
     ) -> Result<(), RestError> {
-        let path = format!("{}/users/{}/:send", hub_path(hub)?, user_segment(user)?);
+        let path = format!("{}/:send", HubPath::webpubsub(hub)?.user(user)?);
         let call = send_options(
             call("webpubsub.send_to_user", Method::POST, path),
             options,
@@ -118,7 +118,7 @@ impl WebPubSubClient {
         content: &Content,
         options: &SendOptions,
     ) -> Result<(), RestError> {
-        let path = format!("{}/groups/{}/:send", hub_path(hub)?, group_segment(group)?);
+        let path = format!("{}/:send", HubPath::webpubsub(hub)?.group(group)?);
         let call = send_options(
             call("webpubsub.send_to_group", Method::POST, path),
             options,
@@ -137,7 +137,10 @@ impl WebPubSubClient {
         content: &Content,
         options: &SendOptions,
     ) -> Result<(), RestError> {
-        let path = format!("{}/:send", connection_path(hub, connection_id)?);
+        let path = format!(
+            "{}/:send",
+            HubPath::webpubsub(hub)?.connection(connection_id)?
+        );
         let call = send_options(
             call("webpubsub.send_to_connection", Method::POST, path),
             options,
@@ -155,20 +158,20 @@ impl WebPubSubClient {
     ) -> Result<bool, RestError> {
         self.check(
             "webpubsub.connection_exists",
-            connection_path(hub, connection_id)?,
+            HubPath::webpubsub(hub)?.connection(connection_id)?,
         )
         .await
     }
 
     /// Whether `user` has a connection. `HEAD /api/hubs/{hub}/users/{userId}`.
     pub async fn user_exists(&self, hub: &str, user: &str) -> Result<bool, RestError> {
-        let path = format!("{}/users/{}", hub_path(hub)?, user_segment(user)?);
+        let path = HubPath::webpubsub(hub)?.user(user)?;
         self.check("webpubsub.user_exists", path).await
     }
 
     /// Whether `group` has a connection. `HEAD /api/hubs/{hub}/groups/{group}`.
     pub async fn group_exists(&self, hub: &str, group: &str) -> Result<bool, RestError> {
-        let path = format!("{}/groups/{}", hub_path(hub)?, group_segment(group)?);
+        let path = HubPath::webpubsub(hub)?.group(group)?;
         self.check("webpubsub.group_exists", path).await
     }
 
@@ -182,7 +185,7 @@ impl WebPubSubClient {
         let call = call(
             "webpubsub.close_connection",
             Method::DELETE,
-            connection_path(hub, connection_id)?,
+            HubPath::webpubsub(hub)?.connection(connection_id)?,
         )
         .reason(reason)
         .not_found_expected();
@@ -197,7 +200,7 @@ impl WebPubSubClient {
         excluded: &[String],
         reason: Option<&str>,
     ) -> Result<(), RestError> {
-        let path = format!("{}/:closeConnections", hub_path(hub)?);
+        let path = format!("{}/:closeConnections", HubPath::webpubsub(hub)?);
         let call = call("webpubsub.close_all_connections", Method::POST, path)
             .excluded(excluded)?
             .reason(reason);
@@ -213,11 +216,7 @@ impl WebPubSubClient {
         excluded: &[String],
         reason: Option<&str>,
     ) -> Result<(), RestError> {
-        let path = format!(
-            "{}/users/{}/:closeConnections",
-            hub_path(hub)?,
-            user_segment(user)?
-        );
+        let path = format!("{}/:closeConnections", HubPath::webpubsub(hub)?.user(user)?);
         let call = call("webpubsub.close_user_connections", Method::POST, path)
             .excluded(excluded)?
             .reason(reason);
@@ -234,9 +233,8 @@ impl WebPubSubClient {
         reason: Option<&str>,
     ) -> Result<(), RestError> {
         let path = format!(
-            "{}/groups/{}/:closeConnections",
-            hub_path(hub)?,
-            group_segment(group)?
+            "{}/:closeConnections",
+            HubPath::webpubsub(hub)?.group(group)?
         );
         let call = call("webpubsub.close_group_connections", Method::POST, path)
             .excluded(excluded)?
@@ -253,7 +251,7 @@ impl WebPubSubClient {
         let mut call = call(
             "webpubsub.generate_token",
             Method::POST,
-            format!("{}/:generateToken", hub_path(hub)?),
+            format!("{}/:generateToken", HubPath::webpubsub(hub)?),
         );
         if let Some(user) = &options.user_id {
             names::validate_user(user)?;
