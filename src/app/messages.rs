@@ -15,7 +15,8 @@ use super::error::ApiError;
 use super::hub::Hub;
 use super::AppState;
 use crate::service::names;
-use crate::service::rest::{Payload, RestClient, RestError};
+use crate::service::recipients::Recipients;
+use crate::service::rest::{check_excluded, Payload};
 
 /// Field names of a message; keys are matched case-insensitively, as the binding (Newtonsoft) does.
 const FIELDS: &[&str] = &[
@@ -50,29 +51,16 @@ pub struct RawMessage {
     endpoints: Option<Value>,
 }
 
-/// Who receives a message: precedence connection > user > group > everyone.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Recipients {
-    /// One connection.
-    Connection(String),
-    /// Every connection of a user.
-    User(String),
-    /// A group, minus excluded connections.
-    Group {
-        group: String,
-        excluded: Vec<String>,
-    },
-    /// Everyone in the hub, minus excluded connections.
-    All { excluded: Vec<String> },
-}
-
 /// A validated message, ready to send.
 #[derive(Debug, Clone)]
 pub struct Message {
     /// The client method and its arguments.
     pub payload: Payload,
-    /// Who receives it.
+    /// Who receives it: precedence connection > user > group > everyone.
     pub recipients: Recipients,
+    /// Connections of the group or hub that do not receive it (empty for a user or connection,
+    /// as the service's sends to those take none).
+    pub excluded: Vec<String>,
     /// The endpoints it goes to, by name (`None` = every endpoint).
     pub endpoints: Option<Vec<String>>,
 }
@@ -92,8 +80,8 @@ impl Command for Message {
             )
         })?;
         let endpoints = narrow::names(raw.endpoints.as_ref())?;
-        let excluded = raw.excluded.unwrap_or_default();
-        crate::service::rest::check_excluded(&excluded)?;
+        let mut excluded = raw.excluded.unwrap_or_default();
+        check_excluded(&excluded)?;
         let recipients = if let Some(id) = present(raw.connection_id) {
             names::validate_connection_id(&id)?;
             Recipients::Connection(id)
@@ -102,16 +90,20 @@ impl Command for Message {
             Recipients::User(user)
         } else if let Some(group) = present(raw.group_name) {
             names::validate_group(&group)?;
-            Recipients::Group { group, excluded }
+            Recipients::Group(group)
         } else {
-            Recipients::All { excluded }
+            Recipients::All
         };
+        if matches!(recipients, Recipients::User(_) | Recipients::Connection(_)) {
+            excluded.clear();
+        }
         Ok(Self {
             payload: Payload {
                 target,
                 arguments: raw.arguments.unwrap_or_default(),
             },
             recipients,
+            excluded,
             endpoints,
         })
     }
@@ -123,24 +115,12 @@ impl Command for Message {
     /// Sends the message to every target endpoint at once.
     async fn apply(&self, endpoints: &Endpoints, hub: &str) -> Result<(), ApiError> {
         let targets = endpoints.targets(self.endpoints.as_deref())?;
-        let results =
-            fanout::each(&targets, |rest| async move { self.send(&rest, hub).await }).await;
+        let (to, excluded, payload) = (&self.recipients, &self.excluded, &self.payload);
+        let results = fanout::each(&targets, |rest| async move {
+            rest.send(hub, to, excluded, payload).await
+        })
+        .await;
         fanout::all(results, "the message").map(|_| ())
-    }
-}
-
-impl Message {
-    /// Sends the message with one REST call on one endpoint.
-    pub async fn send(&self, rest: &RestClient, hub: &str) -> Result<(), RestError> {
-        let p = &self.payload;
-        match &self.recipients {
-            Recipients::Connection(id) => rest.send_to_connection(hub, id, p).await,
-            Recipients::User(user) => rest.send_to_user(hub, user, p).await,
-            Recipients::Group { group, excluded } => {
-                rest.send_to_group(hub, group, p, excluded).await
-            }
-            Recipients::All { excluded } => rest.send_to_all(hub, p, excluded).await,
-        }
     }
 }
 

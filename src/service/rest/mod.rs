@@ -39,6 +39,7 @@ use call::Call;
 use paths::HubPath;
 use transport::Transport;
 
+use crate::service::recipients::Recipients;
 use crate::service::ConnectionString;
 
 /// Longest wait for the health probe ([`RestClient::health`]).
@@ -114,6 +115,51 @@ impl RestClient {
     /// app signs client tokens with the same one. `None` under Entra ID.
     pub fn key_minter(&self) -> Option<&TokenMinter> {
         self.inner.key_minter()
+    }
+
+    /// Sends `payload` to `recipients` with the typed send for them below. Only a send to
+    /// everyone or to a group takes `excluded` connection ids; given to another, they are an
+    /// [`RestError::InvalidArgument`] and nothing is sent.
+    pub async fn send(
+        &self,
+        hub: &str,
+        recipients: &Recipients,
+        excluded: &[String],
+        payload: &Payload,
+    ) -> Result<(), RestError> {
+        match recipients {
+            Recipients::All => self.send_to_all(hub, payload, excluded).await,
+            Recipients::Group(group) => self.send_to_group(hub, group, payload, excluded).await,
+            Recipients::User(user) => {
+                takes_no_excluded("send_to_user", excluded)?;
+                self.send_to_user(hub, user, payload).await
+            }
+            Recipients::Connection(id) => {
+                takes_no_excluded("send_to_connection", excluded)?;
+                self.send_to_connection(hub, id, payload).await
+            }
+        }
+    }
+
+    /// Closes the connections of `recipients`, telling the clients `reason` when given, with the
+    /// typed close for them below. Closing one connection takes no `excluded` ids (an
+    /// [`RestError::InvalidArgument`]).
+    pub async fn close(
+        &self,
+        hub: &str,
+        recipients: &Recipients,
+        excluded: &[String],
+        reason: Option<&str>,
+    ) -> Result<(), RestError> {
+        match recipients {
+            Recipients::All => self.close_all(hub, excluded, reason).await,
+            Recipients::Group(group) => self.close_group(hub, group, excluded, reason).await,
+            Recipients::User(user) => self.close_user(hub, user, excluded, reason).await,
+            Recipients::Connection(id) => {
+                takes_no_excluded("close_connection", excluded)?;
+                self.close_connection(hub, id, reason).await
+            }
+        }
     }
 
     /// Sends `payload` to every connection of `hub` except the `excluded` connection ids.
@@ -390,5 +436,47 @@ impl RestClient {
     async fn check(&self, operation: &'static str, path: String) -> Result<bool, RestError> {
         let call = Call::new(operation, Method::HEAD, path).not_found_expected();
         self.inner.execute(&call).await
+    }
+}
+
+/// Refuses `excluded` ids for an operation that has no way to take them.
+fn takes_no_excluded(operation: &str, excluded: &[String]) -> Result<(), RestError> {
+    if excluded.is_empty() {
+        Ok(())
+    } else {
+        Err(RestError::InvalidArgument(format!(
+            "{operation} takes no excluded connections"
+        )))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn excluded_ids_for_one_user_or_connection_are_refused_before_sending() {
+        // Port 9 (discard): were anything sent, the error would be Unreachable, not InvalidArgument.
+        let cs = ConnectionString::parse("Endpoint=http://127.0.0.1;Port=9;AccessKey=ABC;")
+            .expect("valid connection string");
+        let client = RestClient::new(&cs, RestOptions::default()).expect("client");
+        let excluded = ["c1".to_string()];
+        let payload = Payload::new("t", vec![]);
+        for (to, operation) in [
+            (Recipients::User("u".into()), "send_to_user"),
+            (Recipients::Connection("c".into()), "send_to_connection"),
+        ] {
+            let error = client.send("h", &to, &excluded, &payload).await;
+            assert!(
+                matches!(&error, Err(RestError::InvalidArgument(m)) if m.starts_with(operation)),
+                "{error:?}"
+            );
+        }
+        let to = Recipients::Connection("c".into());
+        let error = client.close("h", &to, &excluded, None).await;
+        assert!(
+            matches!(&error, Err(RestError::InvalidArgument(m)) if m.starts_with("close_connection")),
+            "{error:?}"
+        );
     }
 }
