@@ -1,20 +1,18 @@
-//! One `WebPubSubAction` (reference §9.2), the JSON the Functions extension's `webPubSub` output
-//! binding takes: `actionName` (any letter case) and that action's fields, camelCase, matched
-//! ignoring case. `dataType` is `text` (default), `json` or `binary`, by name in any case or by
-//! number (binary=0, json=1, text=2); `data` is a JSON string for text and json, and the Node
-//! Buffer form `{"type":"Buffer","data":[bytes…]}` for binary. A field that the action does not
-//! take is refused, so a typo cannot turn a send to one user into a broadcast.
+//! A `WebPubSubAction` as sent, the JSON the Functions extension's `webPubSub` output binding
+//! takes (`docs/webpubsub.md` §7): `actionName` (any letter case) and that action's fields,
+//! camelCase, matched ignoring case, and how each field is read and checked. `dataType` is `text`
+//! (default), `json` or `binary`, by name in any case or by number (binary=0, json=1, text=2);
+//! `data` is a JSON string for text and json, and the Node Buffer form
+//! `{"type":"Buffer","data":[bytes…]}` for binary. A field that the action does not take is
+//! refused, so a typo cannot turn a send to one user into a broadcast.
 
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::app::batch::Command;
 use crate::app::body::present;
 use crate::app::error::ApiError;
 use crate::service::names;
-use crate::service::rest::{check_excluded, RestError};
-use crate::service::webpubsub::rest::SendOptions;
-use crate::service::webpubsub::{Content, Permission, WebPubSubClient};
+use crate::service::webpubsub::{Content, Permission};
 
 /// Field names of an action; keys are matched case-insensitively.
 pub const FIELDS: &[&str] = &[
@@ -37,80 +35,13 @@ pub struct RawAction {
     action_name: Option<String>,
     data: Option<Value>,
     data_type: Option<Value>,
-    excluded: Option<Vec<String>>,
+    pub(super) excluded: Option<Vec<String>>,
     group: Option<String>,
     user_id: Option<String>,
     connection_id: Option<String>,
-    reason: Option<String>,
+    pub(super) reason: Option<String>,
     permission: Option<Value>,
     target_name: Option<String>,
-}
-
-/// A validated action, ready to apply.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Action {
-    /// `sendToAll`.
-    SendToAll {
-        content: Content,
-        excluded: Vec<String>,
-    },
-    /// `sendToGroup`.
-    SendToGroup {
-        group: String,
-        content: Content,
-        excluded: Vec<String>,
-    },
-    /// `sendToUser`.
-    SendToUser { user: String, content: Content },
-    /// `sendToConnection`.
-    SendToConnection {
-        connection_id: String,
-        content: Content,
-    },
-    /// `addUserToGroup`.
-    AddUserToGroup { user: String, group: String },
-    /// `removeUserFromGroup`.
-    RemoveUserFromGroup { user: String, group: String },
-    /// `removeUserFromAllGroups`.
-    RemoveUserFromAllGroups { user: String },
-    /// `addConnectionToGroup`.
-    AddConnectionToGroup {
-        connection_id: String,
-        group: String,
-    },
-    /// `removeConnectionFromGroup`.
-    RemoveConnectionFromGroup {
-        connection_id: String,
-        group: String,
-    },
-    /// `closeAllConnections`.
-    CloseAllConnections {
-        excluded: Vec<String>,
-        reason: Option<String>,
-    },
-    /// `closeClientConnection`.
-    CloseClientConnection {
-        connection_id: String,
-        reason: Option<String>,
-    },
-    /// `closeGroupConnections`.
-    CloseGroupConnections {
-        group: String,
-        excluded: Vec<String>,
-        reason: Option<String>,
-    },
-    /// `grantPermission`.
-    GrantPermission {
-        connection_id: String,
-        permission: Permission,
-        target: Option<String>,
-    },
-    /// `revokePermission`.
-    RevokePermission {
-        connection_id: String,
-        permission: Permission,
-        target: Option<String>,
-    },
 }
 
 /// Every action name, as the extension spells it, with the fields each takes.
@@ -171,16 +102,11 @@ impl RawAction {
     }
 }
 
-impl Command for Action {
-    type Raw = RawAction;
-    type Service = WebPubSubClient;
-    const NOUN: &'static str = "action";
-    const DONE: &'static str = "applied";
-    const FIELDS: &'static [&'static str] = FIELDS;
-
-    /// Validates one action.
-    fn parse(raw: RawAction) -> Result<Self, ApiError> {
-        let name = present(raw.action_name.clone()).ok_or_else(|| {
+impl RawAction {
+    /// The action it names (as the extension spells it), once its fields are checked: each
+    /// given field must be one the action takes.
+    pub(super) fn action(&self) -> Result<&'static str, ApiError> {
+        let name = present(self.action_name.clone()).ok_or_else(|| {
             bad(format!(
                 "actionName is missing; use one of {}",
                 names_list()
@@ -196,7 +122,7 @@ impl Command for Action {
                     names_list()
                 ))
             })?;
-        for field in raw.given() {
+        for field in self.given() {
             if !takes.contains(&field) {
                 return Err(bad(format!(
                     "{field} is not a field of {canonical}; it takes {}",
@@ -204,195 +130,42 @@ impl Command for Action {
                 )));
             }
         }
-        let excluded = raw.excluded.clone().unwrap_or_default();
-        check_excluded(&excluded)?;
-        let reason = raw.reason.clone().filter(|r| !r.is_empty());
-        let group = || {
-            required(raw.group.clone(), "group", canonical).and_then(|g| {
-                names::validate_group(&g)?;
-                Ok(g)
-            })
-        };
-        let user = || {
-            required(raw.user_id.clone(), "userId", canonical).and_then(|u| {
-                names::validate_user(&u)?;
-                Ok(u)
-            })
-        };
-        let connection = || {
-            required(raw.connection_id.clone(), "connectionId", canonical).and_then(|c| {
-                names::validate_connection_id(&c)?;
-                Ok(c)
-            })
-        };
-        let content = || content(raw.data.as_ref(), raw.data_type.as_ref());
-        let permission = || {
-            let target = present(raw.target_name.clone());
-            if let Some(t) = &target {
-                names::validate_group(t).map_err(|e| ApiError::from(e).context("targetName"))?;
-            }
-            Ok::<_, ApiError>((permission(raw.permission.as_ref())?, target))
-        };
-        Ok(match *canonical {
-            "sendToAll" => Self::SendToAll {
-                content: content()?,
-                excluded,
-            },
-            "sendToGroup" => Self::SendToGroup {
-                group: group()?,
-                content: content()?,
-                excluded,
-            },
-            "sendToUser" => Self::SendToUser {
-                user: user()?,
-                content: content()?,
-            },
-            "sendToConnection" => Self::SendToConnection {
-                connection_id: connection()?,
-                content: content()?,
-            },
-            "addUserToGroup" => Self::AddUserToGroup {
-                user: user()?,
-                group: group()?,
-            },
-            "removeUserFromGroup" => Self::RemoveUserFromGroup {
-                user: user()?,
-                group: group()?,
-            },
-            "removeUserFromAllGroups" => Self::RemoveUserFromAllGroups { user: user()? },
-            "addConnectionToGroup" => Self::AddConnectionToGroup {
-                connection_id: connection()?,
-                group: group()?,
-            },
-            "removeConnectionFromGroup" => Self::RemoveConnectionFromGroup {
-                connection_id: connection()?,
-                group: group()?,
-            },
-            "closeAllConnections" => Self::CloseAllConnections { excluded, reason },
-            "closeClientConnection" => Self::CloseClientConnection {
-                connection_id: connection()?,
-                reason,
-            },
-            "closeGroupConnections" => Self::CloseGroupConnections {
-                group: group()?,
-                excluded,
-                reason,
-            },
-            "grantPermission" => {
-                let (permission, target) = permission()?;
-                Self::GrantPermission {
-                    connection_id: connection()?,
-                    permission,
-                    target,
-                }
-            }
-            _ => {
-                let (permission, target) = permission()?;
-                Self::RevokePermission {
-                    connection_id: connection()?,
-                    permission,
-                    target,
-                }
-            }
-        })
+        Ok(canonical)
     }
 
-    /// One service, no endpoints to name: always goes.
-    fn check(&self, _rest: &WebPubSubClient) -> Result<(), ApiError> {
-        Ok(())
+    /// `group`, required by `action` and valid.
+    pub(super) fn group(&self, action: &str) -> Result<String, ApiError> {
+        let group = required(self.group.clone(), "group", action)?;
+        names::validate_group(&group)?;
+        Ok(group)
     }
 
-    async fn apply(&self, rest: &WebPubSubClient, hub: &str) -> Result<(), ApiError> {
-        Ok(self.call(rest, hub).await?)
+    /// `userId`, required by `action` and valid.
+    pub(super) fn user(&self, action: &str) -> Result<String, ApiError> {
+        let user = required(self.user_id.clone(), "userId", action)?;
+        names::validate_user(&user)?;
+        Ok(user)
     }
-}
 
-impl Action {
-    /// Applies the action with one REST call.
-    pub async fn call(&self, rest: &WebPubSubClient, hub: &str) -> Result<(), RestError> {
-        let send = |excluded: &Vec<String>| SendOptions {
-            excluded: excluded.clone(),
-            ..Default::default()
-        };
-        match self {
-            Self::SendToAll { content, excluded } => {
-                rest.send_to_all(hub, content, &send(excluded)).await
-            }
-            Self::SendToGroup {
-                group,
-                content,
-                excluded,
-            } => {
-                rest.send_to_group(hub, group, content, &send(excluded))
-                    .await
-            }
-            Self::SendToUser { user, content } => {
-                rest.send_to_user(hub, user, content, &SendOptions::default())
-                    .await
-            }
-            Self::SendToConnection {
-                connection_id,
-                content,
-            } => {
-                rest.send_to_connection(hub, connection_id, content, &SendOptions::default())
-                    .await
-            }
-            Self::AddUserToGroup { user, group } => rest.add_user_to_group(hub, group, user).await,
-            Self::RemoveUserFromGroup { user, group } => {
-                rest.remove_user_from_group(hub, group, user).await
-            }
-            Self::RemoveUserFromAllGroups { user } => {
-                rest.remove_user_from_all_groups(hub, user).await
-            }
-            Self::AddConnectionToGroup {
-                connection_id,
-                group,
-            } => {
-                rest.add_connection_to_group(hub, group, connection_id)
-                    .await
-            }
-            Self::RemoveConnectionFromGroup {
-                connection_id,
-                group,
-            } => {
-                rest.remove_connection_from_group(hub, group, connection_id)
-                    .await
-            }
-            Self::CloseAllConnections { excluded, reason } => {
-                rest.close_all(hub, excluded, reason.as_deref()).await
-            }
-            Self::CloseClientConnection {
-                connection_id,
-                reason,
-            } => {
-                rest.close_connection(hub, connection_id, reason.as_deref())
-                    .await
-            }
-            Self::CloseGroupConnections {
-                group,
-                excluded,
-                reason,
-            } => {
-                rest.close_group(hub, group, excluded, reason.as_deref())
-                    .await
-            }
-            Self::GrantPermission {
-                connection_id,
-                permission,
-                target,
-            } => {
-                rest.grant_permission(hub, *permission, connection_id, target.as_deref())
-                    .await
-            }
-            Self::RevokePermission {
-                connection_id,
-                permission,
-                target,
-            } => {
-                rest.revoke_permission(hub, *permission, connection_id, target.as_deref())
-                    .await
-            }
+    /// `connectionId`, required by `action` and valid.
+    pub(super) fn connection(&self, action: &str) -> Result<String, ApiError> {
+        let id = required(self.connection_id.clone(), "connectionId", action)?;
+        names::validate_connection_id(&id)?;
+        Ok(id)
+    }
+
+    /// `data` read as `dataType` says.
+    pub(super) fn content(&self) -> Result<Content, ApiError> {
+        content(self.data.as_ref(), self.data_type.as_ref())
+    }
+
+    /// `permission` and the group `targetName` it is for (every group when absent).
+    pub(super) fn permission(&self) -> Result<(Permission, Option<String>), ApiError> {
+        let target = present(self.target_name.clone());
+        if let Some(t) = &target {
+            names::validate_group(t).map_err(|e| ApiError::from(e).context("targetName"))?;
         }
+        Ok((permission(self.permission.as_ref())?, target))
     }
 }
 

@@ -196,6 +196,18 @@ pub fn check_excluded(excluded: &[String]) -> Result<(), RestError> {
     Ok(())
 }
 
+/// Refuses `excluded` ids for an operation that has no way to take them (a send to or close of
+/// one user or connection); nothing is sent.
+pub(crate) fn takes_no_excluded(operation: &str, excluded: &[String]) -> Result<(), RestError> {
+    if excluded.is_empty() {
+        Ok(())
+    } else {
+        Err(RestError::InvalidArgument(format!(
+            "{operation} takes no excluded connections"
+        )))
+    }
+}
+
 /// Checks a group membership `ttl` in seconds: the service reads it as a 32-bit signed integer.
 pub fn check_ttl(ttl: u32) -> Result<(), RestError> {
     if ttl > i32::MAX as u32 {

@@ -35,7 +35,7 @@ pub use call::{check_excluded, check_ttl, API_VERSION, MAX_EXCLUDED_QUERY_CHARS}
 pub use error::{RestError, MAX_MESSAGE_CHARS};
 pub use payload::{Payload, MAX_BODY_BYTES};
 
-use call::Call;
+use call::{takes_no_excluded, Call};
 use paths::HubPath;
 use transport::Transport;
 
@@ -436,17 +436,6 @@ impl RestClient {
     async fn check(&self, operation: &'static str, path: String) -> Result<bool, RestError> {
         let call = Call::new(operation, Method::HEAD, path).not_found_expected();
         self.inner.execute(&call).await
-    }
-}
-
-/// Refuses `excluded` ids for an operation that has no way to take them.
-fn takes_no_excluded(operation: &str, excluded: &[String]) -> Result<(), RestError> {
-    if excluded.is_empty() {
-        Ok(())
-    } else {
-        Err(RestError::InvalidArgument(format!(
-            "{operation} takes no excluded connections"
-        )))
     }
 }
 

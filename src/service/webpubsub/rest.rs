@@ -16,7 +16,8 @@ pub use super::rest_options::{
 };
 use crate::service::entra::{EntraCredential, Resource};
 use crate::service::names;
-use crate::service::rest::call::Call;
+use crate::service::recipients::Recipients;
+use crate::service::rest::call::{takes_no_excluded, Call};
 use crate::service::rest::paths::HubPath;
 use crate::service::rest::transport::Transport;
 use crate::service::rest::{RestError, RestOptions, HEALTH_TIMEOUT};
@@ -73,6 +74,43 @@ impl WebPubSubClient {
     /// Whether calls carry an Entra ID token (else an HS256 token signed with the access key).
     pub fn uses_entra(&self) -> bool {
         self.inner.uses_entra()
+    }
+
+    /// Sends `content` to `recipients` with the typed send for them below; `options` must suit
+    /// that send (only everyone and a group take excluded ids, only a connection takes no filter).
+    pub async fn send(
+        &self,
+        hub: &str,
+        recipients: &Recipients,
+        content: &Content,
+        options: &SendOptions,
+    ) -> Result<(), RestError> {
+        match recipients {
+            Recipients::All => self.send_to_all(hub, content, options).await,
+            Recipients::Group(group) => self.send_to_group(hub, group, content, options).await,
+            Recipients::User(user) => self.send_to_user(hub, user, content, options).await,
+            Recipients::Connection(id) => self.send_to_connection(hub, id, content, options).await,
+        }
+    }
+
+    /// Closes the connections of `recipients` with the typed close for them below. Closing one
+    /// connection takes no `excluded` ids (an [`RestError::InvalidArgument`]).
+    pub async fn close(
+        &self,
+        hub: &str,
+        recipients: &Recipients,
+        excluded: &[String],
+        reason: Option<&str>,
+    ) -> Result<(), RestError> {
+        match recipients {
+            Recipients::All => self.close_all(hub, excluded, reason).await,
+            Recipients::Group(group) => self.close_group(hub, group, excluded, reason).await,
+            Recipients::User(user) => self.close_user(hub, user, excluded, reason).await,
+            Recipients::Connection(id) => {
+                takes_no_excluded("webpubsub.close_connection", excluded)?;
+                self.close_connection(hub, id, reason).await
+            }
+        }
     }
 
     /// Sends `content` to every connection of `hub`. `POST /api/hubs/{hub}/:send`.
