@@ -24,7 +24,7 @@ pub(crate) mod paths;
 mod payload;
 mod retry;
 mod token_cache;
-pub(crate) mod transport;
+pub(crate) mod runner;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -37,7 +37,7 @@ pub use payload::{Payload, MAX_BODY_BYTES};
 
 use call::{takes_no_excluded, Call};
 use paths::HubPath;
-use transport::Transport;
+use runner::Transport;
 
 use crate::service::recipients::Recipients;
 use crate::service::ConnectionString;

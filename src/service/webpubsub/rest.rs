@@ -19,7 +19,7 @@ use crate::service::names;
 use crate::service::recipients::Recipients;
 use crate::service::rest::call::{takes_no_excluded, Call};
 use crate::service::rest::paths::HubPath;
-use crate::service::rest::transport::Transport;
+use crate::service::rest::runner::Transport;
 use crate::service::rest::{RestError, RestOptions, HEALTH_TIMEOUT};
 use crate::service::token::{TokenError, TokenMinter};
 
