@@ -3,7 +3,7 @@
 //! sent, every path segment percent-encoded, each request signed with a token for its own audience.
 //!
 //! * `call` describes one operation (paths, query, body, what a 404 means);
-//! * `transport` sends it with timeouts and retries (`retry` decides which are safe);
+//! * `runner` runs it: signs, sends with timeouts, retries (`retry` decides which are safe);
 //! * `error` is what can go wrong; `payload` is the body of a send.
 //!
 //! ```no_run
@@ -23,8 +23,8 @@ mod error;
 pub(crate) mod paths;
 mod payload;
 mod retry;
-mod token_cache;
 pub(crate) mod runner;
+mod token_cache;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -37,7 +37,7 @@ pub use payload::{Payload, MAX_BODY_BYTES};
 
 use call::{takes_no_excluded, Call};
 use paths::HubPath;
-use runner::Transport;
+use runner::CallRunner;
 
 use crate::service::recipients::Recipients;
 use crate::service::ConnectionString;
@@ -73,7 +73,7 @@ impl Default for RestOptions {
 /// The REST client. Cheap to clone: clones share one pooled HTTP client and one token minter.
 #[derive(Clone)]
 pub struct RestClient {
-    inner: Arc<Transport>,
+    inner: Arc<CallRunner>,
 }
 
 impl std::fmt::Debug for RestClient {
@@ -95,7 +95,7 @@ impl RestClient {
     /// [`RestError::InvalidArgument`] for a zero timeout.
     pub fn new(connection: &ConnectionString, options: RestOptions) -> Result<Self, RestError> {
         Ok(Self {
-            inner: Arc::new(Transport::new(connection, options, None)?),
+            inner: Arc::new(CallRunner::new(connection, options, None)?),
         })
     }
 
@@ -107,7 +107,7 @@ impl RestClient {
         credential: EntraCredential,
     ) -> Result<Self, RestError> {
         Ok(Self {
-            inner: Arc::new(Transport::new(connection, options, Some(credential))?),
+            inner: Arc::new(CallRunner::new(connection, options, Some(credential))?),
         })
     }
 

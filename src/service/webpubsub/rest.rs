@@ -1,7 +1,7 @@
 //! Typed async client for the Web PubSub data-plane REST API, api-version 2024-01-01 (reference
 //! §3–§4): one method per operation of the swagger. Names are checked before anything is sent,
 //! path segments and query values percent-encoded; every request carries an HS256 token whose
-//! `aud` is the whole request URL, as the SDKs sign. Transport, retries (never a duplicate send)
+//! `aud` is the whole request URL, as the SDKs sign. Running calls, retries (never a duplicate send)
 //! and error mapping are the crate's shared REST machinery ([`crate::service::rest`]).
 
 use std::sync::Arc;
@@ -19,7 +19,7 @@ use crate::service::names;
 use crate::service::recipients::Recipients;
 use crate::service::rest::call::{takes_no_excluded, Call};
 use crate::service::rest::paths::HubPath;
-use crate::service::rest::runner::Transport;
+use crate::service::rest::runner::CallRunner;
 use crate::service::rest::{RestError, RestOptions, HEALTH_TIMEOUT};
 use crate::service::token::{TokenError, TokenMinter};
 
@@ -28,7 +28,7 @@ pub const API_VERSION: &str = "2024-01-01";
 /// The REST client. Cheap to clone: clones share one pooled HTTP client and one token cache.
 #[derive(Clone)]
 pub struct WebPubSubClient {
-    pub(super) inner: Arc<Transport>,
+    pub(super) inner: Arc<CallRunner>,
 }
 
 impl std::fmt::Debug for WebPubSubClient {
@@ -49,7 +49,7 @@ impl WebPubSubClient {
         let key = connection.access_key().ok_or(TokenError::NoAccessKey)?;
         let minter = TokenMinter::from_parts(key, base.clone(), base.clone())?;
         Ok(Self {
-            inner: Arc::new(Transport::with_minter(base, minter, key.clone(), options)?),
+            inner: Arc::new(CallRunner::with_minter(base, minter, key.clone(), options)?),
         })
     }
 
@@ -62,7 +62,7 @@ impl WebPubSubClient {
     ) -> Result<Self, RestError> {
         let credential = credential.for_resource(Resource::WEBPUBSUB);
         Ok(Self {
-            inner: Arc::new(Transport::with_entra(
+            inner: Arc::new(CallRunner::with_entra(
                 format!("{}/", connection.endpoint()),
                 credential,
                 connection.access_key().cloned(),
