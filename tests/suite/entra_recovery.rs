@@ -22,7 +22,9 @@ use serverless_signalr::emulator::entra::EntraMode;
 use serverless_signalr::emulator::{self, EmulatorConfig};
 use serverless_signalr::http_server::{self, ServerLimits};
 use serverless_signalr::service::connection_string::DEV_ACCESS_KEY;
-use serverless_signalr::service::entra::managed_identity::{ManagedIdentity, Protocol};
+use serverless_signalr::service::entra::managed_identity::{
+    ManagedIdentity, ManagedIdentityProtocol,
+};
 use serverless_signalr::service::entra::TokenSource;
 use serverless_signalr::service::{ConnectionString, Secret};
 
@@ -71,7 +73,7 @@ async fn app(endpoint: &str, identity: &str) -> String {
     })
     .unwrap();
     let source = TokenSource::ManagedIdentity(ManagedIdentity {
-        protocol: Protocol::AppService {
+        protocol: ManagedIdentityProtocol::AppService {
             endpoint: identity.to_string(),
             header: Secret::new("h"),
         },

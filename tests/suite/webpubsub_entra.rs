@@ -17,7 +17,9 @@ use serverless_signalr::emulator::entra::{EntraMode, IDENTITY_PATH};
 use serverless_signalr::emulator::{self, EmulatorConfig, EmulatorHandle};
 use serverless_signalr::http_server::{self, ServerLimits};
 use serverless_signalr::service::connection_string::DEV_ACCESS_KEY;
-use serverless_signalr::service::entra::managed_identity::{ManagedIdentity, Protocol};
+use serverless_signalr::service::entra::managed_identity::{
+    ManagedIdentity, ManagedIdentityProtocol,
+};
 use serverless_signalr::service::entra::{TokenSource, SIGNALR_RESOURCE, WEBPUBSUB_RESOURCE};
 use serverless_signalr::service::Secret;
 
@@ -41,7 +43,7 @@ async fn app(wps: &str, identity: &str, mode: &EntraMode) -> String {
     })
     .unwrap();
     let source = TokenSource::ManagedIdentity(ManagedIdentity {
-        protocol: Protocol::AppService {
+        protocol: ManagedIdentityProtocol::AppService {
             endpoint: identity.to_string(),
             header: mode.identity_header.clone(),
         },
