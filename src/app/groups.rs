@@ -30,7 +30,7 @@ const FIELDS: &[&str] = &[
 /// The binding's `SignalRGroupAction`, as sent ([`TargetedAction`] once validated).
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct RawAction {
+pub struct RawGroupAction {
     #[serde(default)]
     action: Option<String>,
     #[serde(default)]
@@ -68,7 +68,7 @@ pub enum GroupAction {
 }
 
 impl GroupAction {
-    fn parse(raw: RawAction) -> Result<Self, ApiError> {
+    fn parse(raw: RawGroupAction) -> Result<Self, ApiError> {
         let bad = |m: String| ApiError::bad_request("InvalidGroupAction", m);
         let action = present(raw.action)
             .ok_or_else(|| bad("action is missing: use add, remove or removeAll".into()))?;
@@ -207,13 +207,13 @@ pub struct TargetedAction {
 }
 
 impl Command for TargetedAction {
-    type Raw = RawAction;
+    type Raw = RawGroupAction;
     type Service = Endpoints;
     const NOUN: &'static str = "group action";
     const DONE: &'static str = "applied";
     const FIELDS: &'static [&'static str] = FIELDS;
 
-    fn parse(raw: RawAction) -> Result<Self, ApiError> {
+    fn parse(raw: RawGroupAction) -> Result<Self, ApiError> {
         let endpoints = narrow::names(raw.endpoints.as_ref())?;
         Ok(Self {
             action: GroupAction::parse(raw)?,

@@ -13,7 +13,7 @@ use reqwest::{Method, Response};
 use super::call::Call;
 use super::error::{entra_role_hint, service_message, RestError};
 use super::retry::{delay, retry_after, Failure};
-use super::token_cache::{Target, TokenCache};
+use super::token_cache::{SignedUrl, TokenCache};
 use super::RestOptions;
 use crate::service::entra::EntraCredential;
 use crate::service::token::TokenMinter;
@@ -161,7 +161,7 @@ impl CallRunner {
         let mut retries = 0;
         loop {
             let attempt = retries + 1;
-            let target = self.target(&url, &audience).await?;
+            let target = self.signed_url(&url, &audience).await?;
             let token = &target.token;
             let (failure, wait) = match self.attempt(call, target.url.clone(), token).await {
                 Ok(response) => {
@@ -237,10 +237,10 @@ impl CallRunner {
 
     /// The signed URL of one attempt: with the access key, a token for `audience` (re-used from the
     /// cache); under Entra ID, the credential's current token.
-    async fn target(&self, url: &str, audience: &str) -> Result<Arc<Target>, RestError> {
+    async fn signed_url(&self, url: &str, audience: &str) -> Result<Arc<SignedUrl>, RestError> {
         match &self.auth {
-            Auth::Key(minter) => self.tokens.target(minter, url, audience),
-            Auth::Entra(credential) => Ok(Arc::new(Target {
+            Auth::Key(minter) => self.tokens.signed_url(minter, url, audience),
+            Auth::Entra(credential) => Ok(Arc::new(SignedUrl {
                 url: url::Url::parse(url).map_err(|e| {
                     RestError::InvalidArgument(format!("cannot build the request URL: {e}"))
                 })?,
