@@ -1,6 +1,9 @@
-//! The function app: the HTTP routes the Functions host forwards to. The router is built from
-//! the one table of functions in [`crate::functions`], so routes and function.json never drift.
-//! Handlers are a few lines each — extract, call the library, map the error.
+//! The function app: the HTTP routes the Functions host forwards to, for SignalR and for Web
+//! PubSub ([`webpubsub`]). The router is built from the one table of functions,
+//! [`functions::FUNCTIONS`], which also writes each `function.json` ([`crate::functions`]), so
+//! routes and function.json never drift. Handlers extract what the request is for ([`hub::Hub`],
+//! the caller's identity, the body), call the library — the output-binding bodies go through one
+//! batch pipeline ([`batch`]) — and map errors once ([`error::ApiError`]).
 
 pub mod batch;
 pub mod body;

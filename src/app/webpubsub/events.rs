@@ -1,5 +1,5 @@
 //! `OPTIONS|POST /api/webpubsub/events`: the CloudEvents handler Azure Web PubSub calls
-//! (reference §6, §9.3). `OPTIONS` is the abuse-protection handshake. `POST` is checked by
+//! (`docs/webpubsub.md` §5, §7). `OPTIONS` is the abuse-protection handshake. `POST` is checked by
 //! [`super::events_request`] (signature first), then:
 //!
 //! * `connect` answers what the `WEBPUBSUB_CONNECT_*` policy gives: 401 for a client without a

@@ -1,10 +1,13 @@
-//! Typed async client for the service's data-plane REST API, api-version 2022-06-01
-//! (`docs/protocol.md` §3 and §4): one method per operation, names validated before anything is
-//! sent, every path segment percent-encoded, each request signed with a token for its own audience.
+//! Typed async client for Azure SignalR Service's data-plane REST API, api-version 2022-06-01
+//! (`docs/protocol.md` §3 and §4): one method per operation, and [`RestClient::send`] and
+//! [`RestClient::close`] over [`Recipients`]; names validated before anything is sent, every path
+//! segment percent-encoded, each request signed with a token for its own audience (or carrying
+//! the Entra ID token). The Web PubSub client ([`crate::service::webpubsub::rest`]) runs on the
+//! same machinery:
 //!
-//! * `call` describes one operation (paths, query, body, what a 404 means);
+//! * `call` describes one operation (query, body, what a 404 means), `paths` its path;
 //! * `runner` runs it: signs, sends with timeouts, retries (`retry` decides which are safe);
-//! * `error` is what can go wrong; `payload` is the body of a send.
+//! * `error` is what can go wrong; `payload` is the body of a SignalR send.
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
@@ -100,7 +103,7 @@ impl RestClient {
     }
 
     /// A client for an Entra ID connection string (`AuthType=…`): every call carries
-    /// `credential`'s token as bearer instead of a signed REST token (`docs/protocol.md` §9).
+    /// `credential`'s token as bearer instead of a signed REST token (`docs/protocol.md` §7).
     pub fn with_entra(
         connection: &ConnectionString,
         options: RestOptions,

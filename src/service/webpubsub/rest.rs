@@ -1,8 +1,13 @@
-//! Typed async client for the Web PubSub data-plane REST API, api-version 2024-01-01 (reference
-//! §3–§4): one method per operation of the swagger. Names are checked before anything is sent,
-//! path segments and query values percent-encoded; every request carries an HS256 token whose
-//! `aud` is the whole request URL, as the SDKs sign. Running calls, retries (never a duplicate send)
-//! and error mapping are the crate's shared REST machinery ([`crate::service::rest`]).
+//! Typed async client for the Web PubSub data-plane REST API, api-version 2024-01-01
+//! (`docs/webpubsub.md` §3, §6): one method per operation of the swagger, and [`send`] and
+//! [`close`] over [`Recipients`]. Names are checked before anything is sent, path segments and
+//! query values percent-encoded; every request carries an HS256 token whose `aud` is the whole
+//! request URL, as the SDKs sign (or the Entra ID token). Paths, running calls, retries (never a
+//! duplicate send) and error mapping are the crate's shared REST machinery
+//! ([`crate::service::rest`]).
+//!
+//! [`send`]: WebPubSubClient::send
+//! [`close`]: WebPubSubClient::close
 
 use std::sync::Arc;
 
