@@ -472,20 +472,5 @@ fn topic_settings(
 }
 
 fn validate_origin(origin: &str) -> Result<(), SettingsError> {
-    if origin == "*" {
-        return Err(err("SIGNALR_CORS_ORIGINS", "* cannot be used: the SignalR client sends credentials, which need exact origins (e.g. https://app.example.com)"));
-    }
-    let parsed = url::Url::parse(origin).map_err(|_| {
-        err(
-            "SIGNALR_CORS_ORIGINS",
-            format!("{origin:?} is not an origin like https://app.example.com"),
-        )
-    })?;
-    if parsed.origin().ascii_serialization() != origin.trim_end_matches('/') {
-        return Err(err(
-            "SIGNALR_CORS_ORIGINS",
-            format!("{origin:?} must be scheme://host[:port] with no path"),
-        ));
-    }
-    Ok(())
+    crate::http_server::origins::check_origin(origin).map_err(|e| err("SIGNALR_CORS_ORIGINS", e))
 }
