@@ -29,6 +29,7 @@ mod connection_string;
 mod e2e;
 mod emulator_auth;
 mod emulator_cli;
+mod emulator_cors;
 mod emulator_dashboard;
 mod emulator_dashboard_live;
 mod emulator_direct;
