@@ -9,7 +9,10 @@
 //!   does not cover them);
 //! * **server routes** (REST) and **local routes** (dashboard, fault admin, the managed-identity
 //!   endpoint, the temporary access key) grant no CORS at all; a preflight there is refused with
-//!   403.
+//!   403;
+//! * **local routes** also answer only requests addressed to this machine by name (`Host`:
+//!   `localhost`, `127.0.0.1`, `[::1]`, any port; else 403), so a page on a name that resolves
+//!   to 127.0.0.1 (DNS rebinding) cannot reach them as its own origin.
 
 use axum::extract::{Request, State};
 use axum::http::{header, HeaderValue, StatusCode};
@@ -18,7 +21,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Router;
 use tower_http::cors::AllowPrivateNetwork;
 
-use crate::http_server::origins::{check_origin, OriginPolicy};
+use crate::http_server::origins::{check_origin, is_loopback_host, OriginPolicy};
 
 /// The origins whose pages may use an emulator's client routes: every loopback origin, plus the
 /// configured ones (`handler emulator --cors-origins`, in the local stack
@@ -91,12 +94,12 @@ where
     router.layer(from_fn(refuse_preflights))
 }
 
-/// Dashboard, fault admin, identity and key routes: no CORS.
+/// Dashboard, fault admin, identity and key routes: no CORS, and only for a loopback `Host`.
 pub fn local_routes<S>(router: Router<S>) -> Router<S>
 where
     S: Clone + Send + Sync + 'static,
 {
-    server_routes(router)
+    server_routes(router).layer(from_fn(require_loopback_host))
 }
 
 async fn refuse_other_origins(
@@ -121,6 +124,18 @@ async fn refuse_preflights(request: Request, next: Next) -> Response {
         return refuse(
             "Error.Request.CrossOriginNotAllowed",
             "this route grants no cross-origin access: browsers may only call the client endpoint (/client/…)",
+        );
+    }
+    next.run(request).await
+}
+
+/// A request without `Host` (HTTP/1.0, an in-process call) passes: browsers always send one.
+async fn require_loopback_host(request: Request, next: Next) -> Response {
+    let host = request.headers().get(header::HOST);
+    if host.is_some_and(|h| !h.to_str().is_ok_and(is_loopback_host)) {
+        return refuse(
+            "Error.Request.HostNotAllowed",
+            "this route answers only requests addressed to localhost, 127.0.0.1 or [::1] (the Host header): open it as http://127.0.0.1:<port>/",
         );
     }
     next.run(request).await

@@ -36,6 +36,7 @@ mod emulator_direct;
 mod emulator_faults;
 mod emulator_faults_cli;
 mod emulator_groups;
+mod emulator_host_check;
 mod emulator_limits;
 mod emulator_long_polling;
 mod emulator_msgpack;
