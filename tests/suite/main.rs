@@ -74,3 +74,4 @@ mod webpubsub_events;
 mod webpubsub_local_stack;
 mod webpubsub_python;
 mod webpubsub_rest;
+mod webpubsub_role_templates;
