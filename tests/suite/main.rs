@@ -37,6 +37,7 @@ mod emulator_faults;
 mod emulator_faults_cli;
 mod emulator_groups;
 mod emulator_host_check;
+mod emulator_identity;
 mod emulator_limits;
 mod emulator_long_polling;
 mod emulator_msgpack;
