@@ -71,6 +71,10 @@ pub struct ServeArgs {
     /// default 10; each wait is jittered by ±20 %).
     #[arg(long, env = "SIGNALR_ENDPOINT_PROBE_SECONDS")]
     pub endpoint_probe_seconds: Option<String>,
+    /// Seconds `/api/health` reuses its answer, so anonymous callers cannot make it probe the
+    /// service on every request (0..=300, default 5; 0 = probe on every call).
+    #[arg(long, env = "SIGNALR_HEALTH_CACHE_SECONDS")]
+    pub health_cache_seconds: Option<String>,
     /// Default hub for routes without `{hub}` (AzureSignalRHubName, default `default`).
     #[arg(long, env = "AzureSignalRHubName")]
     pub hub: Option<String>,
@@ -182,6 +186,8 @@ pub struct Settings {
     pub endpoints: Vec<EndpointSetting>,
     /// Time between health probes of the endpoints (when there are several).
     pub endpoint_probe: Duration,
+    /// How long `/api/health` reuses its answer (zero: never).
+    pub health_cache: Duration,
     /// How the embedded emulator (local stack only) authenticates the app.
     pub emulator_auth: EmulatorAuth,
     /// The faults the embedded emulator (local stack only) injects from the start, as given
@@ -261,6 +267,15 @@ impl Settings {
             )?
             .unwrap_or(10),
         );
+        let health_cache = Duration::from_secs(
+            number(
+                "SIGNALR_HEALTH_CACHE_SECONDS",
+                args.health_cache_seconds.clone(),
+                0..=300,
+                "a number of seconds from 0 to 300",
+            )?
+            .unwrap_or(5),
+        );
         let identity = identity_settings(&args)?;
         let hub = nonempty(args.hub).unwrap_or_else(|| "default".into());
         names::validate_hub(&hub).map_err(|e| err("AzureSignalRHubName", e.to_string()))?;
@@ -309,6 +324,7 @@ impl Settings {
             service,
             endpoints,
             endpoint_probe,
+            health_cache,
             emulator_auth: EmulatorAuth::parse(args.emulator_entra)?,
             emulator_faults: nonempty(args.emulator_faults),
             hub,

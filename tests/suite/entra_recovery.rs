@@ -67,6 +67,8 @@ async fn app(endpoint: &str, identity: &str) -> String {
     let settings = Settings::from_args(ServeArgs {
         connection_string: Some(connection.clone()),
         function_keys: Some("k".into()),
+        // Health answers show each change at once (no reuse window).
+        health_cache_seconds: Some("0".into()),
         ..Default::default()
     })
     .unwrap();

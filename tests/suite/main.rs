@@ -16,6 +16,7 @@ mod webpubsub_support;
 
 mod app_demo;
 mod app_endpoints;
+mod app_health_cache;
 mod app_host;
 mod app_identity;
 mod app_logs;

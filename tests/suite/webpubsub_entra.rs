@@ -33,6 +33,8 @@ async fn identity_endpoint(mode: &EntraMode, listener: tokio::net::TcpListener) 
 async fn app(wps: &str, identity: &str, mode: &EntraMode) -> String {
     let settings = Settings::from_args(ServeArgs {
         function_keys: Some("k".into()),
+        // Health answers show each change at once (no reuse window).
+        health_cache_seconds: Some("0".into()),
         webpubsub: WebPubSubArgs {
             connection_string: Some(format!("Endpoint={wps};AuthType=azure.msi;Version=1.0;")),
             ..Default::default()
