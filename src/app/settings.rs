@@ -23,7 +23,7 @@ pub use endpoints::{EndpointArgs, EndpointSetting, EndpointType};
 pub use identity_connection::{IdentityBased, IdentityConnection, IdentityNames};
 pub use listen::ListenAddress;
 pub use value::SettingsError;
-use value::{boolean, err, list, nonempty, number};
+use value::{boolean, err, list, nonempty, number, seconds};
 
 /// Raw settings as given on the command line or in the environment. Everything is text, so that
 /// a bad value is refused by [`Settings`] with the setting's name, and values that do not apply
@@ -258,24 +258,18 @@ impl Settings {
         } else {
             service_mode(&args, listen.under_host, webpubsub.connection.is_some())?
         };
-        let endpoint_probe = Duration::from_secs(
-            number(
-                "SIGNALR_ENDPOINT_PROBE_SECONDS",
-                args.endpoint_probe_seconds.clone(),
-                1..=3600,
-                "a number of seconds from 1 to 3600",
-            )?
-            .unwrap_or(10),
-        );
-        let health_cache = Duration::from_secs(
-            number(
-                "SIGNALR_HEALTH_CACHE_SECONDS",
-                args.health_cache_seconds.clone(),
-                0..=300,
-                "a number of seconds from 0 to 300",
-            )?
-            .unwrap_or(5),
-        );
+        let endpoint_probe = seconds(
+            "SIGNALR_ENDPOINT_PROBE_SECONDS",
+            args.endpoint_probe_seconds.clone(),
+            1..=3600,
+            10,
+        )?;
+        let health_cache = seconds(
+            "SIGNALR_HEALTH_CACHE_SECONDS",
+            args.health_cache_seconds.clone(),
+            0..=300,
+            5,
+        )?;
         let identity = identity_settings(&args)?;
         let hub = nonempty(args.hub).unwrap_or_else(|| "default".into());
         names::validate_hub(&hub).map_err(|e| err("AzureSignalRHubName", e.to_string()))?;

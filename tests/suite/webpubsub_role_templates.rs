@@ -29,17 +29,20 @@ async fn app(service: &Service, webpubsub: WebPubSubArgs) -> TestApp {
 /// Negotiate as the Easy Auth principal `user` with a `tid` claim.
 async fn negotiate(app: &TestApp, user: &str, tid: &str) -> (u16, Value) {
     let principal = json!({ "claims": [{ "typ": "tid", "val": tid }] }).to_string();
-    let response = app
+    let request = app
         .http
         .post(format!("{}/api/webpubsub/negotiate", app.url))
         .header("x-ms-client-principal-id", user)
         .header(
             "x-ms-client-principal",
             base64::engine::general_purpose::STANDARD.encode(principal),
-        )
-        .send()
-        .await
-        .unwrap();
+        );
+    answer(request).await
+}
+
+/// The status and JSON body (null when none) of `request`.
+async fn answer(request: reqwest::RequestBuilder) -> (u16, Value) {
+    let response = request.send().await.unwrap();
     let status = response.status().as_u16();
     (status, response.json().await.unwrap_or(Value::Null))
 }
@@ -112,7 +115,7 @@ async fn literal_roles_take_any_value() {
 
 /// A signed `connect` event for `connection` of `user` with `claims`.
 async fn connect(app: &TestApp, connection: &str, user: &str, claims: Value) -> (u16, Value) {
-    let response = app
+    let request = app
         .http
         .post(format!("{}/api/webpubsub/events?code=test-key", app.url))
         .header("ce-specversion", "1.0")
@@ -130,12 +133,8 @@ async fn connect(app: &TestApp, connection: &str, user: &str, claims: Value) -> 
         )
         .header("WebHook-Request-Origin", "127.0.0.1")
         .header("content-type", "application/json")
-        .body(json!({ "claims": claims, "subprotocols": [] }).to_string())
-        .send()
-        .await
-        .unwrap();
-    let status = response.status().as_u16();
-    (status, response.json().await.unwrap_or(Value::Null))
+        .body(json!({ "claims": claims, "subprotocols": [] }).to_string());
+    answer(request).await
 }
 
 #[tokio::test]
