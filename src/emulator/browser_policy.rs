@@ -1,5 +1,6 @@
-//! What the emulators let a web browser do (README, "Security notes"). The emulators run on the
-//! developer's machine, where any page the developer opens can send requests to them, so:
+//! What the emulators let a web browser do (`SECURITY.md`, "The emulators and the developer's
+//! browser"). The emulators run on the developer's machine, where any page the developer opens
+//! can send requests to them, so:
 //!
 //! * **client routes** (what `@microsoft/signalr` and `@azure/web-pubsub-client` call: negotiate,
 //!   the transports, the WebSocket) answer browsers of the allowed origins only — loopback

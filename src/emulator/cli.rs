@@ -70,7 +70,7 @@ pub struct EmulatorArgs {
     pub faults: Option<String>,
     /// Exact origins (comma-separated, e.g. `https://app.example.com`) whose pages may use the
     /// client endpoints of both emulators, besides loopback origins (always allowed). No other
-    /// route grants CORS (see README, "Security notes").
+    /// route grants CORS (see SECURITY.md).
     #[arg(long, value_name = "ORIGINS", env = "EMULATOR_CORS_ORIGINS")]
     pub cors_origins: Option<String>,
     /// How many connections (WebSockets included) the emulator keeps open at once; raise the

@@ -8,12 +8,17 @@ use crate::support;
 use std::time::Duration;
 
 use serverless_signalr::app::settings::{EndpointArgs, ServeArgs, Settings};
-use serverless_signalr::app::{router, AppState};
-use serverless_signalr::http_server::{self, ServerLimits};
-use support::{spawn_app, Recorder, TestApp};
+use support::{spawn_app, spawn_app_with, AppOptions, FakeService, Reply, TestApp};
+
+/// A service whose health API takes 200 ms, so that calls made at once overlap its probe.
+async fn slow_service() -> FakeService {
+    let service = FakeService::start().await;
+    service.answer(|_| Reply::status(200).delay(Duration::from_millis(200)));
+    service
+}
 
 /// How many health probes `recorder` received.
-fn probes(recorder: &Recorder) -> usize {
+fn probes(recorder: &FakeService) -> usize {
     recorder
         .take()
         .iter()
@@ -43,7 +48,7 @@ fn with_cache(seconds: &str) -> ServeArgs {
 
 #[tokio::test]
 async fn calls_within_the_window_make_one_probe() {
-    let recorder = Recorder::start().await;
+    let recorder = slow_service().await;
     // The default window.
     let app = spawn_app(support::keyed(), &recorder.connection_string()).await;
     call_health(&app, 20).await;
@@ -52,7 +57,7 @@ async fn calls_within_the_window_make_one_probe() {
 
 #[tokio::test]
 async fn each_endpoint_is_probed_once_per_window() {
-    let (east, west) = (Recorder::start().await, Recorder::start().await);
+    let (east, west) = (slow_service().await, slow_service().await);
     let mut args = with_cache("60");
     args.endpoints = EndpointArgs::from_pairs([
         (
@@ -66,25 +71,14 @@ async fn each_endpoint_is_probed_once_per_window() {
     ]);
     // The background probe waits an hour: every probe here is one of /api/health.
     args.endpoint_probe_seconds = Some("3600".into());
-    let settings = Settings::from_args(args).expect("settings");
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let app = TestApp {
-        url: format!("http://{}", listener.local_addr().unwrap()),
-        http: reqwest::Client::new(),
-    };
-    tokio::spawn(http_server::serve(
-        listener,
-        router(AppState::new(settings, None)),
-        ServerLimits::default(),
-        std::future::pending(),
-    ));
+    let app = spawn_app_with(args, AppOptions::default()).await;
     call_health(&app, 30).await;
     assert_eq!((probes(&east), probes(&west)), (1, 1));
 }
 
 #[tokio::test]
 async fn after_the_window_the_next_call_probes_again_and_zero_turns_it_off() {
-    let recorder = Recorder::start().await;
+    let recorder = FakeService::start().await;
     let app = spawn_app(with_cache("1"), &recorder.connection_string()).await;
     call_health(&app, 6).await;
     assert_eq!(probes(&recorder), 1);

@@ -4,26 +4,28 @@
 //! now refuse (400, naming the claim) a value with `*`, `?` or `\` in a wildcard role; literal
 //! roles and ordinary values are unchanged.
 
-use crate::webpubsub_support;
+use crate::support::{keyed, spawn_app_with, verify, AppOptions, FakeService, TestApp, KEY};
 
 use base64::Engine as _;
 use serde_json::{json, Value};
 use serverless_signalr::app::settings::ServeArgs;
 use serverless_signalr::app::webpubsub::settings::WebPubSubArgs;
 use serverless_signalr::service::{signature, Secret};
-use webpubsub_support::{spawn_app, verify, Service, TestApp, KEY};
 
 const USER_GROUPS: &str = "webpubsub.joinLeaveGroups.user-{userId}.*";
 const TENANT_SENDS: &str = "webpubsub.sendToGroups.room-{tid}";
 const LITERAL: &str = "webpubsub.joinLeaveGroup.literal-{userId}";
 
-async fn app(service: &Service, webpubsub: WebPubSubArgs) -> TestApp {
+async fn app(service: &FakeService, webpubsub: WebPubSubArgs) -> TestApp {
     let args = ServeArgs {
         easy_auth: Some("true".into()),
-        webpubsub,
-        ..Default::default()
+        webpubsub: WebPubSubArgs {
+            connection_string: Some(service.connection_string()),
+            ..webpubsub
+        },
+        ..keyed()
     };
-    spawn_app(args, None, Some(&service.connection_string())).await
+    spawn_app_with(args, AppOptions::default()).await
 }
 
 /// Negotiate as the Easy Auth principal `user` with a `tid` claim.
@@ -49,7 +51,7 @@ async fn answer(request: reqwest::RequestBuilder) -> (u16, Value) {
 
 #[tokio::test]
 async fn negotiate_refuses_pattern_characters_in_wildcard_roles() {
-    let service = Service::start().await;
+    let service = FakeService::webpubsub().await;
     let roles = format!("{USER_GROUPS},{TENANT_SENDS}");
     let app = app(
         &service,
@@ -95,7 +97,7 @@ async fn negotiate_refuses_pattern_characters_in_wildcard_roles() {
 
 #[tokio::test]
 async fn literal_roles_take_any_value() {
-    let service = Service::start().await;
+    let service = FakeService::webpubsub().await;
     let app = app(
         &service,
         WebPubSubArgs {
@@ -139,7 +141,7 @@ async fn connect(app: &TestApp, connection: &str, user: &str, claims: Value) -> 
 
 #[tokio::test]
 async fn the_connect_answer_refuses_pattern_characters_in_wildcard_roles() {
-    let service = Service::start().await;
+    let service = FakeService::webpubsub().await;
     let app = app(
         &service,
         WebPubSubArgs {

@@ -1,7 +1,7 @@
 //! Web PubSub role templates (`WEBPUBSUB_TOKEN_ROLES`, `WEBPUBSUB_CONNECT_ROLES`) filled from the
 //! caller's claims. A wildcard role (`webpubsub.joinLeaveGroups.<pattern>`,
 //! `webpubsub.sendToGroups.<pattern>`) is a pattern in which `*`, `?` and `\` are special
-//! (`docs/webpubsub.md` §2), so a value put into one must contain none of them: with
+//! (`docs/webpubsub.md` §2.2), so a value put into one must contain none of them: with
 //! `webpubsub.joinLeaveGroups.user-{userId}.*`, a user whose id is `*` would get
 //! `user-*.*` and join every user's groups. Such an identity is refused with 400 naming the
 //! claim, as negotiate refuses claims that would be ambiguous upstream. A literal role
