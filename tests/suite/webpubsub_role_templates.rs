@@ -4,29 +4,17 @@
 //! now refuse (400, naming the claim) a value with `*`, `?` or `\` in a wildcard role; literal
 //! roles and ordinary values are unchanged.
 
-use crate::support::{keyed, spawn_app_with, verify, AppOptions, FakeService, TestApp, KEY};
+use crate::support::{verify, FakeService, TestApp, KEY};
+use crate::webpubsub_support::easy_auth_app as app;
 
 use base64::Engine as _;
 use serde_json::{json, Value};
-use serverless_signalr::app::settings::ServeArgs;
 use serverless_signalr::app::webpubsub::settings::WebPubSubArgs;
 use serverless_signalr::service::{signature, Secret};
 
 const USER_GROUPS: &str = "webpubsub.joinLeaveGroups.user-{userId}.*";
 const TENANT_SENDS: &str = "webpubsub.sendToGroups.room-{tid}";
 const LITERAL: &str = "webpubsub.joinLeaveGroup.literal-{userId}";
-
-async fn app(service: &FakeService, webpubsub: WebPubSubArgs) -> TestApp {
-    let args = ServeArgs {
-        easy_auth: Some("true".into()),
-        webpubsub: WebPubSubArgs {
-            connection_string: Some(service.connection_string()),
-            ..webpubsub
-        },
-        ..keyed()
-    };
-    spawn_app_with(args, AppOptions::default()).await
-}
 
 /// Negotiate as the Easy Auth principal `user` with a `tid` claim.
 async fn negotiate(app: &TestApp, user: &str, tid: &str) -> (u16, Value) {
