@@ -10,6 +10,7 @@ use tokio::net::TcpListener;
 
 use crate::app::settings::{EmulatorAuth, ListenAddress, ServeArgs, ServiceMode, Settings};
 use crate::app::{misconfigured, router, AppState};
+use crate::emulator::browser_policy::BrowserPolicy;
 use crate::emulator::entra::EntraMode;
 use crate::emulator::{self, webpubsub, EmulatorConfig, UpstreamTemplate};
 use crate::http_server::{self, ServerLimits};
@@ -91,6 +92,9 @@ async fn serve_app(mut settings: Settings) -> Result<(), BoxError> {
                     .secondary_keys
                     .push(Secret::new(DEV_ACCESS_KEY));
             }
+            // Browsers reach the emulators through negotiate, from the app's allowed origins.
+            config.browser = BrowserPolicy::new(&settings.cors_origins);
+            let browser = config.browser.clone();
             let entra = config.entra.clone();
             let handle = emulator::start(config, listener).await?;
             announce_local_stack(app_addr, &handle, &settings);
@@ -111,6 +115,7 @@ async fn serve_app(mut settings: Settings) -> Result<(), BoxError> {
                 settings.listen.webpubsub_emulator_port,
                 &events,
                 entra.clone(),
+                browser,
             )
             .await?;
             if let Some(wps) = &webpubsub_handle {

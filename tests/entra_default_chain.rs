@@ -10,6 +10,8 @@
 mod developer_tools;
 #[path = "suite/pfx_support.rs"]
 mod pfx_support;
+#[path = "suite/system_packages.rs"]
+mod system_packages;
 
 use std::collections::HashMap;
 

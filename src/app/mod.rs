@@ -17,6 +17,7 @@ pub mod forward;
 pub mod functions;
 pub mod groups;
 pub mod health;
+pub mod health_cache;
 pub mod hub;
 pub mod identity;
 pub mod keys;
@@ -56,6 +57,7 @@ struct Inner {
     endpoints: Result<Endpoints, ApiError>,
     authenticator: Authenticator,
     webpubsub: webpubsub::WebPubSub,
+    health_cache: health_cache::HealthCache,
 }
 
 /// Signs client tokens: with the access key, or with the service's temporary key under Entra ID.
@@ -119,6 +121,7 @@ impl AppState {
         let webpubsub =
             webpubsub::WebPubSub::with_identity(settings.webpubsub.clone(), webpubsub_identity);
         Self(Arc::new(Inner {
+            health_cache: health_cache::HealthCache::new(settings.health_cache),
             webpubsub,
             settings,
             endpoints,
@@ -153,6 +156,11 @@ impl AppState {
     /// Who is calling.
     pub fn authenticator(&self) -> &Authenticator {
         &self.0.authenticator
+    }
+
+    /// The last `/api/health` answer.
+    pub fn health_cache(&self) -> &health_cache::HealthCache {
+        &self.0.health_cache
     }
 
     /// The Web PubSub side: its settings and service.

@@ -206,35 +206,39 @@ pub enum Unfilled {
     Ambiguous(String, &'static str),
 }
 
-/// Fills a template from the caller's claims. A claim that appears more than once, or is not a
-/// scalar, never fills a template: any one of its values could be the wrong one.
+/// Fills a template from the caller's claims (see [`claim_value`]).
 pub fn render(template: &str, caller: &Caller) -> Result<String, Unfilled> {
-    render_with(template, |name| {
-        if name == "userId" {
-            return caller.user_id.clone().ok_or(Unfilled::Missing(name.into()));
-        }
-        let mut values = caller.claims.iter().filter(|(k, _)| k == name);
-        let value = match (values.next(), values.next()) {
-            (None, _) => return Err(Unfilled::Missing(name.into())),
-            (Some(_), Some(_)) => {
-                return Err(Unfilled::Ambiguous(
-                    name.into(),
-                    "the claim has more than one value",
-                ))
-            }
-            (Some((_, value)), None) => value,
-        };
-        match value {
-            Value::String(s) => Ok(s.clone()),
-            Value::Number(n) => Ok(n.to_string()),
-            Value::Bool(b) => Ok(b.to_string()),
-            Value::Null => Err(Unfilled::Missing(name.into())),
-            _ => Err(Unfilled::Ambiguous(
+    render_with(template, |name| claim_value(name, caller))
+}
+
+/// The value of placeholder `name` for `caller`: `userId` is the user id, anything else a claim.
+/// A claim that appears more than once, or is not a scalar, never fills a template: any one of
+/// its values could be the wrong one.
+pub fn claim_value(name: &str, caller: &Caller) -> Result<String, Unfilled> {
+    if name == "userId" {
+        return caller.user_id.clone().ok_or(Unfilled::Missing(name.into()));
+    }
+    let mut values = caller.claims.iter().filter(|(k, _)| k == name);
+    let value = match (values.next(), values.next()) {
+        (None, _) => return Err(Unfilled::Missing(name.into())),
+        (Some(_), Some(_)) => {
+            return Err(Unfilled::Ambiguous(
                 name.into(),
-                "the claim is a list or an object",
-            )),
+                "the claim has more than one value",
+            ))
         }
-    })
+        (Some((_, value)), None) => value,
+    };
+    match value {
+        Value::String(s) => Ok(s.clone()),
+        Value::Number(n) => Ok(n.to_string()),
+        Value::Bool(b) => Ok(b.to_string()),
+        Value::Null => Err(Unfilled::Missing(name.into())),
+        _ => Err(Unfilled::Ambiguous(
+            name.into(),
+            "the claim is a list or an object",
+        )),
+    }
 }
 
 /// Fills a template (checked by [`validate_template`]) with `value` of each placeholder name;

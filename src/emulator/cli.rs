@@ -5,6 +5,7 @@ use std::io::Write;
 use std::net::IpAddr;
 use std::path::PathBuf;
 
+use super::browser_policy::BrowserPolicy;
 use super::entra::EntraMode;
 use super::webpubsub::{self, EventHandler, WebPubSubConfig};
 use super::{start, EmulatorConfig, UpstreamTemplate};
@@ -67,6 +68,11 @@ pub struct EmulatorArgs {
     /// "Fault injection").
     #[arg(long, value_name = "SPEC", env = "EMULATOR_FAULTS")]
     pub faults: Option<String>,
+    /// Exact origins (comma-separated, e.g. `https://app.example.com`) whose pages may use the
+    /// client endpoints of both emulators, besides loopback origins (always allowed). No other
+    /// route grants CORS (see SECURITY.md).
+    #[arg(long, value_name = "ORIGINS", env = "EMULATOR_CORS_ORIGINS")]
+    pub cors_origins: Option<String>,
     /// How many connections (WebSockets included) the emulator keeps open at once; raise the
     /// open-file limit (`ulimit -n`) to match.
     #[arg(long, value_name = "N", default_value_t = crate::http_server::ServerLimits::MAX_CONNECTIONS)]
@@ -87,6 +93,10 @@ pub async fn run(args: EmulatorArgs) -> Result<(), Box<dyn std::error::Error + S
         return Err("--max-connections must be at least 1".into());
     }
     config.server.max_connections = args.max_connections;
+    if let Some(list) = &args.cors_origins {
+        config.browser = BrowserPolicy::parse(list)
+            .map_err(|e| format!("--cors-origins / EMULATOR_CORS_ORIGINS: {e}"))?;
+    }
     if args.entra {
         let mut mode = EntraMode::generate(args.disable_local_auth);
         if let Some(header) = args.identity_header.filter(|h| !h.trim().is_empty()) {
@@ -108,6 +118,7 @@ pub async fn run(args: EmulatorArgs) -> Result<(), Box<dyn std::error::Error + S
     let mut webpubsub_config = WebPubSubConfig::new(config.access_key.clone());
     // One identity for both services, as one app's managed identity is in Azure.
     webpubsub_config.entra = config.entra.clone();
+    webpubsub_config.browser = config.browser.clone();
     for spec in &args.webpubsub_event_handlers {
         webpubsub_config.event_handlers.push(
             EventHandler::parse(spec).map_err(|e| format!("--webpubsub-event-handler: {e}"))?,

@@ -18,6 +18,7 @@
 pub mod activity;
 pub mod attach;
 pub mod auth;
+pub mod browser_policy;
 pub mod cli;
 pub mod client;
 pub mod client_connection;
@@ -55,7 +56,6 @@ use axum::routing::{any, get};
 use axum::Router;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
-use tower_http::cors::{AllowHeaders, AllowMethods, AllowOrigin, CorsLayer};
 
 pub use cli::{run, EmulatorArgs};
 pub use templates::{TemplateError, UpstreamTemplate};
@@ -110,6 +110,8 @@ pub struct EmulatorConfig {
     pub entra: Option<entra::EntraMode>,
     /// The faults to inject from the start (none by default; see [`faults`]).
     pub faults: faults::FaultConfig,
+    /// Which browsers may use the client endpoint (loopback origins by default).
+    pub browser: browser_policy::BrowserPolicy,
 }
 
 impl EmulatorConfig {
@@ -132,6 +134,7 @@ impl EmulatorConfig {
             server: ServerLimits::default(),
             entra: None,
             faults: faults::FaultConfig::default(),
+            browser: browser_policy::BrowserPolicy::default(),
         }
     }
 }
@@ -200,30 +203,33 @@ async fn no_route(request: Request) -> Response {
 }
 
 fn routes(shared: Arc<Shared>) -> Router {
-    let cors = CorsLayer::new()
-        .allow_origin(AllowOrigin::mirror_request())
-        .allow_credentials(true)
-        .allow_headers(AllowHeaders::mirror_request())
-        .allow_methods(AllowMethods::mirror_request())
-        .max_age(Duration::from_secs(600));
-    // The REST API has literal `:send` segments (`rest::routes`).
-    Router::new()
+    // Browsers get CORS on the client routes only (`browser_policy`). Every router merged here
+    // skips axum's v0.7 path checks: merging one with them turns them on for all, and the REST
+    // API has literal `:send` segments (`rest::routes`).
+    let local = Router::new()
         .without_v07_checks()
         .route(entra::IDENTITY_PATH, get(entra::identity_token))
         .route("/api/v1/auth/accessKey", get(entra::access_key))
-        .merge(rest::routes().layer(axum::middleware::from_fn_with_state(
-            shared.clone(),
-            dashboard::record_call,
-        )))
         .route("/", get(dashboard::page))
         .route("/dashboard/{file}", get(dashboard::asset))
+        .route(faults::admin::PATH, any(faults::admin::handle));
+    let client = Router::new()
+        .without_v07_checks()
         .route("/client/negotiate", any(client::negotiate))
         .route("/client", any(client::connect))
-        .route("/client/", any(client::connect))
-        .route(faults::admin::PATH, any(faults::admin::handle))
+        .route("/client/", any(client::connect));
+    Router::new()
+        .without_v07_checks()
+        .merge(browser_policy::local_routes(local))
+        .merge(browser_policy::server_routes(rest::routes().layer(
+            axum::middleware::from_fn_with_state(shared.clone(), dashboard::record_call),
+        )))
+        .merge(browser_policy::client_routes(
+            client,
+            &shared.config.browser,
+        ))
         .fallback(no_route)
         .layer(axum::middleware::from_fn(limit_uri))
-        .layer(cors)
         .layer(axum::middleware::from_fn_with_state(
             shared.clone(),
             faults::inject::inject,

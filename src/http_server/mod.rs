@@ -5,11 +5,13 @@
 //! * [`limits`]: the limits and their defaults;
 //! * `connection.rs`: what a connection is doing, which decides its timeouts;
 //! * [`body`]: request bodies with a deadline;
-//! * [`reset`]: resetting a connection from a handler (fault injection).
+//! * [`reset`]: resetting a connection from a handler (fault injection);
+//! * [`origins`]: which browser origins and `Host` names a server answers.
 
 pub mod body;
 mod connection;
 pub mod limits;
+pub mod origins;
 pub mod reset;
 mod signal;
 

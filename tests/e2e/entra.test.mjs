@@ -5,8 +5,7 @@
 // authorised by the Entra token).
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
-import { createInterface } from "node:readline";
+import { startHandler } from "../shared/process.mjs";
 import { signalR, waitFor } from "./support.mjs";
 import { connectViaApp, startApp } from "./app-support.mjs";
 
@@ -14,15 +13,11 @@ let emulator;
 let app;
 
 before(async () => {
-  emulator = spawn(process.env.HANDLER_BIN,
+  emulator = await startHandler(
     ["emulator", "--port", "0", "--entra", "--disable-local-auth", "--identity-header", "e2e-header"],
-    { stdio: ["ignore", "pipe", "ignore"] });
-  const lines = createInterface({ input: emulator.stdout });
-  const first = await new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error("the emulator did not start within 20 s")), 20000);
-    lines.once("line", (line) => { clearTimeout(timer); resolve(line); });
-  });
-  const port = /Port=(\d+)/.exec(first)[1];
+    { ready: (line) => /^Endpoint=.*Port=(\d+)/.exec(line)?.[1], what: "the Entra emulator", stderr: "ignore" },
+  );
+  const port = emulator.ready;
   const base = `http://127.0.0.1:${port}`;
   app = await startApp({
     AzureSignalRConnectionString: `Endpoint=${base};AuthType=azure.msi;Version=1.0;`,
@@ -34,7 +29,7 @@ before(async () => {
 
 after(async () => {
   await app?.stop();
-  emulator?.kill("SIGTERM");
+  await emulator?.stop();
 });
 
 test("a managed-identity app negotiates and sends through the Entra emulator", async () => {

@@ -4,37 +4,20 @@
 // invoke subscribe / unsubscribe / publish / publishToTopic, which reach the app as upstream calls.
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
-import { createInterface } from "node:readline";
 import * as signalR from "@microsoft/signalr";
+import { startHandler } from "../shared/process.mjs";
+import { sleep, waitFor } from "./support.mjs";
 
 /** Starts `$HANDLER_BIN` (serve) on free ports and reads the app's URL from its banner. */
 async function startStack() {
-  const bin = process.env.HANDLER_BIN;
-  if (!bin) throw new Error("HANDLER_BIN must point at the built `handler` binary");
   const env = { ...process.env, PORT: "0", EMULATOR_PORT: "0", AzureSignalRConnectionString: "" };
   for (const name of ["FUNCTIONS_CUSTOMHANDLER_PORT", "SIGNALR_FUNCTION_KEYS", "SIGNALR_PUBSUB_PUBLISHERS", "SIGNALR_PUBSUB_TOPICS", "SIGNALR_PUBSUB_TARGET"]) delete env[name];
-  const child = spawn(bin, [], { env, stdio: ["ignore", "pipe", "inherit"] });
-  const lines = createInterface({ input: child.stdout });
-  const url = await new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error("the local stack printed no app URL within 20 s")), 20000);
-    lines.on("line", (line) => {
-      const m = line.match(/function app:\s+(http:\/\/\S+)\/api\s*$/);
-      if (m) { clearTimeout(timer); resolve(m[1]); }
-    });
-    child.once("exit", (code) => { clearTimeout(timer); reject(new Error(`the local stack exited with ${code}`)); });
+  const stack = await startHandler([], {
+    env,
+    ready: (line) => line.match(/function app:\s+(http:\/\/\S+)\/api\s*$/)?.[1],
+    what: "the local stack (printing its app URL)",
   });
-  return {
-    url,
-    async stop() {
-      if (child.exitCode !== null) return;
-      const exited = new Promise((resolve) => child.once("exit", resolve));
-      child.kill("SIGTERM");
-      const timer = setTimeout(() => child.kill("SIGKILL"), 5000);
-      await exited;
-      clearTimeout(timer);
-    },
-  };
+  return { url: stack.ready, stop: stack.stop };
 }
 
 /** A started connection through the app's negotiate that records every `message` it receives. */
@@ -48,16 +31,6 @@ async function connect(stack, transport) {
   await connection.start();
   return { connection, received };
 }
-
-async function waitFor(check, ms, what) {
-  const deadline = Date.now() + ms;
-  while (Date.now() < deadline) {
-    if (check()) return;
-    await new Promise((r) => setTimeout(r, 25));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 let stack;
 before(async () => { stack = await startStack(); });

@@ -1,10 +1,9 @@
 // Shared helpers of the e2e tests: start the real `handler emulator`, mint HS256 tokens with
 // Node's crypto (independently of the Rust code), call the REST API with fetch, and build
 // unmodified @microsoft/signalr connections.
-import { spawn } from "node:child_process";
 import { createHmac } from "node:crypto";
-import { createInterface } from "node:readline";
 import * as signalR from "@microsoft/signalr";
+import { startHandler } from "../shared/process.mjs";
 
 export const HUB = "chat";
 
@@ -20,16 +19,12 @@ export function mint(key, claims, lifetimeSeconds = 3600) {
 
 /** Starts `$HANDLER_BIN emulator --port 0` and reads the connection string from its first line. */
 export async function startEmulator() {
-  const bin = process.env.HANDLER_BIN;
-  if (!bin) throw new Error("HANDLER_BIN must point at the built `handler` binary");
-  const child = spawn(bin, ["emulator", "--port", "0"], { stdio: ["ignore", "pipe", "inherit"] });
-  const lines = createInterface({ input: child.stdout });
-  const first = await new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error("the emulator printed nothing within 20 s")), 20000);
-    // Log lines may come first; the connection string is the first line that starts with Endpoint=.
-    lines.on("line", (line) => { if (line.startsWith("Endpoint=")) { clearTimeout(timer); resolve(line); } });
-    child.once("exit", (code) => { clearTimeout(timer); reject(new Error(`the emulator exited with ${code}`)); });
+  // Log lines may come first; the connection string is the first line that starts with Endpoint=.
+  const emulator = await startHandler(["emulator", "--port", "0"], {
+    ready: (line) => line.startsWith("Endpoint=") && line,
+    what: "the emulator",
   });
+  const first = emulator.ready;
   const parts = Object.fromEntries(first.split(";").filter(Boolean).map((p) => {
     const i = p.indexOf("=");
     return [p.slice(0, i).toLowerCase(), p.slice(i + 1)];
@@ -41,14 +36,7 @@ export async function startEmulator() {
   return {
     base,
     key,
-    async stop() {
-      if (child.exitCode !== null) return;
-      const exited = new Promise((resolve) => child.once("exit", resolve));
-      child.kill("SIGTERM");
-      const timer = setTimeout(() => child.kill("SIGKILL"), 5000);
-      await exited;
-      clearTimeout(timer);
-    },
+    stop: emulator.stop,
     /** A REST call with a server token whose audience is the path (no port, no query). */
     async rest(method, pathAndQuery, body) {
       const path = pathAndQuery.split("?")[0];

@@ -7,9 +7,8 @@
 // runs keyless in the local stack (`SIGNALR_EMULATOR_ENTRA`, as `cargo run` starts it).
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
-import { createInterface } from "node:readline";
 import { WebPubSubClient } from "@azure/web-pubsub-client";
+import { startHandler } from "../shared/process.mjs";
 import { startApp } from "./app-support.mjs";
 import { until } from "./webpubsub-support.mjs";
 
@@ -18,21 +17,21 @@ let emulator;
 let app;
 
 before(async () => {
-  emulator = spawn(process.env.HANDLER_BIN,
-    ["emulator", "--port", "0", "--webpubsub-port", "0", "--entra", "--disable-local-auth", "--identity-header", "e2e-header"],
-    { stdio: ["ignore", "pipe", "ignore"] });
-  const lines = createInterface({ input: emulator.stdout });
   const found = {};
-  await new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error("the emulator did not start within 20 s")), 20000);
-    lines.on("line", (line) => {
-      const signalr = /^Endpoint=http:\/\/[^;]*?(?::|;Port=)(\d+)/.exec(line);
-      if (signalr && !found.signalr) found.signalr = `http://127.0.0.1:${signalr[1]}`;
-      const wps = /^WebPubSubConnectionString=Endpoint=([^;]+)/.exec(line);
-      if (wps) found.webpubsub = wps[1];
-      if (found.signalr && found.webpubsub) { clearTimeout(timer); resolve(); }
-    });
-  });
+  emulator = await startHandler(
+    ["emulator", "--port", "0", "--webpubsub-port", "0", "--entra", "--disable-local-auth", "--identity-header", "e2e-header"],
+    {
+      ready: (line) => {
+        const signalr = /^Endpoint=http:\/\/[^;]*?(?::|;Port=)(\d+)/.exec(line);
+        if (signalr && !found.signalr) found.signalr = `http://127.0.0.1:${signalr[1]}`;
+        const wps = /^WebPubSubConnectionString=Endpoint=([^;]+)/.exec(line);
+        if (wps) found.webpubsub = wps[1];
+        return found.signalr && found.webpubsub;
+      },
+      what: "the Entra emulators",
+      stderr: "ignore",
+    },
+  );
   app = await startApp({
     WebPubSubConnectionString: `Endpoint=${found.webpubsub};AuthType=azure.msi;Version=1.0;`,
     AzureSignalRConnectionString: `Endpoint=${found.signalr};AuthType=azure.msi;Version=1.0;`,
@@ -44,7 +43,7 @@ before(async () => {
 
 after(async () => {
   await app?.stop();
-  emulator?.kill("SIGTERM");
+  await emulator?.stop();
 });
 
 /** A started client whose URL comes from `base`'s Web PubSub negotiate; it records messages. */

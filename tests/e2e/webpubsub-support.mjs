@@ -2,27 +2,21 @@
 // listener on a free port, read `WebPubSubConnectionString=…` from its stdout, and build
 // unmodified @azure/web-pubsub-client clients whose URLs the unmodified @azure/web-pubsub server
 // SDK mints.
-import { spawn } from "node:child_process";
 import { createServer } from "node:net";
-import { createInterface } from "node:readline";
 import { WebPubSubServiceClient } from "@azure/web-pubsub";
 import { WebPubSubClient, WebPubSubJsonProtocol } from "@azure/web-pubsub-client";
+import { startHandler } from "../shared/process.mjs";
 
 export const HUB = "chat";
 
 /** Starts `$HANDLER_BIN emulator --port 0 --webpubsub-port 0 [extra…]`. */
 export async function startWebPubSub(extra = []) {
-  const bin = process.env.HANDLER_BIN;
-  if (!bin) throw new Error("HANDLER_BIN must point at the built `handler` binary");
-  const child = spawn(bin, ["emulator", "--port", "0", "--webpubsub-port", "0", ...extra], { stdio: ["ignore", "pipe", "inherit"] });
-  const lines = createInterface({ input: child.stdout });
-  const connectionString = await new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error("the emulator printed no Web PubSub connection string within 20 s")), 20000);
-    lines.on("line", (line) => {
-      if (line.startsWith("WebPubSubConnectionString=")) { clearTimeout(timer); resolve(line.slice("WebPubSubConnectionString=".length)); }
-    });
-    child.once("exit", (code) => { clearTimeout(timer); reject(new Error(`the emulator exited with ${code}`)); });
+  const prefix = "WebPubSubConnectionString=";
+  const emulator = await startHandler(["emulator", "--port", "0", "--webpubsub-port", "0", ...extra], {
+    ready: (line) => line.startsWith(prefix) && line.slice(prefix.length),
+    what: "the emulator (printing its Web PubSub connection string)",
   });
+  const connectionString = emulator.ready;
   const endpoint = /Endpoint=([^;]+)/.exec(connectionString)[1];
   const key = /AccessKey=([^;]+)/.exec(connectionString)[1];
   return {
@@ -31,14 +25,7 @@ export async function startWebPubSub(extra = []) {
     key,
     // The SDK refuses plain http unless told (the emulator is local and has no TLS).
     service: new WebPubSubServiceClient(connectionString, HUB, { allowInsecureConnection: true }),
-    async stop() {
-      if (child.exitCode !== null) return;
-      const exited = new Promise((resolve) => child.once("exit", resolve));
-      child.kill("SIGTERM");
-      const timer = setTimeout(() => child.kill("SIGKILL"), 5000);
-      await exited;
-      clearTimeout(timer);
-    },
+    stop: emulator.stop,
   };
 }
 

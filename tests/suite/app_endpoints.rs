@@ -12,7 +12,7 @@ use serde_json::{json, Value};
 use serverless_signalr::app::settings::{EndpointArgs, EndpointType, ServeArgs, Settings};
 
 use crate::emulator_support::{self as emu, WsClient};
-use crate::support::{self, keyed, Recorder};
+use crate::support::{self, keyed, FakeService, Reply};
 
 mod endpoint_app;
 
@@ -232,14 +232,8 @@ async fn existence_asks_every_endpoint() {
 #[tokio::test]
 async fn a_partial_failure_names_the_failed_endpoint_and_the_ones_that_succeeded() {
     let east = emu::spawn().await;
-    let broken = Recorder::start().await;
-    broken.respond(|_, _| {
-        (
-            reqwest::StatusCode::SERVICE_UNAVAILABLE,
-            vec![],
-            String::new(),
-        )
-    });
+    let broken = FakeService::start().await;
+    broken.answer(|_| Reply::status(503));
     let app = spawn(
         &[
             ("Azure:SignalR:Endpoints:east", cs(&east)),
@@ -437,7 +431,7 @@ async fn the_binary_reads_endpoints_from_the_environment() {
 async fn upstream_signatures_accept_every_endpoint_key_and_act_on_the_caller() {
     use crate::upstream_support::{self as up, CONN};
     const WEST_KEY: &str = "made-up-west-endpoint-key";
-    let east = Recorder::start().await;
+    let east = FakeService::start().await;
     let west =
         emu::spawn_with(|c| c.access_key = serverless_signalr::service::Secret::new(WEST_KEY))
             .await;

@@ -4,14 +4,17 @@
 
 use crate::support;
 
-use support::binary;
+use std::sync::Arc;
+
+use support::{binary, FakeService, Reply};
+use tokio::sync::Semaphore;
 
 /// Under the host the handler checks no function keys (the host does), so it must only be
 /// reachable on loopback: BIND_ADDRESS=0.0.0.0 would open keyed routes to everyone. 127.0.0.2
 /// is loopback too, but only a socket bound to every address answers there.
 #[tokio::test]
 async fn under_the_host_bind_address_is_ignored() {
-    let rec = support::Recorder::start().await;
+    let rec = FakeService::start().await;
     let cs = rec.connection_string();
     let handler = binary::spawn(
         true,
@@ -49,7 +52,7 @@ async fn under_the_host_bind_address_is_ignored() {
 /// not stop the handler (the host would restart it forever).
 #[tokio::test]
 async fn under_the_host_unused_listen_settings_are_ignored_even_when_invalid() {
-    let rec = support::Recorder::start().await;
+    let rec = FakeService::start().await;
     let cs = rec.connection_string();
     let handler = binary::spawn(
         true,
@@ -104,49 +107,16 @@ async fn standalone_bad_listen_settings_are_an_error_naming_the_setting() {
     }
 }
 
-/// A service stand-in that holds every request until released: the test can make sure a
-/// request is genuinely in flight, and decide when it may finish.
-struct HeldService {
-    port: u16,
-    arrived: tokio::sync::mpsc::UnboundedReceiver<String>,
-    release: std::sync::Arc<tokio::sync::Semaphore>,
-}
-
-impl HeldService {
-    async fn start() -> Self {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let port = listener.local_addr().unwrap().port();
-        let (tell, arrived) = tokio::sync::mpsc::unbounded_channel();
-        let release = std::sync::Arc::new(tokio::sync::Semaphore::new(0));
-        let gate = release.clone();
-        let app = axum::Router::new().fallback(move |uri: axum::http::Uri| {
-            let (tell, gate) = (tell.clone(), gate.clone());
-            async move {
-                let _ = tell.send(uri.path().to_string());
-                gate.acquire().await.unwrap().forget();
-                axum::http::StatusCode::ACCEPTED
-            }
-        });
-        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-        Self {
-            port,
-            arrived,
-            release,
-        }
-    }
-}
-
 /// SIGTERM while a send is waiting on the service: the handler stops taking new work, lets the
 /// request finish (202, the message was sent) and exits 0. The order is enforced with signals,
 /// not sleeps: the service holds the request until the handler has logged that it is draining.
 #[tokio::test]
 async fn sigterm_drains_a_request_in_flight() {
-    let mut service = HeldService::start().await;
-    let cs = format!(
-        "Endpoint=http://127.0.0.1;Port={};AccessKey={};Version=1.0;",
-        service.port,
-        support::KEY
-    );
+    let service = FakeService::start().await;
+    let gate = Arc::new(Semaphore::new(0));
+    let held = gate.clone();
+    service.answer(move |_| Reply::status(202).held_by(&held));
+    let cs = service.connection_string();
     let mut handler = binary::spawn(true, &[("AzureSignalRConnectionString", &cs)]).await;
     let url = format!("{}/api/hubs/chat/messages", handler.base);
     let in_flight = tokio::spawn(async move {
@@ -158,15 +128,15 @@ async fn sigterm_drains_a_request_in_flight() {
             .expect("the in-flight request is answered, not dropped");
         (r.status(), r.text().await.unwrap_or_default())
     });
-    let path = service.arrived.recv().await.unwrap();
-    assert_eq!(path, "/api/hubs/chat/:send");
+    let arrived = service.wait_for_requests(1).await;
+    assert_eq!(arrived[0].path, "/api/hubs/chat/:send");
 
     handler.terminate();
     handler
         .stdout
         .wait_for("shutting down: draining in-flight requests")
         .await;
-    service.release.add_permits(1);
+    gate.add_permits(1);
 
     let (status, body) = in_flight.await.unwrap();
     assert_eq!(status, reqwest::StatusCode::ACCEPTED, "{body}");

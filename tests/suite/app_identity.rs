@@ -10,7 +10,7 @@ use serde_json::{json, Value};
 use serverless_signalr::app::settings::ServeArgs;
 
 use identity_support::{hs256_token, now, rsa_keys, unsigned_token, Issuer, AUDIENCE};
-use support::{decode_claims, spawn_app, Recorder};
+use support::{spawn_app, verify, FakeService};
 
 async fn negotiate(app: &support::TestApp, token: Option<&str>) -> (StatusCode, Value) {
     let mut req = app.http.post(format!(
@@ -27,7 +27,7 @@ async fn negotiate(app: &support::TestApp, token: Option<&str>) -> (StatusCode, 
 #[tokio::test]
 async fn oidc_bearer_tokens_through_negotiate() {
     let issuer = Issuer::start().await;
-    let rec = Recorder::start().await;
+    let rec = FakeService::start().await;
     let args = ServeArgs {
         oidc_issuer: Some(issuer.url().to_string()),
         oidc_audience: Some(AUDIENCE.into()),
@@ -45,7 +45,7 @@ async fn oidc_bearer_tokens_through_negotiate() {
     for key in [&rsa_keys().main, &issuer.es] {
         let (status, body) = negotiate(&app, Some(&key.sign(&claims))).await;
         assert_eq!(status, StatusCode::OK, "{body}");
-        let minted = decode_claims(body["accessToken"].as_str().unwrap());
+        let minted = verify(body["accessToken"].as_str().unwrap());
         assert_eq!(minted["asrs.s.uid"], "object-1");
         assert_eq!(minted["tid"], "tenant-1");
         assert_eq!(minted["role"], "writer");
@@ -124,7 +124,7 @@ async fn oidc_bearer_tokens_through_negotiate() {
 
 #[tokio::test]
 async fn easy_auth_headers_are_ignored_unless_turned_on() {
-    let rec = Recorder::start().await;
+    let rec = FakeService::start().await;
     let app = spawn_app(ServeArgs::default(), &rec.connection_string()).await;
     let r = app
         .http
@@ -133,7 +133,7 @@ async fn easy_auth_headers_are_ignored_unless_turned_on() {
         .send()
         .await
         .unwrap();
-    let minted = decode_claims(
+    let minted = verify(
         r.json::<Value>().await.unwrap()["accessToken"]
             .as_str()
             .unwrap(),
@@ -164,7 +164,7 @@ async fn easy_auth_headers_are_ignored_unless_turned_on() {
 /// enough: the token would name nobody. `principal-name` mode with only the -id header → 401.
 #[tokio::test]
 async fn required_authentication_means_an_identified_user() {
-    let rec = Recorder::start().await;
+    let rec = FakeService::start().await;
     let app = spawn_app(
         ServeArgs {
             easy_auth: Some("true".into()),
@@ -206,7 +206,7 @@ async fn required_authentication_means_an_identified_user() {
     // With the name, the same settings identify the user.
     let (status, body) = negotiate(&[("x-ms-client-principal-name", "ada@example.com")]).await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    let claims = decode_claims(body["accessToken"].as_str().unwrap());
+    let claims = verify(body["accessToken"].as_str().unwrap());
     assert_eq!(claims["asrs.s.uid"], "ada@example.com");
 }
 
@@ -217,7 +217,7 @@ async fn required_authentication_means_an_identified_user() {
 #[tokio::test]
 async fn identities_the_service_cannot_carry_are_refused_at_negotiate() {
     let issuer = Issuer::start().await;
-    let rec = Recorder::start().await;
+    let rec = FakeService::start().await;
     let args = ServeArgs {
         oidc_issuer: Some(issuer.url().to_string()),
         oidc_audience: Some(AUDIENCE.into()),
@@ -289,7 +289,7 @@ async fn identities_the_service_cannot_carry_are_refused_at_negotiate() {
     );
     let (status, body) = negotiate(&app, Some(&token("eve", json!({})))).await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    let minted = decode_claims(body["accessToken"].as_str().unwrap());
+    let minted = verify(body["accessToken"].as_str().unwrap());
     assert_eq!(
         (&minted["name"], &minted["tid"]),
         (&json!("Eve Example"), &json!("t-eve"))
@@ -304,7 +304,7 @@ async fn identities_the_service_cannot_carry_are_refused_at_negotiate() {
 #[tokio::test]
 async fn easy_auth_repeated_claims_fill_no_template_and_bad_ids_are_refused() {
     use base64::Engine;
-    let rec = Recorder::start().await;
+    let rec = FakeService::start().await;
     let args = ServeArgs {
         easy_auth: Some("true".into()),
         negotiate_groups: Some("tenant-{tid},user-{userId}".into()),
@@ -339,7 +339,7 @@ async fn easy_auth_repeated_claims_fill_no_template_and_bad_ids_are_refused() {
 async fn negotiate_answers_a_fast_503_with_retry_after_while_a_slow_issuer_is_fetched() {
     let issuer = Issuer::start().await;
     issuer.set_delay(std::time::Duration::from_secs(30));
-    let rec = Recorder::start().await;
+    let rec = FakeService::start().await;
     let args = ServeArgs {
         oidc_issuer: Some(issuer.url().to_string()),
         oidc_audience: Some(AUDIENCE.into()),

@@ -7,14 +7,14 @@ use crate::upstream_support;
 
 use reqwest::StatusCode;
 use serde_json::{json, Value};
-use support::{binary, Recorder, KEY};
+use support::{binary, FakeService, Reply, KEY};
 
 const FUNCTION_KEY: &str = "fk-Zq81xPvLm02";
 const WRONG_KEY: &str = "fk-wrong-Hb77Tq";
 
 #[tokio::test]
 async fn logs_split_by_level_and_never_show_a_secret() {
-    let rec = Recorder::start().await;
+    let rec = FakeService::start().await;
     let cs = rec.connection_string();
     let mut handler = binary::spawn(
         false,
@@ -108,13 +108,7 @@ async fn logs_split_by_level_and_never_show_a_secret() {
         .unwrap();
     assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
     // The service fails: the 502 is an error, logged on stderr.
-    rec.respond(|_, _| {
-        (
-            axum::http::StatusCode::INTERNAL_SERVER_ERROR,
-            vec![],
-            format!("{{\"message\":\"boom {KEY}\"}}"),
-        )
-    });
+    rec.answer(|_| Reply::status(500).body(&format!("{{\"message\":\"boom {KEY}\"}}")));
     assert_eq!(
         send("", Some(FUNCTION_KEY), message.clone()).await,
         StatusCode::BAD_GATEWAY

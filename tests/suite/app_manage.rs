@@ -6,10 +6,10 @@ use crate::support;
 
 use reqwest::StatusCode;
 use serde_json::{json, Value};
-use support::{keyed, spawn_app, Recorder};
+use support::{keyed, spawn_app, FakeService, Reply};
 
-async fn setup() -> (support::TestApp, Recorder) {
-    let recorder = Recorder::start().await;
+async fn setup() -> (support::TestApp, FakeService) {
+    let recorder = FakeService::start().await;
     let app = spawn_app(keyed(), &recorder.connection_string()).await;
     (app, recorder)
 }
@@ -35,7 +35,7 @@ async fn management_routes() {
         get("/api/hubs/chat/users/u1").await,
         json!({"hub": "chat", "exists": true})
     );
-    rec.respond(|_, _| (reqwest::StatusCode::NOT_FOUND, vec![], String::new()));
+    rec.answer(|_| Reply::status(404));
     assert_eq!(get("/api/hubs/chat/groups/g1").await["exists"], false);
     assert_eq!(get("/api/hubs/chat/connections/c1").await["exists"], false);
     assert_eq!(
@@ -54,17 +54,7 @@ async fn management_routes() {
         ("HEAD".into(), "/api/hubs/chat/connections/c1".into())
     );
     assert_eq!(got[3].1, "/api/hubs/chat/users/u1/groups/g1");
-    rec.respond(|m, _| {
-        (
-            if m == "DELETE" {
-                reqwest::StatusCode::OK
-            } else {
-                reqwest::StatusCode::NO_CONTENT
-            },
-            vec![],
-            String::new(),
-        )
-    });
+    rec.answer(|r| Reply::status(if r.method == "DELETE" { 200 } else { 204 }));
     let r = app
         .http
         .delete(format!(
@@ -148,7 +138,13 @@ async fn health_reflects_the_service() {
         )
     };
 
-    let (app, rec) = setup().await;
+    let rec = FakeService::start().await;
+    let args = serverless_signalr::app::settings::ServeArgs {
+        // Health answers show each change at once (no reuse window).
+        health_cache_seconds: Some("0".into()),
+        ..keyed()
+    };
+    let app = spawn_app(args, &rec.connection_string()).await;
     assert_eq!(
         health(&app).await,
         (StatusCode::OK, json!({"service": "healthy"}))
@@ -158,16 +154,10 @@ async fn health_reflects_the_service() {
         (got[0].method.as_str(), got[0].path.as_str()),
         ("HEAD", "/api/health")
     );
-    rec.respond(|_, _| {
-        (
-            reqwest::StatusCode::SERVICE_UNAVAILABLE,
-            vec![],
-            String::new(),
-        )
-    });
+    rec.answer(|_| Reply::status(503));
     assert_eq!(health(&app).await, unavailable("unhealthy"));
     // The service refuses the key: not an outage, a configuration problem of this app.
-    rec.respond(|_, _| (reqwest::StatusCode::UNAUTHORIZED, vec![], String::new()));
+    rec.answer(|_| Reply::status(401));
     assert_eq!(health(&app).await, unavailable("unauthorized"));
     // Nothing listening at all.
     let port = std::net::TcpListener::bind("127.0.0.1:0")
@@ -370,13 +360,7 @@ async fn management_routes_refuse_bad_names_and_report_service_failures() {
     }
     assert!(rec.take().is_empty(), "bad names never reach the service");
 
-    rec.respond(|_, _| {
-        (
-            reqwest::StatusCode::FORBIDDEN,
-            vec![("x-ms-error-code", "Error.Auth.Forbidden".into())],
-            String::new(),
-        )
-    });
+    rec.answer(|_| Reply::status(403).header("x-ms-error-code", "Error.Auth.Forbidden"));
     for (method, path) in [
         (Method::GET, "/api/hubs/chat/users/u1"),
         (Method::GET, "/api/hubs/chat/groups/g1"),
@@ -393,13 +377,7 @@ async fn management_routes_refuse_bad_names_and_report_service_failures() {
         assert_eq!(answer["error"]["serviceStatus"], 403);
         assert_eq!(answer["error"]["serviceCode"], "Error.Auth.Forbidden");
     }
-    rec.respond(|_, _| {
-        (
-            reqwest::StatusCode::INTERNAL_SERVER_ERROR,
-            vec![],
-            String::new(),
-        )
-    });
+    rec.answer(|_| Reply::status(500));
     let (status, answer) = call(Method::POST, "/api/hubs/chat/close".into(), None).await;
     assert_eq!(status, StatusCode::BAD_GATEWAY, "{answer}");
     assert_eq!(answer["error"]["serviceStatus"], 500);

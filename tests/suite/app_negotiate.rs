@@ -7,11 +7,11 @@ use crate::support;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 use serverless_signalr::app::settings::ServeArgs;
-use support::{decode_claims, spawn_app, Recorder};
+use support::{spawn_app, verify, FakeService};
 
 #[tokio::test]
 async fn negotiate_answers_like_the_binding() {
-    let rec = Recorder::start().await;
+    let rec = FakeService::start().await;
     let app = spawn_app(
         ServeArgs {
             hub: Some("Chat".into()),
@@ -39,7 +39,7 @@ async fn negotiate_answers_like_the_binding() {
             body["url"],
             format!("http://127.0.0.1:{}/client/?hub=chat", rec.port)
         );
-        let claims = decode_claims(body["accessToken"].as_str().unwrap());
+        let claims = verify(body["accessToken"].as_str().unwrap());
         assert_eq!(claims["aud"], "http://127.0.0.1/client/?hub=chat");
         assert!(claims.get("asrs.s.uid").is_none(), "anonymous: no user id");
         assert_eq!(
@@ -77,7 +77,7 @@ async fn negotiate_answers_like_the_binding() {
 
 #[tokio::test]
 async fn easy_auth_user_claims_lifetime_and_groups() {
-    let rec = Recorder::start().await;
+    let rec = FakeService::start().await;
     let principal = json!({"auth_typ": "aad", "name_typ": "name", "role_typ": "roles",
         "claims": [{"typ": "tid", "val": "t1"}, {"typ": "roles", "val": "admin"}, {"typ": "name", "val": "Alice"}]});
     let args = ServeArgs {
@@ -101,7 +101,7 @@ async fn easy_auth_user_claims_lifetime_and_groups() {
         .await
         .unwrap();
     assert_eq!(r.status(), StatusCode::OK);
-    let claims = decode_claims(
+    let claims = verify(
         r.json::<Value>().await.unwrap()["accessToken"]
             .as_str()
             .unwrap(),
@@ -149,7 +149,7 @@ async fn easy_auth_user_claims_lifetime_and_groups() {
 
 #[tokio::test]
 async fn cors_preflight_for_the_browser_client() {
-    let rec = Recorder::start().await;
+    let rec = FakeService::start().await;
     let args = ServeArgs {
         cors_origins: Some("https://app.example.com,http://localhost:8080".into()),
         ..Default::default()
@@ -235,7 +235,7 @@ async fn cors_preflight_for_the_browser_client() {
 /// service checks (as the official SDK does).
 #[tokio::test]
 async fn negotiate_sends_clients_to_the_client_endpoint() {
-    let rec = Recorder::start().await;
+    let rec = FakeService::start().await;
     let cs = format!(
         "{}ClientEndpoint=https://signalr.example.com:8443/;",
         rec.connection_string()
@@ -253,7 +253,7 @@ async fn negotiate_sends_clients_to_the_client_endpoint() {
         body["url"],
         "https://signalr.example.com:8443/client/?hub=chat"
     );
-    let claims = decode_claims(body["accessToken"].as_str().unwrap());
+    let claims = verify(body["accessToken"].as_str().unwrap());
     assert_eq!(claims["aud"], "http://127.0.0.1/client/?hub=chat");
 }
 
@@ -261,7 +261,7 @@ async fn negotiate_sends_clients_to_the_client_endpoint() {
 /// answers, forward requests with the `/api` prefix, then SIGTERM and expect a clean exit.
 #[tokio::test]
 async fn host_protocol_on_the_real_binary() {
-    let rec = Recorder::start().await;
+    let rec = FakeService::start().await;
     let cs = rec.connection_string();
     let (mut child, base) =
         support::spawn_under_host(&[("AzureSignalRConnectionString", &cs)]).await;
@@ -338,7 +338,7 @@ async fn misconfiguration_is_reported_on_every_request() {
 /// identified tokens alike. Without the settings, none of them.
 #[tokio::test]
 async fn negotiate_adds_close_on_expiry_and_transport_claims_when_set() {
-    let rec = Recorder::start().await;
+    let rec = FakeService::start().await;
     let args = ServeArgs {
         easy_auth: Some("true".into()),
         close_on_token_expiry: Some("true".into()),
@@ -352,7 +352,7 @@ async fn negotiate_adds_close_on_expiry_and_transport_claims_when_set() {
             request = request.header("x-ms-client-principal-id", user);
         }
         let body: Value = request.send().await.unwrap().json().await.unwrap();
-        let claims = decode_claims(body["accessToken"].as_str().unwrap());
+        let claims = verify(body["accessToken"].as_str().unwrap());
         assert_eq!(claims["asrs.s.coae"], "true", "{user:?}");
         assert_eq!(claims["asrs.s.aeo"], claims["exp"].to_string(), "{user:?}");
         assert_eq!(claims["asrs.s.htt"], "5", "{user:?}");
@@ -367,7 +367,7 @@ async fn negotiate_adds_close_on_expiry_and_transport_claims_when_set() {
         .json()
         .await
         .unwrap();
-    let claims = decode_claims(body["accessToken"].as_str().unwrap());
+    let claims = verify(body["accessToken"].as_str().unwrap());
     for name in ["asrs.s.coae", "asrs.s.aeo", "asrs.s.htt"] {
         assert!(claims.get(name).is_none(), "{name} without the setting");
     }

@@ -6,10 +6,10 @@ use crate::support;
 
 use reqwest::StatusCode;
 use serde_json::{json, Value};
-use support::{keyed, spawn_app, Recorder};
+use support::{keyed, spawn_app, FakeService, Reply};
 
-async fn setup() -> (support::TestApp, Recorder) {
-    let recorder = Recorder::start().await;
+async fn setup() -> (support::TestApp, FakeService) {
+    let recorder = FakeService::start().await;
     let app = spawn_app(keyed(), &recorder.connection_string()).await;
     (app, recorder)
 }
@@ -56,7 +56,7 @@ async fn message_routing_follows_binding_precedence() {
         assert_eq!(got.len(), 1);
         assert_eq!(got[0].method, "POST");
         assert_eq!(got[0].path, path);
-        assert_eq!(got[0].body, json!({"target": "t", "arguments": [1]}));
+        assert_eq!(got[0].json, json!({"target": "t", "arguments": [1]}));
         assert!(got[0]
             .query
             .contains(&("api-version".into(), "2022-06-01".into())));
@@ -87,7 +87,7 @@ async fn arrays_pascal_case_named_hubs_and_excluded() {
             "/api/hubs/chat/:send"
         ]
     );
-    assert_eq!(got[0].body, json!({"target": "a", "arguments": [{"x": 1}]}));
+    assert_eq!(got[0].json, json!({"target": "a", "arguments": [{"x": 1}]}));
     let excluded = |r: &support::Recorded| {
         r.query
             .iter()
@@ -97,7 +97,7 @@ async fn arrays_pascal_case_named_hubs_and_excluded() {
     };
     assert_eq!(excluded(&got[1]), ["c1", "c2"]);
     assert_eq!(excluded(&got[2]), ["c3"]);
-    assert_eq!(got[2].body, json!({"target": "c", "arguments": []}));
+    assert_eq!(got[2].json, json!({"target": "c", "arguments": []}));
 }
 
 #[tokio::test]
@@ -179,15 +179,13 @@ async fn bad_messages_get_clear_400s_and_nothing_is_sent() {
 #[tokio::test]
 async fn service_failures_name_the_item_and_stop() {
     let (app, rec) = setup().await;
-    rec.respond(|_, path| {
-        if path.contains("/users/bad/") {
-            (
-                reqwest::StatusCode::BAD_REQUEST,
-                vec![("x-ms-error-code", "Error.Invalid".into())],
-                r#"{"code":"Error.Invalid","message":"payload rejected"}"#.into(),
-            )
+    rec.answer(|r| {
+        if r.path.contains("/users/bad/") {
+            Reply::status(400)
+                .header("x-ms-error-code", "Error.Invalid")
+                .body(r#"{"code":"Error.Invalid","message":"payload rejected"}"#)
         } else {
-            (reqwest::StatusCode::ACCEPTED, vec![], String::new())
+            Reply::status(202)
         }
     });
     let body = json!([{"target": "t", "userId": "ok"}, {"target": "t", "userId": "bad"}, {"target": "t", "userId": "never"}]);
@@ -295,13 +293,7 @@ async fn group_actions_map_to_rest_calls() {
         rec.take().is_empty(),
         "the first action is not applied either"
     );
-    rec.respond(|_, _| {
-        (
-            reqwest::StatusCode::NOT_FOUND,
-            vec![("x-ms-error-code", "Error.Connection.NotExisted".into())],
-            String::new(),
-        )
-    });
+    rec.answer(|_| Reply::status(404).header("x-ms-error-code", "Error.Connection.NotExisted"));
     let (status, answer) = post(
         &app,
         "/api/groups",
@@ -572,7 +564,7 @@ async fn duplicate_keys_are_refused_in_every_body() {
     .await;
     assert_eq!(status, 202, "{answer}");
     assert_eq!(
-        rec.take()[0].body,
+        rec.take()[0].json,
         json!({"target":"t","arguments":[{"a":1,"A":2}]})
     );
 }

@@ -1,7 +1,8 @@
 //! Browser tests: the demo page (and the emulator dashboard) in the system's headless Chromium,
 //! driven over the DevTools protocol by `puppeteer-core` (`tests/browser`, pinned with a
-//! lockfile; it never downloads a browser). Chromium comes from the OS (`apt-get install -y
-//! chromium` on Debian, as CI does); a run without it fails and says how to install it. Runs
+//! lockfile; it never downloads a browser). Chromium comes from the OS: run as root on a machine
+//! with `apt-get`, the tests install it themselves (`system_packages`); elsewhere a run without
+//! it fails and says how to install it. Runs
 //! every `tests/browser/*.test.mjs`: the demo page (transports, other origin, keyboard and phone,
 //! bearer token and reconnect after token expiry) and the dashboard (live, and with 1 000
 //! connections), its Web PubSub tab (group chat between two pages, the app's broadcasts,
@@ -10,6 +11,7 @@
 //! `@azure/web-pubsub-client` bundle from its pinned packages to check it byte for byte.
 
 use crate::child_process;
+use crate::system_packages::{self, Package};
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -38,25 +40,18 @@ fn npm_ci() -> PathBuf {
     dir
 }
 
-/// The system Chromium: `$CHROMIUM_BIN`, else `chromium` or `chromium-browser` on PATH.
+/// The system Chromium (`$CHROMIUM_BIN`, else `chromium` or `chromium-browser` on PATH),
+/// installed first where the tests may (see `system_packages`).
 fn chromium() -> PathBuf {
-    if let Some(path) = std::env::var_os("CHROMIUM_BIN") {
-        return PathBuf::from(path);
-    }
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    for dir in std::env::split_paths(&path) {
-        for name in ["chromium", "chromium-browser"] {
-            let candidate = dir.join(name);
-            if candidate.is_file() {
-                return candidate;
-            }
-        }
-    }
-    panic!(
-        "the browser tests need Chromium and none was found (not on PATH, CHROMIUM_BIN unset). \
-         Install the system package: `apt-get install -y chromium` (as root, on Debian/Ubuntu) \
-         or set CHROMIUM_BIN to a Chromium/Chrome executable"
-    );
+    let installed = system_packages::ensure(Package::Chromium);
+    system_packages::chromium().unwrap_or_else(|| {
+        panic!(
+            "the browser tests need Chromium and none was found (not on PATH, CHROMIUM_BIN unset; \
+             {}). Install the system package: `apt-get install -y chromium` (as root, on \
+             Debian/Ubuntu) or set CHROMIUM_BIN to a Chromium/Chrome executable",
+            installed.err().unwrap_or_default()
+        )
+    })
 }
 
 #[test]

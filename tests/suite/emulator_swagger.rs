@@ -6,7 +6,7 @@
 
 use crate::emulator_support;
 #[allow(dead_code)]
-use crate::rest_support::swagger;
+use crate::support::swagger;
 
 use emulator_support::{spawn, WsClient};
 use reqwest::Method;

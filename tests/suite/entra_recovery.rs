@@ -16,17 +16,17 @@ use axum::{Json, Router};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
-use serverless_signalr::app::settings::{ServeArgs, Settings};
-use serverless_signalr::app::{router, AppState};
+use serverless_signalr::app::settings::ServeArgs;
 use serverless_signalr::emulator::entra::EntraMode;
 use serverless_signalr::emulator::{self, EmulatorConfig};
-use serverless_signalr::http_server::{self, ServerLimits};
 use serverless_signalr::service::connection_string::DEV_ACCESS_KEY;
 use serverless_signalr::service::entra::managed_identity::{
     ManagedIdentity, ManagedIdentityProtocol,
 };
 use serverless_signalr::service::entra::TokenSource;
-use serverless_signalr::service::{ConnectionString, Secret};
+use serverless_signalr::service::Secret;
+
+use crate::support::{spawn_app_with, AppOptions};
 
 const EXPIRED: u8 = 0;
 const WRONG_AUDIENCE: u8 = 1;
@@ -65,13 +65,15 @@ async fn identity(State((key, state)): State<(Secret, Arc<AtomicU8>)>) -> Respon
 
 /// The app at `endpoint` with `AuthType=azure.msi`, its identity endpoint `identity`.
 async fn app(endpoint: &str, identity: &str) -> String {
-    let connection = format!("Endpoint={endpoint};AuthType=azure.msi;Version=1.0;");
-    let settings = Settings::from_args(ServeArgs {
-        connection_string: Some(connection.clone()),
+    let args = ServeArgs {
+        connection_string: Some(format!(
+            "Endpoint={endpoint};AuthType=azure.msi;Version=1.0;"
+        )),
         function_keys: Some("k".into()),
+        // Health answers show each change at once (no reuse window).
+        health_cache_seconds: Some("0".into()),
         ..Default::default()
-    })
-    .unwrap();
+    };
     let source = TokenSource::ManagedIdentity(ManagedIdentity {
         protocol: ManagedIdentityProtocol::AppService {
             endpoint: identity.to_string(),
@@ -79,17 +81,11 @@ async fn app(endpoint: &str, identity: &str) -> String {
         },
         client_id: None,
     });
-    let cs = ConnectionString::parse(&connection).unwrap();
-    let app = router(AppState::with_identity(settings, Some(&cs), Some(source)));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(http_server::serve(
-        listener,
-        app,
-        ServerLimits::default(),
-        std::future::pending(),
-    ));
-    url
+    let options = AppOptions {
+        identity: Some(source),
+        ..Default::default()
+    };
+    spawn_app_with(args, options).await.url
 }
 
 async fn call(http: &reqwest::Client, app: &str, route: &str) -> (StatusCode, Value) {

@@ -3,7 +3,7 @@
 //! each, the committed seeds first. Any crash fails this test with libFuzzer's output and the
 //! crashing input's path. A toolchain that cannot be set up (no nightly and no way to use
 //! stable with `RUSTC_BOOTSTRAP=1`, cargo-fuzz not installable) fails it too, never skips it.
-//! The full run (10 million inputs per target) is `python3 fuzz/run.py`; see the README.
+//! The full run (10 million inputs per target) is `python3 fuzz/run.py`; see docs/fuzzing.md.
 
 use crate::child_process::run;
 

@@ -25,14 +25,16 @@ pub struct TestCertificate {
     pub key_pem: String,
 }
 
-/// Runs `openssl` in `dir`; a missing `openssl` fails the test with what to install.
+/// Runs `openssl` in `dir` (installed first where the tests may, see `system_packages`); a
+/// missing `openssl` fails the test with what to install.
 pub fn openssl(dir: &Path, args: &[&str]) -> std::process::Output {
+    let installed = crate::system_packages::ensure(crate::system_packages::Package::Openssl);
     let output = Command::new("openssl")
         .args(args)
         .current_dir(dir)
         .output()
         .unwrap_or_else(|e| {
-            panic!("the PFX tests make their certificates with `openssl`, which cannot be run ({e}); install it (apt-get install openssl)")
+            panic!("the PFX tests make their certificates with `openssl`, which cannot be run ({e}; {}); install it (apt-get install openssl)", installed.err().unwrap_or_default())
         });
     assert!(
         output.status.success(),

@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use emulator_support::{client_token, rest_token, spawn_with, Emu, WsClient};
 use serde_json::json;
+use serverless_signalr::app::settings::ServeArgs;
 use serverless_signalr::http_server::ServerLimits;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -283,14 +284,21 @@ async fn websocket_sse_and_long_polling_outlive_the_idle_timeout() {
 
 #[tokio::test]
 async fn the_app_cuts_off_slow_heads_and_answers_slow_bodies_408() {
-    let rec = support::Recorder::start().await;
-    let app = support::spawn_app_with_limits(
-        support::keyed(),
-        &rec.connection_string(),
-        ServerLimits {
-            header_read_timeout: Duration::from_millis(300),
-            body_read_timeout: Duration::from_millis(300),
-            ..limits()
+    let rec = support::FakeService::start().await;
+    let args = ServeArgs {
+        connection_string: Some(rec.connection_string()),
+        ..support::keyed()
+    };
+    let limits = ServerLimits {
+        header_read_timeout: Duration::from_millis(300),
+        body_read_timeout: Duration::from_millis(300),
+        ..limits()
+    };
+    let app = support::spawn_app_with(
+        args,
+        support::AppOptions {
+            limits,
+            ..Default::default()
         },
     )
     .await;

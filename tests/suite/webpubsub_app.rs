@@ -6,20 +6,12 @@
 
 use crate::webpubsub_support;
 
+use crate::support::{keyed, spawn_app, TestApp};
+use crate::support::{verify, FakeService, Reply};
 use base64::Engine as _;
 use serde_json::{json, Value};
-use serverless_signalr::app::settings::ServeArgs;
 use serverless_signalr::app::webpubsub::settings::WebPubSubArgs;
-use webpubsub_support::{check, spawn_app, verify, Service, TestApp};
-
-async fn app(service: &Service, webpubsub: WebPubSubArgs) -> TestApp {
-    let args = ServeArgs {
-        easy_auth: Some("true".into()),
-        webpubsub,
-        ..Default::default()
-    };
-    spawn_app(args, None, Some(&service.connection_string())).await
-}
+use webpubsub_support::{check, easy_auth_app as app};
 
 async fn post(app: &TestApp, path: &str, body: &str) -> (u16, Value) {
     let response = app
@@ -41,7 +33,7 @@ fn principal(claims: Value) -> String {
 
 #[tokio::test]
 async fn negotiate_answers_the_extensions_connection_with_templated_roles_and_groups() {
-    let service = Service::start().await;
+    let service = FakeService::webpubsub().await;
     let app = app(
         &service,
         WebPubSubArgs {
@@ -121,7 +113,7 @@ async fn negotiate_answers_the_extensions_connection_with_templated_roles_and_gr
 
 #[tokio::test]
 async fn every_action_makes_its_rest_call() {
-    let service = Service::start().await;
+    let service = FakeService::webpubsub().await;
     let app = app(&service, WebPubSubArgs::default()).await;
     let buffer = json!({ "type": "Buffer", "data": [0, 1, 255] });
     let actions = json!([
@@ -214,7 +206,7 @@ async fn every_action_makes_its_rest_call() {
 
 #[tokio::test]
 async fn a_bad_action_anywhere_in_the_batch_applies_nothing() {
-    let service = Service::start().await;
+    let service = FakeService::webpubsub().await;
     let app = app(&service, WebPubSubArgs::default()).await;
     let ok = json!({ "actionName": "sendToAll", "data": "x" });
     let cases = [
@@ -294,8 +286,8 @@ async fn a_bad_action_anywhere_in_the_batch_applies_nothing() {
     assert!(service.take().is_empty(), "nothing was applied");
 
     // A failing call stops the batch and says how many were applied.
-    service.reply((202, String::new()));
-    service.reply((500, r#"{"message":"boom"}"#.into()));
+    service.reply([Reply::status(202)]);
+    service.reply([Reply::status(500).body(r#"{"message":"boom"}"#)]);
     let (status, body) = post(
         &app,
         "/api/webpubsub/actions",
@@ -309,7 +301,7 @@ async fn a_bad_action_anywhere_in_the_batch_applies_nothing() {
 
 #[tokio::test]
 async fn existence_close_and_permission_routes() {
-    let service = Service::start().await;
+    let service = FakeService::webpubsub().await;
     let app = app(&service, WebPubSubArgs::default()).await;
     let get = |path: &str| {
         app.http
@@ -323,7 +315,7 @@ async fn existence_close_and_permission_routes() {
         check(&service.single(), service.port),
         "WebPubSub_ConnectionExists"
     );
-    service.reply((404, String::new()));
+    service.reply([Reply::status(404)]);
     let body: Value = get("users/alice").await.unwrap().json().await.unwrap();
     assert_eq!(body["exists"], false);
     assert_eq!(
@@ -383,7 +375,7 @@ async fn existence_close_and_permission_routes() {
 #[tokio::test]
 async fn each_service_works_without_the_other() {
     // Web PubSub only: its routes work, SignalR's name their missing setting.
-    let service = Service::start().await;
+    let service = FakeService::webpubsub().await;
     let only_webpubsub = app(&service, WebPubSubArgs::default()).await;
     let response = only_webpubsub
         .http
@@ -409,13 +401,8 @@ async fn each_service_works_without_the_other() {
     assert_eq!(response.status(), 200);
 
     // SignalR only: its routes work, Web PubSub's name WebPubSubConnectionString.
-    let signalr = Service::start().await;
-    let only_signalr = spawn_app(
-        ServeArgs::default(),
-        Some(&signalr.connection_string()),
-        None,
-    )
-    .await;
+    let signalr = FakeService::webpubsub().await;
+    let only_signalr = spawn_app(keyed(), &signalr.connection_string()).await;
     let response = only_signalr
         .http
         .post(format!("{}/api/negotiate", only_signalr.url))

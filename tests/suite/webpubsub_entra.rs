@@ -5,17 +5,16 @@
 //! refused with a clear error; a broken identity endpoint, and a missing role, give a clear error
 //! and recover once fixed, with no restart.
 
+use crate::support::{spawn_app_with, AppOptions};
 use crate::webpubsub_emulator_support::{self as wps_support, open_url, sign, Client, Wps, JSON};
 
 use futures_util::StreamExt;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
-use serverless_signalr::app::settings::{ServeArgs, Settings};
+use serverless_signalr::app::settings::ServeArgs;
 use serverless_signalr::app::webpubsub::settings::WebPubSubArgs;
-use serverless_signalr::app::{router, AppState};
 use serverless_signalr::emulator::entra::{EntraMode, IDENTITY_PATH};
 use serverless_signalr::emulator::{self, EmulatorConfig, EmulatorHandle};
-use serverless_signalr::http_server::{self, ServerLimits};
 use serverless_signalr::service::connection_string::DEV_ACCESS_KEY;
 use serverless_signalr::service::entra::managed_identity::{
     ManagedIdentity, ManagedIdentityProtocol,
@@ -33,15 +32,16 @@ async fn identity_endpoint(mode: &EntraMode, listener: tokio::net::TcpListener) 
 /// The app with `WebPubSubConnectionString=Endpoint=<wps>;AuthType=azure.msi`, its managed
 /// identity the App Service endpoint `identity` (with `mode`'s header).
 async fn app(wps: &str, identity: &str, mode: &EntraMode) -> String {
-    let settings = Settings::from_args(ServeArgs {
+    let args = ServeArgs {
         function_keys: Some("k".into()),
+        // Health answers show each change at once (no reuse window).
+        health_cache_seconds: Some("0".into()),
         webpubsub: WebPubSubArgs {
             connection_string: Some(format!("Endpoint={wps};AuthType=azure.msi;Version=1.0;")),
             ..Default::default()
         },
         ..Default::default()
-    })
-    .unwrap();
+    };
     let source = TokenSource::ManagedIdentity(ManagedIdentity {
         protocol: ManagedIdentityProtocol::AppService {
             endpoint: identity.to_string(),
@@ -49,21 +49,11 @@ async fn app(wps: &str, identity: &str, mode: &EntraMode) -> String {
         },
         client_id: None,
     });
-    let app = router(AppState::with_identities(
-        settings,
-        None,
-        None,
-        Some(source),
-    ));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(http_server::serve(
-        listener,
-        app,
-        ServerLimits::default(),
-        std::future::pending(),
-    ));
-    url
+    let options = AppOptions {
+        webpubsub_identity: Some(source),
+        ..Default::default()
+    };
+    spawn_app_with(args, options).await.url
 }
 
 async fn call(app: &str, route: &str) -> (StatusCode, Value) {

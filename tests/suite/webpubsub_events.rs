@@ -9,32 +9,31 @@ use crate::webpubsub_support;
 
 use std::sync::{Arc, Mutex};
 
+use crate::support::{keyed, spawn_app_with, AppOptions, TestApp};
+use crate::support::{FakeService, KEY};
 use axum::http::HeaderMap;
 use serde_json::{json, Value};
 use serverless_signalr::app::settings::ServeArgs;
 use serverless_signalr::app::webpubsub::settings::WebPubSubArgs;
 use serverless_signalr::service::{signature, Secret};
-use webpubsub_support::{check, spawn_app, Service, TestApp, KEY};
+use webpubsub_support::check;
 
 /// A request the webhook received: headers and body.
 type Forwarded = (HeaderMap, Vec<u8>);
 
 const SECONDARY: &str = "the-services-secondary-key";
 
-async fn app(service: &Service, webpubsub: WebPubSubArgs) -> TestApp {
+async fn app(service: &FakeService, webpubsub: WebPubSubArgs) -> TestApp {
     let webpubsub = WebPubSubArgs {
+        connection_string: Some(service.connection_string()),
         secondary_keys: Some(SECONDARY.into()),
         ..webpubsub
     };
-    spawn_app(
-        ServeArgs {
-            webpubsub,
-            ..Default::default()
-        },
-        None,
-        Some(&service.connection_string()),
-    )
-    .await
+    let args = ServeArgs {
+        webpubsub,
+        ..keyed()
+    };
+    spawn_app_with(args, AppOptions::default()).await
 }
 
 fn sign(key: &str, connection_id: &str) -> String {
@@ -82,7 +81,7 @@ fn event_from(
 
 #[tokio::test]
 async fn abuse_protection_answers_only_the_configured_service() {
-    let service = Service::start().await;
+    let service = FakeService::webpubsub().await;
     let app = app(&service, WebPubSubArgs::default()).await;
     let options = |origin: Option<&str>| {
         let mut request = app.http.request(
@@ -115,7 +114,7 @@ async fn abuse_protection_answers_only_the_configured_service() {
 
 #[tokio::test]
 async fn signatures_are_checked_first() {
-    let service = Service::start().await;
+    let service = FakeService::webpubsub().await;
     let app = app(
         &service,
         WebPubSubArgs {
@@ -196,7 +195,7 @@ async fn signatures_are_checked_first() {
 
 #[tokio::test]
 async fn connect_follows_the_policy() {
-    let service = Service::start().await;
+    let service = FakeService::webpubsub().await;
     let app = app(
         &service,
         WebPubSubArgs {
@@ -262,13 +261,13 @@ async fn connect_follows_the_policy() {
     assert_eq!(response.status(), 204);
 }
 
-async fn app_without_policy(service: &Service) -> TestApp {
+async fn app_without_policy(service: &FakeService) -> TestApp {
     app(service, WebPubSubArgs::default()).await
 }
 
 #[tokio::test]
 async fn connections_are_announced_and_user_events_broadcast_with_their_data_type() {
-    let service = Service::start().await;
+    let service = FakeService::webpubsub().await;
     let app = app(
         &service,
         WebPubSubArgs {
@@ -408,7 +407,7 @@ async fn other_events_are_forwarded_to_a_signed_webhook() {
             }
         });
     tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
-    let service = Service::start().await;
+    let service = FakeService::webpubsub().await;
     let app = app(
         &service,
         WebPubSubArgs {

@@ -13,6 +13,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
+use crate::support::{verify, FakeService, Recorded};
 use serde_json::Value;
 use serverless_signalr::service::rest::RestOptions;
 use serverless_signalr::service::webpubsub::client_token::ClientTokenMinter;
@@ -20,7 +21,6 @@ use serverless_signalr::service::webpubsub::rest::SendOptions;
 use serverless_signalr::service::webpubsub::{
     ClientTokenOptions, Content, Permission, WebPubSubClient, WebPubSubConnectionString,
 };
-use webpubsub_support::{verify, Recorded, Service};
 
 const HUB: &str = "Chat";
 
@@ -120,7 +120,7 @@ fn body(request: &Recorded) -> Value {
 
 #[tokio::test]
 async fn tokens_and_rest_calls_match_the_official_python_sdk() {
-    let service = Service::start().await;
+    let service = FakeService::webpubsub().await;
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/python");
     let environment = python_env::environment(&dir.join("requirements.txt"));
     let mut script = Command::new(&environment.python);

@@ -6,15 +6,17 @@
 
 use crate::webpubsub_support;
 
+use crate::support::swagger::{self, WEBPUBSUB, WEBPUBSUB_SHA256};
+use crate::support::{FakeService, Reply, KEY};
 use serde_json::json;
 use serverless_signalr::service::rest::{RestError, RestOptions};
 use serverless_signalr::service::webpubsub::rest::{GenerateTokenOptions, SendOptions};
 use serverless_signalr::service::webpubsub::{
     Content, Permission, WebPubSubClient, WebPubSubConnectionString,
 };
-use webpubsub_support::{check, Service, SWAGGER, SWAGGER_SHA256};
+use webpubsub_support::check;
 
-fn client(service: &Service) -> WebPubSubClient {
+fn client(service: &FakeService) -> WebPubSubClient {
     let cs = WebPubSubConnectionString::parse(&service.connection_string()).unwrap();
     WebPubSubClient::new(&cs, RestOptions::default()).unwrap()
 }
@@ -28,14 +30,14 @@ fn vendored_swagger_is_the_published_specification() {
     use sha2::{Digest, Sha256};
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/fixtures/swagger")
-        .join(SWAGGER);
+        .join(WEBPUBSUB);
     let digest: String = Sha256::digest(std::fs::read(path).unwrap())
         .iter()
         .map(|b| format!("{b:02x}"))
         .collect();
-    assert_eq!(digest, SWAGGER_SHA256);
+    assert_eq!(digest, WEBPUBSUB_SHA256);
     assert_eq!(
-        webpubsub_support::operations().len(),
+        swagger::operations_of(WEBPUBSUB).len(),
         24,
         "24 operations in 2024-01-01"
     );
@@ -43,7 +45,7 @@ fn vendored_swagger_is_the_published_specification() {
 
 #[tokio::test]
 async fn every_operation_matches_the_swagger() {
-    let service = Service::start().await;
+    let service = FakeService::webpubsub().await;
     let c = client(&service);
     let port = service.port;
     let hub = "Chat";
@@ -311,7 +313,7 @@ async fn every_operation_matches_the_swagger() {
         None,
     );
 
-    service.reply((200, r#"{"token":"abc.def.ghi"}"#.into()));
+    service.reply([Reply::status(200).body(r#"{"token":"abc.def.ghi"}"#)]);
     let token = c
         .generate_token(
             hub,
@@ -361,17 +363,13 @@ async fn every_operation_matches_the_swagger() {
 
 #[tokio::test]
 async fn answers_404_as_false_and_service_errors_name_web_pubsub() {
-    let service = Service::start().await;
+    let service = FakeService::webpubsub().await;
     let c = client(&service);
-    service.reply((404, String::new()));
+    service.reply([Reply::status(404)]);
     assert!(!c.connection_exists("chat", "gone").await.unwrap());
-    service.reply((
-        400,
-        format!(
-            r#"{{"code":"BadRequest","message":"no {}"}}"#,
-            webpubsub_support::KEY
-        ),
-    ));
+    service.reply([
+        Reply::status(400).body(&format!(r#"{{"code":"BadRequest","message":"no {KEY}"}}"#))
+    ]);
     let error = c
         .send_to_all("chat", &Content::Text("x".into()), &SendOptions::default())
         .await
@@ -381,15 +379,12 @@ async fn answers_404_as_false_and_service_errors_name_web_pubsub() {
         text.starts_with("webpubsub.send_to_all: Web PubSub answered 400"),
         "{text}"
     );
-    assert!(
-        !text.contains(webpubsub_support::KEY),
-        "the key is redacted: {text}"
-    );
+    assert!(!text.contains(KEY), "the key is redacted: {text}");
 }
 
 #[tokio::test]
 async fn bad_input_is_refused_before_anything_is_sent() {
-    let service = Service::start().await;
+    let service = FakeService::webpubsub().await;
     let c = client(&service);
     let text = Content::Text("x".into());
     let none = SendOptions::default();

@@ -1,4 +1,4 @@
-//! One `WebPubSubAction` (`docs/webpubsub.md` §7), validated from its JSON
+//! One `WebPubSubAction` (`docs/webpubsub.md` §7.2), validated from its JSON
 //! ([`super::raw_action`]) into an [`Action`]: a send or a close names its [`Recipients`] (with
 //! the excluded connections beside them), the group and permission actions their user or
 //! connection. Each is one item of the batch pipeline ([`crate::app::batch`]), applied with one

@@ -12,6 +12,7 @@ pub mod health;
 pub mod manage;
 pub mod negotiate;
 pub mod raw_action;
+pub mod role_template;
 pub mod settings;
 
 use axum::http::StatusCode;

@@ -10,7 +10,8 @@ use axum::response::Response;
 use crate::app::error::ApiError;
 use crate::app::hub::{Hub, WebPubSubDefault};
 use crate::app::identity::Caller;
-use crate::app::negotiate::{answer, render, Unfilled};
+use crate::app::negotiate::{answer, claim_value, render, Unfilled};
+use crate::app::webpubsub::role_template::check_role_values;
 use crate::app::AppState;
 use crate::service::names;
 use crate::service::rest::RestError;
@@ -39,6 +40,7 @@ pub async fn negotiate(
         })?;
     }
     let settings = webpubsub.settings();
+    check_role_values(&settings.token_roles, |name| claim_value(name, &caller))?;
     let roles = fill(&settings.token_roles, &caller, "role")?;
     let groups = fill(&settings.token_groups, &caller, "group")?;
     for group in &groups {

@@ -1,5 +1,5 @@
 //! A `WebPubSubAction` as sent, the JSON the Functions extension's `webPubSub` output binding
-//! takes (`docs/webpubsub.md` §7): `actionName` (any letter case) and that action's fields,
+//! takes (`docs/webpubsub.md` §7.2): `actionName` (any letter case) and that action's fields,
 //! camelCase, matched ignoring case, and how each field is read and checked. `dataType` is `text`
 //! (default), `json` or `binary`, by name in any case or by number (binary=0, json=1, text=2);
 //! `data` is a JSON string for text and json, and the Node Buffer form

@@ -39,6 +39,7 @@ use tokio::task::JoinHandle;
 
 pub use events::EventHandler;
 
+use crate::emulator::browser_policy::{self, BrowserPolicy};
 use crate::emulator::entra::EntraMode;
 use crate::http_server::ServerLimits;
 use crate::service::Secret;
@@ -68,6 +69,8 @@ pub struct WebPubSubConfig {
     pub server: ServerLimits,
     /// Entra ID mode ([`entra`]): the SignalR emulator's identity endpoint and keys.
     pub entra: Option<EntraMode>,
+    /// Which browsers may open client WebSockets (loopback origins by default).
+    pub browser: BrowserPolicy,
 }
 
 impl WebPubSubConfig {
@@ -83,6 +86,7 @@ impl WebPubSubConfig {
             max_inflight_events: 64,
             server: ServerLimits::default(),
             entra: None,
+            browser: BrowserPolicy::default(),
         }
     }
 }
@@ -100,11 +104,18 @@ pub struct Shared {
 }
 
 fn routes(shared: Arc<Shared>) -> Router {
-    Router::new()
-        .route("/api/{*rest}", any(rest::handle))
+    let client = Router::new()
         .route("/client/hubs/{hub}", any(client::connect_hub))
         .route("/client", any(client::connect_query))
-        .route("/client/", any(client::connect_query))
+        .route("/client/", any(client::connect_query));
+    Router::new()
+        .merge(browser_policy::server_routes(
+            Router::new().route("/api/{*rest}", any(rest::handle)),
+        ))
+        .merge(browser_policy::websocket_routes(
+            client,
+            &shared.config.browser,
+        ))
         .fallback(|request: axum::extract::Request| async move {
             error::WpsError::NoRoute(request.uri().path().to_string())
         })

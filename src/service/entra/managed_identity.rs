@@ -1,4 +1,4 @@
-//! Managed identity tokens, as `azure_identity` 1.0 gets them (`docs/protocol.md` §7):
+//! Managed identity tokens, as `azure_identity` 1.0 gets them (`docs/protocol.md` §7.2):
 //! App Service / Functions when `IDENTITY_ENDPOINT` and `IDENTITY_HEADER` are set
 //! (`GET {IDENTITY_ENDPOINT}?api-version=2019-08-01&resource=…[&client_id=…]` with header
 //! `X-IDENTITY-HEADER`), else the instance metadata service (IMDS, VMs and containers:

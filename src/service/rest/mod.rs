@@ -103,7 +103,7 @@ impl RestClient {
     }
 
     /// A client for an Entra ID connection string (`AuthType=…`): every call carries
-    /// `credential`'s token as bearer instead of a signed REST token (`docs/protocol.md` §7).
+    /// `credential`'s token as bearer instead of a signed REST token (`docs/protocol.md` §7.4).
     pub fn with_entra(
         connection: &ConnectionString,
         options: RestOptions,

@@ -1,4 +1,4 @@
-//! The Web PubSub REST client's group membership and permission operations (`docs/webpubsub.md` §3):
+//! The Web PubSub REST client's group membership and permission operations (`docs/webpubsub.md` §3.2):
 //! connections and users in groups, the filtered `:addToGroups`/`:removeFromGroups`, and the
 //! `sendToGroup`/`joinLeaveGroup` permissions of a connection.
 

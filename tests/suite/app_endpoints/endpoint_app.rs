@@ -5,13 +5,10 @@ use std::time::{Duration, Instant};
 
 use reqwest::StatusCode;
 use serde_json::{json, Value};
-use serverless_signalr::app::settings::{EndpointArgs, Settings};
-use serverless_signalr::app::{router, AppState};
-use serverless_signalr::http_server::{self, ServerLimits};
-use serverless_signalr::service::ConnectionString;
+use serverless_signalr::app::settings::EndpointArgs;
 
 use crate::emulator_support::{Emu, WsClient};
-use crate::support::{keyed, TestApp};
+use crate::support::{keyed, spawn_app_with, AppOptions, TestApp};
 
 pub const HUB: &str = "chat";
 
@@ -22,22 +19,10 @@ pub async fn spawn(endpoints: &[(&str, String)], single: Option<String>, probe: 
     args.endpoints =
         EndpointArgs::from_pairs(endpoints.iter().map(|(k, v)| (k.to_string(), v.clone())));
     args.endpoint_probe_seconds = Some(probe.into());
-    args.connection_string = single.clone();
-    let settings = Settings::from_args(args).expect("settings");
-    let cs = single.map(|s| ConnectionString::parse(&s).unwrap());
-    let app = router(AppState::new(settings, cs.as_ref()));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(http_server::serve(
-        listener,
-        app,
-        ServerLimits::default(),
-        std::future::pending(),
-    ));
-    TestApp {
-        url,
-        http: reqwest::Client::new(),
-    }
+    // Health answers show each change at once (no reuse window).
+    args.health_cache_seconds = Some("0".into());
+    args.connection_string = single;
+    spawn_app_with(args, AppOptions::default()).await
 }
 
 pub fn cs(e: &Emu) -> String {

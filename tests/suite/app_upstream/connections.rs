@@ -2,11 +2,11 @@
 //! id and the claims header; the forward webhook receives every event as JSON; unknown hub
 //! methods are forwarded and the webhook's answer becomes the completion.
 
-use axum::http::{Method, StatusCode as AxumStatus};
+use axum::http::Method;
 use reqwest::StatusCode;
 use serde_json::json;
 
-use crate::support::Recorder;
+use crate::support::{FakeService, Reply};
 use crate::upstream_support::{connected, disconnected, error, invoke, result, send, setup, CONN};
 
 #[tokio::test]
@@ -86,14 +86,14 @@ async fn connected_joins_the_templated_groups() {
     );
 
     // A service failure is logged; the connection event still succeeds.
-    rec.respond(|_, _| (AxumStatus::INTERNAL_SERVER_ERROR, vec![], String::new()));
+    rec.answer(|_| Reply::status(500));
     let (status, _) = connected().send(&app).await;
     assert_eq!(status, StatusCode::OK);
 }
 
 #[tokio::test]
 async fn events_are_forwarded_to_the_webhook() {
-    let hook = Recorder::start().await;
+    let hook = FakeService::start().await;
     let url = format!(
         "http://127.0.0.1:{}/hooks/signalr?code=hook-secret",
         hook.port
@@ -116,12 +116,12 @@ async fn events_are_forwarded_to_the_webhook() {
         [("code".to_string(), "hook-secret".to_string())]
     );
     assert_eq!(
-        got[0].body,
+        got[0].json,
         json!({"hub": "chat", "category": "connections", "event": "connected", "connectionId": CONN,
                "userId": "u1", "claims": {"tid": ["t1", "t2"]}, "body": {"type": 10}})
     );
     assert_eq!(
-        got[1].body,
+        got[1].json,
         json!({"hub": "chat", "category": "connections", "event": "disconnected", "connectionId": CONN,
                "userId": null, "claims": {}, "body": {"Type": 11, "Error": "gone"}})
     );
@@ -137,7 +137,7 @@ async fn events_are_forwarded_to_the_webhook() {
         .header("X-ASRS-User-Claims", "name: Doe, John, tid: t-victim")
         .send(&app)
         .await;
-    assert_eq!(hook.take()[0].body["claims"], json!(null));
+    assert_eq!(hook.take()[0].json["claims"], json!(null));
 
     // Built-in methods are not forwarded.
     invoke("subscribe", json!(["orders"])).send(&app).await;
@@ -146,36 +146,30 @@ async fn events_are_forwarded_to_the_webhook() {
 
 #[tokio::test]
 async fn unknown_methods_are_forwarded_and_answered_with_the_webhook_result() {
-    let hook = Recorder::start().await;
+    let hook = FakeService::start().await;
     let url = format!("http://127.0.0.1:{}/hook", hook.port);
     let (app, _rec) = setup(|a| a.upstream_forward_url = Some(url)).await;
 
-    hook.respond(|_, _| (AxumStatus::OK, vec![], r#"{"answer":42}"#.into()));
+    hook.answer(|_| Reply::status(200).body(r#"{"answer":42}"#));
     let answer = invoke("askQuestion", json!(["why", 1])).send(&app).await;
     assert_eq!(answer, (StatusCode::OK, result(json!({"answer": 42}))));
     let got = hook.take();
-    assert_eq!(got[0].body["event"], "askQuestion");
-    assert_eq!(got[0].body["category"], "messages");
+    assert_eq!(got[0].json["event"], "askQuestion");
+    assert_eq!(got[0].json["category"], "messages");
     assert_eq!(
-        got[0].body["body"],
+        got[0].json["body"],
         json!({"type": 1, "invocationId": "1", "target": "askQuestion", "arguments": ["why", 1]})
     );
 
-    hook.respond(|_, _| (AxumStatus::NO_CONTENT, vec![], String::new()));
+    hook.answer(|_| Reply::status(204));
     let answer = invoke("askQuestion", json!([])).send(&app).await;
     assert_eq!(answer, (StatusCode::OK, result(json!(null))));
 
-    hook.respond(|_, _| {
-        (
-            AxumStatus::BAD_REQUEST,
-            vec![],
-            r#"{"error":"no such question"}"#.into(),
-        )
-    });
+    hook.answer(|_| Reply::status(400).body(r#"{"error":"no such question"}"#));
     let answer = invoke("askQuestion", json!([])).send(&app).await;
     assert_eq!(answer, (StatusCode::OK, error("no such question")));
 
-    hook.respond(|_, _| (AxumStatus::INTERNAL_SERVER_ERROR, vec![], "boom".into()));
+    hook.answer(|_| Reply::status(500).body("boom"));
     let answer = invoke("askQuestion", json!([])).send(&app).await;
     assert_eq!(
         answer,
@@ -231,7 +225,7 @@ async fn without_a_webhook_unknown_methods_are_errors() {
 async fn forwarded_requests_are_signed_with_the_forward_secret() {
     use hmac::{Hmac, Mac};
     const SECRET: &str = "whsec-0123456789";
-    let hook = Recorder::start().await;
+    let hook = FakeService::start().await;
     let url = format!("http://127.0.0.1:{}/hook", hook.port);
     let (app, _rec) = setup(|a| {
         a.upstream_forward_url = Some(url);
@@ -245,7 +239,7 @@ async fn forwarded_requests_are_signed_with_the_forward_secret() {
     assert_eq!(got.len(), 3);
     for request in &got {
         let mut mac = <Hmac<sha2::Sha256> as Mac>::new_from_slice(SECRET.as_bytes()).unwrap();
-        mac.update(&request.raw_body);
+        mac.update(&request.body);
         let expected: String = mac
             .finalize()
             .into_bytes()
@@ -256,10 +250,10 @@ async fn forwarded_requests_are_signed_with_the_forward_secret() {
             request.headers["x-signature-256"],
             format!("sha256={expected}").as_str(),
             "{}",
-            request.body
+            request.json
         );
         assert_eq!(request.headers["content-type"], "application/json");
     }
-    assert_eq!(got[0].body["userId"], "u1");
-    assert_eq!(got[2].body["event"], "askQuestion");
+    assert_eq!(got[0].json["userId"], "u1");
+    assert_eq!(got[2].json["event"], "askQuestion");
 }

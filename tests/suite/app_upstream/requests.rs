@@ -8,7 +8,7 @@ use crate::support::KEY;
 use crate::upstream_support::{code, connected, invoke, message, result, setup, sign, CONN};
 
 /// Python: hmac.new(KEY, b"conn-1", hashlib.sha256).hexdigest()
-const KNOWN_VECTOR: &str = "261f7f58ff9fb9bb8be7e4951a807fe6091e5c074885bf63b865eccd28728881";
+const KNOWN_VECTOR: &str = "90f82c48040578a75d51200f5c6ef698dc54b5f8dfa7904a1e20b96037770af1";
 /// Python: hmac.new(b"second-key", b"conn-1", hashlib.sha256).hexdigest()
 const SECONDARY_VECTOR: &str = "b47e61bc471c3f236f6fb4c4ae461e1c4a8dbf6f24d993734b8a23e95dc176f2";
 

@@ -2,7 +2,7 @@
 //! `{"target":"message","arguments":[topic, payload, sender]}`), the framed completion it answers,
 //! and every refusal (arguments, publish policy, topic allow-list, service failure) with its text.
 
-use axum::http::StatusCode as AxumStatus;
+use crate::support::Reply;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
@@ -41,14 +41,14 @@ async fn subscribe_and_unsubscribe_manage_the_topic_group() {
     );
 
     // The service does not know the connection.
-    rec.respond(|_, _| (AxumStatus::NOT_FOUND, vec![], String::new()));
+    rec.answer(|_| Reply::status(404));
     let body = answer(&app, invoke("subscribe", json!(["orders"]))).await;
     assert_eq!(
         body,
         error("subscribe to \"orders\" failed: the service does not know this connection")
     );
     // Any other failure: a generic text for the client, the details only in the log.
-    rec.respond(|_, _| (AxumStatus::BAD_REQUEST, vec![], "secret internals".into()));
+    rec.answer(|_| Reply::status(400).body("secret internals"));
     let body = answer(&app, invoke("subscribe", json!(["orders"]))).await;
     assert_eq!(
         body,
@@ -69,12 +69,12 @@ async fn publishing_sends_topic_payload_and_sender() {
     assert_eq!(got[0].method, "POST");
     assert_eq!(got[0].path, "/api/hubs/chat/groups/topic%3Aorders/:send");
     assert_eq!(
-        got[0].body,
+        got[0].json,
         json!({"target": "message", "arguments": ["orders", payload, "conn-1"]})
     );
     assert_eq!(got[1].path, "/api/hubs/chat/:send");
     assert_eq!(
-        got[1].body,
+        got[1].json,
         json!({"target": "message", "arguments": [null, payload, "alice"]})
     );
 
@@ -95,7 +95,7 @@ async fn the_client_method_name_is_configurable() {
     let (app, rec) = setup(|a| a.pubsub_target = Some("onTopic".into())).await;
     answer(&app, invoke("publishToTopic", json!(["t", "x"]))).await;
     assert_eq!(
-        rec.take()[0].body,
+        rec.take()[0].json,
         json!({"target": "onTopic", "arguments": ["t", "x", "conn-1"]})
     );
 }

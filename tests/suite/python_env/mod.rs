@@ -8,6 +8,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use crate::child_process::run;
+use crate::system_packages::{self, Package};
 
 const INSTALL_LIMIT: Duration = Duration::from_secs(300);
 
@@ -66,6 +67,8 @@ pub fn environment(requirements: &Path) -> Environment {
             };
         }
     }
+    // Debian ships the venv module apart (python3-venv); without it, `pip install --target`.
+    let venv_module = system_packages::ensure(Package::PythonVenv);
     let python = python3();
     let _ = std::fs::remove_dir_all(&root);
     std::fs::create_dir_all(&root).unwrap();
@@ -107,8 +110,9 @@ pub fn environment(requirements: &Path) -> Environment {
         let (ok, output) = run(pip, INSTALL_LIMIT);
         assert!(
             ok,
-            "`python3 -m venv` failed ({}) and so did `python3 -m pip install --target`; install python3-venv or pip:\n{output}",
-            venv_output.trim()
+            "`python3 -m venv` failed ({}; {}) and so did `python3 -m pip install --target`; install python3-venv or pip:\n{output}",
+            venv_output.trim(),
+            venv_module.err().unwrap_or_default()
         );
         Environment {
             python: python.into(),

@@ -9,14 +9,14 @@ use serverless_signalr::service::rest::{Payload, RestClient, RestError, RestOpti
 use serverless_signalr::service::ConnectionString;
 
 use super::{ids, payload, payload_json};
-use crate::rest_support::{
-    self, assert_request, fast_options, verify_token, Expect, FakeService, Reply, KEY,
-};
+use crate::rest_support::{assert_request, client, fast_options, verify_token, Expect};
+use crate::support::fake_service::connection_string;
+use crate::support::{FakeService, Reply, KEY};
 
 #[tokio::test]
 async fn names_are_percent_encoded_and_reach_the_service_intact() {
-    let service = FakeService::start().await;
-    let client = service.client(fast_options());
+    let service = FakeService::signalr().await;
+    let client = client(&service, fast_options());
 
     client
         .send_to_user("Chat", "a/b?c#d", &payload())
@@ -72,8 +72,8 @@ async fn names_are_percent_encoded_and_reach_the_service_intact() {
 
 #[tokio::test]
 async fn invalid_names_are_refused_before_any_request() {
-    let service = FakeService::start().await;
-    let client = service.client(fast_options());
+    let service = FakeService::signalr().await;
+    let client = client(&service, fast_options());
     let p = payload();
 
     let name_errors = [
@@ -134,8 +134,8 @@ async fn invalid_names_are_refused_before_any_request() {
 
 #[tokio::test]
 async fn not_found_on_existence_checks_is_false() {
-    let service = FakeService::start().await;
-    let client = service.client(fast_options());
+    let service = FakeService::signalr().await;
+    let client = client(&service, fast_options());
     let not_found = |code: &str| Reply::status(404).header("x-ms-error-code", code);
 
     service.reply([not_found("Warning.User.NotExisted")]);
@@ -174,8 +174,8 @@ async fn not_found_on_existence_checks_is_false() {
 
 #[tokio::test]
 async fn not_found_on_removals_is_ok_and_elsewhere_an_error() {
-    let service = FakeService::start().await;
-    let client = service.client(fast_options());
+    let service = FakeService::signalr().await;
+    let client = client(&service, fast_options());
     let not_found = |code: &str| Reply::status(404).header("x-ms-error-code", code);
 
     service.reply([not_found("Warning.Connection.NotExisted")]);
@@ -245,8 +245,8 @@ async fn not_found_on_removals_is_ok_and_elsewhere_an_error() {
 
 #[tokio::test]
 async fn errors_carry_the_service_message_but_never_a_secret() {
-    let service = FakeService::start().await;
-    let client = service.client(fast_options());
+    let service = FakeService::signalr().await;
+    let client = client(&service, fast_options());
 
     service.reply([Reply::status(400)
         .header("x-ms-error-code", "Error.Request.Invalid")
@@ -305,8 +305,8 @@ async fn errors_carry_the_service_message_but_never_a_secret() {
 
 #[tokio::test]
 async fn every_request_has_its_own_token_for_its_own_path() {
-    let service = FakeService::start().await;
-    let client = service.client(fast_options());
+    let service = FakeService::signalr().await;
+    let client = client(&service, fast_options());
     client.user_exists("Chat", "alice").await.expect("check");
     client
         .close_user("chat", "alice", &ids(&["c1"]), Some("bye"))
@@ -331,8 +331,8 @@ async fn clones_share_one_pooled_connection() {
     fn shareable<T: Clone + Send + Sync + 'static>() {}
     shareable::<RestClient>();
 
-    let service = FakeService::start().await;
-    let client = service.client(fast_options());
+    let service = FakeService::signalr().await;
+    let client = client(&service, fast_options());
     let clone = client.clone();
     client.user_exists("chat", "a").await.expect("first");
     clone.user_exists("chat", "b").await.expect("second");
@@ -357,7 +357,7 @@ async fn client_needs_an_access_key_and_a_timeout() {
     let error = RestClient::new(&entra, RestOptions::default()).expect_err("no key");
     assert!(matches!(error, RestError::Token(_)), "{error:?}");
 
-    let keyed = ConnectionString::parse(&rest_support::connection_string(1)).expect("valid");
+    let keyed = ConnectionString::parse(&connection_string(1)).expect("valid");
     let error = RestClient::new(
         &keyed,
         RestOptions {
@@ -381,7 +381,7 @@ async fn client_needs_an_access_key_and_a_timeout() {
 /// included, while every token's audience stays on the `Endpoint` host (`docs/protocol.md` §3).
 #[tokio::test]
 async fn server_endpoint_takes_the_requests_and_endpoint_keeps_the_audience() {
-    let service = FakeService::start().await;
+    let service = FakeService::signalr().await;
     let connection = ConnectionString::parse(&format!(
         "Endpoint=https://demo.service.signalr.net;AccessKey={KEY};ServerEndpoint=http://127.0.0.1:{}/gateway/",
         service.port

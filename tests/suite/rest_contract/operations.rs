@@ -4,12 +4,13 @@
 use serverless_signalr::service::rest::{Payload, RestError, RestOptions};
 
 use super::{ids, payload, payload_json};
-use crate::rest_support::{assert_request, fast_options, Expect, FakeService, Reply};
+use crate::rest_support::{assert_request, client, fast_options, Expect};
+use crate::support::{FakeService, Reply};
 
 #[tokio::test]
 async fn sends_match_the_swagger() {
-    let service = FakeService::start().await;
-    let client = service.client(fast_options());
+    let service = FakeService::signalr().await;
+    let client = client(&service, fast_options());
 
     client
         .send_to_all("Chat", &payload(), &ids(&["c1", "c 2"]))
@@ -74,22 +75,22 @@ async fn sends_match_the_swagger() {
 
 #[tokio::test]
 async fn body_is_exactly_target_and_arguments() {
-    let service = FakeService::start().await;
-    let client = service.client(fast_options());
+    let service = FakeService::signalr().await;
+    let client = client(&service, fast_options());
     let empty = Payload::new("ping", vec![]);
     client.send_to_all("chat", &empty, &[]).await.expect("send");
     let request = service.single();
     assert_eq!(
-        String::from_utf8(request.body).expect("utf-8"),
+        String::from_utf8(request.body.clone()).expect("utf-8"),
         r#"{"target":"ping","arguments":[]}"#
     );
-    assert_eq!(request.content_type.as_deref(), Some("application/json"));
+    assert_eq!(request.content_type(), Some("application/json"));
 }
 
 #[tokio::test]
 async fn group_membership_matches_the_swagger() {
-    let service = FakeService::start().await;
-    let client = service.client(fast_options());
+    let service = FakeService::signalr().await;
+    let client = client(&service, fast_options());
     let user_group = "/api/hubs/chat/users/alice/groups/room";
     let group_connection = "/api/hubs/chat/groups/room/connections/conn-1";
 
@@ -202,8 +203,8 @@ async fn group_membership_matches_the_swagger() {
 
 #[tokio::test]
 async fn existence_checks_match_the_swagger() {
-    let service = FakeService::start().await;
-    let client = service.client(fast_options());
+    let service = FakeService::signalr().await;
+    let client = client(&service, fast_options());
     let head = |operation, path| Expect {
         operation,
         method: "HEAD",
@@ -251,8 +252,8 @@ async fn existence_checks_match_the_swagger() {
 
 #[tokio::test]
 async fn closes_match_the_swagger() {
-    let service = FakeService::start().await;
-    let client = service.client(fast_options());
+    let service = FakeService::signalr().await;
+    let client = client(&service, fast_options());
 
     client
         .close_connection("Chat", "conn-1", Some("bye now"))
@@ -336,11 +337,14 @@ async fn closes_match_the_swagger() {
 
 #[tokio::test]
 async fn health_is_a_signed_head() {
-    let service = FakeService::start().await;
-    let client = service.client(RestOptions {
-        max_retries: 0,
-        ..fast_options()
-    });
+    let service = FakeService::signalr().await;
+    let client = client(
+        &service,
+        RestOptions {
+            max_retries: 0,
+            ..fast_options()
+        },
+    );
 
     assert!(client.health().await.expect("healthy"));
     let request = service.single();
@@ -361,9 +365,9 @@ async fn health_is_a_signed_head() {
 
 #[tokio::test]
 async fn health_is_one_quick_attempt_and_a_wrong_key_is_an_error() {
-    let service = FakeService::start().await;
+    let service = FakeService::signalr().await;
     // A client that would otherwise retry 503s three times; a retry would get the default 200.
-    let client = service.client(fast_options());
+    let client = client(&service, fast_options());
     service.reply([Reply::status(503)]);
     assert!(!client.health().await.expect("an answer"), "no retry");
     assert_eq!(service.take().len(), 1);
@@ -385,7 +389,7 @@ async fn health_is_one_quick_attempt_and_a_wrong_key_is_an_error() {
 /// edit to a fixture fails here instead of quietly changing what the contract tests check.
 #[test]
 fn vendored_swagger_files_equal_the_published_specifications() {
-    use crate::rest_support::swagger::{fixture, operations_of, V1, V2022};
+    use crate::support::swagger::{fixture, operations_of, V1, V2022};
     use sha2::{Digest, Sha256};
     let pinned = [
         (

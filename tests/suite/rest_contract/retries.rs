@@ -7,17 +7,20 @@ use std::time::{Duration, Instant};
 use serverless_signalr::service::rest::{RestError, RestOptions};
 
 use super::{closed_port, payload};
-use crate::rest_support::{
-    self, client_for_port, fast_options, verify_token, FakeService, Reply, KEY,
-};
+use crate::rest_support::{self, client, client_for_port, fast_options, verify_token};
+use crate::support::fake_service::signalr_swagger;
+use crate::support::{FakeService, Reply, KEY};
 
 #[tokio::test]
 async fn throttling_honours_retry_after_then_succeeds() {
-    let service = FakeService::start().await;
-    let client = service.client(RestOptions {
-        max_backoff: Duration::from_secs(3),
-        ..fast_options()
-    });
+    let service = FakeService::signalr().await;
+    let client = client(
+        &service,
+        RestOptions {
+            max_backoff: Duration::from_secs(3),
+            ..fast_options()
+        },
+    );
     service.reply([Reply::status(429).header("retry-after", "1")]);
     let started = Instant::now();
     client
@@ -38,8 +41,8 @@ async fn throttling_honours_retry_after_then_succeeds() {
 
 #[tokio::test]
 async fn a_retry_after_beyond_max_backoff_is_reported_not_cut_short() {
-    let service = FakeService::start().await;
-    let client = service.client(fast_options());
+    let service = FakeService::signalr().await;
+    let client = client(&service, fast_options());
     for status in [429, 503] {
         service.reply([Reply::status(status).header("retry-after", "120")]);
         let error = client
@@ -62,8 +65,8 @@ async fn a_retry_after_beyond_max_backoff_is_reported_not_cut_short() {
 
 #[tokio::test]
 async fn unavailable_with_a_retry_after_date_is_retried() {
-    let service = FakeService::start().await;
-    let client = service.client(fast_options());
+    let service = FakeService::signalr().await;
+    let client = client(&service, fast_options());
     service.reply([Reply::status(503).header("retry-after", "Wed, 21 Oct 2015 07:28:00 GMT")]);
     client
         .user_exists("chat", "alice")
@@ -74,11 +77,14 @@ async fn unavailable_with_a_retry_after_date_is_retried() {
 
 #[tokio::test]
 async fn unavailable_is_retried_then_reported() {
-    let service = FakeService::start().await;
-    let client = service.client(RestOptions {
-        max_retries: 2,
-        ..fast_options()
-    });
+    let service = FakeService::signalr().await;
+    let client = client(
+        &service,
+        RestOptions {
+            max_retries: 2,
+            ..fast_options()
+        },
+    );
     let unavailable = Reply::status(503)
         .header("x-ms-error-code", "Error.Service.Busy")
         .body(r#"{"code":"Error.Service.Busy","message":"try later"}"#);
@@ -115,8 +121,8 @@ async fn unavailable_is_retried_then_reported() {
 
 #[tokio::test]
 async fn server_error_on_a_send_is_not_retried() {
-    let service = FakeService::start().await;
-    let client = service.client(fast_options());
+    let service = FakeService::signalr().await;
+    let client = client(&service, fast_options());
     for status in [500, 502, 504] {
         service.reply([Reply::status(status).body("internal trouble")]);
         let error = client
@@ -139,8 +145,8 @@ async fn server_error_on_a_send_is_not_retried() {
 
 #[tokio::test]
 async fn server_error_on_an_idempotent_call_is_retried() {
-    let service = FakeService::start().await;
-    let client = service.client(fast_options());
+    let service = FakeService::signalr().await;
+    let client = client(&service, fast_options());
     service.reply([Reply::status(500), Reply::status(502)]);
     assert!(client
         .group_exists("chat", "room")
@@ -217,7 +223,7 @@ async fn connect_failure_is_retried_until_the_service_is_up() {
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
         .await
         .expect("the port is still free");
-    let service = FakeService::serve(listener);
+    let service = FakeService::serve(listener, signalr_swagger());
     send.await
         .expect("task")
         .expect("delivered once the service is up");
@@ -257,11 +263,14 @@ async fn connection_lost_mid_request_is_retried_only_when_idempotent() {
 
 #[tokio::test]
 async fn timeout_is_reported_and_never_retried() {
-    let service = FakeService::start().await;
-    let client = service.client(RestOptions {
-        timeout: Duration::from_millis(200),
-        ..fast_options()
-    });
+    let service = FakeService::signalr().await;
+    let client = client(
+        &service,
+        RestOptions {
+            timeout: Duration::from_millis(200),
+            ..fast_options()
+        },
+    );
     let slow = || Reply::status(202).delay(Duration::from_secs(2));
 
     service.reply([slow(), slow()]);

@@ -1,173 +1,76 @@
-//! Test harness: a recording stand-in for the service's REST API (every request kept with its
-//! decoded token claims) and `spawn_app`, which runs the real router on 127.0.0.1:0.
+//! Test harness: `spawn_app`, which runs the real router on 127.0.0.1:0, the one recording fake
+//! of the services' REST APIs (`fake_service`) with its access [`KEY`], the services' swagger
+//! files (`swagger`), and the real binary (`binary`).
 #![allow(dead_code)]
 
 pub mod binary;
+pub mod fake_service;
+pub mod swagger;
 
-use std::sync::{Arc, Mutex};
+// `tests/entra_stack.rs` includes this module too and uses none of them.
+#[allow(unused_imports)]
+pub use fake_service::{verify, FakeService, Recorded, Reply};
 
-use axum::body::Bytes;
-use axum::http::{HeaderMap, Method, StatusCode, Uri};
-use axum::response::IntoResponse;
-use serde_json::Value;
 use serverless_signalr::app::settings::{ServeArgs, Settings};
 use serverless_signalr::app::{router, AppState};
 use serverless_signalr::http_server::{self, ServerLimits};
+use serverless_signalr::service::entra::TokenSource;
 use serverless_signalr::service::ConnectionString;
 
-/// The well-known development key.
-pub const KEY: &str = serverless_signalr::service::connection_string::DEV_ACCESS_KEY;
-
-/// One request the recorder received.
-#[derive(Debug, Clone)]
-pub struct Recorded {
-    pub method: Method,
-    pub path: String,
-    pub query: Vec<(String, String)>,
-    pub claims: Value,
-    pub body: Value,
-    /// The body exactly as received.
-    pub raw_body: Vec<u8>,
-    pub headers: HeaderMap,
-}
-
-type Responder =
-    Arc<dyn Fn(&Method, &str) -> (StatusCode, Vec<(&'static str, String)>, String) + Send + Sync>;
-
-/// A server that records every request and answers as told.
-#[derive(Clone)]
-pub struct Recorder {
-    pub port: u16,
-    pub requests: Arc<Mutex<Vec<Recorded>>>,
-    responder: Arc<Mutex<Responder>>,
-}
-
-impl Recorder {
-    pub async fn start() -> Self {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let port = listener.local_addr().unwrap().port();
-        let default: Responder = Arc::new(|m, _| {
-            let status = if m == Method::POST {
-                StatusCode::ACCEPTED
-            } else {
-                StatusCode::OK
-            };
-            (status, vec![], String::new())
-        });
-        let recorder = Self {
-            port,
-            requests: Arc::default(),
-            responder: Arc::new(Mutex::new(default)),
-        };
-        let r = recorder.clone();
-        let app = axum::Router::new().fallback(
-            move |method: Method, uri: Uri, headers: HeaderMap, body: Bytes| {
-                let r = r.clone();
-                async move {
-                    let claims = headers
-                        .get("authorization")
-                        .and_then(|v| v.to_str().ok())
-                        .and_then(|v| v.strip_prefix("Bearer "))
-                        .map(decode_claims)
-                        .unwrap_or(Value::Null);
-                    let query = url::form_urlencoded::parse(uri.query().unwrap_or("").as_bytes())
-                        .into_owned()
-                        .collect();
-                    let raw_body = body.to_vec();
-                    let body = serde_json::from_slice(&body).unwrap_or(Value::Null);
-                    let path = uri.path().to_string();
-                    r.requests.lock().unwrap().push(Recorded {
-                        method: method.clone(),
-                        path: path.clone(),
-                        query,
-                        claims,
-                        body,
-                        raw_body,
-                        headers,
-                    });
-                    let responder = r.responder.lock().unwrap().clone();
-                    let (status, headers, body) = responder(&method, &path);
-                    let mut response = (status, body).into_response();
-                    for (k, v) in headers {
-                        response.headers_mut().insert(k, v.parse().unwrap());
-                    }
-                    response
-                }
-            },
-        );
-        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-        recorder
-    }
-
-    pub fn connection_string(&self) -> String {
-        format!(
-            "Endpoint=http://127.0.0.1;Port={};AccessKey={KEY};Version=1.0;",
-            self.port
-        )
-    }
-
-    pub fn respond(
-        &self,
-        f: impl Fn(&Method, &str) -> (StatusCode, Vec<(&'static str, String)>, String)
-            + Send
-            + Sync
-            + 'static,
-    ) {
-        *self.responder.lock().unwrap() = Arc::new(f);
-    }
-
-    pub fn take(&self) -> Vec<Recorded> {
-        std::mem::take(&mut *self.requests.lock().unwrap())
-    }
-}
-
-/// Verifies an HS256 token with the development key and returns its claims.
-pub fn decode_claims(token: &str) -> Value {
-    let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::HS256);
-    validation.validate_aud = false;
-    jsonwebtoken::decode::<Value>(
-        token,
-        &jsonwebtoken::DecodingKey::from_secret(KEY.as_bytes()),
-        &validation,
-    )
-    .expect("token must verify with the access key")
-    .claims
-}
+/// The access key of every fake service's connection string (not the emulator's well-known
+/// development key, so a test that finds it in a log or an answer found a real leak).
+pub const KEY: &str = "test-access-key-0123456789abcdefghijklmnopqrstuvwxyz";
 
 /// A running app.
 pub struct TestApp {
+    /// `http://127.0.0.1:<port>`.
     pub url: String,
     pub http: reqwest::Client,
 }
 
-/// Runs the real router for `args` against the service at `connection_string`, served as the
-/// binary serves it.
-pub async fn spawn_app(args: ServeArgs, connection_string: &str) -> TestApp {
-    spawn_app_with_limits(args, connection_string, ServerLimits::default()).await
+/// What the binary would read from the environment besides [`ServeArgs`]: the Entra ID token
+/// sources (managed identities) and the listener limits.
+#[derive(Default)]
+pub struct AppOptions {
+    /// The SignalR service's token source (`AuthType=azure.msi`).
+    pub identity: Option<TokenSource>,
+    /// The Web PubSub service's token source.
+    pub webpubsub_identity: Option<TokenSource>,
+    pub limits: ServerLimits,
 }
 
-/// [`spawn_app`] with other listener limits.
-pub async fn spawn_app_with_limits(
-    mut args: ServeArgs,
-    connection_string: &str,
-    limits: ServerLimits,
-) -> TestApp {
-    args.connection_string = Some(connection_string.to_string());
+/// Runs the real router for `args` (its connection strings included) on 127.0.0.1:0, served as
+/// the binary serves it. Every test that needs the app in process starts it here.
+pub async fn spawn_app_with(args: ServeArgs, options: AppOptions) -> TestApp {
+    let connection = args
+        .connection_string
+        .as_deref()
+        .map(|s| ConnectionString::parse(s).expect("a valid AzureSignalRConnectionString"));
     let settings = Settings::from_args(args).expect("settings");
-    let cs = ConnectionString::parse(connection_string).unwrap();
-    let app = router(AppState::new(settings, Some(&cs)));
+    let app = router(AppState::with_identities(
+        settings,
+        connection.as_ref(),
+        options.identity,
+        options.webpubsub_identity,
+    ));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
     tokio::spawn(http_server::serve(
         listener,
         app,
-        limits,
+        options.limits,
         std::future::pending(),
     ));
     TestApp {
         url,
         http: reqwest::Client::new(),
     }
+}
+
+/// [`spawn_app_with`] for `args` against the SignalR service at `connection_string`.
+pub async fn spawn_app(mut args: ServeArgs, connection_string: &str) -> TestApp {
+    args.connection_string = Some(connection_string.to_string());
+    spawn_app_with(args, AppOptions::default()).await
 }
 
 /// Function keys for tests that run "outside the host" against a remote service.

@@ -9,7 +9,7 @@ use serde_json::{json, Value};
 use serverless_signalr::app::settings::ServeArgs;
 use sha2::Sha256;
 
-use crate::support::{spawn_app, Recorder, TestApp, KEY};
+use crate::support::{spawn_app, FakeService, TestApp, KEY};
 
 /// The hub every request names.
 pub const HUB: &str = "chat";
@@ -136,8 +136,8 @@ pub fn error(text: &str) -> String {
 }
 
 /// The app (function key `test-key`) against a recording service, with extra settings.
-pub async fn setup(configure: impl FnOnce(&mut ServeArgs)) -> (TestApp, Recorder) {
-    let recorder = Recorder::start().await;
+pub async fn setup(configure: impl FnOnce(&mut ServeArgs)) -> (TestApp, FakeService) {
+    let recorder = FakeService::start().await;
     let mut args = ServeArgs {
         function_keys: Some("test-key".into()),
         ..Default::default()

@@ -1,6 +1,8 @@
-//! The operations of the service's published swagger files (api-version 2022-06-01 and v1),
-//! loaded from `tests/fixtures/swagger/` (unmodified copies of Microsoft's specifications), so
-//! requests are checked against the specification itself rather than against our own paths.
+//! The operations of the services' published swagger files (SignalR api-version 2022-06-01 and
+//! v1, Web PubSub 2024-01-01), loaded from `tests/fixtures/swagger/` (unmodified copies of
+//! Microsoft's specifications), so requests are checked against the specification itself rather
+//! than against our own paths.
+#![allow(dead_code)]
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -20,10 +22,13 @@ pub struct Operation {
     pub required_query: Vec<String>,
     /// Every declared query parameter.
     pub allowed_query: Vec<String>,
+    /// The media types the operation consumes.
+    pub consumes: Vec<String>,
+    /// Whether a body parameter is required.
+    pub body_required: bool,
     /// The first success status listed.
     pub success: u16,
     /// Every status code the operation documents (read by the emulator's swagger test).
-    #[allow(dead_code)]
     pub documented: BTreeSet<u16>,
 }
 
@@ -31,6 +36,11 @@ pub struct Operation {
 pub const V2022: &str = "signalr-2022-06-01.json";
 /// The swagger of the v1 API (`/api/v1/...`).
 pub const V1: &str = "signalr-v1.json";
+/// The Web PubSub swagger (api-version 2024-01-01).
+pub const WEBPUBSUB: &str = "webpubsub-2024-01-01.json";
+/// Its SHA-256 (see tests/fixtures/swagger/README.md).
+pub const WEBPUBSUB_SHA256: &str =
+    "a1fc29b91d68bac69a7d36bf539dd03ef4d40197345d108d1cc01c9be9133c4d";
 
 /// The path of a swagger file in `tests/fixtures/swagger/`.
 pub fn fixture(file: &str) -> PathBuf {
@@ -39,12 +49,12 @@ pub fn fixture(file: &str) -> PathBuf {
         .join(file)
 }
 
-/// Every operation of the 2022-06-01 swagger.
+/// Every operation of the SignalR 2022-06-01 swagger.
 pub fn operations() -> Vec<Operation> {
     operations_of(V2022)
 }
 
-/// Every operation of a swagger file (19 in each).
+/// Every operation of a swagger file (19 in each SignalR one, 24 in Web PubSub's).
 pub fn operations_of(file: &str) -> Vec<Operation> {
     let path = fixture(file);
     let text = std::fs::read_to_string(&path)
@@ -82,6 +92,13 @@ pub fn operations_of(file: &str) -> Vec<Operation> {
                 template: template.clone(),
                 required_query: query(true),
                 allowed_query: query(false),
+                consumes: op["consumes"]
+                    .as_array()
+                    .map(|a| a.iter().map(|c| c.as_str().unwrap().to_string()).collect())
+                    .unwrap_or_default(),
+                body_required: params
+                    .iter()
+                    .any(|p| p["in"] == "body" && p["required"] == true),
                 success,
                 documented,
             });
@@ -98,26 +115,10 @@ pub fn find<'a>(
     method: &str,
     raw_path: &str,
 ) -> Option<&'a Operation> {
-    find_in(
-        operations,
-        |op| (&op.method, &op.template),
-        method,
-        raw_path,
-    )
-}
-
-/// [`find`] for any swagger's operations: `key` gives an operation's method and path template.
-pub fn find_in<'a, T>(
-    operations: &'a [T],
-    key: impl Fn(&T) -> (&str, &str),
-    method: &str,
-    raw_path: &str,
-) -> Option<&'a T> {
     let segments: Vec<&str> = raw_path.split('/').collect();
     let mut found = operations.iter().filter(|op| {
-        let (op_method, template) = key(op);
-        let template: Vec<&str> = template.split('/').collect();
-        op_method == method
+        let template: Vec<&str> = op.template.split('/').collect();
+        op.method == method
             && template.len() == segments.len()
             && template.iter().zip(&segments).all(|(t, s)| {
                 if t.starts_with('{') && t.ends_with('}') {
