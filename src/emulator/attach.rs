@@ -19,7 +19,7 @@ use axum::http::Uri;
 use tokio::sync::mpsc;
 
 use super::client_connection::ClientConnection;
-use super::connections::Active;
+use super::connection_tokens::Active;
 use super::error::EmulatorError;
 use super::outbox::{outbox, Outbox, OutboxReader};
 use super::session;
@@ -39,7 +39,7 @@ pub struct Registration {
 
 impl Drop for Registration {
     fn drop(&mut self) {
-        self.shared.connections.remove(&self.token);
+        self.shared.tokens.remove(&self.token);
     }
 }
 
@@ -105,10 +105,7 @@ impl Start<'_> {
         outbox: Outbox<Shutdown>,
     ) -> Result<(), EmulatorError> {
         let kind = active.kind;
-        let negotiated = self
-            .shared
-            .connections
-            .start(self.token, self.hub, active)?;
+        let negotiated = self.shared.tokens.start(self.token, self.hub, active)?;
         tokio::spawn(session::run(
             Arc::clone(self.shared),
             ClientConnection::new(negotiated, self.hub, self.uri),
@@ -157,7 +154,7 @@ impl Start<'_> {
         let active = Active::new(Transport::LongPolling, Some(queues.inbound), Some(frames));
         self.begin(active, queues.inbound_rx, queues.outbox)?;
         // The starting GET is answered at once: it is not a poll the janitor should wait for.
-        self.shared.connections.end_poll(self.token);
+        self.shared.tokens.end_poll(self.token);
         Ok(())
     }
 }

@@ -22,8 +22,7 @@ pub mod cli;
 pub mod client;
 pub mod client_connection;
 pub mod client_policy;
-pub mod connection_event;
-pub mod connections;
+pub mod connection_tokens;
 pub mod dashboard;
 pub mod entra;
 pub mod error;
@@ -43,6 +42,7 @@ pub mod shutdown;
 pub mod sse;
 pub mod templates;
 pub mod upstream;
+pub mod upstream_event;
 pub mod upstream_queue;
 pub mod webpubsub;
 pub mod websocket;
@@ -63,7 +63,7 @@ pub use templates::{TemplateError, UpstreamTemplate};
 
 use crate::http_server::ServerLimits;
 use crate::service::Secret;
-use connections::Registry;
+use connection_tokens::ConnectionTokens;
 use error::EmulatorError;
 use hubs::Hubs;
 use server::EmulatorServer;
@@ -144,8 +144,8 @@ pub struct Shared {
     pub config: EmulatorConfig,
     /// Hubs, connections, users and groups.
     pub hubs: Hubs,
-    /// Negotiated and active transports by connection token.
-    pub connections: Registry,
+    /// Negotiated connections and their transports, by connection token.
+    pub tokens: ConnectionTokens,
     /// What the dashboard shows.
     pub activity: Arc<activity::Activity>,
     /// The upstream caller.
@@ -172,7 +172,7 @@ impl Shared {
         Self {
             config,
             hubs: Hubs::default(),
-            connections: Registry::default(),
+            tokens: ConnectionTokens::default(),
             activity,
             upstream: Arc::new(upstream),
             faults,
@@ -255,7 +255,7 @@ pub async fn start(
         move || {
             let config = &shared.config;
             shared
-                .connections
+                .tokens
                 .sweep(config.negotiate_timeout, config.long_poll_idle_timeout);
             for (hub, ids) in shared.hubs.purge_expired() {
                 shared.activity.groups_changed(&shared.hubs, &hub, &ids);

@@ -8,8 +8,8 @@
 
 mod close;
 mod exists;
+mod hub_request;
 mod membership;
-mod scope;
 mod send;
 
 use std::sync::Arc;
@@ -23,7 +23,7 @@ use tower::ServiceExt;
 
 use super::error::EmulatorError;
 use super::Shared;
-pub use scope::HubRequest;
+pub use hub_request::HubRequest;
 
 /// Which API generation a request used; it decides some success codes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -155,13 +155,6 @@ impl Connection {
         self.detached_at = None;
     }
 
-    /// Queues a frame to the socket if there is one.
-    pub fn push(&self, frame: Frame) {
-        if let Some(outbox) = &self.outbox {
-            outbox.push(frame);
-        }
-    }
-
     /// Delivers a message rendered for this client's kind.
     fn deliver(&mut self, message: &Delivery) {
         match self.kind {

@@ -144,16 +144,6 @@ impl MessageData {
     pub fn bytes(&self) -> Vec<u8> {
         self.raw.data.to_vec()
     }
-
-    /// The length used for queue budgets.
-    pub fn len(&self) -> usize {
-        self.data_json.len()
-    }
-
-    /// Whether the data is empty.
-    pub fn is_empty(&self) -> bool {
-        self.data_json.is_empty()
-    }
 }
 
 /// Where a message comes from.
