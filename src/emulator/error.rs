@@ -1,4 +1,4 @@
-//! Errors the emulator's HTTP surface answers with: one enum, mapped once to a status, an
+//! Errors the SignalR emulator's HTTP surface answers with: one enum, mapped once to a status, an
 //! `x-ms-error-code` header and the service's `ErrorDetail` JSON body `{code, message, target?}`.
 
 use axum::http::{header, HeaderValue, StatusCode};

@@ -1,4 +1,4 @@
-//! The MessagePack REST bodies of a send (reference §4.1): `application/x-msgpack`, the
+//! The MessagePack REST bodies of a send (`docs/protocol.md` §4): `application/x-msgpack`, the
 //! `PayloadMessage` `{target, arguments}` as a MessagePack map; and `application/octet-stream`, a
 //! MessagePack map with one complete invocation frame per hub protocol the sender supports
 //! (`{"json": <bin>, "messagepack": <bin>}`), which clients of that protocol receive as sent.

@@ -1,6 +1,6 @@
 //! Sending a message: `POST …/:send` to the hub, a user, a group or a connection. The body is a
-//! JSON `{target, arguments}` or a MessagePack frame (see [`PayloadMessage`]); `excluded` connections
-//! are skipped. Answers 202 once the message is queued for every recipient.
+//! JSON `{target, arguments}` or a MessagePack frame (see [`PayloadMessage`]); `excluded`
+//! connections are skipped. Answers 202 once the message is queued for every recipient.
 
 use axum::body::Body;
 use axum::http::{HeaderMap, StatusCode};

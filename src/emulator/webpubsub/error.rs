@@ -1,5 +1,5 @@
-//! Errors of the Web PubSub REST API and client endpoint: a status, the `x-ms-error-code`
-//! header and the service's `ErrorDetail` body `{code, message, target?}` (reference §4).
+//! Errors of the Web PubSub REST API and client endpoint: a status, the `x-ms-error-code` header
+//! and the service's `ErrorDetail` body `{code, message, target?}` (`docs/webpubsub.md` §7).
 
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};

@@ -1,4 +1,4 @@
-//! The Web PubSub event handler (reference §6): CloudEvents over HTTP to the app. Each
+//! The Web PubSub event handler (`docs/webpubsub.md` §5): CloudEvents over HTTP to the app. Each
 //! [`EventHandler`] has a URL template (`{hub}`, `{event}`), the hubs, user events and system
 //! events it takes; first match wins. Before the first call to a URL, the abuse-protection
 //! handshake (OPTIONS with `WebHook-Request-Origin`, GET if OPTIONS is 404/405) must answer 2xx with

@@ -1,8 +1,8 @@
-//! A message's data and `dataType` (reference §5.2): from a REST body (`application/json` →
-//! `json`, `text/plain` → `text`, `application/octet-stream` → `binary`) or from a client's
-//! `sendToGroup`/`event` (`data` + `dataType`), and how it is rendered for each kind of client:
-//! the `{"type":"message",…}` JSON of the json subprotocols, or a raw text/binary frame for simple
-//! WebSocket clients.
+//! A message's data and `dataType` (`docs/webpubsub.md` §3, §4): from a REST body
+//! (`application/json` → `json`, `text/plain` → `text`, `application/octet-stream` → `binary`) or
+//! from a client's `sendToGroup`/`event` (`data` + `dataType`), and how it is rendered for each
+//! kind of client: the `{"type":"message",…}` JSON of the json subprotocols, or a raw text/binary
+//! frame for simple WebSocket clients.
 
 use std::sync::Arc;
 

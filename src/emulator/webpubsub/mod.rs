@@ -1,11 +1,15 @@
-//! The embedded local stand-in for Azure Web PubSub, on its own listener (its REST paths
-//! `/api/hubs/…` collide with SignalR's):
+//! The embedded local stand-in for Azure Web PubSub (`docs/webpubsub.md`), on its own listener
+//! (its REST paths `/api/hubs/…` collide with SignalR's), built on the emulators' shared core
+//! (outbox, server, request bodies, ids):
 //!
-//! * the data-plane REST API ([`rest`]) of 2024-01-01 plus `listConnections` of 2024-12-01, with
-//!   OData filters ([`crate::service::filter`]), acting on the connections ([`state`]);
-//! * the client endpoint ([`client`]) at `/client/hubs/{hub}` for simple WebSocket clients and the
-//!   `json.webpubsub.azure.v1` / `json.reliable.webpubsub.azure.v1` subprotocols ([`frames`]),
-//!   with roles and runtime grants enforced ([`roles`]);
+//! * the data-plane REST API ([`rest`]) of 2024-01-01 plus `listConnections` of 2024-12-01, one
+//!   file per operation group, with OData filters ([`crate::service::filter`]), acting on the
+//!   hub's connections ([`connections`]);
+//! * the client endpoint ([`client`]) at `/client/hubs/{hub}`: token, then the blocking `connect`
+//!   event ([`connect_event`]), then one connection lifecycle ([`attach`]) whose socket
+//!   ([`socket`]) hands each client frame to its type ([`frames`]) — simple WebSocket clients and
+//!   the `json.webpubsub.azure.v1` / `json.reliable.webpubsub.azure.v1` subprotocols, with roles
+//!   and runtime grants enforced ([`roles`]);
 //! * the event handler ([`events`]): CloudEvents over HTTP to the app, blocking `connect` and user
 //!   events, signed with `ce-signature`.
 //!

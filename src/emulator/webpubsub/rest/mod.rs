@@ -5,7 +5,7 @@
 //! the token and every name in the path. A wrong method is answered 405 after those checks, as
 //! is a path no operation takes (404), so an unauthorized caller learns nothing. A path that only
 //! differs by empty segments or percent-encoded characters (`%3Asend`) is routed as its
-//! [`normal_form`].
+//! `normal_form`.
 
 mod close;
 mod exists;
@@ -136,7 +136,7 @@ fn strict() -> Routes {
     hub_routes().route("/api/health", health)
 }
 
-/// The REST API's routes: the operations, and [`unmatched`] for every other path under `/api`.
+/// The REST API's routes: the operations, and `unmatched` for every other path under `/api`.
 pub fn routes() -> Routes {
     strict().route("/api/{*rest}", any(unmatched))
 }
