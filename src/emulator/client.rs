@@ -16,11 +16,12 @@ use serde_json::json;
 
 use super::attach::Start;
 use super::auth::{self, Audience, Claims};
+use super::body::read_body;
 use super::client_policy::ClientPolicy;
 use super::connection_tokens::Negotiated;
 use super::error::EmulatorError;
 use super::random_id::random_id;
-use super::request::{read_body, Query};
+use super::request::Query;
 use super::{long_polling, sse, websocket, Shared};
 use crate::service::names;
 use crate::service::transports::Transport;

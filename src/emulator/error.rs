@@ -5,7 +5,7 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 
 use super::auth::AuthError;
-use super::request::BodyError;
+use super::body::BodyError;
 use crate::service::names::NameError;
 
 /// Why a REST or client-endpoint request was refused.

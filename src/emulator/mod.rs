@@ -1,7 +1,7 @@
 //! The embedded local stand-ins for Azure SignalR Service in serverless mode and, on a port of
 //! its own, Azure Web PubSub ([`webpubsub`]). Both plug into one core at this module's root:
 //! the byte-bounded per-connection queue ([`outbox`]), the server with its janitor and stopping
-//! order ([`server`]), request bodies and query values ([`request`]), unguessable ids
+//! order ([`server`]), request bodies ([`body`]), unguessable ids
 //! ([`random_id`]), the strict token checks ([`auth`]) and the Entra ID mode ([`entra`]).
 //!
 //! The SignalR emulator's axum server offers what the real service offers an app and its
@@ -24,6 +24,7 @@
 pub mod activity;
 pub mod attach;
 pub mod auth;
+pub mod body;
 pub mod cli;
 pub mod client;
 pub mod client_connection;

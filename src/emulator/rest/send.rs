@@ -7,9 +7,9 @@ use axum::http::{HeaderMap, StatusCode};
 
 use super::{Answer, HubRequest};
 use crate::emulator::activity::{now_ms, Sent};
+use crate::emulator::body::read_body;
 use crate::emulator::outgoing::Outgoing;
 use crate::emulator::payload::PayloadMessage;
-use crate::emulator::request::read_body;
 use crate::service::hub_protocol::HubMessage;
 use crate::service::recipients::Recipients;
 

@@ -5,7 +5,7 @@ use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 
 use super::auth::WpsAuthError;
-use crate::emulator::request::BodyError;
+use crate::emulator::body::BodyError;
 use crate::service::filter::FilterError;
 
 /// Why a request was refused.

@@ -16,6 +16,7 @@
 //! Like the SignalR emulator, and unlike Microsoft's, it checks every token strictly ([`auth`]),
 //! and it has the same Entra ID mode ([`entra`]).
 
+pub mod ack;
 pub mod attach;
 pub mod auth;
 pub mod client;

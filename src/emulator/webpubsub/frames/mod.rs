@@ -2,7 +2,7 @@
 //! variant, `docs/webpubsub.md` §4), each kind a type in its own file that parses its fields and
 //! applies itself to its [`Connected`] client (`join_group.rs`, `leave_group.rs`,
 //! `send_to_group.rs`, `send_event.rs`, `sequence_ack.rs`, `ping.rs`), the raw frames of simple
-//! clients (`raw.rs`), and the service's `ack` and `system` messages.
+//! clients (`raw.rs`), and the service's `system` messages (its acks are [`super::ack`]).
 //!
 //! A frame that is not a JSON object with a known `type`, or has a bad `ackId`, closes the client
 //! (the service "declines" malformed frames); a known frame with a bad field is answered with a
@@ -18,6 +18,7 @@ mod sequence_ack;
 
 use serde_json::{json, Map, Value};
 
+use super::ack::AckError;
 use super::closing::POLICY_VIOLATION;
 use super::connected::Connected;
 use super::message::MessageData;
@@ -165,56 +166,6 @@ pub async fn receive(client: &Connected, text: &str) {
     }
 }
 
-/// Why a frame with an `ackId` failed: the ack's `error`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AckError {
-    /// `Forbidden`, `BadRequest`, `Duplicate` or `InternalServerError`.
-    pub name: &'static str,
-    /// What happened.
-    pub message: String,
-}
-
-impl AckError {
-    /// The connection lacks the permission.
-    pub fn forbidden(message: impl Into<String>) -> Self {
-        Self::named("Forbidden", message)
-    }
-
-    /// A field is wrong.
-    pub fn bad_request(message: impl Into<String>) -> Self {
-        Self::named("BadRequest", message)
-    }
-
-    /// The `ackId` was used before.
-    pub fn duplicate(message: impl Into<String>) -> Self {
-        Self::named("Duplicate", message)
-    }
-
-    /// The service could not do it.
-    pub fn internal(message: impl Into<String>) -> Self {
-        Self::named("InternalServerError", message)
-    }
-
-    fn named(name: &'static str, message: impl Into<String>) -> Self {
-        Self {
-            name,
-            message: message.into(),
-        }
-    }
-}
-
-/// The ack of `ack_id`: `{"type":"ack","ackId":…,"success":…}` with the error if it failed.
-pub fn ack(ack_id: u64, result: Result<(), AckError>) -> Frame {
-    let value = match result {
-        Ok(()) => json!({ "type": "ack", "ackId": ack_id, "success": true }),
-        Err(AckError { name, message }) => json!({
-            "type": "ack", "ackId": ack_id, "success": false,
-            "error": { "name": name, "message": message },
-        }),
-    };
-    Frame::text(value.to_string())
-}
-
 /// The `connected` system message.
 pub fn connected(
     connection_id: &str,
@@ -286,14 +237,5 @@ mod tests {
             parse(r#"{"type":"sequenceAck","sequenceId":-1,"ackId":5}"#),
             Err(ClientFrameError::Close(_))
         ));
-    }
-
-    #[test]
-    fn acks_name_their_error() {
-        let failed = ack(7, Err(AckError::duplicate("again")));
-        assert_eq!(
-            serde_json::from_slice::<Value>(&failed.data).unwrap(),
-            json!({"type":"ack","ackId":7,"success":false,"error":{"name":"Duplicate","message":"again"}})
-        );
     }
 }
