@@ -1,19 +1,17 @@
-//! The embedded local stand-ins for Azure SignalR Service in serverless mode and, on a port of
-//! its own, Azure Web PubSub ([`webpubsub`]). Both plug into one core at this module's root:
-//! the byte-bounded per-connection queue ([`outbox`]), the server with its janitor and stopping
-//! order ([`server`]), request bodies ([`body`]), unguessable ids
+//! The embedded local stand-ins for Azure SignalR Service in serverless mode and, on a port of its
+//! own, Azure Web PubSub ([`webpubsub`]). Both plug into one core at this module's root: the
+//! byte-bounded per-connection queue ([`outbox`]), the server with its janitor and stopping order
+//! ([`server`]), request bodies ([`body`]) and re-routed paths ([`reroute`]), unguessable ids
 //! ([`random_id`]), the strict token checks ([`auth`]) and the Entra ID mode ([`entra`]).
 //!
-//! The SignalR emulator's axum server offers what the real service offers an app and its
-//! clients:
+//! The SignalR emulator's axum server offers what the real service offers an app and its clients:
 //!
 //! * the data-plane REST API ([`rest`]) of api-version 2022-06-01 and v1, routed by axum with one
 //!   handler per operation and the official error codes, acting on the hub state ([`hubs`]);
 //! * the client endpoint ([`client`]): negotiate, then WebSockets ([`websocket`]), Server-Sent
-//!   Events ([`sse`]) or long polling ([`long_polling`]), each started the same way ([`attach`])
-//!   and carrying the JSON or MessagePack hub protocol ([`crate::service::hub_protocol`])
-//!   through one transport-independent [`session`] per connection, which ends as [`shutdown`]
-//!   says;
+//!   Events ([`sse`]) or long polling ([`long_polling`]), each started the same way ([`attach`]) and
+//!   carrying the JSON or MessagePack hub protocol ([`crate::service::hub_protocol`]) through one
+//!   transport-independent [`session`] per connection, which ends as [`shutdown`] says;
 //! * upstream calls ([`upstream`]) to the app for connects, disconnects and client invocations,
 //!   routed by [`templates`], one queue per connection ([`upstream_queue`]);
 //! * fault injection ([`faults`]) on all three, set by `--faults` and `/admin/faults`.
@@ -42,6 +40,7 @@ pub mod outgoing;
 pub mod payload;
 pub mod random_id;
 pub mod request;
+pub mod reroute;
 pub mod rest;
 pub mod server;
 pub mod session;

@@ -5,13 +5,14 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::{FromRequestParts, OriginalUri, Path};
+use axum::extract::{FromRequestParts, Path};
 use axum::http::request::Parts;
 
 use super::Flavor;
 use crate::emulator::auth::{self, Audience};
 use crate::emulator::error::EmulatorError;
 use crate::emulator::request::Query;
+use crate::emulator::reroute::called_uri;
 use crate::emulator::Shared;
 use crate::service::names;
 use crate::service::recipients::Recipients;
@@ -87,10 +88,7 @@ impl FromRequestParts<Arc<Shared>> for HubRequest {
         parts: &mut Parts,
         shared: &Arc<Shared>,
     ) -> Result<Self, EmulatorError> {
-        let uri = parts
-            .extensions
-            .get::<OriginalUri>()
-            .map_or_else(|| parts.uri.clone(), |original| original.0.clone());
+        let uri = called_uri(parts);
         // Set by the prefix's routes (`hub_routes`).
         let flavor = parts
             .extensions

@@ -1,6 +1,6 @@
 //! The frames a json-subprotocol client sends (`json.webpubsub.azure.v1` and its reliable
 //! variant, `docs/webpubsub.md` §4), each kind a type in its own file that parses its fields and
-//! applies itself to its [`Connected`] client (`join_group.rs`, `leave_group.rs`,
+//! applies itself to its [`Connected`] client (`group_membership.rs` for joining and leaving,
 //! `send_to_group.rs`, `send_event.rs`, `sequence_ack.rs`, `ping.rs`), the raw frames of simple
 //! clients (`raw.rs`), and the service's `system` messages (its acks are [`super::ack`]).
 //!
@@ -8,8 +8,7 @@
 //! (the service "declines" malformed frames); a known frame with a bad field is answered with a
 //! `BadRequest` ack when it has an `ackId`, and closes the client otherwise.
 
-mod join_group;
-mod leave_group;
+mod group_membership;
 mod ping;
 pub mod raw;
 mod send_event;
@@ -24,8 +23,7 @@ use super::connected::Connected;
 use super::message::MessageData;
 use crate::emulator::outbox::Frame;
 use crate::service::names;
-pub use join_group::JoinGroup;
-pub use leave_group::LeaveGroup;
+pub use group_membership::GroupMembership;
 pub use ping::Ping;
 pub use send_event::SendEvent;
 pub use send_to_group::SendToGroup;
@@ -35,9 +33,9 @@ pub use sequence_ack::SequenceAck;
 #[derive(Debug)]
 pub enum ClientFrame {
     /// `joinGroup`.
-    JoinGroup(JoinGroup),
+    JoinGroup(GroupMembership),
     /// `leaveGroup`.
-    LeaveGroup(LeaveGroup),
+    LeaveGroup(GroupMembership),
     /// `sendToGroup`.
     SendToGroup(SendToGroup),
     /// `event`.
@@ -127,8 +125,8 @@ impl ClientFrame {
         };
         let fields = Fields { map: &map, ack_id };
         Ok(match kind.as_str() {
-            "joinGroup" => Self::JoinGroup(JoinGroup::parse(&fields)?),
-            "leaveGroup" => Self::LeaveGroup(LeaveGroup::parse(&fields)?),
+            "joinGroup" => Self::JoinGroup(GroupMembership::parse(&fields)?),
+            "leaveGroup" => Self::LeaveGroup(GroupMembership::parse(&fields)?),
             "sendToGroup" => Self::SendToGroup(SendToGroup::parse(&fields)?),
             "event" => Self::SendEvent(SendEvent::parse(&fields)?),
             "sequenceAck" => Self::SequenceAck(SequenceAck::parse(&fields)?),
@@ -145,8 +143,8 @@ impl ClientFrame {
     /// Does what the frame asks, answering it (an ack, a pong) where it is answered.
     pub async fn apply(self, client: &Connected) {
         match self {
-            Self::JoinGroup(frame) => frame.apply(client),
-            Self::LeaveGroup(frame) => frame.apply(client),
+            Self::JoinGroup(frame) => frame.apply(client, true),
+            Self::LeaveGroup(frame) => frame.apply(client, false),
             Self::SendToGroup(frame) => frame.apply(client),
             Self::SendEvent(frame) => frame.apply(client).await,
             Self::SequenceAck(frame) => frame.apply(client),
@@ -196,7 +194,7 @@ mod tests {
     fn frames_and_their_mistakes() {
         assert!(matches!(
             parse(r#"{"type":"joinGroup","group":"g","ackId":1}"#),
-            Ok(ClientFrame::JoinGroup(JoinGroup {
+            Ok(ClientFrame::JoinGroup(GroupMembership {
                 ack_id: Some(1),
                 ..
             }))
