@@ -4,7 +4,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use serverless_signalr::emulator::webpubsub::filter::{Filter, Subject};
+use serverless_signalr::service::filter::{Filter, Subject};
 
 fuzz_target!(|text: &str| {
     let mut lines = text.split('\n');

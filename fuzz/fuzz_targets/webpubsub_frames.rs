@@ -3,8 +3,8 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use serverless_signalr::emulator::webpubsub::frames;
+use serverless_signalr::emulator::webpubsub::frames::ClientFrame;
 
 fuzz_target!(|text: &str| {
-    let _ = frames::parse(text);
+    let _ = ClientFrame::parse(text);
 });

@@ -19,10 +19,11 @@ use axum::http::Uri;
 use tokio::sync::mpsc;
 
 use super::client_connection::ClientConnection;
-use super::connections::Active;
+use super::connection_tokens::Active;
 use super::error::EmulatorError;
 use super::outbox::{outbox, Outbox, OutboxReader};
 use super::session;
+use super::shutdown::Shutdown;
 use super::Shared;
 use crate::service::transports::Transport;
 
@@ -38,7 +39,7 @@ pub struct Registration {
 
 impl Drop for Registration {
     fn drop(&mut self) {
-        self.shared.connections.remove(&self.token);
+        self.shared.tokens.remove(&self.token);
     }
 }
 
@@ -47,9 +48,9 @@ pub struct Socket {
     /// The client's frames go here; dropping it tells the session the client is gone.
     pub inbound: mpsc::Sender<Vec<u8>>,
     /// Frames for the client.
-    pub frames: OutboxReader,
+    pub frames: OutboxReader<Shutdown>,
     /// The session's queue, to report a read failure to the session.
-    pub outbox: Outbox,
+    pub outbox: Outbox<Shutdown>,
     /// Held while the socket lives.
     pub registration: Registration,
 }
@@ -57,7 +58,7 @@ pub struct Socket {
 /// An event stream's side of its connection.
 pub struct Stream {
     /// Frames for the client.
-    pub frames: OutboxReader,
+    pub frames: OutboxReader<Shutdown>,
     /// Held while the stream lives.
     pub registration: Registration,
 }
@@ -66,8 +67,8 @@ pub struct Stream {
 struct Queues {
     inbound: mpsc::Sender<Vec<u8>>,
     inbound_rx: mpsc::Receiver<Vec<u8>>,
-    outbox: Outbox,
-    frames: OutboxReader,
+    outbox: Outbox<Shutdown>,
+    frames: OutboxReader<Shutdown>,
 }
 
 impl Queues {
@@ -101,13 +102,10 @@ impl Start<'_> {
         &self,
         active: Active,
         inbound_rx: mpsc::Receiver<Vec<u8>>,
-        outbox: Outbox,
+        outbox: Outbox<Shutdown>,
     ) -> Result<(), EmulatorError> {
         let kind = active.kind;
-        let negotiated = self
-            .shared
-            .connections
-            .start(self.token, self.hub, active)?;
+        let negotiated = self.shared.tokens.start(self.token, self.hub, active)?;
         tokio::spawn(session::run(
             Arc::clone(self.shared),
             ClientConnection::new(negotiated, self.hub, self.uri),
@@ -156,7 +154,7 @@ impl Start<'_> {
         let active = Active::new(Transport::LongPolling, Some(queues.inbound), Some(frames));
         self.begin(active, queues.inbound_rx, queues.outbox)?;
         // The starting GET is answered at once: it is not a poll the janitor should wait for.
-        self.shared.connections.end_poll(self.token);
+        self.shared.tokens.end_poll(self.token);
         Ok(())
     }
 }

@@ -7,8 +7,8 @@ use std::path::PathBuf;
 
 use super::browser_policy::BrowserPolicy;
 use super::entra::EntraMode;
-use super::webpubsub::{self, EventHandler, WebPubSubConfig};
-use super::{start, EmulatorConfig, UpstreamTemplate};
+use super::webpubsub::{self, EventHandler, WebPubSubConfig, WebPubSubHandle};
+use super::{start, EmulatorConfig, EmulatorHandle, UpstreamTemplate};
 use crate::service::connection_string::DEV_ACCESS_KEY;
 use crate::service::Secret;
 
@@ -79,12 +79,41 @@ pub struct EmulatorArgs {
     pub max_connections: usize,
 }
 
+/// What the emulator's `run` can fail with.
+type Failure = Box<dyn std::error::Error + Send + Sync>;
+
 /// Runs the emulator until Ctrl-C / SIGTERM.
-pub async fn run(args: EmulatorArgs) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+pub async fn run(args: EmulatorArgs) -> Result<(), Failure> {
+    let config = signalr_config(&args)?;
+    let listener = tokio::net::TcpListener::bind((args.bind, args.port))
+        .await
+        .map_err(|e| format!("cannot listen on {}:{}: {e}", args.bind, args.port))?;
+    let webpubsub_config = webpubsub_config(&args, &config)?;
+    let webpubsub_listener = webpubsub_listener(&args).await?;
+    let entra = config.entra.clone();
+    // Before anything serves or the ready line is printed (see `http_server::stop_signal`).
+    let stop = crate::http_server::stop_signal();
+    let handle = start(config, listener).await?;
+    let webpubsub = match webpubsub_listener {
+        Some(listener) => Some(webpubsub::start(webpubsub_config, listener).await?),
+        None => None,
+    };
+    announce(&handle, webpubsub.as_ref(), entra.as_ref())?;
+    stop.await;
+    tracing::info!("stopping the emulator");
+    if let Some(webpubsub) = webpubsub {
+        webpubsub.shutdown().await;
+    }
+    handle.shutdown().await;
+    Ok(())
+}
+
+/// The SignalR emulator's configuration from the options.
+fn signalr_config(args: &EmulatorArgs) -> Result<EmulatorConfig, Failure> {
     if args.key.trim().is_empty() {
         return Err("--key / EMULATOR_ACCESS_KEY must not be empty".into());
     }
-    let mut config = EmulatorConfig::new(Secret::new(args.key));
+    let mut config = EmulatorConfig::new(Secret::new(args.key.clone()));
     if let Some(spec) = &args.faults {
         config.faults = super::faults::spec::parse(spec)
             .map_err(|e| format!("--faults / EMULATOR_FAULTS: {e}"))?;
@@ -99,60 +128,75 @@ pub async fn run(args: EmulatorArgs) -> Result<(), Box<dyn std::error::Error + S
     }
     if args.entra {
         let mut mode = EntraMode::generate(args.disable_local_auth);
-        if let Some(header) = args.identity_header.filter(|h| !h.trim().is_empty()) {
-            mode.identity_header = Secret::new(header);
+        if let Some(header) = args
+            .identity_header
+            .as_ref()
+            .filter(|h| !h.trim().is_empty())
+        {
+            mode.identity_header = Secret::new(header.clone());
         }
         config.entra = Some(mode);
     }
     if let Some(path) = &args.config {
         config.upstream.extend(UpstreamTemplate::load(path)?);
     }
-    for url in args.upstream {
-        let template = UpstreamTemplate::all(url);
+    for url in &args.upstream {
+        let template = UpstreamTemplate::all(url.clone());
         template.validate()?;
         config.upstream.push(template);
     }
-    let listener = tokio::net::TcpListener::bind((args.bind, args.port))
-        .await
-        .map_err(|e| format!("cannot listen on {}:{}: {e}", args.bind, args.port))?;
-    let mut webpubsub_config = WebPubSubConfig::new(config.access_key.clone());
-    // One identity for both services, as one app's managed identity is in Azure.
-    webpubsub_config.entra = config.entra.clone();
-    webpubsub_config.browser = config.browser.clone();
+    Ok(config)
+}
+
+/// The Web PubSub emulator's configuration: the same key and Entra ID mode as SignalR's, as one
+/// app's managed identity is for both in Azure, and the event handlers of the options.
+fn webpubsub_config(
+    args: &EmulatorArgs,
+    signalr: &EmulatorConfig,
+) -> Result<WebPubSubConfig, Failure> {
+    let mut config = WebPubSubConfig::new(signalr.access_key.clone());
+    config.entra = signalr.entra.clone();
+    config.browser = signalr.browser.clone();
     for spec in &args.webpubsub_event_handlers {
-        webpubsub_config.event_handlers.push(
+        config.event_handlers.push(
             EventHandler::parse(spec).map_err(|e| format!("--webpubsub-event-handler: {e}"))?,
         );
     }
-    let webpubsub_listener = match args.webpubsub_port {
-        Some(port) => Some(
-            tokio::net::TcpListener::bind((args.bind, port))
-                .await
-                .map_err(|e| {
-                    format!("cannot listen on {}:{port} for Web PubSub: {e}", args.bind)
-                })?,
-        ),
-        None => match tokio::net::TcpListener::bind((args.bind, webpubsub::DEFAULT_PORT)).await {
+    Ok(config)
+}
+
+/// The Web PubSub emulator's listener: on the port named (an error if taken), else on the
+/// default port, skipped with a warning when that is taken.
+async fn webpubsub_listener(
+    args: &EmulatorArgs,
+) -> Result<Option<tokio::net::TcpListener>, Failure> {
+    let Some(port) = args.webpubsub_port else {
+        let default = (args.bind, webpubsub::DEFAULT_PORT);
+        return Ok(match tokio::net::TcpListener::bind(default).await {
             Ok(listener) => Some(listener),
             Err(e) => {
                 tracing::warn!("Web PubSub emulator not started: cannot listen on {}:{}: {e} (give --webpubsub-port)", args.bind, webpubsub::DEFAULT_PORT);
                 None
             }
-        },
+        });
     };
-    let entra = config.entra.clone();
-    // Before anything serves or the ready line is printed (see `http_server::stop_signal`).
-    let stop = crate::http_server::stop_signal();
-    let handle = start(config, listener).await?;
-    let webpubsub = match webpubsub_listener {
-        Some(listener) => Some(webpubsub::start(webpubsub_config, listener).await?),
-        None => None,
-    };
+    let listener = tokio::net::TcpListener::bind((args.bind, port))
+        .await
+        .map_err(|e| format!("cannot listen on {}:{port} for Web PubSub: {e}", args.bind))?;
+    Ok(Some(listener))
+}
+
+/// Prints the connection strings (stdout, the ready line) and how to use them (stderr).
+fn announce(
+    handle: &EmulatorHandle,
+    webpubsub: Option<&WebPubSubHandle>,
+    entra: Option<&EntraMode>,
+) -> std::io::Result<()> {
     {
         // One write, so a reader that takes only the first line and closes the pipe does not make
         // the second line fail.
         let mut lines = format!("{}\n", handle.connection_string());
-        if let Some(webpubsub) = &webpubsub {
+        if let Some(webpubsub) = webpubsub {
             lines.push_str(&format!(
                 "WebPubSubConnectionString={}\n",
                 webpubsub.connection_string()
@@ -162,7 +206,7 @@ pub async fn run(args: EmulatorArgs) -> Result<(), Box<dyn std::error::Error + S
         stdout.write_all(lines.as_bytes())?;
         stdout.flush()?;
     }
-    if let Some(webpubsub) = &webpubsub {
+    if let Some(webpubsub) = webpubsub {
         eprintln!(
             "Web PubSub emulator on http://{} (clients: /client/hubs/<hub>, REST: /api/hubs/<hub>/…)",
             webpubsub.local_addr()
@@ -181,18 +225,12 @@ pub async fn run(args: EmulatorArgs) -> Result<(), Box<dyn std::error::Error + S
             super::entra::IDENTITY_PATH,
             mode.identity_header.expose(),
         );
-        if let Some(webpubsub) = &webpubsub {
+        if let Some(webpubsub) = webpubsub {
             eprintln!(
                 "  WebPubSubConnectionString=Endpoint=http://{};AuthType=azure.msi;Version=1.0;",
                 webpubsub.local_addr()
             );
         }
     }
-    stop.await;
-    tracing::info!("stopping the emulator");
-    if let Some(webpubsub) = webpubsub {
-        webpubsub.shutdown().await;
-    }
-    handle.shutdown().await;
     Ok(())
 }

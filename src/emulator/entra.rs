@@ -1,4 +1,4 @@
-//! The emulator's Entra ID mode (`docs/protocol.md` §9): what Azure does for an app with a
+//! The emulator's Entra ID mode (`docs/protocol.md` §7): what Azure does for an app with a
 //! managed identity, on one machine. It serves an App Service managed-identity endpoint
 //! (`GET /msi/token?api-version=2019-08-01&resource=https://signalr.azure.com` with
 //! `X-IDENTITY-HEADER`; only for the SignalR and Web PubSub resources) whose tokens it signs

@@ -1,10 +1,11 @@
-//! Errors the emulator's HTTP surface answers with: one enum, mapped once to a status, an
+//! Errors the SignalR emulator's HTTP surface answers with: one enum, mapped once to a status, an
 //! `x-ms-error-code` header and the service's `ErrorDetail` JSON body `{code, message, target?}`.
 
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 
 use super::auth::AuthError;
+use super::body::BodyError;
 use crate::service::names::NameError;
 
 /// Why a REST or client-endpoint request was refused.
@@ -19,15 +20,9 @@ pub enum EmulatorError {
     /// The request is malformed: bad JSON, a missing `target`, a bad query value (400).
     #[error("{0}")]
     BadRequest(String),
-    /// The body is larger than the limit (413).
-    #[error("the request body is larger than the limit of {limit} bytes")]
-    TooLarge {
-        /// The limit in bytes.
-        limit: usize,
-    },
-    /// The body did not arrive within the body-read timeout (408).
-    #[error("{0}; send the whole body at once")]
-    BodyTimeout(crate::http_server::BodyTimeout),
+    /// The body is larger than the limit (413) or too slow to arrive (408).
+    #[error(transparent)]
+    Body(#[from] BodyError),
     /// The path and query are longer than the limit (414), as the service answers.
     #[error("the URL's path and query are longer than the limit of {limit} bytes; send fewer or shorter query values")]
     UriTooLong {
@@ -73,9 +68,8 @@ impl EmulatorError {
         match self {
             Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             Self::InvalidName(_) | Self::BadRequest(_) => StatusCode::BAD_REQUEST,
-            Self::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::Body(e) => e.status(),
             Self::UriTooLong { .. } => StatusCode::URI_TOO_LONG,
-            Self::BodyTimeout(_) => StatusCode::REQUEST_TIMEOUT,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::NotFound { .. } | Self::NoRoute(_) => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
@@ -91,9 +85,9 @@ impl EmulatorError {
             Self::Unauthorized(_) => "Error.Auth.Unauthorized",
             Self::InvalidName(_) => "Error.Argument.Invalid",
             Self::BadRequest(_) => "Error.Request.Invalid",
-            Self::TooLarge { .. } => "Error.Request.TooLarge",
+            Self::Body(BodyError::TooLarge { .. }) => "Error.Request.TooLarge",
             Self::UriTooLong { .. } => "Error.Request.UriTooLong",
-            Self::BodyTimeout(_) => "Error.Request.Timeout",
+            Self::Body(BodyError::Timeout(_)) => "Error.Request.Timeout",
             Self::UnsupportedMediaType(_) => "Error.Request.UnsupportedMediaType",
             Self::NotFound { code, .. } => code,
             Self::NoRoute(_) => "Error.Route.NotFound",

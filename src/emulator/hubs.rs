@@ -1,7 +1,7 @@
-//! The emulator's state: hubs (keyed case-insensitively), their connections, users with any number
-//! of connections, and groups of connections and of users. A user's group membership (optionally
-//! with a `ttl`) also covers the user's future connections. Sends copy the recipients' outboxes
-//! out of the lock and push without waiting, so one slow client never stalls the others.
+//! The SignalR emulator's state: hubs (keyed case-insensitively), their connections, users with any
+//! number of connections, and groups of connections and of users. A user's group membership
+//! (optionally with a `ttl`) also covers the user's future connections. Sends copy the recipients'
+//! outboxes out of the lock and push without waiting, so one slow client never stalls the others.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Mutex, MutexGuard};
@@ -9,6 +9,8 @@ use std::time::{Duration, Instant};
 
 use super::outbox::Outbox;
 use super::outgoing::Outgoing;
+use super::shutdown::Shutdown;
+use crate::service::hub_protocol::Protocol;
 use crate::service::recipients::Recipients;
 
 /// How long a user stays in a group when no `ttl` is given (the service's "at most one year").
@@ -27,7 +29,8 @@ pub enum Removal {
 
 struct Member {
     user: Option<String>,
-    outbox: Outbox,
+    outbox: Outbox<Shutdown>,
+    protocol: Protocol,
 }
 
 #[derive(Default)]
@@ -126,19 +129,24 @@ impl Hubs {
         hub: &str,
         id: &str,
         user: Option<String>,
-        outbox: Outbox,
+        outbox: Outbox<Shutdown>,
+        protocol: Protocol,
         greeting: Outgoing,
     ) {
         self.with_hub(hub, |h| {
-            outbox.push(greeting);
+            outbox.push(greeting.frame(protocol));
             if let Some(user) = &user {
                 h.users
                     .entry(user.clone())
                     .or_default()
                     .insert(id.to_string());
             }
-            h.connections
-                .insert(id.to_string(), Member { user, outbox });
+            let member = Member {
+                user,
+                outbox,
+                protocol,
+            };
+            h.connections.insert(id.to_string(), member);
         });
     }
 
@@ -163,18 +171,25 @@ impl Hubs {
         });
     }
 
-    fn outboxes(&self, hub: &str, recipients: &Recipients, excluded: &[String]) -> Vec<Outbox> {
+    /// The outboxes of the recipients and the protocols their clients read.
+    fn outboxes(
+        &self,
+        hub: &str,
+        recipients: &Recipients,
+        excluded: &[String],
+    ) -> Vec<(Outbox<Shutdown>, Protocol)> {
         let now = Instant::now();
         self.read(hub, |h| {
             h.members(recipients, now)
                 .into_iter()
                 .filter(|id| !excluded.iter().any(|x| x == id))
-                .filter_map(|id| h.connections.get(id).map(|m| m.outbox.clone()))
+                .filter_map(|id| h.connections.get(id))
+                .map(|m| (m.outbox.clone(), m.protocol))
                 .collect()
         })
     }
 
-    /// Queues `frame` for every connection in `scope` except `excluded`; returns how many took it.
+    /// Queues `frame` for every recipient except `excluded`; returns how many took it.
     /// A connection whose queue is full is closed as too slow.
     pub fn send(
         &self,
@@ -185,11 +200,11 @@ impl Hubs {
     ) -> usize {
         self.outboxes(hub, recipients, excluded)
             .into_iter()
-            .filter(|outbox| outbox.push(frame.clone()))
+            .filter(|(outbox, protocol)| outbox.push(frame.frame(*protocol)))
             .count()
     }
 
-    /// Closes every connection in `scope` except `excluded`; returns how many.
+    /// Closes every recipient except `excluded`; returns how many.
     pub fn close(
         &self,
         hub: &str,
@@ -198,7 +213,7 @@ impl Hubs {
         reason: Option<&str>,
     ) -> usize {
         let outboxes = self.outboxes(hub, recipients, excluded);
-        for outbox in &outboxes {
+        for (outbox, _) in &outboxes {
             outbox.close(reason.map(str::to_string));
         }
         outboxes.len()
@@ -206,7 +221,7 @@ impl Hubs {
 
     /// Closes every connection of every hub (the service going down); returns how many.
     pub fn close_all(&self, reason: Option<&str>) -> usize {
-        let outboxes: Vec<Outbox> = self
+        let outboxes: Vec<Outbox<Shutdown>> = self
             .lock()
             .values()
             .flat_map(|h| h.connections.values().map(|m| m.outbox.clone()))
@@ -408,26 +423,29 @@ impl Hubs {
 mod tests {
     use super::*;
     use crate::emulator::outbox::outbox;
+    use crate::service::hub_protocol::Protocol::Json;
 
     #[test]
     fn user_groups_cover_future_connections_and_expire() {
         let hubs = Hubs::default();
         hubs.add_user_to_group("Chat", "ann", "g", None);
         hubs.add_user_to_group("chat", "bob", "g", Some(Duration::from_millis(1)));
-        let (a, _ra) = outbox(1000);
+        let (a, _ra) = outbox::<Shutdown>(1000);
         hubs.add_connection(
             "CHAT",
             "c1",
             Some("ann".into()),
             a,
+            Json,
             Outgoing::handshake(b"{}".to_vec()),
         );
-        let (b, _rb) = outbox(1000);
+        let (b, _rb) = outbox::<Shutdown>(1000);
         hubs.add_connection(
             "chat",
             "c2",
             Some("bob".into()),
             b,
+            Json,
             Outgoing::handshake(b"{}".to_vec()),
         );
         std::thread::sleep(Duration::from_millis(5));
@@ -450,10 +468,10 @@ mod tests {
     #[test]
     fn excluded_connections_get_nothing() {
         let hubs = Hubs::default();
-        let (a, _ra) = outbox(1000);
-        let (b, _rb) = outbox(1000);
-        hubs.add_connection("h", "a", None, a, Outgoing::handshake(b"{}".to_vec()));
-        hubs.add_connection("h", "b", None, b, Outgoing::handshake(b"{}".to_vec()));
+        let (a, _ra) = outbox::<Shutdown>(1000);
+        let (b, _rb) = outbox::<Shutdown>(1000);
+        hubs.add_connection("h", "a", None, a, Json, Outgoing::handshake(b"{}".to_vec()));
+        hubs.add_connection("h", "b", None, b, Json, Outgoing::handshake(b"{}".to_vec()));
         assert_eq!(
             hubs.send(
                 "h",

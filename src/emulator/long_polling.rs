@@ -27,7 +27,7 @@ struct Polling {
 
 impl Polling {
     fn begin(shared: &Arc<Shared>, token: &str) -> Self {
-        shared.connections.begin_poll(token);
+        shared.tokens.begin_poll(token);
         Self {
             shared: Arc::clone(shared),
             token: token.to_string(),
@@ -37,13 +37,13 @@ impl Polling {
 
 impl Drop for Polling {
     fn drop(&mut self) {
-        self.shared.connections.end_poll(&self.token);
+        self.shared.tokens.end_poll(&self.token);
     }
 }
 
 /// One poll.
 pub async fn poll(shared: Arc<Shared>, token: &str) -> Result<Response, EmulatorError> {
-    let queue = shared.connections.poll_queue(token)?;
+    let queue = shared.tokens.poll_queue(token)?;
     let Ok(mut reader) = queue.try_lock() else {
         return Err(EmulatorError::Conflict(
             "another poll is already waiting on this connection".into(),
@@ -54,17 +54,17 @@ pub async fn poll(shared: Arc<Shared>, token: &str) -> Result<Response, Emulator
     Ok(match first {
         Err(_) => StatusCode::OK.into_response(),
         Ok(None) => {
-            shared.connections.remove(token);
+            shared.tokens.remove(token);
             StatusCode::NO_CONTENT.into_response()
         }
-        Ok(Some(frame)) => {
-            let binary = frame.binary;
-            let mut body = frame.data.to_vec();
+        Ok(Some(queued)) => {
+            let binary = queued.frame.binary;
+            let mut body = queued.frame.data.to_vec();
             while body.len() < shared.config.max_message_bytes {
-                let Some(frame) = reader.try_next() else {
+                let Some(queued) = reader.try_next() else {
                     break;
                 };
-                body.extend_from_slice(&frame.data);
+                body.extend_from_slice(&queued.frame.data);
             }
             let content_type = if binary {
                 "application/octet-stream"

@@ -1,30 +1,34 @@
-//! The embedded local stand-in for Azure SignalR Service in serverless mode.
+//! The embedded local stand-ins for Azure SignalR Service in serverless mode and, on a port of its
+//! own, Azure Web PubSub ([`webpubsub`]). Both plug into one core at this module's root: the
+//! byte-bounded per-connection queue ([`outbox`]), the server with its janitor and stopping order
+//! ([`server`]), request bodies ([`body`]) and re-routed paths ([`reroute`]), unguessable ids
+//! ([`random_id`]), the strict token checks ([`auth`]) and the Entra ID mode ([`entra`]).
 //!
-//! One axum server offers what the real service offers an app and its clients:
+//! The SignalR emulator's axum server offers what the real service offers an app and its clients:
 //!
 //! * the data-plane REST API ([`rest`]) of api-version 2022-06-01 and v1, routed by axum with one
 //!   handler per operation and the official error codes, acting on the hub state ([`hubs`]);
 //! * the client endpoint ([`client`]): negotiate, then WebSockets ([`websocket`]), Server-Sent
-//!   Events ([`sse`]) or long polling ([`long_polling`]), each started the same way ([`attach`])
-//!   and carrying the JSON or MessagePack hub protocol ([`crate::service::hub_protocol`])
-//!   through one transport-independent [`session`] per connection;
+//!   Events ([`sse`]) or long polling ([`long_polling`]), each started the same way ([`attach`]) and
+//!   carrying the JSON or MessagePack hub protocol ([`crate::service::hub_protocol`]) through one
+//!   transport-independent [`session`] per connection, which ends as [`shutdown`] says;
 //! * upstream calls ([`upstream`]) to the app for connects, disconnects and client invocations,
 //!   routed by [`templates`], one queue per connection ([`upstream_queue`]);
 //! * fault injection ([`faults`]) on all three, set by `--faults` and `/admin/faults`.
 //!
-//! Unlike Microsoft's emulator it checks every token strictly ([`auth`]), so a green local run
+//! Unlike Microsoft's emulators they check every token strictly ([`auth`]), so a green local run
 //! means the app's tokens are right for Azure.
 
 pub mod activity;
 pub mod attach;
 pub mod auth;
+pub mod body;
 pub mod browser_policy;
 pub mod cli;
 pub mod client;
 pub mod client_connection;
 pub mod client_policy;
-pub mod connection_event;
-pub mod connections;
+pub mod connection_tokens;
 pub mod dashboard;
 pub mod entra;
 pub mod error;
@@ -37,16 +41,20 @@ pub mod outgoing;
 pub mod payload;
 pub mod random_id;
 pub mod request;
+pub mod reroute;
 pub mod rest;
+pub mod server;
 pub mod session;
+pub mod shutdown;
 pub mod sse;
 pub mod templates;
 pub mod upstream;
+pub mod upstream_event;
 pub mod upstream_queue;
 pub mod webpubsub;
 pub mod websocket;
 
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -55,16 +63,16 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get};
 use axum::Router;
 use tokio::sync::watch;
-use tokio::task::JoinHandle;
 
 pub use cli::{run, EmulatorArgs};
 pub use templates::{TemplateError, UpstreamTemplate};
 
 use crate::http_server::ServerLimits;
 use crate::service::Secret;
-use connections::Registry;
+use connection_tokens::ConnectionTokens;
 use error::EmulatorError;
 use hubs::Hubs;
+use server::EmulatorServer;
 use upstream::Upstream;
 
 /// The longest path and query the emulator takes, in bytes. The service does not take much
@@ -145,8 +153,8 @@ pub struct Shared {
     pub config: EmulatorConfig,
     /// Hubs, connections, users and groups.
     pub hubs: Hubs,
-    /// Negotiated and active transports by connection token.
-    pub connections: Registry,
+    /// Negotiated connections and their transports, by connection token.
+    pub tokens: ConnectionTokens,
     /// What the dashboard shows.
     pub activity: Arc<activity::Activity>,
     /// The upstream caller.
@@ -173,7 +181,7 @@ impl Shared {
         Self {
             config,
             hubs: Hubs::default(),
-            connections: Registry::default(),
+            tokens: ConnectionTokens::default(),
             activity,
             upstream: Arc::new(upstream),
             faults,
@@ -244,10 +252,8 @@ pub fn router(config: EmulatorConfig) -> Router {
 
 /// A running emulator.
 pub struct EmulatorHandle {
-    local_addr: SocketAddr,
+    server: EmulatorServer,
     shared: Arc<Shared>,
-    server: JoinHandle<std::io::Result<()>>,
-    janitor: JoinHandle<()>,
 }
 
 /// Starts the emulator on `listener`; it serves until [`EmulatorHandle::shutdown`].
@@ -255,57 +261,43 @@ pub async fn start(
     config: EmulatorConfig,
     listener: tokio::net::TcpListener,
 ) -> std::io::Result<EmulatorHandle> {
-    let local_addr = listener.local_addr()?;
     let shared = Arc::new(Shared::new(config));
-    let server = crate::http_server::spawn_until(
+    let janitor = {
+        let shared = Arc::clone(&shared);
+        move || {
+            let config = &shared.config;
+            shared
+                .tokens
+                .sweep(config.negotiate_timeout, config.long_poll_idle_timeout);
+            for (hub, ids) in shared.hubs.purge_expired() {
+                shared.activity.groups_changed(&shared.hubs, &hub, &ids);
+            }
+        }
+    };
+    let server = EmulatorServer::start(
         listener,
         routes(Arc::clone(&shared)),
         shared.config.server,
         &shared.stopping,
-    );
-    let janitor = {
-        let shared = Arc::clone(&shared);
-        tokio::spawn(async move {
-            let mut tick = tokio::time::interval(Duration::from_secs(1));
-            loop {
-                tick.tick().await;
-                let config = &shared.config;
-                shared
-                    .connections
-                    .sweep(config.negotiate_timeout, config.long_poll_idle_timeout);
-                for (hub, ids) in shared.hubs.purge_expired() {
-                    shared.activity.groups_changed(&shared.hubs, &hub, &ids);
-                }
-            }
-        })
-    };
-    tracing::info!(%local_addr, upstream = shared.config.upstream.len(), "SignalR emulator listening");
-    Ok(EmulatorHandle {
-        local_addr,
-        shared,
-        server,
         janitor,
-    })
+    )?;
+    let local_addr = server.local_addr();
+    tracing::info!(%local_addr, upstream = shared.config.upstream.len(), "SignalR emulator listening");
+    Ok(EmulatorHandle { server, shared })
 }
 
 impl EmulatorHandle {
     /// The address it listens on.
     pub fn local_addr(&self) -> SocketAddr {
-        self.local_addr
+        self.server.local_addr()
     }
 
     /// `Endpoint=http://127.0.0.1;Port=<port>;AccessKey=<key>;Version=1.0;`
     pub fn connection_string(&self) -> String {
-        let host = match self.local_addr.ip() {
-            ip if ip.is_unspecified() || ip == IpAddr::V4(Ipv4Addr::LOCALHOST) => {
-                "127.0.0.1".to_string()
-            }
-            IpAddr::V6(ip) => format!("[{ip}]"),
-            ip => ip.to_string(),
-        };
         format!(
-            "Endpoint=http://{host};Port={};AccessKey={};Version=1.0;",
-            self.local_addr.port(),
+            "Endpoint=http://{};Port={};AccessKey={};Version=1.0;",
+            self.server.host(),
+            self.local_addr().port(),
             self.shared.config.access_key.expose()
         )
     }
@@ -313,17 +305,12 @@ impl EmulatorHandle {
     /// Stops: every client gets a Close message (it may reconnect), in-flight requests finish,
     /// then the listener closes. Waits at most a few seconds.
     pub async fn shutdown(self) {
-        self.shared.stopping.send_replace(true);
         let mut sessions = self.shared.sessions.subscribe();
-        let _ = tokio::time::timeout(Duration::from_secs(5), sessions.wait_for(|n| *n == 0)).await;
-        self.janitor.abort();
-        let mut server = self.server;
-        if tokio::time::timeout(Duration::from_secs(5), &mut server)
-            .await
-            .is_err()
-        {
-            server.abort();
-        }
+        self.server
+            .stop(async move {
+                let _ = sessions.wait_for(|n| *n == 0).await;
+            })
+            .await;
         tracing::info!("SignalR emulator stopped");
     }
 }

@@ -1,12 +1,13 @@
-//! A message for clients, independent of their hub protocol: fan-out queues one [`Outgoing`]
-//! for every member of a group, and each connection's outbox encodes it in the protocol its
-//! client chose at the handshake. Each encoding is made once and shared, so a group mixing JSON
+//! A message for clients, independent of their hub protocol: fan-out takes one [`Outgoing`]
+//! for every member of a group and queues it for each as a [`Frame`] in the protocol its client
+//! chose at the handshake. Each encoding is made once and shared, so a group mixing JSON
 //! and MessagePack clients costs two encodings, not one per member.
 
 use std::sync::{Arc, OnceLock};
 
 use serde_json::Value;
 
+use super::outbox::Frame;
 use crate::service::hub_protocol::{self, json, HubMessage, Protocol};
 
 #[derive(Debug)]
@@ -77,6 +78,14 @@ impl Outgoing {
             Protocol::MessagePack => &self.0.msgpack,
         };
         Arc::clone(cell.get_or_init(|| hub_protocol::encode(message, protocol).into()))
+    }
+
+    /// The message as a frame for a client of `protocol`: text for JSON, binary for MessagePack.
+    pub fn frame(&self, protocol: Protocol) -> Frame {
+        Frame {
+            data: self.encode(protocol),
+            binary: protocol == Protocol::MessagePack,
+        }
     }
 }
 

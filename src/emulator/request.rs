@@ -1,12 +1,7 @@
-//! What a request carries besides its path and body: the decoded query parameters (`excluded`,
-//! `reason`, `ttl`, `application`), and the body itself, read with a size and time limit.
+//! The decoded query parameters of a request, names compared ignoring case, for both emulators;
+//! and the SignalR REST API's forms of `excluded` (repeated or comma-joined) and `reason`.
 
-use std::time::Duration;
-
-use axum::body::{Body, Bytes};
-use axum::http::{header, HeaderMap, Uri};
-
-use super::error::EmulatorError;
+use axum::http::Uri;
 
 /// The decoded query parameters of a request.
 #[derive(Debug, Default)]
@@ -23,7 +18,8 @@ impl Query {
         )
     }
 
-    fn all<'a>(&'a self, name: &str) -> impl Iterator<Item = &'a str> + 'a {
+    /// Every value of `name` (compared ignoring case), in order.
+    pub fn values<'a>(&'a self, name: &str) -> impl Iterator<Item = &'a str> + 'a {
         let name = name.to_string();
         self.0
             .iter()
@@ -31,14 +27,24 @@ impl Query {
             .map(|(_, v)| v.as_str())
     }
 
+    /// The first value of `name`, even an empty one.
+    pub fn first(&self, name: &str) -> Option<&str> {
+        self.values(name).next()
+    }
+
     /// The first value of `name`, if any and not empty.
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.all(name).find(|v| !v.is_empty())
+        self.values(name).find(|v| !v.is_empty())
+    }
+
+    /// Every `(name, value)` pair, in order.
+    pub fn pairs(&self) -> &[(String, String)] {
+        &self.0
     }
 
     /// The connection ids in `excluded`, repeated (`?excluded=a&excluded=b`) or comma-joined.
     pub fn excluded(&self) -> Vec<String> {
-        self.all("excluded")
+        self.values("excluded")
             .flat_map(|v| v.split(','))
             .map(str::trim)
             .filter(|v| !v.is_empty())
@@ -50,44 +56,6 @@ impl Query {
     pub fn reason(&self) -> Option<String> {
         self.get("reason").map(str::to_string)
     }
-
-    /// The `ttl` in seconds (a non-negative integer) for a user's group membership.
-    pub fn ttl(&self) -> Result<Option<Duration>, EmulatorError> {
-        match self.get("ttl") {
-            None => Ok(None),
-            Some(raw) => raw
-                .trim()
-                .parse::<u32>()
-                .map(|secs| Some(Duration::from_secs(secs.into())))
-                .map_err(|_| {
-                    EmulatorError::BadRequest(format!(
-                        "ttl must be a whole number of seconds, 0 or more (got {raw:?})"
-                    ))
-                }),
-        }
-    }
-}
-
-/// Reads a body of at most `limit` bytes (413 beyond), arriving within the body-read timeout
-/// (408 otherwise).
-pub async fn read_body(
-    headers: &HeaderMap,
-    body: Body,
-    limit: usize,
-) -> Result<Bytes, EmulatorError> {
-    let declared = headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|len| len > limit as u64) {
-        return Err(EmulatorError::TooLarge { limit });
-    }
-    axum::body::to_bytes(body, limit).await.map_err(|e| {
-        match crate::http_server::body_timeout(&e) {
-            Some(timeout) => EmulatorError::BodyTimeout(timeout),
-            None => EmulatorError::TooLarge { limit },
-        }
-    })
 }
 
 #[cfg(test)]
@@ -95,10 +63,14 @@ mod tests {
     use super::*;
 
     #[test]
-    fn excluded_forms_and_ttl() {
-        let q = Query::of(&"/x?excluded=a&excluded=b,c&ttl=5".parse().unwrap());
+    fn excluded_forms() {
+        let q = Query::of(
+            &"/x?excluded=a&excluded=b,c&Excluded=&reason="
+                .parse()
+                .unwrap(),
+        );
         assert_eq!(q.excluded(), vec!["a", "b", "c"]);
-        assert_eq!(q.ttl().unwrap(), Some(Duration::from_secs(5)));
-        assert!(Query::of(&"/x?ttl=-1".parse().unwrap()).ttl().is_err());
+        assert_eq!(q.reason(), None);
+        assert_eq!(q.first("reason"), Some(""));
     }
 }

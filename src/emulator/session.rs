@@ -10,10 +10,11 @@ use tokio::time::{sleep_until, Instant};
 
 use super::client_connection::ClientConnection;
 use super::client_policy;
-use super::connection_event::ConnectionEvent;
 use super::incoming::Incoming;
-use super::outbox::{Outbox, Shutdown};
-use super::outgoing;
+use super::outbox::Outbox;
+use super::outgoing::{self, Outgoing};
+use super::shutdown::Shutdown;
+use super::upstream_event::UpstreamEvent;
 use super::upstream_queue::{QueueFull, UpstreamQueue, QUEUE_FULL};
 use super::Shared;
 use crate::service::hub_protocol::json::{self, ClientMessage, Records};
@@ -46,7 +47,7 @@ pub async fn run(
     caller: ClientConnection,
     kind: Transport,
     mut inbound: mpsc::Receiver<Vec<u8>>,
-    outbox: Outbox,
+    outbox: Outbox<Shutdown>,
 ) {
     let _live = Live::new(&shared);
     let Some((protocol, records)) = handshake(&shared, &caller, kind, &mut inbound, &outbox).await
@@ -54,7 +55,6 @@ pub async fn run(
         outbox.end();
         return;
     };
-    outbox.set_protocol(protocol);
     let config = &shared.config;
     let mut incoming = Incoming::after_handshake(records, protocol, config.max_message_bytes);
     let (hub, id) = (&caller.hub, &caller.connection_id);
@@ -63,6 +63,7 @@ pub async fn run(
         id,
         caller.user_id.clone(),
         outbox.clone(),
+        protocol,
         outgoing::handshake_ok(),
     );
     shared.activity.connected(
@@ -77,29 +78,29 @@ pub async fn run(
     let worker = shared.upstream.spawn_worker(
         caller.clone(),
         outbox.clone(),
+        protocol,
         config.max_upstream_queued_bytes,
     );
     worker
-        .send_event(ConnectionEvent::Connected, LIFECYCLE_WAIT)
+        .send_event(UpstreamEvent::Connected, LIFECYCLE_WAIT)
         .await;
 
-    let error = serve(
-        &shared,
-        &caller,
+    let connected = Connected {
+        shared: &shared,
+        caller: &caller,
         kind,
-        &mut inbound,
-        &mut incoming,
-        &worker,
-        &outbox,
-    )
-    .await;
+        worker: &worker,
+        outbox: &outbox,
+        protocol,
+    };
+    let error = connected.serve(&mut inbound, &mut incoming).await;
 
     shared.hubs.remove_connection(hub, id);
     shared.activity.disconnected(hub, id);
     outbox.end();
     tracing::info!(%hub, connection = %id, error = ?error, "client disconnected");
     if !worker
-        .send_event(ConnectionEvent::Disconnected { error }, LIFECYCLE_WAIT)
+        .send_event(UpstreamEvent::Disconnected { error }, LIFECYCLE_WAIT)
         .await
     {
         tracing::warn!(%hub, connection = %id, "the upstream queue stayed full: `disconnected` was not sent");
@@ -114,7 +115,7 @@ async fn handshake(
     caller: &ClientConnection,
     kind: Transport,
     inbound: &mut mpsc::Receiver<Vec<u8>>,
-    outbox: &Outbox,
+    outbox: &Outbox<Shutdown>,
 ) -> Option<(Protocol, Records)> {
     let config = &shared.config;
     let mut records = Records::new(config.max_message_bytes);
@@ -142,98 +143,18 @@ async fn handshake(
         ),
     };
     tracing::info!(hub = %caller.hub, connection = %caller.connection_id, "handshake refused: {refused}");
-    outbox.push(outgoing::handshake_error(&refused));
+    // Before the handshake, the client reads JSON whatever it asked for.
+    outbox.push(outgoing::handshake_error(&refused).frame(Protocol::Json));
     None
 }
 
-/// The connected connection's loop: client messages, pings, the client timeout, closes asked for
-/// by REST, token expiry and the emulator stopping. Returns the error the connection ended with.
-async fn serve(
-    shared: &Shared,
-    caller: &ClientConnection,
-    kind: Transport,
-    inbound: &mut mpsc::Receiver<Vec<u8>>,
-    incoming: &mut Incoming,
-    worker: &UpstreamQueue,
-    outbox: &Outbox,
-) -> Option<String> {
-    let config = &shared.config;
-    // Bytes after the handshake record are messages.
-    let mut error = handle_messages(incoming, worker, outbox);
-    let mut shutdown = outbox.shutdown_signal();
-    let mut stopping = shared.stopping.subscribe();
-    let stop = async move {
-        let _ = stopping.wait_for(|stop| *stop).await;
-    };
-    tokio::pin!(stop);
-    let mut ping = tokio::time::interval_at(
-        Instant::now() + config.keep_alive_interval,
-        config.keep_alive_interval,
-    );
-    let mut deadline = Instant::now() + config.client_timeout;
-    let watch_client = kind != Transport::LongPolling;
-    // A token with `asrs.s.coae` closes the connection when it expires (checked at connect).
-    let expires = client_policy::closes_at(&caller.claims).map(|at| {
-        Instant::now() + Duration::from_secs(at.saturating_sub(client_policy::unix_now()))
-    });
-    while error.is_none() {
-        tokio::select! {
-            bytes = inbound.recv() => {
-                let Some(bytes) = bytes else { break };
-                deadline = Instant::now() + config.client_timeout;
-                incoming.feed(&bytes);
-                error = handle_messages(incoming, worker, outbox);
-            }
-            _ = ping.tick() => {
-                outbox.push(outgoing::ping());
-            }
-            _ = sleep_until(deadline), if watch_client => {
-                error = Some(Closing::error(format!(
-                    "Server timeout elapsed: nothing was received from the client for {} seconds",
-                    config.client_timeout.as_secs()
-                )));
-            }
-            changed = shutdown.changed() => {
-                let request = if changed.is_ok() { shutdown.borrow_and_update().clone() } else { None };
-                match request {
-                    Some(Shutdown::Close { reason }) => {
-                        outbox.push(outgoing::close(reason.as_deref(), true));
-                        break;
-                    }
-                    Some(Shutdown::Failed { error: failure }) => {
-                        error = Some(Closing::error(failure));
-                    }
-                    Some(Shutdown::Overflow) => {
-                        error = Some(Closing::silent("the client did not read its messages fast enough"));
-                    }
-                    Some(Shutdown::Ended) | None => break,
-                }
-            }
-            _ = sleep_until(expires.unwrap_or(deadline)), if expires.is_some() => {
-                outbox.push(outgoing::close(Some(client_policy::EXPIRED), true));
-                error = Some(Closing::silent(client_policy::EXPIRED));
-            }
-            _ = &mut stop => {
-                outbox.push(outgoing::close(Some("The emulator is shutting down."), true));
-                break;
-            }
-        }
-    }
-    error.and_then(|closing| {
-        if closing.tell_client {
-            outbox.push(outgoing::close(closing.message.as_deref(), false));
-        }
-        closing.message
-    })
-}
-
 /// Why the loop ends early.
-struct Closing {
+struct EndReason {
     message: Option<String>,
     tell_client: bool,
 }
 
-impl Closing {
+impl EndReason {
     fn error(message: String) -> Self {
         Self {
             message: Some(format!("Connection closed with an error. {message}")),
@@ -249,64 +170,150 @@ impl Closing {
     }
 }
 
-/// Handles the complete messages buffered so far; returns why to stop, if the client asked to or
-/// broke the protocol (the messages after that one are never looked at).
-fn handle_messages(
-    incoming: &mut Incoming,
-    worker: &UpstreamQueue,
-    outbox: &Outbox,
-) -> Option<Closing> {
-    while let Some(message) = incoming.next_message() {
-        match message {
-            Err(e) => return Some(Closing::error(e.to_string())),
-            Ok(ClientMessage::Invocation {
-                raw,
-                content_type,
-                invocation_id,
-                target,
-            }) => {
-                let event = ConnectionEvent::Invocation {
-                    raw,
-                    content_type,
-                    target,
-                    invocation_id,
-                };
-                if let Err(QueueFull(ConnectionEvent::Invocation {
-                    target,
-                    invocation_id,
-                    ..
-                })) = worker.try_send_message(event)
-                {
-                    match invocation_id {
-                        Some(id) => {
-                            outbox.push(outgoing::completion_error(&id, QUEUE_FULL));
+/// A connection past its handshake: where its client's messages go and whom it tells.
+struct Connected<'a> {
+    shared: &'a Shared,
+    caller: &'a ClientConnection,
+    kind: Transport,
+    worker: &'a UpstreamQueue,
+    outbox: &'a Outbox<Shutdown>,
+    protocol: Protocol,
+}
+
+impl Connected<'_> {
+    /// Queues `message` for the client, in its protocol.
+    fn send(&self, message: &Outgoing) {
+        self.outbox.push(message.frame(self.protocol));
+    }
+
+    /// The loop: client messages, pings, the client timeout, closes asked for by REST, token
+    /// expiry and the emulator stopping. Returns the error the connection ended with.
+    async fn serve(
+        &self,
+        inbound: &mut mpsc::Receiver<Vec<u8>>,
+        incoming: &mut Incoming,
+    ) -> Option<String> {
+        let config = &self.shared.config;
+        // Bytes after the handshake record are messages.
+        let mut error = self.handle_messages(incoming);
+        let mut shutdown = self.outbox.ending_signal();
+        let mut stopping = self.shared.stopping.subscribe();
+        let stop = async move {
+            let _ = stopping.wait_for(|stop| *stop).await;
+        };
+        tokio::pin!(stop);
+        let mut ping = tokio::time::interval_at(
+            Instant::now() + config.keep_alive_interval,
+            config.keep_alive_interval,
+        );
+        let mut deadline = Instant::now() + config.client_timeout;
+        let watch_client = self.kind != Transport::LongPolling;
+        // A token with `asrs.s.coae` closes the connection when it expires (checked at connect).
+        let expires = client_policy::closes_at(&self.caller.claims).map(|at| {
+            Instant::now() + Duration::from_secs(at.saturating_sub(client_policy::unix_now()))
+        });
+        while error.is_none() {
+            tokio::select! {
+                bytes = inbound.recv() => {
+                    let Some(bytes) = bytes else { break };
+                    deadline = Instant::now() + config.client_timeout;
+                    incoming.feed(&bytes);
+                    error = self.handle_messages(incoming);
+                }
+                _ = ping.tick() => self.send(&outgoing::ping()),
+                _ = sleep_until(deadline), if watch_client => {
+                    error = Some(EndReason::error(format!(
+                        "Server timeout elapsed: nothing was received from the client for {} seconds",
+                        config.client_timeout.as_secs()
+                    )));
+                }
+                changed = shutdown.changed() => {
+                    let request = if changed.is_ok() { shutdown.borrow_and_update().clone() } else { None };
+                    match request {
+                        Some(Shutdown::Close { reason }) => {
+                            self.send(&outgoing::close(reason.as_deref(), true));
+                            break;
                         }
-                        None => tracing::warn!(
-                            ?target,
-                            "upstream queue full: a client invocation without an invocationId was dropped"
-                        ),
+                        Some(Shutdown::Failed { error: failure }) => {
+                            error = Some(EndReason::error(failure));
+                        }
+                        Some(Shutdown::Overflow) => {
+                            error = Some(EndReason::silent("the client did not read its messages fast enough"));
+                        }
+                        Some(Shutdown::Ended) | None => break,
                     }
                 }
+                _ = sleep_until(expires.unwrap_or(deadline)), if expires.is_some() => {
+                    self.send(&outgoing::close(Some(client_policy::EXPIRED), true));
+                    error = Some(EndReason::silent(client_policy::EXPIRED));
+                }
+                _ = &mut stop => {
+                    self.send(&outgoing::close(Some("The emulator is shutting down."), true));
+                    break;
+                }
             }
-            Ok(ClientMessage::StreamInvocation {
-                invocation_id: Some(id),
-            }) => {
-                outbox.push(outgoing::completion_error(
-                    &id,
-                    "Streaming invocations are not supported in serverless mode",
-                ));
-            }
-            Ok(ClientMessage::Close { error }) => {
-                return Some(Closing {
-                    message: error,
-                    tell_client: false,
-                })
-            }
-            Ok(_) => {}
         }
+        error.and_then(|reason| {
+            if reason.tell_client {
+                self.send(&outgoing::close(reason.message.as_deref(), false));
+            }
+            reason.message
+        })
     }
-    incoming
-        .check_complete()
-        .err()
-        .map(|e| Closing::error(e.to_string()))
+
+    /// Handles the complete messages buffered so far; returns why to stop, if the client asked to or
+    /// broke the protocol (the messages after that one are never looked at).
+    fn handle_messages(&self, incoming: &mut Incoming) -> Option<EndReason> {
+        while let Some(message) = incoming.next_message() {
+            match message {
+                Err(e) => return Some(EndReason::error(e.to_string())),
+                Ok(ClientMessage::Invocation {
+                    raw,
+                    content_type,
+                    invocation_id,
+                    target,
+                }) => {
+                    let event = UpstreamEvent::Invocation {
+                        raw,
+                        content_type,
+                        target,
+                        invocation_id,
+                    };
+                    if let Err(QueueFull(UpstreamEvent::Invocation {
+                        target,
+                        invocation_id,
+                        ..
+                    })) = self.worker.try_send_message(event)
+                    {
+                        match invocation_id {
+                            Some(id) => self.send(&outgoing::completion_error(&id, QUEUE_FULL)),
+                            None => tracing::warn!(
+                                ?target,
+                                "upstream queue full: a client invocation without an invocationId was dropped"
+                            ),
+                        }
+                    }
+                }
+                Ok(ClientMessage::StreamInvocation {
+                    invocation_id: Some(id),
+                }) => {
+                    self.send(&outgoing::completion_error(
+                        &id,
+                        "Streaming invocations are not supported in serverless mode",
+                    ));
+                }
+                Ok(ClientMessage::Close { error }) => {
+                    return Some(EndReason {
+                        message: error,
+                        tell_client: false,
+                    })
+                }
+                Ok(_) => {}
+            }
+        }
+        incoming
+            .check_complete()
+            .err()
+            .map(|e| EndReason::error(e.to_string()))
+    }
 }

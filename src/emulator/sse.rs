@@ -26,9 +26,9 @@ fn event(text: &str) -> String {
 /// Dropping the stream (the client went away) forgets the connection, which ends its session.
 pub fn start(start: Start<'_>) -> Result<Response, EmulatorError> {
     let stream = futures_util::stream::unfold(start.stream()?, |mut state| async move {
-        let frame = state.frames.next().await?;
+        let queued = state.frames.next().await?;
         Some((
-            Ok::<_, Infallible>(event(&String::from_utf8_lossy(&frame.data))),
+            Ok::<_, Infallible>(event(&String::from_utf8_lossy(&queued.frame.data))),
             state,
         ))
     });

@@ -9,14 +9,15 @@ use reqwest::header::{HeaderMap, HeaderValue};
 
 use super::activity::{display_url, now_ms, Activity, UpstreamCall};
 use super::client_connection::ClientConnection;
-use super::connection_event::ConnectionEvent;
 use super::faults::upstream::{before_call, UpstreamFault};
 use super::faults::Faults;
 use super::outbox::Outbox;
-use super::outgoing;
-use super::outgoing::Outgoing;
+use super::outgoing::{self, Outgoing};
+use super::shutdown::Shutdown;
 use super::templates::UpstreamTemplate;
+use super::upstream_event::UpstreamEvent;
 use super::upstream_queue::{upstream_queue, UpstreamQueue};
+use crate::service::hub_protocol::Protocol;
 use crate::service::{signature, user_claims, Secret};
 
 /// Largest upstream answer relayed to a client.
@@ -268,19 +269,23 @@ impl Upstream {
     }
 
     /// Starts the worker that delivers one connection's events in order; completions for
-    /// invocations are pushed to `outbox`. At most `max_queued_bytes` of invocations wait.
+    /// invocations are pushed to `outbox` in the client's `protocol`. At most `max_queued_bytes`
+    /// of invocations wait.
     pub fn spawn_worker(
         self: &Arc<Self>,
         caller: ClientConnection,
-        outbox: Outbox,
+        outbox: Outbox<Shutdown>,
+        protocol: Protocol,
         max_queued_bytes: usize,
     ) -> UpstreamQueue {
         let (queue, mut rx) = upstream_queue(max_queued_bytes);
         let upstream = Arc::clone(self);
         tokio::spawn(async move {
             while let Some(queued) = rx.recv().await {
-                let last = matches!(queued.event, ConnectionEvent::Disconnected { .. });
-                upstream.deliver(&caller, queued.event, &outbox).await;
+                let last = matches!(queued.event, UpstreamEvent::Disconnected { .. });
+                if let Some(answer) = upstream.deliver(&caller, queued.event).await {
+                    outbox.push(answer.frame(protocol));
+                }
                 if last {
                     break;
                 }
@@ -289,9 +294,10 @@ impl Upstream {
         queue
     }
 
-    async fn deliver(&self, caller: &ClientConnection, event: ConnectionEvent, outbox: &Outbox) {
+    /// Delivers one event; returns the completion for the client, if it waits for one.
+    async fn deliver(&self, caller: &ClientConnection, event: UpstreamEvent) -> Option<Outgoing> {
         match event {
-            ConnectionEvent::Connected => {
+            UpstreamEvent::Connected => {
                 self.call(
                     caller,
                     "connections",
@@ -299,8 +305,9 @@ impl Upstream {
                     json(r#"{"type":10}"#.into()),
                 )
                 .await;
+                None
             }
-            ConnectionEvent::Disconnected { error } => {
+            UpstreamEvent::Disconnected { error } => {
                 let mut body = serde_json::json!({ "type": 11 });
                 if let Some(error) = error {
                     body["error"] = serde_json::json!(error);
@@ -312,8 +319,9 @@ impl Upstream {
                     json(body.to_string()),
                 )
                 .await;
+                None
             }
-            ConnectionEvent::Invocation {
+            UpstreamEvent::Invocation {
                 raw,
                 content_type,
                 target,
@@ -322,10 +330,8 @@ impl Upstream {
                 let answer = self
                     .call(caller, "messages", &target, (raw, content_type))
                     .await;
-                let Some(id) = invocation_id else {
-                    return;
-                };
-                let frame = match answer {
+                let id = invocation_id?;
+                Some(match answer {
                     Answer::NoUpstream => outgoing::completion_error(
                         &id,
                         &format!(
@@ -350,8 +356,7 @@ impl Upstream {
                         &id,
                         &format!("Invocation failed, status code {code}"),
                     ),
-                };
-                outbox.push(frame);
+                })
             }
         }
     }

@@ -56,14 +56,9 @@ async fn run(socket: Socket, websocket: WebSocket, limit: usize) {
                 frame = reader.next() => frame,
                 _ = &mut aborted => None,
             };
-            let Some(frame) = frame else { break };
-            let message = if frame.binary {
-                Message::Binary(frame.data.to_vec().into())
-            } else {
-                Message::Text(String::from_utf8_lossy(&frame.data).into_owned().into())
-            };
+            let Some(queued) = frame else { break };
             tokio::select! {
-                sent = sink.send(message) => if sent.is_err() { break },
+                sent = sink.send(queued.frame.message()) => if sent.is_err() { break },
                 _ = &mut aborted => break,
             }
         }

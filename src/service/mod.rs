@@ -7,6 +7,7 @@
 
 pub mod connection_string;
 pub mod entra;
+pub mod filter;
 pub mod hub_protocol;
 pub mod names;
 pub mod recipients;

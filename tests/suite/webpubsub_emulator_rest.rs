@@ -487,3 +487,38 @@ async fn runtime_grants_and_generated_tokens() {
         true
     );
 }
+
+/// Path forms and the order of refusals: a percent-encoded `:send`, empty segments and a
+/// trailing `/` reach their operation (the token signs the URL as called); without a token, a
+/// wrong method and an unknown operation are 401 like any call, with one a 405 naming the
+/// methods and a 404; `/api/health` needs no token.
+#[tokio::test]
+async fn path_forms_and_the_order_of_refusals() {
+    let wps = spawn().await;
+    let mut ann = Client::open(&wps, HUB, JSON, Some("ann"), &[], &[]).await;
+    for path in [
+        format!("/api/hubs/{HUB}/%3Asend"),
+        format!("/api//hubs/{HUB}/users/ann/:send/"),
+    ] {
+        assert_eq!(wps.send_json(&path, json!(path)).await, 202, "{path}");
+        assert_eq!(ann.next().await["data"], json!(path));
+    }
+    for (method, path) in [("GET", ":send"), ("POST", "nothing"), ("HEAD", "")] {
+        let url = format!("{}/api/hubs/{HUB}/{path}?api-version=2024-01-01", wps.base);
+        let unsigned = wps.http.request(method.parse().unwrap(), &url).send();
+        assert_eq!(unsigned.await.unwrap().status(), 401, "{method} {path}");
+    }
+    let wrong = wps
+        .rest("PUT", &format!("/api/hubs/{HUB}/users/ann"), None)
+        .await;
+    assert_eq!(wrong.status, 405);
+    assert!(wrong.body.contains("allowed: HEAD"), "{}", wrong.body);
+    let list = format!("/api/hubs/{HUB}/groups/g/connections");
+    assert_eq!(wps.rest("GET", &list, None).await.status, 200);
+    assert_eq!(wps.rest("HEAD", &list, None).await.status, 405);
+    let hub_only = wps.rest("POST", &format!("/api/hubs/{HUB}"), None).await;
+    assert_eq!(hub_only.error_code.as_deref(), Some("RouteNotFound"));
+    let health = format!("{}/api/health", wps.base);
+    assert_eq!(wps.http.get(&health).send().await.unwrap().status(), 200);
+    assert_eq!(wps.http.post(&health).send().await.unwrap().status(), 405);
+}

@@ -1,6 +1,6 @@
-//! Web PubSub token checks (reference §2, §3): HS256 only, signed with the UTF-8 bytes of the
-//! access key, `exp` required, `nbf` honoured (the shared [`crate::emulator::auth::decode`]).
-//! A REST token's `aud` is the request URL with or without its query (compared ignoring case and
+//! Web PubSub token checks (`docs/webpubsub.md` §2, §3): HS256 only, signed with the UTF-8 bytes of
+//! the access key, `exp` required, `nbf` honoured (the shared [`crate::emulator::auth::decode`]). A
+//! REST token's `aud` is the request URL with or without its query (compared ignoring case and
 //! percent-encoding, and a trailing `/`), as the SDKs mint it; a client token's `aud` is
 //! `<endpoint>/client/hubs/<hub>` on this host and port. Messages never contain the token.
 
@@ -14,7 +14,7 @@ use crate::service::Secret;
 
 /// Why a Web PubSub token was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum TokenError {
+pub enum WpsAuthError {
     /// Signature, expiry, format: the shared checks.
     #[error("{0}")]
     Token(AuthError),
@@ -50,7 +50,7 @@ pub enum TokenError {
     LocalAuthDisabled,
 }
 
-impl From<AuthError> for TokenError {
+impl From<AuthError> for WpsAuthError {
     fn from(error: AuthError) -> Self {
         match error {
             AuthError::Algorithm(alg) => Self::Algorithm(alg),
@@ -60,7 +60,7 @@ impl From<AuthError> for TokenError {
 }
 
 /// Scheme, host and port the request reached (`Host` header, `X-Forwarded-Proto`).
-pub fn origin(headers: &HeaderMap) -> Result<String, TokenError> {
+pub fn origin(headers: &HeaderMap) -> Result<String, WpsAuthError> {
     let scheme = headers
         .get("x-forwarded-proto")
         .and_then(|v| v.to_str().ok())
@@ -71,7 +71,7 @@ pub fn origin(headers: &HeaderMap) -> Result<String, TokenError> {
         .get(header::HOST)
         .and_then(|v| v.to_str().ok())
         .filter(|h| !h.is_empty() && url::Url::parse(&format!("http://{h}/")).is_ok())
-        .ok_or(TokenError::Token(AuthError::NoHost))?;
+        .ok_or(WpsAuthError::Token(AuthError::NoHost))?;
     Ok(format!("{scheme}://{}", host.to_ascii_lowercase()))
 }
 
@@ -89,14 +89,14 @@ fn normalise(url: &str) -> String {
     }
 }
 
-fn claims(token: &str, key: &Secret) -> Result<(Map<String, Value>, String), TokenError> {
+fn claims(token: &str, key: &Secret) -> Result<(Map<String, Value>, String), WpsAuthError> {
     let claims = decode(token, key, &[Algorithm::HS256])?;
     let aud = match claims.get("aud") {
         Some(Value::String(aud)) => aud.clone(),
         Some(Value::Array(items)) if items.len() == 1 && items[0].is_string() => {
             items[0].as_str().unwrap_or_default().to_string()
         }
-        _ => return Err(TokenError::NoAudience),
+        _ => return Err(WpsAuthError::NoAudience),
     };
     Ok((claims, aud))
 }
@@ -107,7 +107,7 @@ pub fn verify_rest(
     key: &Secret,
     headers: &HeaderMap,
     uri: &Uri,
-) -> Result<(), TokenError> {
+) -> Result<(), WpsAuthError> {
     let (_, aud) = claims(token, key)?;
     let origin = origin(headers)?;
     let without_query = format!("{origin}{}", uri.path());
@@ -118,7 +118,7 @@ pub fn verify_rest(
     if got == normalise(&full) || got == normalise(&without_query) {
         Ok(())
     } else {
-        Err(TokenError::WrongAudience {
+        Err(WpsAuthError::WrongAudience {
             expected: without_query,
             got: aud,
         })
@@ -136,14 +136,14 @@ pub fn verify_client(
     key: &Secret,
     origin: &str,
     hub: &str,
-) -> Result<Map<String, Value>, TokenError> {
+) -> Result<Map<String, Value>, WpsAuthError> {
     let (claims, aud) = claims(token, key)?;
     let expected = client_audience(origin, hub);
     let got = normalise(aud.split('?').next().unwrap_or_default());
     if got == normalise(&expected) {
         Ok(claims)
     } else {
-        Err(TokenError::WrongAudience { expected, got: aud })
+        Err(WpsAuthError::WrongAudience { expected, got: aud })
     }
 }
 

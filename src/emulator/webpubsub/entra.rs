@@ -10,14 +10,14 @@ use axum::http::{HeaderMap, Uri};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde_json::{Map, Value};
 
-use super::auth::{self, TokenError};
+use super::auth::{self, WpsAuthError};
 use super::WebPubSubConfig;
 use crate::emulator::entra::EntraMode;
 use crate::service::entra::WEBPUBSUB_RESOURCE;
 
 /// The verdict on `token` when it is an Entra ID token of this emulator's identity endpoint
 /// (signed with its key), `None` when it is not one.
-fn entra_verdict(mode: &EntraMode, token: &str) -> Option<Result<(), TokenError>> {
+fn entra_verdict(mode: &EntraMode, token: &str) -> Option<Result<(), WpsAuthError>> {
     let mut validation = Validation::new(Algorithm::HS256);
     validation.validate_exp = false;
     validation.validate_aud = false;
@@ -38,7 +38,7 @@ fn entra_verdict(mode: &EntraMode, token: &str) -> Option<Result<(), TokenError>
         a.trim_end_matches('/')
             .eq_ignore_ascii_case(WEBPUBSUB_RESOURCE)
     }) {
-        return Some(Err(TokenError::EntraAudience {
+        return Some(Err(WpsAuthError::EntraAudience {
             expected: WEBPUBSUB_RESOURCE,
             got: if audiences.is_empty() {
                 "missing".into()
@@ -52,7 +52,7 @@ fn entra_verdict(mode: &EntraMode, token: &str) -> Option<Result<(), TokenError>
         .map_or(0, |d| d.as_secs());
     match claims.get("exp").and_then(Value::as_u64) {
         Some(exp) if exp > now => Some(Ok(())),
-        _ => Some(Err(TokenError::EntraExpired)),
+        _ => Some(Err(WpsAuthError::EntraExpired)),
     }
 }
 
@@ -63,13 +63,13 @@ pub fn verify_rest(
     token: &str,
     headers: &HeaderMap,
     uri: &Uri,
-) -> Result<(), TokenError> {
+) -> Result<(), WpsAuthError> {
     if let Some(mode) = &config.entra {
         if let Some(verdict) = entra_verdict(mode, token) {
             return verdict;
         }
         if mode.disable_local_auth {
-            return Err(TokenError::LocalAuthDisabled);
+            return Err(WpsAuthError::LocalAuthDisabled);
         }
     }
     auth::verify_rest(token, &config.access_key, headers, uri)
@@ -82,14 +82,14 @@ pub fn verify_client(
     token: &str,
     origin: &str,
     hub: &str,
-) -> Result<Map<String, Value>, TokenError> {
+) -> Result<Map<String, Value>, WpsAuthError> {
     if let Some(mode) = &config.entra {
         let kid = jsonwebtoken::decode_header(token).ok().and_then(|h| h.kid);
         if kid.as_deref() == Some(mode.key_id.as_str()) {
             return auth::verify_client(token, &mode.temporary_key, origin, hub);
         }
         if mode.disable_local_auth {
-            return Err(TokenError::LocalAuthDisabled);
+            return Err(WpsAuthError::LocalAuthDisabled);
         }
     }
     auth::verify_client(token, &config.access_key, origin, hub)
@@ -136,12 +136,12 @@ mod tests {
         let signalr = identity_token(&mode, "https://signalr.azure.com", 600);
         assert!(matches!(
             entra_verdict(&mode, &signalr),
-            Some(Err(TokenError::EntraAudience { .. }))
+            Some(Err(WpsAuthError::EntraAudience { .. }))
         ));
         let expired = identity_token(&mode, WEBPUBSUB_RESOURCE, -600);
         assert_eq!(
             entra_verdict(&mode, &expired),
-            Some(Err(TokenError::EntraExpired))
+            Some(Err(WpsAuthError::EntraExpired))
         );
         let other = EntraMode::generate(true);
         assert_eq!(

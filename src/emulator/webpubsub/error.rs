@@ -1,18 +1,19 @@
-//! Errors of the Web PubSub REST API and client endpoint: a status, the `x-ms-error-code`
-//! header and the service's `ErrorDetail` body `{code, message, target?}` (reference §4).
+//! Errors of the Web PubSub REST API and client endpoint: a status, the `x-ms-error-code` header
+//! and the service's `ErrorDetail` body `{code, message, target?}` (`docs/webpubsub.md` §8).
 
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 
-use super::auth::TokenError;
-use super::filter::FilterError;
+use super::auth::WpsAuthError;
+use crate::emulator::body::BodyError;
+use crate::service::filter::FilterError;
 
 /// Why a request was refused.
 #[derive(Debug, thiserror::Error)]
 pub enum WpsError {
     /// The bearer token is missing or invalid (401).
     #[error(transparent)]
-    Unauthorized(#[from] TokenError),
+    Unauthorized(#[from] WpsAuthError),
     /// A bad query value, body or name (400); `target` names the parameter.
     #[error("{message}")]
     BadRequest {
@@ -24,9 +25,9 @@ pub enum WpsError {
     /// The OData filter does not parse (400).
     #[error("{0}")]
     Filter(#[from] FilterError),
-    /// The body is too large (413).
-    #[error("the request body is larger than the limit of {0} bytes")]
-    TooLarge(usize),
+    /// The body is too large (413) or too slow to arrive (408).
+    #[error(transparent)]
+    Body(#[from] BodyError),
     /// The content type is not accepted (415).
     #[error("{0}")]
     UnsupportedMediaType(String),
@@ -46,9 +47,6 @@ pub enum WpsError {
         /// The allowed ones.
         allowed: &'static str,
     },
-    /// The body could not be read (413, 408), as the SignalR emulator answers.
-    #[error("{0}")]
-    Body(crate::emulator::error::EmulatorError),
     /// The connect handler refused the client (its status).
     #[error("{message}")]
     Refused {
@@ -73,12 +71,11 @@ impl WpsError {
         match self {
             Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             Self::BadRequest { .. } | Self::Filter(_) => StatusCode::BAD_REQUEST,
-            Self::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::Body(e) => e.status(),
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::NotFound(_) | Self::NoRoute(_) => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             Self::Refused { status, .. } => *status,
-            Self::Body(e) => e.status(),
         }
     }
 
@@ -88,13 +85,13 @@ impl WpsError {
             Self::Unauthorized(_) => "Unauthorized",
             Self::BadRequest { .. } => "InvalidArgument",
             Self::Filter(_) => "InvalidFilter",
-            Self::TooLarge(_) => "RequestTooLarge",
+            Self::Body(BodyError::TooLarge { .. }) => "RequestTooLarge",
+            Self::Body(BodyError::Timeout(_)) => "RequestTimeout",
             Self::UnsupportedMediaType(_) => "UnsupportedMediaType",
             Self::NotFound(_) => "NotFound",
             Self::NoRoute(_) => "RouteNotFound",
             Self::MethodNotAllowed { .. } => "MethodNotAllowed",
             Self::Refused { .. } => "ConnectRefused",
-            Self::Body(e) => e.code(),
         }
     }
 

@@ -1,31 +1,38 @@
-//! The embedded local stand-in for Azure Web PubSub, on its own listener (its REST paths
-//! `/api/hubs/…` collide with SignalR's):
+//! The embedded local stand-in for Azure Web PubSub (`docs/webpubsub.md`), on its own listener
+//! (its REST paths `/api/hubs/…` collide with SignalR's), built on the emulators' shared core
+//! (outbox, server, request bodies, ids):
 //!
-//! * the data-plane REST API ([`rest`]) of 2024-01-01 plus `listConnections` of 2024-12-01, with
-//!   OData filters ([`filter`]), acting on the connections ([`state`]);
-//! * the client endpoint ([`client`]) at `/client/hubs/{hub}` for simple WebSocket clients and the
-//!   `json.webpubsub.azure.v1` / `json.reliable.webpubsub.azure.v1` subprotocols ([`frames`]),
-//!   with roles and runtime grants enforced ([`roles`]);
+//! * the data-plane REST API ([`rest`]) of 2024-01-01 plus `listConnections` of 2024-12-01, one
+//!   file per operation group, with OData filters ([`crate::service::filter`]), acting on the
+//!   hub's connections ([`connections`]);
+//! * the client endpoint ([`client`]) at `/client/hubs/{hub}`: token, then the blocking `connect`
+//!   event ([`connect_event`]), then one connection lifecycle ([`attach`]) whose socket
+//!   ([`socket`]) hands each client frame to its type ([`frames`]) — simple WebSocket clients and
+//!   the `json.webpubsub.azure.v1` / `json.reliable.webpubsub.azure.v1` subprotocols, with roles
+//!   and runtime grants enforced ([`roles`]);
 //! * the event handler ([`events`]): CloudEvents over HTTP to the app, blocking `connect` and user
 //!   events, signed with `ce-signature`.
 //!
 //! Like the SignalR emulator, and unlike Microsoft's, it checks every token strictly ([`auth`]),
 //! and it has the same Entra ID mode ([`entra`]).
 
+pub mod ack;
+pub mod attach;
 pub mod auth;
 pub mod client;
+pub mod closing;
+pub mod connect_event;
+pub mod connected;
+pub mod connections;
 pub mod entra;
 pub mod error;
 pub mod events;
-pub mod filter;
 pub mod frames;
 pub mod local;
-pub mod outbox;
-pub mod payload;
+pub mod message;
 pub mod rest;
 pub mod roles;
 pub mod socket;
-pub mod state;
 pub mod subprotocol;
 
 use std::net::SocketAddr;
@@ -35,12 +42,12 @@ use std::time::Duration;
 use axum::routing::any;
 use axum::Router;
 use tokio::sync::watch;
-use tokio::task::JoinHandle;
 
 pub use events::EventHandler;
 
 use crate::emulator::browser_policy::{self, BrowserPolicy};
 use crate::emulator::entra::EntraMode;
+use crate::emulator::server::EmulatorServer;
 use crate::http_server::ServerLimits;
 use crate::service::Secret;
 
@@ -92,26 +99,24 @@ impl WebPubSubConfig {
 }
 
 /// State shared by every request and connection.
-pub struct Shared {
+pub struct WebPubSubState {
     /// The configuration.
     pub config: WebPubSubConfig,
     /// The connections.
-    pub registry: state::Registry,
+    pub connections: connections::Connections,
     /// The event handler caller.
     pub events: events::Dispatcher,
     /// Becomes true when the emulator stops.
     pub stopping: watch::Sender<bool>,
 }
 
-fn routes(shared: Arc<Shared>) -> Router {
+fn routes(shared: Arc<WebPubSubState>) -> Router {
     let client = Router::new()
         .route("/client/hubs/{hub}", any(client::connect_hub))
         .route("/client", any(client::connect_query))
         .route("/client/", any(client::connect_query));
     Router::new()
-        .merge(browser_policy::server_routes(
-            Router::new().route("/api/{*rest}", any(rest::handle)),
-        ))
+        .merge(browser_policy::server_routes(rest::routes()))
         .merge(browser_policy::websocket_routes(
             client,
             &shared.config.browser,
@@ -124,10 +129,8 @@ fn routes(shared: Arc<Shared>) -> Router {
 
 /// A running Web PubSub emulator.
 pub struct WebPubSubHandle {
-    local_addr: SocketAddr,
-    shared: Arc<Shared>,
-    server: JoinHandle<std::io::Result<()>>,
-    janitor: JoinHandle<()>,
+    server: EmulatorServer,
+    shared: Arc<WebPubSubState>,
 }
 
 /// Starts the Web PubSub emulator on `listener`; it serves until [`WebPubSubHandle::shutdown`].
@@ -135,78 +138,42 @@ pub async fn start(
     config: WebPubSubConfig,
     listener: tokio::net::TcpListener,
 ) -> std::io::Result<WebPubSubHandle> {
-    let local_addr = listener.local_addr()?;
     let events = events::Dispatcher::new(&config);
-    let shared = Arc::new(Shared {
+    let shared = Arc::new(WebPubSubState {
         config,
-        registry: state::Registry::default(),
+        connections: connections::Connections::default(),
         events,
         stopping: watch::channel(false).0,
     });
-    let server = crate::http_server::spawn_until(
+    let janitor = {
+        let shared = Arc::clone(&shared);
+        move || attach::forget_unrecovered(&shared)
+    };
+    let server = EmulatorServer::start(
         listener,
         routes(Arc::clone(&shared)),
         shared.config.server,
         &shared.stopping,
-    );
-    let janitor = {
-        let shared = Arc::clone(&shared);
-        tokio::spawn(async move {
-            let mut tick = tokio::time::interval(Duration::from_secs(1));
-            loop {
-                tick.tick().await;
-                for (id, conn) in shared.registry.purge_detached() {
-                    let ctx = events::Context {
-                        hub: conn.hub_name,
-                        connection_id: id,
-                        user: conn.user,
-                        subprotocol: conn.subprotocol,
-                        state: conn.connection_state,
-                    };
-                    let shared = Arc::clone(&shared);
-                    tokio::spawn(async move {
-                        let body = br#"{"reason":"the client did not reconnect in time"}"#.to_vec();
-                        let event = events::Event::System("disconnected");
-                        if let Err(e) = shared
-                            .events
-                            .call(&ctx, event, "application/json", body)
-                            .await
-                        {
-                            tracing::warn!("Web PubSub event handler: {e}");
-                        }
-                    });
-                }
-            }
-        })
-    };
-    tracing::info!(%local_addr, handlers = shared.config.event_handlers.len(), "Web PubSub emulator listening");
-    Ok(WebPubSubHandle {
-        local_addr,
-        shared,
-        server,
         janitor,
-    })
+    )?;
+    let local_addr = server.local_addr();
+    tracing::info!(%local_addr, handlers = shared.config.event_handlers.len(), "Web PubSub emulator listening");
+    Ok(WebPubSubHandle { server, shared })
 }
 
 impl WebPubSubHandle {
     /// The address it listens on.
     pub fn local_addr(&self) -> SocketAddr {
-        self.local_addr
+        self.server.local_addr()
     }
 
     /// `Endpoint=http://127.0.0.1:<port>;AccessKey=<key>;Version=1.0;` (the form of Microsoft's
     /// emulator, so the SDKs' audiences carry the port).
     pub fn connection_string(&self) -> String {
-        let host = match self.local_addr {
-            SocketAddr::V4(a) if a.ip().is_unspecified() || a.ip().is_loopback() => {
-                "127.0.0.1".to_string()
-            }
-            SocketAddr::V6(a) => format!("[{}]", a.ip()),
-            SocketAddr::V4(a) => a.ip().to_string(),
-        };
         format!(
-            "Endpoint=http://{host}:{};AccessKey={};Version=1.0;",
-            self.local_addr.port(),
+            "Endpoint=http://{}:{};AccessKey={};Version=1.0;",
+            self.server.host(),
+            self.local_addr().port(),
             self.shared.config.access_key.expose()
         )
     }
@@ -214,17 +181,9 @@ impl WebPubSubHandle {
     /// Stops: every client is closed with 1001 (it may reconnect elsewhere), then the listener.
     pub async fn shutdown(self) {
         self.shared
-            .registry
+            .connections
             .close_all(1001, "the Web PubSub emulator is stopping");
-        self.shared.stopping.send_replace(true);
-        self.janitor.abort();
-        let mut server = self.server;
-        if tokio::time::timeout(Duration::from_secs(5), &mut server)
-            .await
-            .is_err()
-        {
-            server.abort();
-        }
+        self.server.stop(std::future::ready(())).await;
         tracing::info!("Web PubSub emulator stopped");
     }
 }

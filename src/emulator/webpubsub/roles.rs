@@ -1,36 +1,24 @@
-//! Web PubSub permissions (reference §2.3): what a connection's roles (from its token or the
-//! `connect` handler) and its runtime grants (the permissions REST API) allow it to do with a
-//! group. Wildcard roles (`webpubsub.joinLeaveGroups.<pattern>`, `webpubsub.sendToGroups.<pattern>`)
-//! use `?` (one character but `.`), `*` (a run without `.`), `**` (any run) and `\` escapes;
-//! matching is case-sensitive and a pattern with more than five `*` matches nothing.
+//! Web PubSub permissions (`docs/webpubsub.md` §2): what a connection's roles (from its token or
+//! the `connect` handler) and its runtime grants (the permissions REST API) allow it to do with a
+//! group. Wildcard roles (`webpubsub.joinLeaveGroups.<pattern>`,
+//! `webpubsub.sendToGroups.<pattern>`) use `?` (one character but `.`), `*` (a run without `.`),
+//! `**` (any run) and `\` escapes; matching is case-sensitive and a pattern with more than five `*`
+//! matches nothing.
 
-/// The two permissions a client can hold.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Permission {
-    /// Publish to a group.
-    SendToGroup,
-    /// Join and leave a group.
-    JoinLeaveGroup,
+use crate::service::webpubsub::Permission;
+
+/// Parses the REST path's `{permission}` (case-insensitive).
+pub fn parse_permission(name: &str) -> Option<Permission> {
+    [Permission::SendToGroup, Permission::JoinLeaveGroup]
+        .into_iter()
+        .find(|p| name.eq_ignore_ascii_case(p.as_str()))
 }
 
-impl Permission {
-    /// Parses the REST path's `{permission}` (case-insensitive).
-    pub fn parse(name: &str) -> Option<Self> {
-        if name.eq_ignore_ascii_case("sendToGroup") {
-            Some(Self::SendToGroup)
-        } else if name.eq_ignore_ascii_case("joinLeaveGroup") {
-            Some(Self::JoinLeaveGroup)
-        } else {
-            None
-        }
-    }
-
-    /// The role name's stem: `webpubsub.sendToGroup` or `webpubsub.joinLeaveGroup`.
-    pub fn role(self) -> &'static str {
-        match self {
-            Self::SendToGroup => "webpubsub.sendToGroup",
-            Self::JoinLeaveGroup => "webpubsub.joinLeaveGroup",
-        }
+/// The role name's stem: `webpubsub.sendToGroup` or `webpubsub.joinLeaveGroup`.
+pub fn role(permission: Permission) -> &'static str {
+    match permission {
+        Permission::SendToGroup => "webpubsub.sendToGroup",
+        Permission::JoinLeaveGroup => "webpubsub.joinLeaveGroup",
     }
 }
 
@@ -39,7 +27,7 @@ pub type Grant = (Permission, Option<String>);
 
 /// Whether `roles` or `grants` allow `permission` on `group`.
 pub fn allows(roles: &[String], grants: &[Grant], permission: Permission, group: &str) -> bool {
-    let stem = permission.role();
+    let stem = role(permission);
     let literal = roles.iter().any(|role| match role.strip_prefix(stem) {
         Some("") => true,
         Some(rest) => rest.strip_prefix('.') == Some(group),
@@ -122,6 +110,19 @@ mod tests {
 
     fn roles(list: &[&str]) -> Vec<String> {
         list.iter().map(|s| (*s).to_string()).collect()
+    }
+
+    #[test]
+    fn permissions_parse_ignoring_case() {
+        assert_eq!(
+            parse_permission("SENDTOGROUP"),
+            Some(Permission::SendToGroup)
+        );
+        assert_eq!(
+            parse_permission("joinLeaveGroup"),
+            Some(Permission::JoinLeaveGroup)
+        );
+        assert_eq!(parse_permission("fly"), None);
     }
 
     #[test]

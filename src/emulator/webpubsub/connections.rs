@@ -1,11 +1,12 @@
-//! The Web PubSub hubs' state: every connection with its hub, user, groups, roles, runtime
-//! grants and outgoing queue, and the operations REST calls and clients perform on them
-//! (select by target/`excluded`/`filter`, deliver, close, join and leave). One lock; every
+//! The Web PubSub hubs' state: every connection with its hub, user, groups, roles, runtime grants
+//! and outgoing queue, and the operations REST calls and clients perform on them (select by
+//! [`Recipients`], `excluded` and `filter`, deliver, close, join and leave). One lock; every
 //! operation is a scan or a map lookup and never waits on a socket.
 //!
-//! A reliable client's connection outlives its socket for [`RECOVERY_WINDOW`]: messages keep
-//! their sequence ids and wait in its unacknowledged buffer (at most [`MAX_UNACKED`] messages or
-//! [`MAX_UNACKED_BYTES`]) until it reconnects with its reconnection token.
+//! A reliable client's connection outlives its socket for [`RECOVERY_WINDOW`] (`docs/webpubsub.md`
+//! §8): messages keep their sequence ids and wait in its unacknowledged buffer (at most
+//! [`MAX_UNACKED`] messages or [`MAX_UNACKED_BYTES`]) until it reconnects with its reconnection
+//! token.
 
 use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -13,10 +14,14 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use super::filter::{Filter, Subject};
-use super::outbox::{Frame, Outbox};
-use super::payload::{self, Origin, Payload, Raw};
-use super::roles::{self, Grant, Permission};
+use super::closing::{Closing, POLICY_VIOLATION};
+use super::events::EventContext;
+use super::message::{self, MessageData, Origin};
+use super::roles::{self, Grant};
+use crate::emulator::outbox::{Frame, Outbox};
+use crate::service::filter::{Filter, Subject};
+use crate::service::recipients::Recipients;
+use crate::service::webpubsub::Permission;
 
 /// How long a dropped reliable connection may be recovered.
 pub const RECOVERY_WINDOW: Duration = Duration::from_secs(30);
@@ -40,7 +45,7 @@ pub enum ClientKind {
 
 /// One connection.
 #[derive(Debug)]
-pub struct Conn {
+pub struct Connection {
     /// Its hub, lowercased.
     pub hub: String,
     /// Its user.
@@ -54,7 +59,7 @@ pub struct Conn {
     /// Its protocol.
     pub kind: ClientKind,
     /// The socket's queue; `None` while a reliable client is away.
-    pub outbox: Option<Outbox>,
+    pub outbox: Option<Outbox<Closing>>,
     /// The reliable reconnection token.
     pub reconnection_token: Option<String>,
     /// When the reliable client's socket went away.
@@ -68,15 +73,15 @@ pub struct Conn {
     /// The `ce-connectionState` last set by the event handler.
     pub connection_state: Option<String>,
     next_sequence: u64,
-    unacked: VecDeque<(u64, Arc<str>)>,
+    unacked: VecDeque<(u64, Frame)>,
     unacked_bytes: usize,
     ack_ids: HashSet<u64>,
     ack_order: VecDeque<u64>,
 }
 
-impl Conn {
+impl Connection {
     /// A new connection.
-    pub fn new(hub: &str, user: Option<String>, kind: ClientKind, outbox: Outbox) -> Self {
+    pub fn new(hub: &str, user: Option<String>, kind: ClientKind, outbox: Outbox<Closing>) -> Self {
         Self {
             hub: hub.to_ascii_lowercase(),
             user,
@@ -96,6 +101,17 @@ impl Conn {
             unacked_bytes: 0,
             ack_ids: HashSet::new(),
             ack_order: VecDeque::new(),
+        }
+    }
+
+    /// The connection `id` as the event handler hears of it.
+    pub fn event_context(&self, id: &str) -> EventContext {
+        EventContext {
+            hub: self.hub_name.clone(),
+            connection_id: id.to_string(),
+            user: self.user.clone(),
+            subprotocol: self.subprotocol.clone(),
+            state: self.connection_state.clone(),
         }
     }
 
@@ -121,30 +137,23 @@ impl Conn {
     /// Drops acknowledged messages (reliable `sequenceAck`).
     pub fn acknowledge(&mut self, sequence_id: u64) {
         while self.unacked.front().is_some_and(|(s, _)| *s <= sequence_id) {
-            if let Some((_, text)) = self.unacked.pop_front() {
-                self.unacked_bytes -= text.len();
+            if let Some((_, frame)) = self.unacked.pop_front() {
+                self.unacked_bytes -= frame.data.len();
             }
         }
     }
 
     /// Attaches a recovering socket: every unacknowledged message is queued again.
-    pub fn reattach(&mut self, outbox: Outbox) {
+    pub fn reattach(&mut self, outbox: Outbox<Closing>) {
         if let Some(old) = self.outbox.take() {
             old.close(1000, "the client reconnected on another socket");
         }
         self.generation += 1;
-        for (_, text) in &self.unacked {
-            outbox.push(Frame::Text(Arc::clone(text)), None);
+        for (_, frame) in &self.unacked {
+            outbox.push(frame.clone());
         }
         self.outbox = Some(outbox);
         self.detached_at = None;
-    }
-
-    /// Queues a frame to the socket if there is one.
-    pub fn push(&self, frame: Frame) {
-        if let Some(outbox) = &self.outbox {
-            outbox.push(frame, None);
-        }
     }
 
     /// Delivers a message rendered for this client's kind.
@@ -152,34 +161,30 @@ impl Conn {
         match self.kind {
             ClientKind::Simple => {
                 if let Some(outbox) = &self.outbox {
-                    let frame = match &message.raw {
-                        Raw::Text(t) => Frame::Text(Arc::clone(t)),
-                        Raw::Binary(b) => Frame::Binary(Arc::clone(b)),
-                    };
-                    outbox.push(frame, message.deadline);
+                    outbox.push_until(message.raw.clone(), message.deadline);
                 }
             }
             ClientKind::Json => {
                 if let Some(outbox) = &self.outbox {
-                    outbox.push(Frame::Text(Arc::clone(&message.json)), message.deadline);
+                    outbox.push_until(Frame::text(Arc::clone(&message.json)), message.deadline);
                 }
             }
             ClientKind::Reliable => {
                 let sequence = self.next_sequence;
                 self.next_sequence += 1;
-                let text: Arc<str> = payload::with_sequence(&message.json, sequence).into();
-                self.unacked_bytes += text.len();
-                self.unacked.push_back((sequence, Arc::clone(&text)));
+                let frame = Frame::text(message::with_sequence(&message.json, sequence));
+                self.unacked_bytes += frame.data.len();
+                self.unacked.push_back((sequence, frame.clone()));
                 if self.unacked.len() > MAX_UNACKED || self.unacked_bytes > MAX_UNACKED_BYTES {
                     // Unrecoverable: the client must start afresh.
                     self.reconnection_token = None;
                     if let Some(outbox) = &self.outbox {
-                        outbox.close(1008, "more than 1000 messages or 16 MiB are waiting for the client's sequenceAck");
+                        outbox.close(POLICY_VIOLATION, "more than 1000 messages or 16 MiB are waiting for the client's sequenceAck");
                     }
                     return;
                 }
                 if let Some(outbox) = &self.outbox {
-                    outbox.push(Frame::Text(text), message.deadline);
+                    outbox.push_until(frame, message.deadline);
                 }
             }
         }
@@ -190,32 +195,19 @@ impl Conn {
 #[derive(Debug, Clone)]
 pub struct Delivery {
     json: Arc<str>,
-    raw: Raw,
+    raw: Frame,
     deadline: Option<Instant>,
 }
 
 impl Delivery {
     /// A message from `origin` with `payload`, dropped if still queued after `ttl`.
-    pub fn new(origin: &Origin, payload: &Payload, ttl: Option<Duration>) -> Self {
+    pub fn new(origin: &Origin, payload: &MessageData, ttl: Option<Duration>) -> Self {
         Self {
-            json: payload::message_json(origin, payload).into(),
+            json: message::message_json(origin, payload).into(),
             raw: payload.raw.clone(),
             deadline: ttl.map(|ttl| Instant::now() + ttl),
         }
     }
-}
-
-/// Which connections an operation addresses.
-#[derive(Debug, Clone, Copy)]
-pub enum Target<'a> {
-    /// The whole hub.
-    All,
-    /// One user's connections.
-    User(&'a str),
-    /// One group's members.
-    Group(&'a str),
-    /// One connection.
-    Connection(&'a str),
 }
 
 /// What became of a connection when its socket ended.
@@ -231,30 +223,29 @@ pub enum SocketEnd {
 
 /// Every connection, by id.
 #[derive(Debug, Default)]
-pub struct Registry {
-    inner: Mutex<HashMap<String, Conn>>,
+pub struct Connections {
+    inner: Mutex<HashMap<String, Connection>>,
 }
 
-/// What selects connections besides the target.
-#[derive(Debug, Default, Clone, Copy)]
-pub struct Selection<'a> {
-    /// Connection ids left out.
-    pub excluded: &'a [String],
-    /// An OData filter.
-    pub filter: Option<&'a Filter>,
-}
-
-fn selected(id: &str, conn: &Conn, hub: &str, target: Target<'_>, s: Selection<'_>) -> bool {
-    if conn.hub != hub || s.excluded.iter().any(|e| e == id) {
+/// Whether connection `id` of `hub` is one of `recipients`, not `excluded`, and passes `filter`.
+fn selected(
+    id: &str,
+    conn: &Connection,
+    hub: &str,
+    recipients: &Recipients,
+    excluded: &[String],
+    filter: Option<&Filter>,
+) -> bool {
+    if conn.hub != hub || excluded.iter().any(|e| e == id) {
         return false;
     }
-    let hit = match target {
-        Target::All => true,
-        Target::User(user) => conn.user.as_deref() == Some(user),
-        Target::Group(group) => conn.groups.contains(group),
-        Target::Connection(c) => c == id,
+    let hit = match recipients {
+        Recipients::All => true,
+        Recipients::User(user) => conn.user.as_deref() == Some(user.as_str()),
+        Recipients::Group(group) => conn.groups.contains(group),
+        Recipients::Connection(c) => c == id,
     };
-    hit && s.filter.is_none_or(|f| {
+    hit && filter.is_none_or(|f| {
         let groups: Vec<&str> = conn.groups.iter().map(String::as_str).collect();
         f.matches(&Subject {
             user_id: conn.user.as_deref(),
@@ -264,25 +255,27 @@ fn selected(id: &str, conn: &Conn, hub: &str, target: Target<'_>, s: Selection<'
     })
 }
 
-impl Registry {
+impl Connections {
     /// The lock (poisoning is ignored: every update leaves the map consistent).
-    pub fn lock(&self) -> MutexGuard<'_, HashMap<String, Conn>> {
+    pub fn lock(&self) -> MutexGuard<'_, HashMap<String, Connection>> {
         self.inner.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Sends `message` to the selected connections of `hub`; returns how many.
+    /// Sends `message` to the `recipients` of `hub` but the `excluded` ones, those that pass
+    /// `filter` if there is one; returns how many.
     pub fn send(
         &self,
         hub: &str,
-        target: Target<'_>,
-        s: Selection<'_>,
+        recipients: &Recipients,
+        excluded: &[String],
+        filter: Option<&Filter>,
         message: &Delivery,
     ) -> usize {
         let hub = hub.to_ascii_lowercase();
         let mut map = self.lock();
         let mut count = 0;
         for (id, conn) in map.iter_mut() {
-            if selected(id, conn, &hub, target, s) {
+            if selected(id, conn, &hub, recipients, excluded, filter) {
                 conn.deliver(message);
                 count += 1;
             }
@@ -290,36 +283,42 @@ impl Registry {
         count
     }
 
-    /// Ids of the selected connections.
-    pub fn select(&self, hub: &str, target: Target<'_>, s: Selection<'_>) -> Vec<String> {
+    /// Whether `hub` has any of `recipients`.
+    pub fn exists(&self, hub: &str, recipients: &Recipients) -> bool {
         let hub = hub.to_ascii_lowercase();
         self.lock()
             .iter()
-            .filter(|(id, conn)| selected(id, conn, &hub, target, s))
-            .map(|(id, _)| id.clone())
-            .collect()
+            .any(|(id, conn)| selected(id, conn, &hub, recipients, &[], None))
     }
 
     /// `(connectionId, userId)` of a group's members, sorted by id.
     pub fn members(&self, hub: &str, group: &str) -> Vec<(String, Option<String>)> {
         let hub = hub.to_ascii_lowercase();
+        let group = Recipients::Group(group.to_string());
         let mut out: Vec<_> = self
             .lock()
             .iter()
-            .filter(|(id, c)| selected(id, c, &hub, Target::Group(group), Selection::default()))
+            .filter(|(id, c)| selected(id, c, &hub, &group, &[], None))
             .map(|(id, c)| (id.clone(), c.user.clone()))
             .collect();
         out.sort();
         out
     }
 
-    /// Closes the selected connections (the client is told `reason`); returns how many.
-    pub fn close(&self, hub: &str, target: Target<'_>, s: Selection<'_>, reason: &str) -> usize {
+    /// Closes the `recipients` but the `excluded` ones (the client is told `reason`); returns
+    /// how many.
+    pub fn close(
+        &self,
+        hub: &str,
+        recipients: &Recipients,
+        excluded: &[String],
+        reason: &str,
+    ) -> usize {
         let hub = hub.to_ascii_lowercase();
         let mut map = self.lock();
         let ids: Vec<String> = map
             .iter()
-            .filter(|(id, c)| selected(id, c, &hub, target, s))
+            .filter(|(id, c)| selected(id, c, &hub, recipients, excluded, None))
             .map(|(id, _)| id.clone())
             .collect();
         for id in &ids {
@@ -332,13 +331,13 @@ impl Registry {
         ids.len()
     }
 
-    /// Adds (`join`) or removes the selected connections to/from `groups`; returns how many
-    /// connections were selected.
+    /// Adds (`join`) or removes the `recipients` that pass `filter` to/from `groups`; returns how
+    /// many connections that was.
     pub fn set_groups(
         &self,
         hub: &str,
-        target: Target<'_>,
-        s: Selection<'_>,
+        recipients: &Recipients,
+        filter: Option<&Filter>,
         groups: &[String],
         join: bool,
     ) -> usize {
@@ -346,7 +345,7 @@ impl Registry {
         let mut map = self.lock();
         let mut count = 0;
         for (id, conn) in map.iter_mut() {
-            if selected(id, conn, &hub, target, s) {
+            if selected(id, conn, &hub, recipients, &[], filter) {
                 count += 1;
                 for group in groups {
                     if join {
@@ -360,24 +359,24 @@ impl Registry {
         count
     }
 
-    /// Removes the selected connections from every group.
-    pub fn leave_all(&self, hub: &str, target: Target<'_>) {
+    /// Removes the `recipients` from every group.
+    pub fn leave_all(&self, hub: &str, recipients: &Recipients) {
         let hub = hub.to_ascii_lowercase();
         for (id, conn) in self.lock().iter_mut() {
-            if selected(id, conn, &hub, target, Selection::default()) {
+            if selected(id, conn, &hub, recipients, &[], None) {
                 conn.groups.clear();
             }
         }
     }
 
     /// Runs `f` on connection `id` of `hub`, if it exists.
-    pub fn with<R>(&self, hub: &str, id: &str, f: impl FnOnce(&mut Conn) -> R) -> Option<R> {
+    pub fn with<R>(&self, hub: &str, id: &str, f: impl FnOnce(&mut Connection) -> R) -> Option<R> {
         let hub = hub.to_ascii_lowercase();
         self.lock().get_mut(id).filter(|c| c.hub == hub).map(f)
     }
 
     /// Adds a connection.
-    pub fn insert(&self, id: String, conn: Conn) {
+    pub fn insert(&self, id: String, conn: Connection) {
         self.lock().insert(id, conn);
     }
 
@@ -401,7 +400,7 @@ impl Registry {
     }
 
     /// Drops reliable connections whose client did not come back in time; returns them.
-    pub fn purge_detached(&self) -> Vec<(String, Conn)> {
+    pub fn purge_detached(&self) -> Vec<(String, Connection)> {
         let mut map = self.lock();
         let gone: Vec<String> = map
             .iter()

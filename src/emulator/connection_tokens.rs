@@ -10,6 +10,7 @@ use tokio::sync::mpsc;
 
 use super::error::EmulatorError;
 use super::outbox::OutboxReader;
+use super::shutdown::Shutdown;
 use crate::service::transports::Transport;
 
 /// A connection that negotiated but has not started a transport.
@@ -52,7 +53,7 @@ pub struct Active {
     /// Where POSTed client bytes go (Server-Sent Events and long polling).
     pub inbound: Option<mpsc::Sender<Vec<u8>>>,
     /// The outgoing queue a long poll drains.
-    pub poll: Option<Arc<tokio::sync::Mutex<OutboxReader>>>,
+    pub poll: Option<Arc<tokio::sync::Mutex<OutboxReader<Shutdown>>>>,
     hub: String,
     user: Option<String>,
     polling: bool,
@@ -64,7 +65,7 @@ impl Active {
     pub fn new(
         kind: Transport,
         inbound: Option<mpsc::Sender<Vec<u8>>>,
-        poll: Option<Arc<tokio::sync::Mutex<OutboxReader>>>,
+        poll: Option<Arc<tokio::sync::Mutex<OutboxReader<Shutdown>>>>,
     ) -> Self {
         Self {
             kind,
@@ -85,7 +86,7 @@ enum Entry {
 
 /// All connections by connection token.
 #[derive(Default)]
-pub struct Registry {
+pub struct ConnectionTokens {
     inner: Mutex<HashMap<String, Entry>>,
 }
 
@@ -98,7 +99,7 @@ fn unknown() -> EmulatorError {
     }
 }
 
-impl Registry {
+impl ConnectionTokens {
     fn lock(&self) -> MutexGuard<'_, HashMap<String, Entry>> {
         self.inner.lock().unwrap_or_else(|e| e.into_inner())
     }
@@ -177,11 +178,11 @@ impl Registry {
     }
 
     /// The queue of a long-polling connection. The caller locks it, then calls
-    /// [`Registry::begin_poll`], so a refused second poll never touches the first one's state.
+    /// [`ConnectionTokens::begin_poll`], so a refused second poll never touches the first one's state.
     pub fn poll_queue(
         &self,
         token: &str,
-    ) -> Result<Arc<tokio::sync::Mutex<OutboxReader>>, EmulatorError> {
+    ) -> Result<Arc<tokio::sync::Mutex<OutboxReader<Shutdown>>>, EmulatorError> {
         match self.lock().get(token) {
             Some(Entry::Active(a)) => a.poll.clone().ok_or_else(|| {
                 EmulatorError::Conflict(format!("this connection uses the {:?} transport", a.kind))
@@ -191,7 +192,7 @@ impl Registry {
     }
 
     /// Marks a long-polling connection as being polled: the janitor leaves it alone until
-    /// [`Registry::end_poll`]. Call it only while holding the connection's poll queue, and make
+    /// [`ConnectionTokens::end_poll`]. Call it only while holding the connection's poll queue, and make
     /// sure `end_poll` runs even when the poll is abandoned (a dropped request).
     pub fn begin_poll(&self, token: &str) {
         if let Some(Entry::Active(a)) = self.lock().get_mut(token) {

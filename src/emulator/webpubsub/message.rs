@@ -1,14 +1,16 @@
-//! A message's data and `dataType` (reference §5.2): from a REST body (`application/json` →
-//! `json`, `text/plain` → `text`, `application/octet-stream` → `binary`) or from a client's
-//! `sendToGroup`/`event` (`data` + `dataType`), and how it is rendered for each kind of client:
-//! the `{"type":"message",…}` JSON of the json subprotocols, or a raw text/binary frame for simple
-//! WebSocket clients.
+//! A message's data and `dataType` (`docs/webpubsub.md` §3, §4): from a REST body
+//! (`application/json` → `json`, `text/plain` → `text`, `application/octet-stream` → `binary`) or
+//! from a client's `sendToGroup`/`event` (`data` + `dataType`), and how it is rendered for each
+//! kind of client: the `{"type":"message",…}` JSON of the json subprotocols, or a raw text/binary
+//! frame for simple WebSocket clients.
 
 use std::sync::Arc;
 
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine as _;
 use serde_json::Value;
+
+use crate::emulator::outbox::Frame;
 
 /// The three data types.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -49,27 +51,18 @@ impl DataType {
     }
 }
 
-/// A raw frame for a simple WebSocket client.
-#[derive(Debug, Clone)]
-pub enum Raw {
-    /// A text frame.
-    Text(Arc<str>),
-    /// A binary frame.
-    Binary(Arc<[u8]>),
-}
-
 /// Message data, validated.
 #[derive(Debug, Clone)]
-pub struct Payload {
+pub struct MessageData {
     /// Its type.
     pub data_type: DataType,
     /// The JSON encoding of the `data` field (a JSON value, a string, or base64 in a string).
     pub data_json: Arc<str>,
     /// The frame a simple client gets.
-    pub raw: Raw,
+    pub raw: Frame,
 }
 
-impl Payload {
+impl MessageData {
     /// From an HTTP body of `data_type`. JSON must parse; text must be UTF-8.
     pub fn from_body(data_type: DataType, body: &[u8]) -> Result<Self, String> {
         match data_type {
@@ -80,7 +73,7 @@ impl Payload {
                 Ok(Self {
                     data_type,
                     data_json: value.to_string().into(),
-                    raw: Raw::Text(text.into()),
+                    raw: Frame::text(text),
                 })
             }
             DataType::Text => {
@@ -99,7 +92,7 @@ impl Payload {
         Self {
             data_type: DataType::Text,
             data_json: Value::String(text.into()).to_string().into(),
-            raw: Raw::Text(text.into()),
+            raw: Frame::text(text),
         }
     }
 
@@ -108,7 +101,7 @@ impl Payload {
         Self {
             data_type: DataType::Binary,
             data_json: Value::String(BASE64.encode(bytes)).to_string().into(),
-            raw: Raw::Binary(bytes.into()),
+            raw: Frame::binary(bytes),
         }
     }
 
@@ -132,7 +125,7 @@ impl Payload {
             (DataType::Json, Some(value)) if !value.is_null() => Ok(Self {
                 data_type,
                 data_json: value.to_string().into(),
-                raw: Raw::Text(value.to_string().into()),
+                raw: Frame::text(value.to_string()),
             }),
             (DataType::Json, _) => Err("data is required (a JSON value, not null)".into()),
             (DataType::Text, Some(Value::String(text))) => Ok(Self::text(text)),
@@ -149,20 +142,7 @@ impl Payload {
 
     /// The bytes of the data (for the event handler's body).
     pub fn bytes(&self) -> Vec<u8> {
-        match &self.raw {
-            Raw::Text(text) => text.as_bytes().to_vec(),
-            Raw::Binary(bytes) => bytes.to_vec(),
-        }
-    }
-
-    /// The length used for queue budgets.
-    pub fn len(&self) -> usize {
-        self.data_json.len()
-    }
-
-    /// Whether the data is empty.
-    pub fn is_empty(&self) -> bool {
-        self.data_json.is_empty()
+        self.raw.data.to_vec()
     }
 }
 
@@ -181,7 +161,7 @@ pub enum Origin {
 }
 
 /// `{"type":"message","from":…,"dataType":…,"data":…}` for json-subprotocol clients.
-pub fn message_json(from: &Origin, payload: &Payload) -> String {
+pub fn message_json(from: &Origin, payload: &MessageData) -> String {
     let head = match from {
         Origin::Server => r#"{"type":"message","from":"server""#.to_string(),
         Origin::Group { group, from_user } => {
@@ -213,12 +193,12 @@ mod tests {
 
     #[test]
     fn renders_each_data_type() {
-        let json = Payload::from_body(DataType::Json, br#"{"a": 1}"#).unwrap();
+        let json = MessageData::from_body(DataType::Json, br#"{"a": 1}"#).unwrap();
         assert_eq!(
             message_json(&Origin::Server, &json),
             r#"{"type":"message","from":"server","dataType":"json","data":{"a":1}}"#
         );
-        let text = Payload::from_request(Some(&"text".into()), Some(&"hi".into())).unwrap();
+        let text = MessageData::from_request(Some(&"text".into()), Some(&"hi".into())).unwrap();
         let from = Origin::Group {
             group: "g".into(),
             from_user: Some("u".into()),
@@ -227,11 +207,11 @@ mod tests {
             with_sequence(&message_json(&from, &text), 3),
             r#"{"sequenceId":3,"type":"message","from":"group","group":"g","fromUserId":"u","dataType":"text","data":"hi"}"#
         );
-        let bin = Payload::from_request(Some(&"binary".into()), Some(&"AQI=".into())).unwrap();
+        let bin = MessageData::from_request(Some(&"binary".into()), Some(&"AQI=".into())).unwrap();
         assert_eq!(bin.bytes(), vec![1, 2]);
-        assert!(Payload::from_request(Some(&"binary".into()), Some(&"!!".into())).is_err());
-        assert!(Payload::from_request(None, Some(&Value::Null)).is_err());
-        assert!(Payload::from_body(DataType::Json, b"{").is_err());
+        assert!(MessageData::from_request(Some(&"binary".into()), Some(&"!!".into())).is_err());
+        assert!(MessageData::from_request(None, Some(&Value::Null)).is_err());
+        assert!(MessageData::from_body(DataType::Json, b"{").is_err());
         assert_eq!(
             DataType::from_content_type("Text/Plain; charset=utf-8"),
             Some(DataType::Text)
