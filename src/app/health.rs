@@ -22,7 +22,7 @@ use super::endpoints::probe;
 use super::health_cache::HealthAnswer;
 use super::AppState;
 
-/// Handler of `/api/health`: the answer of [`check`], reused for a few seconds
+/// Handler of `/api/health`: the answer of `check`, reused for a few seconds
 /// ([`super::health_cache`]).
 pub async fn route(State(s): State<AppState>) -> Response {
     match s.health_cache().answer(|| check(&s)).await {

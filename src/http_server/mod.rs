@@ -34,7 +34,7 @@ pub use limits::ServerLimits;
 pub use reset::ConnectionReset;
 pub use signal::stop_signal;
 
-use connection::{Activity, BusyBody, Expired, Tracked};
+use connection::{BusyBody, ConnectionActivity, Expired, Tracked};
 
 /// Serves `router` on `listener` in a task until `stopping` turns true (how the emulators run).
 pub fn spawn_until(
@@ -97,7 +97,7 @@ pub async fn serve(
             },
             () = &mut shutdown => break,
         };
-        let activity = Activity::new();
+        let activity = ConnectionActivity::new();
         let reset = Arc::new(reset::ResetSwitch::default());
         let io = Tracked::new(stream, peer, Arc::clone(&activity), reset, permit);
         tokio::spawn(connection(
@@ -120,7 +120,7 @@ pub async fn serve(
 /// carries the peer's address ([`ConnectInfo`]) and a [`ConnectionReset`].
 async fn connection(
     io: Tracked,
-    activity: Arc<Activity>,
+    activity: Arc<ConnectionActivity>,
     router: Router,
     limits: ServerLimits,
     mut stop: watch::Receiver<bool>,
@@ -142,7 +142,7 @@ async fn connection(
         }
     });
     let mut builder = hyper::server::conn::http1::Builder::new();
-    // The head timeout is ours (`Activity`): hyper's would also cut idle keep-alive connections.
+    // The head timeout is ours (`ConnectionActivity`): hyper's would also cut idle keep-alive connections.
     builder.timer(TokioTimer::new()).header_read_timeout(None);
     let conn = builder
         .serve_connection(TokioIo::new(io), service)

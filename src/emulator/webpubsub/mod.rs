@@ -111,11 +111,15 @@ pub struct WebPubSubState {
 }
 
 fn routes(shared: Arc<WebPubSubState>) -> Router {
+    // Every router merged here skips axum's v0.7 path checks (the REST API has literal `:send`
+    // segments; merging one router with the checks turns them on for all).
     let client = Router::new()
+        .without_v07_checks()
         .route("/client/hubs/{hub}", any(client::connect_hub))
         .route("/client", any(client::connect_query))
         .route("/client/", any(client::connect_query));
     Router::new()
+        .without_v07_checks()
         .merge(browser_policy::server_routes(rest::routes()))
         .merge(browser_policy::websocket_routes(
             client,
