@@ -35,7 +35,12 @@ async fn managed_identity_app_negotiates_and_sends_through_the_entra_emulator() 
     std::env::set_var("IDENTITY_HEADER", mode.identity_header.expose());
     let connection =
         format!("Endpoint=http://127.0.0.1;Port={port};AuthType=azure.msi;Version=1.0;");
-    let app = support::spawn_app(support::keyed(), &connection).await;
+    let args = serverless_signalr::app::settings::ServeArgs {
+        // Health answers show each change at once (no reuse window).
+        health_cache_seconds: Some("0".into()),
+        ..support::keyed()
+    };
+    let app = support::spawn_app(args, &connection).await;
     let negotiate = || async {
         let r = app
             .http

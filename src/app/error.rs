@@ -6,6 +6,7 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::{json, Value};
 
+use super::identity::IdentityError;
 use crate::service::names::NameError;
 use crate::service::rest::RestError;
 use crate::service::token::TokenError;
@@ -98,6 +99,19 @@ impl IntoResponse for ApiError {
 impl From<NameError> for ApiError {
     fn from(e: NameError) -> Self {
         Self::bad_request("InvalidName", e.to_string())
+    }
+}
+
+impl From<IdentityError> for ApiError {
+    /// Who is calling could not be established: the identity error's own status and code, with
+    /// `Retry-After` for the ones that pass (the issuer's keys are being fetched).
+    fn from(e: IdentityError) -> Self {
+        let status = StatusCode::from_u16(e.status()).unwrap_or(StatusCode::UNAUTHORIZED);
+        let error = Self::new(status, e.code(), e.to_string());
+        match e.retry_after() {
+            Some(seconds) => error.with_retry_after(seconds),
+            None => error,
+        }
     }
 }
 

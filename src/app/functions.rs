@@ -99,34 +99,34 @@ pub const FUNCTIONS: &[Function] = &[
         "negotiate",
         &["get", "post"],
         Anonymous,
-        || get(negotiate::default_hub).post(negotiate::default_hub),
+        || get(negotiate::negotiate).post(negotiate::negotiate),
     ),
     f(
         "negotiate-hub",
         "hubs/{hub}/negotiate",
         &["get", "post"],
         Anonymous,
-        || get(negotiate::named_hub).post(negotiate::named_hub),
+        || get(negotiate::negotiate).post(negotiate::negotiate),
     ),
     json_body(f("messages", "messages", &["post"], Keyed, || {
-        post(messages::default_hub)
+        post(messages::send)
     })),
     json_body(f(
         "messages-hub",
         "hubs/{hub}/messages",
         &["post"],
         Keyed,
-        || post(messages::named_hub),
+        || post(messages::send),
     )),
     json_body(f("groups", "groups", &["post"], Keyed, || {
-        post(groups::default_hub)
+        post(groups::apply)
     })),
     json_body(f(
         "groups-hub",
         "hubs/{hub}/groups",
         &["post"],
         Keyed,
-        || post(groups::named_hub),
+        || post(groups::apply),
     )),
     f("user", "hubs/{hub}/users/{user}", &["get"], Keyed, || {
         get(manage::user)
@@ -185,28 +185,28 @@ pub const FUNCTIONS: &[Function] = &[
         "webpubsub/negotiate",
         &["get", "post"],
         Anonymous,
-        || get(webpubsub::negotiate::default_hub).post(webpubsub::negotiate::default_hub),
+        || get(webpubsub::negotiate::negotiate).post(webpubsub::negotiate::negotiate),
     ),
     f(
         "webpubsub-negotiate-hub",
         "webpubsub/hubs/{hub}/negotiate",
         &["get", "post"],
         Anonymous,
-        || get(webpubsub::negotiate::named_hub).post(webpubsub::negotiate::named_hub),
+        || get(webpubsub::negotiate::negotiate).post(webpubsub::negotiate::negotiate),
     ),
     json_body(f(
         "webpubsub-actions",
         "webpubsub/actions",
         &["post"],
         Keyed,
-        || post(webpubsub::actions::default_hub),
+        || post(webpubsub::actions::apply),
     )),
     json_body(f(
         "webpubsub-actions-hub",
         "webpubsub/hubs/{hub}/actions",
         &["post"],
         Keyed,
-        || post(webpubsub::actions::named_hub),
+        || post(webpubsub::actions::apply),
     )),
     without_cors(f(
         "webpubsub-events",

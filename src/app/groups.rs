@@ -5,14 +5,15 @@
 use axum::body::Body;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use serde::Deserialize;
-use serde_json::{json, Value};
+use serde_json::Value;
 
+use super::batch::{self, Command};
 use super::body::{self, present};
-use super::endpoints::{fanout, narrow, Endpoint};
+use super::endpoints::{fanout, narrow, Endpoint, Endpoints};
 use super::error::ApiError;
-use super::extract::PathParams;
+use super::hub::Hub;
 use super::AppState;
 use crate::service::names;
 use crate::service::rest::{check_ttl, RestClient, RestError};
@@ -26,9 +27,10 @@ const FIELDS: &[&str] = &[
     "endpoints",
 ];
 
+/// The binding's `SignalRGroupAction`, as sent ([`TargetedAction`] once validated).
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct RawAction {
+pub struct RawGroupAction {
     #[serde(default)]
     action: Option<String>,
     #[serde(default)]
@@ -66,7 +68,7 @@ pub enum GroupAction {
 }
 
 impl GroupAction {
-    fn parse(raw: RawAction) -> Result<Self, ApiError> {
+    fn parse(raw: RawGroupAction) -> Result<Self, ApiError> {
         let bad = |m: String| ApiError::bad_request("InvalidGroupAction", m);
         let action = present(raw.action)
             .ok_or_else(|| bad("action is missing: use add, remove or removeAll".into()))?;
@@ -195,71 +197,56 @@ impl Kind {
     }
 }
 
-/// A group action and the endpoints it goes to (`None` = every endpoint).
-pub type Targeted = (GroupAction, Option<Vec<String>>);
+/// A group action and the endpoints it goes to: one item of a `/api/groups` batch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TargetedAction {
+    /// What to do.
+    pub action: GroupAction,
+    /// The endpoints it goes to, by name (`None` = every endpoint).
+    pub endpoints: Option<Vec<String>>,
+}
+
+impl Command for TargetedAction {
+    type Raw = RawGroupAction;
+    type Service = Endpoints;
+    const NOUN: &'static str = "group action";
+    const DONE: &'static str = "applied";
+    const FIELDS: &'static [&'static str] = FIELDS;
+
+    fn parse(raw: RawGroupAction) -> Result<Self, ApiError> {
+        let endpoints = narrow::names(raw.endpoints.as_ref())?;
+        Ok(Self {
+            action: GroupAction::parse(raw)?,
+            endpoints,
+        })
+    }
+
+    fn check(&self, endpoints: &Endpoints) -> Result<(), ApiError> {
+        endpoints.targets(self.endpoints.as_deref()).map(|_| ())
+    }
+
+    async fn apply(&self, endpoints: &Endpoints, hub: &str) -> Result<(), ApiError> {
+        let targets = endpoints.targets(self.endpoints.as_deref())?;
+        self.action.apply(&targets, hub).await
+    }
+}
 
 /// Parses a request body into group actions.
-pub fn parse_body(bytes: &[u8], max: usize) -> Result<Vec<Targeted>, ApiError> {
-    let raws: Vec<RawAction> = body::one_or_many(bytes, "group action", max, FIELDS)?;
-    let total = raws.len();
-    raws.into_iter()
-        .enumerate()
-        .map(|(i, raw)| {
-            narrow::names(raw.endpoints.as_ref())
-                .and_then(|endpoints| Ok((GroupAction::parse(raw)?, endpoints)))
-                .map_err(|e| {
-                    e.context(format!("group action {} of {total}", i + 1))
-                        .with_details(json!({ "index": i }))
-                })
-        })
-        .collect()
+pub fn parse_body(bytes: &[u8], max: usize) -> Result<Vec<TargetedAction>, ApiError> {
+    batch::parse(bytes, max)
 }
 
-/// Handler of the default hub's route.
-pub async fn default_hub(State(state): State<AppState>, body: Body) -> Response {
-    let hub = state.settings().hub.clone();
-    apply(state, hub, body).await.into_response()
-}
-
-/// Handler of `/api/hubs/{hub}/groups`.
-pub async fn named_hub(
+/// Handler of `/api/groups` (the default hub) and `/api/hubs/{hub}/groups`.
+pub async fn apply(
     State(state): State<AppState>,
-    PathParams(hub): PathParams<String>,
+    hub: Hub,
     body: Body,
-) -> Response {
-    apply(state, hub, body).await.into_response()
-}
-
-async fn apply(state: AppState, hub: String, body: Body) -> Result<Response, ApiError> {
-    names::validate_hub(&hub)?;
+) -> Result<Response, ApiError> {
     let bytes = body::read(body).await?;
     let actions = parse_body(&bytes, state.settings().max_batch)?;
-    let endpoints = state.endpoints()?;
-    let total = actions.len();
-    // Every name is checked before anything is applied.
-    let targets = actions
-        .iter()
-        .enumerate()
-        .map(|(i, (_, names))| {
-            endpoints.targets(names.as_deref()).map_err(|e| {
-                e.context(format!("group action {} of {total}", i + 1))
-                    .with_details(json!({ "index": i }))
-            })
-        })
-        .collect::<Result<Vec<_>, _>>()?;
-    for (i, ((action, _), targets)) in actions.iter().zip(&targets).enumerate() {
-        if let Err(e) = action.apply(targets, &hub).await {
-            return Err(e
-                .context(format!(
-                    "group action {} of {total} was not applied ({i} before it were)",
-                    i + 1
-                ))
-                .with_details(json!({ "index": i, "applied": i })));
-        }
-    }
-    Ok((
-        StatusCode::ACCEPTED,
-        axum::Json(json!({ "hub": hub.to_lowercase(), "applied": total })),
-    )
-        .into_response())
+    let applied = batch::apply(&actions, state.endpoints()?, &hub).await?;
+    Ok(batch::accepted::<TargetedAction>(
+        &hub.to_lowercase(),
+        applied,
+    ))
 }

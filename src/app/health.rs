@@ -1,5 +1,6 @@
-//! `GET /api/health`: checks every endpoint now (its health API, and under Entra ID whether the
-//! app's identity is accepted) and records the result as the probe would.
+//! `GET /api/health`: checks every endpoint (its health API, and under Entra ID whether the
+//! app's identity is accepted) and records the result as the probe would; the answer is reused
+//! for `SIGNALR_HEALTH_CACHE_SECONDS` (default 5).
 //!
 //! With one endpoint the answer is as it always was, `{"service": state}` (plus `"identity"`
 //! under Entra ID): `200` when `healthy`, else `503` with `unhealthy` (another status from the
@@ -18,21 +19,31 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{json, Value};
 
 use super::endpoints::probe;
+use super::health_cache::HealthAnswer;
 use super::AppState;
 
-/// Handler of `/api/health`.
+/// Handler of `/api/health`: the answer of `check`, reused for a few seconds
+/// ([`super::health_cache`]).
 pub async fn route(State(s): State<AppState>) -> Response {
+    match s.health_cache().answer(|| check(&s)).await {
+        Ok((status, body)) => (status, axum::Json(body)).into_response(),
+        Err(e) => e.into_response(),
+    }
+}
+
+/// Checks every endpoint now.
+async fn check(s: &AppState) -> HealthAnswer {
     let webpubsub = crate::app::webpubsub::health::entra_state(s.webpubsub()).await;
     let endpoints = match (s.endpoints(), webpubsub.as_ref()) {
         (Ok(endpoints), _) => endpoints,
-        (Err(e), None) => return e.into_response(),
+        (Err(e), None) => return Err(e),
         (Err(_), Some((ok, webpubsub))) => {
             let status = if *ok {
                 StatusCode::OK
             } else {
                 StatusCode::SERVICE_UNAVAILABLE
             };
-            return (status, axum::Json(json!({ "webpubsub": webpubsub }))).into_response();
+            return Ok((status, json!({ "webpubsub": webpubsub })));
         }
     };
     let list = endpoints.all();
@@ -74,5 +85,5 @@ pub async fn route(State(s): State<AppState>) -> Response {
     if let Some((_, webpubsub)) = webpubsub {
         body["webpubsub"] = webpubsub;
     }
-    (status, axum::Json(body)).into_response()
+    Ok((status, body))
 }

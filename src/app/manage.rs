@@ -15,6 +15,7 @@ use super::error::ApiError;
 use super::extract::{CloseQuery, PathParams};
 use super::AppState;
 use crate::service::names;
+use crate::service::recipients::Recipients;
 
 /// The optional JSON body of the close routes; keys are matched case-insensitively (`Reason`,
 /// `Excluded`), like every other request body.
@@ -85,18 +86,7 @@ pub async fn close_connection(
     PathParams((hub, id)): PathParams<(String, String)>,
     q: CloseQuery,
 ) -> Result<Response, ApiError> {
-    let (h, i, reason) = (hub.as_str(), id.as_str(), q.reason.as_deref());
-    let all = s.endpoints()?.targets(None)?;
-    let results = fanout::each(
-        &all,
-        |r| async move { r.close_connection(h, i, reason).await },
-    )
-    .await;
-    fanout::all(results, "the close")?;
-    Ok(
-        axum::Json(json!({ "hub": hub.to_lowercase(), "closed": { "connectionId": id } }))
-            .into_response(),
-    )
+    close(&s, &hub, Recipients::Connection(id), Vec::new(), q.reason).await
 }
 
 /// `POST /api/hubs/{hub}/close`.
@@ -108,14 +98,7 @@ pub async fn close_hub(
 ) -> Result<Response, ApiError> {
     let (reason, excluded) = close_options(q, b).await?;
     names::validate_hub(&hub)?;
-    let (h, ex, why) = (hub.as_str(), excluded.as_slice(), reason.as_deref());
-    let all = s.endpoints()?.targets(None)?;
-    let results = fanout::each(&all, |r| async move { r.close_all(h, ex, why).await }).await;
-    fanout::all(results, "the close")?;
-    Ok(
-        axum::Json(json!({ "hub": hub.to_lowercase(), "closed": "all", "excluded": excluded }))
-            .into_response(),
-    )
+    close(&s, &hub, Recipients::All, excluded, reason).await
 }
 
 /// `POST /api/hubs/{hub}/groups/{group}/close`.
@@ -126,19 +109,7 @@ pub async fn close_group(
     b: Body,
 ) -> Result<Response, ApiError> {
     let (reason, excluded) = close_options(q, b).await?;
-    let (h, g, ex, why) = (
-        hub.as_str(),
-        group.as_str(),
-        excluded.as_slice(),
-        reason.as_deref(),
-    );
-    let all = s.endpoints()?.targets(None)?;
-    let results = fanout::each(&all, |r| async move { r.close_group(h, g, ex, why).await }).await;
-    fanout::all(results, "the close")?;
-    Ok(axum::Json(
-        json!({ "hub": hub.to_lowercase(), "closed": { "group": group }, "excluded": excluded }),
-    )
-    .into_response())
+    close(&s, &hub, Recipients::Group(group), excluded, reason).await
 }
 
 /// `POST /api/hubs/{hub}/users/{user}/close`.
@@ -149,18 +120,34 @@ pub async fn close_user(
     b: Body,
 ) -> Result<Response, ApiError> {
     let (reason, excluded) = close_options(q, b).await?;
-    let (h, u, ex, why) = (
-        hub.as_str(),
-        user.as_str(),
-        excluded.as_slice(),
-        reason.as_deref(),
-    );
+    close(&s, &hub, Recipients::User(user), excluded, reason).await
+}
+
+/// Closes the connections of `recipients` on every endpoint, and says what was closed:
+/// `{"hub", "closed": "all" | {"group"} | {"userId"} | {"connectionId"}, "excluded"}` (no
+/// `excluded` for one connection).
+async fn close(
+    s: &AppState,
+    hub: &str,
+    recipients: Recipients,
+    excluded: Vec<String>,
+    reason: Option<String>,
+) -> Result<Response, ApiError> {
+    let (to, ex, why) = (&recipients, excluded.as_slice(), reason.as_deref());
     let all = s.endpoints()?.targets(None)?;
-    let results = fanout::each(&all, |r| async move { r.close_user(h, u, ex, why).await }).await;
+    let results = fanout::each(&all, |r| async move { r.close(hub, to, ex, why).await }).await;
     fanout::all(results, "the close")?;
-    Ok(axum::Json(
-        json!({ "hub": hub.to_lowercase(), "closed": { "userId": user }, "excluded": excluded }),
-    )
+    let hub = hub.to_lowercase();
+    Ok(axum::Json(match recipients {
+        Recipients::All => json!({ "hub": hub, "closed": "all", "excluded": excluded }),
+        Recipients::Group(group) => {
+            json!({ "hub": hub, "closed": { "group": group }, "excluded": excluded })
+        }
+        Recipients::User(user) => {
+            json!({ "hub": hub, "closed": { "userId": user }, "excluded": excluded })
+        }
+        Recipients::Connection(id) => json!({ "hub": hub, "closed": { "connectionId": id } }),
+    })
     .into_response())
 }
 

@@ -4,18 +4,19 @@
 
 use axum::body::Body;
 use axum::extract::State;
-use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use serde::Deserialize;
-use serde_json::{json, Value};
+use serde_json::Value;
 
+use super::batch::{self, Command};
 use super::body::{self, present};
-use super::endpoints::{fanout, narrow};
+use super::endpoints::{fanout, narrow, Endpoints};
 use super::error::ApiError;
-use super::extract::PathParams;
+use super::hub::Hub;
 use super::AppState;
 use crate::service::names;
-use crate::service::rest::{Payload, RestClient, RestError};
+use crate::service::recipients::Recipients;
+use crate::service::rest::{check_excluded, Payload};
 
 /// Field names of a message; keys are matched case-insensitively, as the binding (Newtonsoft) does.
 const FIELDS: &[&str] = &[
@@ -29,11 +30,11 @@ const FIELDS: &[&str] = &[
     "endpoints",
 ];
 
-/// The binding's `SignalRMessage`, as sent. Unknown fields are refused so that a typo such as
+/// The binding's `SignalRMessage`, as sent ([`Message`] once validated). Unknown fields are refused so that a typo such as
 /// `userID2` cannot silently turn a message for one user into a broadcast.
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct RawMessage {
+pub struct RawMessage {
     target: Option<String>,
     #[serde(default)]
     arguments: Option<Vec<Value>>,
@@ -50,34 +51,27 @@ struct RawMessage {
     endpoints: Option<Value>,
 }
 
-/// Who receives a message: precedence connection > user > group > everyone.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Recipients {
-    /// One connection.
-    Connection(String),
-    /// Every connection of a user.
-    User(String),
-    /// A group, minus excluded connections.
-    Group {
-        group: String,
-        excluded: Vec<String>,
-    },
-    /// Everyone in the hub, minus excluded connections.
-    All { excluded: Vec<String> },
-}
-
 /// A validated message, ready to send.
 #[derive(Debug, Clone)]
 pub struct Message {
     /// The client method and its arguments.
     pub payload: Payload,
-    /// Who receives it.
+    /// Who receives it: precedence connection > user > group > everyone.
     pub recipients: Recipients,
+    /// Connections of the group or hub that do not receive it (empty for a user or connection,
+    /// as the service's sends to those take none).
+    pub excluded: Vec<String>,
     /// The endpoints it goes to, by name (`None` = every endpoint).
     pub endpoints: Option<Vec<String>>,
 }
 
-impl Message {
+impl Command for Message {
+    type Raw = RawMessage;
+    type Service = Endpoints;
+    const NOUN: &'static str = "message";
+    const DONE: &'static str = "sent";
+    const FIELDS: &'static [&'static str] = FIELDS;
+
     fn parse(raw: RawMessage) -> Result<Self, ApiError> {
         let target = present(raw.target).ok_or_else(|| {
             ApiError::bad_request(
@@ -86,8 +80,8 @@ impl Message {
             )
         })?;
         let endpoints = narrow::names(raw.endpoints.as_ref())?;
-        let excluded = raw.excluded.unwrap_or_default();
-        crate::service::rest::check_excluded(&excluded)?;
+        let mut excluded = raw.excluded.unwrap_or_default();
+        check_excluded(&excluded)?;
         let recipients = if let Some(id) = present(raw.connection_id) {
             names::validate_connection_id(&id)?;
             Recipients::Connection(id)
@@ -96,101 +90,53 @@ impl Message {
             Recipients::User(user)
         } else if let Some(group) = present(raw.group_name) {
             names::validate_group(&group)?;
-            Recipients::Group { group, excluded }
+            Recipients::Group(group)
         } else {
-            Recipients::All { excluded }
+            Recipients::All
         };
+        if matches!(recipients, Recipients::User(_) | Recipients::Connection(_)) {
+            excluded.clear();
+        }
         Ok(Self {
             payload: Payload {
                 target,
                 arguments: raw.arguments.unwrap_or_default(),
             },
             recipients,
+            excluded,
             endpoints,
         })
     }
 
-    /// Sends the message.
-    pub async fn apply(&self, rest: &RestClient, hub: &str) -> Result<(), RestError> {
-        let p = &self.payload;
-        match &self.recipients {
-            Recipients::Connection(id) => rest.send_to_connection(hub, id, p).await,
-            Recipients::User(user) => rest.send_to_user(hub, user, p).await,
-            Recipients::Group { group, excluded } => {
-                rest.send_to_group(hub, group, p, excluded).await
-            }
-            Recipients::All { excluded } => rest.send_to_all(hub, p, excluded).await,
-        }
+    fn check(&self, endpoints: &Endpoints) -> Result<(), ApiError> {
+        endpoints.targets(self.endpoints.as_deref()).map(|_| ())
+    }
+
+    /// Sends the message to every target endpoint at once.
+    async fn apply(&self, endpoints: &Endpoints, hub: &str) -> Result<(), ApiError> {
+        let targets = endpoints.targets(self.endpoints.as_deref())?;
+        let (to, excluded, payload) = (&self.recipients, &self.excluded, &self.payload);
+        let results = fanout::each(&targets, |rest| async move {
+            rest.send(hub, to, excluded, payload).await
+        })
+        .await;
+        fanout::all(results, "the message").map(|_| ())
     }
 }
 
 /// Parses a request body into messages.
 pub fn parse_body(bytes: &[u8], max: usize) -> Result<Vec<Message>, ApiError> {
-    let raws: Vec<RawMessage> = body::one_or_many(bytes, "message", max, FIELDS)?;
-    let total = raws.len();
-    raws.into_iter()
-        .enumerate()
-        .map(|(i, raw)| {
-            Message::parse(raw).map_err(|e| {
-                e.context(format!("message {} of {total}", i + 1))
-                    .with_details(json!({ "index": i }))
-            })
-        })
-        .collect()
+    batch::parse(bytes, max)
 }
 
-/// Handler of the default hub's route.
-pub async fn default_hub(State(state): State<AppState>, body: Body) -> Response {
-    let hub = state.settings().hub.clone();
-    send(state, hub, body).await.into_response()
-}
-
-/// Handler of `/api/hubs/{hub}/messages`.
-pub async fn named_hub(
+/// Handler of `/api/messages` (the default hub) and `/api/hubs/{hub}/messages`.
+pub async fn send(
     State(state): State<AppState>,
-    PathParams(hub): PathParams<String>,
+    hub: Hub,
     body: Body,
-) -> Response {
-    send(state, hub, body).await.into_response()
-}
-
-async fn send(state: AppState, hub: String, body: Body) -> Result<Response, ApiError> {
-    names::validate_hub(&hub)?;
+) -> Result<Response, ApiError> {
     let bytes = body::read(body).await?;
     let messages = parse_body(&bytes, state.settings().max_batch)?;
-    let endpoints = state.endpoints()?;
-    let total = messages.len();
-    // Every name is checked before anything is sent.
-    let targets = messages
-        .iter()
-        .enumerate()
-        .map(|(i, m)| {
-            endpoints.targets(m.endpoints.as_deref()).map_err(|e| {
-                e.context(format!("message {} of {total}", i + 1))
-                    .with_details(json!({ "index": i }))
-            })
-        })
-        .collect::<Result<Vec<_>, _>>()?;
-    for (i, (message, targets)) in messages.iter().zip(&targets).enumerate() {
-        let hub = hub.as_str();
-        let results = fanout::each(
-            targets,
-            |rest| async move { message.apply(&rest, hub).await },
-        )
-        .await;
-        if let Err(e) = fanout::all(results, "the message") {
-            return Err(e
-                .context(format!(
-                    "message {} of {total} was not sent ({} before it were)",
-                    i + 1,
-                    i
-                ))
-                .with_details(json!({ "index": i, "sent": i })));
-        }
-    }
-    Ok((
-        StatusCode::ACCEPTED,
-        axum::Json(json!({ "hub": hub.to_lowercase(), "sent": total })),
-    )
-        .into_response())
+    let sent = batch::apply(&messages, state.endpoints()?, &hub).await?;
+    Ok(batch::accepted::<Message>(&hub.to_lowercase(), sent))
 }

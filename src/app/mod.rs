@@ -1,7 +1,11 @@
-//! The function app: the HTTP routes the Functions host forwards to. The router is built from
-//! the one table of functions in [`crate::functions`], so routes and function.json never drift.
-//! Handlers are a few lines each — extract, call the library, map the error.
+//! The function app: the HTTP routes the Functions host forwards to, for SignalR and for Web
+//! PubSub ([`webpubsub`]). The router is built from the one table of functions,
+//! [`functions::FUNCTIONS`], which also writes each `function.json` ([`crate::functions`]), so
+//! routes and function.json never drift. Handlers extract what the request is for ([`hub::Hub`],
+//! the caller's identity, the body), call the library — the output-binding bodies go through one
+//! batch pipeline ([`batch`]) — and map errors once ([`error::ApiError`]).
 
+pub mod batch;
 pub mod body;
 pub mod content_type;
 pub mod cors;
@@ -13,6 +17,8 @@ pub mod forward;
 pub mod functions;
 pub mod groups;
 pub mod health;
+pub mod health_cache;
+pub mod hub;
 pub mod identity;
 pub mod keys;
 pub mod manage;
@@ -51,6 +57,7 @@ struct Inner {
     endpoints: Result<Endpoints, ApiError>,
     authenticator: Authenticator,
     webpubsub: webpubsub::WebPubSub,
+    health_cache: health_cache::HealthCache,
 }
 
 /// Signs client tokens: with the access key, or with the service's temporary key under Entra ID.
@@ -114,6 +121,7 @@ impl AppState {
         let webpubsub =
             webpubsub::WebPubSub::with_identity(settings.webpubsub.clone(), webpubsub_identity);
         Self(Arc::new(Inner {
+            health_cache: health_cache::HealthCache::new(settings.health_cache),
             webpubsub,
             settings,
             endpoints,
@@ -148,6 +156,11 @@ impl AppState {
     /// Who is calling.
     pub fn authenticator(&self) -> &Authenticator {
         &self.0.authenticator
+    }
+
+    /// The last `/api/health` answer.
+    pub fn health_cache(&self) -> &health_cache::HealthCache {
+        &self.0.health_cache
     }
 
     /// The Web PubSub side: its settings and service.

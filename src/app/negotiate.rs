@@ -3,58 +3,53 @@
 //! the official binding returns. Optionally joins the user to groups named by claim templates.
 
 use axum::extract::{Request, State};
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use serde_json::Value;
 
 use super::error::ApiError;
-use super::extract::PathParams;
+use super::hub::Hub;
 use super::identity::Caller;
 use super::AppState;
 use crate::service::names;
+use crate::service::rest::RestClient;
 use crate::service::token::ClientClaims;
 use crate::service::user_claims;
 
-// The handlers take the whole `Request` and borrow its headers: the `HeaderMap` extractor would
-// clone every header of every negotiation only to read two of them.
-
-/// Handler of `/api/negotiate` (the default hub).
-pub async fn default_hub(State(state): State<AppState>, request: Request) -> Response {
-    let hub = &state.settings().hub;
-    negotiate(&state, hub, request.headers())
-        .await
-        .into_response()
-}
-
-/// Handler of `/api/hubs/{hub}/negotiate`.
-pub async fn named_hub(
+/// Handler of `/api/negotiate` (the default hub) and `/api/hubs/{hub}/negotiate`. It takes the
+/// whole `Request` and borrows its headers: the `HeaderMap` extractor would clone every header of
+/// every negotiation only to read two of them.
+pub async fn negotiate(
     State(state): State<AppState>,
-    PathParams(hub): PathParams<String>,
+    hub: Hub,
     request: Request,
-) -> Response {
-    negotiate(&state, &hub, request.headers())
-        .await
-        .into_response()
-}
-
-async fn negotiate(state: &AppState, hub: &str, headers: &HeaderMap) -> Result<Response, ApiError> {
-    names::validate_hub(hub)?;
+) -> Result<Response, ApiError> {
     let service = &state.endpoints()?.pick_for_client()?.service;
     let caller = state
         .authenticator()
-        .authenticate(headers)
-        .await
-        .map_err(|e| {
-            let status = StatusCode::from_u16(e.status()).unwrap_or(StatusCode::UNAUTHORIZED);
-            let error = ApiError::new(status, e.code(), e.to_string());
-            match e.retry_after() {
-                Some(seconds) => error.with_retry_after(seconds),
-                None => error,
-            }
-        })?;
+        .authenticate(request.headers())
+        .await?;
+    let claims = client_claims(&state, &caller);
+    check_identity(&claims)?;
+    let minter = service.signer.minter().await?;
+    let token = minter.client_token(&hub, &claims)?;
+    if let Some(user) = &caller.user_id {
+        let templates = &state.settings().negotiate_groups;
+        join_groups(&service.rest, &hub, user, &caller, templates).await?;
+    }
+    let url = minter.client_url(&hub);
+    Ok(answer(ConnectionInfo {
+        url: &url,
+        access_token: &token,
+    }))
+}
+
+/// What the client token carries: the caller's user id, the claims and roles the settings copy,
+/// and the settings' lifetime and transports.
+fn client_claims(state: &AppState, caller: &Caller) -> ClientClaims {
     let settings = state.settings();
-    let claims = ClientClaims {
+    ClientClaims {
         user_id: caller.user_id.clone(),
         claims: caller
             .claims
@@ -70,44 +65,49 @@ async fn negotiate(state: &AppState, hub: &str, headers: &HeaderMap) -> Result<R
         lifetime: Some(settings.token_lifetime),
         transports: settings.allowed_transports,
         close_on_expiry: settings.close_on_token_expiry,
-    };
-    check_identity(&claims)?;
-    let minter = service.signer.minter().await?;
-    let token = minter.client_token(hub, &claims)?;
-    if let Some(user) = &caller.user_id {
-        for template in &settings.negotiate_groups {
-            let group = match render(template, &caller) {
-                Ok(group) => group,
-                Err(e @ Unfilled::Missing(_)) => {
-                    tracing::debug!(template, "group not joined at negotiate: {e}");
-                    continue;
-                }
-                Err(e @ Unfilled::Ambiguous(..)) => {
-                    tracing::warn!(template, user, "group not joined at negotiate: {e}");
-                    continue;
-                }
-            };
-            names::validate_group(&group)
-                .map_err(|e| ApiError::from(e).context(format!("group template {template:?}")))?;
-            service
-                .rest
-                .add_user_to_group(hub, &group, user, None)
-                .await
-                .map_err(|e| {
-                    ApiError::from(e).context(format!("joining group {group:?} at negotiate"))
-                })?;
-        }
     }
-    let url = minter.client_url(hub);
-    let body = ConnectionInfo {
-        url: &url,
-        access_token: &token,
-    };
+}
+
+/// Adds `user` to the group of each template that the caller's claims fill; a template they do
+/// not fill is skipped (logged).
+async fn join_groups(
+    rest: &RestClient,
+    hub: &str,
+    user: &str,
+    caller: &Caller,
+    templates: &[String],
+) -> Result<(), ApiError> {
+    for template in templates {
+        let group = match render(template, caller) {
+            Ok(group) => group,
+            Err(e @ Unfilled::Missing(_)) => {
+                tracing::debug!(template, "group not joined at negotiate: {e}");
+                continue;
+            }
+            Err(e @ Unfilled::Ambiguous(..)) => {
+                tracing::warn!(template, user, "group not joined at negotiate: {e}");
+                continue;
+            }
+        };
+        names::validate_group(&group)
+            .map_err(|e| ApiError::from(e).context(format!("group template {template:?}")))?;
+        rest.add_user_to_group(hub, &group, user, None)
+            .await
+            .map_err(|e| {
+                ApiError::from(e).context(format!("joining group {group:?} at negotiate"))
+            })?;
+    }
+    Ok(())
+}
+
+/// A negotiate answer (SignalR's or Web PubSub's): 200 with `body` as JSON, never cached, since
+/// it carries an access token.
+pub(crate) fn answer(body: impl Serialize) -> Response {
     let mut response = (StatusCode::OK, axum::Json(body)).into_response();
     response
         .headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    Ok(response)
+    response
 }
 
 /// 400 unless the service can use what the token would carry, so that no token is minted that
@@ -206,35 +206,39 @@ pub enum Unfilled {
     Ambiguous(String, &'static str),
 }
 
-/// Fills a template from the caller's claims. A claim that appears more than once, or is not a
-/// scalar, never fills a template: any one of its values could be the wrong one.
+/// Fills a template from the caller's claims (see [`claim_value`]).
 pub fn render(template: &str, caller: &Caller) -> Result<String, Unfilled> {
-    render_with(template, |name| {
-        if name == "userId" {
-            return caller.user_id.clone().ok_or(Unfilled::Missing(name.into()));
-        }
-        let mut values = caller.claims.iter().filter(|(k, _)| k == name);
-        let value = match (values.next(), values.next()) {
-            (None, _) => return Err(Unfilled::Missing(name.into())),
-            (Some(_), Some(_)) => {
-                return Err(Unfilled::Ambiguous(
-                    name.into(),
-                    "the claim has more than one value",
-                ))
-            }
-            (Some((_, value)), None) => value,
-        };
-        match value {
-            Value::String(s) => Ok(s.clone()),
-            Value::Number(n) => Ok(n.to_string()),
-            Value::Bool(b) => Ok(b.to_string()),
-            Value::Null => Err(Unfilled::Missing(name.into())),
-            _ => Err(Unfilled::Ambiguous(
+    render_with(template, |name| claim_value(name, caller))
+}
+
+/// The value of placeholder `name` for `caller`: `userId` is the user id, anything else a claim.
+/// A claim that appears more than once, or is not a scalar, never fills a template: any one of
+/// its values could be the wrong one.
+pub fn claim_value(name: &str, caller: &Caller) -> Result<String, Unfilled> {
+    if name == "userId" {
+        return caller.user_id.clone().ok_or(Unfilled::Missing(name.into()));
+    }
+    let mut values = caller.claims.iter().filter(|(k, _)| k == name);
+    let value = match (values.next(), values.next()) {
+        (None, _) => return Err(Unfilled::Missing(name.into())),
+        (Some(_), Some(_)) => {
+            return Err(Unfilled::Ambiguous(
                 name.into(),
-                "the claim is a list or an object",
-            )),
+                "the claim has more than one value",
+            ))
         }
-    })
+        (Some((_, value)), None) => value,
+    };
+    match value {
+        Value::String(s) => Ok(s.clone()),
+        Value::Number(n) => Ok(n.to_string()),
+        Value::Bool(b) => Ok(b.to_string()),
+        Value::Null => Err(Unfilled::Missing(name.into())),
+        _ => Err(Unfilled::Ambiguous(
+            name.into(),
+            "the claim is a list or an object",
+        )),
+    }
 }
 
 /// Fills a template (checked by [`validate_template`]) with `value` of each placeholder name;

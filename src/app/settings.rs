@@ -23,7 +23,7 @@ pub use endpoints::{EndpointArgs, EndpointSetting, EndpointType};
 pub use identity_connection::{IdentityBased, IdentityConnection, IdentityNames};
 pub use listen::ListenAddress;
 pub use value::SettingsError;
-use value::{boolean, err, list, nonempty, number};
+use value::{boolean, err, list, nonempty, number, seconds};
 
 /// Raw settings as given on the command line or in the environment. Everything is text, so that
 /// a bad value is refused by [`Settings`] with the setting's name, and values that do not apply
@@ -71,6 +71,10 @@ pub struct ServeArgs {
     /// default 10; each wait is jittered by ±20 %).
     #[arg(long, env = "SIGNALR_ENDPOINT_PROBE_SECONDS")]
     pub endpoint_probe_seconds: Option<String>,
+    /// Seconds `/api/health` reuses its answer, so anonymous callers cannot make it probe the
+    /// service on every request (0..=300, default 5; 0 = probe on every call).
+    #[arg(long, env = "SIGNALR_HEALTH_CACHE_SECONDS")]
+    pub health_cache_seconds: Option<String>,
     /// Default hub for routes without `{hub}` (AzureSignalRHubName, default `default`).
     #[arg(long, env = "AzureSignalRHubName")]
     pub hub: Option<String>,
@@ -182,6 +186,8 @@ pub struct Settings {
     pub endpoints: Vec<EndpointSetting>,
     /// Time between health probes of the endpoints (when there are several).
     pub endpoint_probe: Duration,
+    /// How long `/api/health` reuses its answer (zero: never).
+    pub health_cache: Duration,
     /// How the embedded emulator (local stack only) authenticates the app.
     pub emulator_auth: EmulatorAuth,
     /// The faults the embedded emulator (local stack only) injects from the start, as given
@@ -252,15 +258,18 @@ impl Settings {
         } else {
             service_mode(&args, listen.under_host, webpubsub.connection.is_some())?
         };
-        let endpoint_probe = Duration::from_secs(
-            number(
-                "SIGNALR_ENDPOINT_PROBE_SECONDS",
-                args.endpoint_probe_seconds.clone(),
-                1..=3600,
-                "a number of seconds from 1 to 3600",
-            )?
-            .unwrap_or(10),
-        );
+        let endpoint_probe = seconds(
+            "SIGNALR_ENDPOINT_PROBE_SECONDS",
+            args.endpoint_probe_seconds.clone(),
+            1..=3600,
+            10,
+        )?;
+        let health_cache = seconds(
+            "SIGNALR_HEALTH_CACHE_SECONDS",
+            args.health_cache_seconds.clone(),
+            0..=300,
+            5,
+        )?;
         let identity = identity_settings(&args)?;
         let hub = nonempty(args.hub).unwrap_or_else(|| "default".into());
         names::validate_hub(&hub).map_err(|e| err("AzureSignalRHubName", e.to_string()))?;
@@ -309,6 +318,7 @@ impl Settings {
             service,
             endpoints,
             endpoint_probe,
+            health_cache,
             emulator_auth: EmulatorAuth::parse(args.emulator_entra)?,
             emulator_faults: nonempty(args.emulator_faults),
             hub,
@@ -472,20 +482,5 @@ fn topic_settings(
 }
 
 fn validate_origin(origin: &str) -> Result<(), SettingsError> {
-    if origin == "*" {
-        return Err(err("SIGNALR_CORS_ORIGINS", "* cannot be used: the SignalR client sends credentials, which need exact origins (e.g. https://app.example.com)"));
-    }
-    let parsed = url::Url::parse(origin).map_err(|_| {
-        err(
-            "SIGNALR_CORS_ORIGINS",
-            format!("{origin:?} is not an origin like https://app.example.com"),
-        )
-    })?;
-    if parsed.origin().ascii_serialization() != origin.trim_end_matches('/') {
-        return Err(err(
-            "SIGNALR_CORS_ORIGINS",
-            format!("{origin:?} must be scheme://host[:port] with no path"),
-        ));
-    }
-    Ok(())
+    crate::http_server::origins::check_origin(origin).map_err(|e| err("SIGNALR_CORS_ORIGINS", e))
 }

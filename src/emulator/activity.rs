@@ -6,7 +6,7 @@
 
 mod records;
 
-pub use records::{display_url, Call, Ring, Sent, UpstreamCall};
+pub use records::{display_url, RestCall, Ring, Sent, UpstreamCall};
 
 use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard};
@@ -78,7 +78,7 @@ pub enum Change {
         groups: Vec<String>,
     },
     /// A REST call was answered.
-    Call(Call),
+    Call(RestCall),
     /// A REST send was delivered.
     Send(Sent),
     /// An upstream call ended.
@@ -91,7 +91,7 @@ pub struct Snapshot {
     /// Every connection, oldest first.
     pub connections: Vec<ConnectionInfo>,
     /// The recent REST calls.
-    pub calls: Vec<Call>,
+    pub calls: Vec<RestCall>,
     /// The recent sends.
     pub sends: Vec<Sent>,
     /// The recent upstream calls.
@@ -102,7 +102,7 @@ pub struct Snapshot {
 #[derive(Debug)]
 pub struct Activity {
     connections: Mutex<HashMap<String, ConnectionInfo>>,
-    calls: Mutex<Ring<Call>>,
+    calls: Mutex<Ring<RestCall>>,
     sends: Mutex<Ring<Sent>>,
     upstream: Mutex<Ring<UpstreamCall>>,
     changes: broadcast::Sender<Change>,
@@ -184,7 +184,7 @@ impl Activity {
 
     /// Records a REST call (the query is dropped: it may carry a token).
     pub fn call(&self, method: &str, path: &str, status: u16) {
-        let call = Call {
+        let call = RestCall {
             at: now_ms(),
             method: method.to_string(),
             path: path.to_string(),

@@ -22,7 +22,7 @@ use axum::http::Uri;
 use tokio::sync::mpsc;
 
 use super::client_connection::ClientConnection;
-use super::connections::Active;
+use super::connection_tokens::Active;
 use super::error::EmulatorError;
 use super::outbox::{outbox, Outbox, OutboxReader};
 use super::reattach::{self, Attachment, ClientInput, ToSession, INBOUND_CHUNKS};
@@ -43,7 +43,7 @@ pub struct Registration {
 impl Drop for Registration {
     fn drop(&mut self) {
         if !self.attachment.as_ref().is_some_and(|a| a.resumable()) {
-            self.shared.connections.remove(&self.token);
+            self.shared.tokens.remove(&self.token);
         }
     }
 }
@@ -110,10 +110,7 @@ impl Start<'_> {
         outbox: Outbox<Shutdown>,
     ) -> Result<(), EmulatorError> {
         let kind = active.kind;
-        let negotiated = self
-            .shared
-            .connections
-            .start(self.token, self.hub, active)?;
+        let negotiated = self.shared.tokens.start(self.token, self.hub, active)?;
         let input = input.offering_resume(negotiated.stateful_reconnect);
         tokio::spawn(session::run(
             Arc::clone(self.shared),
@@ -136,7 +133,7 @@ impl Start<'_> {
     /// Starts a WebSocket connection, or reattaches one to a connection waiting for its client
     /// (stateful reconnect).
     pub fn socket(self) -> Result<Socket, EmulatorError> {
-        if let Some(attachment) = self.shared.connections.resumable(self.token) {
+        if let Some(attachment) = self.shared.tokens.resumable(self.token) {
             return self.reattach(attachment);
         }
         let (outbox, frames) = outbox(self.shared.config.max_queued_bytes);
@@ -188,7 +185,7 @@ impl Start<'_> {
         let input = ClientInput::single(queues.inbound_rx);
         self.begin(active, input, queues.outbox)?;
         // The starting GET is answered at once: it is not a poll the janitor should wait for.
-        self.shared.connections.end_poll(self.token);
+        self.shared.tokens.end_poll(self.token);
         Ok(())
     }
 }

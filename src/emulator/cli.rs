@@ -5,9 +5,10 @@ use std::io::Write;
 use std::net::IpAddr;
 use std::path::PathBuf;
 
+use super::browser_policy::BrowserPolicy;
 use super::entra::EntraMode;
-use super::webpubsub::{self, EventHandler, WebPubSubConfig};
-use super::{start, EmulatorConfig, UpstreamTemplate};
+use super::webpubsub::{self, EventHandler, WebPubSubConfig, WebPubSubHandle};
+use super::{start, EmulatorConfig, EmulatorHandle, UpstreamTemplate};
 use crate::service::connection_string::DEV_ACCESS_KEY;
 use crate::service::Secret;
 
@@ -67,68 +68,28 @@ pub struct EmulatorArgs {
     /// "Fault injection").
     #[arg(long, value_name = "SPEC", env = "EMULATOR_FAULTS")]
     pub faults: Option<String>,
+    /// Exact origins (comma-separated, e.g. `https://app.example.com`) whose pages may use the
+    /// client endpoints of both emulators, besides loopback origins (always allowed). No other
+    /// route grants CORS (see SECURITY.md).
+    #[arg(long, value_name = "ORIGINS", env = "EMULATOR_CORS_ORIGINS")]
+    pub cors_origins: Option<String>,
     /// How many connections (WebSockets included) the emulator keeps open at once; raise the
     /// open-file limit (`ulimit -n`) to match.
     #[arg(long, value_name = "N", default_value_t = crate::http_server::ServerLimits::MAX_CONNECTIONS)]
     pub max_connections: usize,
 }
 
+/// What the emulator's `run` can fail with.
+type Failure = Box<dyn std::error::Error + Send + Sync>;
+
 /// Runs the emulator until Ctrl-C / SIGTERM.
-pub async fn run(args: EmulatorArgs) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
-    if args.key.trim().is_empty() {
-        return Err("--key / EMULATOR_ACCESS_KEY must not be empty".into());
-    }
-    let mut config = EmulatorConfig::new(Secret::new(args.key));
-    if let Some(spec) = &args.faults {
-        config.faults = super::faults::spec::parse(spec)
-            .map_err(|e| format!("--faults / EMULATOR_FAULTS: {e}"))?;
-    }
-    if args.max_connections == 0 {
-        return Err("--max-connections must be at least 1".into());
-    }
-    config.server.max_connections = args.max_connections;
-    if args.entra {
-        let mut mode = EntraMode::generate(args.disable_local_auth);
-        if let Some(header) = args.identity_header.filter(|h| !h.trim().is_empty()) {
-            mode.identity_header = Secret::new(header);
-        }
-        config.entra = Some(mode);
-    }
-    if let Some(path) = &args.config {
-        config.upstream.extend(UpstreamTemplate::load(path)?);
-    }
-    for url in args.upstream {
-        let template = UpstreamTemplate::all(url);
-        template.validate()?;
-        config.upstream.push(template);
-    }
+pub async fn run(args: EmulatorArgs) -> Result<(), Failure> {
+    let config = signalr_config(&args)?;
     let listener = tokio::net::TcpListener::bind((args.bind, args.port))
         .await
         .map_err(|e| format!("cannot listen on {}:{}: {e}", args.bind, args.port))?;
-    let mut webpubsub_config = WebPubSubConfig::new(config.access_key.clone());
-    // One identity for both services, as one app's managed identity is in Azure.
-    webpubsub_config.entra = config.entra.clone();
-    for spec in &args.webpubsub_event_handlers {
-        webpubsub_config.event_handlers.push(
-            EventHandler::parse(spec).map_err(|e| format!("--webpubsub-event-handler: {e}"))?,
-        );
-    }
-    let webpubsub_listener = match args.webpubsub_port {
-        Some(port) => Some(
-            tokio::net::TcpListener::bind((args.bind, port))
-                .await
-                .map_err(|e| {
-                    format!("cannot listen on {}:{port} for Web PubSub: {e}", args.bind)
-                })?,
-        ),
-        None => match tokio::net::TcpListener::bind((args.bind, webpubsub::DEFAULT_PORT)).await {
-            Ok(listener) => Some(listener),
-            Err(e) => {
-                tracing::warn!("Web PubSub emulator not started: cannot listen on {}:{}: {e} (give --webpubsub-port)", args.bind, webpubsub::DEFAULT_PORT);
-                None
-            }
-        },
-    };
+    let webpubsub_config = webpubsub_config(&args, &config)?;
+    let webpubsub_listener = webpubsub_listener(&args).await?;
     let entra = config.entra.clone();
     // Before anything serves or the ready line is printed (see `http_server::stop_signal`).
     let stop = crate::http_server::stop_signal();
@@ -137,11 +98,105 @@ pub async fn run(args: EmulatorArgs) -> Result<(), Box<dyn std::error::Error + S
         Some(listener) => Some(webpubsub::start(webpubsub_config, listener).await?),
         None => None,
     };
+    announce(&handle, webpubsub.as_ref(), entra.as_ref())?;
+    stop.await;
+    tracing::info!("stopping the emulator");
+    if let Some(webpubsub) = webpubsub {
+        webpubsub.shutdown().await;
+    }
+    handle.shutdown().await;
+    Ok(())
+}
+
+/// The SignalR emulator's configuration from the options.
+fn signalr_config(args: &EmulatorArgs) -> Result<EmulatorConfig, Failure> {
+    if args.key.trim().is_empty() {
+        return Err("--key / EMULATOR_ACCESS_KEY must not be empty".into());
+    }
+    let mut config = EmulatorConfig::new(Secret::new(args.key.clone()));
+    if let Some(spec) = &args.faults {
+        config.faults = super::faults::spec::parse(spec)
+            .map_err(|e| format!("--faults / EMULATOR_FAULTS: {e}"))?;
+    }
+    if args.max_connections == 0 {
+        return Err("--max-connections must be at least 1".into());
+    }
+    config.server.max_connections = args.max_connections;
+    if let Some(list) = &args.cors_origins {
+        config.browser = BrowserPolicy::parse(list)
+            .map_err(|e| format!("--cors-origins / EMULATOR_CORS_ORIGINS: {e}"))?;
+    }
+    if args.entra {
+        let mut mode = EntraMode::generate(args.disable_local_auth);
+        if let Some(header) = args
+            .identity_header
+            .as_ref()
+            .filter(|h| !h.trim().is_empty())
+        {
+            mode.identity_header = Secret::new(header.clone());
+        }
+        config.entra = Some(mode);
+    }
+    if let Some(path) = &args.config {
+        config.upstream.extend(UpstreamTemplate::load(path)?);
+    }
+    for url in &args.upstream {
+        let template = UpstreamTemplate::all(url.clone());
+        template.validate()?;
+        config.upstream.push(template);
+    }
+    Ok(config)
+}
+
+/// The Web PubSub emulator's configuration: the same key and Entra ID mode as SignalR's, as one
+/// app's managed identity is for both in Azure, and the event handlers of the options.
+fn webpubsub_config(
+    args: &EmulatorArgs,
+    signalr: &EmulatorConfig,
+) -> Result<WebPubSubConfig, Failure> {
+    let mut config = WebPubSubConfig::new(signalr.access_key.clone());
+    config.entra = signalr.entra.clone();
+    config.browser = signalr.browser.clone();
+    for spec in &args.webpubsub_event_handlers {
+        config.event_handlers.push(
+            EventHandler::parse(spec).map_err(|e| format!("--webpubsub-event-handler: {e}"))?,
+        );
+    }
+    Ok(config)
+}
+
+/// The Web PubSub emulator's listener: on the port named (an error if taken), else on the
+/// default port, skipped with a warning when that is taken.
+async fn webpubsub_listener(
+    args: &EmulatorArgs,
+) -> Result<Option<tokio::net::TcpListener>, Failure> {
+    let Some(port) = args.webpubsub_port else {
+        let default = (args.bind, webpubsub::DEFAULT_PORT);
+        return Ok(match tokio::net::TcpListener::bind(default).await {
+            Ok(listener) => Some(listener),
+            Err(e) => {
+                tracing::warn!("Web PubSub emulator not started: cannot listen on {}:{}: {e} (give --webpubsub-port)", args.bind, webpubsub::DEFAULT_PORT);
+                None
+            }
+        });
+    };
+    let listener = tokio::net::TcpListener::bind((args.bind, port))
+        .await
+        .map_err(|e| format!("cannot listen on {}:{port} for Web PubSub: {e}", args.bind))?;
+    Ok(Some(listener))
+}
+
+/// Prints the connection strings (stdout, the ready line) and how to use them (stderr).
+fn announce(
+    handle: &EmulatorHandle,
+    webpubsub: Option<&WebPubSubHandle>,
+    entra: Option<&EntraMode>,
+) -> std::io::Result<()> {
     {
         // One write, so a reader that takes only the first line and closes the pipe does not make
         // the second line fail.
         let mut lines = format!("{}\n", handle.connection_string());
-        if let Some(webpubsub) = &webpubsub {
+        if let Some(webpubsub) = webpubsub {
             lines.push_str(&format!(
                 "WebPubSubConnectionString={}\n",
                 webpubsub.connection_string()
@@ -151,7 +206,7 @@ pub async fn run(args: EmulatorArgs) -> Result<(), Box<dyn std::error::Error + S
         stdout.write_all(lines.as_bytes())?;
         stdout.flush()?;
     }
-    if let Some(webpubsub) = &webpubsub {
+    if let Some(webpubsub) = webpubsub {
         eprintln!(
             "Web PubSub emulator on http://{} (clients: /client/hubs/<hub>, REST: /api/hubs/<hub>/…)",
             webpubsub.local_addr()
@@ -170,18 +225,12 @@ pub async fn run(args: EmulatorArgs) -> Result<(), Box<dyn std::error::Error + S
             super::entra::IDENTITY_PATH,
             mode.identity_header.expose(),
         );
-        if let Some(webpubsub) = &webpubsub {
+        if let Some(webpubsub) = webpubsub {
             eprintln!(
                 "  WebPubSubConnectionString=Endpoint=http://{};AuthType=azure.msi;Version=1.0;",
                 webpubsub.local_addr()
             );
         }
     }
-    stop.await;
-    tracing::info!("stopping the emulator");
-    if let Some(webpubsub) = webpubsub {
-        webpubsub.shutdown().await;
-    }
-    handle.shutdown().await;
     Ok(())
 }

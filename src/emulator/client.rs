@@ -16,11 +16,12 @@ use serde_json::json;
 
 use super::attach::Start;
 use super::auth::{self, Audience, Claims};
+use super::body::read_body;
 use super::client_policy::ClientPolicy;
-use super::connections::Negotiated;
+use super::connection_tokens::Negotiated;
 use super::error::EmulatorError;
 use super::random_id::random_id;
-use super::request::{read_body, Query};
+use super::request::Query;
 use super::{long_polling, sse, websocket, Shared};
 use crate::service::names;
 use crate::service::transports::Transport;
@@ -81,7 +82,7 @@ pub async fn negotiate(State(shared): State<Arc<Shared>>, request: Request) -> R
         && query
             .get("useStatefulReconnect")
             .is_some_and(|v| v.eq_ignore_ascii_case("true"));
-    shared.connections.negotiated(
+    shared.tokens.negotiated(
         token.clone(),
         Negotiated::new(connection_id.clone(), hub, claims.user_id(), claims.pairs())
             .with_stateful_reconnect(stateful),
@@ -138,7 +139,7 @@ async fn dispatch(shared: Arc<Shared>, request: Request) -> Result<Response, Emu
         ));
     };
     let kind = shared
-        .connections
+        .tokens
         .kind(&token, &hub, claims.user_id().as_deref())?;
     let uri = parts.uri.clone();
     let at = |token| Start {
@@ -165,7 +166,7 @@ async fn dispatch(shared: Arc<Shared>, request: Request) -> Result<Response, Emu
         }
         Method::GET => long_polling::poll(shared, &token).await,
         Method::POST => {
-            let sender = shared.connections.inbound(&token)?;
+            let sender = shared.tokens.inbound(&token)?;
             let bytes = read_body(&parts.headers, body, shared.config.max_message_bytes).await?;
             sender
                 .send(bytes.to_vec())
@@ -178,7 +179,7 @@ async fn dispatch(shared: Arc<Shared>, request: Request) -> Result<Response, Emu
         }
         Method::DELETE if kind == Some(Transport::LongPolling) => {
             drop::<Body>(body);
-            shared.connections.remove(&token);
+            shared.tokens.remove(&token);
             Ok(StatusCode::ACCEPTED.into_response())
         }
         Method::DELETE => Err(EmulatorError::Conflict(
@@ -205,7 +206,7 @@ async fn connect_directly(
         .await
         .map_err(|r| EmulatorError::BadRequest(r.body_text()))?;
     let token = random_id();
-    shared.connections.negotiated(
+    shared.tokens.negotiated(
         token.clone(),
         Negotiated::new(random_id(), hub.clone(), claims.user_id(), claims.pairs()),
     );

@@ -4,7 +4,7 @@
 
 use axum::http::Uri;
 
-use super::connections::Negotiated;
+use super::connection_tokens::Negotiated;
 
 /// A client connection as the upstream hears of it (`X-ASRS-*` headers).
 #[derive(Debug, Clone)]

@@ -1,8 +1,9 @@
-//! The emulator's Entra ID mode (`docs/protocol.md` §9): what Azure does for an app with a
+//! The emulator's Entra ID mode (`docs/protocol.md` §7): what Azure does for an app with a
 //! managed identity, on one machine. It serves an App Service managed-identity endpoint
 //! (`GET /msi/token?api-version=2019-08-01&resource=https://signalr.azure.com` with
-//! `X-IDENTITY-HEADER`) whose tokens it signs with its own key, accepts those tokens as bearer on
-//! REST (audience `https://signalr.azure.com` checked), serves the temporary access key
+//! `X-IDENTITY-HEADER`; only for the SignalR and Web PubSub resources) whose tokens it signs
+//! with its own key, accepts those tokens as bearer on REST (audience
+//! `https://signalr.azure.com` checked), serves the temporary access key
 //! (`GET /api/v1/auth/accessKey`) and accepts client tokens signed with it and carrying its
 //! `kid`. With local auth disabled, tokens signed with the access key are refused, as Azure
 //! refuses them under `disableLocalAuth`.
@@ -20,7 +21,7 @@ use serde_json::json;
 
 use super::auth::{self, Audience, AuthError, Claims};
 use super::Shared;
-use crate::service::entra::SIGNALR_RESOURCE;
+use crate::service::entra::{SIGNALR_RESOURCE, WEBPUBSUB_RESOURCE};
 use crate::service::Secret;
 
 /// Path of the managed-identity endpoint (`IDENTITY_ENDPOINT` = `{emulator}/msi/token`).
@@ -100,6 +101,13 @@ pub async fn identity_token(
             "the resource query parameter is required",
         );
     };
+    // Only what the emulators accept: a token for anything else could only be misused.
+    if ![SIGNALR_RESOURCE, WEBPUBSUB_RESOURCE].contains(&resource.as_str()) {
+        return refuse(
+            StatusCode::BAD_REQUEST,
+            &format!("the emulators accept tokens only for resource={SIGNALR_RESOURCE} (SignalR) or resource={WEBPUBSUB_RESOURCE} (Web PubSub)"),
+        );
+    }
     let now = now();
     let claims = json!({
         "aud": resource,

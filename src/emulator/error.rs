@@ -1,11 +1,11 @@
-//! Errors the emulator's HTTP surface answers with: one enum, mapped once to a status, an
+//! Errors the SignalR emulator's HTTP surface answers with: one enum, mapped once to a status, an
 //! `x-ms-error-code` header and the service's `ErrorDetail` JSON body `{code, message, target?}`.
 
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 
 use super::auth::AuthError;
-use super::request::BodyError;
+use super::body::BodyError;
 use crate::service::names::NameError;
 
 /// Why a REST or client-endpoint request was refused.

@@ -1,7 +1,7 @@
-//! The emulator's state: hubs (keyed case-insensitively), their connections, users with any number
-//! of connections, and groups of connections and of users. A user's group membership (optionally
-//! with a `ttl`) also covers the user's future connections. Sends copy the recipients' outboxes
-//! out of the lock and push without waiting, so one slow client never stalls the others.
+//! The SignalR emulator's state: hubs (keyed case-insensitively), their connections, users with any
+//! number of connections, and groups of connections and of users. A user's group membership
+//! (optionally with a `ttl`) also covers the user's future connections. Sends copy the recipients'
+//! outboxes out of the lock and push without waiting, so one slow client never stalls the others.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Mutex, MutexGuard};

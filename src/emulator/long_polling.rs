@@ -27,7 +27,7 @@ struct Polling {
 
 impl Polling {
     fn begin(shared: &Arc<Shared>, token: &str) -> Self {
-        shared.connections.begin_poll(token);
+        shared.tokens.begin_poll(token);
         Self {
             shared: Arc::clone(shared),
             token: token.to_string(),
@@ -37,13 +37,13 @@ impl Polling {
 
 impl Drop for Polling {
     fn drop(&mut self) {
-        self.shared.connections.end_poll(&self.token);
+        self.shared.tokens.end_poll(&self.token);
     }
 }
 
 /// One poll.
 pub async fn poll(shared: Arc<Shared>, token: &str) -> Result<Response, EmulatorError> {
-    let queue = shared.connections.poll_queue(token)?;
+    let queue = shared.tokens.poll_queue(token)?;
     let Ok(mut reader) = queue.try_lock() else {
         return Err(EmulatorError::Conflict(
             "another poll is already waiting on this connection".into(),
@@ -54,7 +54,7 @@ pub async fn poll(shared: Arc<Shared>, token: &str) -> Result<Response, Emulator
     Ok(match first {
         Err(_) => StatusCode::OK.into_response(),
         Ok(None) => {
-            shared.connections.remove(token);
+            shared.tokens.remove(token);
             StatusCode::NO_CONTENT.into_response()
         }
         Ok(Some(queued)) => {

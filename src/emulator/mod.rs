@@ -1,30 +1,36 @@
-//! The embedded local stand-in for Azure SignalR Service in serverless mode.
+//! The embedded local stand-ins for Azure SignalR Service in serverless mode and, on a port of its
+//! own, Azure Web PubSub ([`webpubsub`]). Both plug into one core at this module's root: the
+//! byte-bounded per-connection queue ([`outbox`]), the server with its janitor and stopping order
+//! ([`server`]), request bodies ([`body`]) and re-routed paths ([`reroute`]), unguessable ids
+//! ([`random_id`]), the strict token checks ([`auth`]) and the Entra ID mode ([`entra`]).
 //!
-//! One axum server offers what the real service offers an app and its clients:
+//! The SignalR emulator's axum server offers what the real service offers an app and its clients:
 //!
 //! * the data-plane REST API ([`rest`]) of api-version 2022-06-01 and v1, routed by axum with one
 //!   handler per operation and the official error codes, acting on the hub state ([`hubs`]);
 //! * the client endpoint ([`client`]): negotiate, then WebSockets ([`websocket`]), Server-Sent
-//!   Events ([`sse`]) or long polling ([`long_polling`]), each started the same way ([`attach`])
-//!   and carrying the JSON or MessagePack hub protocol ([`crate::service::hub_protocol`])
-//!   through one transport-independent [`session`] per connection; a WebSocket connection with
-//!   stateful reconnect outlives a dropped socket for a while ([`reattach`]);
+//!   Events ([`sse`]) or long polling ([`long_polling`]), each started the same way ([`attach`]) and
+//!   carrying the JSON or MessagePack hub protocol ([`crate::service::hub_protocol`]) through one
+//!   transport-independent [`session`] per connection, which ends as [`shutdown`] says; a
+//!   WebSocket connection with stateful reconnect outlives a dropped socket for a while
+//!   ([`reattach`]);
 //! * upstream calls ([`upstream`]) to the app for connects, disconnects and client invocations,
 //!   routed by [`templates`], one queue per connection ([`upstream_queue`]);
 //! * fault injection ([`faults`]) on all three, set by `--faults` and `/admin/faults`.
 //!
-//! Unlike Microsoft's emulator it checks every token strictly ([`auth`]), so a green local run
+//! Unlike Microsoft's emulators they check every token strictly ([`auth`]), so a green local run
 //! means the app's tokens are right for Azure.
 
 pub mod activity;
 pub mod attach;
 pub mod auth;
+pub mod body;
+pub mod browser_policy;
 pub mod cli;
 pub mod client;
 pub mod client_connection;
 pub mod client_policy;
-pub mod connection_event;
-pub mod connections;
+pub mod connection_tokens;
 pub mod dashboard;
 pub mod entra;
 pub mod error;
@@ -39,6 +45,7 @@ pub mod payload;
 pub mod random_id;
 pub mod reattach;
 pub mod request;
+pub mod reroute;
 pub mod rest;
 pub mod server;
 pub mod session;
@@ -46,6 +53,7 @@ pub mod shutdown;
 pub mod sse;
 pub mod templates;
 pub mod upstream;
+pub mod upstream_event;
 pub mod upstream_queue;
 pub mod webpubsub;
 pub mod websocket;
@@ -59,14 +67,13 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get};
 use axum::Router;
 use tokio::sync::watch;
-use tower_http::cors::{AllowHeaders, AllowMethods, AllowOrigin, CorsLayer};
 
 pub use cli::{run, EmulatorArgs};
 pub use templates::{TemplateError, UpstreamTemplate};
 
 use crate::http_server::ServerLimits;
 use crate::service::Secret;
-use connections::Registry;
+use connection_tokens::ConnectionTokens;
 use error::EmulatorError;
 use hubs::Hubs;
 use server::EmulatorServer;
@@ -119,6 +126,8 @@ pub struct EmulatorConfig {
     pub entra: Option<entra::EntraMode>,
     /// The faults to inject from the start (none by default; see [`faults`]).
     pub faults: faults::FaultConfig,
+    /// Which browsers may use the client endpoint (loopback origins by default).
+    pub browser: browser_policy::BrowserPolicy,
 }
 
 impl EmulatorConfig {
@@ -142,6 +151,7 @@ impl EmulatorConfig {
             server: ServerLimits::default(),
             entra: None,
             faults: faults::FaultConfig::default(),
+            browser: browser_policy::BrowserPolicy::default(),
         }
     }
 }
@@ -152,8 +162,8 @@ pub struct Shared {
     pub config: EmulatorConfig,
     /// Hubs, connections, users and groups.
     pub hubs: Hubs,
-    /// Negotiated and active transports by connection token.
-    pub connections: Registry,
+    /// Negotiated connections and their transports, by connection token.
+    pub tokens: ConnectionTokens,
     /// What the dashboard shows.
     pub activity: Arc<activity::Activity>,
     /// The upstream caller.
@@ -180,7 +190,7 @@ impl Shared {
         Self {
             config,
             hubs: Hubs::default(),
-            connections: Registry::default(),
+            tokens: ConnectionTokens::default(),
             activity,
             upstream: Arc::new(upstream),
             faults,
@@ -210,30 +220,33 @@ async fn no_route(request: Request) -> Response {
 }
 
 fn routes(shared: Arc<Shared>) -> Router {
-    let cors = CorsLayer::new()
-        .allow_origin(AllowOrigin::mirror_request())
-        .allow_credentials(true)
-        .allow_headers(AllowHeaders::mirror_request())
-        .allow_methods(AllowMethods::mirror_request())
-        .max_age(Duration::from_secs(600));
-    // The REST API has literal `:send` segments (`rest::routes`).
-    Router::new()
+    // Browsers get CORS on the client routes only (`browser_policy`). Every router merged here
+    // skips axum's v0.7 path checks: merging one with them turns them on for all, and the REST
+    // API has literal `:send` segments (`rest::routes`).
+    let local = Router::new()
         .without_v07_checks()
         .route(entra::IDENTITY_PATH, get(entra::identity_token))
         .route("/api/v1/auth/accessKey", get(entra::access_key))
-        .merge(rest::routes().layer(axum::middleware::from_fn_with_state(
-            shared.clone(),
-            dashboard::record_call,
-        )))
         .route("/", get(dashboard::page))
         .route("/dashboard/{file}", get(dashboard::asset))
+        .route(faults::admin::PATH, any(faults::admin::handle));
+    let client = Router::new()
+        .without_v07_checks()
         .route("/client/negotiate", any(client::negotiate))
         .route("/client", any(client::connect))
-        .route("/client/", any(client::connect))
-        .route(faults::admin::PATH, any(faults::admin::handle))
+        .route("/client/", any(client::connect));
+    Router::new()
+        .without_v07_checks()
+        .merge(browser_policy::local_routes(local))
+        .merge(browser_policy::server_routes(rest::routes().layer(
+            axum::middleware::from_fn_with_state(shared.clone(), dashboard::record_call),
+        )))
+        .merge(browser_policy::client_routes(
+            client,
+            &shared.config.browser,
+        ))
         .fallback(no_route)
         .layer(axum::middleware::from_fn(limit_uri))
-        .layer(cors)
         .layer(axum::middleware::from_fn_with_state(
             shared.clone(),
             faults::inject::inject,
@@ -263,7 +276,7 @@ pub async fn start(
         move || {
             let config = &shared.config;
             shared
-                .connections
+                .tokens
                 .sweep(config.negotiate_timeout, config.long_poll_idle_timeout);
             for (hub, ids) in shared.hubs.purge_expired() {
                 shared.activity.groups_changed(&shared.hubs, &hub, &ids);

@@ -1,14 +1,7 @@
-//! What a request carries besides its path: the decoded query parameters (`excluded`,
-//! `reason`, `ttl`, `application`), and the body, read with a size and time limit into either
-//! emulator's error ([`BodyError`] converts into both).
+//! The decoded query parameters of a request, names compared ignoring case, for both emulators;
+//! and the SignalR REST API's forms of `excluded` (repeated or comma-joined) and `reason`.
 
-use std::time::Duration;
-
-use axum::body::{Body, Bytes};
-use axum::http::{header, HeaderMap, StatusCode, Uri};
-
-use super::error::EmulatorError;
-use crate::http_server::BodyTimeout;
+use axum::http::Uri;
 
 /// The decoded query parameters of a request.
 #[derive(Debug, Default)]
@@ -63,64 +56,6 @@ impl Query {
     pub fn reason(&self) -> Option<String> {
         self.get("reason").map(str::to_string)
     }
-
-    /// The `ttl` in seconds (a non-negative integer) for a user's group membership.
-    pub fn ttl(&self) -> Result<Option<Duration>, EmulatorError> {
-        match self.get("ttl") {
-            None => Ok(None),
-            Some(raw) => raw
-                .trim()
-                .parse::<u32>()
-                .map(|secs| Some(Duration::from_secs(secs.into())))
-                .map_err(|_| {
-                    EmulatorError::BadRequest(format!(
-                        "ttl must be a whole number of seconds, 0 or more (got {raw:?})"
-                    ))
-                }),
-        }
-    }
-}
-
-/// Why a request body could not be read.
-#[derive(Debug, thiserror::Error)]
-pub enum BodyError {
-    /// The body is larger than the limit (413).
-    #[error("the request body is larger than the limit of {limit} bytes")]
-    TooLarge {
-        /// The limit in bytes.
-        limit: usize,
-    },
-    /// The body did not arrive within the body-read timeout (408).
-    #[error("{0}; send the whole body at once")]
-    Timeout(BodyTimeout),
-}
-
-impl BodyError {
-    /// The HTTP status of this error.
-    pub fn status(&self) -> StatusCode {
-        match self {
-            Self::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
-            Self::Timeout(_) => StatusCode::REQUEST_TIMEOUT,
-        }
-    }
-}
-
-/// Reads a body of at most `limit` bytes (413 beyond), arriving within the body-read timeout
-/// (408 otherwise); `?` turns the error into the caller's.
-pub async fn read_body(headers: &HeaderMap, body: Body, limit: usize) -> Result<Bytes, BodyError> {
-    let declared = headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|len| len > limit as u64) {
-        return Err(BodyError::TooLarge { limit });
-    }
-    axum::body::to_bytes(body, limit).await.map_err(|e| {
-        match crate::http_server::body_timeout(&e) {
-            Some(timeout) => BodyError::Timeout(timeout),
-            None => BodyError::TooLarge { limit },
-        }
-    })
 }
 
 #[cfg(test)]
@@ -128,10 +63,14 @@ mod tests {
     use super::*;
 
     #[test]
-    fn excluded_forms_and_ttl() {
-        let q = Query::of(&"/x?excluded=a&excluded=b,c&ttl=5".parse().unwrap());
+    fn excluded_forms() {
+        let q = Query::of(
+            &"/x?excluded=a&excluded=b,c&Excluded=&reason="
+                .parse()
+                .unwrap(),
+        );
         assert_eq!(q.excluded(), vec!["a", "b", "c"]);
-        assert_eq!(q.ttl().unwrap(), Some(Duration::from_secs(5)));
-        assert!(Query::of(&"/x?ttl=-1".parse().unwrap()).ttl().is_err());
+        assert_eq!(q.reason(), None);
+        assert_eq!(q.first("reason"), Some(""));
     }
 }

@@ -11,12 +11,12 @@ use tokio::time::{sleep_until, Instant};
 
 use super::client_connection::ClientConnection;
 use super::client_policy;
-use super::connection_event::ConnectionEvent;
 use super::incoming::Incoming;
 use super::outbox::Outbox;
 use super::outgoing::{self, Outgoing};
 use super::reattach::{Attachment, ClientInput, Input};
 use super::shutdown::Shutdown;
+use super::upstream_event::UpstreamEvent;
 use super::upstream_queue::{QueueFull, UpstreamQueue, QUEUE_FULL};
 use super::Shared;
 use crate::service::hub_protocol::json::{self, ClientMessage, Handshake, Records};
@@ -89,7 +89,7 @@ pub async fn run(
         config.max_upstream_queued_bytes,
     );
     worker
-        .send_event(ConnectionEvent::Connected, LIFECYCLE_WAIT)
+        .send_event(UpstreamEvent::Connected, LIFECYCLE_WAIT)
         .await;
 
     let connected = Connected {
@@ -104,14 +104,14 @@ pub async fn run(
     let error = connected.serve(&mut input, &mut incoming).await;
 
     if let Some(token) = input.end() {
-        shared.connections.remove(token);
+        shared.tokens.remove(token);
     }
     shared.hubs.remove_connection(hub, id);
     shared.activity.disconnected(hub, id);
     outbox.end();
     tracing::info!(%hub, connection = %id, error = ?error, "client disconnected");
     if !worker
-        .send_event(ConnectionEvent::Disconnected { error }, LIFECYCLE_WAIT)
+        .send_event(UpstreamEvent::Disconnected { error }, LIFECYCLE_WAIT)
         .await
     {
         tracing::warn!(%hub, connection = %id, "the upstream queue stayed full: `disconnected` was not sent");
@@ -325,13 +325,13 @@ impl Connected<'_> {
                     invocation_id,
                     target,
                 }) => {
-                    let event = ConnectionEvent::Invocation {
+                    let event = UpstreamEvent::Invocation {
                         raw,
                         content_type,
                         target,
                         invocation_id,
                     };
-                    if let Err(QueueFull(ConnectionEvent::Invocation {
+                    if let Err(QueueFull(UpstreamEvent::Invocation {
                         target,
                         invocation_id,
                         ..

@@ -9,13 +9,13 @@ use reqwest::header::{HeaderMap, HeaderValue};
 
 use super::activity::{display_url, now_ms, Activity, UpstreamCall};
 use super::client_connection::ClientConnection;
-use super::connection_event::ConnectionEvent;
 use super::faults::upstream::{before_call, UpstreamFault};
 use super::faults::Faults;
 use super::outbox::Outbox;
 use super::outgoing::{self, Outgoing};
 use super::shutdown::Shutdown;
 use super::templates::UpstreamTemplate;
+use super::upstream_event::UpstreamEvent;
 use super::upstream_queue::{upstream_queue, UpstreamQueue};
 use crate::service::hub_protocol::Protocol;
 use crate::service::{signature, user_claims, Secret};
@@ -282,7 +282,7 @@ impl Upstream {
         let upstream = Arc::clone(self);
         tokio::spawn(async move {
             while let Some(queued) = rx.recv().await {
-                let last = matches!(queued.event, ConnectionEvent::Disconnected { .. });
+                let last = matches!(queued.event, UpstreamEvent::Disconnected { .. });
                 if let Some(answer) = upstream.deliver(&caller, queued.event).await {
                     outbox.push(answer.frame(protocol));
                 }
@@ -295,9 +295,9 @@ impl Upstream {
     }
 
     /// Delivers one event; returns the completion for the client, if it waits for one.
-    async fn deliver(&self, caller: &ClientConnection, event: ConnectionEvent) -> Option<Outgoing> {
+    async fn deliver(&self, caller: &ClientConnection, event: UpstreamEvent) -> Option<Outgoing> {
         match event {
-            ConnectionEvent::Connected => {
+            UpstreamEvent::Connected => {
                 self.call(
                     caller,
                     "connections",
@@ -307,7 +307,7 @@ impl Upstream {
                 .await;
                 None
             }
-            ConnectionEvent::Disconnected { error } => {
+            UpstreamEvent::Disconnected { error } => {
                 let mut body = serde_json::json!({ "type": 11 });
                 if let Some(error) = error {
                     body["error"] = serde_json::json!(error);
@@ -321,7 +321,7 @@ impl Upstream {
                 .await;
                 None
             }
-            ConnectionEvent::Invocation {
+            UpstreamEvent::Invocation {
                 raw,
                 content_type,
                 target,

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use tokio::sync::{mpsc, OwnedSemaphorePermit, Semaphore};
 
-use super::connection_event::ConnectionEvent;
+use super::upstream_event::UpstreamEvent;
 
 /// The completion error of an invocation refused because the queue is full.
 pub const QUEUE_FULL: &str =
@@ -23,9 +23,9 @@ const MAX_EVENTS: usize = 256;
 
 /// One queued event and its share of the byte budget.
 #[derive(Debug)]
-pub struct Queued {
+pub struct QueuedEvent {
     /// The event to deliver.
-    pub event: ConnectionEvent,
+    pub event: UpstreamEvent,
     _permit: Option<OwnedSemaphorePermit>,
 }
 
@@ -33,17 +33,17 @@ pub struct Queued {
 /// log line).
 #[derive(Debug, thiserror::Error)]
 #[error("upstream queue full")]
-pub struct QueueFull(pub ConnectionEvent);
+pub struct QueueFull(pub UpstreamEvent);
 
 /// The sending side, used by the connection's session.
 #[derive(Debug, Clone)]
 pub struct UpstreamQueue {
-    tx: mpsc::Sender<Queued>,
+    tx: mpsc::Sender<QueuedEvent>,
     budget: Arc<Semaphore>,
 }
 
 /// A queue holding at most 256 events and `max_bytes` of invocations.
-pub fn upstream_queue(max_bytes: usize) -> (UpstreamQueue, mpsc::Receiver<Queued>) {
+pub fn upstream_queue(max_bytes: usize) -> (UpstreamQueue, mpsc::Receiver<QueuedEvent>) {
     let (tx, rx) = mpsc::channel(MAX_EVENTS);
     let budget = Arc::new(Semaphore::new(max_bytes.clamp(1, Semaphore::MAX_PERMITS)));
     (UpstreamQueue { tx, budget }, rx)
@@ -51,8 +51,8 @@ pub fn upstream_queue(max_bytes: usize) -> (UpstreamQueue, mpsc::Receiver<Queued
 
 impl UpstreamQueue {
     /// Queues a lifecycle event, waiting at most `wait` for room; false if it could not be queued.
-    pub async fn send_event(&self, event: ConnectionEvent, wait: Duration) -> bool {
-        let queued = Queued {
+    pub async fn send_event(&self, event: UpstreamEvent, wait: Duration) -> bool {
+        let queued = QueuedEvent {
             event,
             _permit: None,
         };
@@ -63,9 +63,9 @@ impl UpstreamQueue {
     }
 
     /// Queues a client invocation without waiting.
-    pub fn try_send_message(&self, event: ConnectionEvent) -> Result<(), QueueFull> {
+    pub fn try_send_message(&self, event: UpstreamEvent) -> Result<(), QueueFull> {
         let cost = match &event {
-            ConnectionEvent::Invocation { raw, target, .. } => raw.len() + target.len(),
+            UpstreamEvent::Invocation { raw, target, .. } => raw.len() + target.len(),
             _ => 0,
         };
         let Some(permit) = u32::try_from(cost.max(1))
@@ -75,7 +75,7 @@ impl UpstreamQueue {
             return Err(QueueFull(event));
         };
         self.tx
-            .try_send(Queued {
+            .try_send(QueuedEvent {
                 event,
                 _permit: Some(permit),
             })
@@ -91,7 +91,7 @@ mod tests {
     fn queued(queue: &UpstreamQueue, size: usize) -> bool {
         match queue.try_send_message(message(size)) {
             Ok(()) => true,
-            Err(QueueFull(ConnectionEvent::Invocation { raw, .. })) => {
+            Err(QueueFull(UpstreamEvent::Invocation { raw, .. })) => {
                 assert_eq!(raw.len(), size, "the refused event is handed back");
                 false
             }
@@ -99,8 +99,8 @@ mod tests {
         }
     }
 
-    fn message(size: usize) -> ConnectionEvent {
-        ConnectionEvent::Invocation {
+    fn message(size: usize) -> UpstreamEvent {
+        UpstreamEvent::Invocation {
             raw: vec![b'x'; size],
             content_type: "application/json",
             target: String::new(),
@@ -116,7 +116,7 @@ mod tests {
         assert!(queued(&queue, 40));
         assert!(
             queue
-                .send_event(ConnectionEvent::Connected, Duration::ZERO)
+                .send_event(UpstreamEvent::Connected, Duration::ZERO)
                 .await
         );
         drop(rx.recv().await);
@@ -132,7 +132,7 @@ mod tests {
         assert!(!queued(&queue, 1));
         assert!(
             !queue
-                .send_event(ConnectionEvent::Connected, Duration::ZERO)
+                .send_event(UpstreamEvent::Connected, Duration::ZERO)
                 .await
         );
     }

@@ -1,7 +1,7 @@
 //! What one connection is doing, for its timeouts: idle (no request on it), reading a request's
 //! head (bytes arrived while idle), or busy (a request is being handled or its response is being
 //! sent, which covers long polls and Server-Sent Events streams). The socket reports reads, the
-//! service reports requests and response ends, and [`Activity::expired`] says when to close.
+//! service reports requests and response ends, and [`ConnectionActivity::expired`] says when to close.
 
 use std::io;
 use std::net::SocketAddr;
@@ -22,7 +22,7 @@ use super::reset::ResetSwitch;
 use super::ServerLimits;
 
 /// The state of one connection, shared by its socket, its service and its watchdog.
-pub(super) struct Activity {
+pub(super) struct ConnectionActivity {
     started: Instant,
     /// Requests handled or responses being sent.
     busy: AtomicUsize,
@@ -41,7 +41,7 @@ pub(super) enum Expired {
     Idle,
 }
 
-impl Activity {
+impl ConnectionActivity {
     pub(super) fn new() -> Arc<Self> {
         Arc::new(Self {
             started: Instant::now(),
@@ -92,7 +92,7 @@ impl Activity {
 }
 
 /// Keeps a connection busy while alive.
-pub(super) struct Busy(Arc<Activity>);
+pub(super) struct Busy(Arc<ConnectionActivity>);
 
 impl Drop for Busy {
     fn drop(&mut self) {
@@ -136,13 +136,13 @@ impl http_body::Body for BusyBody {
     }
 }
 
-/// A socket that reports reads to its [`Activity`] and holds its slot under the connection cap
+/// A socket that reports reads to its [`ConnectionActivity`] and holds its slot under the connection cap
 /// for as long as it is open, also after an upgrade to WebSocket. When a reset was asked for
 /// ([`super::ConnectionReset`]) it closes with `SO_LINGER` 0, i.e. with a TCP reset.
 pub(super) struct Tracked {
     io: TcpStream,
     peer: SocketAddr,
-    activity: Arc<Activity>,
+    activity: Arc<ConnectionActivity>,
     reset: Arc<ResetSwitch>,
     _permit: OwnedSemaphorePermit,
 }
@@ -151,7 +151,7 @@ impl Tracked {
     pub(super) fn new(
         io: TcpStream,
         peer: SocketAddr,
-        activity: Arc<Activity>,
+        activity: Arc<ConnectionActivity>,
         reset: Arc<ResetSwitch>,
         permit: OwnedSemaphorePermit,
     ) -> Self {

@@ -5,11 +5,13 @@
 //! * [`limits`]: the limits and their defaults;
 //! * `connection.rs`: what a connection is doing, which decides its timeouts;
 //! * [`body`]: request bodies with a deadline;
-//! * [`reset`]: resetting a connection from a handler (fault injection).
+//! * [`reset`]: resetting a connection from a handler (fault injection);
+//! * [`origins`]: which browser origins and `Host` names a server answers.
 
 pub mod body;
 mod connection;
 pub mod limits;
+pub mod origins;
 pub mod reset;
 mod signal;
 
@@ -32,7 +34,7 @@ pub use limits::ServerLimits;
 pub use reset::ConnectionReset;
 pub use signal::stop_signal;
 
-use connection::{Activity, BusyBody, Expired, Tracked};
+use connection::{BusyBody, ConnectionActivity, Expired, Tracked};
 
 /// Serves `router` on `listener` in a task until `stopping` turns true (how the emulators run).
 pub fn spawn_until(
@@ -95,7 +97,7 @@ pub async fn serve(
             },
             () = &mut shutdown => break,
         };
-        let activity = Activity::new();
+        let activity = ConnectionActivity::new();
         let reset = Arc::new(reset::ResetSwitch::default());
         let io = Tracked::new(stream, peer, Arc::clone(&activity), reset, permit);
         tokio::spawn(connection(
@@ -118,7 +120,7 @@ pub async fn serve(
 /// carries the peer's address ([`ConnectInfo`]) and a [`ConnectionReset`].
 async fn connection(
     io: Tracked,
-    activity: Arc<Activity>,
+    activity: Arc<ConnectionActivity>,
     router: Router,
     limits: ServerLimits,
     mut stop: watch::Receiver<bool>,
@@ -140,7 +142,7 @@ async fn connection(
         }
     });
     let mut builder = hyper::server::conn::http1::Builder::new();
-    // The head timeout is ours (`Activity`): hyper's would also cut idle keep-alive connections.
+    // The head timeout is ours (`ConnectionActivity`): hyper's would also cut idle keep-alive connections.
     builder.timer(TokioTimer::new()).header_read_timeout(None);
     let conn = builder
         .serve_connection(TokioIo::new(io), service)

@@ -11,7 +11,7 @@ use crate::emulator::entra::{EntraMode, IDENTITY_PATH};
 use crate::emulator::webpubsub::WebPubSubHandle;
 use crate::emulator::EmulatorHandle;
 use crate::service::connection_string::ConnectionStringError;
-use crate::service::entra::managed_identity::{ManagedIdentity, Protocol};
+use crate::service::entra::managed_identity::{ManagedIdentity, ManagedIdentityProtocol};
 use crate::service::entra::TokenSource;
 use crate::service::webpubsub::WebPubSubConnectionString;
 use crate::service::ConnectionString;
@@ -27,7 +27,7 @@ pub fn identity(
         "Endpoint={endpoint};AuthType=azure.msi;Version=1.0;"
     ))?;
     let source = TokenSource::ManagedIdentity(ManagedIdentity {
-        protocol: Protocol::AppService {
+        protocol: ManagedIdentityProtocol::AppService {
             endpoint: format!("{endpoint}{IDENTITY_PATH}"),
             header: mode.identity_header.clone(),
         },

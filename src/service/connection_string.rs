@@ -120,24 +120,8 @@ impl ConnectionString {
     /// Parses a connection string: `;`-separated `Key=Value` pairs, keys case-insensitive, values
     /// split at the first `=` (so base64 keys ending in `=` are fine), empty segments ignored.
     pub fn parse(text: &str) -> Result<Self, ConnectionStringError> {
-        let mut pairs: HashMap<String, String> = HashMap::new();
-        for segment in text.split(';') {
-            let Some((key, value)) = segment.split_once('=') else {
-                continue;
-            };
-            let key = key.trim();
-            if key.is_empty() {
-                continue;
-            }
-            let known = KNOWN_KEYS.iter().find(|k| k.eq_ignore_ascii_case(key));
-            let canonical = known.map_or_else(|| key.to_ascii_lowercase(), |k| (*k).to_string());
-            if pairs.insert(canonical, value.trim().to_string()).is_some() {
-                return Err(known.map_or(ConnectionStringError::DuplicateUnknown, |k| {
-                    ConnectionStringError::Duplicate(k)
-                }));
-            }
-        }
-        let get = |key: &str| pairs.get(key).filter(|v| !v.is_empty()).cloned();
+        let pairs = Pairs::parse(text, &KNOWN_KEYS)?;
+        let get = |key: &str| pairs.get(key);
 
         let mut endpoint = parse_url(
             "Endpoint",
@@ -146,15 +130,7 @@ impl ConnectionString {
         endpoint.set_path("");
         endpoint.set_query(None);
         endpoint.set_fragment(None);
-        if let Some(port) = get("Port") {
-            let port = port
-                .parse::<u16>()
-                .ok()
-                .filter(|p| *p > 0)
-                .ok_or_else(|| invalid("Port", "must be a whole number from 1 to 65535"))?;
-            // A URL with a special scheme always accepts a port.
-            let _ = endpoint.set_port(Some(port));
-        }
+        pairs.set_port(&mut endpoint)?;
         let client_endpoint = get("ClientEndpoint")
             .map(|v| parse_base_url("ClientEndpoint", &v))
             .transpose()?;
@@ -261,6 +237,56 @@ impl fmt::Display for ConnectionString {
     }
 }
 
+/// The `;`-separated `Key=Value` pairs of a connection string, read the same way for both
+/// services: keys are case-insensitive and kept under their spelling in the known keys (others
+/// lower-cased), values are trimmed and split at the first `=` (so base64 keys ending in `=` are
+/// fine), and segments without `=` or without a key are ignored.
+pub(crate) struct Pairs(HashMap<String, String>);
+
+impl Pairs {
+    /// Splits `text` into pairs. A key given twice (in any letter case) is refused; an
+    /// unrecognised one is not named, as it may be a pasted secret.
+    pub(crate) fn parse(text: &str, known: &[&'static str]) -> Result<Self, ConnectionStringError> {
+        let mut pairs = HashMap::new();
+        for segment in text.split(';') {
+            let Some((key, value)) = segment.split_once('=') else {
+                continue;
+            };
+            let key = key.trim();
+            if key.is_empty() {
+                continue;
+            }
+            let known = known.iter().find(|k| k.eq_ignore_ascii_case(key));
+            let canonical = known.map_or_else(|| key.to_ascii_lowercase(), |k| (*k).to_string());
+            if pairs.insert(canonical, value.trim().to_string()).is_some() {
+                return Err(known.map_or(ConnectionStringError::DuplicateUnknown, |k| {
+                    ConnectionStringError::Duplicate(k)
+                }));
+            }
+        }
+        Ok(Self(pairs))
+    }
+
+    /// The value of `key` (spelled as in the known keys), when given and not empty.
+    pub(crate) fn get(&self, key: &str) -> Option<String> {
+        self.0.get(key).filter(|v| !v.is_empty()).cloned()
+    }
+
+    /// Applies `Port`, when given, to `endpoint`: a whole number from 1 to 65535.
+    pub(crate) fn set_port(&self, endpoint: &mut Url) -> Result<(), ConnectionStringError> {
+        if let Some(port) = self.get("Port") {
+            let port = port
+                .parse::<u16>()
+                .ok()
+                .filter(|p| *p > 0)
+                .ok_or_else(|| invalid("Port", "must be a whole number from 1 to 65535"))?;
+            // An http or https URL always accepts a port.
+            let _ = endpoint.set_port(Some(port));
+        }
+        Ok(())
+    }
+}
+
 /// The `AuthType` of a connection string and the keys it needs (`ClientId`, `TenantId`,
 /// `ClientSecret`, `ClientCert`), as the SignalR SDK reads them; Web PubSub's connection string
 /// reads them the same way.
@@ -341,7 +367,8 @@ fn parse_base_url(key: &'static str, value: &str) -> Result<Url, ConnectionStrin
     Ok(url)
 }
 
-fn invalid(key: &'static str, problem: &str) -> ConnectionStringError {
+/// `key` has a value that is not allowed: `problem` says what is expected.
+pub(crate) fn invalid(key: &'static str, problem: &str) -> ConnectionStringError {
     ConnectionStringError::Invalid {
         key,
         problem: problem.to_string(),

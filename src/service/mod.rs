@@ -1,5 +1,9 @@
-//! Everything that talks to Azure SignalR Service: the connection string, token minting, name
-//! validation, the REST client and the upstream's claims header. Nothing here knows about HTTP routes of the app.
+//! The bottom layer: everything that talks to the services, Azure SignalR Service and Azure Web
+//! PubSub, and to Microsoft Entra ID for the apps that authenticate without an access key.
+//! Connection strings and their `Key=Value` pairs, token minting, name rules, who receives a
+//! message ([`recipients::Recipients`]), the REST clients ([`rest`], [`webpubsub::rest`]), the
+//! hub protocol ([`hub_protocol`]), upstream signatures and claims, and Entra ID token sources
+//! ([`entra`]). Both the app and the emulators build on it; nothing here knows the app's routes.
 
 pub mod connection_string;
 pub mod entra;

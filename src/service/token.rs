@@ -147,7 +147,7 @@ impl TokenMinter {
     }
 
     /// A minter signing with `key` and naming it `kid` in the token header: the temporary access
-    /// key an Entra-authorised app gets from the service (`docs/protocol.md` §9.3).
+    /// key an Entra-authorised app gets from the service (`docs/protocol.md` §7.3).
     pub fn with_key(
         connection: &ConnectionString,
         key: &Secret,

@@ -138,7 +138,13 @@ async fn health_reflects_the_service() {
         )
     };
 
-    let (app, rec) = setup().await;
+    let rec = FakeService::start().await;
+    let args = serverless_signalr::app::settings::ServeArgs {
+        // Health answers show each change at once (no reuse window).
+        health_cache_seconds: Some("0".into()),
+        ..keyed()
+    };
+    let app = spawn_app(args, &rec.connection_string()).await;
     assert_eq!(
         health(&app).await,
         (StatusCode::OK, json!({"service": "healthy"}))

@@ -153,7 +153,7 @@ async fn the_dashboard_with_a_thousand_connections() {
         started.elapsed()
     );
     assert_eq!(send["received"], 1000);
-    assert_eq!(send["audience"], "all");
+    assert_eq!(send["recipients"], "all");
 
     let gone = clients.pop().unwrap();
     let gone_id = gone.connection_id.clone();

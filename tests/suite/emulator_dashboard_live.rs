@@ -1,5 +1,5 @@
 //! The emulator dashboard's live records: group membership changes (REST connection and user
-//! operations, and a user membership's `ttl` running out), REST sends with their audience and
+//! operations, and a user membership's `ttl` running out), REST sends with their recipients and
 //! how many connections took them, upstream calls with their URL (never its query or user info),
 //! status and duration; each list bounded.
 
@@ -159,7 +159,7 @@ async fn group_membership_changes_reach_the_dashboard_live() {
 }
 
 #[tokio::test]
-async fn sends_are_listed_with_their_audience_and_how_many_took_them() {
+async fn sends_are_listed_with_their_recipients_and_how_many_took_them() {
     let emu = spawn().await;
     let alice1 = WsClient::connect(&emu, "chat", Some("alice")).await;
     let _alice2 = WsClient::connect(&emu, "chat", Some("alice")).await;
@@ -217,12 +217,12 @@ async fn sends_are_listed_with_their_audience_and_how_many_took_them() {
             0,
         ),
     ];
-    for (path, target, audience, name, received, excluded) in cases {
+    for (path, target, recipients, name, received, excluded) in cases {
         rest_ok(&emu, Method::POST, &path, body(target)).await;
         let send = events.next_change("send").await;
         assert_eq!(send["hub"], "chat", "{send}");
         assert_eq!(send["target"], target, "{send}");
-        assert_eq!(send["audience"], audience, "{send}");
+        assert_eq!(send["recipients"], recipients, "{send}");
         assert_eq!(send["name"], name, "{send}");
         assert_eq!(send["received"], received, "{send}");
         assert_eq!(send["excluded"], excluded, "{send}");

@@ -9,6 +9,7 @@ use emulator_support::{client_token, spawn, spawn_with, WsClient};
 use futures_util::{SinkExt, StreamExt};
 use reqwest::Method;
 use serde_json::{json, Value};
+use serverless_signalr::emulator::browser_policy::BrowserPolicy;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
 const V: &str = "api-version=2022-06-01";
@@ -397,7 +398,11 @@ async fn a_slow_client_is_closed_and_the_others_keep_receiving() {
 
 #[tokio::test]
 async fn cors_for_browsers() {
-    let emu = spawn().await;
+    // A configured origin (loopback origins need none; others are refused: `emulator_cors`).
+    let emu = spawn_with(|c| {
+        c.browser = BrowserPolicy::parse("http://app.example:3000").unwrap();
+    })
+    .await;
     let r = emu
         .http
         .request(

@@ -14,7 +14,9 @@ use axum::routing::{get, post};
 use axum::{Form, Json, Router};
 use serde_json::json;
 use serverless_signalr::service::entra::client_secret::ClientSecret;
-use serverless_signalr::service::entra::managed_identity::{ManagedIdentity, Protocol};
+use serverless_signalr::service::entra::managed_identity::{
+    ManagedIdentity, ManagedIdentityProtocol,
+};
 use serverless_signalr::service::entra::{
     access_key, EntraCredential, EntraError, TokenSource, SIGNALR_RESOURCE, SIGNALR_SCOPE,
 };
@@ -99,7 +101,7 @@ async fn identity_server(stub: Stub) -> (String, Arc<Stub>) {
 
 fn app_service(endpoint: &str, header: &str, client_id: Option<&str>) -> EntraCredential {
     EntraCredential::new(TokenSource::ManagedIdentity(ManagedIdentity {
-        protocol: Protocol::AppService {
+        protocol: ManagedIdentityProtocol::AppService {
             endpoint: endpoint.to_string(),
             header: Secret::new(header),
         },
@@ -243,7 +245,7 @@ async fn unreachable_identity_endpoint_says_so() {
 async fn imds_protocol_at_an_overridden_address() {
     let (endpoint, stub) = identity_server(hour()).await;
     let credential = EntraCredential::new(TokenSource::ManagedIdentity(ManagedIdentity {
-        protocol: Protocol::Imds { endpoint },
+        protocol: ManagedIdentityProtocol::Imds { endpoint },
         client_id: None,
     }))
     .unwrap();
@@ -357,7 +359,7 @@ async fn slow_identity_endpoint_times_out_with_a_clear_error() {
     })
     .await;
     let source = TokenSource::ManagedIdentity(ManagedIdentity {
-        protocol: Protocol::AppService {
+        protocol: ManagedIdentityProtocol::AppService {
             endpoint,
             header: Secret::new(HEADER),
         },

@@ -20,7 +20,9 @@ use serverless_signalr::app::settings::ServeArgs;
 use serverless_signalr::emulator::entra::EntraMode;
 use serverless_signalr::emulator::{self, EmulatorConfig};
 use serverless_signalr::service::connection_string::DEV_ACCESS_KEY;
-use serverless_signalr::service::entra::managed_identity::{ManagedIdentity, Protocol};
+use serverless_signalr::service::entra::managed_identity::{
+    ManagedIdentity, ManagedIdentityProtocol,
+};
 use serverless_signalr::service::entra::TokenSource;
 use serverless_signalr::service::Secret;
 
@@ -68,10 +70,12 @@ async fn app(endpoint: &str, identity: &str) -> String {
             "Endpoint={endpoint};AuthType=azure.msi;Version=1.0;"
         )),
         function_keys: Some("k".into()),
+        // Health answers show each change at once (no reuse window).
+        health_cache_seconds: Some("0".into()),
         ..Default::default()
     };
     let source = TokenSource::ManagedIdentity(ManagedIdentity {
-        protocol: Protocol::AppService {
+        protocol: ManagedIdentityProtocol::AppService {
             endpoint: identity.to_string(),
             header: Secret::new("h"),
         },

@@ -6,25 +6,12 @@
 
 use crate::webpubsub_support;
 
-use crate::support::{keyed, spawn_app, spawn_app_with, AppOptions, TestApp};
+use crate::support::{keyed, spawn_app, TestApp};
 use crate::support::{verify, FakeService, Reply};
 use base64::Engine as _;
 use serde_json::{json, Value};
-use serverless_signalr::app::settings::ServeArgs;
 use serverless_signalr::app::webpubsub::settings::WebPubSubArgs;
-use webpubsub_support::check;
-
-async fn app(service: &FakeService, webpubsub: WebPubSubArgs) -> TestApp {
-    let args = ServeArgs {
-        easy_auth: Some("true".into()),
-        webpubsub: WebPubSubArgs {
-            connection_string: Some(service.connection_string()),
-            ..webpubsub
-        },
-        ..keyed()
-    };
-    spawn_app_with(args, AppOptions::default()).await
-}
+use webpubsub_support::{check, easy_auth_app as app};
 
 async fn post(app: &TestApp, path: &str, body: &str) -> (u16, Value) {
     let response = app

@@ -16,7 +16,9 @@ use serverless_signalr::app::webpubsub::settings::WebPubSubArgs;
 use serverless_signalr::emulator::entra::{EntraMode, IDENTITY_PATH};
 use serverless_signalr::emulator::{self, EmulatorConfig, EmulatorHandle};
 use serverless_signalr::service::connection_string::DEV_ACCESS_KEY;
-use serverless_signalr::service::entra::managed_identity::{ManagedIdentity, Protocol};
+use serverless_signalr::service::entra::managed_identity::{
+    ManagedIdentity, ManagedIdentityProtocol,
+};
 use serverless_signalr::service::entra::{TokenSource, SIGNALR_RESOURCE, WEBPUBSUB_RESOURCE};
 use serverless_signalr::service::Secret;
 
@@ -32,6 +34,8 @@ async fn identity_endpoint(mode: &EntraMode, listener: tokio::net::TcpListener) 
 async fn app(wps: &str, identity: &str, mode: &EntraMode) -> String {
     let args = ServeArgs {
         function_keys: Some("k".into()),
+        // Health answers show each change at once (no reuse window).
+        health_cache_seconds: Some("0".into()),
         webpubsub: WebPubSubArgs {
             connection_string: Some(format!("Endpoint={wps};AuthType=azure.msi;Version=1.0;")),
             ..Default::default()
@@ -39,7 +43,7 @@ async fn app(wps: &str, identity: &str, mode: &EntraMode) -> String {
         ..Default::default()
     };
     let source = TokenSource::ManagedIdentity(ManagedIdentity {
-        protocol: Protocol::AppService {
+        protocol: ManagedIdentityProtocol::AppService {
             endpoint: identity.to_string(),
             header: mode.identity_header.clone(),
         },

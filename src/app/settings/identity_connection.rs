@@ -145,10 +145,25 @@ impl IdentityConnection {
     /// The endpoint and credential the settings named by `names` describe, or `None` when
     /// there are none.
     pub fn identity(&self, names: &IdentityNames) -> Result<Option<IdentityBased>, SettingsError> {
-        let known = names.known();
         if self.0.is_empty() {
             return Ok(None);
         }
+        let values = self.named(names)?;
+        let get = |name: &str| {
+            values
+                .iter()
+                .find(|(n, _)| *n == name)
+                .map(|(_, v)| v.expose().trim().to_string())
+        };
+        let service_uri = service_uri(names, &get)?;
+        let auth = credential(names, &get)?;
+        Ok(Some(IdentityBased { service_uri, auth }))
+    }
+
+    /// The settings given (not blank), each under its name in `names`: an unknown one, or one
+    /// given twice in any letter case, is the error.
+    fn named(&self, names: &IdentityNames) -> Result<Vec<(&'static str, &Secret)>, SettingsError> {
+        let known = names.known();
         let mut values: Vec<(&'static str, &Secret)> = Vec::new();
         for (key, value) in &self.0 {
             if IGNORED.iter().any(|k| k.eq_ignore_ascii_case(key)) {
@@ -173,43 +188,56 @@ impl IdentityConnection {
                 values.push((name, value));
             }
         }
-        let get = |name: &str| {
-            values
-                .iter()
-                .find(|(n, _)| *n == name)
-                .map(|(_, v)| v.expose().trim().to_string())
-        };
-        let (setting, example) = (names.setting, names.example);
-        let uri = get(names.service_uri).ok_or_else(|| {
-            err(
-                names.service_uri,
-                format!("is missing: set it to {example} (the other {setting}__ settings need it)"),
-            )
-        })?;
-        if uri.contains(';') {
-            return Err(err(names.service_uri, format!("must be a URL such as {example}, not a connection string (put a connection string in {setting} instead)")));
-        }
-        if get(names.store_name).is_some_and(|n| !n.eq_ignore_ascii_case("my")) {
-            return Err(err(names.store_name, "must be My (or absent): App Service loads certificates (WEBSITE_LOAD_CERTIFICATES) into that store"));
-        }
-        if get(names.resource_id).is_some() {
-            return Err(err(
-                names.resource_id,
-                format!(
-                    "is not supported; name the user-assigned identity by {}",
-                    names.client_id
-                ),
-            ));
-        }
-        let conflict = |setting: &'static str, with: &str| {
-            err(
-                setting,
-                format!("cannot be used with {}={with}", names.credential),
-            )
-        };
-        let client_id = get(names.client_id);
-        let tenant_id = get(names.tenant_id);
-        let auth = match get(names.credential).map(|c| c.to_ascii_lowercase()).as_deref() {
+        Ok(values)
+    }
+}
+
+/// `serviceUri`, required and a URL (not a connection string). A certificate store other than
+/// `My` and `managedIdentityResourceId` are refused here too, before the credential is read.
+fn service_uri(
+    names: &IdentityNames,
+    get: &impl Fn(&str) -> Option<String>,
+) -> Result<String, SettingsError> {
+    let (setting, example) = (names.setting, names.example);
+    let uri = get(names.service_uri).ok_or_else(|| {
+        err(
+            names.service_uri,
+            format!("is missing: set it to {example} (the other {setting}__ settings need it)"),
+        )
+    })?;
+    if uri.contains(';') {
+        return Err(err(names.service_uri, format!("must be a URL such as {example}, not a connection string (put a connection string in {setting} instead)")));
+    }
+    if get(names.store_name).is_some_and(|n| !n.eq_ignore_ascii_case("my")) {
+        return Err(err(names.store_name, "must be My (or absent): App Service loads certificates (WEBSITE_LOAD_CERTIFICATES) into that store"));
+    }
+    if get(names.resource_id).is_some() {
+        return Err(err(
+            names.resource_id,
+            format!(
+                "is not supported; name the user-assigned identity by {}",
+                names.client_id
+            ),
+        ));
+    }
+    Ok(uri)
+}
+
+/// The credential the settings name (`credential`, else a client secret, else a certificate,
+/// else the default chain), with the settings each one cannot be combined with refused.
+fn credential(
+    names: &IdentityNames,
+    get: &impl Fn(&str) -> Option<String>,
+) -> Result<AuthType, SettingsError> {
+    let conflict = |setting: &'static str, with: &str| {
+        err(
+            setting,
+            format!("cannot be used with {}={with}", names.credential),
+        )
+    };
+    let client_id = get(names.client_id);
+    let tenant_id = get(names.tenant_id);
+    let auth = match get(names.credential).map(|c| c.to_ascii_lowercase()).as_deref() {
             Some("managedidentity") => {
                 for setting in [
                     names.client_secret,
@@ -275,9 +303,5 @@ impl IdentityConnection {
                 },
             },
         };
-        Ok(Some(IdentityBased {
-            service_uri: uri,
-            auth,
-        }))
-    }
+    Ok(auth)
 }

@@ -56,3 +56,19 @@ pub fn number(
         },
     }
 }
+
+/// A number of seconds in `range`, `default` when unset; the error names the range.
+pub fn seconds(
+    setting: &'static str,
+    value: Option<String>,
+    range: std::ops::RangeInclusive<u64>,
+    default: u64,
+) -> Result<std::time::Duration, SettingsError> {
+    let what = format!(
+        "a number of seconds from {} to {}",
+        range.start(),
+        range.end()
+    );
+    let secs = number(setting, value, range, &what)?.unwrap_or(default);
+    Ok(std::time::Duration::from_secs(secs))
+}

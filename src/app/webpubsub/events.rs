@@ -1,5 +1,5 @@
 //! `OPTIONS|POST /api/webpubsub/events`: the CloudEvents handler Azure Web PubSub calls
-//! (reference §6, §9.3). `OPTIONS` is the abuse-protection handshake. `POST` is checked by
+//! (`docs/webpubsub.md` §5, §7.3–§7.4). `OPTIONS` is the abuse-protection handshake. `POST` is checked by
 //! [`super::events_request`] (signature first), then:
 //!
 //! * `connect` answers what the `WEBPUBSUB_CONNECT_*` policy gives: 401 for a client without a
@@ -23,6 +23,7 @@ use serde_json::{json, Map, Value};
 use super::events_request::{
     check_origin, check_signature, EventKind, EventRequest, ALLOWED_ORIGIN_HEADER,
 };
+use super::role_template::check_role_values;
 use super::settings::ConnectPolicy;
 use super::WebPubSubService;
 use crate::app::error::ApiError;
@@ -141,15 +142,17 @@ pub fn connect(
         )
             .into_response());
     }
+    let value = |name: &str| match name {
+        "userId" => user.clone().ok_or(Unfilled::Missing(name.into())),
+        "connectionId" => Ok(request.connection_id.clone()),
+        claim => single(&claims, claim).ok_or(Unfilled::Missing(claim.into())),
+    };
+    check_role_values(&policy.roles, value)?;
     let fill = |templates: &[String], what: &str| -> Vec<String> {
         templates
             .iter()
             .filter_map(|template| {
-                let value = render_with(template, |name| match name {
-                    "userId" => user.clone().ok_or(Unfilled::Missing(name.into())),
-                    "connectionId" => Ok(request.connection_id.clone()),
-                    claim => single(&claims, claim).ok_or(Unfilled::Missing(claim.into())),
-                });
+                let value = render_with(template, value);
                 match value {
                     Ok(v) => Some(v),
                     Err(e) => {

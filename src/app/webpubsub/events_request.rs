@@ -1,4 +1,4 @@
-//! The checks on a CloudEvents request from Web PubSub (reference §6, §9.3–§9.4), in the order
+//! The checks on a CloudEvents request from Web PubSub (`docs/webpubsub.md` §5, §7.3–§7.4), in the order
 //! that keeps forgeries cheap: `ce-signature` over `ce-connectionId` first (constant time, any of
 //! the comma-separated entries against the connection string's key or a secondary key), then
 //! `WebHook-Request-Origin` (present, and the configured service's host), then the other

@@ -11,6 +11,8 @@ pub mod events_request;
 pub mod health;
 pub mod manage;
 pub mod negotiate;
+pub mod raw_action;
+pub mod role_template;
 pub mod settings;
 
 use axum::http::StatusCode;

@@ -39,7 +39,7 @@ impl<T: Clone> Ring<T> {
 /// A REST call and its answer.
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct Call {
+pub struct RestCall {
     /// Milliseconds since the Unix epoch.
     pub at: u128,
     /// `GET`, `POST`, …
@@ -58,8 +58,8 @@ pub struct Sent {
     pub at: u128,
     /// The hub (with its `application` prefix, if any).
     pub hub: String,
-    /// `all`, `user`, `group` or `connection`.
-    pub audience: &'static str,
+    /// Who it was for: `all`, `user`, `group` or `connection`.
+    pub recipients: &'static str,
     /// The user id, group name or connection id (none for `all`).
     pub name: Option<String>,
     /// The invocation's target.

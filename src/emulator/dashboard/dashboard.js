@@ -48,9 +48,9 @@
     while ($(id).children.length > MAX_CALLS) $(id).lastChild.remove();
   }
   function addSend(send) {
-    const audience = send.name === null || send.name === undefined ? send.audience : `${send.audience} ${send.name}`;
+    const recipients = send.name === null || send.name === undefined ? send.recipients : `${send.recipients} ${send.name}`;
     const received = `${send.received} connection${send.received === 1 ? "" : "s"}${send.excluded ? ` (${send.excluded} excluded)` : ""}`;
-    prependRow("sends", [time(send.at), send.hub, audience, send.target, received], false);
+    prependRow("sends", [time(send.at), send.hub, recipients, send.target, received], false);
   }
   function addUpstream(call) {
     const status = call.status === null || call.status === undefined ? "—" : String(call.status);

@@ -10,7 +10,7 @@
 //! `<class>.latency=MS` or `MIN..MAX`, `<class>.retry-after=SECONDS`. Later pairs override earlier
 //! ones. Errors name the key.
 
-use super::config::{Class, FaultConfig, FaultConfigError, Kind, LatencyMs};
+use super::config::{Class, ClassFaults, FaultConfig, FaultConfigError, Kind, LatencyMs};
 
 /// Parses the compact form (or JSON) into a validated configuration.
 pub fn parse(spec: &str) -> Result<FaultConfig, FaultConfigError> {
@@ -74,45 +74,55 @@ fn apply(config: &mut FaultConfig, key: &str, value: Option<&str>) -> Result<(),
     };
     let value = need(key, value)?;
     for class in classes {
-        let faults = config.class_mut(class);
-        match field {
-            "rate" => {
-                faults.rate = value
-                    .parse()
-                    .ok()
-                    .filter(|r: &f64| r.is_finite())
-                    .ok_or_else(|| {
+        set(config.class_mut(class), key, field, value)?;
+    }
+    Ok(())
+}
+
+/// Sets one `field` of a class's faults.
+fn set(
+    faults: &mut ClassFaults,
+    key: &str,
+    field: &str,
+    value: &str,
+) -> Result<(), FaultConfigError> {
+    match field {
+        "rate" => {
+            faults.rate = value
+                .parse()
+                .ok()
+                .filter(|r: &f64| r.is_finite())
+                .ok_or_else(|| {
+                    FaultConfigError::new(
+                        key,
+                        format!("must be a share from 0 to 1 (0.1 = 10 %), got {value:?}"),
+                    )
+                })?;
+        }
+        "kinds" => {
+            faults.kinds = value
+                .split('+')
+                .map(|name| {
+                    Kind::parse(name.trim()).ok_or_else(|| {
                         FaultConfigError::new(
                             key,
-                            format!("must be a share from 0 to 1 (0.1 = 10 %), got {value:?}"),
+                            format!("unknown kind {name:?}: use 503, 429, reset-before, reset-after or latency, joined with +"),
                         )
-                    })?;
-            }
-            "kinds" => {
-                faults.kinds = value
-                    .split('+')
-                    .map(|name| {
-                        Kind::parse(name.trim()).ok_or_else(|| {
-                            FaultConfigError::new(
-                                key,
-                                format!("unknown kind {name:?}: use 503, 429, reset-before, reset-after or latency, joined with +"),
-                            )
-                        })
                     })
-                    .collect::<Result<_, _>>()?;
-            }
-            "latency" => faults.latency_ms = latency(key, value)?,
-            "retry-after" => {
-                faults.retry_after_seconds = value.parse().map_err(|_| {
-                    FaultConfigError::new(key, format!("must be whole seconds, got {value:?}"))
-                })?;
-            }
-            _ => {
-                return Err(FaultConfigError::new(
-                    key,
-                    "unknown field: use .rate, .kinds, .latency or .retry-after",
-                ))
-            }
+                })
+                .collect::<Result<_, _>>()?;
+        }
+        "latency" => faults.latency_ms = latency(key, value)?,
+        "retry-after" => {
+            faults.retry_after_seconds = value.parse().map_err(|_| {
+                FaultConfigError::new(key, format!("must be whole seconds, got {value:?}"))
+            })?;
+        }
+        _ => {
+            return Err(FaultConfigError::new(
+                key,
+                "unknown field: use .rate, .kinds, .latency or .retry-after",
+            ))
         }
     }
     Ok(())

@@ -11,25 +11,25 @@ use super::error::EmulatorError;
 
 /// A validated `PayloadMessage`: what to invoke on the clients.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Payload {
+pub struct PayloadMessage {
     /// The client method name, never empty.
     pub target: String,
     /// The arguments array.
     pub arguments: Value,
     /// Frames the sender made itself (`application/octet-stream`), sent as they are.
-    pub frames: Frames,
+    pub frames: PreparedFrames,
 }
 
 /// Complete invocation frames per hub protocol, when the sender supplied them.
 #[derive(Debug, Clone, PartialEq, Default)]
-pub struct Frames {
+pub struct PreparedFrames {
     /// The JSON record, ending in `0x1E`.
     pub json: Option<Vec<u8>>,
     /// The MessagePack message with its length prefix.
     pub msgpack: Option<Vec<u8>>,
 }
 
-impl Payload {
+impl PayloadMessage {
     /// Parses a send's body by its content type: MessagePack ([`msgpack`]) or JSON.
     pub fn parse(headers: &HeaderMap, body: &[u8]) -> Result<Self, EmulatorError> {
         if let Some(kind) = headers
@@ -103,7 +103,7 @@ impl Payload {
         Ok(Self {
             target,
             arguments,
-            frames: Frames::default(),
+            frames: PreparedFrames::default(),
         })
     }
 }
@@ -115,9 +115,9 @@ mod tests {
     #[test]
     fn both_casings() {
         let h = HeaderMap::new();
-        let m = Payload::parse(&h, br#"{"Target":"t","Arguments":[1]}"#).unwrap();
+        let m = PayloadMessage::parse(&h, br#"{"Target":"t","Arguments":[1]}"#).unwrap();
         assert_eq!(m.target, "t");
-        assert!(Payload::parse(&h, br#"{"target":""}"#).is_err());
-        assert!(Payload::parse(&h, br#"{"arguments":[]}"#).is_err());
+        assert!(PayloadMessage::parse(&h, br#"{"target":""}"#).is_err());
+        assert!(PayloadMessage::parse(&h, br#"{"arguments":[]}"#).is_err());
     }
 }

@@ -1,4 +1,4 @@
-//! The MessagePack REST bodies of a send (reference §4.1): `application/x-msgpack`, the
+//! The MessagePack REST bodies of a send (`docs/protocol.md` §4): `application/x-msgpack`, the
 //! `PayloadMessage` `{target, arguments}` as a MessagePack map; and `application/octet-stream`, a
 //! MessagePack map with one complete invocation frame per hub protocol the sender supports
 //! (`{"json": <bin>, "messagepack": <bin>}`), which clients of that protocol receive as sent.
@@ -6,7 +6,7 @@
 use rmpv::Value as Pack;
 use serde_json::Value;
 
-use super::{Frames, Payload};
+use super::{PayloadMessage, PreparedFrames};
 use crate::emulator::error::EmulatorError;
 use crate::service::hub_protocol::msgpack;
 
@@ -50,7 +50,7 @@ fn target_and_arguments(
 }
 
 /// An `application/x-msgpack` body: `{target, arguments}` as a MessagePack map (any casing).
-pub fn parse_payload(body: &[u8]) -> Result<Payload, EmulatorError> {
+pub fn parse_payload(body: &[u8]) -> Result<PayloadMessage, EmulatorError> {
     let pairs = map_of(
         body,
         "{\"target\": \"…\", \"arguments\": […]} as a MessagePack map",
@@ -62,7 +62,7 @@ pub fn parse_payload(body: &[u8]) -> Result<Payload, EmulatorError> {
             .map(|(_, v)| msgpack::to_json(v))
     };
     let (target, arguments) = target_and_arguments(field("target").as_ref(), field("arguments"))?;
-    Ok(Payload {
+    Ok(PayloadMessage {
         target,
         arguments,
         frames: Default::default(),
@@ -70,7 +70,7 @@ pub fn parse_payload(body: &[u8]) -> Result<Payload, EmulatorError> {
 }
 
 /// An `application/octet-stream` body: per-protocol invocation frames.
-pub fn parse_frames(body: &[u8]) -> Result<Payload, EmulatorError> {
+pub fn parse_frames(body: &[u8]) -> Result<PayloadMessage, EmulatorError> {
     let what = "{\"json\": <bin: JSON invocation frame>, \"messagepack\": <bin: MessagePack invocation frame>}";
     let pairs = map_of(body, what)?;
     let entry = |name: &str| -> Result<Option<Vec<u8>>, EmulatorError> {
@@ -136,10 +136,10 @@ pub fn parse_frames(body: &[u8]) -> Result<Payload, EmulatorError> {
             "the body has neither a json nor a messagepack entry: {what}"
         )));
     };
-    Ok(Payload {
+    Ok(PayloadMessage {
         target,
         arguments,
-        frames: Frames {
+        frames: PreparedFrames {
             json,
             msgpack: packed,
         },

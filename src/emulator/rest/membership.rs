@@ -63,7 +63,7 @@ fn no_connection(id: &str, hub: &str) -> EmulatorError {
 /// exist) and `PUT …/users/{user}/groups/{group}` (with `ttl`; 202 in v1, 200 in 2022-06-01).
 pub async fn add(request: HubRequest) -> Answer {
     let group = group(&request)?;
-    let ttl = request.query.ttl()?;
+    let ttl = request.ttl()?;
     let (hubs, hub) = (&request.shared.hubs, request.hub.as_str());
     changing(&request, |member| match member {
         Member::Connection(id) => match hubs.add_to_group(hub, &group, &id) {

@@ -8,22 +8,22 @@
 
 mod close;
 mod exists;
+mod hub_request;
 mod membership;
-mod scope;
 mod send;
 
 use std::sync::Arc;
 
-use axum::extract::{OriginalUri, Request, State};
+use axum::extract::{Request, State};
 use axum::http::{Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, delete, get, post, put, MethodRouter};
 use axum::{Extension, Router};
-use tower::ServiceExt;
 
 use super::error::EmulatorError;
+use super::reroute::reroute;
 use super::Shared;
-pub use scope::HubRequest;
+pub use hub_request::HubRequest;
 
 /// Which API generation a request used; it decides some success codes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -162,27 +162,18 @@ fn normal_form(path: &str) -> Option<String> {
 
 /// A path under `/api` that matched no route: routed again in its [`normal_form`], with the
 /// original URI kept for the token's audience (the client signed the URL it called); else 404.
-async fn lenient(State(shared): State<Arc<Shared>>, mut request: Request) -> Response {
-    let original = request.uri().clone();
-    let Some(path) = normal_form(original.path()) else {
-        return EmulatorError::NoRoute(original.path().to_string()).into_response();
+async fn lenient(State(shared): State<Arc<Shared>>, request: Request) -> Response {
+    let path = request.uri().path().to_string();
+    let no_route = || EmulatorError::NoRoute(path.clone()).into_response();
+    let Some(normal) = normal_form(&path) else {
+        return no_route();
     };
-    let path_and_query = match original.query() {
-        Some(query) => format!("{path}?{query}"),
-        None => path,
-    };
-    let Ok(uri) = Uri::builder().path_and_query(path_and_query).build() else {
-        return EmulatorError::NoRoute(original.path().to_string()).into_response();
-    };
-    *request.uri_mut() = uri;
-    request.extensions_mut().insert(OriginalUri(original));
     let strict = strict()
         .fallback(|uri: Uri| async move { EmulatorError::NoRoute(uri.path().to_string()) })
         .with_state(shared);
-    match strict.oneshot(request).await {
-        Ok(response) => response,
-        Err(never) => match never {},
-    }
+    reroute(strict, request, normal)
+        .await
+        .unwrap_or_else(no_route)
 }
 
 #[cfg(test)]

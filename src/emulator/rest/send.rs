@@ -1,22 +1,22 @@
 //! Sending a message: `POST …/:send` to the hub, a user, a group or a connection. The body is a
-//! JSON `{target, arguments}` or a MessagePack frame (see [`Payload`]); `excluded` connections
-//! are skipped. Answers 202 once the message is queued for every recipient.
+//! JSON `{target, arguments}` or a MessagePack frame (see [`PayloadMessage`]); `excluded`
+//! connections are skipped. Answers 202 once the message is queued for every recipient.
 
 use axum::body::Body;
 use axum::http::{HeaderMap, StatusCode};
 
 use super::{Answer, HubRequest};
 use crate::emulator::activity::{now_ms, Sent};
+use crate::emulator::body::read_body;
 use crate::emulator::outgoing::Outgoing;
-use crate::emulator::payload::Payload;
-use crate::emulator::request::read_body;
+use crate::emulator::payload::PayloadMessage;
 use crate::service::hub_protocol::HubMessage;
 use crate::service::recipients::Recipients;
 
 /// A send, parsed.
 struct Send {
     recipients: Recipients,
-    payload: Payload,
+    payload: PayloadMessage,
     excluded: Vec<String>,
 }
 
@@ -29,7 +29,7 @@ impl Send {
         let bytes = read_body(headers, body, request.shared.config.max_body_bytes).await?;
         Ok(Self {
             recipients: request.recipients(),
-            payload: Payload::parse(headers, &bytes)?,
+            payload: PayloadMessage::parse(headers, &bytes)?,
             excluded: request.query.excluded(),
         })
     }
@@ -52,11 +52,11 @@ impl Send {
         let shared = &request.shared;
         let received = shared.hubs.send(hub, &recipients, &excluded, frame);
         tracing::debug!(hub, ?recipients, target = %payload.target, received, "REST send");
-        let (audience, name) = recipients.kind_and_name();
+        let (kind, name) = recipients.kind_and_name();
         shared.activity.sent(Sent {
             at: now_ms(),
             hub: hub.clone(),
-            audience,
+            recipients: kind,
             name,
             target: payload.target,
             excluded: excluded.len(),

@@ -1,6 +1,6 @@
-//! Web PubSub token checks (reference §2, §3): HS256 only, signed with the UTF-8 bytes of the
-//! access key, `exp` required, `nbf` honoured (the shared [`crate::emulator::auth::decode`]).
-//! A REST token's `aud` is the request URL with or without its query (compared ignoring case and
+//! Web PubSub token checks (`docs/webpubsub.md` §2, §3): HS256 only, signed with the UTF-8 bytes of
+//! the access key, `exp` required, `nbf` honoured (the shared [`crate::emulator::auth::decode`]). A
+//! REST token's `aud` is the request URL with or without its query (compared ignoring case and
 //! percent-encoding, and a trailing `/`), as the SDKs mint it; a client token's `aud` is
 //! `<endpoint>/client/hubs/<hub>` on this host and port. Messages never contain the token.
 

@@ -1,9 +1,11 @@
-//! The Web PubSub client endpoint (reference §2.4): `/client/hubs/{hub}` and `/client/?hub=`.
-//! A new client shows a token (`access_token` query or `Authorization: Bearer`) whose `aud` is
-//! this hub's client URL; the blocking `connect` event may then set its user, groups, roles and
-//! subprotocol, or refuse it with its own status. The subprotocol decides the kind of client
-//! (simple, json, reliable json). A reliable client comes back with `awps_connection_id` and
-//! `awps_reconnection_token`; a failed recovery is closed with 1008.
+//! The Web PubSub client endpoint (`docs/webpubsub.md` §2): `/client/hubs/{hub}` and
+//! `/client/?hub=`. A new client is taken in three steps: its token (`access_token` query or
+//! `Authorization: Bearer`, whose `aud` is this hub's client URL), the blocking `connect` event
+//! ([`connect_event`]), which may set its user, groups, roles and
+//! subprotocol or refuse it with its own status, and its admission: its names checked, its kind
+//! (simple, json, reliable json) from the subprotocol. Its life from then on is
+//! [`attach`]'s, as is a reliable client coming back with `awps_connection_id`
+//! and `awps_reconnection_token`.
 
 use std::sync::Arc;
 

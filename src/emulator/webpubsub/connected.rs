@@ -5,10 +5,10 @@
 
 use std::sync::Arc;
 
+use super::ack::{self, AckError};
 use super::closing::Closing;
 use super::connections::{Connection, Delivery};
 use super::events::{CallError, Event, EventContext, HandlerAnswer};
-use super::frames::{self, AckError};
 use super::message::MessageData;
 use super::roles;
 use super::WebPubSubState;
@@ -30,7 +30,7 @@ impl Connected {
     /// Answers the frame of `ack_id`, if it has one.
     pub fn ack(&self, ack_id: Option<u64>, result: Result<(), AckError>) {
         if let Some(ack_id) = ack_id {
-            self.outbox.push(frames::ack(ack_id, result));
+            self.outbox.push(ack::ack(ack_id, result));
         }
     }
 

@@ -1,11 +1,12 @@
-//! The Web PubSub hubs' state: every connection with its hub, user, groups, roles, runtime
-//! grants and outgoing queue, and the operations REST calls and clients perform on them
-//! (select by [`Recipients`], `excluded` and `filter`, deliver, close, join and leave). One lock; every
+//! The Web PubSub hubs' state: every connection with its hub, user, groups, roles, runtime grants
+//! and outgoing queue, and the operations REST calls and clients perform on them (select by
+//! [`Recipients`], `excluded` and `filter`, deliver, close, join and leave). One lock; every
 //! operation is a scan or a map lookup and never waits on a socket.
 //!
-//! A reliable client's connection outlives its socket for [`RECOVERY_WINDOW`]: messages keep
-//! their sequence ids and wait in its unacknowledged buffer (at most [`MAX_UNACKED`] messages or
-//! [`MAX_UNACKED_BYTES`]) until it reconnects with its reconnection token.
+//! A reliable client's connection outlives its socket for [`RECOVERY_WINDOW`] (`docs/webpubsub.md`
+//! §8): messages keep their sequence ids and wait in its unacknowledged buffer (at most
+//! [`MAX_UNACKED`] messages or [`MAX_UNACKED_BYTES`]) until it reconnects with its reconnection
+//! token.
 
 use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -153,13 +154,6 @@ impl Connection {
         }
         self.outbox = Some(outbox);
         self.detached_at = None;
-    }
-
-    /// Queues a frame to the socket if there is one.
-    pub fn push(&self, frame: Frame) {
-        if let Some(outbox) = &self.outbox {
-            outbox.push(frame);
-        }
     }
 
     /// Delivers a message rendered for this client's kind.

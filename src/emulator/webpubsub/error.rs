@@ -1,11 +1,11 @@
-//! Errors of the Web PubSub REST API and client endpoint: a status, the `x-ms-error-code`
-//! header and the service's `ErrorDetail` body `{code, message, target?}` (reference §4).
+//! Errors of the Web PubSub REST API and client endpoint: a status, the `x-ms-error-code` header
+//! and the service's `ErrorDetail` body `{code, message, target?}` (`docs/webpubsub.md` §8).
 
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 
 use super::auth::WpsAuthError;
-use crate::emulator::request::BodyError;
+use crate::emulator::body::BodyError;
 use crate::service::filter::FilterError;
 
 /// Why a request was refused.

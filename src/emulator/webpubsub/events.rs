@@ -1,4 +1,4 @@
-//! The Web PubSub event handler (reference §6): CloudEvents over HTTP to the app. Each
+//! The Web PubSub event handler (`docs/webpubsub.md` §5): CloudEvents over HTTP to the app. Each
 //! [`EventHandler`] has a URL template (`{hub}`, `{event}`), the hubs, user events and system
 //! events it takes; first match wins. Before the first call to a URL, the abuse-protection
 //! handshake (OPTIONS with `WebHook-Request-Origin`, GET if OPTIONS is 404/405) must answer 2xx with
@@ -280,6 +280,24 @@ impl Dispatcher {
             .unwrap_or_else(|e| e.into_inner())
             .clone();
         self.validate(&url, &origin).await?;
+        let response = self
+            .cloud_event(&url, &origin, ctx, event)
+            .header("Content-Type", content_type)
+            .body(body)
+            .send()
+            .await
+            .map_err(|e| CallError::Failed(e.without_url().to_string()))?;
+        HandlerAnswer::read(response).await.map(Some)
+    }
+
+    /// The POST of `event` about `ctx` with its CloudEvents headers, signed.
+    fn cloud_event(
+        &self,
+        url: &str,
+        origin: &str,
+        ctx: &EventContext,
+        event: Event<'_>,
+    ) -> reqwest::RequestBuilder {
         let ce_type = match event {
             Event::System(name) => format!("azure.webpubsub.sys.{name}"),
             Event::User(name) => format!("azure.webpubsub.user.{name}"),
@@ -287,9 +305,8 @@ impl Dispatcher {
         let id = self.ids.fetch_add(1, Ordering::Relaxed);
         let mut request = self
             .client
-            .post(&url)
-            .header("Content-Type", content_type)
-            .header("WebHook-Request-Origin", &origin)
+            .post(url)
+            .header("WebHook-Request-Origin", origin)
             .header("ce-specversion", "1.0")
             .header("ce-type", ce_type)
             .header(
@@ -306,20 +323,23 @@ impl Dispatcher {
                 "ce-signature",
                 signature::sign(&self.key, ctx.connection_id.as_bytes()),
             );
-        if let Some(user) = &ctx.user {
-            request = request.header("ce-userId", user);
+        let optional = [
+            ("ce-userId", &ctx.user),
+            ("ce-subprotocol", &ctx.subprotocol),
+            ("ce-connectionState", &ctx.state),
+        ];
+        for (name, value) in optional {
+            if let Some(value) = value {
+                request = request.header(name, value);
+            }
         }
-        if let Some(protocol) = &ctx.subprotocol {
-            request = request.header("ce-subprotocol", protocol);
-        }
-        if let Some(state) = &ctx.state {
-            request = request.header("ce-connectionState", state);
-        }
-        let response = request
-            .body(body)
-            .send()
-            .await
-            .map_err(|e| CallError::Failed(e.without_url().to_string()))?;
+        request
+    }
+}
+
+impl HandlerAnswer {
+    /// Reads a handler's answer (at most [`MAX_ANSWER_BYTES`] of body).
+    async fn read(response: reqwest::Response) -> Result<Self, CallError> {
         let status = response.status();
         let header = |name: &str| {
             response
@@ -338,12 +358,12 @@ impl Dispatcher {
                 "the answer is larger than {MAX_ANSWER_BYTES} bytes"
             )));
         }
-        Ok(Some(HandlerAnswer {
+        Ok(Self {
             status,
             content_type,
             state,
             body: bytes.to_vec(),
-        }))
+        })
     }
 }
 

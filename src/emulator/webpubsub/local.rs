@@ -6,17 +6,20 @@
 use std::net::{IpAddr, SocketAddr};
 
 use super::{start, EventHandler, WebPubSubConfig, WebPubSubHandle, DEFAULT_PORT};
+use crate::emulator::browser_policy::BrowserPolicy;
 use crate::emulator::entra::EntraMode;
 use crate::service::Secret;
 
 /// Starts it on `bind` with the development key, sending every event to `events_url`, in the
-/// SignalR emulator's Entra mode `entra` when given; `None` (logged) when it cannot listen on the
-/// default port. A taken `port` that was named is an error.
+/// SignalR emulator's Entra mode `entra` when given, for the browsers `browser` allows; `None`
+/// (logged) when it cannot listen on the default port. A taken `port` that was named is an
+/// error.
 pub async fn start_local(
     bind: IpAddr,
     port: Option<u16>,
     events_url: &str,
     entra: Option<EntraMode>,
+    browser: BrowserPolicy,
 ) -> Result<Option<WebPubSubHandle>, Box<dyn std::error::Error + Send + Sync>> {
     let address = SocketAddr::new(bind, port.unwrap_or(DEFAULT_PORT));
     let listener = match (tokio::net::TcpListener::bind(address).await, port) {
@@ -34,5 +37,6 @@ pub async fn start_local(
     ));
     config.event_handlers = vec![EventHandler::parse(events_url)?];
     config.entra = entra;
+    config.browser = browser;
     Ok(Some(start(config, listener).await?))
 }

@@ -1,8 +1,8 @@
-//! A message's data and `dataType` (reference §5.2): from a REST body (`application/json` →
-//! `json`, `text/plain` → `text`, `application/octet-stream` → `binary`) or from a client's
-//! `sendToGroup`/`event` (`data` + `dataType`), and how it is rendered for each kind of client:
-//! the `{"type":"message",…}` JSON of the json subprotocols, or a raw text/binary frame for simple
-//! WebSocket clients.
+//! A message's data and `dataType` (`docs/webpubsub.md` §3, §4): from a REST body
+//! (`application/json` → `json`, `text/plain` → `text`, `application/octet-stream` → `binary`) or
+//! from a client's `sendToGroup`/`event` (`data` + `dataType`), and how it is rendered for each
+//! kind of client: the `{"type":"message",…}` JSON of the json subprotocols, or a raw text/binary
+//! frame for simple WebSocket clients.
 
 use std::sync::Arc;
 
@@ -143,16 +143,6 @@ impl MessageData {
     /// The bytes of the data (for the event handler's body).
     pub fn bytes(&self) -> Vec<u8> {
         self.raw.data.to_vec()
-    }
-
-    /// The length used for queue budgets.
-    pub fn len(&self) -> usize {
-        self.data_json.len()
-    }
-
-    /// Whether the data is empty.
-    pub fn is_empty(&self) -> bool {
-        self.data_json.is_empty()
     }
 }
 

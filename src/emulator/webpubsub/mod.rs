@@ -1,17 +1,22 @@
-//! The embedded local stand-in for Azure Web PubSub, on its own listener (its REST paths
-//! `/api/hubs/…` collide with SignalR's):
+//! The embedded local stand-in for Azure Web PubSub (`docs/webpubsub.md`), on its own listener
+//! (its REST paths `/api/hubs/…` collide with SignalR's), built on the emulators' shared core
+//! (outbox, server, request bodies, ids):
 //!
-//! * the data-plane REST API ([`rest`]) of 2024-01-01 plus `listConnections` of 2024-12-01, with
-//!   OData filters ([`crate::service::filter`]), acting on the connections ([`state`]);
-//! * the client endpoint ([`client`]) at `/client/hubs/{hub}` for simple WebSocket clients and the
-//!   `json.webpubsub.azure.v1` / `json.reliable.webpubsub.azure.v1` subprotocols ([`frames`]),
-//!   with roles and runtime grants enforced ([`roles`]);
+//! * the data-plane REST API ([`rest`]) of 2024-01-01 plus `listConnections` of 2024-12-01, one
+//!   file per operation group, with OData filters ([`crate::service::filter`]), acting on the
+//!   hub's connections ([`connections`]);
+//! * the client endpoint ([`client`]) at `/client/hubs/{hub}`: token, then the blocking `connect`
+//!   event ([`connect_event`]), then one connection lifecycle ([`attach`]) whose socket
+//!   ([`socket`]) hands each client frame to its type ([`frames`]) — simple WebSocket clients and
+//!   the `json.webpubsub.azure.v1` / `json.reliable.webpubsub.azure.v1` subprotocols, with roles
+//!   and runtime grants enforced ([`roles`]);
 //! * the event handler ([`events`]): CloudEvents over HTTP to the app, blocking `connect` and user
 //!   events, signed with `ce-signature`.
 //!
 //! Like the SignalR emulator, and unlike Microsoft's, it checks every token strictly ([`auth`]),
 //! and it has the same Entra ID mode ([`entra`]).
 
+pub mod ack;
 pub mod attach;
 pub mod auth;
 pub mod client;
@@ -40,6 +45,7 @@ use tokio::sync::watch;
 
 pub use events::EventHandler;
 
+use crate::emulator::browser_policy::{self, BrowserPolicy};
 use crate::emulator::entra::EntraMode;
 use crate::emulator::server::EmulatorServer;
 use crate::http_server::ServerLimits;
@@ -70,6 +76,8 @@ pub struct WebPubSubConfig {
     pub server: ServerLimits,
     /// Entra ID mode ([`entra`]): the SignalR emulator's identity endpoint and keys.
     pub entra: Option<EntraMode>,
+    /// Which browsers may open client WebSockets (loopback origins by default).
+    pub browser: BrowserPolicy,
 }
 
 impl WebPubSubConfig {
@@ -85,6 +93,7 @@ impl WebPubSubConfig {
             max_inflight_events: 64,
             server: ServerLimits::default(),
             entra: None,
+            browser: BrowserPolicy::default(),
         }
     }
 }
@@ -102,10 +111,20 @@ pub struct WebPubSubState {
 }
 
 fn routes(shared: Arc<WebPubSubState>) -> Router {
-    rest::routes()
+    // Every router merged here skips axum's v0.7 path checks (the REST API has literal `:send`
+    // segments; merging one router with the checks turns them on for all).
+    let client = Router::new()
+        .without_v07_checks()
         .route("/client/hubs/{hub}", any(client::connect_hub))
         .route("/client", any(client::connect_query))
-        .route("/client/", any(client::connect_query))
+        .route("/client/", any(client::connect_query));
+    Router::new()
+        .without_v07_checks()
+        .merge(browser_policy::server_routes(rest::routes()))
+        .merge(browser_policy::websocket_routes(
+            client,
+            &shared.config.browser,
+        ))
         .fallback(|request: axum::extract::Request| async move {
             error::WpsError::NoRoute(request.uri().path().to_string())
         })

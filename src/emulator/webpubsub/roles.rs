@@ -1,8 +1,9 @@
-//! Web PubSub permissions (reference §2.3): what a connection's roles (from its token or the
-//! `connect` handler) and its runtime grants (the permissions REST API) allow it to do with a
-//! group. Wildcard roles (`webpubsub.joinLeaveGroups.<pattern>`, `webpubsub.sendToGroups.<pattern>`)
-//! use `?` (one character but `.`), `*` (a run without `.`), `**` (any run) and `\` escapes;
-//! matching is case-sensitive and a pattern with more than five `*` matches nothing.
+//! Web PubSub permissions (`docs/webpubsub.md` §2): what a connection's roles (from its token or
+//! the `connect` handler) and its runtime grants (the permissions REST API) allow it to do with a
+//! group. Wildcard roles (`webpubsub.joinLeaveGroups.<pattern>`,
+//! `webpubsub.sendToGroups.<pattern>`) use `?` (one character but `.`), `*` (a run without `.`),
+//! `**` (any run) and `\` escapes; matching is case-sensitive and a pattern with more than five `*`
+//! matches nothing.
 
 use crate::service::webpubsub::Permission;
 

@@ -1,5 +1,5 @@
 //! The temporary access key an Entra-authorised app signs client tokens with
-//! (`docs/protocol.md` §9.3): `GET {server base}api/v1/auth/accessKey` with the Entra token as
+//! (`docs/protocol.md` §7.3): `GET {server base}api/v1/auth/accessKey` with the Entra token as
 //! bearer answers `{"KeyId": "…", "AccessKey": "…"}`; client tokens are then HS256-signed with
 //! the UTF-8 bytes of `AccessKey` and carry `kid` = `KeyId` in their header. The SDK fetches a
 //! new key every 55 minutes ([`REFRESH_INTERVAL`]), 5 minutes after a 401.

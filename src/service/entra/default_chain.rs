@@ -24,7 +24,7 @@ use std::time::Duration;
 use super::certificate::ClientCertificate;
 use super::client_secret::ClientSecret;
 use super::developer_cli::{DeveloperCli, Tool};
-use super::managed_identity::{ManagedIdentity, Protocol};
+use super::managed_identity::{ManagedIdentity, ManagedIdentityProtocol};
 use super::workload_identity::WorkloadIdentity;
 use super::{AccessToken, EntraError, Resource, TokenSource};
 use crate::service::secret::Secret;
@@ -121,7 +121,7 @@ pub fn resolve(
         }
     }
     let identity = ManagedIdentity::from_env(client_id.clone())?;
-    if !dev || !matches!(identity.protocol, Protocol::Imds { .. }) {
+    if !dev || !matches!(identity.protocol, ManagedIdentityProtocol::Imds { .. }) {
         return Ok(TokenSource::ManagedIdentity(identity));
     }
     Ok(TokenSource::DefaultChain(Box::new(DefaultChain::new(

@@ -1,4 +1,4 @@
-//! Managed identity tokens, as `azure_identity` 1.0 gets them (`docs/protocol.md` §9.2):
+//! Managed identity tokens, as `azure_identity` 1.0 gets them (`docs/protocol.md` §7.2):
 //! App Service / Functions when `IDENTITY_ENDPOINT` and `IDENTITY_HEADER` are set
 //! (`GET {IDENTITY_ENDPOINT}?api-version=2019-08-01&resource=…[&client_id=…]` with header
 //! `X-IDENTITY-HEADER`), else the instance metadata service (IMDS, VMs and containers:
@@ -16,7 +16,7 @@ pub const IMDS_OVERRIDE_VAR: &str = "SIGNALR_IMDS_ENDPOINT";
 
 /// Which managed-identity protocol to speak.
 #[derive(Debug, Clone)]
-pub enum Protocol {
+pub enum ManagedIdentityProtocol {
     /// App Service / Functions: the endpoint and the header value the platform sets.
     AppService {
         /// `IDENTITY_ENDPOINT`.
@@ -35,7 +35,7 @@ pub enum Protocol {
 #[derive(Debug, Clone)]
 pub struct ManagedIdentity {
     /// How to reach the identity endpoint.
-    pub protocol: Protocol,
+    pub protocol: ManagedIdentityProtocol,
     /// `ClientId` of a user-assigned identity.
     pub client_id: Option<String>,
 }
@@ -46,7 +46,7 @@ impl ManagedIdentity {
     pub fn from_env(client_id: Option<String>) -> Result<Self, EntraError> {
         let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
         let protocol = match (var("IDENTITY_ENDPOINT"), var("IDENTITY_HEADER")) {
-            (Some(endpoint), Some(header)) => Protocol::AppService {
+            (Some(endpoint), Some(header)) => ManagedIdentityProtocol::AppService {
                 endpoint,
                 header: Secret::new(header),
             },
@@ -55,7 +55,7 @@ impl ManagedIdentity {
                     "IDENTITY_ENDPOINT is set but IDENTITY_HEADER is not; both come from the App Service platform (turn on the managed identity), or unset both to use IMDS".into(),
                 ))
             }
-            _ => Protocol::Imds {
+            _ => ManagedIdentityProtocol::Imds {
                 endpoint: var(IMDS_OVERRIDE_VAR).unwrap_or_else(|| IMDS_ENDPOINT.to_string()),
             },
         };
@@ -72,13 +72,13 @@ impl ManagedIdentity {
         resource: Resource,
     ) -> Result<AccessToken, EntraError> {
         let (endpoint, request) = match &self.protocol {
-            Protocol::AppService { endpoint, header } => (
+            ManagedIdentityProtocol::AppService { endpoint, header } => (
                 endpoint,
                 http.get(endpoint)
                     .query(&[("api-version", "2019-08-01"), ("resource", resource.id())])
                     .header("X-IDENTITY-HEADER", header.expose()),
             ),
-            Protocol::Imds { endpoint } => (
+            ManagedIdentityProtocol::Imds { endpoint } => (
                 endpoint,
                 http.get(endpoint)
                     .query(&[("api-version", "2018-02-01"), ("resource", resource.id())])

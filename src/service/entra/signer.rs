@@ -1,6 +1,6 @@
 //! Client-token signing under Entra ID: a [`TokenMinter`] keyed with the service's temporary
 //! access key (with its `kid`), fetched with the Entra token and replaced every 55 minutes as
-//! the SDK does (`docs/protocol.md` §9.3). One fetch is in flight at a time; after a failure
+//! the SDK does (`docs/protocol.md` §7.3). One fetch is in flight at a time; after a failure
 //! the next caller tries again, so a fixed identity or role assignment recovers at once.
 
 use std::sync::Arc;

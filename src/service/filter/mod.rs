@@ -1,5 +1,5 @@
 //! The OData `filter` of Web PubSub's REST sends and `:addToGroups`/`:removeFromGroups`
-//! (reference §4.1): identifiers `userId`, `connectionId` (strings) and `groups` (a collection),
+//! (`docs/webpubsub.md` §3): identifiers `userId`, `connectionId` (strings) and `groups` (a collection),
 //! case-insensitive; `not` > comparisons (`eq ne gt ge lt le`, `in`) > `and` > `or`; string
 //! literals with `''` escapes, integers, `true`/`false`, `null`; and the string functions
 //! `tolower toupper trim substring endswith startswith indexof length concat contains`.

@@ -14,7 +14,7 @@ use super::message::HubMessage;
 /// The protocol name in the handshake.
 pub const PROTOCOL_NAME: &str = "messagepack";
 
-/// The content type of a MessagePack upstream body (reference §6.5).
+/// The content type of a MessagePack upstream body (`docs/protocol.md` §5.3).
 pub const CONTENT_TYPE: &str = "application/x-msgpack";
 
 /// Why MessagePack bytes could not be read.

@@ -49,7 +49,7 @@ pub(crate) struct Call {
 }
 
 impl Call {
-    /// A call of `method` to `path` (see [`hub_path`] and [`segment`]).
+    /// A call of `method` to `path` (built with [`super::paths::HubPath`]).
     pub fn new(operation: &'static str, method: Method, path: String) -> Self {
         Self {
             operation,
@@ -196,6 +196,18 @@ pub fn check_excluded(excluded: &[String]) -> Result<(), RestError> {
     Ok(())
 }
 
+/// Refuses `excluded` ids for an operation that has no way to take them (a send to or close of
+/// one user or connection); nothing is sent.
+pub(crate) fn takes_no_excluded(operation: &str, excluded: &[String]) -> Result<(), RestError> {
+    if excluded.is_empty() {
+        Ok(())
+    } else {
+        Err(RestError::InvalidArgument(format!(
+            "{operation} takes no excluded connections"
+        )))
+    }
+}
+
 /// Checks a group membership `ttl` in seconds: the service reads it as a 32-bit signed integer.
 pub fn check_ttl(ttl: u32) -> Result<(), RestError> {
     if ttl > i32::MAX as u32 {
@@ -207,17 +219,9 @@ pub fn check_ttl(ttl: u32) -> Result<(), RestError> {
     Ok(())
 }
 
-/// `api/hubs/{hub}` for a validated hub, lowercased as the SDK does.
-pub(super) fn hub_path(hub: &str) -> Result<String, RestError> {
-    names::validate_hub(hub)?;
-    Ok(format!(
-        "api/hubs/{}",
-        names::encode(&hub.to_ascii_lowercase())
-    ))
-}
-
 #[cfg(test)]
 mod tests {
+    use super::super::paths::HubPath;
     use super::*;
 
     #[test]
@@ -225,7 +229,7 @@ mod tests {
         let call = Call::new(
             "send_to_all",
             Method::POST,
-            hub_path("Chat").expect("valid hub") + "/:send",
+            format!("{}/:send", HubPath::signalr("Chat").expect("valid hub")),
         )
         .excluded(&["a b".into(), "c".into()])
         .expect("valid ids")

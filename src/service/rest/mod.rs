@@ -1,10 +1,13 @@
-//! Typed async client for the service's data-plane REST API, api-version 2022-06-01
-//! (`docs/protocol.md` §3 and §4): one method per operation, names validated before anything is
-//! sent, every path segment percent-encoded, each request signed with a token for its own audience.
+//! Typed async client for Azure SignalR Service's data-plane REST API, api-version 2022-06-01
+//! (`docs/protocol.md` §3 and §4): one method per operation, and [`RestClient::send`] and
+//! [`RestClient::close`] over [`Recipients`]; names validated before anything is sent, every path
+//! segment percent-encoded, each request signed with a token for its own audience (or carrying
+//! the Entra ID token). The Web PubSub client ([`crate::service::webpubsub::rest`]) runs on the
+//! same machinery:
 //!
-//! * `call` describes one operation (paths, query, body, what a 404 means);
-//! * `transport` sends it with timeouts and retries (`retry` decides which are safe);
-//! * `error` is what can go wrong; `payload` is the body of a send.
+//! * `call` describes one operation (query, body, what a 404 means), `paths` its path;
+//! * `runner` runs it: signs, sends with timeouts, retries (`retry` decides which are safe);
+//! * `error` is what can go wrong; `payload` is the body of a SignalR send.
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
@@ -20,10 +23,11 @@
 
 pub(crate) mod call;
 mod error;
+pub(crate) mod paths;
 mod payload;
 mod retry;
+pub(crate) mod runner;
 mod token_cache;
-pub(crate) mod transport;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -34,10 +38,11 @@ pub use call::{check_excluded, check_ttl, API_VERSION, MAX_EXCLUDED_QUERY_CHARS}
 pub use error::{RestError, MAX_MESSAGE_CHARS};
 pub use payload::{Payload, MAX_BODY_BYTES};
 
-use call::{hub_path, Call};
-use transport::Transport;
+use call::{takes_no_excluded, Call};
+use paths::HubPath;
+use runner::CallRunner;
 
-use crate::service::names::{self, validate_connection_id, validate_group, validate_user};
+use crate::service::recipients::Recipients;
 use crate::service::ConnectionString;
 
 /// Longest wait for the health probe ([`RestClient::health`]).
@@ -71,7 +76,7 @@ impl Default for RestOptions {
 /// The REST client. Cheap to clone: clones share one pooled HTTP client and one token minter.
 #[derive(Clone)]
 pub struct RestClient {
-    inner: Arc<Transport>,
+    inner: Arc<CallRunner>,
 }
 
 impl std::fmt::Debug for RestClient {
@@ -93,19 +98,19 @@ impl RestClient {
     /// [`RestError::InvalidArgument`] for a zero timeout.
     pub fn new(connection: &ConnectionString, options: RestOptions) -> Result<Self, RestError> {
         Ok(Self {
-            inner: Arc::new(Transport::new(connection, options, None)?),
+            inner: Arc::new(CallRunner::new(connection, options, None)?),
         })
     }
 
     /// A client for an Entra ID connection string (`AuthType=…`): every call carries
-    /// `credential`'s token as bearer instead of a signed REST token (`docs/protocol.md` §9).
+    /// `credential`'s token as bearer instead of a signed REST token (`docs/protocol.md` §7.4).
     pub fn with_entra(
         connection: &ConnectionString,
         options: RestOptions,
         credential: EntraCredential,
     ) -> Result<Self, RestError> {
         Ok(Self {
-            inner: Arc::new(Transport::new(connection, options, Some(credential))?),
+            inner: Arc::new(CallRunner::new(connection, options, Some(credential))?),
         })
     }
 
@@ -113,6 +118,51 @@ impl RestClient {
     /// app signs client tokens with the same one. `None` under Entra ID.
     pub fn key_minter(&self) -> Option<&TokenMinter> {
         self.inner.key_minter()
+    }
+
+    /// Sends `payload` to `recipients` with the typed send for them below. Only a send to
+    /// everyone or to a group takes `excluded` connection ids; given to another, they are an
+    /// [`RestError::InvalidArgument`] and nothing is sent.
+    pub async fn send(
+        &self,
+        hub: &str,
+        recipients: &Recipients,
+        excluded: &[String],
+        payload: &Payload,
+    ) -> Result<(), RestError> {
+        match recipients {
+            Recipients::All => self.send_to_all(hub, payload, excluded).await,
+            Recipients::Group(group) => self.send_to_group(hub, group, payload, excluded).await,
+            Recipients::User(user) => {
+                takes_no_excluded("send_to_user", excluded)?;
+                self.send_to_user(hub, user, payload).await
+            }
+            Recipients::Connection(id) => {
+                takes_no_excluded("send_to_connection", excluded)?;
+                self.send_to_connection(hub, id, payload).await
+            }
+        }
+    }
+
+    /// Closes the connections of `recipients`, telling the clients `reason` when given, with the
+    /// typed close for them below. Closing one connection takes no `excluded` ids (an
+    /// [`RestError::InvalidArgument`]).
+    pub async fn close(
+        &self,
+        hub: &str,
+        recipients: &Recipients,
+        excluded: &[String],
+        reason: Option<&str>,
+    ) -> Result<(), RestError> {
+        match recipients {
+            Recipients::All => self.close_all(hub, excluded, reason).await,
+            Recipients::Group(group) => self.close_group(hub, group, excluded, reason).await,
+            Recipients::User(user) => self.close_user(hub, user, excluded, reason).await,
+            Recipients::Connection(id) => {
+                takes_no_excluded("close_connection", excluded)?;
+                self.close_connection(hub, id, reason).await
+            }
+        }
     }
 
     /// Sends `payload` to every connection of `hub` except the `excluded` connection ids.
@@ -126,7 +176,7 @@ impl RestClient {
         let call = Call::new(
             "send_to_all",
             Method::POST,
-            format!("{}/:send", hub_path(hub)?),
+            format!("{}/:send", HubPath::signalr(hub)?),
         )
         .excluded(excluded)?
         .body(payload.to_body()?);
@@ -140,7 +190,7 @@ impl RestClient {
         user: &str,
         payload: &Payload,
     ) -> Result<(), RestError> {
-        let path = format!("{}/users/{}/:send", hub_path(hub)?, user_segment(user)?);
+        let path = format!("{}/:send", HubPath::signalr(hub)?.user(user)?);
         let call = Call::new("send_to_user", Method::POST, path).body(payload.to_body()?);
         self.run(call).await
     }
@@ -154,7 +204,7 @@ impl RestClient {
         payload: &Payload,
         excluded: &[String],
     ) -> Result<(), RestError> {
-        let path = format!("{}/groups/{}/:send", hub_path(hub)?, group_segment(group)?);
+        let path = format!("{}/:send", HubPath::signalr(hub)?.group(group)?);
         let call = Call::new("send_to_group", Method::POST, path)
             .excluded(excluded)?
             .body(payload.to_body()?);
@@ -170,9 +220,8 @@ impl RestClient {
         payload: &Payload,
     ) -> Result<(), RestError> {
         let path = format!(
-            "{}/connections/{}/:send",
-            hub_path(hub)?,
-            connection_segment(connection_id)?
+            "{}/:send",
+            HubPath::signalr(hub)?.connection(connection_id)?
         );
         let call = Call::new("send_to_connection", Method::POST, path).body(payload.to_body()?);
         self.run(call).await
@@ -190,7 +239,7 @@ impl RestClient {
         let call = Call::new(
             "add_user_to_group",
             Method::PUT,
-            user_group_path(hub, group, user)?,
+            HubPath::signalr(hub)?.user_group(user, group)?,
         )
         .ttl(ttl)?;
         self.run(call).await
@@ -204,7 +253,7 @@ impl RestClient {
         group: &str,
         user: &str,
     ) -> Result<(), RestError> {
-        let path = user_group_path(hub, group, user)?;
+        let path = HubPath::signalr(hub)?.user_group(user, group)?;
         let call = Call::new("remove_user_from_group", Method::DELETE, path).not_found_expected();
         self.run(call).await
     }
@@ -215,7 +264,7 @@ impl RestClient {
         hub: &str,
         user: &str,
     ) -> Result<(), RestError> {
-        let path = format!("{}/users/{}/groups", hub_path(hub)?, user_segment(user)?);
+        let path = format!("{}/groups", HubPath::signalr(hub)?.user(user)?);
         let call =
             Call::new("remove_user_from_all_groups", Method::DELETE, path).not_found_expected();
         self.run(call).await
@@ -230,7 +279,7 @@ impl RestClient {
         group: &str,
         connection_id: &str,
     ) -> Result<bool, RestError> {
-        let path = group_connection_path(hub, group, connection_id)?;
+        let path = HubPath::signalr(hub)?.group_connection(group, connection_id)?;
         let call = Call::new("add_connection_to_group", Method::PUT, path).not_found_expected();
         self.inner.execute(&call).await
     }
@@ -243,7 +292,7 @@ impl RestClient {
         group: &str,
         connection_id: &str,
     ) -> Result<(), RestError> {
-        let path = group_connection_path(hub, group, connection_id)?;
+        let path = HubPath::signalr(hub)?.group_connection(group, connection_id)?;
         let call =
             Call::new("remove_connection_from_group", Method::DELETE, path).not_found_expected();
         self.run(call).await
@@ -257,9 +306,8 @@ impl RestClient {
         connection_id: &str,
     ) -> Result<(), RestError> {
         let path = format!(
-            "{}/connections/{}/groups",
-            hub_path(hub)?,
-            connection_segment(connection_id)?
+            "{}/groups",
+            HubPath::signalr(hub)?.connection(connection_id)?
         );
         let call = Call::new("remove_connection_from_all_groups", Method::DELETE, path)
             .not_found_expected();
@@ -268,13 +316,13 @@ impl RestClient {
 
     /// Whether `user` has at least one connection. `HEAD /api/hubs/{hub}/users/{user}`.
     pub async fn user_exists(&self, hub: &str, user: &str) -> Result<bool, RestError> {
-        let path = format!("{}/users/{}", hub_path(hub)?, user_segment(user)?);
+        let path = HubPath::signalr(hub)?.user(user)?;
         self.check("user_exists", path).await
     }
 
     /// Whether `group` has at least one connection. `HEAD /api/hubs/{hub}/groups/{group}`.
     pub async fn group_exists(&self, hub: &str, group: &str) -> Result<bool, RestError> {
-        let path = format!("{}/groups/{}", hub_path(hub)?, group_segment(group)?);
+        let path = HubPath::signalr(hub)?.group(group)?;
         self.check("group_exists", path).await
     }
 
@@ -285,11 +333,7 @@ impl RestClient {
         hub: &str,
         connection_id: &str,
     ) -> Result<bool, RestError> {
-        let path = format!(
-            "{}/connections/{}",
-            hub_path(hub)?,
-            connection_segment(connection_id)?
-        );
+        let path = HubPath::signalr(hub)?.connection(connection_id)?;
         self.check("connection_exists", path).await
     }
 
@@ -301,8 +345,11 @@ impl RestClient {
         group: &str,
         user: &str,
     ) -> Result<bool, RestError> {
-        self.check("user_in_group", user_group_path(hub, group, user)?)
-            .await
+        self.check(
+            "user_in_group",
+            HubPath::signalr(hub)?.user_group(user, group)?,
+        )
+        .await
     }
 
     /// Closes one connection, telling the client `reason` when given; succeeds when it does not
@@ -313,11 +360,7 @@ impl RestClient {
         connection_id: &str,
         reason: Option<&str>,
     ) -> Result<(), RestError> {
-        let path = format!(
-            "{}/connections/{}",
-            hub_path(hub)?,
-            connection_segment(connection_id)?
-        );
+        let path = HubPath::signalr(hub)?.connection(connection_id)?;
         let call = Call::new("close_connection", Method::DELETE, path)
             .reason(reason)
             .not_found_expected();
@@ -332,7 +375,7 @@ impl RestClient {
         excluded: &[String],
         reason: Option<&str>,
     ) -> Result<(), RestError> {
-        let path = format!("{}/:closeConnections", hub_path(hub)?);
+        let path = format!("{}/:closeConnections", HubPath::signalr(hub)?);
         let call = Call::new("close_all", Method::POST, path)
             .excluded(excluded)?
             .reason(reason);
@@ -348,11 +391,7 @@ impl RestClient {
         excluded: &[String],
         reason: Option<&str>,
     ) -> Result<(), RestError> {
-        let path = format!(
-            "{}/groups/{}/:closeConnections",
-            hub_path(hub)?,
-            group_segment(group)?
-        );
+        let path = format!("{}/:closeConnections", HubPath::signalr(hub)?.group(group)?);
         let call = Call::new("close_group", Method::POST, path)
             .excluded(excluded)?
             .reason(reason);
@@ -368,11 +407,7 @@ impl RestClient {
         excluded: &[String],
         reason: Option<&str>,
     ) -> Result<(), RestError> {
-        let path = format!(
-            "{}/users/{}/:closeConnections",
-            hub_path(hub)?,
-            user_segment(user)?
-        );
+        let path = format!("{}/:closeConnections", HubPath::signalr(hub)?.user(user)?);
         let call = Call::new("close_user", Method::POST, path)
             .excluded(excluded)?
             .reason(reason);
@@ -407,37 +442,33 @@ impl RestClient {
     }
 }
 
-fn user_segment(user: &str) -> Result<String, RestError> {
-    validate_user(user)?;
-    Ok(names::encode(user))
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-fn group_segment(group: &str) -> Result<String, RestError> {
-    validate_group(group)?;
-    Ok(names::encode(group))
-}
-
-fn connection_segment(connection_id: &str) -> Result<String, RestError> {
-    validate_connection_id(connection_id)?;
-    Ok(names::encode(connection_id))
-}
-
-/// `api/hubs/{hub}/users/{user}/groups/{group}`.
-fn user_group_path(hub: &str, group: &str, user: &str) -> Result<String, RestError> {
-    Ok(format!(
-        "{}/users/{}/groups/{}",
-        hub_path(hub)?,
-        user_segment(user)?,
-        group_segment(group)?
-    ))
-}
-
-/// `api/hubs/{hub}/groups/{group}/connections/{connectionId}`.
-fn group_connection_path(hub: &str, group: &str, connection_id: &str) -> Result<String, RestError> {
-    Ok(format!(
-        "{}/groups/{}/connections/{}",
-        hub_path(hub)?,
-        group_segment(group)?,
-        connection_segment(connection_id)?
-    ))
+    #[tokio::test]
+    async fn excluded_ids_for_one_user_or_connection_are_refused_before_sending() {
+        // Port 9 (discard): were anything sent, the error would be Unreachable, not InvalidArgument.
+        let cs = ConnectionString::parse("Endpoint=http://127.0.0.1;Port=9;AccessKey=ABC;")
+            .expect("valid connection string");
+        let client = RestClient::new(&cs, RestOptions::default()).expect("client");
+        let excluded = ["c1".to_string()];
+        let payload = Payload::new("t", vec![]);
+        for (to, operation) in [
+            (Recipients::User("u".into()), "send_to_user"),
+            (Recipients::Connection("c".into()), "send_to_connection"),
+        ] {
+            let error = client.send("h", &to, &excluded, &payload).await;
+            assert!(
+                matches!(&error, Err(RestError::InvalidArgument(m)) if m.starts_with(operation)),
+                "{error:?}"
+            );
+        }
+        let to = Recipients::Connection("c".into());
+        let error = client.close("h", &to, &excluded, None).await;
+        assert!(
+            matches!(&error, Err(RestError::InvalidArgument(m)) if m.starts_with("close_connection")),
+            "{error:?}"
+        );
+    }
 }

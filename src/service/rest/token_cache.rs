@@ -20,28 +20,28 @@ pub(super) const MAX_ENTRIES: usize = 1024;
 
 /// A request URL, parsed, with the token for its audience.
 #[derive(Debug)]
-pub(super) struct Target {
+pub(super) struct SignedUrl {
     pub url: Url,
     pub token: String,
 }
 
-type Entries = HashMap<String, (Arc<Target>, Instant)>;
+type Entries = HashMap<String, (Arc<SignedUrl>, Instant)>;
 
-/// Targets by URL, each with the instant its token stops being handed out.
+/// Signed URLs by URL, each with the instant its token stops being handed out.
 #[derive(Debug, Default)]
 pub(super) struct TokenCache {
     targets: Mutex<Entries>,
 }
 
 impl TokenCache {
-    /// The target of `url`, whose token audience is `audience`: a cached one whose token has at
+    /// The signed `url`, whose token audience is `audience`: a cached one whose token has at
     /// least half its lifetime left, else a new one.
-    pub(super) fn target(
+    pub(super) fn signed_url(
         &self,
         minter: &TokenMinter,
         url: &str,
         audience: &str,
-    ) -> Result<Arc<Target>, RestError> {
+    ) -> Result<Arc<SignedUrl>, RestError> {
         let now = Instant::now();
         if let Some((target, _)) = self
             .lock()
@@ -50,7 +50,7 @@ impl TokenCache {
         {
             return Ok(Arc::clone(target));
         }
-        let target = Arc::new(Target {
+        let target = Arc::new(SignedUrl {
             url: Url::parse(url).map_err(|e| {
                 RestError::InvalidArgument(format!("cannot build the request URL: {e}"))
             })?,
@@ -90,12 +90,12 @@ mod tests {
     #[test]
     fn reuses_per_url_and_stays_bounded() {
         let (cache, minter) = (TokenCache::default(), minter());
-        let a = cache.target(&minter, A, A_AUD).unwrap();
+        let a = cache.signed_url(&minter, A, A_AUD).unwrap();
         assert_eq!(a.url.as_str(), A);
-        let again = cache.target(&minter, A, A_AUD).unwrap();
+        let again = cache.signed_url(&minter, A, A_AUD).unwrap();
         assert!(Arc::ptr_eq(&a, &again), "the same target, not a new one");
         let b = cache
-            .target(
+            .signed_url(
                 &minter,
                 "http://h:1/api/hubs/b/:send?api-version=2022-06-01",
                 "b",
@@ -104,7 +104,7 @@ mod tests {
         assert_ne!(a.token, b.token, "another audience, another token");
         for i in 0..3 * MAX_ENTRIES {
             let url = format!("http://h:1/api/hubs/h/users/{i}/:send");
-            cache.target(&minter, &url, &url).unwrap();
+            cache.signed_url(&minter, &url, &url).unwrap();
             assert!(cache.lock().len() <= MAX_ENTRIES);
         }
     }
@@ -112,11 +112,11 @@ mod tests {
     #[test]
     fn an_aged_token_is_replaced() {
         let (cache, minter) = (TokenCache::default(), minter());
-        let first = cache.target(&minter, A, A_AUD).unwrap();
+        let first = cache.signed_url(&minter, A, A_AUD).unwrap();
         // Age the entry past its re-use period.
         cache.lock().get_mut(A).unwrap().1 = Instant::now() - Duration::from_millis(1);
         std::thread::sleep(Duration::from_millis(1100)); // a new `iat` second
-        let second = cache.target(&minter, A, A_AUD).unwrap();
+        let second = cache.signed_url(&minter, A, A_AUD).unwrap();
         assert_ne!(first.token, second.token);
     }
 }

@@ -1,4 +1,4 @@
-//! Client access tokens and URLs (reference §2): an HS256 JWT with `aud` =
+//! Client access tokens and URLs (`docs/webpubsub.md` §2): an HS256 JWT with `aud` =
 //! `<endpoint>/client/hubs/<hub>` (MQTT: `/clients/mqtt/hubs/`, Socket.IO:
 //! `/clients/socketio/hubs/`), `sub` = the user id when there is one, `role` and
 //! `webpubsub.group` as JSON arrays when not empty, and `nbf`/`exp`/`iat`. The URL handed to the

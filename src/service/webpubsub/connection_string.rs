@@ -6,11 +6,11 @@
 //! with the UTF-8 bytes of its string, as every SDK does. Errors name the key and never repeat a
 //! value (a missing `;` can glue the access key onto another value).
 
-use std::collections::HashMap;
-
 use url::Url;
 
-use crate::service::connection_string::{parse_auth, AuthType, ConnectionStringError};
+use crate::service::connection_string::{
+    invalid, parse_auth, AuthType, ConnectionStringError, Pairs,
+};
 use crate::service::Secret;
 
 /// A parsed, validated Web PubSub connection string.
@@ -43,35 +43,11 @@ impl WebPubSubConnectionString {
     /// are ignored; a key given twice is refused. With an `AuthType`, an `AccessKey` is optional
     /// and only checks the signature of events.
     pub fn parse(text: &str) -> Result<Self, ConnectionStringError> {
-        let mut pairs: HashMap<String, String> = HashMap::new();
-        for segment in text.split(';') {
-            let Some((key, value)) = segment.split_once('=') else {
-                continue;
-            };
-            let key = key.trim();
-            if key.is_empty() {
-                continue;
-            }
-            let known = KNOWN_KEYS.iter().find(|k| k.eq_ignore_ascii_case(key));
-            let canonical = known.map_or_else(|| key.to_ascii_lowercase(), |k| (*k).to_string());
-            if pairs.insert(canonical, value.trim().to_string()).is_some() {
-                return Err(known.map_or(ConnectionStringError::DuplicateUnknown, |k| {
-                    ConnectionStringError::Duplicate(k)
-                }));
-            }
-        }
-        let get = |key: &str| pairs.get(key).filter(|v| !v.is_empty()).cloned();
+        let pairs = Pairs::parse(text, &KNOWN_KEYS)?;
+        let get = |key: &str| pairs.get(key);
         let endpoint = get("Endpoint").ok_or(ConnectionStringError::Missing("Endpoint"))?;
         let mut endpoint = parse_endpoint(&endpoint)?;
-        if let Some(port) = get("Port") {
-            let port = port
-                .parse::<u16>()
-                .ok()
-                .filter(|p| *p > 0)
-                .ok_or_else(|| invalid("Port", "must be a whole number from 1 to 65535"))?;
-            // http and https URLs always accept a port.
-            let _ = endpoint.set_port(Some(port));
-        }
+        pairs.set_port(&mut endpoint)?;
         let auth = parse_auth(&get("AuthType"), &get)?;
         let access_key = get("AccessKey").map(Secret::new);
         if auth == AuthType::AccessKey && access_key.is_none() {
@@ -199,13 +175,6 @@ fn parse_endpoint(value: &str) -> Result<Url, ConnectionStringError> {
     }
     url.set_path("");
     Ok(url)
-}
-
-fn invalid(key: &'static str, problem: &str) -> ConnectionStringError {
-    ConnectionStringError::Invalid {
-        key,
-        problem: problem.to_string(),
-    }
 }
 
 #[cfg(test)]

@@ -1,4 +1,4 @@
-//! The body of a Web PubSub send (reference §4): JSON, text or binary, each with its media type
+//! The body of a Web PubSub send (`docs/webpubsub.md` §3.3): JSON, text or binary, each with its media type
 //! (`application/json`, `text/plain`, `application/octet-stream`). Checked once, before anything
 //! is sent: JSON must parse, and no body may exceed the service's 1 MB.
 

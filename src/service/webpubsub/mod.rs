@@ -15,7 +15,6 @@ pub mod content;
 pub mod rest;
 mod rest_membership;
 pub mod rest_options;
-mod rest_paths;
 
 pub use client_access::ClientTokens;
 pub use client_token::{ClientAccess, ClientProtocol, ClientTokenOptions};

@@ -1,8 +1,13 @@
-//! Typed async client for the Web PubSub data-plane REST API, api-version 2024-01-01 (reference
-//! §3–§4): one method per operation of the swagger. Names are checked before anything is sent,
-//! path segments and query values percent-encoded; every request carries an HS256 token whose
-//! `aud` is the whole request URL, as the SDKs sign. Transport, retries (never a duplicate send)
-//! and error mapping are the crate's shared REST machinery ([`crate::service::rest`]).
+//! Typed async client for the Web PubSub data-plane REST API, api-version 2024-01-01
+//! (`docs/webpubsub.md` §3, §6): one method per operation of the swagger, and [`send`] and
+//! [`close`] over [`Recipients`]. Names are checked before anything is sent, path segments and
+//! query values percent-encoded; every request carries an HS256 token whose `aud` is the whole
+//! request URL, as the SDKs sign (or the Entra ID token). Paths, running calls, retries (never a
+//! duplicate send) and error mapping are the crate's shared REST machinery
+//! ([`crate::service::rest`]).
+//!
+//! [`send`]: WebPubSubClient::send
+//! [`close`]: WebPubSubClient::close
 
 use std::sync::Arc;
 
@@ -14,11 +19,12 @@ use super::rest_options::send_options;
 pub use super::rest_options::{
     check_filter, GenerateTokenOptions, Permission, SendOptions, MAX_FILTER_CHARS, MAX_MESSAGE_TTL,
 };
-use super::rest_paths::{connection_path, group_segment, hub_path, user_segment};
 use crate::service::entra::{EntraCredential, Resource};
 use crate::service::names;
-use crate::service::rest::call::Call;
-use crate::service::rest::transport::Transport;
+use crate::service::recipients::Recipients;
+use crate::service::rest::call::{takes_no_excluded, Call};
+use crate::service::rest::paths::HubPath;
+use crate::service::rest::runner::CallRunner;
 use crate::service::rest::{RestError, RestOptions, HEALTH_TIMEOUT};
 use crate::service::token::{TokenError, TokenMinter};
 
@@ -27,7 +33,7 @@ pub const API_VERSION: &str = "2024-01-01";
 /// The REST client. Cheap to clone: clones share one pooled HTTP client and one token cache.
 #[derive(Clone)]
 pub struct WebPubSubClient {
-    pub(super) inner: Arc<Transport>,
+    pub(super) inner: Arc<CallRunner>,
 }
 
 impl std::fmt::Debug for WebPubSubClient {
@@ -48,7 +54,7 @@ impl WebPubSubClient {
         let key = connection.access_key().ok_or(TokenError::NoAccessKey)?;
         let minter = TokenMinter::from_parts(key, base.clone(), base.clone())?;
         Ok(Self {
-            inner: Arc::new(Transport::with_minter(base, minter, key.clone(), options)?),
+            inner: Arc::new(CallRunner::with_minter(base, minter, key.clone(), options)?),
         })
     }
 
@@ -61,7 +67,7 @@ impl WebPubSubClient {
     ) -> Result<Self, RestError> {
         let credential = credential.for_resource(Resource::WEBPUBSUB);
         Ok(Self {
-            inner: Arc::new(Transport::with_entra(
+            inner: Arc::new(CallRunner::with_entra(
                 format!("{}/", connection.endpoint()),
                 credential,
                 connection.access_key().cloned(),
@@ -75,6 +81,43 @@ impl WebPubSubClient {
         self.inner.uses_entra()
     }
 
+    /// Sends `content` to `recipients` with the typed send for them below; `options` must suit
+    /// that send (only everyone and a group take excluded ids, only a connection takes no filter).
+    pub async fn send(
+        &self,
+        hub: &str,
+        recipients: &Recipients,
+        content: &Content,
+        options: &SendOptions,
+    ) -> Result<(), RestError> {
+        match recipients {
+            Recipients::All => self.send_to_all(hub, content, options).await,
+            Recipients::Group(group) => self.send_to_group(hub, group, content, options).await,
+            Recipients::User(user) => self.send_to_user(hub, user, content, options).await,
+            Recipients::Connection(id) => self.send_to_connection(hub, id, content, options).await,
+        }
+    }
+
+    /// Closes the connections of `recipients` with the typed close for them below. Closing one
+    /// connection takes no `excluded` ids (an [`RestError::InvalidArgument`]).
+    pub async fn close(
+        &self,
+        hub: &str,
+        recipients: &Recipients,
+        excluded: &[String],
+        reason: Option<&str>,
+    ) -> Result<(), RestError> {
+        match recipients {
+            Recipients::All => self.close_all(hub, excluded, reason).await,
+            Recipients::Group(group) => self.close_group(hub, group, excluded, reason).await,
+            Recipients::User(user) => self.close_user(hub, user, excluded, reason).await,
+            Recipients::Connection(id) => {
+                takes_no_excluded("webpubsub.close_connection", excluded)?;
+                self.close_connection(hub, id, reason).await
+            }
+        }
+    }
+
     /// Sends `content` to every connection of `hub`. `POST /api/hubs/{hub}/:send`.
     pub async fn send_to_all(
         &self,
@@ -85,7 +128,7 @@ impl WebPubSubClient {
         let call = call(
             "webpubsub.send_to_all",
             Method::POST,
-            format!("{}/:send", hub_path(hub)?),
+            format!("{}/:send", HubPath::webpubsub(hub)?),
         );
         let call = send_options(call, options, true, true)?;
         self.run(with_content(call, content)?).await
@@ -99,7 +142,7 @@ impl WebPubSubClient {
         content: &Content,
         options: &SendOptions,
     ) -> Result<(), RestError> {
-        let path = format!("{}/users/{}/:send", hub_path(hub)?, user_segment(user)?);
+        let path = format!("{}/:send", HubPath::webpubsub(hub)?.user(user)?);
         let call = send_options(
             call("webpubsub.send_to_user", Method::POST, path),
             options,
@@ -118,7 +161,7 @@ impl WebPubSubClient {
         content: &Content,
         options: &SendOptions,
     ) -> Result<(), RestError> {
-        let path = format!("{}/groups/{}/:send", hub_path(hub)?, group_segment(group)?);
+        let path = format!("{}/:send", HubPath::webpubsub(hub)?.group(group)?);
         let call = send_options(
             call("webpubsub.send_to_group", Method::POST, path),
             options,
@@ -137,7 +180,10 @@ impl WebPubSubClient {
         content: &Content,
         options: &SendOptions,
     ) -> Result<(), RestError> {
-        let path = format!("{}/:send", connection_path(hub, connection_id)?);
+        let path = format!(
+            "{}/:send",
+            HubPath::webpubsub(hub)?.connection(connection_id)?
+        );
         let call = send_options(
             call("webpubsub.send_to_connection", Method::POST, path),
             options,
@@ -155,20 +201,20 @@ impl WebPubSubClient {
     ) -> Result<bool, RestError> {
         self.check(
             "webpubsub.connection_exists",
-            connection_path(hub, connection_id)?,
+            HubPath::webpubsub(hub)?.connection(connection_id)?,
         )
         .await
     }
 
     /// Whether `user` has a connection. `HEAD /api/hubs/{hub}/users/{userId}`.
     pub async fn user_exists(&self, hub: &str, user: &str) -> Result<bool, RestError> {
-        let path = format!("{}/users/{}", hub_path(hub)?, user_segment(user)?);
+        let path = HubPath::webpubsub(hub)?.user(user)?;
         self.check("webpubsub.user_exists", path).await
     }
 
     /// Whether `group` has a connection. `HEAD /api/hubs/{hub}/groups/{group}`.
     pub async fn group_exists(&self, hub: &str, group: &str) -> Result<bool, RestError> {
-        let path = format!("{}/groups/{}", hub_path(hub)?, group_segment(group)?);
+        let path = HubPath::webpubsub(hub)?.group(group)?;
         self.check("webpubsub.group_exists", path).await
     }
 
@@ -182,7 +228,7 @@ impl WebPubSubClient {
         let call = call(
             "webpubsub.close_connection",
             Method::DELETE,
-            connection_path(hub, connection_id)?,
+            HubPath::webpubsub(hub)?.connection(connection_id)?,
         )
         .reason(reason)
         .not_found_expected();
@@ -197,7 +243,7 @@ impl WebPubSubClient {
         excluded: &[String],
         reason: Option<&str>,
     ) -> Result<(), RestError> {
-        let path = format!("{}/:closeConnections", hub_path(hub)?);
+        let path = format!("{}/:closeConnections", HubPath::webpubsub(hub)?);
         let call = call("webpubsub.close_all_connections", Method::POST, path)
             .excluded(excluded)?
             .reason(reason);
@@ -213,11 +259,7 @@ impl WebPubSubClient {
         excluded: &[String],
         reason: Option<&str>,
     ) -> Result<(), RestError> {
-        let path = format!(
-            "{}/users/{}/:closeConnections",
-            hub_path(hub)?,
-            user_segment(user)?
-        );
+        let path = format!("{}/:closeConnections", HubPath::webpubsub(hub)?.user(user)?);
         let call = call("webpubsub.close_user_connections", Method::POST, path)
             .excluded(excluded)?
             .reason(reason);
@@ -234,9 +276,8 @@ impl WebPubSubClient {
         reason: Option<&str>,
     ) -> Result<(), RestError> {
         let path = format!(
-            "{}/groups/{}/:closeConnections",
-            hub_path(hub)?,
-            group_segment(group)?
+            "{}/:closeConnections",
+            HubPath::webpubsub(hub)?.group(group)?
         );
         let call = call("webpubsub.close_group_connections", Method::POST, path)
             .excluded(excluded)?
@@ -253,7 +294,7 @@ impl WebPubSubClient {
         let mut call = call(
             "webpubsub.generate_token",
             Method::POST,
-            format!("{}/:generateToken", hub_path(hub)?),
+            format!("{}/:generateToken", HubPath::webpubsub(hub)?),
         );
         if let Some(user) = &options.user_id {
             names::validate_user(user)?;

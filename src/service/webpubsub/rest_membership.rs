@@ -1,4 +1,4 @@
-//! The Web PubSub REST client's group membership and permission operations (reference §4):
+//! The Web PubSub REST client's group membership and permission operations (`docs/webpubsub.md` §3.2):
 //! connections and users in groups, the filtered `:addToGroups`/`:removeFromGroups`, and the
 //! `sendToGroup`/`joinLeaveGroup` permissions of a connection.
 
@@ -6,12 +6,9 @@ use reqwest::Method;
 
 use super::rest::{call, WebPubSubClient};
 use super::rest_options::{groups_body, Permission};
-use super::rest_paths::{
-    connection_path, connection_segment, group_connection_path, hub_path, user_group_path,
-    user_segment,
-};
 use crate::service::names;
 use crate::service::rest::call::Call;
+use crate::service::rest::paths::{connection_segment, HubPath};
 use crate::service::rest::RestError;
 
 impl WebPubSubClient {
@@ -22,7 +19,7 @@ impl WebPubSubClient {
         group: &str,
         connection_id: &str,
     ) -> Result<(), RestError> {
-        let path = group_connection_path(hub, group, connection_id)?;
+        let path = HubPath::webpubsub(hub)?.group_connection(group, connection_id)?;
         self.run(call("webpubsub.add_connection_to_group", Method::PUT, path))
             .await
     }
@@ -35,7 +32,7 @@ impl WebPubSubClient {
         group: &str,
         connection_id: &str,
     ) -> Result<(), RestError> {
-        let path = group_connection_path(hub, group, connection_id)?;
+        let path = HubPath::webpubsub(hub)?.group_connection(group, connection_id)?;
         self.run(
             call(
                 "webpubsub.remove_connection_from_group",
@@ -53,7 +50,10 @@ impl WebPubSubClient {
         hub: &str,
         connection_id: &str,
     ) -> Result<(), RestError> {
-        let path = format!("{}/groups", connection_path(hub, connection_id)?);
+        let path = format!(
+            "{}/groups",
+            HubPath::webpubsub(hub)?.connection(connection_id)?
+        );
         self.run(
             call(
                 "webpubsub.remove_connection_from_all_groups",
@@ -72,7 +72,7 @@ impl WebPubSubClient {
         group: &str,
         user: &str,
     ) -> Result<(), RestError> {
-        let path = user_group_path(hub, group, user)?;
+        let path = HubPath::webpubsub(hub)?.user_group(user, group)?;
         self.run(call("webpubsub.add_user_to_group", Method::PUT, path))
             .await
     }
@@ -84,7 +84,7 @@ impl WebPubSubClient {
         group: &str,
         user: &str,
     ) -> Result<(), RestError> {
-        let path = user_group_path(hub, group, user)?;
+        let path = HubPath::webpubsub(hub)?.user_group(user, group)?;
         self.run(
             call("webpubsub.remove_user_from_group", Method::DELETE, path).not_found_expected(),
         )
@@ -97,7 +97,7 @@ impl WebPubSubClient {
         hub: &str,
         user: &str,
     ) -> Result<(), RestError> {
-        let path = format!("{}/users/{}/groups", hub_path(hub)?, user_segment(user)?);
+        let path = format!("{}/groups", HubPath::webpubsub(hub)?.user(user)?);
         self.run(
             call(
                 "webpubsub.remove_user_from_all_groups",
@@ -117,7 +117,7 @@ impl WebPubSubClient {
         filter: &str,
     ) -> Result<(), RestError> {
         let body = groups_body(groups, filter)?;
-        let path = format!("{}/:addToGroups", hub_path(hub)?);
+        let path = format!("{}/:addToGroups", HubPath::webpubsub(hub)?);
         self.run(
             call("webpubsub.add_connections_to_groups", Method::POST, path)
                 .typed_body(body, "application/json"),
@@ -134,7 +134,7 @@ impl WebPubSubClient {
         filter: &str,
     ) -> Result<(), RestError> {
         let body = groups_body(groups, filter)?;
-        let path = format!("{}/:removeFromGroups", hub_path(hub)?);
+        let path = format!("{}/:removeFromGroups", HubPath::webpubsub(hub)?);
         self.run(
             call(
                 "webpubsub.remove_connections_from_groups",
@@ -215,7 +215,7 @@ fn permission_call(
 ) -> Result<Call, RestError> {
     let path = format!(
         "{}/permissions/{}/connections/{}",
-        hub_path(hub)?,
+        HubPath::webpubsub(hub)?,
         permission.as_str(),
         connection_segment(connection_id)?
     );

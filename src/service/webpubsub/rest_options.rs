@@ -14,7 +14,7 @@ pub const MAX_MESSAGE_TTL: u32 = 300;
 /// Longest OData filter sent (the service's URL limit leaves room for about this much).
 pub const MAX_FILTER_CHARS: usize = 4096;
 
-/// A permission of a connection (reference §2.3).
+/// A permission of a connection (`docs/webpubsub.md` §2.2).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Permission {
     /// Publish to a group (or every group without a target).

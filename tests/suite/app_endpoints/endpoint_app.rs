@@ -19,6 +19,8 @@ pub async fn spawn(endpoints: &[(&str, String)], single: Option<String>, probe: 
     args.endpoints =
         EndpointArgs::from_pairs(endpoints.iter().map(|(k, v)| (k.to_string(), v.clone())));
     args.endpoint_probe_seconds = Some(probe.into());
+    // Health answers show each change at once (no reuse window).
+    args.health_cache_seconds = Some("0".into());
     args.connection_string = single;
     spawn_app_with(args, AppOptions::default()).await
 }

@@ -1,8 +1,26 @@
-//! The Web PubSub tests' side of the harness: the independent checks every call recorded by the
-//! fake service (`support::FakeService::webpubsub`, answering as the vendored 2024-01-01 swagger
-//! says) must pass.
+//! The Web PubSub tests' side of the harness: the app with Easy Auth over the fake service, and
+//! the independent checks every call recorded by the fake service
+//! (`support::FakeService::webpubsub`, answering as the vendored 2024-01-01 swagger says) must
+//! pass.
 
-use crate::support::{swagger, verify, Recorded};
+use crate::support::TestApp;
+use crate::support::{keyed, spawn_app_with, swagger, verify, AppOptions, FakeService, Recorded};
+use serverless_signalr::app::settings::ServeArgs;
+use serverless_signalr::app::webpubsub::settings::WebPubSubArgs;
+
+/// The app with Easy Auth on (callers name themselves with `x-ms-client-principal*`), Web PubSub
+/// at `service` and the rest of `webpubsub`.
+pub async fn easy_auth_app(service: &FakeService, webpubsub: WebPubSubArgs) -> TestApp {
+    let args = ServeArgs {
+        easy_auth: Some("true".into()),
+        webpubsub: WebPubSubArgs {
+            connection_string: Some(service.connection_string()),
+            ..webpubsub
+        },
+        ..keyed()
+    };
+    spawn_app_with(args, AppOptions::default()).await
+}
 
 /// Checks a recorded call against the swagger and the token rules, and returns the operation id:
 /// the operation exists; every required query parameter is there and every one sent is

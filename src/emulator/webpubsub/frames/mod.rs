@@ -1,15 +1,14 @@
 //! The frames a json-subprotocol client sends (`json.webpubsub.azure.v1` and its reliable
 //! variant, `docs/webpubsub.md` §4), each kind a type in its own file that parses its fields and
-//! applies itself to its [`Connected`] client (`join_group.rs`, `leave_group.rs`,
+//! applies itself to its [`Connected`] client (`group_membership.rs` for joining and leaving,
 //! `send_to_group.rs`, `send_event.rs`, `sequence_ack.rs`, `ping.rs`), the raw frames of simple
-//! clients (`raw.rs`), and the service's `ack` and `system` messages.
+//! clients (`raw.rs`), and the service's `system` messages (its acks are [`super::ack`]).
 //!
 //! A frame that is not a JSON object with a known `type`, or has a bad `ackId`, closes the client
 //! (the service "declines" malformed frames); a known frame with a bad field is answered with a
 //! `BadRequest` ack when it has an `ackId`, and closes the client otherwise.
 
-mod join_group;
-mod leave_group;
+mod group_membership;
 mod ping;
 pub mod raw;
 mod send_event;
@@ -18,13 +17,13 @@ mod sequence_ack;
 
 use serde_json::{json, Map, Value};
 
+use super::ack::AckError;
 use super::closing::POLICY_VIOLATION;
 use super::connected::Connected;
 use super::message::MessageData;
 use crate::emulator::outbox::Frame;
 use crate::service::names;
-pub use join_group::JoinGroup;
-pub use leave_group::LeaveGroup;
+pub use group_membership::GroupMembership;
 pub use ping::Ping;
 pub use send_event::SendEvent;
 pub use send_to_group::SendToGroup;
@@ -34,9 +33,9 @@ pub use sequence_ack::SequenceAck;
 #[derive(Debug)]
 pub enum ClientFrame {
     /// `joinGroup`.
-    JoinGroup(JoinGroup),
+    JoinGroup(GroupMembership),
     /// `leaveGroup`.
-    LeaveGroup(LeaveGroup),
+    LeaveGroup(GroupMembership),
     /// `sendToGroup`.
     SendToGroup(SendToGroup),
     /// `event`.
@@ -126,8 +125,8 @@ impl ClientFrame {
         };
         let fields = Fields { map: &map, ack_id };
         Ok(match kind.as_str() {
-            "joinGroup" => Self::JoinGroup(JoinGroup::parse(&fields)?),
-            "leaveGroup" => Self::LeaveGroup(LeaveGroup::parse(&fields)?),
+            "joinGroup" => Self::JoinGroup(GroupMembership::parse(&fields)?),
+            "leaveGroup" => Self::LeaveGroup(GroupMembership::parse(&fields)?),
             "sendToGroup" => Self::SendToGroup(SendToGroup::parse(&fields)?),
             "event" => Self::SendEvent(SendEvent::parse(&fields)?),
             "sequenceAck" => Self::SequenceAck(SequenceAck::parse(&fields)?),
@@ -144,8 +143,8 @@ impl ClientFrame {
     /// Does what the frame asks, answering it (an ack, a pong) where it is answered.
     pub async fn apply(self, client: &Connected) {
         match self {
-            Self::JoinGroup(frame) => frame.apply(client),
-            Self::LeaveGroup(frame) => frame.apply(client),
+            Self::JoinGroup(frame) => frame.apply(client, true),
+            Self::LeaveGroup(frame) => frame.apply(client, false),
             Self::SendToGroup(frame) => frame.apply(client),
             Self::SendEvent(frame) => frame.apply(client).await,
             Self::SequenceAck(frame) => frame.apply(client),
@@ -163,56 +162,6 @@ pub async fn receive(client: &Connected, text: &str) {
             client.ack(Some(ack_id), Err(AckError::bad_request(message)));
         }
     }
-}
-
-/// Why a frame with an `ackId` failed: the ack's `error`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AckError {
-    /// `Forbidden`, `BadRequest`, `Duplicate` or `InternalServerError`.
-    pub name: &'static str,
-    /// What happened.
-    pub message: String,
-}
-
-impl AckError {
-    /// The connection lacks the permission.
-    pub fn forbidden(message: impl Into<String>) -> Self {
-        Self::named("Forbidden", message)
-    }
-
-    /// A field is wrong.
-    pub fn bad_request(message: impl Into<String>) -> Self {
-        Self::named("BadRequest", message)
-    }
-
-    /// The `ackId` was used before.
-    pub fn duplicate(message: impl Into<String>) -> Self {
-        Self::named("Duplicate", message)
-    }
-
-    /// The service could not do it.
-    pub fn internal(message: impl Into<String>) -> Self {
-        Self::named("InternalServerError", message)
-    }
-
-    fn named(name: &'static str, message: impl Into<String>) -> Self {
-        Self {
-            name,
-            message: message.into(),
-        }
-    }
-}
-
-/// The ack of `ack_id`: `{"type":"ack","ackId":…,"success":…}` with the error if it failed.
-pub fn ack(ack_id: u64, result: Result<(), AckError>) -> Frame {
-    let value = match result {
-        Ok(()) => json!({ "type": "ack", "ackId": ack_id, "success": true }),
-        Err(AckError { name, message }) => json!({
-            "type": "ack", "ackId": ack_id, "success": false,
-            "error": { "name": name, "message": message },
-        }),
-    };
-    Frame::text(value.to_string())
 }
 
 /// The `connected` system message.
@@ -245,7 +194,7 @@ mod tests {
     fn frames_and_their_mistakes() {
         assert!(matches!(
             parse(r#"{"type":"joinGroup","group":"g","ackId":1}"#),
-            Ok(ClientFrame::JoinGroup(JoinGroup {
+            Ok(ClientFrame::JoinGroup(GroupMembership {
                 ack_id: Some(1),
                 ..
             }))
@@ -286,14 +235,5 @@ mod tests {
             parse(r#"{"type":"sequenceAck","sequenceId":-1,"ackId":5}"#),
             Err(ClientFrameError::Close(_))
         ));
-    }
-
-    #[test]
-    fn acks_name_their_error() {
-        let failed = ack(7, Err(AckError::duplicate("again")));
-        assert_eq!(
-            serde_json::from_slice::<Value>(&failed.data).unwrap(),
-            json!({"type":"ack","ackId":7,"success":false,"error":{"name":"Duplicate","message":"again"}})
-        );
     }
 }

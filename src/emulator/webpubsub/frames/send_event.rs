@@ -4,7 +4,8 @@
 
 use serde_json::Value;
 
-use super::{AckError, ClientFrameError, Fields};
+use super::{ClientFrameError, Fields};
+use crate::emulator::webpubsub::ack::AckError;
 use crate::emulator::webpubsub::connected::Connected;
 use crate::emulator::webpubsub::connections::Delivery;
 use crate::emulator::webpubsub::events::Event;

@@ -8,7 +8,7 @@ use axum::response::IntoResponse;
 use serde_json::Value;
 
 use super::{Answer, WpsRequest};
-use crate::emulator::request::read_body;
+use crate::emulator::body::read_body;
 use crate::emulator::webpubsub::error::WpsError;
 use crate::service::filter::Filter;
 use crate::service::names;

@@ -5,7 +5,7 @@
 //! the token and every name in the path. A wrong method is answered 405 after those checks, as
 //! is a path no operation takes (404), so an unauthorized caller learns nothing. A path that only
 //! differs by empty segments or percent-encoded characters (`%3Asend`) is routed as its
-//! [`normal_form`].
+//! `normal_form`.
 
 mod close;
 mod exists;
@@ -19,16 +19,16 @@ mod wps_request;
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use axum::extract::{OriginalUri, Request, State};
-use axum::http::{Method, StatusCode, Uri};
+use axum::extract::{Request, State};
+use axum::http::{Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, delete, get, head, post, put, MethodRouter};
 use axum::Router;
 use percent_encoding::{percent_decode_str, utf8_percent_encode, AsciiSet, CONTROLS};
-use tower::ServiceExt;
 
 use super::error::WpsError;
 use super::WebPubSubState;
+use crate::emulator::reroute::{called_uri, reroute};
 pub use wps_request::{WpsRequest, VERSIONS};
 
 /// What an operation answers.
@@ -136,7 +136,7 @@ fn strict() -> Routes {
     hub_routes().route("/api/health", health)
 }
 
-/// The REST API's routes: the operations, and [`unmatched`] for every other path under `/api`.
+/// The REST API's routes: the operations, and `unmatched` for every other path under `/api`.
 pub fn routes() -> Routes {
     strict().route("/api/{*rest}", any(unmatched))
 }
@@ -156,30 +156,20 @@ fn normal_form(path: &str) -> Option<String> {
 /// A path under `/api` that no operation took: routed again in its [`normal_form`] with the
 /// original URI kept for the token's audience (the client signed the URL it called); else 404,
 /// after the checks of an operation when the path names a hub.
-async fn unmatched(State(state): State<Arc<WebPubSubState>>, mut request: Request) -> Response {
-    let Some(path) = normal_form(request.uri().path()) else {
+async fn unmatched(State(state): State<Arc<WebPubSubState>>, request: Request) -> Response {
+    let Some(normal) = normal_form(request.uri().path()) else {
         return no_operation(&state, request).into_response();
     };
-    let original = request.uri().clone();
-    let path_and_query = match original.query() {
-        Some(query) => format!("{path}?{query}"),
-        None => path,
-    };
-    let Ok(uri) = Uri::builder().path_and_query(path_and_query).build() else {
-        return WpsError::NoRoute(original.path().to_string()).into_response();
-    };
-    *request.uri_mut() = uri;
-    request.extensions_mut().insert(OriginalUri(original));
-    match routes().with_state(state).oneshot(request).await {
-        Ok(response) => response,
-        Err(never) => match never {},
-    }
+    let path = request.uri().path().to_string();
+    reroute(routes().with_state(state), request, normal)
+        .await
+        .unwrap_or_else(|| WpsError::NoRoute(path).into_response())
 }
 
 /// The 404 of a path in normal form that no operation takes.
 fn no_operation(state: &Arc<WebPubSubState>, request: Request) -> WpsError {
     let (parts, _) = request.into_parts();
-    let path = wps_request::called_uri(&parts).path().to_string();
+    let path = called_uri(&parts).path().to_string();
     let segments: Vec<&str> = parts.uri.path().split('/').skip(1).collect();
     if let ["api", "hubs", hub, ..] = segments.as_slice() {
         let hub = percent_decode_str(hub).decode_utf8_lossy().into_owned();

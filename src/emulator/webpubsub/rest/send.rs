@@ -9,7 +9,7 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::IntoResponse;
 
 use super::{Answer, WpsRequest};
-use crate::emulator::request::read_body;
+use crate::emulator::body::read_body;
 use crate::emulator::webpubsub::connections::Delivery;
 use crate::emulator::webpubsub::error::WpsError;
 use crate::emulator::webpubsub::message::{DataType, MessageData, Origin};

@@ -5,12 +5,13 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use axum::extract::{FromRequestParts, OriginalUri, Path};
+use axum::extract::{FromRequestParts, Path};
 use axum::http::request::Parts;
 use axum::http::Uri;
 
 use crate::emulator::auth::token_from;
 use crate::emulator::request::Query;
+use crate::emulator::reroute::called_uri;
 use crate::emulator::webpubsub::auth::WpsAuthError;
 use crate::emulator::webpubsub::error::WpsError;
 use crate::emulator::webpubsub::{entra, WebPubSubState};
@@ -131,14 +132,6 @@ impl WpsRequest {
             names,
         })
     }
-}
-
-/// The URL as the client called it (a re-routed request keeps the original).
-pub fn called_uri(parts: &Parts) -> Uri {
-    parts
-        .extensions
-        .get::<OriginalUri>()
-        .map_or_else(|| parts.uri.clone(), |original| original.0.clone())
 }
 
 fn api_version(query: &Query) -> Result<String, WpsError> {

@@ -3,14 +3,16 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::Duration;
 
-use axum::extract::{FromRequestParts, OriginalUri, Path};
+use axum::extract::{FromRequestParts, Path};
 use axum::http::request::Parts;
 
 use super::Flavor;
 use crate::emulator::auth::{self, Audience};
 use crate::emulator::error::EmulatorError;
 use crate::emulator::request::Query;
+use crate::emulator::reroute::called_uri;
 use crate::emulator::Shared;
 use crate::service::names;
 use crate::service::recipients::Recipients;
@@ -49,6 +51,11 @@ impl HubRequest {
         self.name("connection")
     }
 
+    /// The `ttl` in seconds (a non-negative integer) of a user's group membership.
+    pub fn ttl(&self) -> Result<Option<Duration>, EmulatorError> {
+        ttl(&self.query)
+    }
+
     /// Who the path names: a connection, a user or a group, else the whole hub.
     pub fn recipients(&self) -> Recipients {
         match (self.connection(), self.user(), self.group()) {
@@ -60,6 +67,20 @@ impl HubRequest {
     }
 }
 
+fn ttl(query: &Query) -> Result<Option<Duration>, EmulatorError> {
+    let Some(raw) = query.get("ttl") else {
+        return Ok(None);
+    };
+    raw.trim()
+        .parse::<u32>()
+        .map(|secs| Some(Duration::from_secs(secs.into())))
+        .map_err(|_| {
+            EmulatorError::BadRequest(format!(
+                "ttl must be a whole number of seconds, 0 or more (got {raw:?})"
+            ))
+        })
+}
+
 impl FromRequestParts<Arc<Shared>> for HubRequest {
     type Rejection = EmulatorError;
 
@@ -67,10 +88,7 @@ impl FromRequestParts<Arc<Shared>> for HubRequest {
         parts: &mut Parts,
         shared: &Arc<Shared>,
     ) -> Result<Self, EmulatorError> {
-        let uri = parts
-            .extensions
-            .get::<OriginalUri>()
-            .map_or_else(|| parts.uri.clone(), |original| original.0.clone());
+        let uri = called_uri(parts);
         // Set by the prefix's routes (`hub_routes`).
         let flavor = parts
             .extensions
@@ -113,5 +131,18 @@ impl FromRequestParts<Arc<Shared>> for HubRequest {
             query,
             names,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ttls() {
+        let of = |uri: &str| ttl(&Query::of(&uri.parse().unwrap()));
+        assert_eq!(of("/x?ttl=5").unwrap(), Some(Duration::from_secs(5)));
+        assert_eq!(of("/x").unwrap(), None);
+        assert!(of("/x?ttl=-1").is_err());
     }
 }

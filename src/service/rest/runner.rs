@@ -1,8 +1,8 @@
-//! Runs a [`Call`]: signs each attempt with a token for its audience (re-used per audience, see
-//! `token_cache`), sends it through the one
-//! pooled `reqwest::Client` with a per-attempt timeout, retries where `retry`
-//! allows, and turns the final answer into `Ok(true)` (2xx), `Ok(false)` (an expected 404) or a
-//! [`RestError`]. Logs at debug level without query strings or tokens.
+//! Runs a [`Call`] for both REST clients: signs each attempt with a token for its audience
+//! (re-used per audience, see `token_cache`) or the Entra ID token, sends it through the one
+//! pooled `reqwest::Client` with a per-attempt timeout, retries where `retry` allows, and turns
+//! the final answer into `Ok(true)` (2xx), `Ok(false)` (an expected 404) or a [`RestError`]. Logs
+//! at debug level without query strings or tokens.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -13,7 +13,7 @@ use reqwest::{Method, Response};
 use super::call::Call;
 use super::error::{entra_role_hint, service_message, RestError};
 use super::retry::{delay, retry_after, Failure};
-use super::token_cache::{Target, TokenCache};
+use super::token_cache::{SignedUrl, TokenCache};
 use super::RestOptions;
 use crate::service::entra::EntraCredential;
 use crate::service::token::TokenMinter;
@@ -34,8 +34,10 @@ enum Auth {
     Entra(EntraCredential),
 }
 
-/// Everything a call needs, shared by all clones of a `RestClient`.
-pub(crate) struct Transport {
+/// Runs calls: everything a call needs (the pooled HTTP client, the server base, how calls are
+/// authorised and the token cache), shared by all clones of a REST client. Not a SignalR
+/// transport ([`crate::service::transports`]): those are how clients connect.
+pub(crate) struct CallRunner {
     http: reqwest::Client,
     server_base: String,
     auth: Auth,
@@ -44,7 +46,7 @@ pub(crate) struct Transport {
     pub(crate) options: RestOptions,
 }
 
-impl Transport {
+impl CallRunner {
     pub(super) fn new(
         connection: &ConnectionString,
         options: RestOptions,
@@ -67,7 +69,7 @@ impl Transport {
         )
     }
 
-    /// A transport to `server_base` (ending in `/`) whose calls are signed by `minter` with the
+    /// A runner for `server_base` (ending in `/`) whose calls are signed by `minter` with the
     /// access key `key` (Web PubSub builds its own minter from its own connection string).
     pub(crate) fn with_minter(
         server_base: String,
@@ -83,7 +85,7 @@ impl Transport {
         Self::build(server_base, Auth::Key(minter), Some(key), options)
     }
 
-    /// A transport to `server_base` (ending in `/`) whose calls carry `credential`'s Entra
+    /// A runner for `server_base` (ending in `/`) whose calls carry `credential`'s Entra
     /// token; `key` (when the connection string also has one) is only redacted from errors.
     pub(crate) fn with_entra(
         server_base: String,
@@ -128,7 +130,7 @@ impl Transport {
         matches!(self.auth, Auth::Entra(_))
     }
 
-    /// The minter that signs this transport's calls with the access key (none under Entra ID).
+    /// The minter that signs this runner's calls with the access key (none under Entra ID).
     pub(crate) fn key_minter(&self) -> Option<&TokenMinter> {
         match &self.auth {
             Auth::Key(minter) => Some(minter),
@@ -159,21 +161,7 @@ impl Transport {
         let mut retries = 0;
         loop {
             let attempt = retries + 1;
-            let target = match &self.auth {
-                Auth::Key(minter) => self.tokens.target(minter, &url, &audience)?,
-                Auth::Entra(credential) => Arc::new(Target {
-                    url: url::Url::parse(&url).map_err(|e| {
-                        RestError::InvalidArgument(format!("cannot build the request URL: {e}"))
-                    })?,
-                    token: credential
-                        .token()
-                        .await
-                        .map_err(RestError::Identity)?
-                        .token
-                        .expose()
-                        .to_string(),
-                }),
-            };
+            let target = self.signed_url(&url, &audience).await?;
             let token = &target.token;
             let (failure, wait) = match self.attempt(call, target.url.clone(), token).await {
                 Ok(response) => {
@@ -198,32 +186,7 @@ impl Transport {
                         Some(wait) if retries < max_retries && failure.is_retryable(idempotent) => {
                             (failure, wait)
                         }
-                        _ => {
-                            let hint = match (&self.auth, status.as_u16()) {
-                                (Auth::Entra(credential), 401) => {
-                                    // The service refused the Entra token: fetch a new one next time.
-                                    credential.invalidate().await;
-                                    Some("the service did not accept the app's Entra ID token (wrong audience, expired, or from another tenant); a new token is fetched for the next call")
-                                }
-                                (Auth::Entra(_), 403) => Some(entra_role_hint(call.operation)),
-                                _ => None,
-                            };
-                            let mut error = self.service_error(call, response, code, token).await;
-                            if let (RestError::Service { message, .. }, Some(hint)) =
-                                (&mut error, hint)
-                            {
-                                message.push_str(&format!(" ({hint})"));
-                            }
-                            if let (RestError::Service { message, .. }, Some(asked)) =
-                                (&mut error, asked)
-                            {
-                                message.push_str(&format!(
-                                    " (the service asks to retry after {} s)",
-                                    asked.as_secs()
-                                ));
-                            }
-                            return Err(error);
-                        }
+                        _ => return Err(self.refusal(call, response, code, token, asked).await),
                     }
                 }
                 Err(error) => {
@@ -233,7 +196,7 @@ impl Transport {
                         Some(wait) if retries < max_retries && failure.is_retryable(idempotent) => {
                             (failure, wait)
                         }
-                        _ => return Err(transport_error(call, &self.server_base, failure, error)),
+                        _ => return Err(network_error(call, &self.server_base, failure, error)),
                     }
                 }
             };
@@ -270,6 +233,60 @@ impl Transport {
             self.options.base_backoff,
             self.options.max_backoff,
         )
+    }
+
+    /// The signed URL of one attempt: with the access key, a token for `audience` (re-used from the
+    /// cache); under Entra ID, the credential's current token.
+    async fn signed_url(&self, url: &str, audience: &str) -> Result<Arc<SignedUrl>, RestError> {
+        match &self.auth {
+            Auth::Key(minter) => self.tokens.signed_url(minter, url, audience),
+            Auth::Entra(credential) => Ok(Arc::new(SignedUrl {
+                url: url::Url::parse(url).map_err(|e| {
+                    RestError::InvalidArgument(format!("cannot build the request URL: {e}"))
+                })?,
+                token: credential
+                    .token()
+                    .await
+                    .map_err(RestError::Identity)?
+                    .token
+                    .expose()
+                    .to_string(),
+            })),
+        }
+    }
+
+    /// The error for an answer that will not be retried: the service's message, with a hint
+    /// for an Entra ID token the service refused (a new one is fetched for the next call) or a
+    /// role it lacks, and the `Retry-After` the service asked for.
+    async fn refusal(
+        &self,
+        call: &Call,
+        response: Response,
+        code: Option<String>,
+        token: &str,
+        asked: Option<Duration>,
+    ) -> RestError {
+        let hint = match (&self.auth, response.status().as_u16()) {
+            (Auth::Entra(credential), 401) => {
+                credential.invalidate().await;
+                Some("the service did not accept the app's Entra ID token (wrong audience, expired, or from another tenant); a new token is fetched for the next call")
+            }
+            (Auth::Entra(_), 403) => Some(entra_role_hint(call.operation)),
+            _ => None,
+        };
+        let mut error = self.service_error(call, response, code, token).await;
+        if let RestError::Service { message, .. } = &mut error {
+            if let Some(hint) = hint {
+                message.push_str(&format!(" ({hint})"));
+            }
+            if let Some(asked) = asked {
+                message.push_str(&format!(
+                    " (the service asks to retry after {} s)",
+                    asked.as_secs()
+                ));
+            }
+        }
+        error
     }
 
     async fn service_error(
@@ -314,8 +331,8 @@ fn error_code(headers: &HeaderMap) -> Option<String> {
         .map(str::to_owned)
 }
 
-/// The error for a transport failure that will not be retried.
-fn transport_error(
+/// The error for a network failure (no answer) that will not be retried.
+fn network_error(
     call: &Call,
     server_base: &str,
     failure: Failure,

@@ -2,7 +2,7 @@
 
 /// One event of a connection, on its way to the upstream.
 #[derive(Debug)]
-pub enum ConnectionEvent {
+pub enum UpstreamEvent {
     /// The handshake completed.
     Connected,
     /// A client invocation (type 1) as the client encoded it, without its framing.

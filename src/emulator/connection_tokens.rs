@@ -107,7 +107,7 @@ enum Entry {
 
 /// All connections by connection token.
 #[derive(Default)]
-pub struct Registry {
+pub struct ConnectionTokens {
     inner: Mutex<HashMap<String, Entry>>,
 }
 
@@ -120,7 +120,7 @@ fn unknown() -> EmulatorError {
     }
 }
 
-impl Registry {
+impl ConnectionTokens {
     fn lock(&self) -> MutexGuard<'_, HashMap<String, Entry>> {
         self.inner.lock().unwrap_or_else(|e| e.into_inner())
     }
@@ -208,7 +208,7 @@ impl Registry {
     }
 
     /// The queue of a long-polling connection. The caller locks it, then calls
-    /// [`Registry::begin_poll`], so a refused second poll never touches the first one's state.
+    /// [`ConnectionTokens::begin_poll`], so a refused second poll never touches the first one's state.
     pub fn poll_queue(
         &self,
         token: &str,
@@ -222,7 +222,7 @@ impl Registry {
     }
 
     /// Marks a long-polling connection as being polled: the janitor leaves it alone until
-    /// [`Registry::end_poll`]. Call it only while holding the connection's poll queue, and make
+    /// [`ConnectionTokens::end_poll`]. Call it only while holding the connection's poll queue, and make
     /// sure `end_poll` runs even when the poll is abandoned (a dropped request).
     pub fn begin_poll(&self, token: &str) {
         if let Some(Entry::Active(a)) = self.lock().get_mut(token) {

@@ -1,19 +1,20 @@
-//! `leaveGroup`: the client leaves a group, if its roles or grants allow it.
+//! `joinGroup` and `leaveGroup`: the client joins or leaves a group, if its roles or grants
+//! allow it, and the frame is acked.
 
 use super::{ClientFrameError, Fields};
 use crate::emulator::webpubsub::connected::Connected;
 use crate::service::webpubsub::Permission;
 
-/// `{"type":"leaveGroup","group":…,"ackId":…}`.
+/// `{"type":"joinGroup"|"leaveGroup","group":…,"ackId":…}`.
 #[derive(Debug)]
-pub struct LeaveGroup {
+pub struct GroupMembership {
     /// The group.
     pub group: String,
     /// Its ack id.
     pub ack_id: Option<u64>,
 }
 
-impl LeaveGroup {
+impl GroupMembership {
     /// From the frame's fields.
     pub fn parse(fields: &Fields<'_>) -> Result<Self, ClientFrameError> {
         Ok(Self {
@@ -22,11 +23,15 @@ impl LeaveGroup {
         })
     }
 
-    /// Leaves, and acks.
-    pub fn apply(self, client: &Connected) {
+    /// Joins (`join`) or leaves, and acks.
+    pub fn apply(self, client: &Connected, join: bool) {
         let Self { group, ack_id } = self;
         client.guarded(ack_id, Permission::JoinLeaveGroup, &group, |c| {
-            c.groups.remove(&group);
+            if join {
+                c.groups.insert(group.clone());
+            } else {
+                c.groups.remove(&group);
+            }
         });
     }
 }
