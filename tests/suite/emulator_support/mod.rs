@@ -181,28 +181,26 @@ impl Emu {
         )
     }
 
-    /// `GET /admin/faults`: the fault configuration and what was injected and seen, per class.
-    pub async fn faults_report(&self) -> Value {
+    /// `GET path` (a local route, no token), which must answer 200 with JSON.
+    async fn get_json(&self, path: &str) -> Value {
         let response = self
             .http
-            .get(format!("{}/admin/faults", self.base))
+            .get(format!("{}{path}", self.base))
             .send()
             .await
             .unwrap();
-        assert_eq!(response.status(), 200);
+        assert_eq!(response.status(), 200, "GET {path}");
         response.json().await.unwrap()
+    }
+
+    /// `GET /admin/faults`: the fault configuration and what was injected and seen, per class.
+    pub async fn faults_report(&self) -> Value {
+        self.get_json("/admin/faults").await
     }
 
     /// `GET /dashboard/snapshot`: the connections and recent records the dashboard shows.
     pub async fn dashboard_snapshot(&self) -> Value {
-        let response = self
-            .http
-            .get(format!("{}/dashboard/snapshot", self.base))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(response.status(), 200);
-        response.json().await.unwrap()
+        self.get_json("/dashboard/snapshot").await
     }
 
     pub async fn exists(&self, path: &str) -> u16 {
