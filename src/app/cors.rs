@@ -10,6 +10,8 @@ use axum::http::{HeaderValue, Method};
 use axum::Router;
 use tower_http::cors::{AllowHeaders, AllowOrigin, CorsLayer};
 
+use crate::http_server::CrossOriginOnly;
+
 /// Adds the CORS layer for `origins` (plus loopback origins when `allow_loopback`), or nothing
 /// when there is neither.
 pub fn layer<S: Clone + Send + Sync + 'static>(
@@ -31,14 +33,15 @@ pub fn layer<S: Clone + Send + Sync + 'static>(
     } else {
         AllowOrigin::list(origins)
     };
-    router.layer(
+    // Applied to cross-origin requests and preflights only (`http_server::cors`).
+    router.layer(CrossOriginOnly::new(
         CorsLayer::new()
             .allow_origin(allow)
             .allow_credentials(true)
             .allow_methods([Method::GET, Method::POST, Method::DELETE, Method::OPTIONS])
             .allow_headers(AllowHeaders::mirror_request())
             .max_age(Duration::from_secs(600)),
-    )
+    ))
 }
 
 /// `http(s)://localhost`, `127.0.0.1` or `[::1]` with any port and nothing else (an origin has
