@@ -17,9 +17,7 @@ A figure the build cannot measure (a route not there yet, a connection cap) is p
 
 from __future__ import annotations
 
-import datetime
 import json
-import resource
 import statistics
 import subprocess
 import sys
@@ -39,15 +37,6 @@ NA_BUILD = "n/a: not available in this build"
 
 def log(message: str) -> None:
     print(f"[growth] {message}", file=sys.stderr, flush=True)
-
-
-def raise_file_limit() -> int:
-    """Raises this process's open-file limit to its hard limit; children inherit it."""
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    target = hard if hard != resource.RLIM_INFINITY else max(soft, 1 << 20)
-    if soft < target:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
-    return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
 
 
 class Stack:
@@ -176,23 +165,15 @@ class WpsMember:
     """A `json.webpubsub.azure.v1` WebSocket held open (it joined its group with its token)."""
 
     def __init__(self, port: int, token: str):
-        import base64, os, socket  # noqa: E401  (only this client needs them)
-        self.sock = socket.create_connection(("127.0.0.1", port), timeout=30)
-        key = base64.b64encode(os.urandom(16)).decode()
         query = urllib.parse.urlencode({"access_token": token})
-        self.sock.sendall((f"GET /client/hubs/{HUB}?{query} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
-                           "Upgrade: websocket\r\nConnection: Upgrade\r\n"
-                           "Sec-WebSocket-Protocol: json.webpubsub.azure.v1\r\n"
-                           f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n")
-                          .encode())
-        answer = b""
-        while b"connected" not in answer:  # the 101, then the `connected` system message
+        self.sock, answer = load.websocket(
+            port, f"/client/hubs/{HUB}?{query}",
+            {"Sec-WebSocket-Protocol": "json.webpubsub.azure.v1"})
+        while b"connected" not in answer:  # the `connected` system message
             chunk = self.sock.recv(4096)
             if not chunk:
                 raise RuntimeError(f"the Web PubSub connection closed: {answer[:120]!r}")
             answer += chunk
-        if b" 101 " not in answer.split(b"\r\n", 1)[0]:
-            raise RuntimeError(f"Web PubSub upgrade refused: {answer[:120]!r}")
 
 
 def wps_rest(port: int, method: str, path_and_query: str, expect: int) -> bytes:
@@ -290,7 +271,7 @@ def cell(value, unit: str) -> str:
 def run_growth(options) -> str:
     load.ensure_tools()
     binary = load.build()
-    limit = raise_file_limit()
+    limit = load.raise_file_limit()
     sizes = (100, 1000) if options.quick else (1000, 10_000)
     if limit < sizes[1] * 2 + 1024:
         sys.exit(f"the open-file limit is {limit}; {sizes[1]} clients need {sizes[1] * 2 + 1024} "
@@ -315,12 +296,8 @@ def run_growth(options) -> str:
         growth = growth_word(small, large, factor, per_unit) if both else "—"
         lines.append(f"| {figure} | {cell(small, unit)} | {cell(large, unit)} | {growth} |")
     command = "python3 benches/load.py --only growth" + (" --quick" if options.quick else "")
-    header = [
-        f"Measured {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC on "
-        f"{load.machine()}, commit `{load.git_head()}`.",
-        f"Command: `{command}` (sizes: {sizes[0]:,} and {sizes[1]:,} clients or members, "
-        f"{rounds} broadcasts each; `handler emulator` alone behind `handler serve`, clients in "
-        "one Node.js or Python process, all on 127.0.0.1 on the same cores).",
-        "",
-    ]
+    header = load.stamp(command, f"sizes: {sizes[0]:,} and {sizes[1]:,} clients or members, "
+                        f"{rounds} broadcasts each; `handler emulator` alone behind `handler "
+                        "serve`, clients in one Node.js or Python process, all on 127.0.0.1 on "
+                        "the same cores")
     return "\n".join(header + lines) + "\n"

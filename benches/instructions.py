@@ -15,17 +15,12 @@ code here and HMAC-heavy paths look costlier than on the real CPU: compare rows 
 
 from __future__ import annotations
 
-import base64
-import datetime
 import http.client
 import json
 import os
 import re
-import select
 import shutil
 import signal
-import socket
-import struct
 import subprocess
 import sys
 import tempfile
@@ -134,51 +129,18 @@ class HubSocket:
         self.connection_id = negotiated["connectionId"]
         query = urllib.parse.urlencode({"hub": hub, "id": negotiated["connectionToken"],
                                         "access_token": info["accessToken"]})
-        self.sock = socket.create_connection(("127.0.0.1", url.port), timeout=60)
-        key = base64.b64encode(os.urandom(16)).decode()
-        self.sock.sendall((f"GET /client/?{query} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-                           "Upgrade: websocket\r\nConnection: Upgrade\r\n"
-                           f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n")
-                          .encode())
-        head = b""
-        while b"\r\n\r\n" not in head:
-            chunk = self.sock.recv(4096)
-            if not chunk:
-                raise RuntimeError("the WebSocket upgrade was closed")
-            head += chunk
-        head, self.pending = head.split(b"\r\n\r\n", 1)
-        if b" 101 " not in head.split(b"\r\n", 1)[0]:
-            raise RuntimeError(f"WebSocket upgrade refused: {head[:80]!r}")
-        self.send('{"protocol":"json","version":1}' + RS)
+        sock, pending = load.websocket(url.port, f"/client/?{query}", timeout=60)
+        self.frames = load.Frames(sock, pending)
+        self.frames.send_text('{"protocol":"json","version":1}' + RS)
         if self.record() != "{}":
             raise RuntimeError("the hub protocol handshake was refused")
 
-    def send(self, text: str) -> None:
-        payload, mask = text.encode(), os.urandom(4)
-        header = struct.pack("!BB", 0x81, 0x80 | len(payload))  # short text frames only
-        self.sock.sendall(header + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(payload)))
-
-    def _take(self, n: int) -> bytes:
-        while len(self.pending) < n:
-            chunk = self.sock.recv(65536)
-            if not chunk:
-                raise ConnectionError("the WebSocket closed")
-            self.pending += chunk
-        data, self.pending = self.pending[:n], self.pending[n:]
-        return data
-
     def record(self) -> str:
-        """The next hub-protocol record of a text frame (pings included)."""
-        first, second = self._take(2)
-        length = second & 0x7F
-        if length == 126:
-            length = struct.unpack("!H", self._take(2))[0]
-        elif length == 127:
-            length = struct.unpack("!Q", self._take(8))[0]
-        payload = self._take(length).decode()
-        if first & 0x0F != 0x1:
-            raise RuntimeError(f"unexpected WebSocket opcode {first & 0x0F}")
-        return payload.split(RS)[0]
+        """The first hub-protocol record of the next text frame (pings included)."""
+        opcode, payload = self.frames.next()
+        if opcode != 0x1:
+            raise RuntimeError(f"unexpected WebSocket opcode {opcode}")
+        return payload.decode().split(RS)[0]
 
     def invocation(self, target: str) -> None:
         """Reads until an invocation of `target` arrives (skipping pings)."""
@@ -188,20 +150,27 @@ class HubSocket:
                 return
 
     def close(self) -> None:
-        self.sock.close()
+        self.frames.sock.close()
 
 
-def fan_out(ports: dict[str, int], clients: int, broadcasts: int) -> None:
+def fan_out(ports: dict[str, int], clients: int, broadcasts: int, idle: float = 0) -> float:
     """`clients` WebSockets on the hub `bench`, then `broadcasts` sends through the app, each
-    read by every client before the next."""
+    read by every client before the next, then `idle` seconds with the clients connected;
+    returns how long the broadcasts took. Connected clients cost instructions while time passes
+    (keep-alive pings, timers), so the run without broadcasts idles as long as the one with them
+    broadcast: the difference is then the broadcasts' own."""
     sockets = [HubSocket(ports["app"]) for _ in range(clients)]
     app = KeepAlive(ports["app"])
     try:
+        started = time.monotonic()
         for round_ in range(broadcasts):
             body = json.dumps({"target": "tick", "arguments": [round_]}).encode()
             app.call("POST", f"/api/hubs/{FAN_HUB}/messages", 202, body, JSON)
             for client in sockets:
                 client.invocation("tick")
+        took = time.monotonic() - started
+        time.sleep(idle)
+        return took
     finally:
         app.close()
         for client in sockets:
@@ -244,8 +213,13 @@ def measure(binary: Path, sizes: dict[str, int], out_dir: Path) -> dict[str, int
     runs = {"baseline": lambda ports: None}
     for name in ("get_root", "negotiate", "negotiate_user", "send", "rest_direct"):
         runs[name] = lambda ports, name=name: repeat(ports, name, n)
-    runs["fan_base"] = lambda ports: fan_out(ports, clients, 0)
-    runs["fan_out"] = lambda ports: fan_out(ports, clients, broadcasts)
+    took = [0.0]
+
+    def broadcasting(ports: dict[str, int]) -> None:
+        took[0] = fan_out(ports, clients, broadcasts)
+
+    runs["fan_out"] = broadcasting
+    runs["fan_base"] = lambda ports: fan_out(ports, clients, 0, idle=took[0])
     totals = {}
     for name, workload in runs.items():
         started = time.monotonic()
@@ -292,17 +266,13 @@ def run_instructions(options) -> str:
     load.ensure_tools(peer=False, wrk=False)
     version = ensure_valgrind()
     binary = load.build()
-    sizes = ({"requests": 200, "clients": 20, "broadcasts": 5} if options.quick
-             else {"requests": 2000, "clients": 100, "broadcasts": 20})
+    sizes = ({"requests": 200, "clients": 20, "broadcasts": 20} if options.quick
+             else {"requests": 2000, "clients": 100, "broadcasts": 100})
     with tempfile.TemporaryDirectory(prefix="callgrind-") as out_dir:
         totals = measure(binary, sizes, Path(out_dir))
     command = "python3 benches/load.py --only instructions" + (" --quick" if options.quick else "")
-    header = [
-        f"Measured {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC with "
-        f"{version} on {load.machine()}, commit `{load.git_head()}`.",
-        f"Command: `{command}` (each row: one run of {sizes['requests']:,} sequential keep-alive "
-        f"requests, or {sizes['broadcasts']} broadcasts to {sizes['clients']} clients, minus a run "
-        "with the same start-up and warm-up and none; all threads counted).",
-        "",
-    ]
+    header = load.stamp(command, f"each row: one run of {sizes['requests']:,} sequential "
+                        f"keep-alive requests, or {sizes['broadcasts']} broadcasts to "
+                        f"{sizes['clients']} clients, minus a run with the same start-up and "
+                        "warm-up and none; all threads counted", tool=version)
     return "\n".join(header + table(totals, sizes)) + "\n"

@@ -27,10 +27,12 @@ import json
 import os
 import platform
 import re
+import resource
 import shutil
 import signal
 import socket
 import statistics
+import struct
 import subprocess
 import sys
 import tempfile
@@ -177,6 +179,84 @@ class RssSampler:
     def __exit__(self, *exc):
         self._stop.set()
         self._thread.join(timeout=1)
+
+
+def raise_file_limit() -> int:
+    """Raises this process's open-file limit to its hard limit; children inherit it."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = hard if hard != resource.RLIM_INFINITY else max(soft, 1 << 20)
+    if soft < target:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+    return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+
+
+def websocket(port: int, target: str, headers: dict[str, str] | None = None,
+              timeout: float = 30) -> tuple[socket.socket, bytes]:
+    """A raw WebSocket upgraded on 127.0.0.1:`port` at `target` (path and query): the socket
+    and the bytes that came after the 101 answer's head."""
+    sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+    key = base64.b64encode(os.urandom(16)).decode()
+    extra = "".join(f"{name}: {value}\r\n" for name, value in (headers or {}).items())
+    sock.sendall((f"GET {target} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
+                  "Upgrade: websocket\r\nConnection: Upgrade\r\n"
+                  f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n{extra}\r\n").encode())
+    answer = b""
+    while b"\r\n\r\n" not in answer:
+        chunk = sock.recv(4096)
+        if not chunk:
+            sock.close()
+            raise RuntimeError("WebSocket upgrade: connection closed")
+        answer += chunk
+    head, rest = answer.split(b"\r\n\r\n", 1)
+    if b" 101 " not in head.split(b"\r\n", 1)[0]:
+        sock.close()
+        raise RuntimeError(f"WebSocket upgrade refused: {head[:80]!r}")
+    return sock, rest
+
+
+class Frames:
+    """Text frames on a raw client WebSocket (from `websocket`): masked out, unmasked in."""
+
+    def __init__(self, sock: socket.socket, pending: bytes = b""):
+        self.sock, self.pending = sock, pending
+
+    def send_text(self, text: str) -> None:
+        payload, mask = text.encode(), os.urandom(4)
+        length = len(payload)
+        if length < 126:
+            header = struct.pack("!BB", 0x81, 0x80 | length)
+        else:
+            header = struct.pack("!BBH", 0x81, 0x80 | 126, length)
+        self.sock.sendall(header + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(payload)))
+
+    def _exactly(self, n: int) -> bytes:
+        while len(self.pending) < n:
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                raise ConnectionError("the WebSocket closed")
+            self.pending += chunk
+        data, self.pending = self.pending[:n], self.pending[n:]
+        return data
+
+    def next(self) -> tuple[int, bytes]:
+        """The next frame: its opcode and payload."""
+        first, second = self._exactly(2)
+        length = second & 0x7F
+        if length == 126:
+            length = struct.unpack("!H", self._exactly(2))[0]
+        elif length == 127:
+            length = struct.unpack("!Q", self._exactly(8))[0]
+        return first & 0x0F, self._exactly(length)
+
+
+def stamp(command: str, setup: str, tool: str = "") -> list[str]:
+    """The first lines of a generated section: when, where, which commit, the command."""
+    return [
+        f"Measured {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC"
+        f"{f' with {tool}' if tool else ''} on {machine()}, commit `{git_head()}`.",
+        f"Command: `{command}` ({setup}).",
+        "",
+    ]
 
 
 # ---------------------------------------------------------------- tokens
@@ -458,13 +538,8 @@ def run(options) -> str:
         verdict = "—" if ok is None else "pass" if ok else "**miss**"
         table.append(f"| {figure} | {ours} | {ref} | {ratio} | {target} | {verdict} |")
     command = "python3 benches/load.py" + (" --quick" if options.quick else "")
-    header = [
-        f"Measured {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC on {machine()}, "
-        f"commit `{git_head()}`.",
-        f"Command: `{command}` (wrk -t2 -c{conns}, {rounds} alternating {seconds} s runs per side, "
-        "medians; all on 127.0.0.1, load generator on the same cores).",
-        "",
-    ]
+    header = stamp(command, f"wrk -t2 -c{conns}, {rounds} alternating {seconds} s runs per side, "
+                   "medians; all on 127.0.0.1, load generator on the same cores")
     return "\n".join(header + table) + "\n"
 
 
@@ -542,13 +617,8 @@ def run_entra(options) -> str:
         verdict = "—" if ok is None else "pass" if ok else "**miss**"
         table.append(f"| {figure} | {ours} | {ref} | {ratio} | {target} | {verdict} |")
     command = "python3 benches/load.py --only entra" + (" --quick" if options.quick else "")
-    header = [
-        f"Measured {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC on {machine()}, "
-        f"commit `{git_head()}`.",
-        f"Command: `{command}` (wrk -t2 -c{conns}, {rounds} alternating {seconds} s runs per side, "
-        "medians; the identity endpoint is the emulator's, on 127.0.0.1).",
-        "",
-    ]
+    header = stamp(command, f"wrk -t2 -c{conns}, {rounds} alternating {seconds} s runs per side, "
+                   "medians; the identity endpoint is the emulator's, on 127.0.0.1")
     return "\n".join(header + table) + "\n"
 
 
@@ -613,14 +683,9 @@ def run_webpubsub(options) -> str:
         verdict = "—" if ok is None else "pass" if ok else "**miss**"
         table.append(f"| {figure} | {ours} | {ref} | {ratio} | {target} | {verdict} |")
     command = "python3 benches/load.py --only webpubsub" + (" --quick" if options.quick else "")
-    header = [
-        f"Measured {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC on {machine()}, "
-        f"commit `{git_head()}`.",
-        f"Command: `{command}` (wrk -t2 -c{conns}, {rounds} alternating {seconds} s runs per side, "
-        f"medians; fan-out clients connected {fan['connect_s']:.1f} s; all on 127.0.0.1, load "
-        "generator on the same cores).",
-        "",
-    ]
+    header = stamp(command, f"wrk -t2 -c{conns}, {rounds} alternating {seconds} s runs per side, "
+                   f"medians; fan-out clients connected {fan['connect_s']:.1f} s; all on 127.0.0.1, "
+                   "load generator on the same cores")
     return "\n".join(header + table) + "\n"
 
 
