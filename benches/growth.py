@@ -83,10 +83,12 @@ def node_fanout(script: str, stack: Stack, clients: int, rounds: int) -> dict:
 
 def wps_cap_allows(binary: Path, clients: int) -> bool:
     """Whether the Web PubSub emulator can hold `clients` connections: its own listener keeps
-    the default cap unless `handler emulator` has an option that raises it."""
+    the default cap (4 096) unless `handler emulator --help` says an option raises it
+    (`--webpubsub-max-connections`, or `--max-connections` naming Web PubSub)."""
     text = subprocess.run([str(binary), "emulator", "--help"], capture_output=True,
                           text=True).stdout
-    return clients < 4000 or "webpubsub-max-connections" in text
+    cap = text.split("--max-connections", 1)[-1].split("\n  -", 1)[0]
+    return clients < 4000 or "webpubsub-max-connections" in text or "Web PubSub" in cap
 
 
 def fan_out(binary: Path, sizes: tuple[int, int], rounds: int) -> dict:
