@@ -17,13 +17,10 @@ is bounded and every process it starts is stopped at the end.
 from __future__ import annotations
 
 import argparse
-import base64
 import json
 import os
 import signal
-import socket
 import statistics
-import struct
 import subprocess
 import sys
 import threading
@@ -74,59 +71,21 @@ class HubClient:
         if status != 200:
             raise RuntimeError(f"emulator negotiate answered {status}")
         connection_token = json.loads(body)["connectionToken"]
-        self.sock = socket.create_connection(("127.0.0.1", self.port), timeout=10)
-        key = base64.b64encode(os.urandom(16)).decode()
         query = urllib.parse.urlencode({"hub": HUB, "id": connection_token, "access_token": token})
-        self.sock.sendall((f"GET /client/?{query} HTTP/1.1\r\nHost: 127.0.0.1:{self.port}\r\n"
-                           f"Upgrade: websocket\r\nConnection: Upgrade\r\n"
-                           f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n").encode())
-        answer = b""
-        while b"\r\n\r\n" not in answer:
-            chunk = self.sock.recv(4096)
-            if not chunk:
-                raise RuntimeError("WebSocket upgrade: connection closed")
-            answer += chunk
-        head, self.buffer = answer.split(b"\r\n\r\n", 1)
-        if b" 101 " not in head.split(b"\r\n", 1)[0]:
-            raise RuntimeError(f"WebSocket upgrade refused: {head[:80]!r}")
-        self.send_text('{"protocol":"json","version":1}' + RS)
+        self.sock, pending = load.websocket(self.port, f"/client/?{query}", timeout=10)
+        self.frames = load.Frames(self.sock, pending)
+        self.frames.send_text('{"protocol":"json","version":1}' + RS)
         self.seen: dict[int, int] = {}
         self.closed_at: float | None = None
         self.lock = threading.Lock()
         self.thread = threading.Thread(target=self._read, daemon=True)
         self.thread.start()
 
-    def send_text(self, text: str) -> None:
-        payload, mask = text.encode(), os.urandom(4)
-        length = len(payload)
-        if length < 126:
-            header = struct.pack("!BB", 0x81, 0x80 | length)
-        else:
-            header = struct.pack("!BBH", 0x81, 0x80 | 126, length)
-        masked = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
-        self.sock.sendall(header + mask + masked)
-
-    def _exactly(self, n: int) -> bytes:
-        while len(self.buffer) < n:
-            chunk = self.sock.recv(65536)
-            if not chunk:
-                raise ConnectionError("closed")
-            self.buffer += chunk
-        data, self.buffer = self.buffer[:n], self.buffer[n:]
-        return data
-
     def _read(self) -> None:
         self.sock.settimeout(None)
         try:
             while True:
-                first, second = self._exactly(2)
-                length = second & 0x7F
-                if length == 126:
-                    length = struct.unpack("!H", self._exactly(2))[0]
-                elif length == 127:
-                    length = struct.unpack("!Q", self._exactly(8))[0]
-                payload = self._exactly(length)
-                opcode = first & 0x0F
+                opcode, payload = self.frames.next()
                 if opcode == 0x8:
                     break
                 if opcode != 0x1:

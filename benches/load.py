@@ -7,9 +7,12 @@ fan-out; optionally the criterion medians. Prints a markdown table and writes it
 BENCHMARKS.md. Python 3.11 standard library only; every loop is bounded and every process it
 starts is stopped at the end.
 
-    python3 benches/load.py [--quick] [--no-criterion] [--no-write]
+    python3 benches/load.py [--quick] [--no-criterion] [--no-write]   # every section below
+    python3 benches/load.py --only main [--quick] [--no-write]   # the main table alone
     python3 benches/load.py --only entra [--quick] [--no-write]   # the Entra ID rows alone
     python3 benches/load.py --only webpubsub [--quick] [--no-write]   # the Web PubSub rows alone
+    python3 benches/load.py --only instructions [--quick] [--no-write]   # callgrind counts
+    python3 benches/load.py --only growth [--quick] [--no-write]   # how cost grows with size
 """
 
 from __future__ import annotations
@@ -24,10 +27,12 @@ import json
 import os
 import platform
 import re
+import resource
 import shutil
 import signal
 import socket
 import statistics
+import struct
 import subprocess
 import sys
 import tempfile
@@ -43,6 +48,8 @@ BEGIN, END = "<!-- load.py:begin -->", "<!-- load.py:end -->"
 EBEGIN, EEND = "<!-- load.py entra:begin -->", "<!-- load.py entra:end -->"
 WBEGIN, WEND = "<!-- load.py webpubsub:begin -->", "<!-- load.py webpubsub:end -->"
 CBEGIN, CEND = "<!-- criterion:begin -->", "<!-- criterion:end -->"
+IBEGIN, IEND = "<!-- load.py instructions:begin -->", "<!-- load.py instructions:end -->"
+GBEGIN, GEND = "<!-- load.py growth:begin -->", "<!-- load.py growth:end -->"
 
 STARTED: list[subprocess.Popen] = []
 
@@ -172,6 +179,84 @@ class RssSampler:
     def __exit__(self, *exc):
         self._stop.set()
         self._thread.join(timeout=1)
+
+
+def raise_file_limit() -> int:
+    """Raises this process's open-file limit to its hard limit; children inherit it."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = hard if hard != resource.RLIM_INFINITY else max(soft, 1 << 20)
+    if soft < target:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+    return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+
+
+def websocket(port: int, target: str, headers: dict[str, str] | None = None,
+              timeout: float = 30) -> tuple[socket.socket, bytes]:
+    """A raw WebSocket upgraded on 127.0.0.1:`port` at `target` (path and query): the socket
+    and the bytes that came after the 101 answer's head."""
+    sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+    key = base64.b64encode(os.urandom(16)).decode()
+    extra = "".join(f"{name}: {value}\r\n" for name, value in (headers or {}).items())
+    sock.sendall((f"GET {target} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
+                  "Upgrade: websocket\r\nConnection: Upgrade\r\n"
+                  f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n{extra}\r\n").encode())
+    answer = b""
+    while b"\r\n\r\n" not in answer:
+        chunk = sock.recv(4096)
+        if not chunk:
+            sock.close()
+            raise RuntimeError("WebSocket upgrade: connection closed")
+        answer += chunk
+    head, rest = answer.split(b"\r\n\r\n", 1)
+    if b" 101 " not in head.split(b"\r\n", 1)[0]:
+        sock.close()
+        raise RuntimeError(f"WebSocket upgrade refused: {head[:80]!r}")
+    return sock, rest
+
+
+class Frames:
+    """Text frames on a raw client WebSocket (from `websocket`): masked out, unmasked in."""
+
+    def __init__(self, sock: socket.socket, pending: bytes = b""):
+        self.sock, self.pending = sock, pending
+
+    def send_text(self, text: str) -> None:
+        payload, mask = text.encode(), os.urandom(4)
+        length = len(payload)
+        if length < 126:
+            header = struct.pack("!BB", 0x81, 0x80 | length)
+        else:
+            header = struct.pack("!BBH", 0x81, 0x80 | 126, length)
+        self.sock.sendall(header + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(payload)))
+
+    def _exactly(self, n: int) -> bytes:
+        while len(self.pending) < n:
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                raise ConnectionError("the WebSocket closed")
+            self.pending += chunk
+        data, self.pending = self.pending[:n], self.pending[n:]
+        return data
+
+    def next(self) -> tuple[int, bytes]:
+        """The next frame: its opcode and payload."""
+        first, second = self._exactly(2)
+        length = second & 0x7F
+        if length == 126:
+            length = struct.unpack("!H", self._exactly(2))[0]
+        elif length == 127:
+            length = struct.unpack("!Q", self._exactly(8))[0]
+        return first & 0x0F, self._exactly(length)
+
+
+def stamp(command: str, setup: str, tool: str = "") -> list[str]:
+    """The first lines of a generated section: when, where, which commit, the command."""
+    return [
+        f"Measured {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC"
+        f"{f' with {tool}' if tool else ''} on {machine()}, commit `{git_head()}`.",
+        f"Command: `{command}` ({setup}).",
+        "",
+    ]
 
 
 # ---------------------------------------------------------------- tokens
@@ -387,15 +472,15 @@ def run(options) -> str:
                     f"{neg['ratio']:.2f}", "≥ 0.90", neg["ratio"] >= 0.90))
     results.append(("negotiate (POST) for an Easy Auth user vs GET / on the same server",
                     lat(neg_user["a"]), lat(neg_user["b"]), f"{neg_user['ratio']:.2f}",
-                    "none (informational)", None))
+                    "≥ 0.85", neg_user["ratio"] >= 0.85))
     results.append(("POST /api/messages → emulator → 202 vs emulator REST direct", lat(msg["a"]),
-                    lat(msg["b"]), f"{msg['ratio']:.2f}", "≥ 0.80", msg["ratio"] >= 0.80))
+                    lat(msg["b"]), f"{msg['ratio']:.2f}", "≥ 0.50", msg["ratio"] >= 0.50))
     results.append(("negotiate: ours vs Node.js jsonwebtoken peer, key string as documented",
                     lat(vs_peer["a"]), lat(vs_peer["b"]), f"{vs_peer['ratio']:.1f}×", "≥ 5×",
                     vs_peer["ratio"] >= 5))
     results.append(("negotiate: ours vs Node.js jsonwebtoken peer, KeyObject made once (tuned)",
-                    lat(vs_tuned["a"]), lat(vs_tuned["b"]), f"{vs_tuned['ratio']:.1f}×", "≥ 5×",
-                    vs_tuned["ratio"] >= 5))
+                    lat(vs_tuned["a"]), lat(vs_tuned["b"]), f"{vs_tuned['ratio']:.1f}×", "≥ 8×",
+                    vs_tuned["ratio"] >= 8))
 
     # Fan-out through the running stack: app /api/messages → emulator → 1 000 WebSockets.
     log(f"fan-out: {options.clients} WebSocket clients × {options.broadcasts} broadcasts")
@@ -424,7 +509,7 @@ def run(options) -> str:
                     "≤ 15 ms and ≥ 20× faster", ours_cold <= 15 and cold_ratio >= 20))
 
     results.append(("RSS idle (app + embedded emulator, one process)", f"{idle_rss:.1f} MiB",
-                    f"{peer_idle_rss:.1f} MiB (Node peer)", "", "≤ 12 MB", idle_rss <= 12))
+                    f"{peer_idle_rss:.1f} MiB (Node peer)", "", "≤ 8 MiB", idle_rss <= 8))
     results.append(("RSS peak under HTTP load (the five wrk comparisons)", f"{load_rss:.1f} MiB",
                     f"{peer_load_rss:.1f} MiB (Node peer)", "", "≤ 40 MB", load_rss <= 40))
     results.append((f"RSS peak with {fan['clients']} WebSocket clients (fan-out)",
@@ -436,7 +521,7 @@ def run(options) -> str:
         subprocess.run(["strip", str(stripped)], check=True)
     size = stripped.stat().st_size / 1024 / 1024
     shutil.rmtree(stripped.parent)
-    results.append(("stripped release binary size", f"{size:.2f} MiB", "", "", "≤ 10 MB", size <= 10))
+    results.append(("stripped release binary size", f"{size:.2f} MiB", "", "", "≤ 8 MiB", size <= 8))
 
     fan_ok = fan["delivered"] == fan["expected"]
     results.append((f"fan-out: 1 broadcast → {fan['clients']} WebSockets, end-to-end delivery "
@@ -453,13 +538,8 @@ def run(options) -> str:
         verdict = "—" if ok is None else "pass" if ok else "**miss**"
         table.append(f"| {figure} | {ours} | {ref} | {ratio} | {target} | {verdict} |")
     command = "python3 benches/load.py" + (" --quick" if options.quick else "")
-    header = [
-        f"Measured {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC on {machine()}, "
-        f"commit `{git_head()}`.",
-        f"Command: `{command}` (wrk -t2 -c{conns}, {rounds} alternating {seconds} s runs per side, "
-        "medians; all on 127.0.0.1, load generator on the same cores).",
-        "",
-    ]
+    header = stamp(command, f"wrk -t2 -c{conns}, {rounds} alternating {seconds} s runs per side, "
+                   "medians; all on 127.0.0.1, load generator on the same cores")
     return "\n".join(header + table) + "\n"
 
 
@@ -537,13 +617,8 @@ def run_entra(options) -> str:
         verdict = "—" if ok is None else "pass" if ok else "**miss**"
         table.append(f"| {figure} | {ours} | {ref} | {ratio} | {target} | {verdict} |")
     command = "python3 benches/load.py --only entra" + (" --quick" if options.quick else "")
-    header = [
-        f"Measured {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC on {machine()}, "
-        f"commit `{git_head()}`.",
-        f"Command: `{command}` (wrk -t2 -c{conns}, {rounds} alternating {seconds} s runs per side, "
-        "medians; the identity endpoint is the emulator's, on 127.0.0.1).",
-        "",
-    ]
+    header = stamp(command, f"wrk -t2 -c{conns}, {rounds} alternating {seconds} s runs per side, "
+                   "medians; the identity endpoint is the emulator's, on 127.0.0.1")
     return "\n".join(header + table) + "\n"
 
 
@@ -608,14 +683,9 @@ def run_webpubsub(options) -> str:
         verdict = "—" if ok is None else "pass" if ok else "**miss**"
         table.append(f"| {figure} | {ours} | {ref} | {ratio} | {target} | {verdict} |")
     command = "python3 benches/load.py --only webpubsub" + (" --quick" if options.quick else "")
-    header = [
-        f"Measured {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC on {machine()}, "
-        f"commit `{git_head()}`.",
-        f"Command: `{command}` (wrk -t2 -c{conns}, {rounds} alternating {seconds} s runs per side, "
-        f"medians; fan-out clients connected {fan['connect_s']:.1f} s; all on 127.0.0.1, load "
-        "generator on the same cores).",
-        "",
-    ]
+    header = stamp(command, f"wrk -t2 -c{conns}, {rounds} alternating {seconds} s runs per side, "
+                   f"medians; fan-out clients connected {fan['connect_s']:.1f} s; all on 127.0.0.1, "
+                   "load generator on the same cores")
     return "\n".join(header + table) + "\n"
 
 
@@ -634,6 +704,23 @@ def replace_between(text: str, begin: str, end: str, body: str) -> str:
     return text.rstrip("\n") + "\n\n" + block + "\n"
 
 
+def write_section(options, begin: str, end: str, block: str) -> None:
+    print(block)
+    if not options.no_write:
+        path = ROOT / "BENCHMARKS.md"
+        text = path.read_text() if path.exists() else "# Benchmarks\n"
+        path.write_text(replace_between(text, begin, end, block))
+        log(f"wrote {begin} … in {path}")
+
+
+def criterion_section(options) -> str:
+    rows = criterion(1 if options.quick else 3)
+    return ("Command: `cargo bench --bench hot_paths -- --warm-up-time 1 --measurement-time "
+            f"{1 if options.quick else 3}` (run by load.py); criterion's median estimate.\n\n"
+            "| benchmark | median |\n|---|---|\n"
+            + "".join(f"| `{name}` | {median} |\n" for name, median in rows))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="shorter wrk runs (smoke test)")
@@ -643,43 +730,31 @@ def main() -> None:
     parser.add_argument("--starts", type=int, default=25, help="cold starts per side (25)")
     parser.add_argument("--clients", type=int, default=1000, help="fan-out WebSocket clients")
     parser.add_argument("--broadcasts", type=int, default=20, help="fan-out broadcasts")
-    parser.add_argument("--only", choices=["entra", "webpubsub"],
+    parser.add_argument("--only", choices=["main", "entra", "webpubsub", "growth", "instructions"],
                         help="run one scenario alone and write only its section")
     options = parser.parse_args()
-    if options.only:
-        scenario, begin, end = {"entra": (run_entra, EBEGIN, EEND),
-                                "webpubsub": (run_webpubsub, WBEGIN, WEND)}[options.only]
+    # The scenario modules import this file as `load`: let them share this run's state (the
+    # processes it started) instead of loading a second copy.
+    sys.modules.setdefault("load", sys.modules[__name__])
+    import growth  # noqa: E402  (how cost grows: benches/growth.py)
+    import instructions  # noqa: E402  (callgrind instruction counts: benches/instructions.py)
+
+    # Every section of BENCHMARKS.md, in its order; one command regenerates them all.
+    sections = {"main": (run, BEGIN, END), "entra": (run_entra, EBEGIN, EEND),
+                "webpubsub": (run_webpubsub, WBEGIN, WEND),
+                "growth": (growth.run_growth, GBEGIN, GEND),
+                "instructions": (instructions.run_instructions, IBEGIN, IEND)}
+    chosen = [options.only] if options.only else list(sections)
+    for name in chosen:
+        scenario, begin, end = sections[name]
+        log(f"section {name}")
         try:
-            table = scenario(options)
+            block = scenario(options)
         finally:
             stop_all()
-        print(table)
-        if not options.no_write:
-            path = ROOT / "BENCHMARKS.md"
-            path.write_text(replace_between(path.read_text(), begin, end, table))
-            log(f"wrote {path}")
-        return
-    try:
-        table = run(options)
-    finally:
-        stop_all()
-    print(table)
-    crit = ""
-    if not options.no_criterion:
-        rows = criterion(1 if options.quick else 3)
-        crit = ("Command: `cargo bench --bench hot_paths -- --warm-up-time 1 --measurement-time "
-                f"{1 if options.quick else 3}` (run by load.py); criterion's median estimate.\n\n"
-                "| benchmark | median |\n|---|---|\n"
-                + "".join(f"| `{name}` | {median} |\n" for name, median in rows))
-        print(crit)
-    if not options.no_write:
-        path = ROOT / "BENCHMARKS.md"
-        text = path.read_text() if path.exists() else "# Benchmarks\n"
-        text = replace_between(text, BEGIN, END, table)
-        if crit:
-            text = replace_between(text, CBEGIN, CEND, crit)
-        path.write_text(text)
-        log(f"wrote {path}")
+        write_section(options, begin, end, block)
+    if not options.only and not options.no_criterion:
+        write_section(options, CBEGIN, CEND, criterion_section(options))
 
 
 if __name__ == "__main__":

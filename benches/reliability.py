@@ -32,7 +32,6 @@ import argparse
 import datetime
 import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -67,15 +66,6 @@ class Section:
     @property
     def markers(self) -> tuple[str, str]:
         return f"<!-- reliability:{self.name}:begin -->", f"<!-- reliability:{self.name}:end -->"
-
-
-def raise_file_limit() -> int:
-    """Raises this process's open-file limit to its hard limit; children inherit it."""
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    target = hard if hard != resource.RLIM_INFINITY else max(soft, 1 << 20)
-    if soft < target:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
-    return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
 
 
 def handler(options: argparse.Namespace) -> Path:
@@ -248,7 +238,7 @@ def run_clients(options: argparse.Namespace) -> str:
     binary = handler(options)
     count = options.clients or (1000 if options.quick else 10_000)
     hold = options.hold or (10 if options.quick else 60)
-    limit = raise_file_limit()
+    limit = load.raise_file_limit()
     if limit < count + 1024:
         raise SystemExit(f"the open-file limit is {limit}; {count} clients need {count + 1024}: "
                          "raise the hard limit (ulimit -Hn) first")

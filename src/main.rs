@@ -76,12 +76,20 @@ fn main() -> std::process::ExitCode {
 }
 
 /// Logs go to stdout, errors to stderr (the host logs stderr lines as errors), or everything to
-/// stderr when `all_to_stderr`; `RUST_LOG` overrides the level. Colours only on a terminal.
+/// stderr when `all_to_stderr`; `RUST_LOG` overrides the level (`debug`, or per target, e.g.
+/// `info,serverless_signalr=debug`; unset, empty or unreadable: `info`). Colours only on a
+/// terminal.
 fn init_logging(all_to_stderr: bool) {
     use std::io::IsTerminal;
+    use tracing_subscriber::filter::{LevelFilter, Targets};
     use tracing_subscriber::fmt::writer::{BoxMakeWriter, MakeWriterExt};
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    let filter = std::env::var("RUST_LOG")
+        .ok()
+        .filter(|directives| !directives.trim().is_empty())
+        .and_then(|directives| directives.parse::<Targets>().ok())
+        .unwrap_or_else(|| Targets::new().with_default(LevelFilter::INFO));
     let (writer, ansi) = if all_to_stderr {
         (
             BoxMakeWriter::new(std::io::stderr),
@@ -93,10 +101,13 @@ fn init_logging(all_to_stderr: bool) {
             .or_else(std::io::stdout);
         (BoxMakeWriter::new(split), std::io::stdout().is_terminal())
     };
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(writer)
-        .with_ansi(ansi)
-        .with_target(false)
+    tracing_subscriber::registry()
+        .with(filter)
+        .with(
+            tracing_subscriber::fmt::layer()
+                .with_writer(writer)
+                .with_ansi(ansi)
+                .with_target(false),
+        )
         .init();
 }

@@ -12,7 +12,9 @@ const hub = process.argv[5] || 'bench';
 const RS = '\x1e';
 
 async function negotiate() {
-  const info = await (await fetch(`${app}/api/hubs/${hub}/negotiate`, { method: 'POST' })).json();
+  const answer = await fetch(`${app}/api/hubs/${hub}/negotiate`, { method: 'POST' });
+  if (!answer.ok) throw new Error(`negotiate: ${answer.status} ${await answer.text()}`);
+  const info = await answer.json();
   const url = new URL(info.url);
   url.pathname = url.pathname.replace(/\/?$/, '/negotiate').replace('//negotiate', '/negotiate');
   url.searchParams.set('negotiateVersion', '1');

@@ -9,6 +9,7 @@ use axum::Router;
 
 pub use crate::http_server::origins::is_loopback_origin;
 use crate::http_server::origins::OriginPolicy;
+use crate::http_server::CrossOriginOnly;
 
 /// Adds the CORS layer for `origins` (plus loopback origins when `allow_loopback`), or nothing
 /// when there is neither.
@@ -21,5 +22,6 @@ pub fn layer<S: Clone + Send + Sync + 'static>(
     if policy.is_off() {
         return router;
     }
-    router.layer(policy.cors_layer())
+    // Applied to cross-origin requests and preflights only (`http_server::CrossOriginOnly`).
+    router.layer(CrossOriginOnly::new(policy.cors_layer()))
 }

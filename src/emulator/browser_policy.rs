@@ -23,6 +23,7 @@ use axum::Router;
 use tower_http::cors::AllowPrivateNetwork;
 
 use crate::http_server::origins::{check_origin, is_loopback_host, OriginPolicy};
+use crate::http_server::CrossOriginOnly;
 
 /// The origins whose pages may use an emulator's client routes: every loopback origin, plus the
 /// configured ones (`handler emulator --cors-origins`, in the local stack
@@ -76,7 +77,8 @@ where
         .allow_private_network(AllowPrivateNetwork::predicate(move |origin, _| {
             allowed.allows(origin)
         }));
-    websocket_routes(router.layer(cors), policy)
+    // Applied to cross-origin requests and preflights only: a same-origin or server call skips it.
+    websocket_routes(router.layer(CrossOriginOnly::new(cors)), policy)
 }
 
 /// Routes only WebSocket clients use (no CORS): a browser of another origin gets a 403.

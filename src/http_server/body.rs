@@ -9,7 +9,7 @@ use std::time::Duration;
 use axum::body::Bytes;
 use http_body::{Body, Frame, SizeHint};
 use hyper::body::Incoming;
-use tokio::time::Sleep;
+use tokio::time::{Instant, Sleep};
 
 /// The error a request body yields when it did not arrive in time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -28,10 +28,13 @@ pub fn body_timeout(error: &(dyn std::error::Error + 'static)) -> Option<BodyTim
     None
 }
 
-/// A request body that must be complete by a deadline.
+/// A request body that must be complete by a deadline. The timer is made only when the body is
+/// waited for: most bodies have arrived with their head (and a `GET` has none), so most
+/// requests never need one.
 pub(super) struct DeadlineBody {
     inner: Incoming,
-    deadline: Pin<Box<Sleep>>,
+    deadline: Instant,
+    timer: Option<Pin<Box<Sleep>>>,
     timeout: Duration,
 }
 
@@ -40,7 +43,8 @@ impl DeadlineBody {
     pub(super) fn new(inner: Incoming, timeout: Duration) -> Self {
         Self {
             inner,
-            deadline: Box::pin(tokio::time::sleep(timeout)),
+            deadline: Instant::now() + timeout,
+            timer: None,
             timeout,
         }
     }
@@ -57,7 +61,11 @@ impl Body for DeadlineBody {
         if let Poll::Ready(frame) = Pin::new(&mut self.inner).poll_frame(cx) {
             return Poll::Ready(frame.map(|f| f.map_err(Into::into)));
         }
-        match self.deadline.as_mut().poll(cx) {
+        let deadline = self.deadline;
+        let timer = self
+            .timer
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(deadline)));
+        match timer.as_mut().poll(cx) {
             Poll::Ready(()) => Poll::Ready(Some(Err(Box::new(BodyTimeout(self.timeout))))),
             Poll::Pending => Poll::Pending,
         }

@@ -2,6 +2,7 @@
 //! connection cap, HTTP/1.1 connections (with upgrades, for WebSockets) under header-read,
 //! body-read and idle timeouts ([`ServerLimits`]), and graceful shutdown.
 //!
+//! * [`cors`]: CORS for the requests it applies to;
 //! * [`limits`]: the limits and their defaults;
 //! * `connection.rs`: what a connection is doing, which decides its timeouts;
 //! * [`body`]: request bodies with a deadline;
@@ -10,6 +11,7 @@
 
 pub mod body;
 mod connection;
+pub mod cors;
 pub mod limits;
 pub mod origins;
 pub mod reset;
@@ -30,6 +32,7 @@ use tokio::sync::{mpsc, watch, Semaphore};
 use tower::ServiceExt;
 
 pub use body::{body_timeout, BodyTimeout};
+pub use cors::CrossOriginOnly;
 pub use limits::ServerLimits;
 pub use reset::ConnectionReset;
 pub use signal::stop_signal;
@@ -138,7 +141,8 @@ async fn connection(
         let router = router.clone();
         async move {
             let response = router.oneshot(request).await?;
-            Ok::<_, Infallible>(response.map(|b| Body::new(BusyBody::new(b, busy))))
+            // hyper takes any body type: no second box around the router's.
+            Ok::<_, Infallible>(response.map(|b| BusyBody::new(b, busy)))
         }
     });
     let mut builder = hyper::server::conn::http1::Builder::new();

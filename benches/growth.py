@@ -1,0 +1,305 @@
+"""How cost grows (issue 26, item 4): each figure at a small and a large size in one run, with
+its growth stated. `handler emulator` runs alone (so its RSS is the emulators' own, and
+`--max-connections` lets 10 000 clients in), with `handler serve` in front of it for negotiate
+and the broadcasts, as in Azure.
+
+* fan-out through the app to N SignalR (benches/peer/fanout.js) and N Web PubSub
+  (benches/peer/wps_fanout.js) clients: the time until the last client has a broadcast, per
+  delivered message, and the emulator's memory per connection (RSS peak − idle, / N);
+* a group send to 1 of 10 or of 10 000 groups (emulator REST, timed until its one member has it);
+* list-connections of a group of N members (Web PubSub `GET …/groups/{g}/connections`, every page).
+
+A figure the build cannot measure (a route not there yet, a connection cap) is printed as
+"n/a: …" instead of failing the run.
+
+    python3 benches/load.py --only growth [--quick] [--no-write]
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import subprocess
+import sys
+import time
+import urllib.parse
+from pathlib import Path
+
+import instructions
+import load
+
+SIGNALR_API = load.API_VERSION
+WPS_API = "2024-01-01"
+WPS_LIST_API = "2024-12-01"
+HUB = "bench"
+NA_BUILD = "n/a: not available in this build"
+
+
+def log(message: str) -> None:
+    print(f"[growth] {message}", file=sys.stderr, flush=True)
+
+
+class Stack:
+    """`handler emulator` (SignalR + Web PubSub) and `handler serve` in front of it."""
+
+    def __init__(self, binary: Path, max_connections: int):
+        self.emu, self.wps, self.app = load.free_port(), load.free_port(), load.free_port()
+        env = load.base_env()
+        for name in ("WebPubSubConnectionString", "WEBPUBSUB_EMULATOR_PORT", "EMULATOR_PORT"):
+            env.pop(name, None)
+        self.emulator = load.spawn([str(binary), "emulator", "--port", str(self.emu),
+                                    "--webpubsub-port", str(self.wps),
+                                    "--max-connections", str(max_connections)], env)
+        load.wait_http(self.emu, "/api/health")
+        load.wait_http(self.wps, "/")
+        base = f"Endpoint=http://127.0.0.1;AccessKey={load.KEY};Version=1.0;"
+        # As under the Functions host (which checks the function keys itself): no key needed.
+        app_env = dict(env, FUNCTIONS_CUSTOMHANDLER_PORT=str(self.app),
+                       AzureSignalRConnectionString=base.replace(";Access", f";Port={self.emu};Access"),
+                       WebPubSubConnectionString=base.replace(";Access", f";Port={self.wps};Access"))
+        self.server = load.spawn([str(binary), "serve"], app_env)
+        load.wait_http(self.app)
+        time.sleep(0.5)
+        self.idle_kib = load.rss_kib(self.emulator.pid)
+
+    def stop(self) -> None:
+        load.stop(self.server)
+        load.stop(self.emulator)
+
+
+def node_fanout(script: str, stack: Stack, clients: int, rounds: int) -> dict:
+    """One fan-out run; the emulator's RSS peak during it is added as `rss_peak_kib`."""
+    env = dict(load.base_env(), FANOUT_DEADLINE_S=str(120 + clients // 50))
+    with load.RssSampler(stack.emulator.pid) as rss:
+        out = subprocess.run(["node", script, f"http://127.0.0.1:{stack.app}", str(clients),
+                              str(rounds), HUB], cwd=load.PEER, env=env, capture_output=True,
+                             text=True, timeout=300 + clients // 20)
+    if out.returncode != 0:
+        raise RuntimeError(f"{script} with {clients} clients failed: {out.stderr[-2000:]}")
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    result["rss_peak_kib"] = rss.peak
+    return result
+
+
+def wps_cap_allows(binary: Path, clients: int) -> bool:
+    """Whether the Web PubSub emulator can hold `clients` connections: its own listener keeps
+    the default cap (4 096) unless `handler emulator --help` says an option raises it
+    (`--webpubsub-max-connections`, or `--max-connections` naming Web PubSub)."""
+    text = subprocess.run([str(binary), "emulator", "--help"], capture_output=True,
+                          text=True).stdout
+    cap = text.split("--max-connections", 1)[-1].split("\n  -", 1)[0]
+    return clients < 4000 or "webpubsub-max-connections" in text or "Web PubSub" in cap
+
+
+def fan_out(binary: Path, sizes: tuple[int, int], rounds: int) -> dict:
+    """{(product, size): fanout result or an n/a reason}."""
+    results: dict = {}
+    for size in sizes:
+        for product, script in (("signalr", "fanout.js"), ("webpubsub", "wps_fanout.js")):
+            if product == "webpubsub" and not wps_cap_allows(binary, size):
+                results[(product, size)] = ("n/a: the Web PubSub emulator keeps its default cap "
+                                            "of 4 096 connections in this build")
+                continue
+            log(f"{product} fan-out: {size} clients × {rounds} rounds")
+            stack = Stack(binary, size + 1000)
+            try:
+                result = node_fanout(script, stack, size, rounds)
+                result["idle_kib"] = stack.idle_kib
+                results[(product, size)] = result
+            finally:
+                stack.stop()
+    return results
+
+
+def timed(action, count: int) -> float:
+    """Median milliseconds of `action()` over `count` calls."""
+    times = []
+    for _ in range(count):
+        started = time.perf_counter()
+        action()
+        times.append((time.perf_counter() - started) * 1000)
+    return statistics.median(times)
+
+
+def group_send(binary: Path, groups: tuple[int, int], sends: int) -> tuple[float, float]:
+    """Median ms of a REST group send until its one member has it, with `groups[0]` and then
+    `groups[1]` groups in the hub (the others hold a user each, added through REST)."""
+    stack = Stack(binary, 2000)
+    try:
+        member = instructions.HubSocket(stack.app, hub=HUB)
+        rest = instructions.KeepAlive(stack.emu)
+        hub = f"/api/hubs/{HUB}"
+        token = load.hs256({"aud": f"http://127.0.0.1{hub}/groups/target/:send?api-version="
+                                   f"{SIGNALR_API}", "exp": int(time.time()) + 3600})
+        admin = {}
+
+        def add_groups(first: int, last: int) -> None:
+            for i in range(first, last):
+                path = f"{hub}/groups/g{i}/users/u{i}?api-version={SIGNALR_API}"
+                aud = f"http://127.0.0.1{path}"
+                admin["Authorization"] = "Bearer " + load.hs256({"aud": aud, "exp": int(time.time()) + 3600})
+                rest.call("PUT", path, 200, b"", admin)
+
+        path = f"{hub}/groups/target/connections/{member.connection_id}?api-version={SIGNALR_API}"
+        rest.call("PUT", path, 200, b"", {"Authorization": "Bearer " + load.hs256(
+            {"aud": f"http://127.0.0.1{path}", "exp": int(time.time()) + 3600})})
+        body = json.dumps({"target": "tick", "arguments": [1]}).encode()
+        send_path = f"{hub}/groups/target/:send?api-version={SIGNALR_API}"
+        headers = dict(instructions.JSON, Authorization=f"Bearer {token}")
+
+        def send() -> None:
+            rest.call("POST", send_path, 202, body, headers)
+            member.invocation("tick")
+
+        medians = []
+        for count, first in ((groups[0], 0), (groups[1], groups[0])):
+            add_groups(first, count - 1)
+            log(f"group send with {count} groups × {sends}")
+            medians.append(timed(send, sends))
+        member.close()
+        rest.close()
+        return medians[0], medians[1]
+    finally:
+        stack.stop()
+
+
+class WpsMember:
+    """A `json.webpubsub.azure.v1` WebSocket held open (it joined its group with its token)."""
+
+    def __init__(self, port: int, token: str):
+        query = urllib.parse.urlencode({"access_token": token})
+        self.sock, answer = load.websocket(
+            port, f"/client/hubs/{HUB}?{query}",
+            {"Sec-WebSocket-Protocol": "json.webpubsub.azure.v1"})
+        while b"connected" not in answer:  # the `connected` system message
+            chunk = self.sock.recv(4096)
+            if not chunk:
+                raise RuntimeError(f"the Web PubSub connection closed: {answer[:120]!r}")
+            answer += chunk
+
+
+def wps_rest(port: int, method: str, path_and_query: str, expect: int) -> bytes:
+    aud = f"http://127.0.0.1:{port}{path_and_query.split('?')[0]}"
+    token = load.hs256({"aud": aud, "exp": int(time.time()) + 3600})
+    client = instructions.KeepAlive(port)
+    try:
+        return client.call(method, path_and_query, expect, b"" if method == "POST" else None,
+                           {"Authorization": f"Bearer {token}", "Host": f"127.0.0.1:{port}"})
+    finally:
+        client.close()
+
+
+def list_connections(binary: Path, sizes: tuple[int, int], calls: int) -> dict:
+    """{size: median ms of listing every member of a `size`-member group, or an n/a reason}."""
+    results: dict = {}
+    for size in sizes:
+        if not wps_cap_allows(binary, size):
+            results[size] = ("n/a: the Web PubSub emulator keeps its default cap of 4 096 "
+                             "connections in this build")
+            continue
+        stack = Stack(binary, size + 1000)
+        members = []
+        try:
+            hub = f"/api/hubs/{HUB}"
+            answer = wps_rest(stack.wps, "POST",
+                              f"{hub}/:generateToken?api-version={WPS_API}&group=big", 200)
+            token = json.loads(answer)["token"]
+            log(f"list-connections: {size} Web PubSub members")
+            members = [WpsMember(stack.wps, token) for _ in range(size)]
+            first = f"{hub}/groups/big/connections?api-version={WPS_LIST_API}&maxpagesize=200"
+
+            def list_all() -> None:
+                path, seen = first, 0
+                while path:
+                    page = json.loads(wps_rest(stack.wps, "GET", path, 200))
+                    seen += len(page["value"])
+                    path = page.get("nextLink")
+                if seen != size:
+                    raise RuntimeError(f"listed {seen} of {size} members")
+
+            try:
+                list_all()
+            except RuntimeError as e:
+                if " 404" in str(e) or " 405" in str(e):
+                    results[size] = NA_BUILD
+                    continue
+                raise
+            results[size] = timed(list_all, calls)
+        finally:
+            for member in members:
+                member.sock.close()
+            stack.stop()
+    return results
+
+
+# ---------------------------------------------------------------- the section
+
+
+def growth_word(small: float, large: float, factor: float, per_unit: bool) -> str:
+    """`per_unit`: the figures are per client/member, so flat means linear in total."""
+    ratio = large / small if small else float("inf")
+    if per_unit:
+        shape = "flat per unit (linear in total)" if ratio <= 1.5 else "grows faster than linear"
+    else:
+        shape = ("flat" if ratio <= 1.5 else "sub-linear" if ratio < factor / 2
+                 else "linear" if ratio <= factor * 1.5 else "super-linear")
+    return f"{shape}: ×{ratio:.2f} for ×{factor:g} the size"
+
+
+def fan_rows(fan: dict, sizes: tuple[int, int]) -> list[tuple]:
+    rows = []
+    for product, name in (("signalr", "SignalR"), ("webpubsub", "Web PubSub")):
+        per_msg, per_conn = [], []
+        for size in sizes:
+            r = fan[(product, size)]
+            if isinstance(r, str) or r["all_delivered_p50_ms"] is None:
+                per_msg.append(r if isinstance(r, str) else "not every client had every round")
+                per_conn.append(per_msg[-1])
+                continue
+            per_msg.append(r["all_delivered_p50_ms"] * 1000 / size)
+            per_conn.append((r["rss_peak_kib"] - r["idle_kib"]) / size)
+        factor = sizes[1] / sizes[0]
+        rows.append((f"{name} fan-out through the app: time until the last client has a broadcast, "
+                     "per delivered message (p50 over the rounds)", per_msg, "µs", True, factor))
+        rows.append((f"{name} emulator memory per connection (RSS peak − idle, / clients)",
+                     per_conn, "KiB", True, factor))
+    return rows
+
+
+def cell(value, unit: str) -> str:
+    return value if isinstance(value, str) else f"{value:,.2f} {unit}"
+
+
+def run_growth(options) -> str:
+    load.ensure_tools()
+    binary = load.build()
+    limit = load.raise_file_limit()
+    sizes = (100, 1000) if options.quick else (1000, 10_000)
+    if limit < sizes[1] * 2 + 1024:
+        sys.exit(f"the open-file limit is {limit}; {sizes[1]} clients need {sizes[1] * 2 + 1024} "
+                 "(they and the emulator run here): raise the hard limit (ulimit -Hn) first")
+    rounds = 5 if options.quick else 10
+    fan = fan_out(binary, sizes, rounds)
+    groups = (10, 1000) if options.quick else (10, 10_000)
+    few, many = group_send(binary, groups, 50 if options.quick else 200)
+    listed = list_connections(binary, sizes, 5 if options.quick else 20)
+    factor = sizes[1] / sizes[0]
+    rows = fan_rows(fan, sizes)
+    rows.append((f"group send through the emulator's REST to 1 of N groups (N = {groups[0]} / "
+                 f"{groups[1]:,}), until its one member has it (median)", [few, many], "ms", False,
+                 groups[1] / groups[0]))
+    rows.append(("SignalR list-connections of an N-member group", [NA_BUILD, NA_BUILD], "ms",
+                 False, factor))
+    rows.append(("Web PubSub list-connections of an N-member group (every page of 200; median)",
+                 [listed[s] for s in sizes], "ms", False, factor))
+    lines = ["| figure | at the small size | at the large size | growth |", "|---|---|---|---|"]
+    for figure, (small, large), unit, per_unit, factor in rows:
+        both = not isinstance(small, str) and not isinstance(large, str)
+        growth = growth_word(small, large, factor, per_unit) if both else "—"
+        lines.append(f"| {figure} | {cell(small, unit)} | {cell(large, unit)} | {growth} |")
+    command = "python3 benches/load.py --only growth" + (" --quick" if options.quick else "")
+    header = load.stamp(command, f"sizes: {sizes[0]:,} and {sizes[1]:,} clients or members, "
+                        f"{rounds} broadcasts each; `handler emulator` alone behind `handler "
+                        "serve`, clients in one Node.js or Python process, all on 127.0.0.1 on "
+                        "the same cores")
+    return "\n".join(header + lines) + "\n"
