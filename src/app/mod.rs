@@ -123,7 +123,10 @@ impl AppState {
         let webpubsub =
             webpubsub::WebPubSub::with_identity(settings.webpubsub.clone(), webpubsub_identity);
         Self(Arc::new(Inner {
-            webhooks: webhook_auth::WebhookBearers::new(&settings.service_identity),
+            webhooks: webhook_auth::WebhookBearers::new(
+                settings.service_identity.upstream.as_ref(),
+                settings.service_identity.webpubsub_events.as_ref(),
+            ),
             health_cache: health_cache::HealthCache::new(settings.health_cache),
             webpubsub,
             settings,

@@ -9,8 +9,7 @@
 use axum::http::HeaderMap;
 
 use super::error::ApiError;
-use super::identity::ServiceBearer;
-use super::settings::ServiceIdentities;
+use super::identity::{ServiceBearer, ServiceIdentitySettings};
 
 /// The bearer verifiers of both webhooks, built once with their key caches.
 #[derive(Debug, Clone, Default)]
@@ -22,11 +21,14 @@ pub struct WebhookBearers {
 }
 
 impl WebhookBearers {
-    /// The verifiers the settings ask for.
-    pub fn new(settings: &ServiceIdentities) -> Self {
+    /// The verifiers the settings ask for (`Settings::service_identity`).
+    pub fn new(
+        upstream: Option<&ServiceIdentitySettings>,
+        webpubsub_events: Option<&ServiceIdentitySettings>,
+    ) -> Self {
         Self {
-            upstream: settings.upstream.as_ref().map(ServiceBearer::new),
-            webpubsub_events: settings.webpubsub_events.as_ref().map(ServiceBearer::new),
+            upstream: upstream.map(ServiceBearer::new),
+            webpubsub_events: webpubsub_events.map(ServiceBearer::new),
         }
     }
 }
