@@ -13,7 +13,7 @@
 use crate::app::identity::{OidcSettings, ServiceIdentitySettings};
 use crate::app::settings::Settings;
 use crate::emulator::entra::{EntraMode, IDENTITY_PATH};
-use crate::emulator::upstream_identity::{UpstreamIdentity, RESOURCE};
+use crate::emulator::upstream_identity::RESOURCE;
 use crate::emulator::webpubsub::WebPubSubHandle;
 use crate::emulator::EmulatorHandle;
 use crate::service::connection_string::ConnectionStringError;
@@ -70,43 +70,38 @@ pub fn announce(connection: &ConnectionString, mode: &EntraMode) {
     }
 }
 
-/// What the app accepts from the emulators' identity: tokens of their issuer for [`RESOURCE`]
-/// from their object id; `setting` names the settings in errors.
-fn trusted(identity: &UpstreamIdentity, setting: &'static str) -> Option<ServiceIdentitySettings> {
-    Some(ServiceIdentitySettings {
-        issuers: vec![OidcSettings::new(identity.issuer()?, vec![RESOURCE.into()])],
-        allowed_callers: vec![identity.object_id().to_owned()],
-        setting,
-    })
+/// Makes a webhook require the emulators' identity: tokens of their issuer for [`RESOURCE`] from
+/// their object id, unless `identity` (the user's `<setting>_*`) names another one; and, while
+/// local auth is on, the access-key signature too (`keys`), as with a real service that has keys.
+fn trust(
+    identity: &mut Option<ServiceIdentitySettings>,
+    keys: &mut Vec<Secret>,
+    mode: &EntraMode,
+    setting: &'static str,
+) {
+    let emulators = &mode.upstream_identity;
+    if identity.is_none() {
+        *identity = emulators.issuer().map(|issuer| ServiceIdentitySettings {
+            issuers: vec![OidcSettings::new(issuer, vec![RESOURCE.into()])],
+            allowed_callers: vec![emulators.object_id().to_owned()],
+            setting,
+        });
+    }
+    if !mode.disable_local_auth {
+        keys.push(Secret::new(DEV_ACCESS_KEY));
+    }
 }
 
-/// `/api/upstream` requires the SignalR emulator's bearer token (unless
-/// `SIGNALR_UPSTREAM_IDENTITY_*` names another identity), and, while local auth is on, its
-/// access-key signature too, as with a real service that has keys.
+/// `/api/upstream` trusts the SignalR emulator ([`trust`]).
 pub fn trust_signalr(settings: &mut Settings, mode: &EntraMode) {
-    if settings.service_identity.upstream.is_none() {
-        settings.service_identity.upstream =
-            trusted(&mode.upstream_identity, "SIGNALR_UPSTREAM_IDENTITY");
-    }
-    if !mode.disable_local_auth {
-        settings
-            .upstream
-            .secondary_keys
-            .push(Secret::new(DEV_ACCESS_KEY));
-    }
+    let identity = &mut settings.service_identity.upstream;
+    let keys = &mut settings.upstream.secondary_keys;
+    trust(identity, keys, mode, "SIGNALR_UPSTREAM_IDENTITY");
 }
 
-/// The same for `/api/webpubsub/events` and the Web PubSub emulator.
+/// `/api/webpubsub/events` trusts the Web PubSub emulator ([`trust`]).
 pub fn trust_webpubsub(settings: &mut Settings, mode: &EntraMode) {
-    if settings.service_identity.webpubsub_events.is_none() {
-        settings.service_identity.webpubsub_events =
-            trusted(&mode.upstream_identity, "WEBPUBSUB_EVENTS_IDENTITY");
-    }
-    if !mode.disable_local_auth {
-        settings
-            .webpubsub
-            .events
-            .secondary_keys
-            .push(Secret::new(DEV_ACCESS_KEY));
-    }
+    let identity = &mut settings.service_identity.webpubsub_events;
+    let keys = &mut settings.webpubsub.events.secondary_keys;
+    trust(identity, keys, mode, "WEBPUBSUB_EVENTS_IDENTITY");
 }
