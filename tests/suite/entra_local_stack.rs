@@ -200,31 +200,7 @@ async fn local_stack_in_entra_mode_runs_with_no_key() {
     assert_eq!(next_json(frame)["data"], "keyless");
 
     // No key anywhere: the access-key signature alone does not open the app's webhooks.
-    let signed = serverless_signalr::service::signature::sign(
-        &serverless_signalr::service::Secret::new(
-            serverless_signalr::service::connection_string::DEV_ACCESS_KEY,
-        ),
-        b"conn-1",
-    );
-    let r = http
-        .post(format!("{}/api/upstream", handler.base))
-        .header("x-functions-key", "k")
-        .header("content-type", "application/json")
-        .header("X-ASRS-Hub", "default")
-        .header("X-ASRS-Category", "connections")
-        .header("X-ASRS-Event", "connected")
-        .header("X-ASRS-Connection-Id", "conn-1")
-        .header("X-ASRS-Signature", signed)
-        .body(r#"{"type":10}"#)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
-    let refusal: Value = r.json().await.unwrap();
-    assert_eq!(
-        refusal["error"]["code"], "AuthenticationRequired",
-        "{refusal}"
-    );
+    signature_alone_is_refused(&http, &handler.base).await;
 
     // Local auth is disabled: access-key tokens are refused, on REST and for clients.
     let r = http
@@ -247,4 +223,49 @@ async fn local_stack_in_entra_mode_runs_with_no_key() {
         .await
         .unwrap()
         .contains("local authentication is disabled"));
+}
+
+/// A `connected` upstream call signed with the emulator's access key but without the emulator's
+/// bearer token gets a 401 asking for the token.
+async fn signature_alone_is_refused(http: &reqwest::Client, base: &str) {
+    use serverless_signalr::service::connection_string::DEV_ACCESS_KEY;
+    use serverless_signalr::service::{signature, Secret};
+    let signed = signature::sign(&Secret::new(DEV_ACCESS_KEY), b"conn-1");
+    let r = http
+        .post(format!("{base}/api/upstream"))
+        .header("x-functions-key", "k")
+        .header("content-type", "application/json")
+        .header("X-ASRS-Hub", "default")
+        .header("X-ASRS-Category", "connections")
+        .header("X-ASRS-Event", "connected")
+        .header("X-ASRS-Connection-Id", "conn-1")
+        .header("X-ASRS-Signature", signed)
+        .body(r#"{"type":10}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    let refusal: Value = r.json().await.unwrap();
+    assert_eq!(
+        refusal["error"]["code"], "AuthenticationRequired",
+        "{refusal}"
+    );
+}
+
+/// With local auth on (`SIGNALR_EMULATOR_ENTRA=true`) the emulator still has keys, so the app
+/// requires both its signature and its bearer token, as with a real service that has keys.
+#[tokio::test]
+async fn local_stack_in_entra_mode_with_local_auth_requires_signature_and_bearer() {
+    let handler = binary::spawn(
+        false,
+        &[
+            ("SIGNALR_EMULATOR_ENTRA", "true"),
+            ("SIGNALR_FUNCTION_KEYS", "k"),
+        ],
+    )
+    .await;
+    handler.stdout.wait_for("function app listening").await;
+    let stdout = handler.stdout.text();
+    assert!(stdout.contains("and the access-key signature"), "{stdout}");
+    signature_alone_is_refused(&reqwest::Client::new(), &handler.base).await;
 }
