@@ -13,7 +13,7 @@ use axum::response::Response;
 
 use super::closing::{Closing, POLICY_VIOLATION};
 use super::connected::Connected;
-use super::connections::{ClientKind, Connection, SocketEnd};
+use super::connections::{ClientKind, Connection, SocketEnd, MAX_UNACKED_BYTES};
 use super::events::{Event, EventContext};
 use super::frames::{self, raw::Mode};
 use super::socket;
@@ -71,8 +71,20 @@ impl Registered {
             roles,
         } = admitted;
         let (out, reader) = outbox(state.config.max_queued_bytes);
-        let mut conn = Connection::new(&context.hub, context.user.clone(), kind, out.clone());
-        conn.groups.extend(groups);
+        let limits = state.connections.group_limits();
+        let mut conn = Connection::new(
+            &context.hub,
+            context.user.clone(),
+            kind,
+            out.clone(),
+            limits,
+        );
+        for group in &groups {
+            if let Err(limit) = conn.groups.join(group) {
+                tracing::warn!(connection = %context.connection_id, "Web PubSub: the connection does not join the rest of its token's and connect answer's groups: {limit}");
+                break;
+            }
+        }
         conn.roles = roles;
         conn.subprotocol.clone_from(&context.subprotocol);
         conn.connection_state.clone_from(&context.state);
@@ -147,7 +159,9 @@ pub fn recover(
 ) -> Response {
     let ws = socket::configure(ws, state.config.max_message_bytes).protocols([RELIABLE]);
     ws.on_upgrade(move |mut socket| async move {
-        let (out, reader) = outbox(state.config.max_queued_bytes);
+        // Room for everything the connection kept (up to MAX_UNACKED_BYTES) on top of the usual
+        // queue: the whole buffer is queued again at once.
+        let (out, reader) = outbox(state.config.max_queued_bytes + MAX_UNACKED_BYTES);
         let found = state.connections.with(&hub, &id, |conn| {
             let owner = conn.reconnection_token.as_deref() == Some(token.as_str());
             if conn.kind != ClientKind::Reliable || !owner {
