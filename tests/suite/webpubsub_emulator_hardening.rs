@@ -1,7 +1,7 @@
 //! The Web PubSub emulator against abuse (issue 27): groups capped per connection and across
 //! the emulator, wildcard roles matched in linear time outside the registry's lock, one shared
-//! copy of each message for detached reliable connections within a budget, and REST audiences
-//! that keep the case of user ids and groups.
+//! copy of each message for detached reliable connections within a budget, REST audiences
+//! that keep the case of user ids and groups, and a JSON 414 for URLs over 8 KiB.
 
 use crate::webpubsub_emulator_support;
 
@@ -299,4 +299,45 @@ async fn a_rest_token_names_user_ids_and_groups_in_their_case() {
     let answer = wps.rest_with("POST", &url, &token, body()).await;
     assert_eq!(answer.status, 202, "{}", answer.body);
     assert_eq!(alice.next().await["data"], "hi");
+}
+
+#[tokio::test]
+async fn urls_over_8_kib_get_a_web_pubsub_414() {
+    let wps = spawn().await;
+    let long = "x".repeat(9000);
+    let answer = wps
+        .rest(
+            "HEAD",
+            &format!("/api/hubs/chat/users/bob?pad={long}"),
+            None,
+        )
+        .await;
+    assert_eq!(
+        (answer.status, answer.error_code.as_deref()),
+        (414, Some("UriTooLong"))
+    );
+    let answer = wps
+        .rest(
+            "GET",
+            &format!("/api/hubs/chat/groups/g/connections?pad={long}"),
+            None,
+        )
+        .await;
+    assert_eq!(answer.status, 414);
+    assert_eq!(answer.json()["code"], "UriTooLong", "{}", answer.body);
+    assert!(answer.json()["message"]
+        .as_str()
+        .unwrap()
+        .contains("8192 bytes"));
+    let client = format!("{}/client/hubs/chat?access_token={long}", wps.base);
+    let response = wps.http.get(&client).send().await.unwrap();
+    assert_eq!(response.status().as_u16(), 414);
+    let short = wps
+        .rest(
+            "HEAD",
+            &format!("/api/hubs/chat/users/bob?pad={}", "x".repeat(7000)),
+            None,
+        )
+        .await;
+    assert_eq!(short.status, 404, "under the limit the call is served");
 }

@@ -4,7 +4,8 @@
 //! when the socket ends, a reliable connection whose client may come back is kept, detached, for
 //! [`RECOVERY_WINDOW`](super::connections::RECOVERY_WINDOW) and any other one is forgotten with
 //! a `disconnected` event; a client that comes back with its reconnection token gets the same
-//! connection and its unacknowledged messages, and the janitor forgets the ones that do not.
+//! connection, a `connected` frame with a new reconnection token (each token recovers once) and
+//! its unacknowledged messages, and the janitor forgets the ones that do not.
 
 use std::sync::Arc;
 
@@ -88,8 +89,7 @@ impl Registered {
         conn.roles = roles;
         conn.subprotocol.clone_from(&context.subprotocol);
         conn.connection_state.clone_from(&context.state);
-        let token =
-            (kind == ClientKind::Reliable).then(|| format!("{}{}", random_id(), random_id()));
+        let token = (kind == ClientKind::Reliable).then(new_reconnection_token);
         conn.reconnection_token.clone_from(&token);
         let id = context.connection_id.clone();
         state.connections.insert(id.clone(), conn);
@@ -167,6 +167,11 @@ pub fn recover(
             if conn.kind != ClientKind::Reliable || !owner {
                 return None;
             }
+            // A new token for each recovery, in a `connected` frame ahead of the resent
+            // messages: the one just used cannot take the connection over again.
+            let rotated = new_reconnection_token();
+            out.push(frames::connected(&id, conn.user.as_deref(), Some(&rotated)));
+            conn.reconnection_token = Some(rotated);
             conn.reattach(out.clone());
             Some((conn.generation, conn.event_context(&id)))
         });
@@ -186,6 +191,11 @@ pub fn recover(
         let kind = ClientKind::Reliable;
         serve(&client, kind, &Mode::SendEvent, generation, reader, socket).await;
     })
+}
+
+/// An unguessable reconnection token.
+fn new_reconnection_token() -> String {
+    format!("{}{}", random_id(), random_id())
 }
 
 /// A socket ended: the connection waits for recovery, or is gone and the handler is told.

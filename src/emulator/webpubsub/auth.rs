@@ -2,10 +2,10 @@
 //! the access key, `exp` required, `nbf` honoured (the shared [`crate::emulator::auth::decode`]). A
 //! REST token's `aud` is the request URL with or without its query, as the SDKs mint it; a client
 //! token's `aud` is `<endpoint>/client/hubs/<hub>` on this host and port. Audiences are compared
-//! ignoring percent-encoding and a trailing `/`, and ignoring case only where names ignore it —
-//! the scheme, the host and the hub; user ids, groups and connection ids are case-sensitive, so a
-//! token for `…/users/alice/:send` does not serve `…/users/Alice/:send` (`docs/webpubsub.md`
-//! §3.1). Messages never contain the token.
+//! ignoring percent-encoding and a trailing `/`, and ignoring case but in the names that keep it:
+//! user ids, groups and connection ids (in the path or the query) are case-sensitive, so a token
+//! for `…/users/alice/:send` does not serve `…/users/Alice/:send` (`docs/webpubsub.md` §3.1).
+//! Messages never contain the token.
 
 use axum::http::{header, HeaderMap, Uri};
 use jsonwebtoken::Algorithm;
@@ -30,7 +30,7 @@ pub enum WpsAuthError {
     #[error("the access token has no `aud` claim (a string); it is required")]
     NoAudience,
     /// `aud` names another URL.
-    #[error("the access token's audience is wrong: expected {expected}, got {got} (only the scheme, host and hub ignore case; a trailing `/` and, for REST calls, the query may be left out)")]
+    #[error("the access token's audience is wrong: expected {expected}, got {got} (user ids, groups, connection ids and the query keep their case; a trailing `/` and, for REST calls, the query may be left out)")]
     WrongAudience {
         /// What this request needs.
         expected: String,
@@ -79,8 +79,9 @@ pub fn origin(headers: &HeaderMap) -> Result<String, WpsAuthError> {
 }
 
 /// An audience in the form audiences are compared in: percent-decoded, without a trailing `/`
-/// before the query or the end, with the scheme, the host and the hub segment of
-/// `/api/hubs/{hub}` or `/client/hubs/{hub}` lowercased and everything else as it was.
+/// before the query or the end, lowercased but in the names that are case-sensitive — the
+/// segment after `users`, `groups` or `connections` (a user id, group or connection id) — and
+/// the query (whose values are such names).
 fn normalise(url: &str) -> String {
     let (url, query) = match url.split_once('?') {
         Some((u, q)) => (u, Some(q)),
@@ -92,14 +93,15 @@ fn normalise(url: &str) -> String {
         .map_or(url.len(), |i| after_scheme + i);
     let mut normal = url[..path_at].to_ascii_lowercase();
     let path = percent_decode_str(&url[path_at..]).decode_utf8_lossy();
-    let segments: Vec<&str> = path.trim_end_matches('/').split('/').collect();
-    for (i, segment) in segments.iter().enumerate().skip(1) {
+    let mut name_next = false;
+    for segment in path.trim_end_matches('/').split('/').skip(1) {
         normal.push('/');
-        let hub = i == 3 && matches!(segments.get(1..3), Some(["api" | "client", "hubs"]));
-        if hub {
-            normal.push_str(&segment.to_lowercase());
-        } else {
+        if std::mem::take(&mut name_next) {
             normal.push_str(segment);
+        } else {
+            let lower = segment.to_lowercase();
+            name_next = matches!(lower.as_str(), "users" | "groups" | "connections");
+            normal.push_str(&lower);
         }
     }
     if let Some(query) = query {
@@ -184,7 +186,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn audiences_compare_without_encoding_and_slash_and_case_only_in_scheme_host_and_hub() {
+    fn audiences_compare_without_encoding_and_slash_and_case_but_in_names() {
         assert_eq!(
             normalise("HTTP://Host:8080/api/hubs/My%20Hub/?api-version=1"),
             "http://host:8080/api/hubs/my hub?api-version=1"
@@ -194,8 +196,16 @@ mod tests {
             "http://h/client/hubs/chat"
         );
         assert_eq!(
-            normalise("http://h/api/hubs/Chat/users/Alice/groups/ROOM?excluded=C1"),
+            normalise("http://h/API/Hubs/Chat/users/Alice/groups/ROOM?excluded=C1"),
             "http://h/api/hubs/chat/users/Alice/groups/ROOM?excluded=C1"
+        );
+        assert_eq!(
+            normalise("http://h/api/hubs/c/Groups/G/Connections/C/"),
+            "http://h/api/hubs/c/groups/G/connections/C"
+        );
+        assert_eq!(
+            normalise("http://h/api/hubs/c/users/groups/:SEND"),
+            "http://h/api/hubs/c/users/groups/:send"
         );
         assert_ne!(
             normalise("http://h/api/hubs/chat/users/alice/:send"),

@@ -50,6 +50,7 @@ pub use events::EventHandler;
 use crate::emulator::browser_policy::{self, BrowserPolicy};
 use crate::emulator::entra::EntraMode;
 use crate::emulator::server::EmulatorServer;
+use crate::emulator::uri_limit::limit_uri;
 use crate::http_server::ServerLimits;
 use crate::service::Secret;
 
@@ -140,6 +141,7 @@ fn routes(shared: Arc<WebPubSubState>) -> Router {
         .fallback(|request: axum::extract::Request| async move {
             error::WpsError::NoRoute(request.uri().path().to_string())
         })
+        .layer(axum::middleware::from_fn(limit_uri::<error::WpsError>))
         .with_state(shared)
 }
 
