@@ -73,8 +73,9 @@ pub struct Connection {
     pub subprotocol: Option<String>,
     /// The `ce-connectionState` last set by the event handler.
     pub connection_state: Option<String>,
-    /// Given up while detached (the emulator's retained bytes were over budget): the janitor
-    /// forgets it on its next round.
+    /// Its recovery was given up (too much unacknowledged, or the emulator's retained bytes over
+    /// budget while it was detached): nothing more is kept for it, and the janitor forgets it
+    /// once detached.
     given_up: bool,
     next_sequence: u64,
     unacked: VecDeque<(u64, Arc<Retained>)>,
@@ -176,14 +177,15 @@ impl Connection {
                     outbox.push_until(Frame::text(Arc::clone(&message.json)), message.deadline);
                 }
             }
+            ClientKind::Reliable if self.given_up => {}
             ClientKind::Reliable => {
                 let sequence = self.next_sequence;
                 self.next_sequence += 1;
                 self.unacked_bytes += body.len();
                 self.unacked.push_back((sequence, Arc::clone(body)));
                 if self.unacked.len() > MAX_UNACKED || self.unacked_bytes > MAX_UNACKED_BYTES {
-                    // Unrecoverable: the client must start afresh.
-                    self.reconnection_token = None;
+                    // Unrecoverable: the client must start afresh; nothing more is kept for it.
+                    self.give_up();
                     if let Some(outbox) = &self.outbox {
                         outbox.close(POLICY_VIOLATION, "more than 1000 messages or 16 MiB are waiting for the client's sequenceAck");
                     }
@@ -196,7 +198,8 @@ impl Connection {
         }
     }
 
-    /// Gives up a detached connection: its buffer is freed and it can no longer be recovered.
+    /// Gives up a reliable connection's recovery: its buffer is freed, it can no longer be
+    /// recovered, and once detached the janitor forgets it.
     fn give_up(&mut self) {
         self.unacked.clear();
         self.unacked_bytes = 0;
@@ -465,7 +468,7 @@ impl Connections {
         let gone: Vec<String> = map
             .iter()
             .filter(|(_, c)| {
-                c.given_up
+                (c.given_up && c.detached_at.is_some())
                     || c.detached_at
                         .is_some_and(|at| at.elapsed() >= RECOVERY_WINDOW)
             })
