@@ -341,3 +341,28 @@ async fn urls_over_8_kib_get_a_web_pubsub_414() {
         .await;
     assert_eq!(short.status, 404, "under the limit the call is served");
 }
+
+#[tokio::test]
+async fn a_detached_connection_over_its_own_limit_keeps_nothing_more() {
+    let wps = spawn().await;
+    let (id, token) = detached(&wps, "ann", "room").await;
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    for n in 0..1001 {
+        assert_eq!(
+            wps.send_json("/api/hubs/chat/users/ann/:send", json!(n))
+                .await,
+            202
+        );
+    }
+    // The 1001st message is one too many: the connection cannot be recovered, so its buffer is
+    // freed at once rather than kept (and grown) until its recovery window ends.
+    assert_eq!(wps.handle.retained_bytes(), 0);
+    assert_eq!(
+        wps.send_json("/api/hubs/chat/users/ann/:send", json!(0))
+            .await,
+        202
+    );
+    assert_eq!(wps.handle.retained_bytes(), 0);
+    let mut refused = recover(&wps, &id, &token).await;
+    assert_eq!(refused.closed().await.0, 1008);
+}
