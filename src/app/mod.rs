@@ -27,6 +27,7 @@ pub mod negotiate;
 pub mod settings;
 pub mod topics;
 pub mod upstream;
+pub mod webhook_auth;
 pub mod webpubsub;
 
 use std::sync::Arc;
@@ -58,6 +59,7 @@ struct Inner {
     authenticator: Authenticator,
     webpubsub: webpubsub::WebPubSub,
     health_cache: health_cache::HealthCache,
+    webhooks: webhook_auth::WebhookBearers,
 }
 
 /// Signs client tokens: with the access key, or with the service's temporary key under Entra ID.
@@ -121,6 +123,10 @@ impl AppState {
         let webpubsub =
             webpubsub::WebPubSub::with_identity(settings.webpubsub.clone(), webpubsub_identity);
         Self(Arc::new(Inner {
+            webhooks: webhook_auth::WebhookBearers::new(
+                settings.service_identity.upstream.as_ref(),
+                settings.service_identity.webpubsub_events.as_ref(),
+            ),
             health_cache: health_cache::HealthCache::new(settings.health_cache),
             webpubsub,
             settings,
@@ -166,6 +172,11 @@ impl AppState {
     /// The Web PubSub side: its settings and service.
     pub fn webpubsub(&self) -> &webpubsub::WebPubSub {
         &self.0.webpubsub
+    }
+
+    /// The managed-identity checks of the webhooks.
+    pub fn webhooks(&self) -> &webhook_auth::WebhookBearers {
+        &self.0.webhooks
     }
 }
 

@@ -17,11 +17,13 @@ mod emulator_entra;
 pub mod endpoints;
 pub mod identity_connection;
 mod listen;
+pub mod service_identity;
 pub mod value;
 pub use emulator_entra::EmulatorAuth;
 pub use endpoints::{EndpointArgs, EndpointSetting, EndpointType};
 pub use identity_connection::{IdentityBased, IdentityConnection, IdentityNames};
 pub use listen::ListenAddress;
+pub use service_identity::{ServiceIdentities, ServiceIdentityArgs};
 pub use value::SettingsError;
 use value::{boolean, err, list, nonempty, number, seconds};
 
@@ -156,6 +158,9 @@ pub struct ServeArgs {
     /// Topics clients may use, comma-separated exact names and `prefix*` patterns (default all).
     #[arg(long, env = "SIGNALR_PUBSUB_TOPICS")]
     pub pubsub_topics: Option<String>,
+    /// The managed identity of the service calling `/api/upstream` and `/api/webpubsub/events`.
+    #[command(flatten)]
+    pub service_identity: ServiceIdentityArgs,
     /// Azure Web PubSub (WebPubSubConnectionString, WebPubSubHub, WEBPUBSUB_*).
     #[command(flatten)]
     pub webpubsub: WebPubSubArgs,
@@ -221,6 +226,8 @@ pub struct Settings {
     pub upstream: UpstreamSettings,
     /// Topic pub/sub over the upstream.
     pub topics: TopicSettings,
+    /// The services' managed identities the webhooks require.
+    pub service_identity: ServiceIdentities,
     /// Azure Web PubSub.
     pub webpubsub: WebPubSubSettings,
 }
@@ -313,6 +320,7 @@ impl Settings {
             args.pubsub_publishers,
             args.pubsub_topics,
         )?;
+        let service_identity = args.service_identity.parse()?;
         Ok(Self {
             listen,
             service,
@@ -344,6 +352,7 @@ impl Settings {
             max_batch,
             upstream,
             topics,
+            service_identity,
             webpubsub,
         })
     }

@@ -186,6 +186,25 @@ async fn webpubsub_listener(
     Ok(Some(listener))
 }
 
+/// The settings with which the app requires the emulators' bearer token on its webhooks.
+fn announce_identity(identity: &super::upstream_identity::UpstreamIdentity, webpubsub: bool) {
+    let Some(issuer) = identity.issuer() else {
+        return;
+    };
+    let (resource, caller) = (super::upstream_identity::RESOURCE, identity.object_id());
+    let prefixes: &[&str] = if webpubsub {
+        &["SIGNALR_UPSTREAM_IDENTITY", "WEBPUBSUB_EVENTS_IDENTITY"]
+    } else {
+        &["SIGNALR_UPSTREAM_IDENTITY"]
+    };
+    eprintln!(
+        "  the emulators call the app with their managed identity's bearer token; to require it:"
+    );
+    for prefix in prefixes {
+        eprintln!("  {prefix}_TENANT={issuer}\n  {prefix}_RESOURCE={resource}\n  {prefix}_ALLOWED_CALLERS={caller}");
+    }
+}
+
 /// Prints the connection strings (stdout, the ready line) and how to use them (stderr).
 fn announce(
     handle: &EmulatorHandle,
@@ -231,6 +250,7 @@ fn announce(
                 webpubsub.local_addr()
             );
         }
+        announce_identity(&mode.upstream_identity, webpubsub.is_some());
     }
     Ok(())
 }

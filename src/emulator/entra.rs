@@ -20,6 +20,7 @@ use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde_json::json;
 
 use super::auth::{self, Audience, AuthError, Claims};
+use super::upstream_identity::UpstreamIdentity;
 use super::Shared;
 use crate::service::entra::{SIGNALR_RESOURCE, WEBPUBSUB_RESOURCE};
 use crate::service::Secret;
@@ -42,6 +43,8 @@ pub struct EntraMode {
     pub temporary_key: Secret,
     /// Refuse tokens signed with the access key (`disableLocalAuth`).
     pub disable_local_auth: bool,
+    /// The emulators' own managed identity, whose bearer token their calls to the app carry.
+    pub upstream_identity: UpstreamIdentity,
 }
 
 impl EntraMode {
@@ -54,6 +57,7 @@ impl EntraMode {
             key_id: format!("t-{}", &random()[..12]),
             temporary_key: Secret::new(random()),
             disable_local_auth,
+            upstream_identity: UpstreamIdentity::generate(),
         }
     }
 }

@@ -54,6 +54,7 @@ pub mod sse;
 pub mod templates;
 pub mod upstream;
 pub mod upstream_event;
+pub mod upstream_identity;
 pub mod upstream_queue;
 pub mod uri_limit;
 pub mod webpubsub;
@@ -184,7 +185,8 @@ impl Shared {
             config.upstream_timeout,
             Arc::clone(&activity),
         )
-        .with_faults(Arc::clone(&faults));
+        .with_faults(Arc::clone(&faults))
+        .with_identity(config.entra.as_ref().map(|m| m.upstream_identity.clone()));
         Self {
             config,
             hubs: Hubs::default(),
@@ -210,6 +212,11 @@ fn routes(shared: Arc<Shared>) -> Router {
         .without_v07_checks()
         .route(entra::IDENTITY_PATH, get(entra::identity_token))
         .route("/api/v1/auth/accessKey", get(entra::access_key))
+        .route(
+            upstream_identity::METADATA_PATH,
+            get(upstream_identity::metadata),
+        )
+        .route(upstream_identity::JWKS_PATH, get(upstream_identity::jwks))
         .route("/", get(dashboard::page))
         .route("/dashboard/{file}", get(dashboard::asset))
         .route(faults::admin::PATH, any(faults::admin::handle));
@@ -276,6 +283,11 @@ pub async fn start(
         janitor,
     )?;
     let local_addr = server.local_addr();
+    if let Some(mode) = &shared.config.entra {
+        let base = format!("http://{}:{}", server.host(), local_addr.port());
+        mode.upstream_identity.set_issuer(&base);
+        mode.upstream_identity.warm();
+    }
     tracing::info!(%local_addr, upstream = shared.config.upstream.len(), "SignalR emulator listening");
     Ok(EmulatorHandle { server, shared })
 }

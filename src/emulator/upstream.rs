@@ -16,6 +16,7 @@ use super::outgoing::{self, Outgoing};
 use super::shutdown::Shutdown;
 use super::templates::UpstreamTemplate;
 use super::upstream_event::UpstreamEvent;
+use super::upstream_identity::UpstreamIdentity;
 use super::upstream_queue::{upstream_queue, UpstreamQueue};
 use crate::service::hub_protocol::Protocol;
 use crate::service::{signature, user_claims, Secret};
@@ -37,6 +38,7 @@ pub struct Upstream {
     in_flight: tokio::sync::Semaphore,
     activity: Arc<Activity>,
     faults: Arc<Faults>,
+    identity: Option<UpstreamIdentity>,
 }
 
 /// The `X-ASRS-*` headers of a call; `Err(header name)` when a value cannot be a header (a
@@ -135,7 +137,14 @@ impl Upstream {
             in_flight: tokio::sync::Semaphore::new(MAX_CONCURRENT_CALLS),
             activity,
             faults: Arc::new(Faults::new(Default::default())),
+            identity: None,
         }
+    }
+
+    /// The same upstream, its calls carrying `identity`'s bearer token (Entra ID mode).
+    pub fn with_identity(mut self, identity: Option<UpstreamIdentity>) -> Self {
+        self.identity = identity;
+        self
     }
 
     /// The same upstream, its calls subject to `faults` (see [`super::faults::upstream`]).
@@ -161,7 +170,10 @@ impl Upstream {
         let url = template.url(&caller.hub, category, event);
         let started = Instant::now();
         let (answer, outcome) = match upstream_headers(&self.key, caller, category, event, body.1) {
-            Ok(headers) => self.post(&url, headers, body.0, category, event).await,
+            Ok(mut headers) => {
+                headers.extend(UpstreamIdentity::bearer(self.identity.as_ref()));
+                self.post(&url, headers, body.0, category, event).await
+            }
             Err(header) => {
                 tracing::warn!(
                     category,

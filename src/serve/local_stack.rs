@@ -77,6 +77,7 @@ impl LocalStack {
     ) -> Result<(), BoxError> {
         let events = upstream_url(app, settings).replace("/api/upstream", "/api/webpubsub/events");
         let browser = BrowserPolicy::new(&settings.cors_origins);
+        let mode = entra.clone();
         let Some(wps) = webpubsub::local::start_local(
             settings.listen.bind,
             settings.listen.webpubsub_emulator_port,
@@ -90,7 +91,7 @@ impl LocalStack {
         };
         announce_webpubsub(&wps, app, &events);
         if settings.webpubsub.connection.is_none() {
-            self.use_webpubsub(settings, &wps)?;
+            self.use_webpubsub(settings, &wps, mode.as_ref())?;
         }
         self.webpubsub = Some(wps);
         Ok(())
@@ -102,17 +103,15 @@ impl LocalStack {
         &mut self,
         settings: &mut Settings,
         wps: &webpubsub::WebPubSubHandle,
+        entra: Option<&EntraMode>,
     ) -> Result<(), BoxError> {
         settings.webpubsub.connection = Some(match &self.identity {
             None => WebPubSubConnectionString::parse(&wps.connection_string())?,
             Some(source) => {
                 self.webpubsub_identity = Some(source.clone());
-                // The emulator signs events with its access key.
-                settings
-                    .webpubsub
-                    .events
-                    .secondary_keys
-                    .push(Secret::new(DEV_ACCESS_KEY));
+                if let Some(mode) = entra {
+                    local_entra::trust_webpubsub(settings, mode);
+                }
                 println!("  Web PubSub Entra:  the app uses AuthType=azure.msi for Web PubSub too (the same managed identity, no access key)");
                 local_entra::webpubsub(wps)?
             }
@@ -146,16 +145,16 @@ async fn start_signalr(
     }
     if let EmulatorAuth::Entra { disable_local_auth } = settings.emulator_auth {
         config.entra = Some(EntraMode::generate(disable_local_auth));
-        // The emulator still signs upstream calls with its access key.
-        settings
-            .upstream
-            .secondary_keys
-            .push(Secret::new(DEV_ACCESS_KEY));
     }
     // Browsers reach the emulators through negotiate, from the app's allowed origins.
     config.browser = BrowserPolicy::new(&settings.cors_origins);
     let entra = config.entra.clone();
-    Ok((emulator::start(config, listener).await?, entra))
+    let emulator = emulator::start(config, listener).await?;
+    if let Some(mode) = &entra {
+        // The issuer is the emulator's address, known now.
+        local_entra::trust_signalr(settings, mode);
+    }
+    Ok((emulator, entra))
 }
 
 fn announce_local_stack(app: SocketAddr, emulator: &EmulatorHandle, settings: &Settings) {

@@ -2,7 +2,9 @@
 // and an app configured with `AuthType=azure.msi` whose managed identity is the emulator's App
 // Service identity endpoint. The unmodified @microsoft/signalr client negotiates through the app
 // (client token signed with the service's temporary key) and receives what the app sends (REST
-// authorised by the Entra token).
+// authorised by the Entra token). In the local stack the emulator's upstream calls carry its own
+// managed identity's bearer token, which is all the app checks: hub methods and topics work with
+// no key anywhere.
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { startHandler } from "../shared/process.mjs";
@@ -49,11 +51,19 @@ test("a managed-identity app negotiates and sends through the Entra emulator", a
   await c.connection.stop();
 });
 
-test("cargo run with SIGNALR_EMULATOR_ENTRA: the whole local stack runs with no key", async () => {
+test("cargo run with SIGNALR_EMULATOR_ENTRA: the whole local stack runs with no key, upstream by bearer", async () => {
   const local = await startApp({ SIGNALR_EMULATOR_ENTRA: "disable-local-auth", SIGNALR_FUNCTION_KEYS: "e2e-key" });
   try {
-    const c = await connectViaApp(local, signalR.HttpTransportType.WebSockets, { targets: ["news"] });
-    assert.equal(await c.connection.invoke("subscribe", "news"), "news", "the upstream reaches the app");
+    // The upstream calls carry the emulator's managed-identity token, the only thing the app
+    // checks on /api/upstream here: the topic methods run there.
+    const c = await connectViaApp(local, signalR.HttpTransportType.WebSockets, { targets: ["news", "message"] });
+    const publisher = await connectViaApp(local, signalR.HttpTransportType.WebSockets, { targets: [] });
+    assert.equal(await c.connection.invoke("subscribe", "orders"), "orders", "the upstream reaches the app");
+    assert.equal(await publisher.connection.invoke("publishToTopic", "orders", { id: 7 }), true);
+    await waitFor(() => c.received.length === 1, 5000, "the topic message to arrive");
+    assert.deepEqual(c.received, [{ target: "message", args: ["orders", { id: 7 }, publisher.connection.connectionId] }]);
+    c.received.length = 0;
+    await publisher.connection.stop();
     const sent = await fetch(`${local.base}/api/messages`, {
       method: "POST",
       headers: { "Content-Type": "application/json", "x-functions-key": "e2e-key" },

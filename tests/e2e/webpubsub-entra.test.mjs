@@ -4,7 +4,8 @@
 // emulator's App Service identity endpoint. The unmodified @azure/web-pubsub-client gets its URL
 // from the app's negotiate (a token the service generated through :generateToken, since the app
 // has no key) and receives what the app sends (REST authorised by the Entra token). The same
-// runs keyless in the local stack (`SIGNALR_EMULATOR_ENTRA`, as `cargo run` starts it).
+// runs keyless in the local stack (`SIGNALR_EMULATOR_ENTRA`, as `cargo run` starts it), where the
+// events reach the app with the emulators' managed-identity bearer token.
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { WebPubSubClient } from "@azure/web-pubsub-client";
@@ -99,14 +100,19 @@ test("a managed-identity app negotiates Web PubSub clients and sends to them wit
 });
 
 test("cargo run with SIGNALR_EMULATOR_ENTRA: Web PubSub runs keyless in the local stack", async () => {
-  const local = await startApp({ SIGNALR_EMULATOR_ENTRA: "disable-local-auth", WEBPUBSUB_EMULATOR_PORT: "0", SIGNALR_FUNCTION_KEYS: "e2e-key" });
+  // The `connected` event reaches /api/webpubsub/events with the emulators' bearer token (no
+  // key anywhere), so the app announces the connection.
+  const local = await startApp({
+    SIGNALR_EMULATOR_ENTRA: "disable-local-auth", WEBPUBSUB_EMULATOR_PORT: "0", SIGNALR_FUNCTION_KEYS: "e2e-key",
+    WEBPUBSUB_ANNOUNCE_CONNECTIONS: "true",
+  });
   const c = await connect(local.base);
   try {
     assert.match(kid(c.tokens[0]), /^t-/);
+    await until(() => c.messages.some((m) => / connected$/.test(String(m.data))), "the connection's announcement");
     const sent = await sendToAll(local.base, "no key here");
     assert.equal(sent.status, 202, await sent.text());
-    await until(() => c.messages.length === 1, "the message to arrive");
-    assert.equal(c.messages[0].data, "no key here");
+    await until(() => c.messages.some((m) => m.data === "no key here"), "the message to arrive");
   } finally {
     c.client.stop();
     await local.stop();

@@ -5,5 +5,6 @@
 //! Requests are built in `upstream_support/`; the cases live in `app_upstream/`.
 
 mod connections;
+mod identity;
 mod requests;
 mod topics;

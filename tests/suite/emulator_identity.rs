@@ -45,3 +45,53 @@ async fn identity_tokens_only_for_the_emulators_resources() {
     }
     emu.handle.shutdown().await;
 }
+
+/// The emulators' own managed identity (Entra ID mode): the SignalR emulator publishes its issuer
+/// (OIDC metadata, JWKS) at its own address, and the bearer token its calls to the app carry
+/// verifies with the app's check for the service's identity; an emulator not in Entra mode has
+/// no issuer.
+#[tokio::test]
+async fn the_emulators_upstream_token_verifies_with_the_apps_check() {
+    use serverless_signalr::app::identity::{OidcSettings, ServiceBearer, ServiceIdentitySettings};
+    use serverless_signalr::emulator::upstream_identity::{UpstreamIdentity, RESOURCE};
+
+    let mode = EntraMode::generate(true);
+    let emu = emulator_support::spawn_with(|c| c.entra = Some(mode.clone())).await;
+    let identity = &mode.upstream_identity;
+    let issuer = identity.issuer().expect("named when the emulator started");
+    assert_eq!(issuer, format!("{}/oidc", emu.base));
+    let metadata: Value = emu
+        .http
+        .get(format!("{issuer}/.well-known/openid-configuration"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(metadata["issuer"], issuer);
+    let bearer = |allowed: &str| {
+        ServiceBearer::new(&ServiceIdentitySettings {
+            issuers: vec![OidcSettings::new(issuer, vec![RESOURCE.into()])],
+            allowed_callers: vec![allowed.into()],
+            setting: "SIGNALR_UPSTREAM_IDENTITY",
+        })
+    };
+    let headers = UpstreamIdentity::bearer(Some(identity));
+    assert!(headers.contains_key("authorization"));
+    bearer(identity.object_id())
+        .verify(&headers)
+        .await
+        .expect("the emulator's token verifies");
+    let refused = bearer("someone-else").verify(&headers).await.unwrap_err();
+    assert!(refused.to_string().contains("not allowed"), "{refused}");
+
+    let plain = emulator_support::spawn().await;
+    let r = plain
+        .http
+        .get(format!("{}/oidc/discovery/keys", plain.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404);
+}

@@ -2,8 +2,10 @@
 //! emulator runs in Entra ID mode and the app authenticates with the emulator's managed-identity
 //! endpoint (`AuthType=azure.msi`, no access key). Negotiate answers a client token signed with
 //! the temporary key, a client connects and receives what the app sends (REST authorised by the
-//! Entra token), its hub method invocations reach the app's upstream, and the emulator refuses
-//! tokens signed with the access key. The Web PubSub side runs keyless the same way.
+//! Entra token), its hub method invocations reach the app's upstream (which checks only the
+//! emulator's managed-identity bearer token: a request signed with the access key alone is
+//! refused), and the emulator refuses tokens signed with the access key. The Web PubSub side runs
+//! keyless the same way, its `connect` event let in by the same kind of bearer token.
 
 use crate::emulator_support;
 use crate::support;
@@ -53,6 +55,10 @@ async fn local_stack_in_entra_mode_runs_with_no_key() {
     assert!(stdout.contains("Entra ID mode"), "{stdout}");
     assert!(stdout.contains("local auth:        disabled"), "{stdout}");
     assert!(stdout.contains("AuthType=azure.msi"), "{stdout}");
+    assert!(
+        stdout.contains("the app checks only those: no key anywhere"),
+        "{stdout}"
+    );
     let http = reqwest::Client::new();
 
     let r = http
@@ -117,7 +123,7 @@ async fn local_stack_in_entra_mode_runs_with_no_key() {
     .unwrap();
     assert_eq!(next_message(&mut ws).await, json!({}));
 
-    // Its invocation reaches the app's upstream, signed with the emulator's access key.
+    // Its invocation reaches the app's upstream with the emulator's bearer token.
     ws.send(Message::text(format!(
         "{{\"type\":1,\"invocationId\":\"1\",\"target\":\"subscribe\",\"arguments\":[\"news\"]}}{RS}"
     )))
@@ -141,8 +147,8 @@ async fn local_stack_in_entra_mode_runs_with_no_key() {
     assert_eq!(message["arguments"], json!(["hello"]));
 
     // Web PubSub runs keyless too: the client token comes from the emulator's :generateToken
-    // (signed with the temporary key), the client's `connect` event reaches the app (signed with
-    // the emulator's access key), and a send authorised by the Entra token arrives.
+    // (signed with the temporary key), the client's `connect` event reaches the app (with the
+    // emulators' bearer token), and a send authorised by the Entra token arrives.
     assert!(stdout.contains("Web PubSub Entra"), "{stdout}");
     let r = http
         .post(format!(
@@ -193,6 +199,9 @@ async fn local_stack_in_entra_mode_runs_with_no_key() {
         .unwrap();
     assert_eq!(next_json(frame)["data"], "keyless");
 
+    // No key anywhere: the access-key signature alone does not open the app's webhooks.
+    signature_alone_is_refused(&http, &handler.base).await;
+
     // Local auth is disabled: access-key tokens are refused, on REST and for clients.
     let r = http
         .post(format!("{emulator}/api/hubs/default/:send"))
@@ -214,4 +223,49 @@ async fn local_stack_in_entra_mode_runs_with_no_key() {
         .await
         .unwrap()
         .contains("local authentication is disabled"));
+}
+
+/// A `connected` upstream call signed with the emulator's access key but without the emulator's
+/// bearer token gets a 401 asking for the token.
+async fn signature_alone_is_refused(http: &reqwest::Client, base: &str) {
+    use serverless_signalr::service::connection_string::DEV_ACCESS_KEY;
+    use serverless_signalr::service::{signature, Secret};
+    let signed = signature::sign(&Secret::new(DEV_ACCESS_KEY), b"conn-1");
+    let r = http
+        .post(format!("{base}/api/upstream"))
+        .header("x-functions-key", "k")
+        .header("content-type", "application/json")
+        .header("X-ASRS-Hub", "default")
+        .header("X-ASRS-Category", "connections")
+        .header("X-ASRS-Event", "connected")
+        .header("X-ASRS-Connection-Id", "conn-1")
+        .header("X-ASRS-Signature", signed)
+        .body(r#"{"type":10}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    let refusal: Value = r.json().await.unwrap();
+    assert_eq!(
+        refusal["error"]["code"], "AuthenticationRequired",
+        "{refusal}"
+    );
+}
+
+/// With local auth on (`SIGNALR_EMULATOR_ENTRA=true`) the emulator still has keys, so the app
+/// requires both its signature and its bearer token, as with a real service that has keys.
+#[tokio::test]
+async fn local_stack_in_entra_mode_with_local_auth_requires_signature_and_bearer() {
+    let handler = binary::spawn(
+        false,
+        &[
+            ("SIGNALR_EMULATOR_ENTRA", "true"),
+            ("SIGNALR_FUNCTION_KEYS", "k"),
+        ],
+    )
+    .await;
+    handler.stdout.wait_for("function app listening").await;
+    let stdout = handler.stdout.text();
+    assert!(stdout.contains("and the access-key signature"), "{stdout}");
+    signature_alone_is_refused(&reqwest::Client::new(), &handler.base).await;
 }

@@ -77,6 +77,7 @@ mod webpubsub_emulator_rest;
 mod webpubsub_entra;
 mod webpubsub_entra_settings;
 mod webpubsub_events;
+mod webpubsub_events_identity;
 mod webpubsub_local_stack;
 mod webpubsub_python;
 mod webpubsub_rest;

@@ -75,6 +75,15 @@ pub enum IdentityError {
         /// The configured audiences, comma-separated.
         expected: String,
     },
+    /// The token verified but names a caller that is not allowed (the service's bearer on a
+    /// webhook, [`super::service_bearer`]).
+    #[error("bearer token's caller ({caller}) is not allowed; add the service's managed identity (object id or client id) to {setting}")]
+    CallerNotAllowed {
+        /// The token's `oid`, `appid` and `azp`.
+        caller: String,
+        /// The allow-list setting.
+        setting: String,
+    },
     /// A required claim is missing or has the wrong type.
     #[error("bearer token claim {claim}: {problem}")]
     BadClaim {

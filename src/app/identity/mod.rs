@@ -17,10 +17,12 @@ pub mod oidc;
 pub mod oidc_fetch;
 pub mod oidc_keys;
 pub mod oidc_url;
+pub mod service_bearer;
 pub mod settings;
 
 pub use caller::{Caller, IdentitySource};
 pub use error::IdentityError;
+pub use service_bearer::{ServiceBearer, ServiceIdentitySettings};
 pub use settings::{EasyAuthUserId, IdentitySettings, KeyRefresh, OidcSettings};
 
 use oidc::OidcValidator;
@@ -130,7 +132,7 @@ fn easy_auth_without_user_id(which: EasyAuthUserId) -> String {
 }
 
 /// The token of an `Authorization: Bearer …` header, if there is one.
-fn bearer_token(headers: &HeaderMap) -> Result<Option<&str>, IdentityError> {
+pub(crate) fn bearer_token(headers: &HeaderMap) -> Result<Option<&str>, IdentityError> {
     let Some(value) = headers.get(AUTHORIZATION) else {
         return Ok(None);
     };

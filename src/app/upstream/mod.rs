@@ -18,7 +18,7 @@ use super::error::ApiError;
 use super::forward::{Webhook, WebhookEvent};
 use super::negotiate::{self, Unfilled};
 use super::topics::{self, HubMethod};
-use super::{body, AppState};
+use super::{body, webhook_auth, AppState};
 use crate::service::hub_protocol::{self, msgpack, HubMessage, Protocol};
 use crate::service::names;
 use crate::service::rest::RestClient;
@@ -46,7 +46,12 @@ pub async fn receive(State(state): State<AppState>, headers: HeaderMap, body: Bo
 }
 
 async fn handle(state: &AppState, headers: &HeaderMap, body: Body) -> Result<Response, ApiError> {
-    check_signature(state, headers)?;
+    let keys_known = state.access_keys().len() + state.settings().upstream.secondary_keys.len() > 0;
+    let bearer = state.webhooks().upstream.as_ref();
+    webhook_auth::authorize(bearer, headers, keys_known, || {
+        check_signature(state, headers)
+    })
+    .await?;
     let rest = caller_rest(state, headers);
     let format = check_content_type(headers)?;
     let request = Request::from_headers(headers)?;

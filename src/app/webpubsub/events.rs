@@ -28,7 +28,7 @@ use super::settings::ConnectPolicy;
 use super::WebPubSubService;
 use crate::app::error::ApiError;
 use crate::app::negotiate::{render_with, Unfilled};
-use crate::app::{body, AppState};
+use crate::app::{body, webhook_auth, AppState};
 use crate::service::names;
 use crate::service::webpubsub::rest::SendOptions;
 use crate::service::webpubsub::Content;
@@ -36,6 +36,10 @@ use crate::service::webpubsub::Content;
 /// `OPTIONS`: the abuse-protection handshake. 200 with `WebHook-Allowed-Origin` naming the
 /// configured service; 400 without `WebHook-Request-Origin` or for another service.
 pub async fn handshake(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    let bearer = state.webhooks().webpubsub_events.as_ref();
+    if let Err(e) = webhook_auth::authorize_handshake(bearer, &headers).await {
+        return e.into_response();
+    }
     let result = state.webpubsub().service().and_then(|service| {
         let origin = check_origin(&headers, &service.connection)?;
         let mut response = StatusCode::OK.into_response();
@@ -61,14 +65,13 @@ async fn handle(state: &AppState, headers: &HeaderMap, body: Body) -> Result<Res
     let webpubsub = state.webpubsub();
     let service = webpubsub.service()?;
     let behaviours = &webpubsub.settings().events;
-    check_signature(
-        headers,
-        service
-            .connection
-            .access_key()
-            .into_iter()
-            .chain(&behaviours.secondary_keys),
-    )?;
+    let keys = service.connection.access_key().into_iter();
+    let keys: Vec<_> = keys.chain(&behaviours.secondary_keys).collect();
+    let bearer = state.webhooks().webpubsub_events.as_ref();
+    webhook_auth::authorize(bearer, headers, !keys.is_empty(), || {
+        check_signature(headers, keys)
+    })
+    .await?;
     check_origin(headers, &service.connection)?;
     let request = EventRequest::from_headers(headers)?;
     let bytes = body::read(body).await?;

@@ -15,6 +15,7 @@ use reqwest::StatusCode;
 use tokio::sync::Semaphore;
 
 use super::WebPubSubConfig;
+use crate::emulator::upstream_identity::UpstreamIdentity;
 use crate::service::{signature, Secret};
 
 /// How long a successful abuse-protection handshake is trusted.
@@ -175,6 +176,7 @@ pub struct Dispatcher {
     in_flight: Semaphore,
     validated: Mutex<HashMap<String, Instant>>,
     ids: AtomicU64,
+    identity: Option<UpstreamIdentity>,
 }
 
 impl Dispatcher {
@@ -193,6 +195,7 @@ impl Dispatcher {
             in_flight: Semaphore::new(config.max_inflight_events.max(1)),
             validated: Mutex::new(HashMap::new()),
             ids: AtomicU64::new(1),
+            identity: config.entra.as_ref().map(|m| m.upstream_identity.clone()),
         }
     }
 
@@ -233,6 +236,7 @@ impl Dispatcher {
                 .request(method, url)
                 .header("WebHook-Request-Origin", origin)
                 .header("ce-awpsversion", "1.0")
+                .headers(UpstreamIdentity::bearer(self.identity.as_ref()))
                 .send()
                 .await
                 .map_err(|e| CallError::Failed(e.without_url().to_string()))?;
@@ -306,6 +310,7 @@ impl Dispatcher {
         let mut request = self
             .client
             .post(url)
+            .headers(UpstreamIdentity::bearer(self.identity.as_ref()))
             .header("WebHook-Request-Origin", origin)
             .header("ce-specversion", "1.0")
             .header("ce-type", ce_type)

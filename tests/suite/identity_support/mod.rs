@@ -5,6 +5,7 @@
 #![allow(dead_code)]
 
 pub mod requests;
+pub mod service;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
