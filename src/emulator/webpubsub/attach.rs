@@ -16,6 +16,7 @@ use super::connected::Connected;
 use super::connections::{ClientKind, Connection, SocketEnd};
 use super::events::{Event, EventContext};
 use super::frames::{self, raw::Mode};
+use super::invocations::Invocations;
 use super::socket;
 use super::subprotocol::RELIABLE;
 use super::WebPubSubState;
@@ -90,6 +91,7 @@ impl Registered {
             state: Arc::clone(state),
             context,
             outbox: out,
+            invocations: Invocations::default(),
         };
         Self {
             client,
@@ -126,6 +128,8 @@ async fn serve(
     socket: WebSocket,
 ) {
     let client_left = socket::serve(client, kind, mode, reader, socket).await;
+    // The client rejects what it still waits for when its socket drops.
+    client.invocations.cancel_all();
     let recoverable = client_left && !client.outbox.is_closed();
     end(
         &client.state,
@@ -168,6 +172,7 @@ pub fn recover(
             state,
             context,
             outbox: out,
+            invocations: Invocations::default(),
         };
         let kind = ClientKind::Reliable;
         serve(&client, kind, &Mode::SendEvent, generation, reader, socket).await;

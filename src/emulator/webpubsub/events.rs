@@ -161,9 +161,12 @@ pub enum CallError {
     /// Too many calls are running.
     #[error("too many event handler calls are in flight; try again")]
     Busy,
-    /// The call failed or timed out.
+    /// The call failed.
     #[error("the event handler call failed: {0}")]
     Failed(String),
+    /// The handler did not answer in time.
+    #[error("the event handler did not answer within {0:?}")]
+    TimedOut(Duration),
 }
 
 /// Calls the event handlers.
@@ -175,6 +178,7 @@ pub struct Dispatcher {
     in_flight: Semaphore,
     validated: Mutex<HashMap<String, Instant>>,
     ids: AtomicU64,
+    timeout: Duration,
 }
 
 impl Dispatcher {
@@ -193,6 +197,7 @@ impl Dispatcher {
             in_flight: Semaphore::new(config.max_inflight_events.max(1)),
             validated: Mutex::new(HashMap::new()),
             ids: AtomicU64::new(1),
+            timeout: config.event_timeout,
         }
     }
 
@@ -286,8 +291,8 @@ impl Dispatcher {
             .body(body)
             .send()
             .await
-            .map_err(|e| CallError::Failed(e.without_url().to_string()))?;
-        HandlerAnswer::read(response).await.map(Some)
+            .map_err(|e| failed(e, self.timeout))?;
+        HandlerAnswer::read(response, self.timeout).await.map(Some)
     }
 
     /// The POST of `event` about `ctx` with its CloudEvents headers, signed.
@@ -339,7 +344,7 @@ impl Dispatcher {
 
 impl HandlerAnswer {
     /// Reads a handler's answer (at most [`MAX_ANSWER_BYTES`] of body).
-    async fn read(response: reqwest::Response) -> Result<Self, CallError> {
+    async fn read(response: reqwest::Response, timeout: Duration) -> Result<Self, CallError> {
         let status = response.status();
         let header = |name: &str| {
             response
@@ -349,10 +354,7 @@ impl HandlerAnswer {
                 .map(str::to_string)
         };
         let (content_type, state) = (header("content-type"), header("ce-connectionState"));
-        let bytes = response
-            .bytes()
-            .await
-            .map_err(|e| CallError::Failed(e.without_url().to_string()))?;
+        let bytes = response.bytes().await.map_err(|e| failed(e, timeout))?;
         if bytes.len() > MAX_ANSWER_BYTES {
             return Err(CallError::Failed(format!(
                 "the answer is larger than {MAX_ANSWER_BYTES} bytes"
@@ -364,6 +366,15 @@ impl HandlerAnswer {
             state,
             body: bytes.to_vec(),
         })
+    }
+}
+
+/// A failed call: [`CallError::TimedOut`] when it ran out of `timeout`.
+fn failed(e: reqwest::Error, timeout: Duration) -> CallError {
+    if e.is_timeout() {
+        CallError::TimedOut(timeout)
+    } else {
+        CallError::Failed(e.without_url().to_string())
     }
 }
 

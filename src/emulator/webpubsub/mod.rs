@@ -28,6 +28,7 @@ pub mod entra;
 pub mod error;
 pub mod events;
 pub mod frames;
+pub mod invocations;
 pub mod local;
 pub mod message;
 pub mod rest;
