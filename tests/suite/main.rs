@@ -69,6 +69,7 @@ mod server_limits;
 mod settings;
 mod token;
 mod webpubsub_app;
+mod webpubsub_emulator_abuse_protection;
 mod webpubsub_emulator_clients;
 mod webpubsub_emulator_events;
 mod webpubsub_emulator_invoke;
