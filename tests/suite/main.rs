@@ -79,5 +79,6 @@ mod webpubsub_entra_settings;
 mod webpubsub_events;
 mod webpubsub_local_stack;
 mod webpubsub_python;
+mod webpubsub_python_app;
 mod webpubsub_rest;
 mod webpubsub_role_templates;
