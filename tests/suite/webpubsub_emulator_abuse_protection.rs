@@ -96,7 +96,8 @@ async fn a_refused_handshake_fails_the_connect_and_is_not_retried_at_once() {
         options_404: false,
     })
     .await;
-    let handler = EventHandler::parse(&format!("{url}/events;system=connect")).unwrap();
+    let spec = format!("{url}/events?code=function-key-secret;system=connect");
+    let handler = EventHandler::parse(&spec).unwrap();
     let wps = spawn_with(|c| c.event_handlers = vec![handler]).await;
     let token = client_token(&wps, HUB, Some("u"), &[], &[]);
     let answer = wps
@@ -123,6 +124,11 @@ async fn a_refused_handshake_fails_the_connect_and_is_not_retried_at_once() {
     assert!(
         text.contains("127.0.0.1:1"),
         "what the handler answered: {text}"
+    );
+    assert!(text.contains(&format!("{url}/events")), "{text}");
+    assert!(
+        !text.contains("function-key-secret"),
+        "no key in errors: {text}"
     );
     let base = wps.base.replace("http", "ws");
     let url = format!("{base}/client/hubs/{HUB}?access_token={token}");

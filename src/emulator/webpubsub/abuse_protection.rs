@@ -20,7 +20,7 @@ const FIRST_PAUSE: Duration = Duration::from_secs(1);
 #[derive(Debug, Clone, thiserror::Error)]
 #[error("the event handler at {url} failed the abuse-protection handshake: {why}; it must answer OPTIONS with 2xx and `WebHook-Allowed-Origin: *` or `WebHook-Allowed-Origin: {origin}` (the WebHook-Request-Origin it was sent)")]
 pub struct NotValidated {
-    /// The handler's URL.
+    /// The handler's URL without its query.
     pub url: String,
     /// The `WebHook-Request-Origin` sent.
     pub origin: String,
@@ -68,6 +68,7 @@ impl AbuseProtection {
         };
         let result = handshake(client, url, origin).await;
         if let Err(e) = &result {
+            let url = &e.url;
             tracing::warn!(
                 url,
                 origin,
@@ -91,8 +92,10 @@ impl AbuseProtection {
 
 /// One handshake: `OPTIONS`, then `GET` when `OPTIONS` is 404/405.
 async fn handshake(client: &reqwest::Client, url: &str, origin: &str) -> Result<(), NotValidated> {
+    // Without the query, which may hold a function key (`?code=`): the error reaches clients.
+    let shown = url.split('?').next().unwrap_or(url);
     let refused = |why: String| NotValidated {
-        url: url.into(),
+        url: shown.into(),
         origin: origin.into(),
         why,
     };
