@@ -73,6 +73,7 @@ mod webpubsub_app;
 mod webpubsub_emulator_abuse_protection;
 mod webpubsub_emulator_clients;
 mod webpubsub_emulator_events;
+mod webpubsub_emulator_hardening;
 mod webpubsub_emulator_invoke;
 mod webpubsub_emulator_rest;
 mod webpubsub_entra;
