@@ -63,6 +63,10 @@ pub struct EmulatorArgs {
         value_delimiter = ' '
     )]
     pub webpubsub_event_handlers: Vec<String>,
+    /// The time limit of each Web PubSub event handler call, in milliseconds (the service's 10 s);
+    /// an invocation that runs out of it is answered `Timeout`.
+    #[arg(long, value_name = "MS", default_value_t = 10_000)]
+    pub webpubsub_event_timeout_ms: u64,
     /// Inject faults from the start, e.g. `seed=7,rest=0.1` (10 % of REST calls get a 503, 429,
     /// reset or latency); change them while running with `PUT /admin/faults` (see README,
     /// "Fault injection").
@@ -157,6 +161,10 @@ fn webpubsub_config(
     let mut config = WebPubSubConfig::new(signalr.access_key.clone());
     config.entra = signalr.entra.clone();
     config.browser = signalr.browser.clone();
+    if args.webpubsub_event_timeout_ms == 0 {
+        return Err("--webpubsub-event-timeout-ms must be at least 1".into());
+    }
+    config.event_timeout = std::time::Duration::from_millis(args.webpubsub_event_timeout_ms);
     for spec in &args.webpubsub_event_handlers {
         config.event_handlers.push(
             EventHandler::parse(spec).map_err(|e| format!("--webpubsub-event-handler: {e}"))?,

@@ -9,10 +9,11 @@ import { startHandler } from "../shared/process.mjs";
 
 export const HUB = "chat";
 
-/** Starts `$HANDLER_BIN emulator --port 0 --webpubsub-port 0 [extra…]`. */
+/** Starts `$HANDLER_BIN emulator --port 0 --webpubsub-port 0 [extra…]` (extra may name the port). */
 export async function startWebPubSub(extra = []) {
   const prefix = "WebPubSubConnectionString=";
-  const emulator = await startHandler(["emulator", "--port", "0", "--webpubsub-port", "0", ...extra], {
+  const port = extra.includes("--webpubsub-port") ? [] : ["--webpubsub-port", "0"];
+  const emulator = await startHandler(["emulator", "--port", "0", ...port, ...extra], {
     ready: (line) => line.startsWith(prefix) && line.slice(prefix.length),
     what: "the emulator (printing its Web PubSub connection string)",
   });

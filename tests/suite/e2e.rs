@@ -17,6 +17,8 @@ fn signalr_js_client_against_the_emulator() {
         "@microsoft/signalr-protocol-msgpack",
         "@azure/web-pubsub-client",
         "@azure/web-pubsub",
+        "@azure/web-pubsub-express",
+        "express",
     ]
     .iter()
     .all(|package| dir.join("node_modules").join(package).exists());

@@ -164,7 +164,10 @@ async fn connect_sets_user_groups_roles_and_later_events_carry_headers_and_state
 
     let seen = log.lock().unwrap().clone();
     assert_eq!(seen[0].method, Method::OPTIONS, "abuse protection first");
-    assert_eq!(seen[0].headers["webhook-request-origin"], "127.0.0.1");
+    // The endpoint's host and port, as a handler set up with the endpoint expects.
+    let endpoint_host = wps.base.trim_start_matches("http://");
+    assert_eq!(seen[0].headers["webhook-request-origin"], endpoint_host);
+    assert_eq!(seen[1].headers["webhook-request-origin"], endpoint_host);
     let connect = &seen[1];
     assert_eq!(connect.path, format!("/events/{HUB}/connect"));
     let body: Value = serde_json::from_slice(&connect.body).unwrap();

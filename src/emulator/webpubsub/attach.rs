@@ -17,6 +17,7 @@ use super::connected::Connected;
 use super::connections::{ClientKind, Connection, SocketEnd, MAX_UNACKED_BYTES};
 use super::events::{Event, EventContext};
 use super::frames::{self, raw::Mode};
+use super::invocations::Invocations;
 use super::socket;
 use super::subprotocol::RELIABLE;
 use super::WebPubSubState;
@@ -102,6 +103,7 @@ impl Registered {
             state: Arc::clone(state),
             context,
             outbox: out,
+            invocations: Invocations::default(),
         };
         Self {
             client,
@@ -138,6 +140,8 @@ async fn serve(
     socket: WebSocket,
 ) {
     let client_left = socket::serve(client, kind, mode, reader, socket).await;
+    // The client rejects what it still waits for when its socket drops.
+    client.invocations.cancel_all();
     let recoverable = client_left && !client.outbox.is_closed();
     end(
         &client.state,
@@ -187,6 +191,7 @@ pub fn recover(
             state,
             context,
             outbox: out,
+            invocations: Invocations::default(),
         };
         let kind = ClientKind::Reliable;
         serve(&client, kind, &Mode::SendEvent, generation, reader, socket).await;

@@ -160,7 +160,10 @@ pub async fn ask(
         .events
         .call(context, event, "application/json", request.body())
         .await
-        .map_err(|e| failed(e.to_string()))?;
+        .map_err(|e| {
+            tracing::warn!(hub = %context.hub, "Web PubSub client refused: its connect event failed: {e}");
+            failed(e.to_string())
+        })?;
     let Some(answer) = answer else {
         return Ok(identity);
     };

@@ -9,6 +9,7 @@ use super::ack::{self, AckError};
 use super::closing::Closing;
 use super::connections::{Connection, Delivery};
 use super::events::{CallError, Event, EventContext, HandlerAnswer};
+use super::invocations::Invocations;
 use super::message::MessageData;
 use super::roles;
 use super::WebPubSubState;
@@ -16,7 +17,8 @@ use crate::emulator::outbox::Outbox;
 use crate::service::recipients::Recipients;
 use crate::service::webpubsub::Permission;
 
-/// One connected client.
+/// One connected client (a clone is the same client, for work done in the background).
+#[derive(Clone)]
 pub struct Connected {
     /// The emulator.
     pub state: Arc<WebPubSubState>,
@@ -24,6 +26,8 @@ pub struct Connected {
     pub context: EventContext,
     /// Its socket's queue.
     pub outbox: Outbox<Closing>,
+    /// Its socket's invocations waiting for the event handler.
+    pub invocations: Invocations,
 }
 
 impl Connected {

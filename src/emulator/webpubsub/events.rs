@@ -1,25 +1,22 @@
 //! The Web PubSub event handler (`docs/webpubsub.md` §5): CloudEvents over HTTP to the app. Each
 //! [`EventHandler`] has a URL template (`{hub}`, `{event}`), the hubs, user events and system
 //! events it takes; first match wins. Before the first call to a URL, the abuse-protection
-//! handshake (OPTIONS with `WebHook-Request-Origin`, GET if OPTIONS is 404/405) must answer 2xx with
-//! `WebHook-Allowed-Origin` `*` or our host; a success is remembered for a minute. Calls carry the
+//! handshake must pass ([`super::abuse_protection`]). Calls carry the
 //! `ce-*` headers and `ce-signature`, time out after 10 s, and at most `max_inflight_events` run at
 //! once (more fail at once instead of queueing without bound).
 
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use reqwest::StatusCode;
 use tokio::sync::Semaphore;
 
+use super::abuse_protection::{AbuseProtection, NotValidated};
 use super::WebPubSubConfig;
 use crate::emulator::upstream_identity::UpstreamIdentity;
 use crate::service::{signature, Secret};
 
-/// How long a successful abuse-protection handshake is trusted.
-const VALIDATION_TTL: Duration = Duration::from_secs(60);
 /// The largest handler answer read.
 const MAX_ANSWER_BYTES: usize = 1024 * 1024;
 
@@ -157,14 +154,17 @@ pub struct HandlerAnswer {
 #[derive(Debug, thiserror::Error)]
 pub enum CallError {
     /// The abuse-protection handshake failed.
-    #[error("the event handler at {0} failed the abuse-protection handshake: answer OPTIONS with 200 and `WebHook-Allowed-Origin: *` (or the emulator's host)")]
-    NotValidated(String),
+    #[error(transparent)]
+    NotValidated(#[from] NotValidated),
     /// Too many calls are running.
     #[error("too many event handler calls are in flight; try again")]
     Busy,
-    /// The call failed or timed out.
+    /// The call failed.
     #[error("the event handler call failed: {0}")]
     Failed(String),
+    /// The handler did not answer in time.
+    #[error("the event handler did not answer within {0:?}")]
+    TimedOut(Duration),
 }
 
 /// Calls the event handlers.
@@ -174,9 +174,10 @@ pub struct Dispatcher {
     key: Secret,
     origin: Mutex<String>,
     in_flight: Semaphore,
-    validated: Mutex<HashMap<String, Instant>>,
+    protection: AbuseProtection,
     ids: AtomicU64,
     identity: Option<UpstreamIdentity>,
+    timeout: Duration,
 }
 
 impl Dispatcher {
@@ -193,13 +194,14 @@ impl Dispatcher {
             key: config.access_key.clone(),
             origin: Mutex::new("127.0.0.1".into()),
             in_flight: Semaphore::new(config.max_inflight_events.max(1)),
-            validated: Mutex::new(HashMap::new()),
+            protection: AbuseProtection::default(),
             ids: AtomicU64::new(1),
             identity: config.entra.as_ref().map(|m| m.upstream_identity.clone()),
+            timeout: config.event_timeout,
         }
     }
 
-    /// Sets the host sent as `WebHook-Request-Origin` (the emulator's endpoint host).
+    /// Sets the `WebHook-Request-Origin` sent: the emulator's endpoint host and port.
     pub fn set_origin(&self, host: &str) {
         *self.origin.lock().unwrap_or_else(|e| e.into_inner()) = host.into();
     }
@@ -214,56 +216,6 @@ impl Dispatcher {
                     .replace("{hub}", hub)
                     .replace("{event}", event.name())
             })
-    }
-
-    async fn validate(&self, url: &str, origin: &str) -> Result<(), CallError> {
-        let key = url::Url::parse(url)
-            .map(|u| u.origin().ascii_serialization())
-            .unwrap_or_default();
-        {
-            let cache = self.validated.lock().unwrap_or_else(|e| e.into_inner());
-            if cache
-                .get(&key)
-                .is_some_and(|at| at.elapsed() < VALIDATION_TTL)
-            {
-                return Ok(());
-            }
-        }
-        let mut ok = false;
-        for method in [reqwest::Method::OPTIONS, reqwest::Method::GET] {
-            let response = self
-                .client
-                .request(method, url)
-                .header("WebHook-Request-Origin", origin)
-                .header("ce-awpsversion", "1.0")
-                .headers(UpstreamIdentity::bearer(self.identity.as_ref()))
-                .send()
-                .await
-                .map_err(|e| CallError::Failed(e.without_url().to_string()))?;
-            if matches!(
-                response.status(),
-                StatusCode::NOT_FOUND | StatusCode::METHOD_NOT_ALLOWED
-            ) {
-                continue;
-            }
-            let allowed = response
-                .headers()
-                .get_all("WebHook-Allowed-Origin")
-                .iter()
-                .filter_map(|v| v.to_str().ok())
-                .flat_map(|v| v.split(','))
-                .any(|v| v.trim() == "*" || v.trim().eq_ignore_ascii_case(origin));
-            ok = response.status().is_success() && allowed;
-            break;
-        }
-        if !ok {
-            return Err(CallError::NotValidated(url.to_string()));
-        }
-        self.validated
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(key, Instant::now());
-        Ok(())
     }
 
     /// Sends `event` about `ctx` with `body`; `Ok(None)` when no handler takes it.
@@ -283,15 +235,22 @@ impl Dispatcher {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .clone();
-        self.validate(&url, &origin).await?;
+        self.protection
+            .check(
+                &self.client,
+                &url,
+                &origin,
+                &UpstreamIdentity::bearer(self.identity.as_ref()),
+            )
+            .await?;
         let response = self
             .cloud_event(&url, &origin, ctx, event)
             .header("Content-Type", content_type)
             .body(body)
             .send()
             .await
-            .map_err(|e| CallError::Failed(e.without_url().to_string()))?;
-        HandlerAnswer::read(response).await.map(Some)
+            .map_err(|e| failed(e, self.timeout))?;
+        HandlerAnswer::read(response, self.timeout).await.map(Some)
     }
 
     /// The POST of `event` about `ctx` with its CloudEvents headers, signed.
@@ -344,7 +303,7 @@ impl Dispatcher {
 
 impl HandlerAnswer {
     /// Reads a handler's answer (at most [`MAX_ANSWER_BYTES`] of body).
-    async fn read(response: reqwest::Response) -> Result<Self, CallError> {
+    async fn read(response: reqwest::Response, timeout: Duration) -> Result<Self, CallError> {
         let status = response.status();
         let header = |name: &str| {
             response
@@ -354,10 +313,7 @@ impl HandlerAnswer {
                 .map(str::to_string)
         };
         let (content_type, state) = (header("content-type"), header("ce-connectionState"));
-        let bytes = response
-            .bytes()
-            .await
-            .map_err(|e| CallError::Failed(e.without_url().to_string()))?;
+        let bytes = response.bytes().await.map_err(|e| failed(e, timeout))?;
         if bytes.len() > MAX_ANSWER_BYTES {
             return Err(CallError::Failed(format!(
                 "the answer is larger than {MAX_ANSWER_BYTES} bytes"
@@ -369,6 +325,15 @@ impl HandlerAnswer {
             state,
             body: bytes.to_vec(),
         })
+    }
+}
+
+/// A failed call: [`CallError::TimedOut`] when it ran out of `timeout`.
+fn failed(e: reqwest::Error, timeout: Duration) -> CallError {
+    if e.is_timeout() {
+        CallError::TimedOut(timeout)
+    } else {
+        CallError::Failed(e.without_url().to_string())
     }
 }
 

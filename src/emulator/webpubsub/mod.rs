@@ -16,6 +16,7 @@
 //! Like the SignalR emulator, and unlike Microsoft's, it checks every token strictly ([`auth`]),
 //! and it has the same Entra ID mode ([`entra`]).
 
+pub mod abuse_protection;
 pub mod ack;
 pub mod attach;
 pub mod auth;
@@ -29,6 +30,7 @@ pub mod error;
 pub mod events;
 pub mod frames;
 pub mod groups;
+pub mod invocations;
 pub mod local;
 pub mod message;
 pub mod rest;
@@ -182,6 +184,10 @@ pub async fn start(
         janitor,
     )?;
     let local_addr = server.local_addr();
+    // The endpoint's host as the connection string names it, as a handler set up with that
+    // endpoint expects it (`docs/webpubsub.md` §5.1).
+    let endpoint_host = format!("{}:{}", server.host(), local_addr.port());
+    shared.events.set_origin(&endpoint_host);
     tracing::info!(%local_addr, handlers = shared.config.event_handlers.len(), "Web PubSub emulator listening");
     Ok(WebPubSubHandle { server, shared })
 }

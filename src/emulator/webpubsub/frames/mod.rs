@@ -1,7 +1,8 @@
 //! The frames a json-subprotocol client sends (`json.webpubsub.azure.v1` and its reliable
 //! variant, `docs/webpubsub.md` §4), each kind a type in its own file that parses its fields and
 //! applies itself to its [`Connected`] client (`group_membership.rs` for joining and leaving,
-//! `send_to_group.rs`, `send_event.rs`, `sequence_ack.rs`, `ping.rs`), the raw frames of simple
+//! `send_to_group.rs`, `send_event.rs`, `invoke.rs` with `cancelInvocation`, `sequence_ack.rs`,
+//! `ping.rs`), the raw frames of simple
 //! clients (`raw.rs`), and the service's `system` messages (its acks are [`super::ack`]).
 //!
 //! A frame that is not a JSON object with a known `type`, or has a bad `ackId`, closes the client
@@ -9,6 +10,7 @@
 //! `BadRequest` ack when it has an `ackId`, and closes the client otherwise.
 
 mod group_membership;
+pub mod invoke;
 mod ping;
 pub mod raw;
 mod send_event;
@@ -24,6 +26,7 @@ use super::message::MessageData;
 use crate::emulator::outbox::Frame;
 use crate::service::names;
 pub use group_membership::GroupMembership;
+pub use invoke::{CancelInvocation, Invoke};
 pub use ping::Ping;
 pub use send_event::SendEvent;
 pub use send_to_group::SendToGroup;
@@ -40,6 +43,10 @@ pub enum ClientFrame {
     SendToGroup(SendToGroup),
     /// `event`.
     SendEvent(SendEvent),
+    /// `invoke`.
+    Invoke(Invoke),
+    /// `cancelInvocation`.
+    CancelInvocation(CancelInvocation),
     /// `sequenceAck` (reliable).
     SequenceAck(SequenceAck),
     /// `ping`.
@@ -129,12 +136,14 @@ impl ClientFrame {
             "leaveGroup" => Self::LeaveGroup(GroupMembership::parse(&fields)?),
             "sendToGroup" => Self::SendToGroup(SendToGroup::parse(&fields)?),
             "event" => Self::SendEvent(SendEvent::parse(&fields)?),
+            "invoke" => Self::Invoke(Invoke::parse(&fields)?),
+            "cancelInvocation" => Self::CancelInvocation(CancelInvocation::parse(&fields)?),
             "sequenceAck" => Self::SequenceAck(SequenceAck::parse(&fields)?),
             "ping" => Self::Ping(Ping),
             other => {
                 let other: String = other.chars().take(64).collect();
                 return Err(fields.fail(format!(
-                    "type {other:?} is not supported; use joinGroup, leaveGroup, sendToGroup, event, sequenceAck or ping"
+                    "type {other:?} is not supported; use joinGroup, leaveGroup, sendToGroup, event, invoke, cancelInvocation, sequenceAck or ping"
                 )));
             }
         })
@@ -147,6 +156,8 @@ impl ClientFrame {
             Self::LeaveGroup(frame) => frame.apply(client, false),
             Self::SendToGroup(frame) => frame.apply(client),
             Self::SendEvent(frame) => frame.apply(client).await,
+            Self::Invoke(frame) => frame.apply(client),
+            Self::CancelInvocation(frame) => frame.apply(client),
             Self::SequenceAck(frame) => frame.apply(client),
             Self::Ping(frame) => frame.apply(client),
         }
