@@ -38,6 +38,7 @@ pub mod incoming;
 pub mod long_polling;
 pub mod outbox;
 pub mod outgoing;
+pub mod paging;
 pub mod payload;
 pub mod random_id;
 pub mod request;

@@ -41,6 +41,7 @@ mod emulator_groups;
 mod emulator_host_check;
 mod emulator_identity;
 mod emulator_limits;
+mod emulator_list;
 mod emulator_long_polling;
 mod emulator_msgpack;
 mod emulator_rest;
