@@ -20,6 +20,7 @@ mod app_endpoints;
 mod app_health_cache;
 mod app_host;
 mod app_identity;
+mod app_list;
 mod app_logs;
 mod app_manage;
 mod app_negotiate;
