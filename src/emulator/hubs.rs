@@ -3,13 +3,14 @@
 //! (optionally with a `ttl`) also covers the user's future connections. Sends copy the recipients'
 //! outboxes out of the lock and push without waiting, so one slow client never stalls the others.
 
+mod listing;
+
 use std::collections::{HashMap, HashSet};
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use super::outbox::Outbox;
 use super::outgoing::Outgoing;
-use super::paging::{self, Page, PageRequest};
 use super::shutdown::Shutdown;
 use crate::service::hub_protocol::Protocol;
 use crate::service::recipients::Recipients;
@@ -249,29 +250,6 @@ impl Hubs {
     pub fn group_exists(&self, hub: &str, group: &str) -> bool {
         let now = Instant::now();
         self.read(hub, |h| !h.group_members(group, now).is_empty())
-    }
-
-    /// One page of a group's connections with their users, in connection id order
-    /// ([`paging::page`]); an unknown group is an empty page.
-    pub fn page_group(&self, hub: &str, group: &str, request: &PageRequest) -> Page {
-        let now = Instant::now();
-        self.read(hub, |h| {
-            // Borrowed ids, each once: direct members, then the users' connections not among them.
-            let direct = h.groups.get(group);
-            let is_direct = |id: &str| direct.is_some_and(|members| members.contains(id));
-            let via_users = h
-                .user_groups
-                .iter()
-                .filter(|(_, groups)| groups.get(group).is_some_and(|expiry| *expiry > now))
-                .filter_map(|(user, _)| h.users.get(user))
-                .flatten()
-                .filter(|id| !is_direct(id));
-            let members = direct.into_iter().flatten().chain(via_users).map(|id| {
-                let user = h.connections.get(id).and_then(|m| m.user.as_deref());
-                (id.as_str(), user)
-            });
-            paging::page(members, request)
-        })
     }
 
     /// Adds a connection to a group; false when the connection does not exist.

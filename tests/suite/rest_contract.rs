@@ -3,8 +3,8 @@
 //! exactly, tokens with an independent verifier; then names, 404s, retries, timeouts and errors.
 //! The server and the checks live in `rest_support/`; the cases in `rest_contract/`.
 
-mod list;
 mod names_and_answers;
+mod newer;
 mod operations;
 mod retries;
 

@@ -1,6 +1,6 @@
 //! The service's data-plane REST API, api-version 2022-06-01 (`/api/hubs/…`) and v1
 //! (`/api/v1/hubs/…`), plus the operations later versions added (`list.rs`: a group's
-//! connections, 2024-12-01), routed by axum: one route per path shape, one handler per operation
+//! connections, 2024-12-01; `execute.rs`: commands by filter, 2023-07-01), routed by axum: one route per path shape, one handler per operation
 //! (`send.rs`, `close.rs`, `exists.rs`, `membership.rs`, `list.rs`), each taking a [`HubRequest`] that has
 //! already checked the token, the hub and every name in the path. Like Microsoft's emulator,
 //! every path shape is accepted under both prefixes; the status codes follow the prefix's
@@ -8,6 +8,7 @@
 //! routed as its normal form (`lenient`).
 
 mod close;
+mod execute;
 mod exists;
 mod hub_request;
 mod list;
@@ -158,6 +159,7 @@ fn newer_routes() -> Router<Arc<Shared>> {
             &p("/groups/{group}/connections"),
             only("GET", get(list::handle)),
         )
+        .route(&p("/:execute"), only("POST", post(execute::handle)))
         .layer(Extension(Flavor::V2022))
 }
 

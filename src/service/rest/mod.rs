@@ -23,6 +23,7 @@
 
 pub(crate) mod call;
 mod error;
+mod execute;
 pub(crate) mod list;
 pub(crate) mod paths;
 mod payload;
@@ -37,6 +38,7 @@ use reqwest::Method;
 
 pub use call::{check_excluded, check_ttl, API_VERSION, MAX_EXCLUDED_QUERY_CHARS};
 pub use error::{RestError, MAX_MESSAGE_CHARS};
+pub use execute::{check_filter, CommandMessage, ExecuteCommand};
 pub use list::{GroupMember, GroupMemberPage, ListOptions, LIST_API_VERSION, MAX_PAGE_SIZE};
 pub use payload::{Payload, MAX_BODY_BYTES};
 

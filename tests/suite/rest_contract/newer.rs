@@ -1,6 +1,6 @@
 //! The operations of api-version 2024-12-01 the REST client makes, against the vendored
 //! 2024-12-01 swagger: listing a group's connections (query, paging by `continuationToken`, the
-//! page read back, bad options refused before sending).
+//! page read back, bad options refused before sending) and `:execute` (filter and commands).
 
 use serde_json::json;
 use serverless_signalr::service::rest::{GroupMember, ListOptions, RestError};
@@ -114,4 +114,56 @@ async fn bad_list_options_and_answers_are_errors() {
         .await
         .unwrap_err();
     assert_eq!(error.status_hint(), Some(502), "{error}");
+}
+
+#[tokio::test]
+async fn execute_matches_the_2024_swagger_and_checks_before_sending() {
+    use serverless_signalr::service::rest::{CommandMessage, ExecuteCommand};
+    let service = FakeService::signalr().await;
+    let client = client(&service, fast_options());
+    let commands = vec![
+        ExecuteCommand::SendMessage {
+            message: CommandMessage {
+                target: "newMessage".into(),
+                arguments: vec![json!("hi")],
+            },
+        },
+        ExecuteCommand::JoinGroup {
+            group: "g 1".into(),
+        },
+        ExecuteCommand::CloseConnection { reason: None },
+    ];
+    service.reply([Reply::status(202)]);
+    client
+        .execute("Chat", Some("startswith(userId, 'listener-')"), &commands)
+        .await
+        .expect("execute");
+    assert_request_in(
+        V2024,
+        "2024-12-01",
+        &service.single(),
+        &Expect {
+            operation: "HubProxyV20230701_Execute",
+            method: "POST",
+            path: "/api/hubs/chat/:execute",
+            query: &[("filter", "startswith(userId, 'listener-')")],
+            body: Some(json!([
+                {"type": "SendMessage", "message": {"target": "newMessage", "arguments": ["hi"]}},
+                {"type": "JoinGroup", "group": "g 1"},
+                {"type": "CloseConnection"}
+            ])),
+        },
+    );
+
+    let leave_nothing = [ExecuteCommand::LeaveGroup {
+        group: String::new(),
+    }];
+    for (filter, commands) in [
+        (Some("userId eq"), &commands[..]),
+        (None, &leave_nothing[..]),
+    ] {
+        let error = client.execute("chat", filter, commands).await.unwrap_err();
+        assert_eq!(error.status_hint(), Some(400), "{error}");
+    }
+    assert!(service.requests().is_empty(), "nothing was sent");
 }
