@@ -7,8 +7,8 @@ use axum::routing::{delete, get, options, post, MethodRouter};
 use serde_json::{json, Value};
 
 use super::{
-    demo, groups, health, list_connections, manage, messages, negotiate, upstream, webpubsub,
-    AppState,
+    demo, execute, groups, health, list_connections, manage, messages, negotiate, upstream,
+    webpubsub, AppState,
 };
 
 /// Who may call a function, as the host enforces it (`authLevel`).
@@ -155,6 +155,13 @@ pub const FUNCTIONS: &[Function] = &[
         Keyed,
         || get(list_connections::signalr),
     ),
+    json_body(f(
+        "execute-hub",
+        "hubs/{hub}/execute",
+        &["post"],
+        Keyed,
+        || post(execute::run),
+    )),
     f(
         "connection",
         "hubs/{hub}/connections/{connectionId}",

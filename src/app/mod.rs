@@ -12,6 +12,7 @@ pub mod cors;
 pub mod demo;
 pub mod endpoints;
 pub mod error;
+pub mod execute;
 pub mod extract;
 pub mod forward;
 pub mod functions;

@@ -17,6 +17,7 @@ mod webpubsub_support;
 
 mod app_demo;
 mod app_endpoints;
+mod app_execute;
 mod app_health_cache;
 mod app_host;
 mod app_identity;
@@ -36,6 +37,7 @@ mod emulator_cors;
 mod emulator_dashboard;
 mod emulator_dashboard_live;
 mod emulator_direct;
+mod emulator_execute;
 mod emulator_faults;
 mod emulator_faults_cli;
 mod emulator_groups;
