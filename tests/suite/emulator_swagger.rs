@@ -25,7 +25,7 @@ fn path(op: &Operation, connection_id: &str) -> String {
 
 /// Operations of 2024-12-01 the emulator does not serve yet; each leaves this list when it does.
 const SERVED_ELSEWHERE: &[&str] = &[
-    "HubProxyV20221101_GenerateClientToken",
+    // Served in Entra ID mode only (tests/suite/emulator_token.rs).
     "Auth_GetAccessKey",
     "HubProxyV20241201_InvokeClientConnection",
     "HubProxyV20241201_SendToConnectionStream",

@@ -49,6 +49,7 @@ mod emulator_long_polling;
 mod emulator_msgpack;
 mod emulator_rest;
 mod emulator_swagger;
+mod emulator_token;
 mod emulator_transports;
 mod emulator_upstream;
 mod entra;

@@ -1,6 +1,6 @@
 //! The service's data-plane REST API, api-version 2022-06-01 (`/api/hubs/…`) and v1
 //! (`/api/v1/hubs/…`), plus the operations later versions added (`list.rs`: a group's
-//! connections, 2024-12-01; `execute.rs`: commands by filter, 2023-07-01), routed by axum: one route per path shape, one handler per operation
+//! connections, 2024-12-01; `execute.rs`: commands by filter, and `token.rs`: client tokens, 2023-07-01), routed by axum: one route per path shape, one handler per operation
 //! (`send.rs`, `close.rs`, `exists.rs`, `membership.rs`, `list.rs`), each taking a [`HubRequest`] that has
 //! already checked the token, the hub and every name in the path. Like Microsoft's emulator,
 //! every path shape is accepted under both prefixes; the status codes follow the prefix's
@@ -14,6 +14,7 @@ mod hub_request;
 mod list;
 mod membership;
 mod send;
+mod token;
 
 use std::sync::Arc;
 
@@ -160,6 +161,11 @@ fn newer_routes() -> Router<Arc<Shared>> {
             only("GET", get(list::handle)),
         )
         .route(&p("/:execute"), only("POST", post(execute::handle)))
+        .route(&p("/:generateToken"), only("POST", post(token::generate)))
+        .route(
+            "/api/auth/accessKey",
+            only("GET", get(crate::emulator::entra::access_key)),
+        )
         .layer(Extension(Flavor::V2022))
 }
 

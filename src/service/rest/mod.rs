@@ -22,6 +22,7 @@
 //! ```
 
 pub(crate) mod call;
+mod client_token;
 mod error;
 mod execute;
 pub(crate) mod list;

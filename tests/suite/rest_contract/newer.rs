@@ -167,3 +167,38 @@ async fn execute_matches_the_2024_swagger_and_checks_before_sending() {
     }
     assert!(service.requests().is_empty(), "nothing was sent");
 }
+
+#[tokio::test]
+async fn generate_client_token_matches_the_2024_swagger() {
+    let service = FakeService::signalr().await;
+    let client = client(&service, fast_options());
+    service.reply([Reply::status(200).body(r#"{"token": "a.b.c"}"#)]);
+    let token = client
+        .generate_client_token("Chat", Some("alice"), Some(5))
+        .await
+        .expect("a token");
+    assert_eq!(token, "a.b.c");
+    assert_request_in(
+        V2024,
+        "2024-12-01",
+        &service.single(),
+        &Expect {
+            operation: "HubProxyV20221101_GenerateClientToken",
+            method: "POST",
+            path: "/api/hubs/chat/:generateToken",
+            query: &[("userId", "alice"), ("minutesToExpire", "5")],
+            body: None,
+        },
+    );
+    let error = client
+        .generate_client_token("chat", None, Some(0))
+        .await
+        .unwrap_err();
+    assert_eq!(error.status_hint(), Some(400));
+    service.reply([Reply::status(200).body("{}")]);
+    let error = client
+        .generate_client_token("chat", None, None)
+        .await
+        .unwrap_err();
+    assert_eq!(error.status_hint(), Some(502));
+}
