@@ -73,6 +73,7 @@ mod rest_contract;
 mod server_limits;
 mod settings;
 mod token;
+mod webpubsub_action_filters;
 mod webpubsub_app;
 mod webpubsub_emulator_clients;
 mod webpubsub_emulator_events;
