@@ -48,6 +48,7 @@ mod emulator_list;
 mod emulator_long_polling;
 mod emulator_msgpack;
 mod emulator_rest;
+mod emulator_stateful_reconnect;
 mod emulator_swagger;
 mod emulator_token;
 mod emulator_transports;
