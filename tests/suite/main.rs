@@ -78,6 +78,7 @@ mod webpubsub_action_filters;
 mod webpubsub_app;
 mod webpubsub_emulator_clients;
 mod webpubsub_emulator_events;
+mod webpubsub_emulator_hardening;
 mod webpubsub_emulator_rest;
 mod webpubsub_entra;
 mod webpubsub_entra_settings;
