@@ -43,7 +43,12 @@
 //!   the same body as the SignalR emulator receives it (the REST API's name), with the frames a
 //!   sender may have prepared per hub protocol; `MessageData` — a Web PubSub message's data and
 //!   `dataType`.
-//! * `Command` — one item of a posted batch, parsed before any is applied.
+//! * `Command` — one item of a posted batch, parsed before any is applied; `ExecuteCommand` —
+//!   one command of SignalR's `:execute` (send, join, leave, close) for the connections an
+//!   OData filter selects.
+//! * `GroupMemberPage` — one page of a group's connections (`{connectionId, userId}`) with its
+//!   `nextLink`; `PageRequest` / `Page` — the same page as both emulators cut it
+//!   ([`emulator::paging`]).
 //! * `Hub` — the hub a request is for (the route's `{hub}` or the default), checked once;
 //!   `HubPath` — the `api/hubs/{hub}` prefix of a REST call; `CallRunner` runs REST calls.
 //! * `Transport` — how a SignalR client connects (WebSockets, SSE, long polling); `Protocol` —

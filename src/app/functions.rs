@@ -6,7 +6,10 @@
 use axum::routing::{delete, get, options, post, MethodRouter};
 use serde_json::{json, Value};
 
-use super::{demo, groups, health, manage, messages, negotiate, upstream, webpubsub, AppState};
+use super::{
+    demo, execute, groups, health, list_connections, manage, messages, negotiate, upstream,
+    webpubsub, AppState,
+};
 
 /// Who may call a function, as the host enforces it (`authLevel`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -146,6 +149,20 @@ pub const FUNCTIONS: &[Function] = &[
         || get(manage::group),
     ),
     f(
+        "group-connections",
+        "hubs/{hub}/groups/{group}/connections",
+        &["get"],
+        Keyed,
+        || get(list_connections::signalr),
+    ),
+    json_body(f(
+        "execute-hub",
+        "hubs/{hub}/execute",
+        &["post"],
+        Keyed,
+        || post(execute::run),
+    )),
+    f(
         "connection",
         "hubs/{hub}/connections/{connectionId}",
         &["get", "delete"],
@@ -235,6 +252,13 @@ pub const FUNCTIONS: &[Function] = &[
         &["get"],
         Keyed,
         || get(webpubsub::manage::group),
+    ),
+    f(
+        "webpubsub-group-connections",
+        "webpubsub/hubs/{hub}/groups/{group}/connections",
+        &["get"],
+        Keyed,
+        || get(list_connections::webpubsub),
     ),
     f(
         "webpubsub-permission",

@@ -3,6 +3,8 @@
 //! (optionally with a `ttl`) also covers the user's future connections. Sends copy the recipients'
 //! outboxes out of the lock and push without waiting, so one slow client never stalls the others.
 
+mod listing;
+
 use std::collections::{HashMap, HashSet};
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};

@@ -41,6 +41,7 @@ pub mod long_polling;
 pub mod message_buffer;
 pub mod outbox;
 pub mod outgoing;
+pub mod paging;
 pub mod payload;
 pub mod random_id;
 pub mod reattach;

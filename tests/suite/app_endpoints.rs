@@ -14,7 +14,7 @@ use serverless_signalr::app::settings::{EndpointArgs, EndpointType, ServeArgs, S
 use crate::emulator_support::{self as emu, WsClient};
 use crate::support::{self, keyed, FakeService, Reply};
 
-mod endpoint_app;
+pub mod endpoint_app;
 
 use endpoint_app::*;
 

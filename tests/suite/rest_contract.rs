@@ -4,6 +4,7 @@
 //! The server and the checks live in `rest_support/`; the cases in `rest_contract/`.
 
 mod names_and_answers;
+mod newer;
 mod operations;
 mod retries;
 

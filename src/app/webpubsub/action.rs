@@ -22,6 +22,8 @@ pub enum Action {
         content: Content,
         /// Connections that do not receive it (everyone or a group only).
         excluded: Vec<String>,
+        /// An OData filter over the recipients (`sendToAll` only).
+        filter: Option<String>,
     },
     /// `closeAllConnections`, `closeGroupConnections`, `closeClientConnection`.
     Close {
@@ -46,6 +48,10 @@ pub enum Action {
         connection_id: String,
         group: String,
     },
+    /// `addConnectionsToGroups`: the connections `filter` selects join every one of `groups`.
+    AddConnectionsToGroups { groups: Vec<String>, filter: String },
+    /// `removeConnectionsFromGroups`: the connections `filter` selects leave `groups`.
+    RemoveConnectionsFromGroups { groups: Vec<String>, filter: String },
     /// `grantPermission`.
     GrantPermission {
         connection_id: String,
@@ -73,10 +79,12 @@ impl Command for Action {
         let excluded = raw.excluded.clone().unwrap_or_default();
         check_excluded(&excluded)?;
         let reason = raw.reason.clone().filter(|r| !r.is_empty());
+        let filter = raw.filter()?;
         let send = |recipients: Recipients, content: Content| Self::Send {
             recipients,
             content,
             excluded: excluded.clone(),
+            filter: filter.clone(),
         };
         let close = |recipients: Recipients| Self::Close {
             recipients,
@@ -113,6 +121,14 @@ impl Command for Action {
                 connection_id: raw.connection(name)?,
                 group: raw.group(name)?,
             },
+            "addConnectionsToGroups" => {
+                let (groups, filter) = raw.groups_and_filter(name)?;
+                Self::AddConnectionsToGroups { groups, filter }
+            }
+            "removeConnectionsFromGroups" => {
+                let (groups, filter) = raw.groups_and_filter(name)?;
+                Self::RemoveConnectionsFromGroups { groups, filter }
+            }
             "grantPermission" => {
                 let (permission, target) = raw.permission()?;
                 Self::GrantPermission {
@@ -150,9 +166,11 @@ impl Action {
                 recipients,
                 content,
                 excluded,
+                filter,
             } => {
                 let options = SendOptions {
                     excluded: excluded.clone(),
+                    filter: filter.clone(),
                     ..SendOptions::default()
                 };
                 rest.send(hub, recipients, content, &options).await
@@ -184,6 +202,13 @@ impl Action {
                 group,
             } => {
                 rest.remove_connection_from_group(hub, group, connection_id)
+                    .await
+            }
+            Self::AddConnectionsToGroups { groups, filter } => {
+                rest.add_connections_to_groups(hub, groups, filter).await
+            }
+            Self::RemoveConnectionsFromGroups { groups, filter } => {
+                rest.remove_connections_from_groups(hub, groups, filter)
                     .await
             }
             Self::GrantPermission {

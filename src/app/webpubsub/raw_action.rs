@@ -3,7 +3,8 @@
 //! camelCase, matched ignoring case, and how each field is read and checked. `dataType` is `text`
 //! (default), `json` or `binary`, by name in any case or by number (binary=0, json=1, text=2);
 //! `data` is a JSON string for text and json, and the Node Buffer form
-//! `{"type":"Buffer","data":[bytes…]}` for binary. A field that the action does not take is
+//! `{"type":"Buffer","data":[bytes…]}` for binary. An OData `filter` (on `sendToAll`,
+//! `addConnectionsToGroups`, `removeConnectionsFromGroups`) is checked with the shared engine. A field that the action does not take is
 //! refused, so a typo cannot turn a send to one user into a broadcast.
 
 use serde::Deserialize;
@@ -11,6 +12,7 @@ use serde_json::Value;
 
 use crate::app::body::present;
 use crate::app::error::ApiError;
+use crate::service::filter::Filter;
 use crate::service::names;
 use crate::service::webpubsub::{Content, Permission};
 
@@ -26,6 +28,8 @@ pub const FIELDS: &[&str] = &[
     "reason",
     "permission",
     "targetName",
+    "filter",
+    "groups",
 ];
 
 /// The action as sent.
@@ -42,11 +46,13 @@ pub struct RawAction {
     pub(super) reason: Option<String>,
     permission: Option<Value>,
     target_name: Option<String>,
+    filter: Option<String>,
+    groups: Option<Vec<String>>,
 }
 
 /// Every action name, as the extension spells it, with the fields each takes.
 const ACTIONS: &[(&str, &[&str])] = &[
-    ("sendToAll", &["data", "dataType", "excluded"]),
+    ("sendToAll", &["data", "dataType", "excluded", "filter"]),
     ("sendToGroup", &["group", "data", "dataType", "excluded"]),
     ("sendToUser", &["userId", "data", "dataType"]),
     ("sendToConnection", &["connectionId", "data", "dataType"]),
@@ -55,6 +61,8 @@ const ACTIONS: &[(&str, &[&str])] = &[
     ("removeUserFromAllGroups", &["userId"]),
     ("addConnectionToGroup", &["connectionId", "group"]),
     ("removeConnectionFromGroup", &["connectionId", "group"]),
+    ("addConnectionsToGroups", &["groups", "filter"]),
+    ("removeConnectionsFromGroups", &["groups", "filter"]),
     ("closeAllConnections", &["excluded", "reason"]),
     ("closeClientConnection", &["connectionId", "reason"]),
     ("closeGroupConnections", &["group", "excluded", "reason"]),
@@ -76,7 +84,7 @@ impl RawAction {
     /// The fields given (not null), by canonical name.
     fn given(&self) -> Vec<&'static str> {
         let mut out = Vec::new();
-        let pairs: [(&'static str, bool); 9] = [
+        let pairs: [(&'static str, bool); 11] = [
             ("data", self.data.as_ref().is_some_and(|v| !v.is_null())),
             (
                 "dataType",
@@ -92,6 +100,8 @@ impl RawAction {
                 self.permission.as_ref().is_some_and(|v| !v.is_null()),
             ),
             ("targetName", self.target_name.is_some()),
+            ("filter", self.filter.is_some()),
+            ("groups", self.groups.is_some()),
         ];
         for (name, present) in pairs {
             if present {
@@ -152,6 +162,39 @@ impl RawAction {
         let id = required(self.connection_id.clone(), "connectionId", action)?;
         names::validate_connection_id(&id)?;
         Ok(id)
+    }
+
+    /// `filter`, when given and not blank, checked with the OData engine the service uses
+    /// (`400 InvalidFilter` naming the position of the mistake).
+    pub(super) fn filter(&self) -> Result<Option<String>, ApiError> {
+        let Some(text) = present(self.filter.clone()).filter(|f| !f.trim().is_empty()) else {
+            return Ok(None);
+        };
+        Filter::parse(&text).map_err(|e| {
+            ApiError::bad_request("InvalidFilter", format!("filter: {e}"))
+                .with_details(serde_json::json!({ "position": e.position }))
+        })?;
+        Ok(Some(text))
+    }
+
+    /// `groups` and `filter`, both required by `action`, every group valid.
+    pub(super) fn groups_and_filter(
+        &self,
+        action: &str,
+    ) -> Result<(Vec<String>, String), ApiError> {
+        let groups = self.groups.clone().unwrap_or_default();
+        if groups.is_empty() {
+            return Err(bad(format!(
+                "groups is missing or empty; {action} needs it"
+            )));
+        }
+        for group in &groups {
+            names::validate_group(group)?;
+        }
+        let filter = self
+            .filter()?
+            .ok_or_else(|| bad(format!("filter is missing; {action} needs it")))?;
+        Ok((groups, filter))
     }
 
     /// `data` read as `dataType` says.

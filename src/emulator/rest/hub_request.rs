@@ -56,6 +56,18 @@ impl HubRequest {
         ttl(&self.query)
     }
 
+    /// Refuses an `api-version` older than `since` (or none), for `what`, an operation that
+    /// first appeared in `since` (versions are dates, `YYYY-MM-DD[-preview]`, so they sort as text).
+    pub fn require_version(&self, since: &str, what: &str) -> Result<(), EmulatorError> {
+        match self.query.get("api-version") {
+            Some(v) if v.get(..since.len()).is_some_and(|date| date >= since) => Ok(()),
+            got => Err(EmulatorError::BadRequest(format!(
+                "{what} needs api-version {since} or later (got {})",
+                got.map_or_else(|| "none".to_string(), |v| format!("{v:?}"))
+            ))),
+        }
+    }
+
     /// Who the path names: a connection, a user or a group, else the whole hub.
     pub fn recipients(&self) -> Recipients {
         match (self.connection(), self.user(), self.group()) {

@@ -1,16 +1,20 @@
 //! The service's data-plane REST API, api-version 2022-06-01 (`/api/hubs/…`) and v1
-//! (`/api/v1/hubs/…`), routed by axum: one route per path shape, one handler per operation
-//! (`send.rs`, `close.rs`, `exists.rs`, `membership.rs`), each taking a [`HubRequest`] that has
+//! (`/api/v1/hubs/…`), plus the operations later versions added (`list.rs`: a group's
+//! connections, 2024-12-01; `execute.rs`: commands by filter, and `token.rs`: client tokens, 2023-07-01), routed by axum: one route per path shape, one handler per operation
+//! (`send.rs`, `close.rs`, `exists.rs`, `membership.rs`, `list.rs`), each taking a [`HubRequest`] that has
 //! already checked the token, the hub and every name in the path. Like Microsoft's emulator,
 //! every path shape is accepted under both prefixes; the status codes follow the prefix's
 //! swagger ([`Flavor`]). A path that only differs by a `V1` in capitals or empty segments is
 //! routed as its normal form (`lenient`).
 
 mod close;
+mod execute;
 mod exists;
 mod hub_request;
+mod list;
 mod membership;
 mod send;
+mod token;
 
 use std::sync::Arc;
 
@@ -143,6 +147,26 @@ fn strict() -> Router<Arc<Shared>> {
         .without_v07_checks()
         .merge(hub_routes("/api/v1", Flavor::V1))
         .merge(hub_routes("/api", Flavor::V2022))
+        .merge(newer_routes())
+}
+
+/// The operations that api-versions after 2022-06-01 added (`/api/…` only; each checks the
+/// api-version it needs).
+fn newer_routes() -> Router<Arc<Shared>> {
+    let p = |path: &str| format!("/api/hubs/{{hub}}{path}");
+    Router::new()
+        .without_v07_checks()
+        .route(
+            &p("/groups/{group}/connections"),
+            only("GET", get(list::handle)),
+        )
+        .route(&p("/:execute"), only("POST", post(execute::handle)))
+        .route(&p("/:generateToken"), only("POST", post(token::generate)))
+        .route(
+            "/api/auth/accessKey",
+            only("GET", get(crate::emulator::entra::access_key)),
+        )
+        .layer(Extension(Flavor::V2022))
 }
 
 /// The normal form of a REST path: `v1` in lower case, no empty segments. `None` when it is

@@ -21,6 +21,7 @@ use super::message::{self, MessageData, Origin};
 use super::retained::{Retained, RetainedBytes};
 use super::roles::Grant;
 use crate::emulator::outbox::{Frame, Outbox};
+use crate::emulator::paging::{self, Page, PageRequest};
 use crate::service::filter::{Filter, Subject};
 use crate::service::recipients::Recipients;
 
@@ -352,18 +353,17 @@ impl Connections {
             .any(|(id, conn)| selected(id, conn, &hub, recipients, &[], None))
     }
 
-    /// `(connectionId, userId)` of a group's members, sorted by id.
-    pub fn members(&self, hub: &str, group: &str) -> Vec<(String, Option<String>)> {
+    /// One page of a group's members with their users, in connection id order
+    /// ([`paging::page`]: borrowed ids, only the page cloned).
+    pub fn page_group(&self, hub: &str, group: &str, request: &PageRequest) -> Page {
         let hub = hub.to_ascii_lowercase();
         let group = Recipients::Group(group.to_string());
-        let mut out: Vec<_> = self
-            .lock()
+        let map = self.lock();
+        let members = map
             .iter()
             .filter(|(id, c)| selected(id, c, &hub, &group, &[], None))
-            .map(|(id, c)| (id.clone(), c.user.clone()))
-            .collect();
-        out.sort();
-        out
+            .map(|(id, c)| (id.as_str(), c.user.as_deref()));
+        paging::page(members, request)
     }
 
     /// Closes the `recipients` but the `excluded` ones (the client is told `reason`); returns

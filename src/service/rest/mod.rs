@@ -22,7 +22,10 @@
 //! ```
 
 pub(crate) mod call;
+mod client_token;
 mod error;
+mod execute;
+pub(crate) mod list;
 pub(crate) mod paths;
 mod payload;
 mod retry;
@@ -36,6 +39,8 @@ use reqwest::Method;
 
 pub use call::{check_excluded, check_ttl, API_VERSION, MAX_EXCLUDED_QUERY_CHARS};
 pub use error::{RestError, MAX_MESSAGE_CHARS};
+pub use execute::{check_filter, CommandMessage, ExecuteCommand};
+pub use list::{GroupMember, GroupMemberPage, ListOptions, LIST_API_VERSION, MAX_PAGE_SIZE};
 pub use payload::{Payload, MAX_BODY_BYTES};
 
 use call::{takes_no_excluded, Call};
@@ -324,6 +329,19 @@ impl RestClient {
     pub async fn group_exists(&self, hub: &str, group: &str) -> Result<bool, RestError> {
         let path = HubPath::signalr(hub)?.group(group)?;
         self.check("group_exists", path).await
+    }
+
+    /// One page of `group`'s connections with their users (api-version 2024-12-01); an unknown
+    /// group is an empty page. `GET /api/hubs/{hub}/groups/{group}/connections`.
+    pub async fn list_connections_in_group(
+        &self,
+        hub: &str,
+        group: &str,
+        options: &ListOptions,
+    ) -> Result<GroupMemberPage, RestError> {
+        let path = format!("{}/connections", HubPath::signalr(hub)?.group(group)?);
+        let call = list::call("list_connections_in_group", path);
+        list::run(&self.inner, call, options).await
     }
 
     /// Whether a connection is connected.

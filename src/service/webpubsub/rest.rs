@@ -23,9 +23,12 @@ use crate::service::entra::{EntraCredential, Resource};
 use crate::service::names;
 use crate::service::recipients::Recipients;
 use crate::service::rest::call::{takes_no_excluded, Call};
+use crate::service::rest::list;
 use crate::service::rest::paths::HubPath;
 use crate::service::rest::runner::CallRunner;
-use crate::service::rest::{RestError, RestOptions, HEALTH_TIMEOUT};
+use crate::service::rest::{
+    GroupMemberPage, ListOptions, RestError, RestOptions, HEALTH_TIMEOUT, LIST_API_VERSION,
+};
 use crate::service::token::{TokenError, TokenMinter};
 
 /// The data-plane API version of every call.
@@ -283,6 +286,20 @@ impl WebPubSubClient {
             .excluded(excluded)?
             .reason(reason);
         self.run(call).await
+    }
+
+    /// One page of `group`'s connections with their users (api-version 2024-12-01,
+    /// `listConnectionsInGroup`). `GET /api/hubs/{hub}/groups/{group}/connections`.
+    pub async fn list_connections_in_group(
+        &self,
+        hub: &str,
+        group: &str,
+        options: &ListOptions,
+    ) -> Result<GroupMemberPage, RestError> {
+        let path = format!("{}/connections", HubPath::webpubsub(hub)?.group(group)?);
+        let call =
+            list::call("webpubsub.list_connections_in_group", path).for_api(LIST_API_VERSION);
+        list::run(&self.inner, call, options).await
     }
 
     /// Asks the service for a client token. `POST /api/hubs/{hub}/:generateToken`.

@@ -51,7 +51,13 @@ pub struct Expect<'a> {
 /// the test key, `aud` = `http://127.0.0.1{path}?api-version=2022-06-01` (no port, no extra
 /// query), `nameid` present, `exp` in the future.
 pub fn assert_request(request: &Recorded, expect: &Expect<'_>) {
-    let operations = swagger::operations();
+    assert_request_in(swagger::V2022, "2022-06-01", request, expect);
+}
+
+/// [`assert_request`] for an operation of the swagger `file`, called with `api_version` (in the
+/// query and the token's audience).
+pub fn assert_request_in(file: &str, api_version: &str, request: &Recorded, expect: &Expect<'_>) {
+    let operations = swagger::operations_of(file);
     let op = swagger::find(&operations, request.method.as_str(), &request.path)
         .unwrap_or_else(|| panic!("{} {} is not in the swagger", request.method, request.path));
     assert_eq!(
@@ -76,7 +82,7 @@ pub fn assert_request(request: &Recorded, expect: &Expect<'_>) {
             op.id
         );
     }
-    let mut query = vec![("api-version".to_string(), "2022-06-01".to_string())];
+    let mut query = vec![("api-version".to_string(), api_version.to_string())];
     query.extend(
         expect
             .query
@@ -95,7 +101,7 @@ pub fn assert_request(request: &Recorded, expect: &Expect<'_>) {
     let claims = verify_token(request.token());
     assert_eq!(
         claims["aud"],
-        format!("http://127.0.0.1{}?api-version=2022-06-01", expect.path),
+        format!("http://127.0.0.1{}?api-version={api_version}", expect.path),
         "{}: aud",
         op.id
     );

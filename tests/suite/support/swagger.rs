@@ -1,5 +1,5 @@
-//! The operations of the services' published swagger files (SignalR api-version 2022-06-01 and
-//! v1, Web PubSub 2024-01-01), loaded from `tests/fixtures/swagger/` (unmodified copies of
+//! The operations of the services' published swagger files (SignalR api-version 2022-06-01,
+//! 2024-12-01 and v1, Web PubSub 2024-01-01), loaded from `tests/fixtures/swagger/` (unmodified copies of
 //! Microsoft's specifications), so requests are checked against the specification itself rather
 //! than against our own paths.
 #![allow(dead_code)]
@@ -34,6 +34,9 @@ pub struct Operation {
 
 /// The swagger of api-version 2022-06-01.
 pub const V2022: &str = "signalr-2022-06-01.json";
+/// The swagger of api-version 2024-12-01 (the 2022-06-01 operations plus `:execute`,
+/// `:generateToken`, `auth/accessKey`, listing a group's connections, client results, streams).
+pub const V2024: &str = "signalr-2024-12-01.json";
 /// The swagger of the v1 API (`/api/v1/...`).
 pub const V1: &str = "signalr-v1.json";
 /// The Web PubSub swagger (api-version 2024-01-01).

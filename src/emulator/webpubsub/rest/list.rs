@@ -1,17 +1,17 @@
-//! `GET …/groups/{group}/connections` (api-version 2024-12-01): a group's connections, sorted
-//! by id, `maxpagesize` (at most 200) at a time; `top` limits the total, and `nextLink` carries
-//! the query on with a `continuationToken` (the last id of the page).
+//! `GET …/groups/{group}/connections` (api-version 2024-12-01): a group's connections, a page at
+//! a time, with the SignalR emulator's paging ([`crate::emulator::paging`]): sorted by id,
+//! `maxpagesize` (at most 200), `top` across pages, and a `nextLink` (this path, the query as
+//! sent) carrying the next `continuationToken`.
 
 use axum::response::IntoResponse;
-use serde_json::{json, Value};
+use serde_json::{json, Map, Value};
 
 use super::{Answer, WpsRequest};
+use crate::emulator::paging::{self, PageRequest};
 use crate::emulator::webpubsub::error::WpsError;
 
 /// The api-version that has this operation.
 const VERSION: &str = "2024-12-01";
-/// The largest page.
-const MAX_PAGE: u64 = 200;
 
 /// `listConnections`.
 pub async fn handle(request: WpsRequest) -> Answer {
@@ -22,42 +22,25 @@ pub async fn handle(request: WpsRequest) -> Answer {
         ));
     }
     let group = request.name("group").unwrap_or_default();
-    let members = request.state.connections.members(&request.hub, group);
+    let wanted =
+        PageRequest::parse(&request.query).map_err(|e| WpsError::bad(e.name, e.message))?;
     let page = request
-        .number("maxpagesize", 1..=MAX_PAGE)?
-        .unwrap_or(MAX_PAGE) as usize;
-    let top = request
-        .number("top", 1..=u64::MAX)?
-        .map_or(usize::MAX, |t| t as usize);
-    let after = request.query.first("continuationToken").unwrap_or_default();
-    let remaining: Vec<_> = members
+        .state
+        .connections
+        .page_group(&request.hub, group, &wanted);
+    let value: Vec<Value> = page
+        .members
         .into_iter()
-        .filter(|(id, _)| after.is_empty() || id.as_str() > after)
-        .take(top)
-        .collect();
-    let value: Vec<Value> = remaining
-        .iter()
-        .take(page)
-        .map(|(id, user)| json!({ "connectionId": id, "userId": user }))
+        .map(|(id, user)| {
+            let mut member = Map::new();
+            member.insert("connectionId".into(), id.into());
+            member.insert("userId".into(), user.map_or(Value::Null, Value::from));
+            Value::Object(member)
+        })
         .collect();
     let mut body = json!({ "value": value });
-    if remaining.len() > page {
-        body["nextLink"] = next_link(&request, &remaining[page - 1].0, top, page).into();
+    if let Some(token) = page.next {
+        body["nextLink"] = paging::next_link(request.uri.path(), &request.query, &token).into();
     }
     Ok(axum::Json(body).into_response())
-}
-
-/// The next page's path and query: the same query with `top` lowered and the last id seen.
-fn next_link(request: &WpsRequest, last: &str, top: usize, page: usize) -> String {
-    let mut next = url::form_urlencoded::Serializer::new(String::new());
-    for (k, v) in request.query.pairs() {
-        if !k.eq_ignore_ascii_case("continuationToken") && !k.eq_ignore_ascii_case("top") {
-            next.append_pair(k, v);
-        }
-    }
-    if top != usize::MAX {
-        next.append_pair("top", &(top - page).to_string());
-    }
-    next.append_pair("continuationToken", last);
-    format!("{}?{}", request.uri.path(), next.finish())
 }

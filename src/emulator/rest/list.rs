@@ -1,0 +1,64 @@
+//! `GET /api/hubs/{hub}/groups/{group}/connections` (api-version 2024-12-01,
+//! `docs/protocol.md` §4.3): a group's connections with their users, a page at a time
+//! ([`crate::emulator::paging`]); an unknown group is an empty list, not a 404.
+
+use axum::http::{HeaderMap, Uri};
+use axum::response::{IntoResponse, Response};
+use serde_json::{json, Map, Value};
+
+use super::HubRequest;
+use crate::emulator::error::EmulatorError;
+use crate::emulator::paging::{self, PageRequest};
+
+/// The first api-version with this operation.
+pub const SINCE: &str = "2024-12-01";
+
+/// `HubProxyV20241201_ListConnectionsInGroup`.
+pub async fn handle(
+    request: HubRequest,
+    headers: HeaderMap,
+    uri: Uri,
+) -> Result<Response, EmulatorError> {
+    request.require_version(SINCE, "listing a group's connections")?;
+    let group = request
+        .group()
+        .ok_or_else(|| EmulatorError::BadRequest("the path names no group".into()))?;
+    let wanted =
+        PageRequest::parse(&request.query).map_err(|e| EmulatorError::BadRequest(e.to_string()))?;
+    let page = request
+        .shared
+        .hubs
+        .page_group(&request.hub, &group, &wanted);
+    let value: Vec<Value> = page
+        .members
+        .into_iter()
+        .map(|(id, user)| {
+            let mut member = Map::new();
+            member.insert("connectionId".into(), id.into());
+            if let Some(user) = user {
+                member.insert("userId".into(), user.into());
+            }
+            Value::Object(member)
+        })
+        .collect();
+    let mut body = json!({ "value": value });
+    if let Some(token) = page.next {
+        let base = format!("{}{}", origin(&headers), uri.path());
+        body["nextLink"] = paging::next_link(&base, &request.query, &token).into();
+    }
+    Ok(axum::Json(body).into_response())
+}
+
+/// `scheme://host[:port]` of the request, for the absolute `nextLink`.
+fn origin(headers: &HeaderMap) -> String {
+    let scheme = headers
+        .get("x-forwarded-proto")
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| v.eq_ignore_ascii_case("https"))
+        .map_or("http", |_| "https");
+    let host = headers
+        .get(axum::http::header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("localhost");
+    format!("{scheme}://{host}")
+}
