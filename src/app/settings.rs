@@ -17,6 +17,7 @@ mod emulator_entra;
 pub mod endpoints;
 pub mod identity_connection;
 mod listen;
+mod negotiate;
 pub mod service_identity;
 pub mod value;
 pub use emulator_entra::EmulatorAuth;
@@ -281,27 +282,6 @@ impl Settings {
         let hub = nonempty(args.hub).unwrap_or_else(|| "default".into());
         names::validate_hub(&hub).map_err(|e| err("AzureSignalRHubName", e.to_string()))?;
 
-        let token_lifetime = match number(
-            "SIGNALR_TOKEN_LIFETIME",
-            args.token_lifetime,
-            60..=86_400,
-            "a number of seconds from 60 to 86400",
-        )? {
-            None => crate::service::token::DEFAULT_CLIENT_LIFETIME,
-            Some(secs) => Duration::from_secs(secs),
-        };
-        let allowed_transports = nonempty(args.allowed_transports)
-            .map(|v| Transports::parse_names(&v).map_err(|e| err("SIGNALR_ALLOWED_TRANSPORTS", e)))
-            .transpose()?;
-        let negotiate_groups = list(args.negotiate_groups);
-        for template in &negotiate_groups {
-            crate::app::negotiate::validate_template(template)
-                .map_err(|e| err("SIGNALR_NEGOTIATE_GROUPS", e))?;
-        }
-        let cors_origins = list(args.cors_origins);
-        for origin in &cors_origins {
-            validate_origin(origin)?;
-        }
         let max_batch = number(
             "SIGNALR_MAX_BATCH",
             args.max_batch,
@@ -333,18 +313,18 @@ impl Settings {
             identity,
             token_claims: list(args.token_claims),
             token_roles: boolean("SIGNALR_TOKEN_ROLES", args.token_roles)?,
-            token_lifetime,
+            token_lifetime: negotiate::token_lifetime(args.token_lifetime)?,
             close_on_token_expiry: boolean(
                 "SIGNALR_CLOSE_ON_TOKEN_EXPIRY",
                 args.close_on_token_expiry,
             )?,
-            allowed_transports,
-            negotiate_groups,
+            allowed_transports: negotiate::allowed_transports(args.allowed_transports)?,
+            negotiate_groups: negotiate::negotiate_groups(args.negotiate_groups)?,
             demo: match nonempty(args.demo) {
                 None => true,
                 value => boolean("SIGNALR_DEMO", value)?,
             },
-            cors_origins,
+            cors_origins: negotiate::cors_origins(args.cors_origins)?,
             function_keys: list(args.function_keys)
                 .into_iter()
                 .map(Secret::new)
@@ -488,8 +468,4 @@ fn topic_settings(
         publishers,
         allowed,
     })
-}
-
-fn validate_origin(origin: &str) -> Result<(), SettingsError> {
-    crate::http_server::origins::check_origin(origin).map_err(|e| err("SIGNALR_CORS_ORIGINS", e))
 }
