@@ -6,7 +6,9 @@
 use axum::routing::{delete, get, options, post, MethodRouter};
 use serde_json::{json, Value};
 
-use super::{demo, groups, health, manage, messages, negotiate, upstream, webpubsub, AppState};
+use super::{
+    demo, groups, health, invoke, manage, messages, negotiate, upstream, webpubsub, AppState,
+};
 
 /// Who may call a function, as the host enforces it (`authLevel`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -152,6 +154,14 @@ pub const FUNCTIONS: &[Function] = &[
         Keyed,
         || get(manage::connection).merge(delete(manage::close_connection)),
     ),
+    // Client results: a connection's client answers an invocation.
+    json_body(f(
+        "invoke",
+        "hubs/{hub}/connections/{connectionId}/invoke",
+        &["post"],
+        Keyed,
+        || post(invoke::invoke),
+    )),
     json_body(f("close-hub", "hubs/{hub}/close", &["post"], Keyed, || {
         post(manage::close_hub)
     })),

@@ -35,6 +35,7 @@ pub mod error;
 pub mod faults;
 pub mod hubs;
 pub mod incoming;
+pub mod invocations;
 pub mod long_polling;
 pub mod outbox;
 pub mod outgoing;
@@ -47,6 +48,7 @@ pub mod server;
 pub mod session;
 pub mod shutdown;
 pub mod sse;
+pub mod streams;
 pub mod templates;
 pub mod upstream;
 pub mod upstream_event;
@@ -120,6 +122,12 @@ pub struct EmulatorConfig {
     pub faults: faults::FaultConfig,
     /// Which browsers may use the client endpoint (loopback origins by default).
     pub browser: browser_policy::BrowserPolicy,
+    /// How long `:invoke` waits for a client's answer (100 s; [`invocations`]).
+    pub invoke_timeout: Duration,
+    /// How many `:invoke`s may wait on one connection (1000), and on the emulator (10 000).
+    pub max_pending_invocations: (usize, usize),
+    /// How many streams one client may hold open for `streams/…/:send` (100; [`streams`]).
+    pub max_open_streams: usize,
 }
 
 impl EmulatorConfig {
@@ -143,6 +151,9 @@ impl EmulatorConfig {
             entra: None,
             faults: faults::FaultConfig::default(),
             browser: browser_policy::BrowserPolicy::default(),
+            invoke_timeout: Duration::from_secs(100),
+            max_pending_invocations: (1000, 10_000),
+            max_open_streams: 100,
         }
     }
 }
@@ -165,6 +176,10 @@ pub struct Shared {
     pub stopping: watch::Sender<bool>,
     /// How many client sessions are running.
     pub sessions: watch::Sender<usize>,
+    /// The `:invoke`s waiting for clients' answers.
+    pub invocations: invocations::Invocations,
+    /// The streams clients opened, for `streams/…/:send`.
+    pub streams: streams::Streams,
 }
 
 impl Shared {
@@ -178,6 +193,9 @@ impl Shared {
             Arc::clone(&activity),
         )
         .with_faults(Arc::clone(&faults));
+        let (per_connection, total) = config.max_pending_invocations;
+        let invocations = invocations::Invocations::new(per_connection, total);
+        let streams = streams::Streams::new(config.max_open_streams);
         Self {
             config,
             hubs: Hubs::default(),
@@ -187,6 +205,8 @@ impl Shared {
             faults,
             stopping: watch::channel(false).0,
             sessions: watch::channel(0).0,
+            invocations,
+            streams,
         }
     }
 }

@@ -96,6 +96,8 @@ pub async fn run(
     let error = connected.serve(&mut inbound, &mut incoming).await;
 
     shared.hubs.remove_connection(hub, id);
+    shared.invocations.end(id);
+    shared.streams.end(id);
     shared.activity.disconnected(hub, id);
     outbox.end();
     tracing::info!(%hub, connection = %id, error = ?error, "client disconnected");
@@ -261,6 +263,19 @@ impl Connected<'_> {
         })
     }
 
+    /// Registers a stream the client opened, for REST to feed (`streams.rs`); past the limit
+    /// the client is told at once.
+    fn open_stream(&self, stream: &str) {
+        let streams = &self.shared.streams;
+        if !streams.open(&self.caller.connection_id, stream) {
+            let error = format!(
+                "Too many open streams: a connection may hold {} at once",
+                streams.limit()
+            );
+            self.send(&outgoing::completion_error(stream, &error));
+        }
+    }
+
     /// Handles the complete messages buffered so far; returns why to stop, if the client asked to or
     /// broke the protocol (the messages after that one are never looked at).
     fn handle_messages(&self, incoming: &mut Incoming) -> Option<EndReason> {
@@ -296,11 +311,20 @@ impl Connected<'_> {
                 }
                 Ok(ClientMessage::StreamInvocation {
                     invocation_id: Some(id),
+                }) => self.open_stream(&id),
+                Ok(ClientMessage::Completion {
+                    invocation_id,
+                    outcome,
                 }) => {
-                    self.send(&outgoing::completion_error(
-                        &id,
-                        "Streaming invocations are not supported in serverless mode",
-                    ));
+                    // An answer to `:invoke`; never forwarded upstream, dropped when unknown.
+                    let id = &self.caller.connection_id;
+                    self.shared
+                        .invocations
+                        .complete(id, &invocation_id, outcome);
+                }
+                Ok(ClientMessage::CancelInvocation { invocation_id }) => {
+                    let id = &self.caller.connection_id;
+                    self.shared.streams.close(id, &invocation_id);
                 }
                 Ok(ClientMessage::Close { error }) => {
                     return Some(EndReason {

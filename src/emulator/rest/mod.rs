@@ -1,6 +1,7 @@
 //! The service's data-plane REST API, api-version 2022-06-01 (`/api/hubs/…`) and v1
-//! (`/api/v1/hubs/…`), routed by axum: one route per path shape, one handler per operation
-//! (`send.rs`, `close.rs`, `exists.rs`, `membership.rs`), each taking a [`HubRequest`] that has
+//! (`/api/v1/hubs/…`), plus 2024-12-01's client results and streams, routed by axum: one route
+//! per path shape, one handler per operation (`send.rs`, `close.rs`, `exists.rs`,
+//! `membership.rs`, `invoke.rs`, `stream.rs`), each taking a [`HubRequest`] that has
 //! already checked the token, the hub and every name in the path. Like Microsoft's emulator,
 //! every path shape is accepted under both prefixes; the status codes follow the prefix's
 //! swagger ([`Flavor`]). A path that only differs by a `V1` in capitals or empty segments is
@@ -9,8 +10,10 @@
 mod close;
 mod exists;
 mod hub_request;
+mod invoke;
 mod membership;
 mod send;
+mod stream;
 
 use std::sync::Arc;
 
@@ -91,6 +94,19 @@ fn hub_routes(prefix: &str, flavor: Flavor) -> Router<Arc<Shared>> {
         .route(
             &p("/connections/{connection}/:send"),
             only("POST", post(send::handle)),
+        )
+        // 2024-12-01: client results and server-to-client streams.
+        .route(
+            &p("/connections/{connection}/:invoke"),
+            only("POST", post(invoke::handle)),
+        )
+        .route(
+            &p("/connections/{connection}/streams/{stream}/:send"),
+            only("POST", post(stream::send)),
+        )
+        .route(
+            &p("/connections/{connection}/streams/{stream}/:complete"),
+            only("POST", post(stream::complete)),
         )
         .route(
             &p("/connections/{connection}/groups"),

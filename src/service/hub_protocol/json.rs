@@ -143,6 +143,18 @@ pub enum ClientMessage {
         /// The id to complete with an error.
         invocation_id: Option<String>,
     },
+    /// Type 3: a client's answer to an invocation of the service ([`HubMessage::InvokeClient`]).
+    Completion {
+        /// The id the service gave the invocation.
+        invocation_id: String,
+        /// `Ok(None)` void, `Ok(Some(result))`, or the client's error.
+        outcome: Result<Option<Value>, String>,
+    },
+    /// Type 5: the client stops listening to a stream it opened.
+    CancelInvocation {
+        /// The stream's id.
+        invocation_id: String,
+    },
     /// Type 6.
     Ping,
     /// Type 7: the client is leaving.
@@ -181,7 +193,14 @@ pub fn parse(record: &str) -> Result<ClientMessage, ProtocolError> {
                 .ok_or(ProtocolError::NoTarget)?
                 .to_string(),
         },
+        3 => ClientMessage::Completion {
+            invocation_id: invocation_id.ok_or(ProtocolError::BadInvocationId)?,
+            outcome: outcome(object),
+        },
         4 => ClientMessage::StreamInvocation { invocation_id },
+        5 => ClientMessage::CancelInvocation {
+            invocation_id: invocation_id.ok_or(ProtocolError::BadInvocationId)?,
+        },
         6 => ClientMessage::Ping,
         7 => ClientMessage::Close {
             error: object
@@ -191,6 +210,16 @@ pub fn parse(record: &str) -> Result<ClientMessage, ProtocolError> {
         },
         _ => ClientMessage::Other,
     })
+}
+
+/// A Completion's outcome: its `error` when it has one (a string), else its `result` when the
+/// key is present (even `null`), else void.
+fn outcome(object: &serde_json::Map<String, Value>) -> Result<Option<Value>, String> {
+    match (object.get("error"), object.get("result")) {
+        (Some(Value::String(error)), _) => Err(error.clone()),
+        (Some(error), _) if !error.is_null() => Err(error.to_string()),
+        (_, result) => Ok(result.cloned()),
+    }
 }
 
 /// Frames a JSON value as a record.
@@ -236,6 +265,20 @@ pub fn encode(message: &HubMessage) -> Vec<u8> {
             bytes.push(RECORD_SEPARATOR);
             bytes
         }
+        HubMessage::InvokeClient {
+            invocation_id,
+            target,
+            arguments,
+        } => frame(&json!({
+            "type": 1,
+            "invocationId": invocation_id,
+            "target": target,
+            "arguments": arguments,
+        })),
+        HubMessage::StreamItem {
+            invocation_id,
+            item,
+        } => frame(&json!({ "type": 2, "invocationId": invocation_id, "item": item })),
         HubMessage::Ping => frame(&json!({ "type": 6 })),
         HubMessage::Close {
             error,

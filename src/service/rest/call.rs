@@ -46,6 +46,8 @@ pub(crate) struct Call {
     pub audience_is_url: bool,
     /// Keep the body of a success answer (e.g. `:generateToken`).
     pub wants_body: bool,
+    /// `timeout` holds even when longer than the client's (`:invoke` waits for a client).
+    pub exact_timeout: bool,
 }
 
 impl Call {
@@ -64,6 +66,7 @@ impl Call {
             content_type: "application/json",
             audience_is_url: false,
             wants_body: false,
+            exact_timeout: false,
         }
     }
 

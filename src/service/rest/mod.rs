@@ -23,6 +23,7 @@
 
 pub(crate) mod call;
 mod error;
+mod invoke;
 pub(crate) mod paths;
 mod payload;
 mod retry;
@@ -36,6 +37,7 @@ use reqwest::Method;
 
 pub use call::{check_excluded, check_ttl, API_VERSION, MAX_EXCLUDED_QUERY_CHARS};
 pub use error::{RestError, MAX_MESSAGE_CHARS};
+pub use invoke::API_VERSION_2024_12_01;
 pub use payload::{Payload, MAX_BODY_BYTES};
 
 use call::{takes_no_excluded, Call};
