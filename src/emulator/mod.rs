@@ -312,6 +312,11 @@ impl EmulatorHandle {
         self.server.local_addr()
     }
 
+    /// How many `:invoke`s wait for clients' answers now.
+    pub fn pending_invocations(&self) -> usize {
+        self.shared.invocations.waiting()
+    }
+
     /// `Endpoint=http://127.0.0.1;Port=<port>;AccessKey=<key>;Version=1.0;`
     pub fn connection_string(&self) -> String {
         format!(
