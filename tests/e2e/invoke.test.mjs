@@ -42,6 +42,8 @@ describe("client results through the app's invoke route", () => {
         const ok = await invoke({ Target: "ask", arguments: [question] });
         assert.equal(ok.status, 200, JSON.stringify(ok.body));
         assert.deepEqual(ok.body, { result: { echo: question, zulu: 1, alpha: 2 } });
+        assert.deepEqual(Object.keys(ok.body.result), ["echo", "zulu", "alpha"]);
+        assert.deepEqual(Object.keys(ok.body.result.echo), ["text", "n", "list"]);
 
         const failed = await invoke({ target: "fail" });
         assert.equal(failed.status, 502);
@@ -122,6 +124,7 @@ describe("server-to-client streams through the emulator's REST operations", () =
         await waitFor(() => ended !== null, 5000, "the stream's completion");
         assert.equal(ended, "complete");
         assert.deepEqual(items, [{ b: 1, a: 2 }, [1, "two"], "last"]);
+        assert.deepEqual(Object.keys(items[0]), ["b", "a"]);
         // Completed: the stream is gone.
         assert.equal(await rest(`${base}/0/:send`, 1), 404);
 

@@ -60,6 +60,8 @@ async fn the_endpoint_with_the_connection_answers() {
     .await;
     let (status, body) = call.await.unwrap();
     assert_eq!((status, &body), (200, &json!({"result": {"z": 1, "a": 2}})));
+    let keys: Vec<&String> = body["result"].as_object().unwrap().keys().collect();
+    assert_eq!(keys, ["z", "a"], "the client's key order is kept");
 
     let call = invoke(&app, &id, json!({"target": "fail"}));
     answer_next(

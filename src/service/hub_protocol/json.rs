@@ -406,8 +406,31 @@ mod tests {
         };
         assert_eq!(
             encode(&close),
-            "{\"allowReconnect\":true,\"error\":\"bye\",\"type\":7}\u{1e}".as_bytes()
+            "{\"type\":7,\"error\":\"bye\",\"allowReconnect\":true}\u{1e}".as_bytes()
         );
+        let invoke = HubMessage::InvokeClient {
+            invocation_id: "s1".into(),
+            target: "ask".into(),
+            arguments: serde_json::json!([{"z": 1, "a": 2}]),
+        };
+        assert_eq!(
+            encode(&invoke),
+            "{\"type\":1,\"invocationId\":\"s1\",\"target\":\"ask\",\"arguments\":[{\"z\":1,\"a\":2}]}\u{1e}".as_bytes()
+        );
+        let answer = |text: &str| match parse(text).unwrap() {
+            ClientMessage::Completion { outcome, .. } => outcome,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(
+            answer(r#"{"type":3,"invocationId":"s1","result":null}"#),
+            Ok(Some(Value::Null))
+        );
+        assert_eq!(answer(r#"{"type":3,"invocationId":"s1"}"#), Ok(None));
+        assert_eq!(
+            answer(r#"{"type":3,"invocationId":"s1","error":"no","result":1}"#),
+            Err("no".into())
+        );
+        assert!(parse(r#"{"type":3}"#).is_err(), "a completion needs its id");
         let completion = |outcome| HubMessage::Completion {
             invocation_id: "7".into(),
             outcome,
