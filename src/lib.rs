@@ -56,6 +56,9 @@
 //! * `ConnectionTokens` — the SignalR emulator's negotiated connections; `Hubs` — its hubs,
 //!   users and groups; `Connections` — the Web PubSub emulator's connections with their groups,
 //!   roles and reliable buffers.
+//! * `Attachment` — where a SignalR emulator WebSocket connection's sockets attach, one at a
+//!   time (its frames, and with stateful reconnect the messages written and not acknowledged);
+//!   `ClientInput` — what its session reads the client through, across sockets.
 //! * `ClientConnection` — a SignalR client connection as the upstream hears of it (the emulator
 //!   sends it, the app's upstream reads it);
 //!   `UpstreamEvent` — what the SignalR emulator tells the app; `EventContext` — a Web PubSub
@@ -75,7 +78,8 @@
 //!   settings, the batch pipeline, the SignalR endpoints with failover and fan-out, the
 //!   upstream, and the Web PubSub routes ([`app::webpubsub`], `/api/webpubsub/…`).
 //! * [`emulator`] — the local SignalR Service (REST with one handler per operation, the three
-//!   transports started one way around one session per connection, upstream, dashboard, Entra
+//!   transports started one way around one session per connection, which with stateful
+//!   reconnect outlives a dropped WebSocket ([`emulator::reattach`]), upstream, dashboard, Entra
 //!   mode, fault injection) and the Web PubSub emulator ([`emulator::webpubsub`]: REST routes
 //!   per operation, client frames as types, one connection lifecycle), on one shared core.
 //! * [`serve`] — start-up: the app, and in the local stack the emulators it talks to.

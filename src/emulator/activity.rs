@@ -42,6 +42,8 @@ pub struct ConnectionInfo {
     pub since: u128,
     /// Its groups (at connect; the snapshot fills in the current ones).
     pub groups: Vec<String>,
+    /// Whether its socket dropped and it waits for its client (stateful reconnect).
+    pub away: bool,
 }
 
 /// One change, as the event stream sends it.
@@ -50,6 +52,15 @@ pub struct ConnectionInfo {
 pub enum Change {
     /// A client completed its handshake.
     Connected(ConnectionInfo),
+    /// A client's socket dropped (`away`) or a new one took over (stateful reconnect).
+    Socket {
+        /// The hub.
+        hub: String,
+        /// The connection id.
+        id: String,
+        /// Whether the connection now waits for its client.
+        away: bool,
+    },
     /// A client went away.
     Disconnected {
         /// The hub.
@@ -144,9 +155,22 @@ impl Activity {
             },
             since: now_ms(),
             groups,
+            away: false,
         };
         lock(&self.connections).insert(id.to_string(), info.clone());
         let _ = self.changes.send(Change::Connected(info));
+    }
+
+    /// Records a connection whose socket dropped (`attached` false) or was replaced.
+    pub fn socket_changed(&self, hub: &str, id: &str, attached: bool) {
+        if let Some(info) = lock(&self.connections).get_mut(id) {
+            info.away = !attached;
+        }
+        let _ = self.changes.send(Change::Socket {
+            hub: hub.to_string(),
+            id: id.to_string(),
+            away: !attached,
+        });
     }
 
     /// Records a connection that went away.

@@ -76,9 +76,16 @@ pub async fn negotiate(State(shared): State<Arc<Shared>>, request: Request) -> R
     // the token, never the id the app sees.
     let connection_id = random_id();
     let token = random_id();
+    // Stateful reconnect needs the secret token to come back with, so negotiate version 1; the
+    // answer says yes only when asked, or the client fails (`docs/stateful-reconnect.md` §1).
+    let stateful = version >= 1
+        && query
+            .get("useStatefulReconnect")
+            .is_some_and(|v| v.eq_ignore_ascii_case("true"));
     shared.tokens.negotiated(
         token.clone(),
-        Negotiated::new(connection_id.clone(), hub, claims.user_id(), claims.pairs()),
+        Negotiated::new(connection_id.clone(), hub, claims.user_id(), claims.pairs())
+            .with_stateful_reconnect(stateful),
     );
     let transports: Vec<_> = policy
         .transports
@@ -92,7 +99,11 @@ pub async fn negotiate(State(shared): State<Arc<Shared>>, request: Request) -> R
         })
         .collect();
     let body = if version >= 1 {
-        json!({"connectionId": connection_id, "connectionToken": token, "negotiateVersion": 1, "availableTransports": transports})
+        let mut body = json!({"connectionId": connection_id, "connectionToken": token, "negotiateVersion": 1, "availableTransports": transports});
+        if stateful {
+            body["useStatefulReconnect"] = json!(true);
+        }
+        body
     } else {
         json!({"connectionId": token, "negotiateVersion": 0, "availableTransports": transports})
     };

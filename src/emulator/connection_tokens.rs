@@ -1,6 +1,7 @@
 //! Negotiated connections waiting for a transport, and the active transports by connection token:
 //! what lets `/client/?id=…` requests find their connection (404 when unknown, 409 when it already
-//! has a transport) and what the janitor expires.
+//! has a transport, unless a WebSocket reconnects with stateful reconnect) and what the janitor
+//! expires.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -10,6 +11,7 @@ use tokio::sync::mpsc;
 
 use super::error::EmulatorError;
 use super::outbox::OutboxReader;
+use super::reattach::Attachment;
 use super::shutdown::Shutdown;
 use crate::service::transports::Transport;
 
@@ -24,6 +26,9 @@ pub struct Negotiated {
     pub user_id: Option<String>,
     /// The token's claims.
     pub claims: Vec<(String, String)>,
+    /// Whether negotiate asked for stateful reconnect (`useStatefulReconnect=true`) and was told
+    /// yes.
+    pub stateful_reconnect: bool,
     created: Instant,
 }
 
@@ -40,8 +45,15 @@ impl Negotiated {
             hub,
             user_id,
             claims,
+            stateful_reconnect: false,
             created: Instant::now(),
         }
+    }
+
+    /// The same, with stateful reconnect negotiated or not.
+    pub fn with_stateful_reconnect(mut self, stateful_reconnect: bool) -> Self {
+        self.stateful_reconnect = stateful_reconnect;
+        self
     }
 }
 
@@ -54,6 +66,8 @@ pub struct Active {
     pub inbound: Option<mpsc::Sender<Vec<u8>>>,
     /// The outgoing queue a long poll drains.
     pub poll: Option<Arc<tokio::sync::Mutex<OutboxReader<Shutdown>>>>,
+    /// Where a WebSocket connection's sockets attach.
+    pub attachment: Option<Arc<Attachment>>,
     hub: String,
     user: Option<String>,
     polling: bool,
@@ -71,11 +85,18 @@ impl Active {
             kind,
             inbound,
             poll,
+            attachment: None,
             hub: String::new(),
             user: None,
             polling: false,
             last_poll: Instant::now(),
         }
+    }
+
+    /// The same, with a WebSocket connection's attachment.
+    pub fn with_attachment(mut self, attachment: Arc<Attachment>) -> Self {
+        self.attachment = Some(attachment);
+        self
     }
 }
 
@@ -131,6 +152,15 @@ impl ConnectionTokens {
                 map.insert(token.to_string(), Entry::Active(active));
                 Ok(negotiated)
             }
+        }
+    }
+
+    /// The attachment of a connection a new WebSocket may take over (stateful reconnect), if
+    /// `token` names one.
+    pub fn resumable(&self, token: &str) -> Option<Arc<Attachment>> {
+        match self.lock().get(token) {
+            Some(Entry::Active(a)) => a.attachment.clone().filter(|a| a.resumable()),
+            _ => None,
         }
     }
 

@@ -1,5 +1,6 @@
 //! The emulator's dashboard at its root URL: a read-only page listing hubs, connections (id,
-//! user, transport, protocol, groups, connected since), recent REST calls, sends (recipients,
+//! user, transport, protocol, groups, connected since, away while a stateful-reconnect client
+//! may come back), recent REST calls, sends (recipients,
 //! target, how many received it) and upstream calls (URL without query, status, duration), kept
 //! up to date by an event stream of changes (`/dashboard/events`, Server-Sent Events: a
 //! snapshot first, then each change; a dashboard that falls more than

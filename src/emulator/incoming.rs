@@ -1,8 +1,11 @@
 //! A client's messages after the handshake, in the protocol it chose: JSON records or
-//! length-prefixed MessagePack messages, read into the same [`ClientMessage`]s.
+//! length-prefixed MessagePack messages, read into the same [`ClientMessage`]s. With stateful
+//! reconnect it also counts the client's numbered messages ([`ReceivedMessages`]): a replay's
+//! repeats and the `Sequence` never reach the session, and a new socket starts a fresh reader.
 
 use rmpv::Value as Pack;
 
+use super::message_buffer::ReceivedMessages;
 use crate::service::hub_protocol::json::{self, ClientMessage, Records};
 use crate::service::hub_protocol::msgpack::{self, FrameError, Frames};
 use crate::service::hub_protocol::Protocol;
@@ -10,7 +13,16 @@ use crate::service::hub_protocol::ProtocolError;
 
 /// The reader of one connection's messages.
 #[derive(Debug)]
-pub enum Incoming {
+pub struct Incoming {
+    reader: Reader,
+    max: usize,
+    /// Stateful reconnect's count; `None` without it.
+    received: Option<ReceivedMessages>,
+}
+
+/// How the bytes are split into messages.
+#[derive(Debug)]
+enum Reader {
     /// JSON records.
     Json(Records),
     /// MessagePack messages.
@@ -29,31 +41,72 @@ impl From<FrameError> for ProtocolError {
 impl Incoming {
     /// Continues after the handshake record read by `records`, in `protocol`.
     pub fn after_handshake(mut records: Records, protocol: Protocol, max: usize) -> Self {
-        match protocol {
-            Protocol::Json => Self::Json(records),
+        let reader = match protocol {
+            Protocol::Json => Reader::Json(records),
             Protocol::MessagePack => {
                 let mut frames = Frames::new(max);
                 frames.feed(&records.take_rest());
-                Self::MessagePack(frames)
+                Reader::MessagePack(frames)
             }
+        };
+        Self {
+            reader,
+            max,
+            received: None,
         }
+    }
+
+    /// Counts the client's numbered messages from now on (stateful reconnect).
+    pub fn count_received(&mut self) {
+        self.received = Some(ReceivedMessages::default());
+    }
+
+    /// A new socket took over: what the old one left half-read is dropped, and messages count
+    /// again once the client's `Sequence` arrives.
+    pub fn reconnected(&mut self) {
+        self.reader = match self.reader {
+            Reader::Json(_) => Reader::Json(Records::new(self.max)),
+            Reader::MessagePack(_) => Reader::MessagePack(Frames::new(self.max)),
+        };
+        if let Some(received) = &mut self.received {
+            received.reconnected();
+        }
+    }
+
+    /// The id to acknowledge to the client, when numbered messages arrived since the last Ack.
+    pub fn ack_due(&mut self) -> Option<u64> {
+        self.received.as_mut()?.ack_due()
     }
 
     /// Adds bytes from the transport.
     pub fn feed(&mut self, bytes: &[u8]) {
-        match self {
-            Self::Json(records) => records.feed(bytes),
-            Self::MessagePack(frames) => frames.feed(bytes),
+        match &mut self.reader {
+            Reader::Json(records) => records.feed(bytes),
+            Reader::MessagePack(frames) => frames.feed(bytes),
         }
     }
 
     /// The next complete message, `None` until more bytes arrive; an error ends the connection.
     pub fn next_message(&mut self) -> Option<Result<ClientMessage, ProtocolError>> {
-        Some(match self {
-            Self::Json(records) => records
+        loop {
+            let message = self.next_read()?;
+            let (Some(received), Ok(read)) = (&mut self.received, &message) else {
+                return Some(message);
+            };
+            match received.accept(read) {
+                Ok(true) => return Some(message),
+                Ok(false) => {}
+                Err(e) => return Some(Err(e)),
+            }
+        }
+    }
+
+    fn next_read(&mut self) -> Option<Result<ClientMessage, ProtocolError>> {
+        Some(match &mut self.reader {
+            Reader::Json(records) => records
                 .next_record()?
                 .and_then(|record| json::parse(&record)),
-            Self::MessagePack(frames) => match frames.next_message()? {
+            Reader::MessagePack(frames) => match frames.next_message()? {
                 Ok(bytes) => parse_msgpack(bytes),
                 Err(e) => Err(e.into()),
             },
@@ -63,9 +116,9 @@ impl Incoming {
     /// After a transport message was read: MessagePack clients send whole messages per
     /// WebSocket message or POST, so a partial one left over is an error (JSON waits for more).
     pub fn check_complete(&self) -> Result<(), ProtocolError> {
-        match self {
-            Self::Json(_) => Ok(()),
-            Self::MessagePack(frames) => Ok(frames.check_complete()?),
+        match &self.reader {
+            Reader::Json(_) => Ok(()),
+            Reader::MessagePack(frames) => Ok(frames.check_complete()?),
         }
     }
 }
@@ -108,8 +161,22 @@ fn parse_msgpack(bytes: Vec<u8>) -> Result<ClientMessage, ProtocolError> {
         7 => ClientMessage::Close {
             error: items.get(1).and_then(Pack::as_str).map(str::to_string),
         },
-        _ => ClientMessage::Other,
+        8 => ClientMessage::Ack {
+            sequence_id: sequence_id(items)?,
+        },
+        9 => ClientMessage::Sequence {
+            sequence_id: sequence_id(items)?,
+        },
+        kind => ClientMessage::Other { kind },
     })
+}
+
+/// The `sequenceId` of `[8 or 9, sequenceId]`.
+fn sequence_id(items: &[Pack]) -> Result<u64, ProtocolError> {
+    items
+        .get(1)
+        .and_then(Pack::as_u64)
+        .ok_or(ProtocolError::BadSequenceId)
 }
 
 #[cfg(test)]
@@ -148,5 +215,58 @@ mod tests {
             incoming.next_message(),
             Some(Err(ProtocolError::MessagePack(_)))
         ));
+    }
+
+    fn target(message: Option<Result<ClientMessage, ProtocolError>>) -> String {
+        match message {
+            Some(Ok(ClientMessage::Invocation { target, .. })) => target,
+            other => panic!("an invocation was expected, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn counted_messages_skip_what_a_new_socket_replays() {
+        let call = |t: &str| format!("{{\"type\":1,\"target\":\"{t}\",\"arguments\":[]}}\u{1e}");
+        let mut incoming = Incoming::after_handshake(Records::new(100), Protocol::Json, 100);
+        incoming.count_received();
+        incoming.feed(format!("{}{}{{\"type\":1,\"tar", call("a"), call("b")).as_bytes());
+        assert_eq!(target(incoming.next_message()), "a");
+        assert_eq!(target(incoming.next_message()), "b");
+        assert_eq!(incoming.next_message(), None);
+        assert_eq!(incoming.ack_due(), Some(2));
+        // The half-read message goes with the old socket; the new one's messages count from
+        // its Sequence: "x" before it is ignored, "b" is a repeat, "c" is new.
+        incoming.reconnected();
+        let replay = format!(
+            "{}{{\"type\":9,\"sequenceId\":2}}\u{1e}{}{}",
+            call("x"),
+            call("b"),
+            call("c")
+        );
+        incoming.feed(replay.as_bytes());
+        assert_eq!(target(incoming.next_message()), "c");
+        assert_eq!(incoming.next_message(), None);
+        assert_eq!(incoming.ack_due(), Some(3));
+        incoming.feed(b"{\"type\":9,\"sequenceId\":5}\x1e");
+        assert_eq!(
+            incoming.next_message(),
+            Some(Err(ProtocolError::SequenceAhead))
+        );
+    }
+
+    #[test]
+    fn messagepack_ack_and_sequence_are_read() {
+        let mut incoming = Incoming::after_handshake(Records::new(100), Protocol::MessagePack, 100);
+        incoming.feed(&msgpack::sequence_frame(8, 7));
+        let ack = ClientMessage::Ack { sequence_id: 7 };
+        assert_eq!(incoming.next_message(), Some(Ok(ack)));
+        incoming.feed(&msgpack::frame(&Pack::Array(vec![
+            Pack::from(9),
+            Pack::from("1"),
+        ])));
+        assert_eq!(
+            incoming.next_message(),
+            Some(Err(ProtocolError::BadSequenceId))
+        );
     }
 }

@@ -11,7 +11,9 @@
 //! * the client endpoint ([`client`]): negotiate, then WebSockets ([`websocket`]), Server-Sent
 //!   Events ([`sse`]) or long polling ([`long_polling`]), each started the same way ([`attach`]) and
 //!   carrying the JSON or MessagePack hub protocol ([`crate::service::hub_protocol`]) through one
-//!   transport-independent [`session`] per connection, which ends as [`shutdown`] says;
+//!   transport-independent [`session`] per connection, which ends as [`shutdown`] says; a
+//!   WebSocket connection with stateful reconnect outlives a dropped socket for a while
+//!   ([`reattach`]);
 //! * upstream calls ([`upstream`]) to the app for connects, disconnects and client invocations,
 //!   routed by [`templates`], one queue per connection ([`upstream_queue`]);
 //! * fault injection ([`faults`]) on all three, set by `--faults` and `/admin/faults`.
@@ -37,10 +39,12 @@ pub mod hubs;
 pub mod incoming;
 pub mod invocations;
 pub mod long_polling;
+pub mod message_buffer;
 pub mod outbox;
 pub mod outgoing;
 pub mod payload;
 pub mod random_id;
+pub mod reattach;
 pub mod request;
 pub mod reroute;
 pub mod rest;
@@ -103,7 +107,11 @@ pub struct EmulatorConfig {
     pub long_poll_idle_timeout: Duration,
     /// How long a negotiated connection waits for its transport (60 s).
     pub negotiate_timeout: Duration,
-    /// How many bytes may wait for one slow client before it is closed (8 MiB).
+    /// How long a WebSocket connection with stateful reconnect waits, detached, for its client
+    /// to come back after its socket dropped (30 s; `docs/stateful-reconnect.md` §4).
+    pub reconnect_window: Duration,
+    /// How many bytes may wait for one slow client before it is closed (8 MiB). With stateful
+    /// reconnect, the messages written and not yet acknowledged count too.
     pub max_queued_bytes: usize,
     /// How many bytes of one connection's invocations may wait for the upstream (4 MiB); when
     /// full, further invocations fail at once (see [`upstream_queue`]).
@@ -142,6 +150,7 @@ impl EmulatorConfig {
             long_poll_timeout: Duration::from_secs(10),
             long_poll_idle_timeout: Duration::from_secs(15),
             negotiate_timeout: Duration::from_secs(60),
+            reconnect_window: Duration::from_secs(30),
             max_queued_bytes: 8 * 1024 * 1024,
             max_upstream_queued_bytes: 4 * 1024 * 1024,
             max_body_bytes: 1024 * 1024,

@@ -23,6 +23,9 @@ pub struct Frame {
     pub data: Arc<[u8]>,
     /// Whether they go out as a binary WebSocket message.
     pub binary: bool,
+    /// How many of the SignalR hub messages in it stateful reconnect numbers (0 for Web
+    /// PubSub's frames; see `docs/stateful-reconnect.md` §3).
+    pub tracked: u32,
 }
 
 impl Frame {
@@ -31,6 +34,7 @@ impl Frame {
         Self {
             data: Arc::<[u8]>::from(text.into()),
             binary: false,
+            tracked: 0,
         }
     }
 
@@ -39,6 +43,7 @@ impl Frame {
         Self {
             data: bytes.into(),
             binary: true,
+            tracked: 0,
         }
     }
 

@@ -8,7 +8,7 @@ use std::sync::{Arc, OnceLock};
 use serde_json::Value;
 
 use super::outbox::Frame;
-use crate::service::hub_protocol::{self, json, HubMessage, Protocol};
+use crate::service::hub_protocol::{self, json, sequence, HubMessage, Protocol};
 
 #[derive(Debug)]
 enum Body {
@@ -82,9 +82,16 @@ impl Outgoing {
 
     /// The message as a frame for a client of `protocol`: text for JSON, binary for MessagePack.
     pub fn frame(&self, protocol: Protocol) -> Frame {
+        let data = self.encode(protocol);
+        let tracked = match &self.0.body {
+            Body::Handshake(_) => 0,
+            Body::Message(message) => u32::from(message.is_tracked()),
+            Body::Verbatim(bytes) => sequence::count_tracked(bytes, protocol),
+        };
         Frame {
-            data: self.encode(protocol),
+            data,
             binary: protocol == Protocol::MessagePack,
+            tracked,
         }
     }
 }
@@ -121,6 +128,11 @@ pub fn completion_error(invocation_id: &str, error: &str) -> Outgoing {
         invocation_id: invocation_id.to_string(),
         outcome: Err(error.to_string()),
     })
+}
+
+/// Stateful reconnect's acknowledgement of the client's messages up to `sequence_id`.
+pub fn ack(sequence_id: u64) -> Outgoing {
+    Outgoing::message(HubMessage::Ack { sequence_id })
 }
 
 /// A keep-alive ping.

@@ -1,11 +1,12 @@
 //! One client connection's life, whatever the transport: handshake (with a timeout), registration
 //! in the hub, keep-alive pings, client messages forwarded upstream, closes requested by REST or by
-//! the emulator stopping, and clean-up. Transports only move bytes in and frames out.
+//! the emulator stopping, and clean-up. Transports only move bytes in and frames out. A WebSocket
+//! connection with stateful reconnect lives on, detached, when its socket drops, until a new
+//! socket takes over or the reconnect window ends ([`super::reattach`]).
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::mpsc;
 use tokio::time::{sleep_until, Instant};
 
 use super::client_connection::ClientConnection;
@@ -13,11 +14,12 @@ use super::client_policy;
 use super::incoming::Incoming;
 use super::outbox::Outbox;
 use super::outgoing::{self, Outgoing};
+use super::reattach::{Attachment, ClientInput, Input};
 use super::shutdown::Shutdown;
 use super::upstream_event::UpstreamEvent;
 use super::upstream_queue::{QueueFull, UpstreamQueue, QUEUE_FULL};
 use super::Shared;
-use crate::service::hub_protocol::json::{self, ClientMessage, Records};
+use crate::service::hub_protocol::json::{self, ClientMessage, Handshake, Records};
 use crate::service::hub_protocol::Protocol;
 use crate::service::transports::Transport;
 
@@ -40,23 +42,28 @@ impl Drop for Live {
     }
 }
 
-/// Runs a connection until it ends. `inbound` carries the client's bytes and closes when the
-/// client goes away; frames for the client go to `outbox`.
+/// Runs a connection until it ends. `input` carries the client's bytes and says when the client
+/// goes away; frames for the client go to `outbox`.
 pub async fn run(
     shared: Arc<Shared>,
     caller: ClientConnection,
     kind: Transport,
-    mut inbound: mpsc::Receiver<Vec<u8>>,
+    mut input: ClientInput,
     outbox: Outbox<Shutdown>,
 ) {
     let _live = Live::new(&shared);
-    let Some((protocol, records)) = handshake(&shared, &caller, kind, &mut inbound, &outbox).await
+    let Some((handshake, records)) = handshake(&shared, &caller, kind, &mut input, &outbox).await
     else {
         outbox.end();
         return;
     };
-    let config = &shared.config;
+    let (protocol, config) = (handshake.protocol, &shared.config);
     let mut incoming = Incoming::after_handshake(records, protocol, config.max_message_bytes);
+    if let (2, Some(attachment)) = (handshake.version, input.attachment()) {
+        // Before anyone can send to it: every numbered message is kept from the first.
+        attachment.make_resumable(protocol);
+        incoming.count_received();
+    }
     let (hub, id) = (&caller.hub, &caller.connection_id);
     shared.hubs.add_connection(
         hub,
@@ -74,7 +81,7 @@ pub async fn run(
         protocol,
         shared.hubs.groups_of(hub, id),
     );
-    tracing::info!(%hub, connection = %id, user = ?caller.user_id, ?kind, ?protocol, "client connected");
+    tracing::info!(%hub, connection = %id, user = ?caller.user_id, ?kind, ?protocol, version = handshake.version, "client connected");
     let worker = shared.upstream.spawn_worker(
         caller.clone(),
         outbox.clone(),
@@ -92,9 +99,13 @@ pub async fn run(
         worker: &worker,
         outbox: &outbox,
         protocol,
+        attachment: input.attachment().map(Arc::clone),
     };
-    let error = connected.serve(&mut inbound, &mut incoming).await;
+    let error = connected.serve(&mut input, &mut incoming).await;
 
+    if let Some(token) = input.end() {
+        shared.tokens.remove(token);
+    }
     shared.hubs.remove_connection(hub, id);
     shared.invocations.end(id);
     shared.streams.end(id);
@@ -110,33 +121,39 @@ pub async fn run(
 }
 
 /// Waits for the handshake request (within the handshake timeout) and checks it. Returns the
-/// protocol and the bytes read after it, or `None` when the connection must end (the client
-/// went away, or it was told why its handshake was refused).
+/// protocol and version and the bytes read after it, or `None` when the connection must end
+/// (the client went away, or it was told why its handshake was refused).
 async fn handshake(
     shared: &Shared,
     caller: &ClientConnection,
     kind: Transport,
-    inbound: &mut mpsc::Receiver<Vec<u8>>,
+    input: &mut ClientInput,
     outbox: &Outbox<Shutdown>,
-) -> Option<(Protocol, Records)> {
+) -> Option<(Handshake, Records)> {
     let config = &shared.config;
     let mut records = Records::new(config.max_message_bytes);
+    let max_version = input.max_version();
     let first = tokio::time::timeout(config.handshake_timeout, async {
         loop {
-            records.feed(&inbound.recv().await.ok_or(None)?);
+            // Nothing but bytes or the end before the handshake: no connection is resumable yet.
+            let Input::Bytes(bytes) = input.next().await else {
+                return Err(None);
+            };
+            records.feed(&bytes);
             match records.next_record() {
                 None => {}
                 Some(Err(e)) => return Err(Some(e.to_string())),
                 Some(Ok(first)) => {
                     let binary = kind != Transport::ServerSentEvents;
-                    return json::check_handshake(&first, binary).map_err(|e| Some(e.to_string()));
+                    return json::check_handshake_up_to(&first, binary, max_version)
+                        .map_err(|e| Some(e.to_string()));
                 }
             }
         }
     })
     .await;
     let refused = match first {
-        Ok(Ok(protocol)) => return Some((protocol, records)),
+        Ok(Ok(handshake)) => return Some((handshake, records)),
         Ok(Err(None)) => return None,
         Ok(Err(Some(error))) => error,
         Err(_) => format!(
@@ -170,6 +187,14 @@ impl EndReason {
             tell_client: false,
         }
     }
+
+    /// The connection ends without an error.
+    fn quiet() -> Self {
+        Self {
+            message: None,
+            tell_client: false,
+        }
+    }
 }
 
 /// A connection past its handshake: where its client's messages go and whom it tells.
@@ -180,6 +205,8 @@ struct Connected<'a> {
     worker: &'a UpstreamQueue,
     outbox: &'a Outbox<Shutdown>,
     protocol: Protocol,
+    /// A WebSocket connection's attachment (its Acks go there).
+    attachment: Option<Arc<Attachment>>,
 }
 
 impl Connected<'_> {
@@ -189,12 +216,9 @@ impl Connected<'_> {
     }
 
     /// The loop: client messages, pings, the client timeout, closes asked for by REST, token
-    /// expiry and the emulator stopping. Returns the error the connection ended with.
-    async fn serve(
-        &self,
-        inbound: &mut mpsc::Receiver<Vec<u8>>,
-        incoming: &mut Incoming,
-    ) -> Option<String> {
+    /// expiry and the emulator stopping; with stateful reconnect, sockets that drop and take
+    /// over. Returns the error the connection ended with.
+    async fn serve(&self, input: &mut ClientInput, incoming: &mut Incoming) -> Option<String> {
         let config = &self.shared.config;
         // Bytes after the handshake record are messages.
         let mut error = self.handle_messages(incoming);
@@ -208,6 +232,8 @@ impl Connected<'_> {
             Instant::now() + config.keep_alive_interval,
             config.keep_alive_interval,
         );
+        // No burst of the pings skipped while the client was away.
+        ping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut deadline = Instant::now() + config.client_timeout;
         let watch_client = self.kind != Transport::LongPolling;
         // A token with `asrs.s.coae` closes the connection when it expires (checked at connect).
@@ -216,14 +242,22 @@ impl Connected<'_> {
         });
         while error.is_none() {
             tokio::select! {
-                bytes = inbound.recv() => {
-                    let Some(bytes) = bytes else { break };
-                    deadline = Instant::now() + config.client_timeout;
-                    incoming.feed(&bytes);
-                    error = self.handle_messages(incoming);
-                }
-                _ = ping.tick() => self.send(&outgoing::ping()),
-                _ = sleep_until(deadline), if watch_client => {
+                next = input.next() => match next {
+                    Input::Bytes(bytes) => {
+                        deadline = Instant::now() + config.client_timeout;
+                        incoming.feed(&bytes);
+                        error = self.handle_messages(incoming);
+                    }
+                    Input::Detached => self.socket_changed(false),
+                    Input::Reattached => {
+                        deadline = Instant::now() + config.client_timeout;
+                        incoming.reconnected();
+                        self.socket_changed(true);
+                    }
+                    Input::Gone => break,
+                },
+                _ = ping.tick(), if input.attached() => self.send(&outgoing::ping()),
+                _ = sleep_until(deadline), if watch_client && input.attached() => {
                     error = Some(EndReason::error(format!(
                         "Server timeout elapsed: nothing was received from the client for {} seconds",
                         config.client_timeout.as_secs()
@@ -231,19 +265,7 @@ impl Connected<'_> {
                 }
                 changed = shutdown.changed() => {
                     let request = if changed.is_ok() { shutdown.borrow_and_update().clone() } else { None };
-                    match request {
-                        Some(Shutdown::Close { reason }) => {
-                            self.send(&outgoing::close(reason.as_deref(), true));
-                            break;
-                        }
-                        Some(Shutdown::Failed { error: failure }) => {
-                            error = Some(EndReason::error(failure));
-                        }
-                        Some(Shutdown::Overflow) => {
-                            error = Some(EndReason::silent("the client did not read its messages fast enough"));
-                        }
-                        Some(Shutdown::Ended) | None => break,
-                    }
+                    error = Some(self.ending(request, input.attached()));
                 }
                 _ = sleep_until(expires.unwrap_or(deadline)), if expires.is_some() => {
                     self.send(&outgoing::close(Some(client_policy::EXPIRED), true));
@@ -274,6 +296,36 @@ impl Connected<'_> {
             );
             self.send(&outgoing::completion_error(stream, &error));
         }
+    }
+
+    /// How a request to end the connection ends it (`None`: the queue is gone).
+    fn ending(&self, request: Option<Shutdown>, attached: bool) -> EndReason {
+        match request {
+            Some(Shutdown::Close { reason }) => {
+                self.send(&outgoing::close(reason.as_deref(), true));
+                EndReason::quiet()
+            }
+            Some(Shutdown::Failed { error }) => EndReason::error(error),
+            Some(Shutdown::Overflow) if attached => {
+                EndReason::silent("the client did not read its messages fast enough")
+            }
+            Some(Shutdown::Overflow) => EndReason::silent(
+                "more was sent to the client while it was away than the emulator keeps for it",
+            ),
+            Some(Shutdown::Ended) | None => EndReason::quiet(),
+        }
+    }
+
+    /// Logs and shows a socket that dropped (the client may come back) or took over.
+    fn socket_changed(&self, attached: bool) {
+        let (hub, id) = (&self.caller.hub, &self.caller.connection_id);
+        if attached {
+            tracing::info!(%hub, connection = %id, "client reconnected (stateful reconnect)");
+        } else {
+            let window = self.shared.config.reconnect_window.as_secs_f32();
+            tracing::info!(%hub, connection = %id, "client socket dropped; waiting {window} s for it to reconnect");
+        }
+        self.shared.activity.socket_changed(hub, id, attached);
     }
 
     /// Handles the complete messages buffered so far; returns why to stop, if the client asked to or
@@ -332,8 +384,16 @@ impl Connected<'_> {
                         tell_client: false,
                     })
                 }
+                Ok(ClientMessage::Ack { sequence_id }) => {
+                    if let Some(attachment) = &self.attachment {
+                        attachment.acknowledge(sequence_id);
+                    }
+                }
                 Ok(_) => {}
             }
+        }
+        if let Some(sequence_id) = incoming.ack_due() {
+            self.send(&outgoing::ack(sequence_id));
         }
         incoming
             .check_complete()

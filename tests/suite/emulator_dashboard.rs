@@ -67,15 +67,7 @@ async fn the_dashboard_page_and_its_live_stream() {
     assert_eq!(change["status"], 200);
     assert!(!change["path"].as_str().unwrap().contains('?'));
 
-    let snapshot: Value = emu
-        .http
-        .get(format!("{}/dashboard/snapshot", emu.base))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let snapshot = emu.dashboard_snapshot().await;
     assert_eq!(
         snapshot["hubs"],
         json!([{ "name": "chat", "connections": 1 }])
@@ -92,15 +84,7 @@ async fn the_dashboard_page_and_its_live_stream() {
 /// Reads the snapshot, with how long it took (measured, not asserted: the machine is shared).
 async fn timed_snapshot(emu: &emulator_support::Emu) -> (Value, Duration) {
     let started = Instant::now();
-    let snapshot: Value = emu
-        .http
-        .get(format!("{}/dashboard/snapshot", emu.base))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let snapshot = emu.dashboard_snapshot().await;
     (snapshot, started.elapsed())
 }
 

@@ -12,17 +12,6 @@ use reqwest::Method;
 use serde_json::{json, Value};
 use serverless_signalr::emulator::UpstreamTemplate;
 
-async fn snapshot(emu: &Emu) -> Value {
-    let r = emu
-        .http
-        .get(format!("{}/dashboard/snapshot", emu.base))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200);
-    r.json().await.unwrap()
-}
-
 /// A REST call that must succeed (2xx).
 async fn rest_ok(emu: &Emu, method: Method, path: &str, body: Option<Value>) {
     let r = emu.rest(method.clone(), path, body).await;
@@ -152,7 +141,7 @@ async fn group_membership_changes_reach_the_dashboard_live() {
         )
         .await;
     assert_eq!(r.status(), 404);
-    let snapshot = snapshot(&emu).await;
+    let snapshot = emu.dashboard_snapshot().await;
     let groups: Vec<(String, Value)> = snapshot["connections"]
         .as_array()
         .unwrap()
@@ -250,7 +239,7 @@ async fn sends_are_listed_with_their_recipients_and_how_many_took_them() {
         )
         .await;
     }
-    let snapshot = snapshot(&emu).await;
+    let snapshot = emu.dashboard_snapshot().await;
     let sends = snapshot["sends"].as_array().unwrap();
     assert_eq!(sends.len(), 100);
     assert_eq!(sends[0]["target"], "t5");
@@ -319,7 +308,7 @@ async fn upstream_calls_are_listed_without_query_or_credentials() {
         let completion = alice.next().await.unwrap();
         assert_eq!(completion["type"], 3, "{completion}");
     }
-    let gone = &snapshot(&emu).await["upstream"][3];
+    let gone = &emu.dashboard_snapshot().await["upstream"][3];
     assert_eq!(gone["url"], format!("http://127.0.0.1:{closed_port}/gone"));
 
     drop(alice);
@@ -327,7 +316,7 @@ async fn upstream_calls_are_listed_without_query_or_credentials() {
     assert_eq!(disconnected["event"], "disconnected");
     assert_eq!(disconnected["kind"], "event");
 
-    let snapshot = snapshot(&emu).await;
+    let snapshot = emu.dashboard_snapshot().await;
     assert_eq!(snapshot["upstream"].as_array().unwrap().len(), 5);
     let text = snapshot.to_string();
     assert!(

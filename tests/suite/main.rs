@@ -46,6 +46,7 @@ mod emulator_limits;
 mod emulator_long_polling;
 mod emulator_msgpack;
 mod emulator_rest;
+mod emulator_stateful_reconnect;
 mod emulator_swagger;
 mod emulator_transports;
 mod emulator_upstream;

@@ -19,7 +19,9 @@
     for (const c of [...connections.values()].slice(0, MAX_ROWS)) {
       const row = document.createElement("tr");
       row.dataset.id = c.id;
-      for (const text of [c.hub, c.id, c.user ?? "—", c.transport, c.protocol, (c.groups || []).join(", "), new Date(c.since).toLocaleTimeString()]) {
+      // A connection whose socket dropped waits for its client (stateful reconnect).
+      const transport = c.away ? `${c.transport} (away, may reconnect)` : c.transport;
+      for (const text of [c.hub, c.id, c.user ?? "—", transport, c.protocol, (c.groups || []).join(", "), new Date(c.since).toLocaleTimeString()]) {
         cell(row, text);
       }
       rows.push(row);
@@ -114,6 +116,9 @@
     else if (change.type === "groups") {
       const c = connections.get(change.id);
       if (c) c.groups = change.groups;
+    } else if (change.type === "socket") {
+      const c = connections.get(change.id);
+      if (c) c.away = change.away;
     } else if (change.type === "call") addCall(change);
     else if (change.type === "send") addSend(change);
     else if (change.type === "upstream") addUpstream(change);

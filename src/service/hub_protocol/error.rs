@@ -15,6 +15,12 @@ pub enum ProtocolError {
     /// An `invocationId` that is not a string.
     #[error("`invocationId` must be a string")]
     BadInvocationId,
+    /// An Ack or Sequence message whose `sequenceId` is not a non-negative integer.
+    #[error("`sequenceId` must be a non-negative integer")]
+    BadSequenceId,
+    /// A Sequence message announcing more messages than were received: some were lost.
+    #[error("Sequence ID greater than amount of messages we've received.")]
+    SequenceAhead,
     /// A record that never ends.
     #[error("a message is larger than the limit of {0} bytes")]
     TooLarge(usize),

@@ -83,10 +83,30 @@ impl Records {
     }
 }
 
+/// A handshake request the service accepts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Handshake {
+    /// The protocol the client chose.
+    pub protocol: Protocol,
+    /// Its version: 1, or 2 for a client that uses stateful reconnect
+    /// (`docs/stateful-reconnect.md` §2).
+    pub version: u64,
+}
+
 /// Checks a handshake request and says which protocol the client chose; `binary` tells whether
 /// the transport carries binary (Server-Sent Events do not, so MessagePack is refused there, as
-/// the service does). The error text is sent back to the client.
+/// the service does). Only version 1 is accepted. The error text is sent back to the client.
 pub fn check_handshake(record: &str, binary: bool) -> Result<Protocol, ProtocolError> {
+    check_handshake_up_to(record, binary, 1).map(|handshake| handshake.protocol)
+}
+
+/// [`check_handshake`] accepting versions 1 to `max_version` (2 when the connection negotiated
+/// stateful reconnect).
+pub fn check_handshake_up_to(
+    record: &str,
+    binary: bool,
+    max_version: u64,
+) -> Result<Handshake, ProtocolError> {
     let value: Value = serde_json::from_str(record)
         .map_err(|_| ProtocolError::Handshake("the handshake request is not valid JSON".into()))?;
     let protocol = value
@@ -95,7 +115,6 @@ pub fn check_handshake(record: &str, binary: bool) -> Result<Protocol, ProtocolE
         .ok_or_else(|| {
             ProtocolError::Handshake("the handshake request has no `protocol` field".into())
         })?;
-    let version = value.get("version").and_then(Value::as_u64);
     let chosen = match protocol {
         "json" => Protocol::Json,
         msgpack::PROTOCOL_NAME => Protocol::MessagePack,
@@ -105,15 +124,24 @@ pub fn check_handshake(record: &str, binary: bool) -> Result<Protocol, ProtocolE
             )))
         }
     };
-    if version != Some(1) {
+    let version = value
+        .get("version")
+        .and_then(Value::as_u64)
+        .filter(|v| (1..=max_version).contains(v));
+    let Some(version) = version else {
+        let stateful = if max_version < 2 {
+            " (version 2 is for stateful reconnect: negotiate with useStatefulReconnect=true and connect with WebSockets)"
+        } else {
+            " or 2"
+        };
         return Err(ProtocolError::Handshake(format!(
-            "the requested protocol version {} of '{protocol}' is not supported; use version 1",
+            "the requested protocol version {} of '{protocol}' is not supported; use version 1{stateful}",
             value
                 .get("version")
                 .map(Value::to_string)
                 .unwrap_or_default()
         )));
-    }
+    };
     if chosen == Protocol::MessagePack && !binary {
         return Err(ProtocolError::Handshake(
             "Cannot use the 'messagepack' protocol on the current transport: Server-Sent Events \
@@ -121,7 +149,10 @@ pub fn check_handshake(record: &str, binary: bool) -> Result<Protocol, ProtocolE
                 .into(),
         ));
     }
-    Ok(chosen)
+    Ok(Handshake {
+        protocol: chosen,
+        version,
+    })
 }
 
 /// A message read from a client, as far as the service cares.
@@ -162,8 +193,21 @@ pub enum ClientMessage {
         /// The client's error, if any.
         error: Option<String>,
     },
-    /// Anything else (completions, stream items, cancels, acks): ignored.
-    Other,
+    /// Type 8 (stateful reconnect): the client received every numbered message up to this id.
+    Ack {
+        /// The highest sequence id the client received.
+        sequence_id: u64,
+    },
+    /// Type 9 (stateful reconnect): the id of the next numbered message the client sends.
+    Sequence {
+        /// The first message the client replays, or its next new one.
+        sequence_id: u64,
+    },
+    /// Anything else (completions, stream items, cancels): ignored.
+    Other {
+        /// Its `type`.
+        kind: u64,
+    },
 }
 
 /// Parses one record from a client.
@@ -208,7 +252,13 @@ pub fn parse(record: &str) -> Result<ClientMessage, ProtocolError> {
                 .and_then(Value::as_str)
                 .map(str::to_string),
         },
-        _ => ClientMessage::Other,
+        8 => ClientMessage::Ack {
+            sequence_id: sequence_id(object.get("sequenceId"))?,
+        },
+        9 => ClientMessage::Sequence {
+            sequence_id: sequence_id(object.get("sequenceId"))?,
+        },
+        kind => ClientMessage::Other { kind },
     })
 }
 
@@ -220,6 +270,13 @@ fn outcome(object: &serde_json::Map<String, Value>) -> Result<Option<Value>, Str
         (Some(error), _) if !error.is_null() => Err(error.to_string()),
         (_, result) => Ok(result.cloned()),
     }
+}
+
+/// The `sequenceId` of an Ack or Sequence message.
+fn sequence_id(value: Option<&Value>) -> Result<u64, ProtocolError> {
+    value
+        .and_then(Value::as_u64)
+        .ok_or(ProtocolError::BadSequenceId)
 }
 
 /// Frames a JSON value as a record.
@@ -292,6 +349,13 @@ pub fn encode(message: &HubMessage) -> Vec<u8> {
                 value["allowReconnect"] = json!(true);
             }
             frame(&value)
+        }
+        // By hand so `type` comes first, as in the protocol's examples.
+        HubMessage::Ack { sequence_id } => {
+            format!("{{\"type\":8,\"sequenceId\":{sequence_id}}}\u{1e}").into_bytes()
+        }
+        HubMessage::Sequence { sequence_id } => {
+            format!("{{\"type\":9,\"sequenceId\":{sequence_id}}}\u{1e}").into_bytes()
         }
     }
 }
@@ -380,6 +444,17 @@ mod tests {
         assert!(err.to_string().contains("Server-Sent Events"));
         let err = check_handshake(r#"{"protocol":"messagepack","version":2}"#, true).unwrap_err();
         assert!(err.to_string().contains("use version 1"));
+        assert!(err.to_string().contains("useStatefulReconnect=true"));
+        let v2 = r#"{"protocol":"messagepack","version":2}"#;
+        assert_eq!(
+            check_handshake_up_to(v2, true, 2),
+            Ok(Handshake {
+                protocol: Protocol::MessagePack,
+                version: 2
+            })
+        );
+        let err = check_handshake_up_to(r#"{"protocol":"json","version":3}"#, true, 2).unwrap_err();
+        assert!(err.to_string().contains("use version 1 or 2"));
         let err = check_handshake(r#"{"protocol":"bson","version":1}"#, true).unwrap_err();
         assert!(err.to_string().contains("'bson' is not available"));
         assert!(check_handshake("nope", true).is_err());

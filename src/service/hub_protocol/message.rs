@@ -54,4 +54,14 @@ pub enum HubMessage {
         /// Whether the client may reconnect.
         allow_reconnect: bool,
     },
+    /// Type 8 (stateful reconnect): every numbered message up to `sequence_id` arrived.
+    Ack {
+        /// The highest sequence id received.
+        sequence_id: u64,
+    },
+    /// Type 9 (stateful reconnect): the id of the next numbered message on this socket.
+    Sequence {
+        /// The first replayed message's id, or the next new one's.
+        sequence_id: u64,
+    },
 }

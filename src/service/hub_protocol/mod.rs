@@ -7,6 +7,7 @@ pub mod error;
 pub mod json;
 pub mod message;
 pub mod msgpack;
+pub mod sequence;
 
 pub use error::ProtocolError;
 pub use message::{HubMessage, Protocol};

@@ -372,6 +372,14 @@ pub fn close_frame(error: Option<&str>, allow_reconnect: bool) -> Vec<u8> {
     ]))
 }
 
+/// `[8, sequenceId]` (Ack) or `[9, sequenceId]` (Sequence), stateful reconnect's two messages.
+pub fn sequence_frame(kind: u8, sequence_id: u64) -> Vec<u8> {
+    frame(&Pack::Array(vec![
+        Pack::from(kind),
+        Pack::from(sequence_id),
+    ]))
+}
+
 /// A hub message as a length-prefixed MessagePack array.
 pub fn encode(message: &HubMessage) -> Vec<u8> {
     match message {
@@ -400,6 +408,8 @@ pub fn encode(message: &HubMessage) -> Vec<u8> {
             error,
             allow_reconnect,
         } => close_frame(error.as_deref(), *allow_reconnect),
+        HubMessage::Ack { sequence_id } => sequence_frame(8, *sequence_id),
+        HubMessage::Sequence { sequence_id } => sequence_frame(9, *sequence_id),
     }
 }
 

@@ -181,16 +181,26 @@ impl Emu {
         )
     }
 
-    /// `GET /admin/faults`: the fault configuration and what was injected and seen, per class.
-    pub async fn faults_report(&self) -> Value {
+    /// `GET path` (a local route, no token), which must answer 200 with JSON.
+    async fn get_json(&self, path: &str) -> Value {
         let response = self
             .http
-            .get(format!("{}/admin/faults", self.base))
+            .get(format!("{}{path}", self.base))
             .send()
             .await
             .unwrap();
-        assert_eq!(response.status(), 200);
+        assert_eq!(response.status(), 200, "GET {path}");
         response.json().await.unwrap()
+    }
+
+    /// `GET /admin/faults`: the fault configuration and what was injected and seen, per class.
+    pub async fn faults_report(&self) -> Value {
+        self.get_json("/admin/faults").await
+    }
+
+    /// `GET /dashboard/snapshot`: the connections and recent records the dashboard shows.
+    pub async fn dashboard_snapshot(&self) -> Value {
+        self.get_json("/dashboard/snapshot").await
     }
 
     pub async fn exists(&self, path: &str) -> u16 {
@@ -220,6 +230,15 @@ pub struct WsClient {
 }
 
 impl WsClient {
+    /// A client reading `ws`, a socket of connection `connection_id`.
+    pub fn new(ws: Ws, connection_id: String) -> Self {
+        Self {
+            ws,
+            connection_id,
+            pending: Vec::new(),
+        }
+    }
+
     /// Negotiates and connects, token in the Authorization header; does not handshake.
     pub async fn open(emu: &Emu, hub: &str, user: Option<&str>) -> Self {
         Self::open_with_token(emu, hub, &client_token(hub, user)).await
