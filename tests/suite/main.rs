@@ -68,6 +68,7 @@ mod python;
 mod reliability;
 mod reliability_own_app;
 mod rest_contract;
+mod rest_contract_2024;
 mod server_limits;
 mod settings;
 mod token;
