@@ -275,12 +275,6 @@ impl Settings {
             0..=300,
             5,
         )?;
-        let invoke_timeout = seconds(
-            "SIGNALR_INVOKE_TIMEOUT_SECONDS",
-            args.invoke_timeout_seconds.clone(),
-            1..=120,
-            30,
-        )?;
         let identity = identity_settings(&args)?;
         let hub = nonempty(args.hub).unwrap_or_else(|| "default".into());
         names::validate_hub(&hub).map_err(|e| err("AzureSignalRHubName", e.to_string()))?;
@@ -330,7 +324,12 @@ impl Settings {
             endpoints,
             endpoint_probe,
             health_cache,
-            invoke_timeout,
+            invoke_timeout: seconds(
+                "SIGNALR_INVOKE_TIMEOUT_SECONDS",
+                args.invoke_timeout_seconds,
+                1..=120,
+                30,
+            )?,
             emulator_auth: EmulatorAuth::parse(args.emulator_entra)?,
             emulator_faults: nonempty(args.emulator_faults),
             hub,

@@ -43,20 +43,25 @@ async fn packed_client(emu: &Emu, user: Option<&str>) -> WsClient {
     ws
 }
 
-/// The next binary WebSocket message; `None` once the socket closed.
-async fn next_binary(ws: &mut WsClient) -> Option<Vec<u8>> {
+/// The next text or binary WebSocket message; `None` once the socket closed.
+async fn next_data(ws: &mut WsClient) -> Option<Message> {
     loop {
         let frame = tokio::time::timeout(Duration::from_secs(10), ws.ws.next())
             .await
             .expect("no message within 10 s");
         match frame {
             None | Some(Err(_)) | Some(Ok(Message::Close(_))) => return None,
-            Some(Ok(Message::Binary(bytes))) => return Some(bytes.to_vec()),
-            Some(Ok(Message::Text(text))) => {
-                panic!("a text message to a MessagePack client: {text}")
-            }
+            Some(Ok(data @ (Message::Binary(_) | Message::Text(_)))) => return Some(data),
             Some(Ok(_)) => {}
         }
+    }
+}
+
+/// The next binary WebSocket message; `None` once the socket closed.
+async fn next_binary(ws: &mut WsClient) -> Option<Vec<u8>> {
+    match next_data(ws).await? {
+        Message::Binary(bytes) => Some(bytes.to_vec()),
+        other => panic!("a text message to a MessagePack client: {other:?}"),
     }
 }
 
@@ -478,14 +483,8 @@ async fn json_objects_keep_their_key_order_for_both_protocols() {
 
 /// The next text WebSocket message; `None` once the socket closed.
 async fn next_text(ws: &mut WsClient) -> Option<String> {
-    loop {
-        let frame = tokio::time::timeout(Duration::from_secs(10), ws.ws.next())
-            .await
-            .expect("no message within 10 s");
-        match frame {
-            None | Some(Err(_)) | Some(Ok(Message::Close(_))) => return None,
-            Some(Ok(Message::Text(text))) => return Some(text.to_string()),
-            Some(Ok(_)) => {}
-        }
+    match next_data(ws).await? {
+        Message::Text(text) => Some(text.to_string()),
+        other => panic!("a binary message to a JSON client: {other:?}"),
     }
 }

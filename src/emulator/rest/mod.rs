@@ -95,19 +95,6 @@ fn hub_routes(prefix: &str, flavor: Flavor) -> Router<Arc<Shared>> {
             &p("/connections/{connection}/:send"),
             only("POST", post(send::handle)),
         )
-        // 2024-12-01: client results and server-to-client streams.
-        .route(
-            &p("/connections/{connection}/:invoke"),
-            only("POST", post(invoke::handle)),
-        )
-        .route(
-            &p("/connections/{connection}/streams/{stream}/:send"),
-            only("POST", post(stream::send)),
-        )
-        .route(
-            &p("/connections/{connection}/streams/{stream}/:complete"),
-            only("POST", post(stream::complete)),
-        )
         .route(
             &p("/connections/{connection}/groups"),
             only("DELETE", delete(membership::remove_from_all)),
@@ -145,7 +132,24 @@ fn hub_routes(prefix: &str, flavor: Flavor) -> Router<Arc<Shared>> {
             &format!("{prefix}/health"),
             only("GET, HEAD", get(|| async { StatusCode::OK })),
         )
+        .merge(connection_routes(prefix))
         .layer(Extension(flavor))
+}
+
+/// The 2024-12-01 operations on one connection: client results and server-to-client streams.
+fn connection_routes(prefix: &str) -> Router<Arc<Shared>> {
+    let p = |path: &str| format!("{prefix}/hubs/{{hub}}/connections/{{connection}}{path}");
+    Router::new()
+        .without_v07_checks()
+        .route(&p("/:invoke"), only("POST", post(invoke::handle)))
+        .route(
+            &p("/streams/{stream}/:send"),
+            only("POST", post(stream::send)),
+        )
+        .route(
+            &p("/streams/{stream}/:complete"),
+            only("POST", post(stream::complete)),
+        )
 }
 
 /// The REST API's routes: both prefixes, and `lenient` for every other path under `/api`.
