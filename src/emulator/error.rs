@@ -135,3 +135,9 @@ impl IntoResponse for EmulatorError {
         response
     }
 }
+
+impl From<crate::emulator::uri_limit::UriTooLong> for EmulatorError {
+    fn from(e: crate::emulator::uri_limit::UriTooLong) -> Self {
+        Self::UriTooLong { limit: e.limit }
+    }
+}

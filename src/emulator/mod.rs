@@ -57,6 +57,7 @@ pub mod templates;
 pub mod upstream;
 pub mod upstream_event;
 pub mod upstream_queue;
+pub mod uri_limit;
 pub mod webpubsub;
 pub mod websocket;
 
@@ -81,10 +82,7 @@ use hubs::Hubs;
 use server::EmulatorServer;
 use upstream::Upstream;
 
-/// The longest path and query the emulator takes, in bytes. The service does not take much
-/// longer request lines (it dropped a close with a 190 KB query unanswered); the emulator answers
-/// them with a clear 414 instead.
-pub const MAX_URI_BYTES: usize = 8 * 1024;
+pub use uri_limit::MAX_URI_BYTES;
 
 /// Everything the emulator can be told. [`EmulatorConfig::new`] gives the service's defaults.
 #[derive(Debug, Clone)]
@@ -220,21 +218,6 @@ impl Shared {
     }
 }
 
-/// Answers 414 to a request whose path and query exceed [`MAX_URI_BYTES`].
-async fn limit_uri(request: Request, next: axum::middleware::Next) -> Response {
-    let length = request
-        .uri()
-        .path_and_query()
-        .map_or(0, |p| p.as_str().len());
-    if length > MAX_URI_BYTES {
-        return EmulatorError::UriTooLong {
-            limit: MAX_URI_BYTES,
-        }
-        .into_response();
-    }
-    next.run(request).await
-}
-
 async fn no_route(request: Request) -> Response {
     EmulatorError::NoRoute(request.uri().path().to_string()).into_response()
 }
@@ -266,7 +249,9 @@ fn routes(shared: Arc<Shared>) -> Router {
             &shared.config.browser,
         ))
         .fallback(no_route)
-        .layer(axum::middleware::from_fn(limit_uri))
+        .layer(axum::middleware::from_fn(
+            uri_limit::limit_uri::<EmulatorError>,
+        ))
         .layer(axum::middleware::from_fn_with_state(
             shared.clone(),
             faults::inject::inject,

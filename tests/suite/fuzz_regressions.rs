@@ -9,11 +9,12 @@ use webpubsub_emulator_support::*;
 
 /// `webpubsub_filter`: a `?filter=` nesting a thousand parentheses overflowed the stack of
 /// the Web PubSub emulator's worker thread in the recursive filter parser, aborting the whole
-/// process. It is now a 400 `InvalidFilter` naming the nesting limit.
+/// process. It is now a 400 `InvalidFilter` naming the nesting limit. (A thousand, encoded, is
+/// about 6 KB: within the emulator's 8 KiB URL limit, so the parser still sees it.)
 #[tokio::test]
 async fn a_deeply_nested_webpubsub_filter_is_a_400_not_a_crash() {
     let wps = spawn().await;
-    let n = 1500;
+    let n = 1000;
     let filter = format!("{}userId eq 'a'{}", "(".repeat(n), ")".repeat(n));
     let deep = wps
         .rest(

@@ -75,6 +75,7 @@ mod token;
 mod webpubsub_app;
 mod webpubsub_emulator_clients;
 mod webpubsub_emulator_events;
+mod webpubsub_emulator_hardening;
 mod webpubsub_emulator_rest;
 mod webpubsub_entra;
 mod webpubsub_entra_settings;

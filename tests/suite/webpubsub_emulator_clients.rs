@@ -1,6 +1,7 @@
 //! Web PubSub emulator clients over raw WebSockets: group chat with per-group roles, noEcho,
 //! Forbidden and Duplicate acks, documented errors for bad frames, oversized frames and hostile
-//! tokens, simple clients, the reliable protocol's recovery, and a slow client being closed.
+//! tokens, simple clients, the reliable protocol's recovery (rotating its token), and a slow
+//! client being closed.
 
 use crate::webpubsub_emulator_support;
 
@@ -380,6 +381,15 @@ async fn reliable_clients_recover_without_losing_messages() {
         connection_id: connection_id.clone(),
         reconnection_token: None,
     };
+    // Each recovery rotates the reconnection token, in a `connected` frame first.
+    let connected = back.next().await;
+    assert_eq!(
+        (&connected["event"], &connected["connectionId"]),
+        (&json!("connected"), &json!(connection_id)),
+        "{connected}"
+    );
+    let rotated = connected["reconnectionToken"].as_str().unwrap().to_string();
+    assert_ne!(rotated, token);
     for (seq, data) in [(2, 2), (3, 3)] {
         let m = back.next().await;
         assert_eq!(
@@ -388,6 +398,16 @@ async fn reliable_clients_recover_without_losing_messages() {
             "{m}"
         );
     }
+    // The token just used cannot take the connection over again.
+    let (again, _) = open_url(&right, Some(RELIABLE)).await.unwrap();
+    let mut again = Client {
+        ws: again,
+        protocol: None,
+        connection_id: String::new(),
+        reconnection_token: None,
+    };
+    assert_eq!(again.closed().await.0, 1008);
+    back.quiet(200).await;
 }
 
 /// The id of the only connection, found through a group it is added to.

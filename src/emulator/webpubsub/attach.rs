@@ -4,7 +4,8 @@
 //! when the socket ends, a reliable connection whose client may come back is kept, detached, for
 //! [`RECOVERY_WINDOW`](super::connections::RECOVERY_WINDOW) and any other one is forgotten with
 //! a `disconnected` event; a client that comes back with its reconnection token gets the same
-//! connection and its unacknowledged messages, and the janitor forgets the ones that do not.
+//! connection, a `connected` frame with a new reconnection token (each token recovers once) and
+//! its unacknowledged messages, and the janitor forgets the ones that do not.
 
 use std::sync::Arc;
 
@@ -13,7 +14,7 @@ use axum::response::Response;
 
 use super::closing::{Closing, POLICY_VIOLATION};
 use super::connected::Connected;
-use super::connections::{ClientKind, Connection, SocketEnd};
+use super::connections::{ClientKind, Connection, SocketEnd, MAX_UNACKED_BYTES};
 use super::events::{Event, EventContext};
 use super::frames::{self, raw::Mode};
 use super::socket;
@@ -71,13 +72,24 @@ impl Registered {
             roles,
         } = admitted;
         let (out, reader) = outbox(state.config.max_queued_bytes);
-        let mut conn = Connection::new(&context.hub, context.user.clone(), kind, out.clone());
-        conn.groups.extend(groups);
+        let limits = state.connections.group_limits();
+        let mut conn = Connection::new(
+            &context.hub,
+            context.user.clone(),
+            kind,
+            out.clone(),
+            limits,
+        );
+        for group in &groups {
+            if let Err(limit) = conn.groups.join(group) {
+                tracing::warn!(connection = %context.connection_id, "Web PubSub: the connection does not join the rest of its token's and connect answer's groups: {limit}");
+                break;
+            }
+        }
         conn.roles = roles;
         conn.subprotocol.clone_from(&context.subprotocol);
         conn.connection_state.clone_from(&context.state);
-        let token =
-            (kind == ClientKind::Reliable).then(|| format!("{}{}", random_id(), random_id()));
+        let token = (kind == ClientKind::Reliable).then(new_reconnection_token);
         conn.reconnection_token.clone_from(&token);
         let id = context.connection_id.clone();
         state.connections.insert(id.clone(), conn);
@@ -147,12 +159,19 @@ pub fn recover(
 ) -> Response {
     let ws = socket::configure(ws, state.config.max_message_bytes).protocols([RELIABLE]);
     ws.on_upgrade(move |mut socket| async move {
-        let (out, reader) = outbox(state.config.max_queued_bytes);
+        // Room for everything the connection kept (up to MAX_UNACKED_BYTES) on top of the usual
+        // queue: the whole buffer is queued again at once.
+        let (out, reader) = outbox(state.config.max_queued_bytes + MAX_UNACKED_BYTES);
         let found = state.connections.with(&hub, &id, |conn| {
             let owner = conn.reconnection_token.as_deref() == Some(token.as_str());
             if conn.kind != ClientKind::Reliable || !owner {
                 return None;
             }
+            // A new token for each recovery, in a `connected` frame ahead of the resent
+            // messages: the one just used cannot take the connection over again.
+            let rotated = new_reconnection_token();
+            out.push(frames::connected(&id, conn.user.as_deref(), Some(&rotated)));
+            conn.reconnection_token = Some(rotated);
             conn.reattach(out.clone());
             Some((conn.generation, conn.event_context(&id)))
         });
@@ -172,6 +191,11 @@ pub fn recover(
         let kind = ClientKind::Reliable;
         serve(&client, kind, &Mode::SendEvent, generation, reader, socket).await;
     })
+}
+
+/// An unguessable reconnection token.
+fn new_reconnection_token() -> String {
+    format!("{}{}", random_id(), random_id())
 }
 
 /// A socket ended: the connection waits for recovery, or is gone and the handler is told.

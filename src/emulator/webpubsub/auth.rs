@@ -1,8 +1,11 @@
 //! Web PubSub token checks (`docs/webpubsub.md` §2, §3): HS256 only, signed with the UTF-8 bytes of
 //! the access key, `exp` required, `nbf` honoured (the shared [`crate::emulator::auth::decode`]). A
-//! REST token's `aud` is the request URL with or without its query (compared ignoring case and
-//! percent-encoding, and a trailing `/`), as the SDKs mint it; a client token's `aud` is
-//! `<endpoint>/client/hubs/<hub>` on this host and port. Messages never contain the token.
+//! REST token's `aud` is the request URL with or without its query, as the SDKs mint it; a client
+//! token's `aud` is `<endpoint>/client/hubs/<hub>` on this host and port. Audiences are compared
+//! ignoring percent-encoding and a trailing `/`, and ignoring case but in the names that keep it:
+//! user ids, groups and connection ids (in the path or the query) are case-sensitive, so a token
+//! for `…/users/alice/:send` does not serve `…/users/Alice/:send` (`docs/webpubsub.md` §3.1).
+//! Messages never contain the token.
 
 use axum::http::{header, HeaderMap, Uri};
 use jsonwebtoken::Algorithm;
@@ -27,7 +30,7 @@ pub enum WpsAuthError {
     #[error("the access token has no `aud` claim (a string); it is required")]
     NoAudience,
     /// `aud` names another URL.
-    #[error("the access token's audience is wrong: expected {expected}, got {got} (case, a trailing `/` and, for REST calls, the query are ignored)")]
+    #[error("the access token's audience is wrong: expected {expected}, got {got} (user ids, groups, connection ids and the query keep their case; a trailing `/` and, for REST calls, the query may be left out)")]
     WrongAudience {
         /// What this request needs.
         expected: String,
@@ -75,18 +78,37 @@ pub fn origin(headers: &HeaderMap) -> Result<String, WpsAuthError> {
     Ok(format!("{scheme}://{}", host.to_ascii_lowercase()))
 }
 
-/// Lowercased, percent-decoded, without a trailing `/` before the query or the end.
+/// An audience in the form audiences are compared in: percent-decoded, without a trailing `/`
+/// before the query or the end, lowercased but in the names that are case-sensitive — the
+/// segment after `users`, `groups` or `connections` (a user id, group or connection id) — and
+/// the query (whose values are such names).
 fn normalise(url: &str) -> String {
-    let decoded = percent_decode_str(url).decode_utf8_lossy().to_lowercase();
-    let (path, query) = match decoded.split_once('?') {
-        Some((p, q)) => (p.to_string(), Some(q.to_string())),
-        None => (decoded, None),
+    let (url, query) = match url.split_once('?') {
+        Some((u, q)) => (u, Some(q)),
+        None => (url, None),
     };
-    let path = path.trim_end_matches('/');
-    match query {
-        Some(q) => format!("{path}?{q}"),
-        None => path.to_string(),
+    let after_scheme = url.find("://").map_or(0, |i| i + 3);
+    let path_at = url[after_scheme..]
+        .find('/')
+        .map_or(url.len(), |i| after_scheme + i);
+    let mut normal = url[..path_at].to_ascii_lowercase();
+    let path = percent_decode_str(&url[path_at..]).decode_utf8_lossy();
+    let mut name_next = false;
+    for segment in path.trim_end_matches('/').split('/').skip(1) {
+        normal.push('/');
+        if std::mem::take(&mut name_next) {
+            normal.push_str(segment);
+        } else {
+            let lower = segment.to_lowercase();
+            name_next = matches!(lower.as_str(), "users" | "groups" | "connections");
+            normal.push_str(&lower);
+        }
     }
+    if let Some(query) = query {
+        normal.push('?');
+        normal.push_str(&percent_decode_str(query).decode_utf8_lossy());
+    }
+    normal
 }
 
 fn claims(token: &str, key: &Secret) -> Result<(Map<String, Value>, String), WpsAuthError> {
@@ -164,14 +186,35 @@ mod tests {
     use super::*;
 
     #[test]
-    fn audiences_compare_without_case_encoding_and_slash() {
+    fn audiences_compare_without_encoding_and_slash_and_case_but_in_names() {
         assert_eq!(
             normalise("HTTP://Host:8080/api/hubs/My%20Hub/?api-version=1"),
             "http://host:8080/api/hubs/my hub?api-version=1"
         );
         assert_eq!(
-            normalise("http://h/client/hubs/chat/"),
+            normalise("http://h/client/hubs/Chat/"),
             "http://h/client/hubs/chat"
         );
+        assert_eq!(
+            normalise("http://h/API/Hubs/Chat/users/Alice/groups/ROOM?excluded=C1"),
+            "http://h/api/hubs/chat/users/Alice/groups/ROOM?excluded=C1"
+        );
+        assert_eq!(
+            normalise("http://h/api/hubs/c/Groups/G/Connections/C/"),
+            "http://h/api/hubs/c/groups/G/connections/C"
+        );
+        assert_eq!(
+            normalise("http://h/api/hubs/c/users/groups/:SEND"),
+            "http://h/api/hubs/c/users/groups/:send"
+        );
+        assert_ne!(
+            normalise("http://h/api/hubs/chat/users/alice/:send"),
+            normalise("http://h/api/hubs/chat/users/Alice/:send")
+        );
+        assert_eq!(
+            normalise("http://h/api/hubs/chat/users/a%6Cice/%3Asend"),
+            normalise("http://h/api/hubs/chat/users/alice/:send")
+        );
+        assert_eq!(normalise("http://h"), "http://h");
     }
 }

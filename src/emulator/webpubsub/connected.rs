@@ -43,28 +43,34 @@ impl Connected {
     }
 
     /// Runs `apply` on the connection if it holds `permission` on `group` and `ack_id` is new,
-    /// and acks the frame either way; returns whether it ran.
+    /// and acks the frame either way (with `apply`'s error if it fails); returns whether it ran.
+    /// The permission is checked on a copy of the connection's roles and grants, outside the
+    /// registry's lock, so a costly wildcard role never holds up other connections.
     pub fn guarded(
         &self,
         ack_id: Option<u64>,
         permission: Permission,
         group: &str,
-        apply: impl FnOnce(&mut Connection),
+        apply: impl FnOnce(&mut Connection) -> Result<(), AckError>,
     ) -> bool {
-        let result = self.with(|conn| {
-            if !conn.allows(permission, group) {
+        let gone = || AckError::internal("the connection is gone");
+        let result = match self.with(|conn| (conn.roles.clone(), conn.grants.clone())) {
+            None => Err(gone()),
+            Some((roles, grants)) if !roles::allows(&roles, &grants, permission, group) => {
                 let role = roles::role(permission);
-                return Err(AckError::forbidden(format!("the connection has no permission for this: it needs the role {role} or {role}.{group}, or a runtime grant")));
+                Err(AckError::forbidden(format!("the connection has no permission for this: it needs the role {role} or {role}.{group}, or a runtime grant")))
             }
-            if ack_id.is_some_and(|a| !conn.first_ack(a)) {
-                return Err(AckError::duplicate(
-                    "this ackId was used before; the request was not run again",
-                ));
-            }
-            apply(conn);
-            Ok(())
-        });
-        let result = result.unwrap_or_else(|| Err(AckError::internal("the connection is gone")));
+            Some(_) => self
+                .with(|conn| {
+                    if ack_id.is_some_and(|a| !conn.first_ack(a)) {
+                        return Err(AckError::duplicate(
+                            "this ackId was used before; the request was not run again",
+                        ));
+                    }
+                    apply(conn)
+                })
+                .unwrap_or_else(|| Err(gone())),
+        };
         let ran = result.is_ok();
         self.ack(ack_id, result);
         ran

@@ -8,7 +8,7 @@
 //! [`MAX_UNACKED`] messages or [`MAX_UNACKED_BYTES`]) until it reconnects with its reconnection
 //! token.
 
-use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -16,12 +16,13 @@ use tokio::time::Instant;
 
 use super::closing::{Closing, POLICY_VIOLATION};
 use super::events::EventContext;
+use super::groups::{GroupLimit, GroupLimits, Groups};
 use super::message::{self, MessageData, Origin};
-use super::roles::{self, Grant};
+use super::retained::{Retained, RetainedBytes};
+use super::roles::Grant;
 use crate::emulator::outbox::{Frame, Outbox};
 use crate::service::filter::{Filter, Subject};
 use crate::service::recipients::Recipients;
-use crate::service::webpubsub::Permission;
 
 /// How long a dropped reliable connection may be recovered.
 pub const RECOVERY_WINDOW: Duration = Duration::from_secs(30);
@@ -50,8 +51,8 @@ pub struct Connection {
     pub hub: String,
     /// Its user.
     pub user: Option<String>,
-    /// Its groups.
-    pub groups: BTreeSet<String>,
+    /// Its groups (under the emulator's caps).
+    pub groups: Groups,
     /// Roles from the token or the connect handler.
     pub roles: Vec<String>,
     /// Runtime grants (permissions REST API).
@@ -72,20 +73,30 @@ pub struct Connection {
     pub subprotocol: Option<String>,
     /// The `ce-connectionState` last set by the event handler.
     pub connection_state: Option<String>,
+    /// Its recovery was given up (too much unacknowledged, or the emulator's retained bytes over
+    /// budget while it was detached): nothing more is kept for it, and the janitor forgets it
+    /// once detached.
+    given_up: bool,
     next_sequence: u64,
-    unacked: VecDeque<(u64, Frame)>,
+    unacked: VecDeque<(u64, Arc<Retained>)>,
     unacked_bytes: usize,
     ack_ids: HashSet<u64>,
     ack_order: VecDeque<u64>,
 }
 
 impl Connection {
-    /// A new connection.
-    pub fn new(hub: &str, user: Option<String>, kind: ClientKind, outbox: Outbox<Closing>) -> Self {
+    /// A new connection, its groups counted against `limits`.
+    pub fn new(
+        hub: &str,
+        user: Option<String>,
+        kind: ClientKind,
+        outbox: Outbox<Closing>,
+        limits: &Arc<GroupLimits>,
+    ) -> Self {
         Self {
             hub: hub.to_ascii_lowercase(),
             user,
-            groups: BTreeSet::new(),
+            groups: Groups::new(limits),
             roles: Vec::new(),
             grants: Vec::new(),
             kind,
@@ -96,6 +107,7 @@ impl Connection {
             hub_name: hub.to_string(),
             subprotocol: None,
             connection_state: None,
+            given_up: false,
             next_sequence: 1,
             unacked: VecDeque::new(),
             unacked_bytes: 0,
@@ -129,16 +141,11 @@ impl Connection {
         true
     }
 
-    /// Whether `permission` on `group` is allowed.
-    pub fn allows(&self, permission: Permission, group: &str) -> bool {
-        roles::allows(&self.roles, &self.grants, permission, group)
-    }
-
     /// Drops acknowledged messages (reliable `sequenceAck`).
     pub fn acknowledge(&mut self, sequence_id: u64) {
         while self.unacked.front().is_some_and(|(s, _)| *s <= sequence_id) {
-            if let Some((_, frame)) = self.unacked.pop_front() {
-                self.unacked_bytes -= frame.data.len();
+            if let Some((_, body)) = self.unacked.pop_front() {
+                self.unacked_bytes -= body.len();
             }
         }
     }
@@ -149,15 +156,16 @@ impl Connection {
             old.close(1000, "the client reconnected on another socket");
         }
         self.generation += 1;
-        for (_, frame) in &self.unacked {
-            outbox.push(frame.clone());
+        for (sequence, body) in &self.unacked {
+            outbox.push(body.frame(*sequence));
         }
         self.outbox = Some(outbox);
         self.detached_at = None;
     }
 
-    /// Delivers a message rendered for this client's kind.
-    fn deliver(&mut self, message: &Delivery) {
+    /// Delivers a message rendered for this client's kind; a reliable client's buffer keeps
+    /// `body`, shared with every other recipient.
+    fn deliver(&mut self, message: &Delivery, body: &Arc<Retained>) {
         match self.kind {
             ClientKind::Simple => {
                 if let Some(outbox) = &self.outbox {
@@ -169,25 +177,34 @@ impl Connection {
                     outbox.push_until(Frame::text(Arc::clone(&message.json)), message.deadline);
                 }
             }
+            ClientKind::Reliable if self.given_up => {}
             ClientKind::Reliable => {
                 let sequence = self.next_sequence;
                 self.next_sequence += 1;
-                let frame = Frame::text(message::with_sequence(&message.json, sequence));
-                self.unacked_bytes += frame.data.len();
-                self.unacked.push_back((sequence, frame.clone()));
+                self.unacked_bytes += body.len();
+                self.unacked.push_back((sequence, Arc::clone(body)));
                 if self.unacked.len() > MAX_UNACKED || self.unacked_bytes > MAX_UNACKED_BYTES {
-                    // Unrecoverable: the client must start afresh.
-                    self.reconnection_token = None;
+                    // Unrecoverable: the client must start afresh; nothing more is kept for it.
+                    self.give_up();
                     if let Some(outbox) = &self.outbox {
                         outbox.close(POLICY_VIOLATION, "more than 1000 messages or 16 MiB are waiting for the client's sequenceAck");
                     }
                     return;
                 }
                 if let Some(outbox) = &self.outbox {
-                    outbox.push_until(frame, message.deadline);
+                    outbox.push_until(body.frame(sequence), message.deadline);
                 }
             }
         }
+    }
+
+    /// Gives up a reliable connection's recovery: its buffer is freed, it can no longer be
+    /// recovered, and once detached the janitor forgets it.
+    fn give_up(&mut self) {
+        self.unacked.clear();
+        self.unacked_bytes = 0;
+        self.reconnection_token = None;
+        self.given_up = true;
     }
 }
 
@@ -225,6 +242,8 @@ pub enum SocketEnd {
 #[derive(Debug, Default)]
 pub struct Connections {
     inner: Mutex<HashMap<String, Connection>>,
+    group_limits: Arc<GroupLimits>,
+    retained: Arc<RetainedBytes>,
 }
 
 /// Whether connection `id` of `hub` is one of `recipients`, not `excluded`, and passes `filter`.
@@ -246,7 +265,7 @@ fn selected(
         Recipients::Connection(c) => c == id,
     };
     hit && filter.is_none_or(|f| {
-        let groups: Vec<&str> = conn.groups.iter().map(String::as_str).collect();
+        let groups: Vec<&str> = conn.groups.iter().collect();
         f.matches(&Subject {
             user_id: conn.user.as_deref(),
             connection_id: id,
@@ -256,13 +275,35 @@ fn selected(
 }
 
 impl Connections {
+    /// No connections; their groups are capped by `group_limits`, and `retained` is the budget
+    /// of what reliable connections keep.
+    pub fn new(group_limits: Arc<GroupLimits>, retained: Arc<RetainedBytes>) -> Self {
+        Self {
+            inner: Mutex::default(),
+            group_limits,
+            retained,
+        }
+    }
+
+    /// The bytes reliable connections keep, and their budget.
+    pub fn retained(&self) -> &RetainedBytes {
+        &self.retained
+    }
+
+    /// The caps every connection's groups are counted against.
+    pub fn group_limits(&self) -> &Arc<GroupLimits> {
+        &self.group_limits
+    }
+
     /// The lock (poisoning is ignored: every update leaves the map consistent).
     pub fn lock(&self) -> MutexGuard<'_, HashMap<String, Connection>> {
         self.inner.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Sends `message` to the `recipients` of `hub` but the `excluded` ones, those that pass
-    /// `filter` if there is one; returns how many.
+    /// `filter` if there is one; returns how many. Reliable recipients share one copy of it; if
+    /// what reliable connections keep is then over budget, detached ones are given up, oldest
+    /// first (`retained.rs`).
     pub fn send(
         &self,
         hub: &str,
@@ -273,14 +314,34 @@ impl Connections {
     ) -> usize {
         let hub = hub.to_ascii_lowercase();
         let mut map = self.lock();
+        let body = Retained::new(&message.json, &self.retained);
         let mut count = 0;
         for (id, conn) in map.iter_mut() {
             if selected(id, conn, &hub, recipients, excluded, filter) {
-                conn.deliver(message);
+                conn.deliver(message, &body);
                 count += 1;
             }
         }
+        drop(body);
+        self.give_up_over_budget(&mut map);
         count
+    }
+
+    /// While the retained bytes are over budget, gives up the detached connection that has been
+    /// away longest.
+    fn give_up_over_budget(&self, map: &mut HashMap<String, Connection>) {
+        while self.retained.over() {
+            let oldest = map
+                .iter_mut()
+                .filter(|(_, c)| !c.given_up && !c.unacked.is_empty())
+                .filter_map(|(id, c)| c.detached_at.map(|at| (at, id, c)))
+                .min_by_key(|(at, _, _)| *at);
+            let Some((_, id, conn)) = oldest else {
+                return;
+            };
+            tracing::warn!(connection = %id, budget = self.retained.limit, "Web PubSub: a detached reliable connection is given up (it can no longer be recovered): the messages kept for detached connections exceed the emulator's budget");
+            conn.give_up();
+        }
     }
 
     /// Whether `hub` has any of `recipients`.
@@ -332,7 +393,8 @@ impl Connections {
     }
 
     /// Adds (`join`) or removes the `recipients` that pass `filter` to/from `groups`; returns how
-    /// many connections that was.
+    /// many connections that was, or the cap that kept some of them out of a group (the others
+    /// joined).
     pub fn set_groups(
         &self,
         hub: &str,
@@ -340,23 +402,24 @@ impl Connections {
         filter: Option<&Filter>,
         groups: &[String],
         join: bool,
-    ) -> usize {
+    ) -> Result<usize, GroupLimit> {
         let hub = hub.to_ascii_lowercase();
         let mut map = self.lock();
         let mut count = 0;
+        let mut refused = None;
         for (id, conn) in map.iter_mut() {
             if selected(id, conn, &hub, recipients, &[], filter) {
                 count += 1;
                 for group in groups {
-                    if join {
-                        conn.groups.insert(group.clone());
-                    } else {
-                        conn.groups.remove(group);
+                    if !join {
+                        conn.groups.leave(group);
+                    } else if let Err(limit) = conn.groups.join(group) {
+                        refused = Some(limit);
                     }
                 }
             }
         }
-        count
+        refused.map_or(Ok(count), Err)
     }
 
     /// Removes the `recipients` from every group.
@@ -405,8 +468,9 @@ impl Connections {
         let gone: Vec<String> = map
             .iter()
             .filter(|(_, c)| {
-                c.detached_at
-                    .is_some_and(|at| at.elapsed() >= RECOVERY_WINDOW)
+                (c.given_up && c.detached_at.is_some())
+                    || c.detached_at
+                        .is_some_and(|at| at.elapsed() >= RECOVERY_WINDOW)
             })
             .map(|(id, _)| id.clone())
             .collect();

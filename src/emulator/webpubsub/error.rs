@@ -6,6 +6,7 @@ use axum::response::{IntoResponse, Response};
 
 use super::auth::WpsAuthError;
 use crate::emulator::body::BodyError;
+use crate::emulator::uri_limit::UriTooLong;
 use crate::service::filter::FilterError;
 
 /// Why a request was refused.
@@ -28,6 +29,12 @@ pub enum WpsError {
     /// The body is too large (413) or too slow to arrive (408).
     #[error(transparent)]
     Body(#[from] BodyError),
+    /// The path and query are longer than the emulators' limit (414).
+    #[error("the URL's path and query are longer than the limit of {limit} bytes; send fewer or shorter query values")]
+    UriTooLong {
+        /// The limit in bytes.
+        limit: usize,
+    },
     /// The content type is not accepted (415).
     #[error("{0}")]
     UnsupportedMediaType(String),
@@ -72,6 +79,7 @@ impl WpsError {
             Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             Self::BadRequest { .. } | Self::Filter(_) => StatusCode::BAD_REQUEST,
             Self::Body(e) => e.status(),
+            Self::UriTooLong { .. } => StatusCode::URI_TOO_LONG,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::NotFound(_) | Self::NoRoute(_) => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
@@ -87,6 +95,7 @@ impl WpsError {
             Self::Filter(_) => "InvalidFilter",
             Self::Body(BodyError::TooLarge { .. }) => "RequestTooLarge",
             Self::Body(BodyError::Timeout(_)) => "RequestTimeout",
+            Self::UriTooLong { .. } => "UriTooLong",
             Self::UnsupportedMediaType(_) => "UnsupportedMediaType",
             Self::NotFound(_) => "NotFound",
             Self::NoRoute(_) => "RouteNotFound",
@@ -101,6 +110,12 @@ impl WpsError {
             Self::Filter(_) => Some("filter"),
             _ => None,
         }
+    }
+}
+
+impl From<UriTooLong> for WpsError {
+    fn from(e: UriTooLong) -> Self {
+        Self::UriTooLong { limit: e.limit }
     }
 }
 

@@ -28,9 +28,11 @@ pub mod entra;
 pub mod error;
 pub mod events;
 pub mod frames;
+pub mod groups;
 pub mod local;
 pub mod message;
 pub mod rest;
+pub mod retained;
 pub mod roles;
 pub mod socket;
 pub mod subprotocol;
@@ -48,6 +50,7 @@ pub use events::EventHandler;
 use crate::emulator::browser_policy::{self, BrowserPolicy};
 use crate::emulator::entra::EntraMode;
 use crate::emulator::server::EmulatorServer;
+use crate::emulator::uri_limit::limit_uri;
 use crate::http_server::ServerLimits;
 use crate::service::Secret;
 
@@ -78,6 +81,13 @@ pub struct WebPubSubConfig {
     pub entra: Option<EntraMode>,
     /// Which browsers may open client WebSockets (loopback origins by default).
     pub browser: BrowserPolicy,
+    /// The most groups one connection may be in (1000).
+    pub max_groups_per_connection: usize,
+    /// The most group memberships across every connection (100 000).
+    pub max_group_memberships: usize,
+    /// The most bytes of messages kept for reliable connections to recover (64 MiB); beyond it
+    /// detached connections are given up, oldest first.
+    pub max_retained_bytes: usize,
 }
 
 impl WebPubSubConfig {
@@ -94,6 +104,9 @@ impl WebPubSubConfig {
             server: ServerLimits::default(),
             entra: None,
             browser: BrowserPolicy::default(),
+            max_groups_per_connection: groups::MAX_GROUPS_PER_CONNECTION,
+            max_group_memberships: groups::MAX_MEMBERSHIPS,
+            max_retained_bytes: retained::MAX_RETAINED_BYTES,
         }
     }
 }
@@ -128,6 +141,7 @@ fn routes(shared: Arc<WebPubSubState>) -> Router {
         .fallback(|request: axum::extract::Request| async move {
             error::WpsError::NoRoute(request.uri().path().to_string())
         })
+        .layer(axum::middleware::from_fn(limit_uri::<error::WpsError>))
         .with_state(shared)
 }
 
@@ -143,9 +157,16 @@ pub async fn start(
     listener: tokio::net::TcpListener,
 ) -> std::io::Result<WebPubSubHandle> {
     let events = events::Dispatcher::new(&config);
+    let connections = connections::Connections::new(
+        groups::GroupLimits::new(
+            config.max_groups_per_connection,
+            config.max_group_memberships,
+        ),
+        retained::RetainedBytes::new(config.max_retained_bytes),
+    );
     let shared = Arc::new(WebPubSubState {
         config,
-        connections: connections::Connections::default(),
+        connections,
         events,
         stopping: watch::channel(false).0,
     });
@@ -169,6 +190,12 @@ impl WebPubSubHandle {
     /// The address it listens on.
     pub fn local_addr(&self) -> SocketAddr {
         self.server.local_addr()
+    }
+
+    /// The bytes of messages kept now for reliable connections to recover, each message counted
+    /// once however many connections keep it (`retained.rs`).
+    pub fn retained_bytes(&self) -> usize {
+        self.shared.connections.retained().used()
     }
 
     /// `Endpoint=http://127.0.0.1:<port>;AccessKey=<key>;Version=1.0;` (the form of Microsoft's

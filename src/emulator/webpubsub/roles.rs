@@ -83,25 +83,44 @@ fn compile(pattern: &str) -> Option<Vec<Piece>> {
     (stars <= 5).then_some(pieces)
 }
 
-/// Whether the wildcard `pattern` matches `group` (see the module docs).
+/// Whether the wildcard `pattern` matches `group` (see the module docs), in time linear in each
+/// (at most the product of their lengths, never backtracking): the pattern runs as an automaton
+/// whose live positions advance together over the group's characters.
 pub fn wildcard_matches(pattern: &str, group: &str) -> bool {
     let Some(pieces) = compile(pattern) else {
         return false;
     };
-    let text: Vec<char> = group.chars().collect();
-    fn go(p: &[Piece], t: &[char]) -> bool {
-        match p.first() {
-            None => t.is_empty(),
-            Some(Piece::Char(c)) => t.first() == Some(c) && go(&p[1..], &t[1..]),
-            Some(Piece::One) => t.first().is_some_and(|c| *c != '.') && go(&p[1..], &t[1..]),
-            Some(Piece::Segment) => {
-                let run = t.iter().take_while(|c| **c != '.').count();
-                (0..=run).any(|n| go(&p[1..], &t[n..]))
+    // live[i]: the text read so far can be matched by pieces[..i].
+    let mut live = vec![false; pieces.len() + 1];
+    live[0] = true;
+    skip_empty_stars(&pieces, &mut live);
+    for c in group.chars() {
+        let mut next = vec![false; pieces.len() + 1];
+        for (i, piece) in pieces.iter().enumerate().filter(|(i, _)| live[*i]) {
+            match piece {
+                Piece::Char(p) if *p == c => next[i + 1] = true,
+                Piece::One if c != '.' => next[i + 1] = true,
+                Piece::Segment if c != '.' => next[i] = true,
+                Piece::Any => next[i] = true,
+                _ => {}
             }
-            Some(Piece::Any) => (0..=t.len()).any(|n| go(&p[1..], &t[n..])),
+        }
+        live = next;
+        skip_empty_stars(&pieces, &mut live);
+        if !live.contains(&true) {
+            return false;
         }
     }
-    go(&pieces, &text)
+    live[pieces.len()]
+}
+
+/// A `*` or `**` may match nothing: a live position before one makes the one after it live.
+fn skip_empty_stars(pieces: &[Piece], live: &mut [bool]) {
+    for (i, piece) in pieces.iter().enumerate() {
+        if live[i] && matches!(piece, Piece::Segment | Piece::Any) {
+            live[i + 1] = true;
+        }
+    }
 }
 
 #[cfg(test)]
@@ -157,5 +176,24 @@ mod tests {
         assert!(!wildcard_matches(r"bad\x", "badx"));
         assert!(!wildcard_matches("*.*.*.*.*.*", "a.b.c.d.e.f"));
         assert!(wildcard_matches("*.*.*.*.*", "a.b.c.d.e"));
+        assert!(wildcard_matches("**", ""));
+        assert!(wildcard_matches("a**b", "a.x.b"));
+        assert!(wildcard_matches("*a", "bba"));
+        assert!(!wildcard_matches("*a", "b.a"));
+        assert!(wildcard_matches("?*?", "ab"));
+        assert!(!wildcard_matches("?*?", "a"));
+        assert!(wildcard_matches("x*-*", "x--"));
+    }
+
+    #[test]
+    fn wildcards_match_in_linear_time() {
+        // Backtracking took seconds here (issue 27: n = 240 took 15 s).
+        let group = format!("{}.", "-".repeat(1023));
+        let start = std::time::Instant::now();
+        for pattern in ["*-*-*-*-*", "**-**-*", "*-?*-*-?*"] {
+            assert!(!wildcard_matches(pattern, &group));
+        }
+        assert!(wildcard_matches("**-**-*", &group[..1023]));
+        assert!(start.elapsed() < std::time::Duration::from_millis(500));
     }
 }

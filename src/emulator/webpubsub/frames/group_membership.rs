@@ -2,6 +2,7 @@
 //! allow it, and the frame is acked.
 
 use super::{ClientFrameError, Fields};
+use crate::emulator::webpubsub::ack::AckError;
 use crate::emulator::webpubsub::connected::Connected;
 use crate::service::webpubsub::Permission;
 
@@ -28,9 +29,12 @@ impl GroupMembership {
         let Self { group, ack_id } = self;
         client.guarded(ack_id, Permission::JoinLeaveGroup, &group, |c| {
             if join {
-                c.groups.insert(group.clone());
+                c.groups
+                    .join(&group)
+                    .map_err(|limit| AckError::bad_request(limit.to_string()))
             } else {
-                c.groups.remove(&group);
+                c.groups.leave(&group);
+                Ok(())
             }
         });
     }

@@ -42,7 +42,12 @@ impl SendToGroup {
 
     /// Acks, then sends if allowed.
     pub fn apply(self, client: &Connected) {
-        if !client.guarded(self.ack_id, Permission::SendToGroup, &self.group, |_| {}) {
+        if !client.guarded(
+            self.ack_id,
+            Permission::SendToGroup,
+            &self.group,
+            |_| Ok(()),
+        ) {
             return;
         }
         let context = &client.context;

@@ -1,6 +1,7 @@
 //! Group membership: a connection or a user joins (`PUT`, 200; 404 for an unknown connection)
 //! or leaves (`DELETE`, 204) a group, leaves every group (`DELETE …/groups`, 204), and
-//! `:addToGroups` / `:removeFromGroups` move the connections an OData filter selects (200).
+//! `:addToGroups` / `:removeFromGroups` move the connections an OData filter selects (200). A
+//! join that a group cap refuses for some connection answers 400 (the others joined).
 
 use axum::body::Body;
 use axum::http::{HeaderMap, StatusCode};
@@ -10,6 +11,7 @@ use serde_json::Value;
 use super::{Answer, WpsRequest};
 use crate::emulator::body::read_body;
 use crate::emulator::webpubsub::error::WpsError;
+use crate::emulator::webpubsub::groups::GroupLimit;
 use crate::service::filter::Filter;
 use crate::service::names;
 use crate::service::recipients::Recipients;
@@ -17,7 +19,7 @@ use crate::service::recipients::Recipients;
 /// `PUT …/groups/{group}/connections/{connection}` and `…/users/{user}/groups/{group}`.
 pub async fn join(request: WpsRequest) -> Answer {
     let recipients = request.recipients();
-    if set_group(&request, &recipients, true) == 0 {
+    if set_group(&request, &recipients, true)? == 0 {
         if let Recipients::Connection(id) = &recipients {
             return Err(WpsError::NotFound(format!(
                 "connection {id:?} does not exist in hub {:?}",
@@ -30,17 +32,24 @@ pub async fn join(request: WpsRequest) -> Answer {
 
 /// `DELETE` of the same paths.
 pub async fn leave(request: WpsRequest) -> Answer {
-    set_group(&request, &request.recipients(), false);
+    set_group(&request, &request.recipients(), false)?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
-/// The path's group joined or left by `recipients`; how many connections that was.
-fn set_group(request: &WpsRequest, recipients: &Recipients, join: bool) -> usize {
+/// The path's group joined or left by `recipients`; how many connections that was, or 400 when
+/// a group cap kept some of them out.
+fn set_group(request: &WpsRequest, recipients: &Recipients, join: bool) -> Result<usize, WpsError> {
     let group = request.name("group").unwrap_or_default().to_string();
     request
         .state
         .connections
         .set_groups(&request.hub, recipients, None, &[group], join)
+        .map_err(refused)
+}
+
+/// A join a group cap refused (`docs/webpubsub.md` §8, "Group caps").
+fn refused(limit: GroupLimit) -> WpsError {
+    WpsError::bad("group", limit.to_string())
 }
 
 /// `DELETE …/connections/{connection}/groups` and `…/users/{user}/groups`.
@@ -113,13 +122,17 @@ impl Filtered {
     }
 
     fn apply(self, request: &WpsRequest, join: bool) -> Answer {
-        request.state.connections.set_groups(
-            &request.hub,
-            &Recipients::All,
-            Some(&self.filter),
-            &self.groups,
-            join,
-        );
+        request
+            .state
+            .connections
+            .set_groups(
+                &request.hub,
+                &Recipients::All,
+                Some(&self.filter),
+                &self.groups,
+                join,
+            )
+            .map_err(refused)?;
         Ok(StatusCode::OK.into_response())
     }
 }

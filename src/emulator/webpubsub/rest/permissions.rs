@@ -64,13 +64,14 @@ pub async fn revoke(request: WpsRequest) -> Answer {
 /// `HEAD`: whether the connection has it, by a role or a grant.
 pub async fn check(request: WpsRequest) -> Answer {
     let (permission, target) = grant_of(&request)?;
-    let found = with_connection(&request, |conn| match &target {
-        Some(group) => conn.allows(permission, group),
+    // A copy of the roles and grants is checked outside the registry's lock (a wildcard role
+    // may take a while).
+    let access = with_connection(&request, |conn| (conn.roles.clone(), conn.grants.clone()));
+    let found = access.map(|(roles, grants)| match &target {
+        Some(group) => roles::allows(&roles, &grants, permission, group),
         None => {
-            conn.grants
-                .iter()
-                .any(|g| g.0 == permission && g.1.is_none())
-                || conn.roles.iter().any(|r| r == roles::role(permission))
+            grants.iter().any(|g| g.0 == permission && g.1.is_none())
+                || roles.iter().any(|r| r == roles::role(permission))
         }
     });
     let status = if found == Some(true) {
