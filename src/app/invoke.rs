@@ -3,7 +3,8 @@
 //! connection's client runs its handler for `target` and the route answers `{"result": …}`, or
 //! 404 when no endpoint knows the connection, 410 when it closed before answering, 502 with the
 //! client's error text, 504 when it did not answer within `SIGNALR_INVOKE_TIMEOUT_SECONDS`. With
-//! several endpoints, each is asked in turn until one has the connection (`docs/protocol.md` §9.2).
+//! several endpoints, each is asked in turn until one has the connection; one that cannot be
+//! reached is reported only when no other has it (`docs/protocol.md` §9.2).
 
 use axum::body::Body;
 use axum::extract::State;
@@ -99,6 +100,9 @@ pub async fn invoke(
     names::validate_hub(&hub)?;
     names::validate_connection_id(&connection)?;
     let timeout = s.settings().invoke_timeout;
+    // An endpoint that cannot be reached may still be the one with the connection: its error
+    // is the answer only when no other endpoint has the connection.
+    let mut unreachable = None;
     for endpoint in s.endpoints()?.targets(None)? {
         let rest = &endpoint.service.rest;
         let result = rest
@@ -107,9 +111,17 @@ pub async fn invoke(
         if let Err(e) = &result {
             endpoint.note_failure(e);
         }
-        if let Asked::Answer(answer) = answer(result) {
-            return Ok(axum::Json(json!({ "result": answer? })).into_response());
+        match result {
+            Err(e @ RestError::Unreachable { .. }) => unreachable = Some(e),
+            result => {
+                if let Asked::Answer(answer) = answer(result) {
+                    return Ok(axum::Json(json!({ "result": answer? })).into_response());
+                }
+            }
         }
+    }
+    if let Some(error) = unreachable {
+        return Err(error.into());
     }
     Err(ApiError::new(
         StatusCode::NOT_FOUND,

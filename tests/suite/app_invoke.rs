@@ -11,13 +11,21 @@ use crate::emulator_support::{self as emu, Emu, WsClient};
 use crate::support::{keyed, spawn_app_with, AppOptions, TestApp};
 
 async fn app_over(endpoints: &[&Emu]) -> TestApp {
+    let strings: Vec<String> = endpoints
+        .iter()
+        .map(|e| e.handle.connection_string())
+        .collect();
+    app_over_strings(&strings).await
+}
+
+async fn app_over_strings(connection_strings: &[String]) -> TestApp {
     let mut args = keyed();
-    args.endpoints = EndpointArgs::from_pairs(endpoints.iter().enumerate().map(|(i, e)| {
-        (
-            format!("Azure:SignalR:Endpoints:e{i}"),
-            e.handle.connection_string(),
-        )
-    }));
+    args.endpoints = EndpointArgs::from_pairs(
+        connection_strings
+            .iter()
+            .enumerate()
+            .map(|(i, cs)| (format!("Azure:SignalR:Endpoints:e{i}"), cs.clone())),
+    );
     args.invoke_timeout_seconds = Some("1".into());
     spawn_app_with(args, AppOptions::default()).await
 }
@@ -110,6 +118,34 @@ async fn the_endpoint_with_the_connection_answers() {
     assert_eq!(
         east.handle.pending_invocations() + west.handle.pending_invocations(),
         0
+    );
+}
+
+#[tokio::test]
+async fn an_unreachable_endpoint_does_not_hide_the_one_with_the_connection() {
+    let closed = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let dead = format!(
+        "Endpoint=http://127.0.0.1;Port={};AccessKey=made-up-test-key;Version=1.0;",
+        closed.local_addr().unwrap().port()
+    );
+    drop(closed);
+    let live = emu::spawn().await;
+    let app = app_over_strings(&[dead.clone(), live.handle.connection_string()]).await;
+    let mut client = WsClient::connect(&live, "chat", None).await;
+    let call = invoke(&app, &client.connection_id, json!({"target": "ask"}));
+    answer_next(
+        &mut client,
+        |s| json!({"type": 3, "invocationId": s, "result": 7}),
+    )
+    .await;
+    assert_eq!(call.await.unwrap(), (200, json!({"result": 7})));
+    // Nobody has it: the unreachable endpoint's error is the answer, not a 404.
+    let (status, body) = invoke(&app, "nobody", json!({"target": "t"}))
+        .await
+        .unwrap();
+    assert_eq!(
+        (status, &body["error"]["code"]),
+        (502, &json!("ServiceUnreachable"))
     );
 }
 
