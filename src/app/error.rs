@@ -21,7 +21,8 @@ pub struct ApiError {
     /// What went wrong and what to do about it.
     pub message: String,
     /// Extra fields merged into the `error` object (e.g. the failing item's index).
-    pub details: Option<Value>,
+    /// Boxed: a JSON value (an ordered map) would make every `Result<_, ApiError>` large.
+    pub details: Option<Box<Value>>,
     /// Seconds for a `Retry-After` header (503s that will pass).
     pub retry_after: Option<u64>,
 }
@@ -51,9 +52,9 @@ impl ApiError {
 
     /// Adds fields to the error object (merged with fields added before).
     pub fn with_details(mut self, details: Value) -> Self {
-        match (&mut self.details, details) {
+        match (self.details.as_deref_mut(), details) {
             (Some(Value::Object(existing)), Value::Object(more)) => existing.extend(more),
-            (slot, details) => *slot = Some(details),
+            (_, details) => self.details = Some(Box::new(details)),
         }
         self
     }
@@ -83,7 +84,9 @@ impl IntoResponse for ApiError {
             );
         }
         let mut error = json!({ "code": self.code, "message": self.message });
-        if let (Some(Value::Object(extra)), Some(obj)) = (self.details, error.as_object_mut()) {
+        if let (Some(Value::Object(extra)), Some(obj)) =
+            (self.details.map(|d| *d), error.as_object_mut())
+        {
             obj.extend(extra);
         }
         let mut response = (self.status, axum::Json(json!({ "error": error }))).into_response();

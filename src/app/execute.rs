@@ -118,7 +118,7 @@ mod tests {
             parse(br#"{"commands": [{"type": "CloseConnection"}, {"type": "Jump"}]}"#).unwrap_err();
         assert_eq!(
             (error.code, error.details),
-            ("InvalidCommand", Some(json!({"index": 1})))
+            ("InvalidCommand", Some(Box::new(json!({"index": 1}))))
         );
         let error = parse(br#"{"commands": [{"type": "JoinGroup", "group": ""}]}"#).unwrap_err();
         assert_eq!(error.code, "InvalidCommand");

@@ -7,7 +7,7 @@ use axum::routing::{delete, get, options, post, MethodRouter};
 use serde_json::{json, Value};
 
 use super::{
-    demo, execute, groups, health, list_connections, manage, messages, negotiate, upstream,
+    demo, execute, groups, health, invoke, list_connections, manage, messages, negotiate, upstream,
     webpubsub, AppState,
 };
 
@@ -169,6 +169,14 @@ pub const FUNCTIONS: &[Function] = &[
         Keyed,
         || get(manage::connection).merge(delete(manage::close_connection)),
     ),
+    // Client results: a connection's client answers an invocation.
+    json_body(f(
+        "invoke",
+        "hubs/{hub}/connections/{connectionId}/invoke",
+        &["post"],
+        Keyed,
+        || post(invoke::invoke),
+    )),
     json_body(f("close-hub", "hubs/{hub}/close", &["post"], Keyed, || {
         post(manage::close_hub)
     })),

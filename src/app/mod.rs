@@ -21,6 +21,7 @@ pub mod health;
 pub mod health_cache;
 pub mod hub;
 pub mod identity;
+pub mod invoke;
 pub mod keys;
 pub mod list_connections;
 pub mod manage;

@@ -78,6 +78,9 @@ pub struct ServeArgs {
     /// service on every request (0..=300, default 5; 0 = probe on every call).
     #[arg(long, env = "SIGNALR_HEALTH_CACHE_SECONDS")]
     pub health_cache_seconds: Option<String>,
+    /// Seconds the invoke route waits for a client's result (1..=120, default 30).
+    #[arg(long, env = "SIGNALR_INVOKE_TIMEOUT_SECONDS")]
+    pub invoke_timeout_seconds: Option<String>,
     /// Default hub for routes without `{hub}` (AzureSignalRHubName, default `default`).
     #[arg(long, env = "AzureSignalRHubName")]
     pub hub: Option<String>,
@@ -194,6 +197,8 @@ pub struct Settings {
     pub endpoint_probe: Duration,
     /// How long `/api/health` reuses its answer (zero: never).
     pub health_cache: Duration,
+    /// How long the invoke route waits for a client's result.
+    pub invoke_timeout: Duration,
     /// How the embedded emulator (local stack only) authenticates the app.
     pub emulator_auth: EmulatorAuth,
     /// The faults the embedded emulator (local stack only) injects from the start, as given
@@ -307,6 +312,12 @@ impl Settings {
             endpoints,
             endpoint_probe,
             health_cache,
+            invoke_timeout: seconds(
+                "SIGNALR_INVOKE_TIMEOUT_SECONDS",
+                args.invoke_timeout_seconds,
+                1..=120,
+                30,
+            )?,
             emulator_auth: EmulatorAuth::parse(args.emulator_entra)?,
             emulator_faults: nonempty(args.emulator_faults),
             hub,

@@ -60,6 +60,17 @@ pub enum EmulatorError {
     /// The emulator is shutting down or otherwise cannot serve (503).
     #[error("{0}")]
     Unavailable(String),
+    /// An `:invoke` that got no result: the client's error, a timeout, a connection that ended,
+    /// too many waiting (`docs/protocol.md` §9.2 lists the statuses and codes, our choice).
+    #[error("{message}")]
+    Invocation {
+        /// The HTTP status.
+        status: StatusCode,
+        /// The `x-ms-error-code` value.
+        code: &'static str,
+        /// What happened (the client's error text, as it sent it).
+        message: String,
+    },
 }
 
 impl EmulatorError {
@@ -76,6 +87,7 @@ impl EmulatorError {
             Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::Conflict(_) => StatusCode::CONFLICT,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Invocation { status, .. } => *status,
         }
     }
 
@@ -95,6 +107,7 @@ impl EmulatorError {
             Self::Forbidden(_) => "Error.Auth.Forbidden",
             Self::Conflict(_) => "Error.Connection.Conflict",
             Self::Unavailable(_) => "Error.Service.Unavailable",
+            Self::Invocation { code, .. } => code,
         }
     }
 }

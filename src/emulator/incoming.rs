@@ -138,9 +138,24 @@ fn parse_msgpack(bytes: Vec<u8>) -> Result<ClientMessage, ProtocolError> {
                 target: invocation.target,
             }
         }
+        3 => {
+            let (invocation_id, outcome) =
+                msgpack::completion(items).map_err(ProtocolError::MessagePack)?;
+            ClientMessage::Completion {
+                invocation_id,
+                outcome,
+            }
+        }
         4 => ClientMessage::StreamInvocation {
             invocation_id: msgpack::optional_string(items.get(2), "invocationId")
                 .map_err(ProtocolError::MessagePack)?,
+        },
+        5 => ClientMessage::CancelInvocation {
+            invocation_id: msgpack::optional_string(items.get(2), "invocationId")
+                .map_err(ProtocolError::MessagePack)?
+                .ok_or_else(|| {
+                    ProtocolError::MessagePack("a cancel has no `invocationId`".into())
+                })?,
         },
         6 => ClientMessage::Ping,
         7 => ClientMessage::Close {

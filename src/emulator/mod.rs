@@ -37,6 +37,7 @@ pub mod error;
 pub mod faults;
 pub mod hubs;
 pub mod incoming;
+pub mod invocations;
 pub mod long_polling;
 pub mod message_buffer;
 pub mod outbox;
@@ -52,6 +53,7 @@ pub mod server;
 pub mod session;
 pub mod shutdown;
 pub mod sse;
+pub mod streams;
 pub mod templates;
 pub mod upstream;
 pub mod upstream_event;
@@ -128,6 +130,12 @@ pub struct EmulatorConfig {
     pub faults: faults::FaultConfig,
     /// Which browsers may use the client endpoint (loopback origins by default).
     pub browser: browser_policy::BrowserPolicy,
+    /// How long `:invoke` waits for a client's answer (100 s; [`invocations`]).
+    pub invoke_timeout: Duration,
+    /// How many `:invoke`s may wait on one connection (1000), and on the emulator (10 000).
+    pub max_pending_invocations: (usize, usize),
+    /// How many streams one client may hold open for `streams/…/:send` (100; [`streams`]).
+    pub max_open_streams: usize,
 }
 
 impl EmulatorConfig {
@@ -152,6 +160,9 @@ impl EmulatorConfig {
             entra: None,
             faults: faults::FaultConfig::default(),
             browser: browser_policy::BrowserPolicy::default(),
+            invoke_timeout: Duration::from_secs(100),
+            max_pending_invocations: (1000, 10_000),
+            max_open_streams: 100,
         }
     }
 }
@@ -174,6 +185,10 @@ pub struct Shared {
     pub stopping: watch::Sender<bool>,
     /// How many client sessions are running.
     pub sessions: watch::Sender<usize>,
+    /// The `:invoke`s waiting for clients' answers.
+    pub invocations: invocations::Invocations,
+    /// The streams clients opened, for `streams/…/:send`.
+    pub streams: streams::Streams,
 }
 
 impl Shared {
@@ -188,6 +203,9 @@ impl Shared {
         )
         .with_faults(Arc::clone(&faults))
         .with_identity(config.entra.as_ref().map(|m| m.upstream_identity.clone()));
+        let (per_connection, total) = config.max_pending_invocations;
+        let invocations = invocations::Invocations::new(per_connection, total);
+        let streams = streams::Streams::new(config.max_open_streams);
         Self {
             config,
             hubs: Hubs::default(),
@@ -197,6 +215,8 @@ impl Shared {
             faults,
             stopping: watch::channel(false).0,
             sessions: watch::channel(0).0,
+            invocations,
+            streams,
         }
     }
 }
@@ -297,6 +317,11 @@ impl EmulatorHandle {
     /// The address it listens on.
     pub fn local_addr(&self) -> SocketAddr {
         self.server.local_addr()
+    }
+
+    /// How many `:invoke`s wait for clients' answers now.
+    pub fn pending_invocations(&self) -> usize {
+        self.shared.invocations.waiting()
     }
 
     /// `Endpoint=http://127.0.0.1;Port=<port>;AccessKey=<key>;Version=1.0;`

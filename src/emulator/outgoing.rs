@@ -162,7 +162,7 @@ mod tests {
         let text = out.encode(Protocol::Json);
         assert_eq!(
             &*text,
-            "{\"arguments\":[\"é\",1],\"target\":\"t\",\"type\":1}\u{1e}".as_bytes()
+            "{\"type\":1,\"target\":\"t\",\"arguments\":[\"é\",1]}\u{1e}".as_bytes()
         );
         assert!(Arc::ptr_eq(&text, &out.clone().encode(Protocol::Json)));
         let packed = out.encode(Protocol::MessagePack);

@@ -107,6 +107,8 @@ pub async fn run(
         shared.tokens.remove(token);
     }
     shared.hubs.remove_connection(hub, id);
+    shared.invocations.end(id);
+    shared.streams.end(id);
     shared.activity.disconnected(hub, id);
     outbox.end();
     tracing::info!(%hub, connection = %id, error = ?error, "client disconnected");
@@ -283,6 +285,19 @@ impl Connected<'_> {
         })
     }
 
+    /// Registers a stream the client opened, for REST to feed (`streams.rs`); past the limit
+    /// the client is told at once.
+    fn open_stream(&self, stream: &str) {
+        let streams = &self.shared.streams;
+        if !streams.open(&self.caller.connection_id, stream) {
+            let error = format!(
+                "Too many open streams: a connection may hold {} at once",
+                streams.limit()
+            );
+            self.send(&outgoing::completion_error(stream, &error));
+        }
+    }
+
     /// How a request to end the connection ends it (`None`: the queue is gone).
     fn ending(&self, request: Option<Shutdown>, attached: bool) -> EndReason {
         match request {
@@ -348,11 +363,20 @@ impl Connected<'_> {
                 }
                 Ok(ClientMessage::StreamInvocation {
                     invocation_id: Some(id),
+                }) => self.open_stream(&id),
+                Ok(ClientMessage::Completion {
+                    invocation_id,
+                    outcome,
                 }) => {
-                    self.send(&outgoing::completion_error(
-                        &id,
-                        "Streaming invocations are not supported in serverless mode",
-                    ));
+                    // An answer to `:invoke`; never forwarded upstream, dropped when unknown.
+                    let id = &self.caller.connection_id;
+                    self.shared
+                        .invocations
+                        .complete(id, &invocation_id, outcome);
+                }
+                Ok(ClientMessage::CancelInvocation { invocation_id }) => {
+                    let id = &self.caller.connection_id;
+                    self.shared.streams.close(id, &invocation_id);
                 }
                 Ok(ClientMessage::Close { error }) => {
                     return Some(EndReason {

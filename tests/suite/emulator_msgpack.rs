@@ -1,7 +1,8 @@
 //! The MessagePack hub protocol against the real emulator with raw clients: binary WebSocket
 //! messages and long-polling bodies, REST sends to a group mixing JSON and MessagePack clients,
 //! invocations forwarded upstream as `application/x-msgpack`, and bad input (a broken message, a
-//! truncated length prefix, a 10 MB message, SSE) refused with clear errors.
+//! truncated length prefix, a 10 MB message, SSE) refused with clear errors; and a JSON body's
+//! object keys reach both kinds of client in the order they were sent.
 
 use crate::emulator_support;
 
@@ -42,20 +43,25 @@ async fn packed_client(emu: &Emu, user: Option<&str>) -> WsClient {
     ws
 }
 
-/// The next binary WebSocket message; `None` once the socket closed.
-async fn next_binary(ws: &mut WsClient) -> Option<Vec<u8>> {
+/// The next text or binary WebSocket message; `None` once the socket closed.
+async fn next_data(ws: &mut WsClient) -> Option<Message> {
     loop {
         let frame = tokio::time::timeout(Duration::from_secs(10), ws.ws.next())
             .await
             .expect("no message within 10 s");
         match frame {
             None | Some(Err(_)) | Some(Ok(Message::Close(_))) => return None,
-            Some(Ok(Message::Binary(bytes))) => return Some(bytes.to_vec()),
-            Some(Ok(Message::Text(text))) => {
-                panic!("a text message to a MessagePack client: {text}")
-            }
+            Some(Ok(data @ (Message::Binary(_) | Message::Text(_)))) => return Some(data),
             Some(Ok(_)) => {}
         }
+    }
+}
+
+/// The next binary WebSocket message; `None` once the socket closed.
+async fn next_binary(ws: &mut WsClient) -> Option<Vec<u8>> {
+    match next_data(ws).await? {
+        Message::Binary(bytes) => Some(bytes.to_vec()),
+        other => panic!("a text message to a MessagePack client: {other:?}"),
     }
 }
 
@@ -436,4 +442,49 @@ async fn rest_takes_messagepack_bodies() {
     let (status, text) = send_body(&emu, "application/x-msgpack", encode(&Pack::Map(vec![]))).await;
     assert_eq!((status, text.contains("no target")), (400, true), "{text}");
     emu.handle.shutdown().await;
+}
+
+#[tokio::test]
+async fn json_objects_keep_their_key_order_for_both_protocols() {
+    let emu = spawn().await;
+    let mut packed = packed_client(&emu, None).await;
+    let mut text = WsClient::connect(&emu, "chat", None).await;
+    let body =
+        r#"{"target":"t","arguments":[{"text":"hi","n":1,"a":{"z":0,"b":[{"y":1,"x":2}]}}]}"#;
+    assert_eq!(
+        send_body(&emu, "application/json", body.into()).await.0,
+        202
+    );
+    let got = next_message(&mut packed).await.unwrap();
+    let keys = |map: &Pack| -> Vec<String> {
+        let pairs = map.as_map().expect("a map");
+        pairs
+            .iter()
+            .map(|(k, _)| k.as_str().unwrap().to_string())
+            .collect()
+    };
+    let object = &got[4][0];
+    assert_eq!(keys(object), ["text", "n", "a"]);
+    assert_eq!(keys(&object["a"]), ["z", "b"]);
+    assert_eq!(keys(&object["a"]["b"][0]), ["y", "x"]);
+    // The JSON client reads the arguments as sent, too.
+    let frame = loop {
+        match next_text(&mut text).await {
+            Some(record) if record.contains("\"target\"") => break record,
+            Some(_) => continue,
+            None => panic!("the JSON client got nothing"),
+        }
+    };
+    assert!(
+        frame.contains(r#"[{"text":"hi","n":1,"a":{"z":0,"b":[{"y":1,"x":2}]}}]"#),
+        "{frame}"
+    );
+}
+
+/// The next text WebSocket message; `None` once the socket closed.
+async fn next_text(ws: &mut WsClient) -> Option<String> {
+    match next_data(ws).await? {
+        Message::Text(text) => Some(text.to_string()),
+        other => panic!("a binary message to a JSON client: {other:?}"),
+    }
 }

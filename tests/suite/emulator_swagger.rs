@@ -27,6 +27,7 @@ fn path(op: &Operation, connection_id: &str) -> String {
 const SERVED_ELSEWHERE: &[&str] = &[
     // Served in Entra ID mode only (tests/suite/emulator_token.rs).
     "Auth_GetAccessKey",
+    // Need a client that answers or opened a stream (tests/suite/emulator_invoke.rs).
     "HubProxyV20241201_InvokeClientConnection",
     "HubProxyV20241201_SendToConnectionStream",
     "HubProxyV20241201_CompleteConnectionStream",

@@ -89,7 +89,7 @@ fn failure<T>(results: Results<'_, T>, what: &str) -> ApiError {
                 let mut entry = endpoint.describe();
                 entry["code"] = json!(error.code);
                 entry["message"] = json!(error.message);
-                if let Some(Value::Object(details)) = &error.details {
+                if let Some(Value::Object(details)) = error.details.as_deref() {
                     if let Some(status) = details.get("serviceStatus") {
                         entry["serviceStatus"] = status.clone();
                     }

@@ -51,6 +51,11 @@ impl HubRequest {
         self.name("connection")
     }
 
+    /// The stream in the path (checked by its operation, `stream.rs`).
+    pub fn stream(&self) -> Option<String> {
+        self.name("stream")
+    }
+
     /// The `ttl` in seconds (a non-negative integer) of a user's group membership.
     pub fn ttl(&self) -> Result<Option<Duration>, EmulatorError> {
         ttl(&self.query)

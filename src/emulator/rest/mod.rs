@@ -1,7 +1,9 @@
 //! The service's data-plane REST API, api-version 2022-06-01 (`/api/hubs/…`) and v1
 //! (`/api/v1/hubs/…`), plus the operations later versions added (`list.rs`: a group's
-//! connections, 2024-12-01; `execute.rs`: commands by filter, and `token.rs`: client tokens, 2023-07-01), routed by axum: one route per path shape, one handler per operation
-//! (`send.rs`, `close.rs`, `exists.rs`, `membership.rs`, `list.rs`), each taking a [`HubRequest`] that has
+//! connections, 2024-12-01; `execute.rs`: commands by filter, and `token.rs`: client tokens,
+//! 2023-07-01; `invoke.rs` and `stream.rs`: client results and streams, 2024-12-01), routed by
+//! axum: one route per path shape, one handler per operation (`send.rs`, `close.rs`,
+//! `exists.rs`, `membership.rs`, `list.rs`, `invoke.rs`, `stream.rs`), each taking a [`HubRequest`] that has
 //! already checked the token, the hub and every name in the path. Like Microsoft's emulator,
 //! every path shape is accepted under both prefixes; the status codes follow the prefix's
 //! swagger ([`Flavor`]). A path that only differs by a `V1` in capitals or empty segments is
@@ -11,9 +13,11 @@ mod close;
 mod execute;
 mod exists;
 mod hub_request;
+mod invoke;
 mod list;
 mod membership;
 mod send;
+mod stream;
 mod token;
 
 use std::sync::Arc;
@@ -133,7 +137,24 @@ fn hub_routes(prefix: &str, flavor: Flavor) -> Router<Arc<Shared>> {
             &format!("{prefix}/health"),
             only("GET, HEAD", get(|| async { StatusCode::OK })),
         )
+        .merge(connection_routes(prefix))
         .layer(Extension(flavor))
+}
+
+/// The 2024-12-01 operations on one connection: client results and server-to-client streams.
+fn connection_routes(prefix: &str) -> Router<Arc<Shared>> {
+    let p = |path: &str| format!("{prefix}/hubs/{{hub}}/connections/{{connection}}{path}");
+    Router::new()
+        .without_v07_checks()
+        .route(&p("/:invoke"), only("POST", post(invoke::handle)))
+        .route(
+            &p("/streams/{stream}/:send"),
+            only("POST", post(stream::send)),
+        )
+        .route(
+            &p("/streams/{stream}/:complete"),
+            only("POST", post(stream::complete)),
+        )
 }
 
 /// The REST API's routes: both prefixes, and `lenient` for every other path under `/api`.

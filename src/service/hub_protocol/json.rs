@@ -174,6 +174,18 @@ pub enum ClientMessage {
         /// The id to complete with an error.
         invocation_id: Option<String>,
     },
+    /// Type 3: a client's answer to an invocation of the service ([`HubMessage::InvokeClient`]).
+    Completion {
+        /// The id the service gave the invocation.
+        invocation_id: String,
+        /// `Ok(None)` void, `Ok(Some(result))`, or the client's error.
+        outcome: Result<Option<Value>, String>,
+    },
+    /// Type 5: the client stops listening to a stream it opened.
+    CancelInvocation {
+        /// The stream's id.
+        invocation_id: String,
+    },
     /// Type 6.
     Ping,
     /// Type 7: the client is leaving.
@@ -225,7 +237,14 @@ pub fn parse(record: &str) -> Result<ClientMessage, ProtocolError> {
                 .ok_or(ProtocolError::NoTarget)?
                 .to_string(),
         },
+        3 => ClientMessage::Completion {
+            invocation_id: invocation_id.ok_or(ProtocolError::BadInvocationId)?,
+            outcome: outcome(object),
+        },
         4 => ClientMessage::StreamInvocation { invocation_id },
+        5 => ClientMessage::CancelInvocation {
+            invocation_id: invocation_id.ok_or(ProtocolError::BadInvocationId)?,
+        },
         6 => ClientMessage::Ping,
         7 => ClientMessage::Close {
             error: object
@@ -241,6 +260,16 @@ pub fn parse(record: &str) -> Result<ClientMessage, ProtocolError> {
         },
         kind => ClientMessage::Other { kind },
     })
+}
+
+/// A Completion's outcome: its `error` when it has one (a string), else its `result` when the
+/// key is present (even `null`), else void.
+fn outcome(object: &serde_json::Map<String, Value>) -> Result<Option<Value>, String> {
+    match (object.get("error"), object.get("result")) {
+        (Some(Value::String(error)), _) => Err(error.clone()),
+        (Some(error), _) if !error.is_null() => Err(error.to_string()),
+        (_, result) => Ok(result.cloned()),
+    }
 }
 
 /// The `sequenceId` of an Ack or Sequence message.
@@ -293,6 +322,20 @@ pub fn encode(message: &HubMessage) -> Vec<u8> {
             bytes.push(RECORD_SEPARATOR);
             bytes
         }
+        HubMessage::InvokeClient {
+            invocation_id,
+            target,
+            arguments,
+        } => frame(&json!({
+            "type": 1,
+            "invocationId": invocation_id,
+            "target": target,
+            "arguments": arguments,
+        })),
+        HubMessage::StreamItem {
+            invocation_id,
+            item,
+        } => frame(&json!({ "type": 2, "invocationId": invocation_id, "item": item })),
         HubMessage::Ping => frame(&json!({ "type": 6 })),
         HubMessage::Close {
             error,
@@ -318,143 +361,5 @@ pub fn encode(message: &HubMessage) -> Vec<u8> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// Feeds each chunk and collects every record complete so far, stopping at the first error.
-    fn split(records: &mut Records, chunks: &[&[u8]]) -> Result<Vec<String>, ProtocolError> {
-        let mut out = Vec::new();
-        for chunk in chunks {
-            records.feed(chunk);
-            while let Some(record) = records.next_record() {
-                out.push(record?);
-            }
-        }
-        Ok(out)
-    }
-
-    #[test]
-    fn records_split_across_chunks() {
-        let mut records = Records::new(100);
-        assert_eq!(split(&mut records, &[b"{\"a\":"]), Ok(vec![]));
-        let got = split(&mut records, &[b"1}\x1e{}\x1e{"]).unwrap();
-        assert_eq!(got, vec!["{\"a\":1}".to_string(), "{}".to_string()]);
-        assert_eq!(
-            split(&mut records, &[b"\"b\"", b":2", b"}", b"\x1e"]).unwrap(),
-            vec!["{\"b\":2}".to_string()]
-        );
-        assert_eq!(
-            split(&mut Records::new(3), &[b"{\"abc\""]),
-            Err(ProtocolError::TooLarge(3))
-        );
-    }
-
-    #[test]
-    fn many_records_in_one_push_come_out_in_order() {
-        let count = 100_000;
-        let mut frame = Vec::new();
-        for i in 0..count {
-            frame.extend_from_slice(format!("{{\"i\":{i}}}\x1e").as_bytes());
-        }
-        frame.extend_from_slice(b"{\"tail\"");
-        let mut records = Records::new(1 << 20);
-        let got = split(&mut records, &[&frame]).unwrap();
-        assert_eq!(got.len(), count);
-        assert!(got
-            .iter()
-            .enumerate()
-            .all(|(i, r)| *r == format!("{{\"i\":{i}}}")));
-        // The incomplete tail waits for the rest, which arrives one byte at a time.
-        let rest: Vec<&[u8]> = [b":1}".as_slice(), b"\x1e{}\x1e"]
-            .iter()
-            .flat_map(|c| c.chunks(1))
-            .collect();
-        assert_eq!(
-            split(&mut records, &rest).unwrap(),
-            vec!["{\"tail\":1}".to_string(), "{}".to_string()]
-        );
-        assert!(records.next_record().is_none());
-    }
-
-    #[test]
-    fn a_record_over_the_limit_is_refused_even_when_complete() {
-        let mut records = Records::new(4);
-        assert_eq!(split(&mut records, &[b"1234\x1e"]), Ok(vec!["1234".into()]));
-        assert_eq!(
-            split(&mut records, &[b"12", b"345\x1e"]),
-            Err(ProtocolError::TooLarge(4))
-        );
-        let mut records = Records::new(4);
-        assert_eq!(
-            split(&mut records, &[b"\xff\x1e"]),
-            Err(ProtocolError::NotJson("it is not UTF-8".into()))
-        );
-    }
-
-    #[test]
-    fn handshakes() {
-        let json = r#"{"protocol":"json","version":1}"#;
-        assert_eq!(check_handshake(json, false), Ok(Protocol::Json));
-        let packed = r#"{"protocol":"messagepack","version":1}"#;
-        assert_eq!(check_handshake(packed, true), Ok(Protocol::MessagePack));
-        let err = check_handshake(packed, false).unwrap_err();
-        assert!(err.to_string().contains("Server-Sent Events"));
-        let err = check_handshake(r#"{"protocol":"messagepack","version":2}"#, true).unwrap_err();
-        assert!(err.to_string().contains("use version 1"));
-        assert!(err.to_string().contains("useStatefulReconnect=true"));
-        let v2 = r#"{"protocol":"messagepack","version":2}"#;
-        assert_eq!(
-            check_handshake_up_to(v2, true, 2),
-            Ok(Handshake {
-                protocol: Protocol::MessagePack,
-                version: 2
-            })
-        );
-        let err = check_handshake_up_to(r#"{"protocol":"json","version":3}"#, true, 2).unwrap_err();
-        assert!(err.to_string().contains("use version 1 or 2"));
-        let err = check_handshake(r#"{"protocol":"bson","version":1}"#, true).unwrap_err();
-        assert!(err.to_string().contains("'bson' is not available"));
-        assert!(check_handshake("nope", true).is_err());
-    }
-
-    #[test]
-    fn messages() {
-        let raw = r#"{"type":1,"invocationId":"0","target":"echo","arguments":[1]}"#;
-        assert_eq!(
-            parse(raw).unwrap(),
-            ClientMessage::Invocation {
-                raw: raw.as_bytes().to_vec(),
-                content_type: "application/json",
-                invocation_id: Some("0".into()),
-                target: "echo".into()
-            }
-        );
-        assert_eq!(parse(r#"{"type":6}"#).unwrap(), ClientMessage::Ping);
-        assert!(parse(r#"{"type":1}"#).is_err());
-        assert!(parse("[1]").is_err());
-        let close = HubMessage::Close {
-            error: Some("bye".into()),
-            allow_reconnect: true,
-        };
-        assert_eq!(
-            encode(&close),
-            "{\"allowReconnect\":true,\"error\":\"bye\",\"type\":7}\u{1e}".as_bytes()
-        );
-        let completion = |outcome| HubMessage::Completion {
-            invocation_id: "7".into(),
-            outcome,
-        };
-        assert_eq!(
-            encode(&completion(Ok(Some(json!("orders"))))),
-            b"{\"type\":3,\"invocationId\":\"7\",\"result\":\"orders\"}\x1e".to_vec()
-        );
-        assert_eq!(
-            encode(&completion(Err("no \"x\"".into()))),
-            b"{\"type\":3,\"invocationId\":\"7\",\"error\":\"no \\\"x\\\"\"}\x1e".to_vec()
-        );
-        assert_eq!(
-            encode(&completion(Ok(None))),
-            b"{\"type\":3,\"invocationId\":\"7\"}\x1e".to_vec()
-        );
-    }
-}
+#[path = "json_tests.rs"]
+mod tests;

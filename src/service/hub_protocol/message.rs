@@ -28,6 +28,23 @@ pub enum HubMessage {
         /// The result, or why it failed.
         outcome: Result<Option<Value>, String>,
     },
+    /// Type 1 with an invocation id: the service asks one client for a result (client results,
+    /// `docs/protocol.md` §9.1); the client answers with a Completion of that id.
+    InvokeClient {
+        /// The service's id, `s1`, `s2`, … (never one a client uses).
+        invocation_id: String,
+        /// The client method.
+        target: String,
+        /// Its arguments, a JSON array.
+        arguments: Value,
+    },
+    /// Type 2: one item of a stream the client opened (`docs/protocol.md` §9.3).
+    StreamItem {
+        /// The client's StreamInvocation id.
+        invocation_id: String,
+        /// The item.
+        item: Value,
+    },
     /// Type 6.
     Ping,
     /// Type 7.

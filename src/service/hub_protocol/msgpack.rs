@@ -295,6 +295,16 @@ fn no_headers() -> Pack {
 
 /// `[1, {}, nil, target, arguments, []]`: a non-blocking invocation.
 pub fn invocation_frame(target: &str, arguments: &Value) -> Vec<u8> {
+    invocation_frame_with_id(None, target, arguments)
+}
+
+/// `[1, {}, invocationId, target, arguments, []]`: an invocation whose result the service waits
+/// for, or with `None` a non-blocking one.
+pub fn invocation_frame_with_id(
+    invocation_id: Option<&str>,
+    target: &str,
+    arguments: &Value,
+) -> Vec<u8> {
     let arguments = match arguments {
         Value::Array(items) => Pack::Array(items.iter().map(from_json).collect()),
         other => Pack::Array(vec![from_json(other)]),
@@ -302,7 +312,7 @@ pub fn invocation_frame(target: &str, arguments: &Value) -> Vec<u8> {
     frame(&Pack::Array(vec![
         Pack::from(1),
         no_headers(),
-        Pack::Nil,
+        invocation_id.map_or(Pack::Nil, Pack::from),
         Pack::from(target),
         arguments,
         Pack::Array(Vec::new()),
@@ -319,6 +329,33 @@ pub fn completion_frame(invocation_id: &str, outcome: Result<Option<&Value>, &st
         Ok(Some(result)) => items.extend([Pack::from(3), from_json(result)]),
     }
     frame(&Pack::Array(items))
+}
+
+/// `[2, {}, invocationId, item]`: one item of a stream.
+pub fn stream_item_frame(invocation_id: &str, item: &Value) -> Vec<u8> {
+    frame(&Pack::Array(vec![
+        Pack::from(2),
+        no_headers(),
+        Pack::from(invocation_id),
+        from_json(item),
+    ]))
+}
+
+/// A Completion read from a client: `[3, headers, invocationId, resultKind, result?]` with
+/// result kind 1 (error), 2 (void) or 3 (result).
+pub fn completion(items: &[Pack]) -> Result<(String, Result<Option<Value>, String>), String> {
+    let id = optional_string(items.get(2), "invocationId")?
+        .ok_or("a completion message has no `invocationId`")?;
+    let outcome = match items.get(3).and_then(Pack::as_u64) {
+        Some(1) => Err(match items.get(4) {
+            Some(Pack::String(s)) => String::from_utf8_lossy(s.as_bytes()).into_owned(),
+            other => other.map(to_json).unwrap_or(Value::Null).to_string(),
+        }),
+        Some(2) => Ok(None),
+        Some(3) => Ok(Some(items.get(4).map_or(Value::Null, to_json))),
+        _ => return Err("a completion's result kind must be 1, 2 or 3".into()),
+    };
+    Ok((id, outcome))
 }
 
 /// `[6]`.
@@ -357,6 +394,15 @@ pub fn encode(message: &HubMessage) -> Vec<u8> {
                 Err(error) => Err(error.as_str()),
             },
         ),
+        HubMessage::InvokeClient {
+            invocation_id,
+            target,
+            arguments,
+        } => invocation_frame_with_id(Some(invocation_id), target, arguments),
+        HubMessage::StreamItem {
+            invocation_id,
+            item,
+        } => stream_item_frame(invocation_id, item),
         HubMessage::Ping => ping_frame(),
         HubMessage::Close {
             error,

@@ -166,3 +166,58 @@ fn maps_nested_as_keys_convert_in_linear_size() {
         json!({ r#"{"{\"[…]\":null}":null}"#: null })
     );
 }
+
+#[test]
+fn client_results_and_streams_have_the_spec_encodings() {
+    let invoke = encode(&HubMessage::InvokeClient {
+        invocation_id: "s1".into(),
+        target: "ask".into(),
+        arguments: json!([{"z": 1, "a": 2}]),
+    });
+    let value = decode(&invoke[1..]).unwrap();
+    assert_eq!(value[2], Pack::from("s1"));
+    assert_eq!(value[3], Pack::from("ask"));
+    let keys: Vec<&str> = value[4][0]
+        .as_map()
+        .unwrap()
+        .iter()
+        .map(|(k, _)| k.as_str().unwrap())
+        .collect();
+    assert_eq!(keys, ["z", "a"], "object keys keep their order");
+    let item = stream_item_frame("7", &json!([1]));
+    assert_eq!(
+        decode(&item[1..]).unwrap(),
+        Pack::Array(vec![
+            Pack::from(2),
+            Pack::Map(vec![]),
+            Pack::from("7"),
+            Pack::Array(vec![Pack::from(1)])
+        ])
+    );
+    let read = |items: Vec<Pack>| completion(&items);
+    let head = || vec![Pack::from(3), Pack::Map(vec![]), Pack::from("s1")];
+    let with = |mut items: Vec<Pack>, more: Vec<Pack>| {
+        items.extend(more);
+        items
+    };
+    assert_eq!(
+        read(with(head(), vec![Pack::from(3), Pack::Map(vec![])])),
+        Ok(("s1".into(), Ok(Some(json!({})))))
+    );
+    assert_eq!(
+        read(with(head(), vec![Pack::from(1), Pack::from("boom")])),
+        Ok(("s1".into(), Err("boom".into())))
+    );
+    assert_eq!(
+        read(with(head(), vec![Pack::from(2)])),
+        Ok(("s1".into(), Ok(None)))
+    );
+    assert!(read(with(head(), vec![Pack::from(4)])).is_err());
+    assert!(read(vec![
+        Pack::from(3),
+        Pack::Map(vec![]),
+        Pack::Nil,
+        Pack::from(2)
+    ])
+    .is_err());
+}

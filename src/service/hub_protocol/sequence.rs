@@ -16,7 +16,10 @@ impl HubMessage {
     /// Whether stateful reconnect numbers this message.
     pub fn is_tracked(&self) -> bool {
         match self {
-            Self::Invocation { .. } | Self::Completion { .. } => true,
+            Self::Invocation { .. }
+            | Self::InvokeClient { .. }
+            | Self::StreamItem { .. }
+            | Self::Completion { .. } => true,
             Self::Ping | Self::Close { .. } | Self::Ack { .. } | Self::Sequence { .. } => false,
         }
     }
@@ -26,7 +29,10 @@ impl ClientMessage {
     /// Whether stateful reconnect numbers this message.
     pub fn is_tracked(&self) -> bool {
         match self {
-            Self::Invocation { .. } | Self::StreamInvocation { .. } => true,
+            Self::Invocation { .. }
+            | Self::StreamInvocation { .. }
+            | Self::Completion { .. }
+            | Self::CancelInvocation { .. } => true,
             Self::Ping | Self::Close { .. } | Self::Ack { .. } | Self::Sequence { .. } => false,
             Self::Other { kind } => is_tracked_type(*kind),
         }
@@ -89,7 +95,10 @@ mod tests {
         let json = b"{\"type\":3,\"invocationId\":\"1\"}\x1e{\"type\":6}\x1e{\"type\":1,\"target\":\"a\",\"arguments\":[]}\x1e";
         assert_eq!(count_tracked(json, Protocol::Json), 2);
         assert_eq!(
-            count_tracked(b"{\"type\":3}\x1enot json\x1e", Protocol::Json),
+            count_tracked(
+                b"{\"type\":3,\"invocationId\":\"1\"}\x1enot json\x1e",
+                Protocol::Json
+            ),
             1
         );
         let mut packed = msgpack::completion_frame("1", Ok(None));
@@ -121,7 +130,10 @@ mod tests {
         }
         assert_eq!(
             parse(r#"{"type":3,"invocationId":"1"}"#).unwrap(),
-            ClientMessage::Other { kind: 3 }
+            ClientMessage::Completion {
+                invocation_id: "1".into(),
+                outcome: Ok(None)
+            }
         );
         assert_eq!(
             encode(&HubMessage::Sequence { sequence_id: 12 }),

@@ -9,8 +9,13 @@ use reqwest::Method;
 use super::error::RestError;
 use crate::service::names;
 
-/// The data-plane API version of every call.
+/// The data-plane API version of every call that 2022-06-01 has (the Management SDK keeps it for
+/// them, `docs/protocol.md` §4.4).
 pub const API_VERSION: &str = "2022-06-01";
+
+/// The api-version of the operations added since 2022-06-01 (listing a group, `:execute`,
+/// `:generateToken`, client results and streams), for both services.
+pub const NEWER_API_VERSION: &str = "2024-12-01";
 
 /// What a 404 means for an operation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -46,6 +51,8 @@ pub(crate) struct Call {
     pub audience_is_url: bool,
     /// Keep the body of a success answer (e.g. `:generateToken`).
     pub wants_body: bool,
+    /// `timeout` holds even when longer than the client's (`:invoke` waits for a client).
+    pub exact_timeout: bool,
 }
 
 impl Call {
@@ -64,6 +71,7 @@ impl Call {
             content_type: "application/json",
             audience_is_url: false,
             wants_body: false,
+            exact_timeout: false,
         }
     }
 

@@ -4,14 +4,11 @@
 
 use reqwest::Method;
 
-use super::call::Call;
+use super::call::{Call, NEWER_API_VERSION};
 use super::error::RestError;
 use super::paths::HubPath;
 use super::RestClient;
 use crate::service::names;
-
-/// The api-version of the call.
-const TOKEN_API_VERSION: &str = "2024-12-01";
 
 impl RestClient {
     /// A client token for `hub`, for `user_id` when given, valid for `minutes_to_expire` minutes
@@ -27,7 +24,7 @@ impl RestClient {
             Method::POST,
             format!("{}/:generateToken", HubPath::signalr(hub)?),
         );
-        call.api_version = TOKEN_API_VERSION;
+        call.api_version = NEWER_API_VERSION;
         if let Some(user) = user_id {
             names::validate_user(user)?;
             call = call.query("userId", user);

@@ -7,15 +7,12 @@ use reqwest::Method;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::call::Call;
+use super::call::{Call, NEWER_API_VERSION};
 use super::error::RestError;
 use super::paths::HubPath;
 use super::{RestClient, MAX_BODY_BYTES};
 use crate::service::filter::Filter;
 use crate::service::names;
-
-/// The api-version of the call.
-const EXECUTE_API_VERSION: &str = "2024-12-01";
 
 /// The message of a `SendMessage` command: the swagger's `PayloadMessage`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -92,7 +89,7 @@ impl RestClient {
             Method::POST,
             format!("{}/:execute", HubPath::signalr(hub)?),
         );
-        call.api_version = EXECUTE_API_VERSION;
+        call.api_version = NEWER_API_VERSION;
         if let Some(filter) = filter.filter(|f| !f.trim().is_empty()) {
             check_filter(filter)?;
             call = call.query("filter", filter);

@@ -7,12 +7,9 @@
 use reqwest::Method;
 use serde::{Deserialize, Serialize};
 
-use super::call::Call;
+use super::call::{Call, NEWER_API_VERSION};
 use super::error::RestError;
 use super::runner::CallRunner;
-
-/// The api-version that has the operation, for both services.
-pub const LIST_API_VERSION: &str = "2024-12-01";
 
 /// The largest page the service serves.
 pub const MAX_PAGE_SIZE: u32 = 200;
@@ -129,10 +126,10 @@ pub(crate) async fn run(
     })
 }
 
-/// A list call of `operation` to `path`: GET, api-version [`LIST_API_VERSION`].
+/// A list call of `operation` to `path`: GET, api-version [`NEWER_API_VERSION`].
 pub(crate) fn call(operation: &'static str, path: String) -> Call {
     let mut call = Call::new(operation, Method::GET, path);
-    call.api_version = LIST_API_VERSION;
+    call.api_version = NEWER_API_VERSION;
     call
 }
 

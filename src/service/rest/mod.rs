@@ -25,6 +25,7 @@ pub(crate) mod call;
 mod client_token;
 mod error;
 mod execute;
+mod invoke;
 pub(crate) mod list;
 pub(crate) mod paths;
 mod payload;
@@ -37,10 +38,12 @@ use std::time::Duration;
 
 use reqwest::Method;
 
-pub use call::{check_excluded, check_ttl, API_VERSION, MAX_EXCLUDED_QUERY_CHARS};
+pub use call::{
+    check_excluded, check_ttl, API_VERSION, MAX_EXCLUDED_QUERY_CHARS, NEWER_API_VERSION,
+};
 pub use error::{RestError, MAX_MESSAGE_CHARS};
 pub use execute::{check_filter, CommandMessage, ExecuteCommand};
-pub use list::{GroupMember, GroupMemberPage, ListOptions, LIST_API_VERSION, MAX_PAGE_SIZE};
+pub use list::{GroupMember, GroupMemberPage, ListOptions, MAX_PAGE_SIZE};
 pub use payload::{Payload, MAX_BODY_BYTES};
 
 use call::{takes_no_excluded, Call};

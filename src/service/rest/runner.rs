@@ -211,10 +211,11 @@ impl CallRunner {
             .http
             .request(call.method.clone(), url)
             .bearer_auth(token)
-            .timeout(
-                call.timeout
-                    .map_or(self.options.timeout, |t| t.min(self.options.timeout)),
-            );
+            .timeout(match call.timeout {
+                Some(t) if call.exact_timeout => t,
+                Some(t) => t.min(self.options.timeout),
+                None => self.options.timeout,
+            });
         if let Some(body) = &call.body {
             request = request
                 .header(CONTENT_TYPE, call.content_type)

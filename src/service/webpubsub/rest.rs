@@ -27,7 +27,7 @@ use crate::service::rest::list;
 use crate::service::rest::paths::HubPath;
 use crate::service::rest::runner::CallRunner;
 use crate::service::rest::{
-    GroupMemberPage, ListOptions, RestError, RestOptions, HEALTH_TIMEOUT, LIST_API_VERSION,
+    GroupMemberPage, ListOptions, RestError, RestOptions, HEALTH_TIMEOUT, NEWER_API_VERSION,
 };
 use crate::service::token::{TokenError, TokenMinter};
 
@@ -298,7 +298,7 @@ impl WebPubSubClient {
     ) -> Result<GroupMemberPage, RestError> {
         let path = format!("{}/connections", HubPath::webpubsub(hub)?.group(group)?);
         let call =
-            list::call("webpubsub.list_connections_in_group", path).for_api(LIST_API_VERSION);
+            list::call("webpubsub.list_connections_in_group", path).for_api(NEWER_API_VERSION);
         list::run(&self.inner, call, options).await
     }
 
