@@ -1,5 +1,5 @@
 //! Paging a group's connections, for both emulators' "list connections in a group" operations
-//! (`docs/protocol.md` §4.3): `maxpagesize` (1–200, default 200; the SDK's `maxPageSize` casing
+//! (`docs/protocol.md` §4.5): `maxpagesize` (1–200, default 200; the SDK's `maxPageSize` casing
 //! too), `top` (at least 1; all when absent) and an opaque `continuationToken`. Members come out
 //! sorted by connection id; a page picks the smallest ids after the token's with a bounded heap,
 //! so a page of a 10 000-member group costs one pass over borrowed ids and clones only the page.

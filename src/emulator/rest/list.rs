@@ -1,5 +1,5 @@
 //! `GET /api/hubs/{hub}/groups/{group}/connections` (api-version 2024-12-01,
-//! `docs/protocol.md` §4.3): a group's connections with their users, a page at a time
+//! `docs/protocol.md` §4.5): a group's connections with their users, a page at a time
 //! ([`crate::emulator::paging`]); an unknown group is an empty list, not a 404.
 
 use axum::http::{HeaderMap, Uri};

@@ -1,5 +1,5 @@
 //! Listing a group's connections (`GET /api/hubs/{hub}/groups/{group}/connections`, api-version
-//! 2024-12-01, `docs/protocol.md` §4.3), for both services: what a page request may say
+//! 2024-12-01, `docs/protocol.md` §4.5), for both services: what a page request may say
 //! ([`ListOptions`]), what a page is ([`GroupMemberPage`]), and the call both REST clients make.
 //! A next page is asked for with the `continuationToken` of the previous page's `nextLink`
 //! (with the same `top` and page size), so every request is built and signed like any other.
