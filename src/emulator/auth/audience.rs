@@ -128,7 +128,9 @@ impl Audience {
         let (host, port) = authority.split_once(':').unwrap_or((authority, "80"));
         scheme.eq_ignore_ascii_case(&self.scheme)
             && host.eq_ignore_ascii_case(&self.host)
-            && host.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
+            && host
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
             && plain_port(port)
             && path.bytes().all(plain_path_byte)
             && query.bytes().all(|b| plain_path_byte(b) || b == b'?')
@@ -258,8 +260,12 @@ fn plain_host(raw: &str) -> Option<&str> {
     let (host, port) = raw.split_once(':').unwrap_or((raw, "80"));
     let labels_ok = host.split('.').all(|label| {
         !label.is_empty()
-            && !label.get(..4).is_some_and(|p| p.eq_ignore_ascii_case("xn--"))
-            && label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+            && !label
+                .get(..4)
+                .is_some_and(|p| p.eq_ignore_ascii_case("xn--"))
+            && label
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-')
     });
     let last = host.rsplit('.').next().unwrap_or("");
     let number_ok = !last.starts_with(|c: char| c.is_ascii_digit())
@@ -370,7 +376,12 @@ mod tests {
             assert!(!plain || expected.fit_parsed(aud) == Fit::Matches, "{aud}");
             assert_eq!(expected.fit(aud), expected.fit_parsed(aud), "{aud}");
         }
-        let client = Audience::client(&headers("localhost"), &"/client?hub=chat".parse().unwrap(), "chat").unwrap();
+        let client = Audience::client(
+            &headers("localhost"),
+            &"/client?hub=chat".parse().unwrap(),
+            "chat",
+        )
+        .unwrap();
         assert!(!client.plain_rest_match("http://localhost/client/?hub=chat"));
     }
 
@@ -384,10 +395,27 @@ mod tests {
         assert_eq!(plain_host("127.0.0.1:8888"), Some("127.0.0.1"));
         assert_eq!(plain_host("Example.COM"), Some("Example.COM"));
         for raw in [
-            "127.0.0.1:8888", "localhost", "a-b.example:443", "Example.COM", "127.1",
-            "0x7f.0.0.1", "127.000.0.1", "256.0.0.1", "1.2.3.4.5", "a.1", "xn--nxasmq6b.example",
-            "[::1]:80", "a..b", "a.", "host:", "host:+80", "host:99999", "a_b", "bad host",
-            "h%41st", "例え.jp",
+            "127.0.0.1:8888",
+            "localhost",
+            "a-b.example:443",
+            "Example.COM",
+            "127.1",
+            "0x7f.0.0.1",
+            "127.000.0.1",
+            "256.0.0.1",
+            "1.2.3.4.5",
+            "a.1",
+            "xn--nxasmq6b.example",
+            "[::1]:80",
+            "a..b",
+            "a.",
+            "host:",
+            "host:+80",
+            "host:99999",
+            "a_b",
+            "bad host",
+            "h%41st",
+            "例え.jp",
         ] {
             if let Some(host) = plain_host(raw) {
                 assert_eq!(Some(host.to_ascii_lowercase()), parsed(raw), "{raw}");
