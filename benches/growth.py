@@ -7,7 +7,8 @@ and the broadcasts, as in Azure.
   (benches/peer/wps_fanout.js) clients: the time until the last client has a broadcast, per
   delivered message, and the emulator's memory per connection (RSS peak − idle, / N);
 * a group send to 1 of 10 or of 10 000 groups (emulator REST, timed until its one member has it);
-* list-connections of a group of N members (Web PubSub `GET …/groups/{g}/connections`, every page).
+* list-connections of a group of N members: SignalR (`GET …/groups/{g}/connections` through the
+  app's route and directly against the emulator, pages of 200) and Web PubSub, every page.
 
 A figure the build cannot measure (a route not there yet, a connection cap) is printed as
 "n/a: …" instead of failing the run.
@@ -232,6 +233,60 @@ def list_connections(binary: Path, sizes: tuple[int, int], calls: int) -> dict:
     return results
 
 
+def signalr_pages(client, first: str, headers, size: int) -> int:
+    """Follows `nextLink` from `first` until the listing ends; checks every member was listed
+    once and returns the number of pages. `headers(path)` gives each page's headers."""
+    path, seen, pages = first, set(), 0
+    while path:
+        page = json.loads(client.call("GET", path, 200, None, headers(path)))
+        seen.update(member["connectionId"] for member in page["value"])
+        pages += 1
+        link = page.get("nextLink")
+        path = urllib.parse.urlsplit(link)._replace(scheme="", netloc="").geturl() if link else None
+    if len(seen) != size:
+        raise RuntimeError(f"listed {len(seen)} of {size} members")
+    return pages
+
+
+def signalr_list(binary: Path, sizes: tuple[int, int], calls: int) -> dict:
+    """{size: (ms per listing through the app, the same directly against the emulator, pages)}:
+    a group of `size` SignalR connections (negotiated through the app, added through REST),
+    listed in pages of 200 (medians of `calls` full listings each)."""
+    results: dict = {}
+    hub = f"/api/hubs/{HUB}"
+    for size in sizes:
+        stack = Stack(binary, size + 1000)
+        members = []
+        try:
+            log(f"SignalR list-connections: {size} members")
+            members = [instructions.HubSocket(stack.app, hub=HUB) for _ in range(size)]
+            rest = instructions.KeepAlive(stack.emu)
+            for member in members:
+                path = (f"{hub}/groups/big/connections/{member.connection_id}"
+                        f"?api-version={SIGNALR_API}")
+                rest.call("PUT", path, 200, b"", bearer(path))
+            app = instructions.KeepAlive(stack.app)
+            via_app = f"{hub}/groups/big/connections?maxpagesize=200"
+            direct = f"{hub}/groups/big/connections?api-version={WPS_LIST_API}&maxpagesize=200"
+            pages = signalr_pages(app, via_app, lambda _: {}, size)
+            signalr_pages(rest, direct, bearer, size)
+            results[size] = (timed(lambda: signalr_pages(app, via_app, lambda _: {}, size), calls),
+                             timed(lambda: signalr_pages(rest, direct, bearer, size), calls), pages)
+            app.close()
+            rest.close()
+        finally:
+            for member in members:
+                member.close()
+            stack.stop()
+    return results
+
+
+def bearer(path: str) -> dict[str, str]:
+    """The SignalR emulator's REST token for `path` (audience without the port, as the SDKs)."""
+    token = load.hs256({"aud": f"http://127.0.0.1{path}", "exp": int(time.time()) + 3600})
+    return {"Authorization": f"Bearer {token}"}
+
+
 # ---------------------------------------------------------------- the section
 
 
@@ -283,13 +338,17 @@ def run_growth(options) -> str:
     groups = (10, 1000) if options.quick else (10, 10_000)
     few, many = group_send(binary, groups, 50 if options.quick else 200)
     listed = list_connections(binary, sizes, 5 if options.quick else 20)
+    signalr = signalr_list(binary, sizes, 5 if options.quick else 20)
     factor = sizes[1] / sizes[0]
     rows = fan_rows(fan, sizes)
     rows.append((f"group send through the emulator's REST to 1 of N groups (N = {groups[0]} / "
                  f"{groups[1]:,}), until its one member has it (median)", [few, many], "ms", False,
                  groups[1] / groups[0]))
-    rows.append(("SignalR list-connections of an N-member group", [NA_BUILD, NA_BUILD], "ms",
-                 False, factor))
+    for label, index in (("through the app", 0), ("directly against the emulator", 1)):
+        rows.append((f"SignalR list-connections of an N-member group {label}: every page of 200 "
+                     "(median)", [signalr[s][index] for s in sizes], "ms", False, factor))
+        rows.append((f"SignalR list-connections {label}: per page (median listing ÷ pages)",
+                     [signalr[s][index] / signalr[s][2] for s in sizes], "ms", True, factor))
     rows.append(("Web PubSub list-connections of an N-member group (every page of 200; median)",
                  [listed[s] for s in sizes], "ms", False, factor))
     lines = ["| figure | at the small size | at the large size | growth |", "|---|---|---|---|"]

@@ -13,6 +13,7 @@ starts is stopped at the end.
     python3 benches/load.py --only webpubsub [--quick] [--no-write]   # the Web PubSub rows alone
     python3 benches/load.py --only instructions [--quick] [--no-write]   # callgrind counts
     python3 benches/load.py --only growth [--quick] [--no-write]   # how cost grows with size
+    python3 benches/load.py --only invoke [--quick] [--no-write]   # client-results latency
 """
 
 from __future__ import annotations
@@ -50,6 +51,7 @@ WBEGIN, WEND = "<!-- load.py webpubsub:begin -->", "<!-- load.py webpubsub:end -
 CBEGIN, CEND = "<!-- criterion:begin -->", "<!-- criterion:end -->"
 IBEGIN, IEND = "<!-- load.py instructions:begin -->", "<!-- load.py instructions:end -->"
 GBEGIN, GEND = "<!-- load.py growth:begin -->", "<!-- load.py growth:end -->"
+VBEGIN, VEND = "<!-- load.py invoke:begin -->", "<!-- load.py invoke:end -->"
 
 STARTED: list[subprocess.Popen] = []
 
@@ -730,12 +732,14 @@ def main() -> None:
     parser.add_argument("--starts", type=int, default=25, help="cold starts per side (25)")
     parser.add_argument("--clients", type=int, default=1000, help="fan-out WebSocket clients")
     parser.add_argument("--broadcasts", type=int, default=20, help="fan-out broadcasts")
-    parser.add_argument("--only", choices=["main", "entra", "webpubsub", "growth", "instructions"],
+    parser.add_argument("--only", choices=["main", "entra", "webpubsub", "growth", "invoke",
+                                                "instructions"],
                         help="run one scenario alone and write only its section")
     options = parser.parse_args()
     # The scenario modules import this file as `load`: let them share this run's state (the
     # processes it started) instead of loading a second copy.
     sys.modules.setdefault("load", sys.modules[__name__])
+    import client_results  # noqa: E402  (client-results latency: benches/client_results.py)
     import growth  # noqa: E402  (how cost grows: benches/growth.py)
     import instructions  # noqa: E402  (callgrind instruction counts: benches/instructions.py)
 
@@ -743,6 +747,7 @@ def main() -> None:
     sections = {"main": (run, BEGIN, END), "entra": (run_entra, EBEGIN, EEND),
                 "webpubsub": (run_webpubsub, WBEGIN, WEND),
                 "growth": (growth.run_growth, GBEGIN, GEND),
+                "invoke": (client_results.run_invoke, VBEGIN, VEND),
                 "instructions": (instructions.run_instructions, IBEGIN, IEND)}
     chosen = [options.only] if options.only else list(sections)
     for name in chosen:
