@@ -62,7 +62,10 @@ fn closed(id: &str, name: Option<&str>) -> Value {
 async fn answer(c: &mut Client) -> Value {
     let mut frame = c.next().await;
     if let Some(error) = frame.get_mut("error").and_then(Value::as_object_mut) {
-        assert!(error.get("message").is_some_and(Value::is_string), "{error:?}");
+        assert!(
+            error.get("message").is_some_and(Value::is_string),
+            "{error:?}"
+        );
         error.remove("message");
     }
     if frame["type"] == "streamNack" {
@@ -86,7 +89,10 @@ async fn fragments_reach_members_in_order_and_the_end_carries_the_users_error() 
     for (sequence, text) in [(1, "hel"), (2, "lo")] {
         publisher.send(data("s", sequence, text)).await;
         assert_eq!(answer(&mut publisher).await, ack("s", sequence + 1));
-        assert_eq!(member_frame(&mut plain).await, fragment("s", sequence, text));
+        assert_eq!(
+            member_frame(&mut plain).await,
+            fragment("s", sequence, text)
+        );
     }
     // The reliable member numbers its messages itself, independently of the stream's ids.
     for (sequence, text) in [(1, "hel"), (2, "lo")] {
@@ -104,7 +110,9 @@ async fn fragments_reach_members_in_order_and_the_end_carries_the_users_error() 
         answer(&mut publisher).await,
         json!({"type":"streamNack","streamId":"s","name":"InvalidSequenceId","expectedSequenceId":3})
     );
-    publisher.send(json!({"type":"streamData","streamId":"s"})).await;
+    publisher
+        .send(json!({"type":"streamData","streamId":"s"}))
+        .await;
     plain.quiet(200).await;
     publisher.quiet(0).await;
     publisher
@@ -112,16 +120,27 @@ async fn fragments_reach_members_in_order_and_the_end_carries_the_users_error() 
         .await;
     assert_eq!(answer(&mut publisher).await, closed("s", None));
     let user_error = json!({"name":"UserError","message":"disk full","userErrorCode":"E42"});
-    assert_eq!(member_frame(&mut plain).await, terminal("s", 3, Some(user_error.clone())));
-    assert_eq!(member_frame(&mut reliable).await, terminal("s", 3, Some(user_error)));
+    assert_eq!(
+        member_frame(&mut plain).await,
+        terminal("s", 3, Some(user_error.clone()))
+    );
+    assert_eq!(
+        member_frame(&mut reliable).await,
+        terminal("s", 3, Some(user_error))
+    );
     // noEcho kept the publisher (a member too) out of it all.
     publisher.quiet(200).await;
     // The stream is gone; its id may be used again.
     publisher.send(data("s", 3, "x")).await;
-    assert_eq!(answer(&mut publisher).await, closed("s", Some("StreamNotFound")));
+    assert_eq!(
+        answer(&mut publisher).await,
+        closed("s", Some("StreamNotFound"))
+    );
     publisher.send(start("s", None, false)).await;
     assert_eq!(answer(&mut publisher).await, ack("s", 1));
-    publisher.send(json!({"type":"streamEnd","streamId":"s"})).await;
+    publisher
+        .send(json!({"type":"streamEnd","streamId":"s"}))
+        .await;
     // Without noEcho the publisher, a member, gets the terminal message before its streamClosed.
     assert_eq!(member_frame(&mut publisher).await, terminal("s", 1, None));
     assert_eq!(answer(&mut publisher).await, closed("s", None));
@@ -154,9 +173,13 @@ async fn hostile_stream_frames_are_refused_and_bounded() {
     c.send(start("0", None, false)).await;
     assert_eq!(answer(&mut c).await, closed("0", Some("BadRequest")));
     c.send(start("one too many", None, false)).await;
-    assert_eq!(answer(&mut c).await, closed("one too many", Some("BadRequest")));
+    assert_eq!(
+        answer(&mut c).await,
+        closed("one too many", Some("BadRequest"))
+    );
     // A fragment missing its data fails the stream (it is gone after).
-    c.send(json!({"type":"streamData","streamId":"1","streamSequenceId":1})).await;
+    c.send(json!({"type":"streamData","streamId":"1","streamSequenceId":1}))
+        .await;
     assert_eq!(answer(&mut c).await, closed("1", Some("BadRequest")));
     c.send(data("1", 1, "x")).await;
     assert_eq!(answer(&mut c).await, closed("1", Some("StreamNotFound")));
@@ -181,19 +204,34 @@ async fn idle_streams_time_out_and_a_vanished_publisher_cancels_its_streams() {
     assert_eq!(member_frame(&mut member).await, fragment("idle", 1, "a"));
     // Nothing more is sent: within the janitor's round after 300 ms both sides hear of it.
     let closed_at = tokio::time::Instant::now();
-    assert_eq!(answer(&mut publisher).await, closed("idle", Some("IdleTimeout")));
+    assert_eq!(
+        answer(&mut publisher).await,
+        closed("idle", Some("IdleTimeout"))
+    );
     assert!(closed_at.elapsed() < Duration::from_secs(3));
     let mut end = member_frame(&mut member).await;
     assert!(end["stream"]["error"]["message"].is_string());
-    end["stream"]["error"].as_object_mut().unwrap().remove("message");
-    assert_eq!(end, terminal("idle", 2, Some(json!({"name":"IdleTimeout"}))));
+    end["stream"]["error"]
+        .as_object_mut()
+        .unwrap()
+        .remove("message");
+    assert_eq!(
+        end,
+        terminal("idle", 2, Some(json!({"name":"IdleTimeout"})))
+    );
     publisher.send(data("idle", 2, "b")).await;
-    assert_eq!(answer(&mut publisher).await, closed("idle", Some("StreamNotFound")));
+    assert_eq!(
+        answer(&mut publisher).await,
+        closed("idle", Some("StreamNotFound"))
+    );
     // The publisher's socket goes away (not a reliable client): its open stream is cancelled.
     publisher.send(start("left", None, false)).await;
     assert_eq!(answer(&mut publisher).await, ack("left", 1));
     drop(publisher);
     let mut end = member_frame(&mut member).await;
-    end["stream"]["error"].as_object_mut().unwrap().remove("message");
+    end["stream"]["error"]
+        .as_object_mut()
+        .unwrap()
+        .remove("message");
     assert_eq!(end, terminal("left", 1, Some(json!({"name":"Cancelled"}))));
 }

@@ -21,7 +21,13 @@ pub struct Publisher<'a> {
 
 impl Connections {
     /// Sends stream `id`'s terminal message (with `error`, if it failed) to its group's members.
-    pub fn end_stream(&self, publisher: &Publisher<'_>, id: &str, stream: &Stream, error: Option<Value>) {
+    pub fn end_stream(
+        &self,
+        publisher: &Publisher<'_>,
+        id: &str,
+        stream: &Stream,
+        error: Option<Value>,
+    ) {
         let origin = Origin::Group {
             group: stream.group.clone(),
             from_user: publisher.user.cloned(),
@@ -46,7 +52,8 @@ impl Connections {
             user: conn.user.as_ref(),
         };
         for (stream_id, stream) in ended {
-            let error = json!({ "name": "Cancelled", "message": "the publisher's connection is gone" });
+            let error =
+                json!({ "name": "Cancelled", "message": "the publisher's connection is gone" });
             self.end_stream(&publisher, &stream_id, &stream, Some(error));
         }
     }
@@ -58,10 +65,19 @@ impl Connections {
         for (id, conn) in self.lock().iter_mut() {
             let ended = conn.streams.end_idle();
             if !ended.is_empty() {
-                idle.push((id.clone(), conn.hub.clone(), conn.user.clone(), conn.outbox.clone(), ended));
+                idle.push((
+                    id.clone(),
+                    conn.hub.clone(),
+                    conn.user.clone(),
+                    conn.outbox.clone(),
+                    ended,
+                ));
             }
         }
-        let error = StreamError::new("IdleTimeout", "no fragment or keepalive arrived within the stream's idleTimeoutMs");
+        let error = StreamError::new(
+            "IdleTimeout",
+            "no fragment or keepalive arrived within the stream's idleTimeoutMs",
+        );
         for (id, hub, user, outbox, ended) in idle {
             let publisher = Publisher {
                 hub: &hub,

@@ -250,9 +250,14 @@ mod tests {
     #[test]
     fn fragments_in_order_duplicates_and_gaps() {
         let mut streams = Streams::default();
-        streams.start("s", "g", false, DEFAULT_IDLE_TIMEOUT).unwrap();
+        streams
+            .start("s", "g", false, DEFAULT_IDLE_TIMEOUT)
+            .unwrap();
         assert_eq!(
-            streams.start("s", "g", false, DEFAULT_IDLE_TIMEOUT).unwrap_err().name,
+            streams
+                .start("s", "g", false, DEFAULT_IDLE_TIMEOUT)
+                .unwrap_err()
+                .name,
             "BadRequest"
         );
         let publish = Fragment::Publish {
@@ -267,7 +272,9 @@ mod tests {
         assert_eq!(streams.data("t", Some(1)), None);
         assert_eq!(streams.end("s").map(|s| s.expected), Some(3));
         assert!(streams.end("s").is_none());
-        streams.start("s", "g", false, DEFAULT_IDLE_TIMEOUT).unwrap();
+        streams
+            .start("s", "g", false, DEFAULT_IDLE_TIMEOUT)
+            .unwrap();
     }
 
     #[test]

@@ -26,7 +26,11 @@ impl StreamData {
     /// From the frame's fields.
     pub fn parse(fields: &Fields<'_>) -> Result<Self, ClientFrameError> {
         let stream_id = stream_id(fields.get("streamId"))?;
-        let parts = [fields.get("streamSequenceId"), fields.get("dataType"), fields.get("data")];
+        let parts = [
+            fields.get("streamSequenceId"),
+            fields.get("dataType"),
+            fields.get("data"),
+        ];
         let fragment = match parts {
             [None, None, None] => Ok(None),
             [Some(Value::Number(n)), data_type @ Some(_), data @ Some(_)]
@@ -37,7 +41,10 @@ impl StreamData {
             }
             _ => Err("a fragment needs streamSequenceId (a whole number from 1), dataType and data; a keepalive has none of them".into()),
         };
-        Ok(Self { stream_id, fragment })
+        Ok(Self {
+            stream_id,
+            fragment,
+        })
     }
 
     /// Publishes, acknowledges or nacks the fragment; a malformed one closes the stream.
@@ -45,11 +52,15 @@ impl StreamData {
         let id = &self.stream_id;
         let fragment = match self.fragment {
             Ok(fragment) => fragment,
-            Err(message) => return super::stream_end::fail(client, id, StreamError::new("BadRequest", message)),
+            Err(message) => {
+                return super::stream_end::fail(client, id, StreamError::new("BadRequest", message))
+            }
         };
         let sequence = fragment.as_ref().map(|(s, _)| *s);
         let Some(Some((outcome, expected))) = client.with(|c| c.streams.data(id, sequence)) else {
-            client.outbox.push(streams::closed(id, Some(&StreamError::not_found())));
+            client
+                .outbox
+                .push(streams::closed(id, Some(&StreamError::not_found())));
             return;
         };
         match outcome {
@@ -68,7 +79,11 @@ impl StreamData {
                     from_user: context.user.clone(),
                 };
                 let json = streams::fragment_json(&origin, id, sequence, &data);
-                let excluded = if no_echo { vec![context.connection_id.clone()] } else { Vec::new() };
+                let excluded = if no_echo {
+                    vec![context.connection_id.clone()]
+                } else {
+                    Vec::new()
+                };
                 let delivery = Delivery::rendered(json, Some(data.raw.clone()));
                 client.send(&Recipients::Group(group), &excluded, &delivery);
                 client.outbox.push(streams::ack(id, expected));

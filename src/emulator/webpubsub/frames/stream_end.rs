@@ -39,7 +39,11 @@ impl StreamEnd {
                 }
                 Some(Value::Object(error))
             }
-            Some(_) => return Err(ClientFrameError::Close("streamEnd's error must be an object".into())),
+            Some(_) => {
+                return Err(ClientFrameError::Close(
+                    "streamEnd's error must be an object".into(),
+                ))
+            }
         };
         Ok(Self { stream_id, error })
     }
@@ -59,7 +63,9 @@ pub fn fail(client: &Connected, id: &str, error: StreamError) {
 
 fn end(client: &Connected, id: &str, members: Option<Value>, publisher: Option<StreamError>) {
     let Some(Some(stream)) = client.with(|c| c.streams.end(id)) else {
-        client.outbox.push(streams::closed(id, Some(&StreamError::not_found())));
+        client
+            .outbox
+            .push(streams::closed(id, Some(&StreamError::not_found())));
         return;
     };
     let context = &client.context;
@@ -68,6 +74,9 @@ fn end(client: &Connected, id: &str, members: Option<Value>, publisher: Option<S
         connection_id: &context.connection_id,
         user: context.user.as_ref(),
     };
-    client.state.connections.end_stream(&from, id, &stream, members);
+    client
+        .state
+        .connections
+        .end_stream(&from, id, &stream, members);
     client.outbox.push(streams::closed(id, publisher.as_ref()));
 }

@@ -9,7 +9,9 @@ use serde_json::Value;
 use super::{ClientFrameError, Fields};
 use crate::emulator::webpubsub::connected::Connected;
 use crate::emulator::webpubsub::roles;
-use crate::emulator::webpubsub::streams::{self, StreamError, DEFAULT_IDLE_TIMEOUT, MAX_IDLE_TIMEOUT};
+use crate::emulator::webpubsub::streams::{
+    self, StreamError, DEFAULT_IDLE_TIMEOUT, MAX_IDLE_TIMEOUT,
+};
 use crate::service::webpubsub::Permission;
 
 /// `{"type":"sendToGroup","group":…,"noEcho":…,"stream":{"streamId":…,"idleTimeoutMs":…}}`.
@@ -30,7 +32,11 @@ pub struct StreamStart {
 /// closed.
 pub fn stream_id(value: Option<&Value>) -> Result<String, ClientFrameError> {
     match value {
-        Some(Value::String(id)) if !id.is_empty() && id.chars().count() <= streams::MAX_STREAM_ID_CHARS => Ok(id.clone()),
+        Some(Value::String(id))
+            if !id.is_empty() && id.chars().count() <= streams::MAX_STREAM_ID_CHARS =>
+        {
+            Ok(id.clone())
+        }
         _ => Err(ClientFrameError::Close(format!(
             "a stream frame needs streamId, a string of 1 to {} characters",
             streams::MAX_STREAM_ID_CHARS
@@ -49,14 +55,21 @@ impl StreamStart {
             Some(Value::Number(n)) if n.as_u64().is_some_and(|ms| (1..=max).contains(&ms)) => {
                 (Duration::from_millis(n.as_u64().unwrap_or_default()), None)
             }
-            Some(_) => (DEFAULT_IDLE_TIMEOUT, Some(format!("idleTimeoutMs must be a whole number from 1 to {max}"))),
+            Some(_) => (
+                DEFAULT_IDLE_TIMEOUT,
+                Some(format!(
+                    "idleTimeoutMs must be a whole number from 1 to {max}"
+                )),
+            ),
         };
         let no_echo = match fields.get("noEcho") {
             None | Some(Value::Null) => Ok(false),
             Some(Value::Bool(b)) => Ok(*b),
             Some(_) => Err("noEcho must be true or false".to_string()),
         };
-        let group = fields.group().map_err(|_| "group (a valid group name) is required".to_string());
+        let group = fields
+            .group()
+            .map_err(|_| "group (a valid group name) is required".to_string());
         let data = fields.get("data").is_some() || fields.get("dataType").is_some();
         let group = match (group, no_echo.clone(), idle_error) {
             _ if data => Err("a stream start carries no data; send it in streamData".into()),
@@ -82,15 +95,23 @@ impl StreamStart {
     }
 
     fn open(&self, client: &Connected) -> Result<(), StreamError> {
-        let group = self.group.as_ref().map_err(|e| StreamError::new("BadRequest", e.clone()))?;
+        let group = self
+            .group
+            .as_ref()
+            .map_err(|e| StreamError::new("BadRequest", e.clone()))?;
         let gone = || StreamError::new("InternalServerError", "the connection is gone");
-        let (roles, grants) = client.with(|c| (c.roles.clone(), c.grants.clone())).ok_or_else(gone)?;
+        let (roles, grants) = client
+            .with(|c| (c.roles.clone(), c.grants.clone()))
+            .ok_or_else(gone)?;
         if !roles::allows(&roles, &grants, Permission::SendToGroup, group) {
             let role = roles::role(Permission::SendToGroup);
             return Err(StreamError::new("Forbidden", format!("the connection has no permission for this: it needs the role {role} or {role}.{group}, or a runtime grant")));
         }
         client
-            .with(|c| c.streams.start(&self.stream_id, group, self.no_echo, self.idle))
+            .with(|c| {
+                c.streams
+                    .start(&self.stream_id, group, self.no_echo, self.idle)
+            })
             .ok_or_else(gone)?
     }
 }
