@@ -3,7 +3,8 @@
 //! in order with their `stream` object (a reliable member keeps its own `sequenceId`), duplicates
 //! are acknowledged but not republished, gaps are nacked, and the end (with a user's error)
 //! reaches the members; and the hostile cases: no permission, unknown streams, floods of starts,
-//! bad timeouts, oversized fragments, streams left idle and publishers that vanish.
+//! bad timeouts, oversized fragments, streams left idle and publishers that vanish; and a reliable
+//! publisher that recovers its connection mid-stream and replays (duplicates acked, not resent).
 
 use crate::webpubsub_emulator_support;
 
@@ -234,4 +235,56 @@ async fn idle_streams_time_out_and_a_vanished_publisher_cancels_its_streams() {
         .unwrap()
         .remove("message");
     assert_eq!(end, terminal("left", 1, Some(json!({"name":"Cancelled"}))));
+}
+
+#[tokio::test]
+async fn a_recovered_reliable_publisher_replays_without_loss_or_duplicates() {
+    let wps = spawn().await;
+    let mut member = Client::open(&wps, HUB, JSON, Some("m"), &[], &["g"]).await;
+    let mut publisher = Client::open(&wps, HUB, RELIABLE, Some("pub"), SEND, &[]).await;
+    let token = publisher.reconnection_token.clone().unwrap();
+    let connection_id = publisher.connection_id.clone();
+    publisher.send(start("s", None, false)).await;
+    assert_eq!(answer(&mut publisher).await, ack("s", 1));
+    for sequence in [1, 2] {
+        publisher
+            .send(data("s", sequence, &sequence.to_string()))
+            .await;
+    }
+    for sequence in [1, 2] {
+        assert_eq!(
+            member_frame(&mut member).await,
+            fragment("s", sequence, &sequence.to_string())
+        );
+    }
+    // The socket drops; the stream waits with the connection, and members hear nothing.
+    drop(publisher);
+    member.quiet(300).await;
+    let ws = wps.base.replace("http", "ws");
+    let url = format!(
+        "{ws}/client/hubs/{HUB}?awps_connection_id={connection_id}&awps_reconnection_token={token}"
+    );
+    let (socket, protocol) = open_url(&url, Some(RELIABLE)).await.unwrap();
+    let mut back = Client {
+        ws: socket,
+        protocol,
+        connection_id,
+        reconnection_token: None,
+    };
+    assert_eq!(back.next().await["event"], "connected");
+    // The client replays from its oldest unacknowledged fragment (say 2): 2 is a duplicate.
+    for sequence in [2, 3] {
+        back.send(data("s", sequence, &sequence.to_string())).await;
+    }
+    let mut acks = Vec::new();
+    while acks.len() < 2 {
+        let frame = back.next().await;
+        if frame["type"] == "streamAck" {
+            acks.push(frame["expectedSequenceId"].clone());
+        }
+    }
+    assert_eq!(acks, [json!(3), json!(4)]);
+    assert_eq!(member_frame(&mut member).await, fragment("s", 3, "3"));
+    back.send(json!({"type":"streamEnd","streamId":"s"})).await;
+    assert_eq!(member_frame(&mut member).await, terminal("s", 4, None));
 }
