@@ -8,7 +8,6 @@ use serde_json::Value;
 
 use super::{ClientFrameError, Fields};
 use crate::emulator::webpubsub::connected::Connected;
-use crate::emulator::webpubsub::roles;
 use crate::emulator::webpubsub::streams::{
     self, StreamError, DEFAULT_IDLE_TIMEOUT, MAX_IDLE_TIMEOUT,
 };
@@ -100,12 +99,10 @@ impl StreamStart {
             .as_ref()
             .map_err(|e| StreamError::new("BadRequest", e.clone()))?;
         let gone = || StreamError::new("InternalServerError", "the connection is gone");
-        let (roles, grants) = client
-            .with(|c| (c.roles.clone(), c.grants.clone()))
-            .ok_or_else(gone)?;
-        if !roles::allows(&roles, &grants, Permission::SendToGroup, group) {
-            let role = roles::role(Permission::SendToGroup);
-            return Err(StreamError::new("Forbidden", format!("the connection has no permission for this: it needs the role {role} or {role}.{group}, or a runtime grant")));
+        match client.permitted(Permission::SendToGroup, group) {
+            None => return Err(gone()),
+            Some(Err(refusal)) => return Err(StreamError::new("Forbidden", refusal)),
+            Some(Ok(())) => {}
         }
         client
             .with(|c| {
