@@ -17,7 +17,7 @@ use tokio::time::Instant;
 use super::closing::{Closing, POLICY_VIOLATION};
 use super::events::EventContext;
 use super::groups::{GroupLimit, GroupLimits, Groups};
-use super::message::{self, MessageData, Origin};
+pub use super::message::Delivery;
 use super::retained::{Retained, RetainedBytes};
 use super::roles::Grant;
 use super::streams::Streams;
@@ -210,34 +210,6 @@ impl Connection {
         self.unacked_bytes = 0;
         self.reconnection_token = None;
         self.given_up = true;
-    }
-}
-
-/// A message ready for fan-out.
-#[derive(Debug, Clone)]
-pub struct Delivery {
-    json: Arc<str>,
-    raw: Option<Frame>,
-    deadline: Option<Instant>,
-}
-
-impl Delivery {
-    /// A message from `origin` with `payload`, dropped if still queued after `ttl`.
-    pub fn new(origin: &Origin, payload: &MessageData, ttl: Option<Duration>) -> Self {
-        Self {
-            json: message::message_json(origin, payload).into(),
-            raw: Some(payload.raw.clone()),
-            deadline: ttl.map(|ttl| Instant::now() + ttl),
-        }
-    }
-
-    /// A message json clients get as `json`, and simple clients as `raw` (or not at all).
-    pub fn rendered(json: String, raw: Option<Frame>) -> Self {
-        Self {
-            json: json.into(),
-            raw,
-            deadline: None,
-        }
     }
 }
 
