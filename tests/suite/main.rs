@@ -85,6 +85,7 @@ mod webpubsub_emulator_events;
 mod webpubsub_emulator_hardening;
 mod webpubsub_emulator_invoke;
 mod webpubsub_emulator_rest;
+mod webpubsub_emulator_streams;
 mod webpubsub_entra;
 mod webpubsub_entra_settings;
 mod webpubsub_events;

@@ -58,13 +58,10 @@ impl Connected {
         apply: impl FnOnce(&mut Connection) -> Result<(), AckError>,
     ) -> bool {
         let gone = || AckError::internal("the connection is gone");
-        let result = match self.with(|conn| (conn.roles.clone(), conn.grants.clone())) {
+        let result = match self.permitted(permission, group) {
             None => Err(gone()),
-            Some((roles, grants)) if !roles::allows(&roles, &grants, permission, group) => {
-                let role = roles::role(permission);
-                Err(AckError::forbidden(format!("the connection has no permission for this: it needs the role {role} or {role}.{group}, or a runtime grant")))
-            }
-            Some(_) => self
+            Some(Err(refusal)) => Err(AckError::forbidden(refusal)),
+            Some(Ok(())) => self
                 .with(|conn| {
                     if ack_id.is_some_and(|a| !conn.first_ack(a)) {
                         return Err(AckError::duplicate(
@@ -78,6 +75,17 @@ impl Connected {
         let ran = result.is_ok();
         self.ack(ack_id, result);
         ran
+    }
+
+    /// Whether the connection holds `permission` on `group` (else why not); `None` when it is
+    /// gone. Checked on a copy of its roles and grants, outside the registry's lock.
+    pub fn permitted(&self, permission: Permission, group: &str) -> Option<Result<(), String>> {
+        let (roles, grants) = self.with(|conn| (conn.roles.clone(), conn.grants.clone()))?;
+        if roles::allows(&roles, &grants, permission, group) {
+            return Some(Ok(()));
+        }
+        let role = roles::role(permission);
+        Some(Err(format!("the connection has no permission for this: it needs the role {role} or {role}.{group}, or a runtime grant")))
     }
 
     /// Sends `delivery` to the `recipients` of this hub but the `excluded` connections.

@@ -17,9 +17,10 @@ use tokio::time::Instant;
 use super::closing::{Closing, POLICY_VIOLATION};
 use super::events::EventContext;
 use super::groups::{GroupLimit, GroupLimits, Groups};
-use super::message::{self, MessageData, Origin};
+pub use super::message::Delivery;
 use super::retained::{Retained, RetainedBytes};
 use super::roles::Grant;
+use super::streams::Streams;
 use crate::emulator::outbox::{Frame, Outbox};
 use crate::emulator::paging::{self, Page, PageRequest};
 use crate::service::filter::{Filter, Subject};
@@ -74,6 +75,8 @@ pub struct Connection {
     pub subprotocol: Option<String>,
     /// The `ce-connectionState` last set by the event handler.
     pub connection_state: Option<String>,
+    /// The group streams it publishes (`streams.rs`).
+    pub streams: Streams,
     /// Its recovery was given up (too much unacknowledged, or the emulator's retained bytes over
     /// budget while it was detached): nothing more is kept for it, and the janitor forgets it
     /// once detached.
@@ -108,6 +111,7 @@ impl Connection {
             hub_name: hub.to_string(),
             subprotocol: None,
             connection_state: None,
+            streams: Streams::default(),
             given_up: false,
             next_sequence: 1,
             unacked: VecDeque::new(),
@@ -169,8 +173,8 @@ impl Connection {
     fn deliver(&mut self, message: &Delivery, body: &Arc<Retained>) {
         match self.kind {
             ClientKind::Simple => {
-                if let Some(outbox) = &self.outbox {
-                    outbox.push_until(message.raw.clone(), message.deadline);
+                if let (Some(outbox), Some(raw)) = (&self.outbox, &message.raw) {
+                    outbox.push_until(raw.clone(), message.deadline);
                 }
             }
             ClientKind::Json => {
@@ -206,25 +210,6 @@ impl Connection {
         self.unacked_bytes = 0;
         self.reconnection_token = None;
         self.given_up = true;
-    }
-}
-
-/// A message ready for fan-out.
-#[derive(Debug, Clone)]
-pub struct Delivery {
-    json: Arc<str>,
-    raw: Frame,
-    deadline: Option<Instant>,
-}
-
-impl Delivery {
-    /// A message from `origin` with `payload`, dropped if still queued after `ttl`.
-    pub fn new(origin: &Origin, payload: &MessageData, ttl: Option<Duration>) -> Self {
-        Self {
-            json: message::message_json(origin, payload).into(),
-            raw: payload.raw.clone(),
-            deadline: ttl.map(|ttl| Instant::now() + ttl),
-        }
     }
 }
 
@@ -458,7 +443,11 @@ impl Connections {
             conn.detached_at = Some(Instant::now());
             return SocketEnd::Detached;
         }
-        map.remove(id);
+        if let Some(mut conn) = map.remove(id) {
+            let streams = conn.streams.end_all();
+            drop(map);
+            self.cancel_streams(id, &conn, streams);
+        }
         SocketEnd::Ended
     }
 
@@ -474,9 +463,16 @@ impl Connections {
             })
             .map(|(id, _)| id.clone())
             .collect();
-        gone.into_iter()
+        let mut gone: Vec<(String, Connection)> = gone
+            .into_iter()
             .filter_map(|id| map.remove(&id).map(|c| (id, c)))
-            .collect()
+            .collect();
+        drop(map);
+        for (id, conn) in &mut gone {
+            let streams = conn.streams.end_all();
+            self.cancel_streams(id, conn, streams);
+        }
+        gone
     }
 
     /// Closes every socket (the emulator is stopping).

@@ -2,13 +2,15 @@
 //! (`application/json` → `json`, `text/plain` → `text`, `application/octet-stream` → `binary`) or
 //! from a client's `sendToGroup`/`event` (`data` + `dataType`), and how it is rendered for each
 //! kind of client: the `{"type":"message",…}` JSON of the json subprotocols, or a raw text/binary
-//! frame for simple WebSocket clients.
+//! frame for simple WebSocket clients; a [`Delivery`] is a message rendered once for fan-out.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine as _;
 use serde_json::Value;
+use tokio::time::Instant;
 
 use crate::emulator::outbox::Frame;
 
@@ -185,6 +187,34 @@ pub fn message_json(from: &Origin, payload: &MessageData) -> String {
 /// The same message with `"sequenceId":n` first, for reliable clients.
 pub fn with_sequence(json: &str, sequence_id: u64) -> String {
     format!(r#"{{"sequenceId":{sequence_id},{}"#, &json[1..])
+}
+
+/// A message ready for fan-out.
+#[derive(Debug, Clone)]
+pub struct Delivery {
+    pub(super) json: Arc<str>,
+    pub(super) raw: Option<Frame>,
+    pub(super) deadline: Option<Instant>,
+}
+
+impl Delivery {
+    /// A message from `origin` with `payload`, dropped if still queued after `ttl`.
+    pub fn new(origin: &Origin, payload: &MessageData, ttl: Option<Duration>) -> Self {
+        Self {
+            json: message_json(origin, payload).into(),
+            raw: Some(payload.raw.clone()),
+            deadline: ttl.map(|ttl| Instant::now() + ttl),
+        }
+    }
+
+    /// A message json clients get as `json`, and simple clients as `raw` (or not at all).
+    pub fn rendered(json: String, raw: Option<Frame>) -> Self {
+        Self {
+            json: json.into(),
+            raw,
+            deadline: None,
+        }
+    }
 }
 
 #[cfg(test)]

@@ -37,6 +37,8 @@ pub mod rest;
 pub mod retained;
 pub mod roles;
 pub mod socket;
+pub mod stream_ends;
+pub mod streams;
 pub mod subprotocol;
 
 use std::net::SocketAddr;
@@ -174,7 +176,10 @@ pub async fn start(
     });
     let janitor = {
         let shared = Arc::clone(&shared);
-        move || attach::forget_unrecovered(&shared)
+        move || {
+            attach::forget_unrecovered(&shared);
+            shared.connections.end_idle_streams();
+        }
     };
     let server = EmulatorServer::start(
         listener,

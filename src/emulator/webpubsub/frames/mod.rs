@@ -1,7 +1,8 @@
 //! The frames a json-subprotocol client sends (`json.webpubsub.azure.v1` and its reliable
 //! variant, `docs/webpubsub.md` §4), each kind a type in its own file that parses its fields and
 //! applies itself to its [`Connected`] client (`group_membership.rs` for joining and leaving,
-//! `send_to_group.rs`, `send_event.rs`, `invoke.rs` with `cancelInvocation`, `sequence_ack.rs`,
+//! `send_to_group.rs`, the group streams' `stream_start.rs`, `stream_data.rs` and
+//! `stream_end.rs`, `send_event.rs`, `invoke.rs` with `cancelInvocation`, `sequence_ack.rs`,
 //! `ping.rs`), the raw frames of simple
 //! clients (`raw.rs`), and the service's `system` messages (its acks are [`super::ack`]).
 //!
@@ -16,6 +17,9 @@ pub mod raw;
 mod send_event;
 mod send_to_group;
 mod sequence_ack;
+mod stream_data;
+mod stream_end;
+mod stream_start;
 
 use serde_json::{json, Map, Value};
 
@@ -31,6 +35,9 @@ pub use ping::Ping;
 pub use send_event::SendEvent;
 pub use send_to_group::SendToGroup;
 pub use sequence_ack::SequenceAck;
+pub use stream_data::StreamData;
+pub use stream_end::StreamEnd;
+pub use stream_start::StreamStart;
 
 /// A json client's frame.
 #[derive(Debug)]
@@ -47,6 +54,12 @@ pub enum ClientFrame {
     Invoke(Invoke),
     /// `cancelInvocation`.
     CancelInvocation(CancelInvocation),
+    /// `sendToGroup` with a `stream`: a group stream opens.
+    StreamStart(StreamStart),
+    /// `streamData`.
+    StreamData(StreamData),
+    /// `streamEnd`.
+    StreamEnd(StreamEnd),
     /// `sequenceAck` (reliable).
     SequenceAck(SequenceAck),
     /// `ping`.
@@ -134,6 +147,11 @@ impl ClientFrame {
         Ok(match kind.as_str() {
             "joinGroup" => Self::JoinGroup(GroupMembership::parse(&fields)?),
             "leaveGroup" => Self::LeaveGroup(GroupMembership::parse(&fields)?),
+            "sendToGroup" if map.get("stream").is_some_and(|s| !s.is_null()) => {
+                Self::StreamStart(StreamStart::parse(&fields)?)
+            }
+            "streamData" => Self::StreamData(StreamData::parse(&fields)?),
+            "streamEnd" => Self::StreamEnd(StreamEnd::parse(&fields)?),
             "sendToGroup" => Self::SendToGroup(SendToGroup::parse(&fields)?),
             "event" => Self::SendEvent(SendEvent::parse(&fields)?),
             "invoke" => Self::Invoke(Invoke::parse(&fields)?),
@@ -143,7 +161,7 @@ impl ClientFrame {
             other => {
                 let other: String = other.chars().take(64).collect();
                 return Err(fields.fail(format!(
-                    "type {other:?} is not supported; use joinGroup, leaveGroup, sendToGroup, event, invoke, cancelInvocation, sequenceAck or ping"
+                    "type {other:?} is not supported; use joinGroup, leaveGroup, sendToGroup, streamData, streamEnd, event, invoke, cancelInvocation, sequenceAck or ping"
                 )));
             }
         })
@@ -158,6 +176,9 @@ impl ClientFrame {
             Self::SendEvent(frame) => frame.apply(client).await,
             Self::Invoke(frame) => frame.apply(client),
             Self::CancelInvocation(frame) => frame.apply(client),
+            Self::StreamStart(frame) => frame.apply(client),
+            Self::StreamData(frame) => frame.apply(client),
+            Self::StreamEnd(frame) => frame.apply(client),
             Self::SequenceAck(frame) => frame.apply(client),
             Self::Ping(frame) => frame.apply(client),
         }
