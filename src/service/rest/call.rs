@@ -4,6 +4,7 @@
 
 use std::time::Duration;
 
+use hyper::body::Bytes;
 use reqwest::Method;
 
 use super::error::RestError;
@@ -36,8 +37,9 @@ pub(crate) struct Call {
     pub path: String,
     /// Extra query parameters (not part of the audience), values already encoded.
     pub query: Vec<(&'static str, String)>,
-    /// The JSON body, serialised once.
-    pub body: Option<Vec<u8>>,
+    /// The JSON body, serialised once; each attempt hands reqwest a reference-counted view of
+    /// it, not a copy.
+    pub body: Option<Bytes>,
     pub not_found: NotFound,
     /// Overrides of the client's options for this call: most retries and per-attempt timeout.
     pub max_retries: Option<u32>,
@@ -90,7 +92,7 @@ impl Call {
 
     /// Sets the body and its media type.
     pub fn typed_body(mut self, body: Vec<u8>, content_type: &'static str) -> Self {
-        self.body = Some(body);
+        self.body = Some(body.into());
         self.content_type = content_type;
         self
     }
@@ -138,7 +140,7 @@ impl Call {
 
     /// Sets the JSON body.
     pub fn body(mut self, body: Vec<u8>) -> Self {
-        self.body = Some(body);
+        self.body = Some(body.into());
         self
     }
 

@@ -151,17 +151,17 @@ impl CallRunner {
     /// ([`Call::with_answer_body`]), at most 1 MB.
     pub(crate) async fn execute_answer(&self, call: &Call) -> Result<(bool, Vec<u8>), RestError> {
         let url = call.url(&self.server_base);
-        let audience = match &self.auth {
-            Auth::Key(_) if call.audience_is_url => url.clone(),
-            Auth::Key(minter) => minter.rest_audience(&call.audience_path()),
-            Auth::Entra(_) => String::new(),
+        // Formatted only when the token cache has no token for `url` (once per audience).
+        let audience = |minter: &TokenMinter| match call.audience_is_url {
+            true => url.clone(),
+            false => minter.rest_audience(&call.audience_path()),
         };
         let idempotent = call.is_idempotent();
         let max_retries = call.max_retries.unwrap_or(self.options.max_retries);
         let mut retries = 0;
         loop {
             let attempt = retries + 1;
-            let target = self.signed_url(&url, &audience).await?;
+            let target = self.signed_url(&url, audience).await?;
             let token = &target.token;
             let (failure, wait) = match self.attempt(call, target.url.clone(), token).await {
                 Ok(response) => {
@@ -238,7 +238,11 @@ impl CallRunner {
 
     /// The signed URL of one attempt: with the access key, a token for `audience` (re-used from the
     /// cache); under Entra ID, the credential's current token.
-    async fn signed_url(&self, url: &str, audience: &str) -> Result<Arc<SignedUrl>, RestError> {
+    async fn signed_url(
+        &self,
+        url: &str,
+        audience: impl FnOnce(&TokenMinter) -> String,
+    ) -> Result<Arc<SignedUrl>, RestError> {
         match &self.auth {
             Auth::Key(minter) => self.tokens.signed_url(minter, url, audience),
             Auth::Entra(credential) => Ok(Arc::new(SignedUrl {

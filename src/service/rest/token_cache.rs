@@ -34,13 +34,13 @@ pub(super) struct TokenCache {
 }
 
 impl TokenCache {
-    /// The signed `url`, whose token audience is `audience`: a cached one whose token has at
-    /// least half its lifetime left, else a new one.
+    /// The signed `url`, whose token audience is `audience(minter)` (asked only when a token is
+    /// minted): a cached one whose token has at least half its lifetime left, else a new one.
     pub(super) fn signed_url(
         &self,
         minter: &TokenMinter,
         url: &str,
-        audience: &str,
+        audience: impl FnOnce(&TokenMinter) -> String,
     ) -> Result<Arc<SignedUrl>, RestError> {
         let now = Instant::now();
         if let Some((target, _)) = self
@@ -54,7 +54,7 @@ impl TokenCache {
             url: Url::parse(url).map_err(|e| {
                 RestError::InvalidArgument(format!("cannot build the request URL: {e}"))
             })?,
-            token: minter.rest_token(audience.to_owned())?,
+            token: minter.rest_token(audience(minter))?,
         });
         let reuse_until = now + REST_LIFETIME / 2;
         let mut targets = self.lock();
@@ -87,24 +87,28 @@ mod tests {
         TokenMinter::new(&connection).expect("minter")
     }
 
+    fn aud(_: &TokenMinter) -> String {
+        A_AUD.to_string()
+    }
+
     #[test]
     fn reuses_per_url_and_stays_bounded() {
         let (cache, minter) = (TokenCache::default(), minter());
-        let a = cache.signed_url(&minter, A, A_AUD).unwrap();
+        let a = cache.signed_url(&minter, A, aud).unwrap();
         assert_eq!(a.url.as_str(), A);
-        let again = cache.signed_url(&minter, A, A_AUD).unwrap();
+        let again = cache.signed_url(&minter, A, aud).unwrap();
         assert!(Arc::ptr_eq(&a, &again), "the same target, not a new one");
         let b = cache
             .signed_url(
                 &minter,
                 "http://h:1/api/hubs/b/:send?api-version=2022-06-01",
-                "b",
+                |_| "b".to_string(),
             )
             .unwrap();
         assert_ne!(a.token, b.token, "another audience, another token");
         for i in 0..3 * MAX_ENTRIES {
             let url = format!("http://h:1/api/hubs/h/users/{i}/:send");
-            cache.signed_url(&minter, &url, &url).unwrap();
+            cache.signed_url(&minter, &url, |_| url.clone()).unwrap();
             assert!(cache.lock().len() <= MAX_ENTRIES);
         }
     }
@@ -112,11 +116,11 @@ mod tests {
     #[test]
     fn an_aged_token_is_replaced() {
         let (cache, minter) = (TokenCache::default(), minter());
-        let first = cache.signed_url(&minter, A, A_AUD).unwrap();
+        let first = cache.signed_url(&minter, A, aud).unwrap();
         // Age the entry past its re-use period.
         cache.lock().get_mut(A).unwrap().1 = Instant::now() - Duration::from_millis(1);
         std::thread::sleep(Duration::from_millis(1100)); // a new `iat` second
-        let second = cache.signed_url(&minter, A, A_AUD).unwrap();
+        let second = cache.signed_url(&minter, A, aud).unwrap();
         assert_ne!(first.token, second.token);
     }
 }
