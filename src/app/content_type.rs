@@ -8,18 +8,13 @@
 use axum::body::HttpBody as _;
 use axum::extract::Request;
 use axum::http::{header, HeaderMap, StatusCode};
-use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
 
 use super::error::ApiError;
 
-/// Middleware: 415 unless the body is empty or declared JSON. Runs before the body is read.
-pub async fn require_json(request: Request, next: Next) -> Response {
+/// 415 unless the body is empty or declared JSON. Runs before the body is read.
+pub fn check_request(request: &Request) -> Result<(), ApiError> {
     let empty = request.body().is_end_stream() || request.body().size_hint().exact() == Some(0);
-    match check(request.headers(), empty) {
-        Ok(()) => next.run(request).await,
-        Err(e) => e.into_response(),
-    }
+    check(request.headers(), empty)
 }
 
 /// `Ok` for a JSON media type (parameters such as `charset` allowed) or an empty body.

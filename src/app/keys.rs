@@ -2,33 +2,30 @@
 //! `authLevel: function` need a configured key in `x-functions-key` (wins) or `?code=`, so the
 //! same callers work in both places. Under the host, the host has already checked the key.
 
-use axum::extract::{Request, State};
+use axum::extract::Request;
 use axum::http::StatusCode;
-use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
 use subtle::ConstantTimeEq;
 
 use super::error::ApiError;
 use super::AppState;
 use crate::app::settings::ServiceMode;
 
-/// Middleware: lets the request through when the key is right (or not needed).
-pub async fn require_key(State(state): State<AppState>, request: Request, next: Next) -> Response {
+/// Lets the request through when the key is right (or not needed); else the 401 to answer.
+pub fn check(state: &AppState, request: &Request) -> Result<(), ApiError> {
     let settings = state.settings();
     if settings.listen.under_host {
-        return next.run(request).await;
+        return Ok(());
     }
     if settings.function_keys.is_empty() {
         if matches!(settings.service, ServiceMode::LocalEmulator) {
             // The local development stack: open, as `func start` is.
-            return next.run(request).await;
+            return Ok(());
         }
-        return ApiError::new(
+        return Err(ApiError::new(
             StatusCode::UNAUTHORIZED,
             "FunctionKeyRequired",
             "this route needs a function key outside the Functions host: set SIGNALR_FUNCTION_KEYS and send one as x-functions-key or ?code=",
-        )
-        .into_response();
+        ));
     }
     let given = request
         .headers()
@@ -37,26 +34,24 @@ pub async fn require_key(State(state): State<AppState>, request: Request, next: 
         .map(String::from)
         .or_else(|| query_code(request.uri().query()));
     let Some(given) = given else {
-        return ApiError::new(
+        return Err(ApiError::new(
             StatusCode::UNAUTHORIZED,
             "FunctionKeyRequired",
             "send the function key as x-functions-key or ?code=",
-        )
-        .into_response();
+        ));
     };
     let matches = settings
         .function_keys
         .iter()
         .any(|k| bool::from(k.as_bytes().ct_eq(given.as_bytes())));
     if matches {
-        next.run(request).await
+        Ok(())
     } else {
-        ApiError::new(
+        Err(ApiError::new(
             StatusCode::UNAUTHORIZED,
             "InvalidFunctionKey",
             "the function key is not valid",
-        )
-        .into_response()
+        ))
     }
 }
 

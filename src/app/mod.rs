@@ -17,6 +17,7 @@ pub mod extract;
 pub mod forward;
 pub mod functions;
 pub mod groups;
+pub mod guard;
 pub mod health;
 pub mod health_cache;
 pub mod hub;
@@ -265,17 +266,16 @@ fn build_endpoints(
 /// The app's router: `GET /` for the host's readiness ping, then one route per function.
 pub fn router(state: AppState) -> Router {
     let route = |function: &Function| {
-        let mut route = (function.handler)();
-        if function.body == BodyKind::Json {
-            route = route.layer(axum::middleware::from_fn(content_type::require_json));
+        let route = (function.handler)();
+        let guard = guard::Guard {
+            state: state.clone(),
+            key: function.auth_level == AuthLevel::Function,
+            json: function.body == BodyKind::Json,
+        };
+        match guard.key || guard.json {
+            true => route.layer(axum::middleware::from_fn_with_state(guard, guard::guard)),
+            false => route,
         }
-        if function.auth_level == AuthLevel::Function {
-            route = route.layer(axum::middleware::from_fn_with_state(
-                state.clone(),
-                keys::require_key,
-            ));
-        }
-        route
     };
     let mut router = Router::new().route("/", get(|| async { "ok" }));
     for function in FUNCTIONS
