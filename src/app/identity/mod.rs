@@ -6,7 +6,7 @@
 
 use std::sync::Arc;
 
-use axum::http::{header::AUTHORIZATION, HeaderMap};
+use axum::http::{header::AUTHORIZATION, HeaderMap, HeaderName};
 use base64::Engine as _;
 use serde::Deserialize;
 use serde_json::Value;
@@ -35,6 +35,10 @@ pub const PRINCIPAL_NAME_HEADER: &str = "x-ms-client-principal-name";
 pub const PRINCIPAL_IDP_HEADER: &str = "x-ms-client-principal-idp";
 /// Easy Auth header with the whole principal as base64 JSON.
 pub const PRINCIPAL_HEADER: &str = "x-ms-client-principal";
+// The same names as `HeaderName`s: a lookup by `&str` parses the name on every request.
+const PRINCIPAL_ID: HeaderName = HeaderName::from_static(PRINCIPAL_ID_HEADER);
+const PRINCIPAL_NAME: HeaderName = HeaderName::from_static(PRINCIPAL_NAME_HEADER);
+const PRINCIPAL: HeaderName = HeaderName::from_static(PRINCIPAL_HEADER);
 /// The role claim type .NET and Easy Auth use for Azure AD roles.
 pub const DOTNET_ROLE_CLAIM: &str = "http://schemas.microsoft.com/ws/2008/06/identity/claims/role";
 
@@ -177,9 +181,9 @@ fn easy_auth_caller(
     headers: &HeaderMap,
     which: EasyAuthUserId,
 ) -> Result<Option<Caller>, IdentityError> {
-    let id = header_str(headers, PRINCIPAL_ID_HEADER)?;
-    let name = header_str(headers, PRINCIPAL_NAME_HEADER)?;
-    let encoded = header_str(headers, PRINCIPAL_HEADER)?;
+    let id = header_str(headers, &PRINCIPAL_ID)?;
+    let name = header_str(headers, &PRINCIPAL_NAME)?;
+    let encoded = header_str(headers, &PRINCIPAL)?;
     if id.is_none() && name.is_none() && encoded.is_none() {
         return Ok(None);
     }
@@ -222,7 +226,10 @@ fn easy_auth_caller(
 }
 
 /// A header's value as text; absent or empty is `None`, non-text is a 400.
-fn header_str<'h>(headers: &'h HeaderMap, name: &str) -> Result<Option<&'h str>, IdentityError> {
+fn header_str<'h>(
+    headers: &'h HeaderMap,
+    name: &HeaderName,
+) -> Result<Option<&'h str>, IdentityError> {
     match headers.get(name) {
         None => Ok(None),
         Some(value) => match value.to_str() {
