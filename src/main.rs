@@ -35,6 +35,15 @@ enum Command {
     Token(token_cli::TokenArgs),
 }
 
+/// `pow(3)`, from the `libm` crate. Its one caller is tokio's scheduler statistics (`0.9^n` per
+/// batch of polled tasks); defining it here means the linker needs nothing from the C library's
+/// libm, so the process no longer loads `libm.so.6`, whose pages were ~0.5 MiB of the idle RSS
+/// (docs/performance.md, "Binary size and idle memory").
+#[no_mangle]
+pub extern "C" fn pow(x: f64, y: f64) -> f64 {
+    libm::pow(x, y)
+}
+
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     // `handler emulator` keeps stdout for its connection string (scripts read the first line).
