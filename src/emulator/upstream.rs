@@ -2,6 +2,7 @@
 //! `messages/<target>` and `connections/disconnected`, in order, signed with `X-ASRS-Signature`.
 //! Invocation results go back to the client as completions.
 
+use crate::service::lazy_client::LazyClient;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -32,7 +33,7 @@ pub const MAX_CONCURRENT_CALLS: usize = 64;
 /// The upstream settings and HTTP client shared by all connections.
 #[derive(Debug)]
 pub struct Upstream {
-    client: reqwest::Client,
+    client: LazyClient,
     templates: Vec<UpstreamTemplate>,
     key: Secret,
     in_flight: tokio::sync::Semaphore,
@@ -125,11 +126,11 @@ impl Upstream {
         timeout: Duration,
         activity: Arc<Activity>,
     ) -> Self {
-        let client = reqwest::Client::builder()
-            .timeout(timeout)
-            .pool_max_idle_per_host(MAX_CONCURRENT_CALLS)
-            .build()
-            .unwrap_or_default();
+        let client = LazyClient::new(move |builder| {
+            builder
+                .timeout(timeout)
+                .pool_max_idle_per_host(MAX_CONCURRENT_CALLS)
+        });
         Self {
             client,
             templates,
@@ -230,7 +231,12 @@ impl Upstream {
                 )
             }
         }
-        let request = self.client.post(url).headers(headers).body(body);
+        let request = self
+            .client
+            .or_default()
+            .post(url)
+            .headers(headers)
+            .body(body);
         let mut response = match request.send().await {
             Ok(response) => response,
             Err(e) => {

@@ -9,6 +9,7 @@ pub mod connection_string;
 pub mod entra;
 pub mod filter;
 pub mod hub_protocol;
+pub mod lazy_client;
 pub mod names;
 pub mod recipients;
 pub mod rest;

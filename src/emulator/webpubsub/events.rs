@@ -5,6 +5,7 @@
 //! `ce-*` headers and `ce-signature`, time out after 10 s, and at most `max_inflight_events` run at
 //! once (more fail at once instead of queueing without bound).
 
+use crate::service::lazy_client::LazyClient;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -169,7 +170,7 @@ pub enum CallError {
 
 /// Calls the event handlers.
 pub struct Dispatcher {
-    client: reqwest::Client,
+    client: LazyClient,
     handlers: Vec<EventHandler>,
     key: Secret,
     origin: Mutex<String>,
@@ -183,11 +184,12 @@ pub struct Dispatcher {
 impl Dispatcher {
     /// A dispatcher for `config`'s handlers.
     pub fn new(config: &WebPubSubConfig) -> Self {
-        let client = reqwest::Client::builder()
-            .timeout(config.event_timeout)
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .unwrap_or_default();
+        let timeout = config.event_timeout;
+        let client = LazyClient::new(move |builder| {
+            builder
+                .timeout(timeout)
+                .redirect(reqwest::redirect::Policy::none())
+        });
         Self {
             client,
             handlers: config.event_handlers.clone(),
@@ -237,7 +239,7 @@ impl Dispatcher {
             .clone();
         self.protection
             .check(
-                &self.client,
+                self.client.or_default(),
                 &url,
                 &origin,
                 &UpstreamIdentity::bearer(self.identity.as_ref()),
@@ -268,6 +270,7 @@ impl Dispatcher {
         let id = self.ids.fetch_add(1, Ordering::Relaxed);
         let mut request = self
             .client
+            .or_default()
             .post(url)
             .headers(UpstreamIdentity::bearer(self.identity.as_ref()))
             .header("WebHook-Request-Origin", origin)

@@ -16,6 +16,7 @@ use super::retry::{delay, retry_after, Failure};
 use super::token_cache::{SignedUrl, TokenCache};
 use super::RestOptions;
 use crate::service::entra::EntraCredential;
+use crate::service::lazy_client::LazyClient;
 use crate::service::token::TokenMinter;
 use crate::service::{ConnectionString, Secret};
 
@@ -38,7 +39,7 @@ enum Auth {
 /// authorised and the token cache), shared by all clones of a REST client. Not a SignalR
 /// transport ([`crate::service::transports`]): those are how clients connect.
 pub(crate) struct CallRunner {
-    http: reqwest::Client,
+    http: LazyClient,
     server_base: String,
     auth: Auth,
     tokens: TokenCache,
@@ -107,15 +108,14 @@ impl CallRunner {
         access_key: Option<Secret>,
         options: RestOptions,
     ) -> Result<Self, RestError> {
-        let http = reqwest::Client::builder()
-            .connect_timeout(options.timeout)
-            .redirect(reqwest::redirect::Policy::none())
-            .pool_idle_timeout(Duration::from_secs(60))
-            .user_agent(concat!("serverless-signalr/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| {
-                RestError::InvalidArgument(format!("cannot create the HTTP client: {e}"))
-            })?;
+        let connect_timeout = options.timeout;
+        let http = LazyClient::new(move |builder| {
+            builder
+                .connect_timeout(connect_timeout)
+                .redirect(reqwest::redirect::Policy::none())
+                .pool_idle_timeout(Duration::from_secs(60))
+                .user_agent(concat!("serverless-signalr/", env!("CARGO_PKG_VERSION")))
+        });
         Ok(Self {
             http,
             server_base,
@@ -150,6 +150,9 @@ impl CallRunner {
     /// Like [`Self::execute`], with the body of a success answer when the call asks for it
     /// ([`Call::with_answer_body`]), at most 1 MB.
     pub(crate) async fn execute_answer(&self, call: &Call) -> Result<(bool, Vec<u8>), RestError> {
+        let http = self.http.get().map_err(|e| {
+            RestError::InvalidArgument(format!("cannot create the HTTP client: {e}"))
+        })?;
         let url = call.url(&self.server_base);
         // Formatted only when the token cache has no token for `url` (once per audience).
         let audience = |minter: &TokenMinter| match call.audience_is_url {
@@ -163,7 +166,7 @@ impl CallRunner {
             let attempt = retries + 1;
             let target = self.signed_url(&url, audience).await?;
             let token = &target.token;
-            let (failure, wait) = match self.attempt(call, target.url.clone(), token).await {
+            let (failure, wait) = match self.attempt(http, call, target.url.clone(), token).await {
                 Ok(response) => {
                     let status = response.status();
                     tracing::debug!(method = %call.method, path = %call.path, status = status.as_u16(), attempt, "SignalR REST answer");
@@ -206,9 +209,14 @@ impl CallRunner {
         }
     }
 
-    async fn attempt(&self, call: &Call, url: url::Url, token: &str) -> reqwest::Result<Response> {
-        let mut request = self
-            .http
+    async fn attempt(
+        &self,
+        http: &reqwest::Client,
+        call: &Call,
+        url: url::Url,
+        token: &str,
+    ) -> reqwest::Result<Response> {
+        let mut request = http
             .request(call.method.clone(), url)
             .bearer_auth(token)
             .timeout(match call.timeout {
