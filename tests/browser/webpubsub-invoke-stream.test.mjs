@@ -96,6 +96,7 @@ test("Invoke gets the app's answer, or its error", async () => {
   assert.equal(forwarded.length, before);
   assert.equal(await text(alice, "#wps-state"), "Connected", "errors leave the connection up");
 
+  await alice.$eval("#wps-invoke-heading", (el) => el.scrollIntoView());
   await screenshot(browser, alice, "demo-webpubsub-invoke");
   for (const page of [alice, bob]) {
     assert.deepEqual(page.failures, [], "no failed request, no console error");
@@ -162,6 +163,7 @@ test("a page streams 150 chunks to the group; the other shows them in order, and
   assert.match(await bob.$eval("#wps-streams li .stream-state", (el) => el.textContent), /failed \(stopped on purpose by the demo \(DemoError\)\): 5 chunks/);
   assert.equal(await text(alice, "#wps-stream-state"), "sent 5 of 5, ended with an error");
 
+  await bob.$eval("#wps-stream-heading", (el) => el.scrollIntoView());
   await screenshot(browser, bob, "demo-webpubsub-stream");
   for (const page of [alice, bob, carol]) {
     assert.deepEqual(page.failures, [], "no failed request, no console error");
