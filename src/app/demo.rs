@@ -34,6 +34,12 @@ const ASSETS: &[(&str, &str, &str, &str)] = &[
     ("tabs.js", JS, FRESH, include_str!("demo/tabs.js")),
     ("webpubsub.js", JS, FRESH, include_str!("demo/webpubsub.js")),
     (
+        "webpubsub-stream.js",
+        JS,
+        FRESH,
+        include_str!("demo/webpubsub-stream.js"),
+    ),
+    (
         "demo.css",
         "text/css; charset=utf-8",
         FRESH,

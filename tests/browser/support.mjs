@@ -89,3 +89,37 @@ export async function waitForLog(page, text, timeout = 10000) {
     text,
   );
 }
+
+/**
+ * Opens the demo at `${base}/api/demo` in a browser context of its own, shows the Web PubSub tab,
+ * connects as Easy Auth `user` and waits until connected. The page's failed requests and console
+ * errors (but the browser's own try for /favicon.ico: the page has no icon) collect in
+ * `page.failures`.
+ */
+export async function openWebPubSub(browser, base, user) {
+  const page = await (await browser.createBrowserContext()).newPage();
+  await page.setViewport({ width: 420, height: 900 });
+  const failures = [];
+  page.on("requestfailed", (r) => failures.push(`${r.url()} ${r.failure()?.errorText}`));
+  page.on("console", (m) => {
+    const where = m.location()?.url ?? "";
+    if (m.type() === "error" && !where.endsWith("/favicon.ico")) failures.push(`${m.text()} ${where}`);
+  });
+  await page.goto(`${base}/api/demo`, { waitUntil: "load" });
+  await page.click("#tab-webpubsub");
+  await page.type("#wps-principal", user);
+  await page.click("#wps-connect");
+  try {
+    await page.waitForSelector("body[data-webpubsub-state=Connected]", { timeout: 15000 });
+  } catch (e) {
+    const log = await page.$eval("#wps-log", (el) => el.innerText);
+    throw new Error(`${user}'s page never connected: ${log}\n${failures.join("\n")}`);
+  }
+  page.failures = failures;
+  return page;
+}
+
+/** Waits until the Web PubSub tab's event log includes `wanted`. */
+export function waitForWpsLog(page, wanted, timeout = 10000) {
+  return page.waitForFunction((w) => document.getElementById("wps-log").textContent.includes(w), { timeout }, wanted);
+}

@@ -5,7 +5,7 @@
 // a phone, and an app without Web PubSub, whose page says so.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { startApp, launchBrowser, screenshot } from "./support.mjs";
+import { startApp, launchBrowser, screenshot, openWebPubSub as openWps, waitForWpsLog } from "./support.mjs";
 
 let app;
 let browser;
@@ -19,30 +19,7 @@ after(async () => {
   await app?.stop();
 });
 
-/** Opens the demo in a context of its own, shows the Web PubSub tab and connects as `user`. */
-async function openWebPubSub(user) {
-  const page = await (await browser.createBrowserContext()).newPage();
-  await page.setViewport({ width: 420, height: 900 });
-  const failures = [];
-  page.on("requestfailed", (r) => failures.push(`${r.url()} ${r.failure()?.errorText}`));
-  // (The browser's own try for /favicon.ico is the only 404 to expect: the page has no icon.)
-  page.on("console", (m) => {
-    const where = m.location()?.url ?? "";
-    if (m.type() === "error" && !where.endsWith("/favicon.ico")) failures.push(`${m.text()} ${where}`);
-  });
-  await page.goto(`${app.base}/api/demo`, { waitUntil: "load" });
-  await page.click("#tab-webpubsub");
-  await page.type("#wps-principal", user);
-  await page.click("#wps-connect");
-  try {
-    await page.waitForSelector("body[data-webpubsub-state=Connected]", { timeout: 15000 });
-  } catch (e) {
-    const log = await page.$eval("#wps-log", (el) => el.innerText);
-    throw new Error(`${user}'s page never connected: ${log}\n${failures.join("\n")}`);
-  }
-  page.failures = failures;
-  return page;
-}
+const openWebPubSub = (user) => openWps(browser, app.base, user);
 
 const text = (page, selector) => page.$eval(selector, (el) => el.textContent);
 
@@ -59,9 +36,7 @@ function waitForReceived(page, kind, wanted, timeout = 10000) {
   );
 }
 
-function waitForLog(page, wanted, timeout = 10000) {
-  return page.waitForFunction((w) => document.getElementById("wps-log").textContent.includes(w), { timeout }, wanted);
-}
+const waitForLog = waitForWpsLog;
 
 /** Keyboard only: Tab until the message field has the focus, type `message`, Enter. */
 async function typeMessage(page, message) {

@@ -2,36 +2,29 @@
 // against `handler emulator`: openGroupStream / onGroupStream with 1 000 chunks read in order by
 // two members, a publisher whose socket is cut mid-stream (its reliable connection recovers and
 // replays: nothing lost, nothing twice), a stream ended with the user's error, and a stream left
-// idle that the emulator closes.
+// idle that the emulator closes. Then the same 1 000 chunks with clients whose URLs come from the
+// app's Web PubSub negotiate in the local stack (app + embedded emulators, as `cargo run`).
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { WebPubSubServiceClient } from "@azure/web-pubsub";
 import { WebPubSubJsonReliableProtocol } from "@azure/web-pubsub-client";
-import { HUB, startClient, startProxy, startWebPubSub, until } from "./webpubsub-support.mjs";
+import { startApp } from "./app-support.mjs";
+import { HUB, appNegotiate, collect, finished, startClient, startProxy, startWebPubSub, until } from "./webpubsub-support.mjs";
 
 const ROLES = ["webpubsub.sendToGroup.live", "webpubsub.joinLeaveGroup.live"];
 
-/** Records every stream `client` sees in group `live`: its chunks, and how it ended. */
-function collect(client) {
-  const streams = new Map();
-  client.onGroupStream(async (stream) => {
-    const seen = { chunks: [], done: false, error: undefined };
-    streams.set(stream.streamId, seen);
-    try {
-      for await (const message of stream) seen.chunks.push(message.data);
-      seen.done = true;
-    } catch (error) {
-      seen.error = error;
-    }
-  }, { groupNames: ["live"] });
-  return streams;
-}
-
-/** Waits until `streams` has `id` finished (read to its end or failed). */
-async function finished(streams, id, why, ms = 20000) {
-  await until(() => streams.get(id)?.done || streams.get(id)?.error != null, why, ms)
-    .catch((e) => { throw new Error(`${e.message} (${streams.get(id)?.chunks.length ?? "no"} chunks read)`); });
-  return streams.get(id);
+/** Opens a stream to group `live`, writes 1 000 text chunks in order and ends it. */
+async function streamThousand(client) {
+  const writer = await client.openGroupStream("live");
+  const sent = Array.from({ length: 1000 }, (_, i) => `chunk ${i}`);
+  for (const [i, chunk] of sent.entries()) {
+    await writer.write(chunk, "text");
+    // The 1.1.0 reliable client acknowledges about once a second, and a reliable connection
+    // is dropped with 1000 messages unacknowledged (docs/webpubsub.md §8): at most ~500/s.
+    if (i % 50 === 49) await new Promise((r) => setTimeout(r, 100));
+  }
+  await writer.end();
+  return { writer, sent };
 }
 
 describe("Web PubSub group streams with the official client", () => {
@@ -58,15 +51,7 @@ describe("Web PubSub group streams with the official client", () => {
   test("1 000 chunks reach two members in order", async () => {
     const [a, b] = await members();
     const pub = await client(wps.service, "pub", ROLES);
-    const writer = await pub.client.openGroupStream("live");
-    const sent = Array.from({ length: 1000 }, (_, i) => `chunk ${i}`);
-    for (const [i, chunk] of sent.entries()) {
-      await writer.write(chunk, "text");
-      // The 1.1.0 reliable client acknowledges about once a second, and a reliable connection
-      // is dropped with 1000 messages unacknowledged (docs/webpubsub.md §8): at most ~500/s.
-      if (i % 50 === 49) await new Promise((r) => setTimeout(r, 100));
-    }
-    await writer.end();
+    const { writer, sent } = await streamThousand(pub.client);
     for (const streams of [a, b]) {
       const seen = await finished(streams, writer.streamId, "a member reads the stream to its end");
       assert.equal(seen.error, undefined);
@@ -130,6 +115,41 @@ describe("Web PubSub group streams with the official client", () => {
       await until(() => pub.events.stopped === 1, "the client stops");
     } finally {
       proxy.close();
+    }
+  });
+});
+
+describe("Web PubSub group streams through the app's negotiate (the local stack)", () => {
+  let app;
+  const clients = [];
+  before(async () => {
+    // The local stack's tokens may join and send to any group (no WEBPUBSUB_TOKEN_ROLES).
+    app = await startApp({ SIGNALR_EASY_AUTH: "true" });
+  });
+  after(async () => {
+    for (const c of clients) c.client.stop();
+    await app?.stop();
+  });
+
+  test("1 000 chunks reach two members in order", async () => {
+    const service = appNegotiate(app, "streams");
+    const client = async (...args) => {
+      const c = await startClient(service, ...args);
+      clients.push(c);
+      return c;
+    };
+    const a = await client("a");
+    const b = await client("b", [], WebPubSubJsonReliableProtocol());
+    assert.equal(b.events.connected[0].userId, "b", "the user the app's negotiate gave");
+    await a.client.joinGroup("live");
+    await b.client.joinGroup("live");
+    const members = [collect(a.client), collect(b.client)];
+    const pub = await client("pub");
+    const { writer, sent } = await streamThousand(pub.client);
+    for (const streams of members) {
+      const seen = await finished(streams, writer.streamId, "a member reads the stream to its end");
+      assert.equal(seen.error, undefined);
+      assert.deepEqual(seen.chunks, sent);
     }
   });
 });

@@ -60,6 +60,47 @@ export async function startClient(service, userId, roles = [], protocol = WebPub
   return { client, messages, events, connectionId, userId };
 }
 
+/** Records every stream `client` sees in group `live`: its chunks, and how it ended. */
+export function collect(client) {
+  const streams = new Map();
+  client.onGroupStream(async (stream) => {
+    const seen = { chunks: [], done: false, error: undefined };
+    streams.set(stream.streamId, seen);
+    try {
+      for await (const message of stream) seen.chunks.push(message.data);
+      seen.done = true;
+    } catch (error) {
+      seen.error = error;
+    }
+  }, { groupNames: ["live"] });
+  return streams;
+}
+
+/** Waits until `streams` has `id` finished (read to its end or failed). */
+export async function finished(streams, id, why, ms = 20000) {
+  await until(() => streams.get(id)?.done || streams.get(id)?.error != null, why, ms)
+    .catch((e) => { throw new Error(`${e.message} (${streams.get(id)?.chunks.length ?? "no"} chunks read)`); });
+  return streams.get(id);
+}
+
+/**
+ * Stands in for the server SDK in `startClient`: URLs from the app's Web PubSub negotiate for
+ * `hub`, as Easy Auth user `userId` (the app's settings give the roles, so `roles` is unused).
+ */
+export function appNegotiate(app, hub) {
+  return {
+    async getClientAccessToken({ userId }) {
+      const response = await fetch(`${app.base}/api/webpubsub/hubs/${hub}/negotiate`, {
+        method: "POST",
+        headers: { "x-ms-client-principal-id": userId },
+      });
+      const text = await response.text();
+      if (!response.ok) throw new Error(`negotiate answered ${response.status}: ${text}`);
+      return JSON.parse(text);
+    },
+  };
+}
+
 /** Waits until `check()` is truthy (polling), or fails with `why` after `ms`. */
 export async function until(check, why, ms = 5000) {
   const end = Date.now() + ms;

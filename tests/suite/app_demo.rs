@@ -63,6 +63,11 @@ async fn the_local_stack_serves_the_demo_page_and_says_so() {
         ("tabs.js", "text/javascript; charset=utf-8", "no-cache"),
         ("webpubsub.js", "text/javascript; charset=utf-8", "no-cache"),
         (
+            "webpubsub-stream.js",
+            "text/javascript; charset=utf-8",
+            "no-cache",
+        ),
+        (
             "webpubsub-client.min.js",
             "text/javascript; charset=utf-8",
             "public, max-age=3600",

@@ -6,7 +6,9 @@
 //! every `tests/browser/*.test.mjs`: the demo page (transports, other origin, keyboard and phone,
 //! bearer token and reconnect after token expiry) and the dashboard (live, and with 1 000
 //! connections), its Web PubSub tab (group chat between two pages, the app's broadcasts,
-//! leaving, tabs by keyboard, a phone, an app without Web PubSub). Also checks the vendored
+//! leaving, tabs by keyboard, a phone, an app without Web PubSub; `invokeEvent` answered by the
+//! app's events route, a group stream from one page shown whole by another, its error end). Also
+//! checks the vendored
 //! `@microsoft/signalr` bundle against the npm package's file, and rebuilds the
 //! `@azure/web-pubsub-client` bundle from its pinned packages to check it byte for byte.
 

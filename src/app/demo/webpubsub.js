@@ -2,7 +2,9 @@
 // loaded before this file, built from the npm package by webpubsub-client/build.mjs) over
 // json.webpubsub.azure.v1, its URL from the app's Web PubSub negotiate. Group chat goes straight
 // from client to client through the service (joinGroup, sendToGroup, leaveGroup); what the app's
-// actions route sends arrives as server messages.
+// actions route sends arrives as server messages; "Invoke" calls the app's events route
+// (invokeEvent) and shows its answer. webpubsub-stream.js (group streams) builds on what this file
+// shares as `window.DemoWebPubSub`.
 "use strict";
 (() => {
   const $ = (id) => document.getElementById(id);
@@ -11,6 +13,8 @@
   $("wps-app").value = location.origin + "/api";
   let client = null;
   const groups = new Set();
+  // Called with every new client before it starts (webpubsub-stream.js subscribes to streams).
+  const clientHooks = [];
 
   function log(text) {
     const item = document.createElement("li");
@@ -77,6 +81,7 @@
     $("wps-connect").disabled = true;
     const current = new WebPubSubClient({ getClientAccessUrl: clientAccessUrl }, { protocol: WebPubSubJsonProtocol() });
     client = current;
+    for (const hook of clientHooks) hook(current);
     current.on("connected", (e) => {
       setState("Connected");
       $("wps-user").textContent = e.userId || "(anonymous)";
@@ -110,7 +115,7 @@
 
   async function group(action) {
     const name = $("wps-group").value.trim();
-    if (!client || $("wps-state").textContent !== "Connected") return log(`${action}: connect first`);
+    if (!connectedClient()) return log(`${action}: connect first`);
     try {
       await (action === "join" ? client.joinGroup(name) : client.leaveGroup(name));
       if (action === "join") groups.add(name);
@@ -126,7 +131,7 @@
     event.preventDefault();
     const name = $("wps-group").value.trim();
     const text = $("wps-text").value;
-    if (!client || $("wps-state").textContent !== "Connected") return log("send: connect first");
+    if (!connectedClient()) return log("send: connect first");
     try {
       await client.sendToGroup(name, text, "text");
       $("wps-text").value = "";
@@ -136,7 +141,55 @@
     }
   }
 
+  /** The answer's data as text: text as is, JSON serialized, binary as its size. */
+  function answerText(result) {
+    if (result.data === undefined || result.data === null) return "(no data)";
+    if (result.data instanceof ArrayBuffer) return `(${result.data.byteLength} bytes)`;
+    return typeof result.data === "string" ? result.data : JSON.stringify(result.data);
+  }
+
+  async function invoke(event) {
+    event.preventDefault();
+    const name = $("wps-event").value.trim();
+    const dataType = $("wps-invoke-type").value;
+    const raw = $("wps-invoke-data").value;
+    const current = connectedClient();
+    if (!current) return log(`invoke ${name}: connect first`);
+    let data = raw;
+    if (dataType === "json") {
+      try {
+        data = JSON.parse(raw);
+      } catch {
+        $("wps-answer").textContent = "the data is not JSON";
+        return log(`invoke ${name}: the data is not JSON`);
+      }
+    }
+    $("wps-answer").textContent = "waiting…";
+    try {
+      const result = await current.invokeEvent(name, data, dataType);
+      const text = answerText(result);
+      $("wps-answer").textContent = result.dataType ? `${result.dataType}: ${text}` : text;
+      show("answer", `answer to ${name}:`, text);
+      log(`invoke ${name}: answered`);
+    } catch (error) {
+      $("wps-answer").textContent = `failed: ${reason(error)}`;
+      log(`invoke ${name} failed: ${reason(error)}`);
+    }
+  }
+
+  function connectedClient() {
+    return client && $("wps-state").textContent === "Connected" ? client : null;
+  }
+  window.DemoWebPubSub = {
+    log,
+    reason,
+    connectedClient,
+    onClient: (hook) => clientHooks.push(hook),
+    group: () => $("wps-group").value.trim(),
+  };
+
   $("wps-connect-form").addEventListener("submit", connect);
+  $("wps-invoke-form").addEventListener("submit", invoke);
   $("wps-disconnect").addEventListener("click", () => client && client.stop());
   $("wps-group-form").addEventListener("submit", (event) => {
     event.preventDefault();
