@@ -17,8 +17,10 @@ use axum::middleware::Next;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use futures_util::stream::{self, Stream, StreamExt};
+use serde::Serialize;
 use serde_json::{json, Value};
-use tokio::sync::broadcast::error::RecvError;
+use tokio::sync::broadcast::{self, error::RecvError};
+use tokio::sync::watch;
 
 use super::activity::Snapshot;
 use super::Shared;
@@ -26,6 +28,7 @@ use super::Shared;
 const INDEX: &str = include_str!("dashboard/index.html");
 const SCRIPT: &str = include_str!("dashboard/dashboard.js");
 const STYLE: &str = include_str!("dashboard/dashboard.css");
+const LIVE: &str = include_str!("dashboard/live.js");
 
 /// Records each REST call (method, path, status) for the dashboard.
 pub async fn record_call(
@@ -42,15 +45,20 @@ pub async fn record_call(
     response
 }
 
-/// `GET /`: the page, with a CSP that allows only the emulator's own files and stream.
+/// `GET /`: the page.
 pub async fn page() -> Response {
+    page_response(INDEX)
+}
+
+/// A dashboard page, with a CSP that allows only the emulator's own files and stream.
+pub fn page_response(html: &'static str) -> Response {
     let mut response = (
         [
             (header::CONTENT_TYPE, "text/html; charset=utf-8"),
             (header::CACHE_CONTROL, "no-cache"),
             (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
         ],
-        INDEX,
+        html,
     )
         .into_response();
     response.headers_mut().insert(
@@ -60,43 +68,45 @@ pub async fn page() -> Response {
     response
 }
 
-/// `GET /dashboard/{file}`: the script, the style sheet, `snapshot` (JSON), `events` (SSE) and
-/// `faults` (JSON: what fault injection is set and has injected).
-pub async fn asset(State(shared): State<Arc<Shared>>, Path(file): Path<String>) -> Response {
-    let (content_type, body) = match file.as_str() {
-        "dashboard.js" => ("text/javascript; charset=utf-8", SCRIPT),
+/// The shared files (`dashboard.css`, `live.js`) and the emulator's own `scripts` (name, text).
+pub fn static_file(file: &str, scripts: &[(&str, &'static str)]) -> Option<Response> {
+    let (content_type, body) = match file {
         "dashboard.css" => ("text/css; charset=utf-8", STYLE),
-        "snapshot" => {
-            return (
-                [(header::CACHE_CONTROL, "no-store")],
-                axum::Json(snapshot(&shared)),
-            )
-                .into_response()
-        }
-        "events" => return events(shared).into_response(),
-        // The injected faults and their counts (polled: counts change with every request).
-        "faults" => {
-            return (
-                [(header::CACHE_CONTROL, "no-store")],
-                axum::Json(shared.faults.report()),
-            )
-                .into_response()
-        }
+        "live.js" => ("text/javascript; charset=utf-8", LIVE),
         _ => {
-            return super::error::EmulatorError::NoRoute(format!("/dashboard/{file}"))
-                .into_response()
+            let (_, script) = scripts.iter().find(|(name, _)| *name == file)?;
+            ("text/javascript; charset=utf-8", *script)
         }
     };
-    (
-        StatusCode::OK,
-        [
-            (header::CONTENT_TYPE, content_type),
-            (header::CACHE_CONTROL, "no-cache"),
-            (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
-        ],
-        body,
-    )
-        .into_response()
+    let headers = [
+        (header::CONTENT_TYPE, content_type),
+        (header::CACHE_CONTROL, "no-cache"),
+        (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+    ];
+    Some((StatusCode::OK, headers, body).into_response())
+}
+
+/// JSON that changes with every request (snapshots, counts): never cached.
+pub fn fresh_json(value: Value) -> Response {
+    ([(header::CACHE_CONTROL, "no-store")], axum::Json(value)).into_response()
+}
+
+/// `GET /dashboard/{file}`: the scripts, the style sheet, `snapshot` (JSON), `events` (SSE) and
+/// `faults` (JSON: what fault injection is set and has injected).
+pub async fn asset(State(shared): State<Arc<Shared>>, Path(file): Path<String>) -> Response {
+    match file.as_str() {
+        "snapshot" => fresh_json(snapshot(&shared)),
+        "events" => {
+            let receiver = shared.activity.subscribe();
+            let stopping = shared.stopping.subscribe();
+            live(receiver, move || snapshot(&shared), stopping).into_response()
+        }
+        // The injected faults and their counts (polled: counts change with every request).
+        "faults" => fresh_json(shared.faults.report()),
+        _ => static_file(&file, &[("dashboard.js", SCRIPT)]).unwrap_or_else(|| {
+            super::error::EmulatorError::NoRoute(format!("/dashboard/{file}")).into_response()
+        }),
+    }
 }
 
 /// Hubs with their connection counts, every connection with its groups, the recent REST calls,
@@ -126,20 +136,23 @@ pub fn snapshot(shared: &Shared) -> Value {
     })
 }
 
-fn snapshot_event(shared: &Shared) -> Event {
-    Event::default()
-        .event("snapshot")
-        .data(snapshot(shared).to_string())
-}
-
-/// The stream: subscribe first, then the snapshot, so no change falls between them.
-fn events(shared: Arc<Shared>) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
-    let receiver = shared.activity.subscribe();
-    let first = snapshot_event(&shared);
-    // Ends when the emulator stops, so a graceful shutdown never waits for an open dashboard.
-    let stopping = shared.stopping.subscribe();
-    let state = (receiver, shared, stopping);
-    let changes = stream::unfold(state, |(mut receiver, shared, mut stopping)| async move {
+/// A dashboard's event stream: `snapshot` first (made after subscribing to `receiver`, so no
+/// change falls between them), then each `change`; a viewer that lagged gets a fresh `snapshot`.
+/// It ends when the emulator stops (`stopping`), so a graceful shutdown never waits for an open
+/// dashboard.
+pub fn live<C, F>(
+    receiver: broadcast::Receiver<C>,
+    snapshot: F,
+    stopping: watch::Receiver<bool>,
+) -> Sse<impl Stream<Item = Result<Event, Infallible>>>
+where
+    C: Serialize + Clone + Send + 'static,
+    F: Fn() -> Value + Send + 'static,
+{
+    let snapshot_event = |snapshot: &F| Event::default().event("snapshot").data(snapshot().to_string());
+    let first = snapshot_event(&snapshot);
+    let state = (receiver, snapshot, stopping);
+    let changes = stream::unfold(state, move |(mut receiver, snapshot, mut stopping)| async move {
         let received = tokio::select! {
             received = receiver.recv() => received,
             _ = stopping.wait_for(|stop| *stop) => return None,
@@ -148,10 +161,10 @@ fn events(shared: Arc<Shared>) -> Sse<impl Stream<Item = Result<Event, Infallibl
             Ok(change) => Event::default()
                 .event("change")
                 .data(serde_json::to_string(&change).unwrap_or_default()),
-            Err(RecvError::Lagged(_)) => snapshot_event(&shared),
+            Err(RecvError::Lagged(_)) => snapshot_event(&snapshot),
             Err(RecvError::Closed) => return None,
         };
-        Some((Ok(event), (receiver, shared, stopping)))
+        Some((Ok(event), (receiver, snapshot, stopping)))
     });
     Sse::new(stream::once(async move { Ok(first) }).chain(changes)).keep_alive(KeepAlive::default())
 }

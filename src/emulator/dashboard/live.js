@@ -1,0 +1,52 @@
+// What both emulators' dashboards share: table cells, bounded recent lists, and following
+// /dashboard/events (a snapshot, then changes; a lagging viewer is sent a new snapshot).
+"use strict";
+window.dashboard = (() => {
+  const $ = (id) => document.getElementById(id);
+  const MAX_RECENT = 100;
+
+  function cell(row, text) {
+    const td = document.createElement("td");
+    td.textContent = text;
+    row.append(td);
+  }
+  function time(at) {
+    return new Date(at).toLocaleTimeString();
+  }
+  // A table row of `texts`.
+  function row(texts, error) {
+    const tr = document.createElement("tr");
+    for (const text of texts) cell(tr, text);
+    if (error) tr.className = "error";
+    return tr;
+  }
+  // Prepends `element` to the list or table body `id`, keeping the newest MAX_RECENT.
+  function prepend(id, element) {
+    $(id).prepend(element);
+    while ($(id).children.length > MAX_RECENT) $(id).lastChild.remove();
+  }
+  function prependRow(id, texts, error) {
+    prepend(id, row(texts, error));
+  }
+  // Calls `render` once in the next frame, however many changes come before it.
+  function batched(render) {
+    let pending = false;
+    return () => {
+      if (pending) return;
+      pending = true;
+      requestAnimationFrame(() => { pending = false; render(); });
+    };
+  }
+  // Follows the event stream: `onSnapshot(snapshot)` then `onChange(change)` for each change.
+  function follow(onSnapshot, onChange) {
+    const events = new EventSource("dashboard/events");
+    events.addEventListener("open", () => { $("stream").textContent = "live"; });
+    events.addEventListener("error", () => { $("stream").textContent = "reconnecting…"; });
+    events.addEventListener("snapshot", (e) => {
+      onSnapshot(JSON.parse(e.data));
+      document.body.dataset.ready = "true";
+    });
+    events.addEventListener("change", (e) => onChange(JSON.parse(e.data)));
+  }
+  return { $, cell, time, row, prepend, prependRow, batched, follow };
+})();
