@@ -149,22 +149,29 @@ where
     C: Serialize + Clone + Send + 'static,
     F: Fn() -> Value + Send + 'static,
 {
-    let snapshot_event = |snapshot: &F| Event::default().event("snapshot").data(snapshot().to_string());
+    let snapshot_event = |snapshot: &F| {
+        Event::default()
+            .event("snapshot")
+            .data(snapshot().to_string())
+    };
     let first = snapshot_event(&snapshot);
     let state = (receiver, snapshot, stopping);
-    let changes = stream::unfold(state, move |(mut receiver, snapshot, mut stopping)| async move {
-        let received = tokio::select! {
-            received = receiver.recv() => received,
-            _ = stopping.wait_for(|stop| *stop) => return None,
-        };
-        let event = match received {
-            Ok(change) => Event::default()
-                .event("change")
-                .data(serde_json::to_string(&change).unwrap_or_default()),
-            Err(RecvError::Lagged(_)) => snapshot_event(&snapshot),
-            Err(RecvError::Closed) => return None,
-        };
-        Some((Ok(event), (receiver, snapshot, stopping)))
-    });
+    let changes = stream::unfold(
+        state,
+        move |(mut receiver, snapshot, mut stopping)| async move {
+            let received = tokio::select! {
+                received = receiver.recv() => received,
+                _ = stopping.wait_for(|stop| *stop) => return None,
+            };
+            let event = match received {
+                Ok(change) => Event::default()
+                    .event("change")
+                    .data(serde_json::to_string(&change).unwrap_or_default()),
+                Err(RecvError::Lagged(_)) => snapshot_event(&snapshot),
+                Err(RecvError::Closed) => return None,
+            };
+            Some((Ok(event), (receiver, snapshot, stopping)))
+        },
+    );
     Sse::new(stream::once(async move { Ok(first) }).chain(changes)).keep_alive(KeepAlive::default())
 }

@@ -28,9 +28,16 @@ impl<C: Clone> ChangeFeed<C> {
     /// Publishes `change` to the viewers, if any ever subscribed; `make` is not called otherwise
     /// (nobody watching costs nothing).
     pub fn publish(&self, make: impl FnOnce() -> C) {
+        self.publish_some(|| Some(make()));
+    }
+
+    /// Publishes the change `make` gives, if any, to the viewers; as [`ChangeFeed::publish`].
+    pub fn publish_some(&self, make: impl FnOnce() -> Option<C>) {
         if let Some(sender) = self.sender.get() {
             if sender.receiver_count() > 0 {
-                let _ = sender.send(make());
+                if let Some(change) = make() {
+                    let _ = sender.send(change);
+                }
             }
         }
     }
