@@ -188,6 +188,7 @@ fn announce_webpubsub(wps: &webpubsub::WebPubSubHandle, app: SocketAddr, events:
         events.split('?').next().unwrap_or(events)
     );
     println!("  Web PubSub REST:   {base}/api/hubs/<hub>/:send?api-version=2024-01-01 (Bearer token, aud = the URL)");
+    println!("  Web PubSub dashboard: {base}/ (its connections, sends, event handler calls, invocations and streams, live)");
     println!(
         "  Web PubSub try:    curl -X POST http://{app}/api/webpubsub/actions -H 'content-type: application/json' -d '{{\"actionName\":\"sendToAll\",\"data\":\"hello\",\"dataType\":\"text\"}}'"
     );
