@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use super::activity::{ConnectionRow, WpsActivity};
+use super::activity::WpsActivity;
 use super::closing::{Closing, POLICY_VIOLATION};
 use super::events::EventContext;
 use super::groups::{GroupLimit, GroupLimits, Groups};
@@ -134,26 +134,6 @@ impl Connection {
             user: self.user.clone(),
             subprotocol: self.subprotocol.clone(),
             state: self.connection_state.clone(),
-        }
-    }
-
-    /// The connection `id` as the dashboard lists it: roles as granted, no token.
-    pub fn row(&self, id: &str) -> ConnectionRow {
-        let mut groups: Vec<String> = self.groups.iter().map(str::to_string).collect();
-        groups.sort();
-        let grants = self.grants.iter().map(|(permission, group)| {
-            let group = group.as_ref().map(|g| format!(".{g}")).unwrap_or_default();
-            format!("webpubsub.{}{group} (granted)", permission.as_str())
-        });
-        ConnectionRow {
-            hub: self.hub.clone(),
-            id: id.to_string(),
-            user: self.user.clone(),
-            subprotocol: self.subprotocol.clone(),
-            groups,
-            roles: self.roles.iter().cloned().chain(grants).collect(),
-            since: self.since,
-            away: self.outbox.is_none(),
         }
     }
 

@@ -6,6 +6,8 @@
 //! the group streams in flight (`dashboard/streams`, polled, since their sequence ids move with
 //! every fragment). Loopback only; it shows no tokens or keys (none are recorded).
 
+mod row;
+
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
