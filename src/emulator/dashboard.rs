@@ -9,7 +9,7 @@
 
 use std::collections::BTreeMap;
 use std::convert::Infallible;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use axum::extract::{Path, Request, State};
 use axum::http::{header, HeaderValue, StatusCode};
@@ -29,6 +29,26 @@ const INDEX: &str = include_str!("dashboard/index.html");
 const SCRIPT: &str = include_str!("dashboard/dashboard.js");
 const STYLE: &str = include_str!("dashboard/dashboard.css");
 const LIVE: &str = include_str!("dashboard/live.js");
+
+/// The other emulator's dashboard, which this one links to when both run (the local stack): its
+/// name and port (the page keeps its own host name, so `localhost` stays `localhost`).
+#[derive(Debug, Default)]
+pub struct Sibling(OnceLock<(&'static str, u16)>);
+
+impl Sibling {
+    /// Links to the dashboard of emulator `name` on `port` (once; later calls are ignored).
+    pub fn set(&self, name: &'static str, port: u16) {
+        let _ = self.0.set((name, port));
+    }
+
+    /// `{"name","port"}`, or `null` when there is none.
+    pub fn json(&self) -> Value {
+        self.0.get().map_or(
+            Value::Null,
+            |(name, port)| json!({ "name": name, "port": port }),
+        )
+    }
+}
 
 /// Records each REST call (method, path, status) for the dashboard.
 pub async fn record_call(
@@ -133,6 +153,7 @@ pub fn snapshot(shared: &Shared) -> Value {
         "calls": calls,
         "sends": sends,
         "upstream": upstream,
+        "sibling": shared.sibling.json(),
     })
 }
 

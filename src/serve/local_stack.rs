@@ -90,6 +90,10 @@ impl LocalStack {
             return Ok(());
         };
         announce_webpubsub(&wps, app, &events);
+        // Each dashboard links to the other.
+        self.emulator
+            .link_dashboard("Web PubSub", wps.local_addr().port());
+        wps.link_dashboard("SignalR", self.emulator.local_addr().port());
         if settings.webpubsub.connection.is_none() {
             self.use_webpubsub(settings, &wps, mode.as_ref())?;
         }

@@ -1,7 +1,8 @@
 // The Web PubSub emulator's dashboard in Chromium on a phone-sized viewport: it loads without
 // console errors, and updates live when the demo page's Web PubSub tab connects (the
 // connection's row, with its user and subprotocol) and when the app sends through the REST API
-// (a row of recent sends); its screenshot is not blank.
+// (a row of recent sends); its screenshot is not blank. It and the SignalR dashboard link to
+// each other.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { startApp, launchBrowser, screenshot } from "./support.mjs";
@@ -33,6 +34,15 @@ test("the Web PubSub dashboard follows a client and a send live", { timeout: 120
   await dashboard.goto(dashboardUrl, { waitUntil: "load" });
   await dashboard.waitForSelector("body[data-ready=true]", { timeout: 30000 });
   assert.equal(await dashboard.$eval("#stream", (el) => el.textContent), "live");
+  // It links to the SignalR emulator's dashboard, which links back.
+  const signalr = /(http:\/\/\S+\/)/.exec(app.banner.find((l) => l.includes(" dashboard:") && !l.includes("Web PubSub")))[1];
+  const link = await dashboard.$eval("#sibling", (a) => ({ href: a.href, text: a.textContent, shown: !a.parentElement.hidden }));
+  assert.deepEqual(link, { href: signalr, text: "SignalR emulator dashboard", shown: true });
+  const other = await (await browser.createBrowserContext()).newPage();
+  await other.goto(signalr, { waitUntil: "load" });
+  await other.waitForSelector("body[data-ready=true]", { timeout: 30000 });
+  assert.equal(await other.$eval("#sibling", (a) => a.href), dashboardUrl);
+  await other.close();
 
   // A browser client connects through the demo page's Web PubSub tab.
   const page = await (await browser.createBrowserContext()).newPage();

@@ -101,6 +101,8 @@ async fn a_clients_session_shows_live_and_in_the_snapshot_without_secrets() {
     let (first, data) = events.next().await;
     assert_eq!(first, "snapshot");
     assert_eq!(data["connections"], json!([]));
+    // On its own, it links to no other dashboard.
+    assert_eq!(data["sibling"], Value::Null);
     let mut stream_text = data.to_string();
 
     let roles = ["webpubsub.joinLeaveGroup", "webpubsub.sendToGroup.room"];

@@ -37,13 +37,23 @@ window.dashboard = (() => {
       requestAnimationFrame(() => { pending = false; render(); });
     };
   }
+  // Shows the link to the other emulator's dashboard, on this page's host name, if it runs.
+  function showSibling(sibling) {
+    const link = $("sibling");
+    if (!link || !sibling) return;
+    link.href = `${location.protocol}//${location.hostname}:${sibling.port}/`;
+    link.textContent = `${sibling.name} emulator dashboard`;
+    link.parentElement.hidden = false;
+  }
   // Follows the event stream: `onSnapshot(snapshot)` then `onChange(change)` for each change.
   function follow(onSnapshot, onChange) {
     const events = new EventSource("dashboard/events");
     events.addEventListener("open", () => { $("stream").textContent = "live"; });
     events.addEventListener("error", () => { $("stream").textContent = "reconnecting…"; });
     events.addEventListener("snapshot", (e) => {
-      onSnapshot(JSON.parse(e.data));
+      const snapshot = JSON.parse(e.data);
+      showSibling(snapshot.sibling);
+      onSnapshot(snapshot);
       document.body.dataset.ready = "true";
     });
     events.addEventListener("change", (e) => onChange(JSON.parse(e.data)));

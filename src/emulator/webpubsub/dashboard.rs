@@ -80,6 +80,7 @@ pub fn snapshot(state: &WebPubSubState) -> Value {
         "sends": sends,
         "events": events,
         "invocations": invocations,
+        "sibling": state.sibling.json(),
     })
 }
 

@@ -130,6 +130,8 @@ pub struct WebPubSubState {
     pub events: events::Dispatcher,
     /// What the dashboard shows.
     pub activity: Arc<activity::WpsActivity>,
+    /// The SignalR emulator's dashboard, when it runs too.
+    pub sibling: crate::emulator::dashboard::Sibling,
     /// Becomes true when the emulator stops.
     pub stopping: watch::Sender<bool>,
 }
@@ -183,6 +185,7 @@ pub async fn start(
         connections,
         events,
         activity,
+        sibling: Default::default(),
         stopping: watch::channel(false).0,
     });
     let janitor = {
@@ -209,6 +212,11 @@ pub async fn start(
 }
 
 impl WebPubSubHandle {
+    /// Links the dashboard to emulator `name`'s dashboard on `port`.
+    pub fn link_dashboard(&self, name: &'static str, port: u16) {
+        self.shared.sibling.set(name, port);
+    }
+
     /// The address it listens on.
     pub fn local_addr(&self) -> SocketAddr {
         self.server.local_addr()
