@@ -3,31 +3,15 @@
 // are polled every 2 s (/dashboard/faults), as they change with every request.
 "use strict";
 (() => {
-  const { $, cell, time, prepend, prependRow, batched, follow } = window.dashboard;
+  const { $, cell, time, prepend, prependRow, renderConnections, batched, follow } = window.dashboard;
   const connections = new Map();
-  const MAX_ROWS = 2000;
 
   function render() {
-    const rows = [];
-    for (const c of [...connections.values()].slice(0, MAX_ROWS)) {
-      const row = document.createElement("tr");
-      row.dataset.id = c.id;
+    renderConnections(connections, (c) => {
       // A connection whose socket dropped waits for its client (stateful reconnect).
       const transport = c.away ? `${c.transport} (away, may reconnect)` : c.transport;
-      for (const text of [c.hub, c.id, c.user ?? "—", transport, c.protocol, (c.groups || []).join(", "), time(c.since)]) {
-        cell(row, text);
-      }
-      rows.push(row);
-    }
-    $("connections").replaceChildren(...rows);
-    $("count").textContent = String(connections.size);
-    const hubs = new Map();
-    for (const c of connections.values()) hubs.set(c.hub.toLowerCase(), (hubs.get(c.hub.toLowerCase()) || 0) + 1);
-    $("hubs").replaceChildren(...[...hubs].sort().map(([name, n]) => {
-      const li = document.createElement("li");
-      li.textContent = `${name}: ${n} connection${n === 1 ? "" : "s"}`;
-      return li;
-    }));
+      return [c.hub, c.id, c.user ?? "—", transport, c.protocol, (c.groups || []).join(", "), time(c.since)];
+    });
   }
   function addSend(send) {
     const recipients = send.name === null || send.name === undefined ? send.recipients : `${send.recipients} ${send.name}`;

@@ -4,6 +4,7 @@
 window.dashboard = (() => {
   const $ = (id) => document.getElementById(id);
   const MAX_RECENT = 100;
+  const MAX_ROWS = 2000;
 
   function cell(row, text) {
     const td = document.createElement("td");
@@ -27,6 +28,25 @@ window.dashboard = (() => {
   }
   function prependRow(id, texts, error) {
     prepend(id, row(texts, error));
+  }
+  // Lists `connections` (a Map by id; at most MAX_ROWS rows of `texts(c)`), their count and
+  // how many each hub has (hub names lowercased).
+  function renderConnections(connections, texts) {
+    const rows = [];
+    for (const c of [...connections.values()].slice(0, MAX_ROWS)) {
+      const tr = row(texts(c), false);
+      tr.dataset.id = c.id;
+      rows.push(tr);
+    }
+    $("connections").replaceChildren(...rows);
+    $("count").textContent = String(connections.size);
+    const hubs = new Map();
+    for (const c of connections.values()) hubs.set(c.hub.toLowerCase(), (hubs.get(c.hub.toLowerCase()) || 0) + 1);
+    $("hubs").replaceChildren(...[...hubs].sort().map(([name, n]) => {
+      const li = document.createElement("li");
+      li.textContent = `${name}: ${n} connection${n === 1 ? "" : "s"}`;
+      return li;
+    }));
   }
   // Calls `render` once in the next frame, however many changes come before it.
   function batched(render) {
@@ -58,5 +78,5 @@ window.dashboard = (() => {
     });
     events.addEventListener("change", (e) => onChange(JSON.parse(e.data)));
   }
-  return { $, cell, time, row, prepend, prependRow, batched, follow };
+  return { $, cell, time, row, prepend, prependRow, renderConnections, batched, follow };
 })();

@@ -4,31 +4,15 @@
 // every fragment.
 "use strict";
 (() => {
-  const { $, cell, time, prependRow, batched, follow } = window.dashboard;
+  const { $, cell, time, prependRow, renderConnections, batched, follow } = window.dashboard;
   const connections = new Map();
-  const MAX_ROWS = 2000;
 
   function render() {
-    const rows = [];
-    for (const c of [...connections.values()].slice(0, MAX_ROWS)) {
-      const row = document.createElement("tr");
-      row.dataset.id = c.id;
+    renderConnections(connections, (c) => {
       // A reliable client's connection outlives its socket for a while.
       const since = c.away ? `${time(c.since)} (away, may recover)` : time(c.since);
-      for (const text of [c.hub, c.id, c.user ?? "—", c.subprotocol ?? "(simple)", c.groups.join(", "), c.roles.join(", "), since]) {
-        cell(row, text);
-      }
-      rows.push(row);
-    }
-    $("connections").replaceChildren(...rows);
-    $("count").textContent = String(connections.size);
-    const hubs = new Map();
-    for (const c of connections.values()) hubs.set(c.hub, (hubs.get(c.hub) || 0) + 1);
-    $("hubs").replaceChildren(...[...hubs].sort().map(([name, n]) => {
-      const li = document.createElement("li");
-      li.textContent = `${name}: ${n} connection${n === 1 ? "" : "s"}`;
-      return li;
-    }));
+      return [c.hub, c.id, c.user ?? "—", c.subprotocol ?? "(simple)", c.groups.join(", "), c.roles.join(", "), since];
+    });
   }
   const scheduleRender = batched(render);
 
