@@ -263,14 +263,8 @@ impl Settings {
     pub fn from_args(args: ServeArgs) -> Result<Self, SettingsError> {
         let listen = ListenAddress::from_args(&args)?;
         let webpubsub = WebPubSubSettings::from_args(args.webpubsub.clone())?;
-        let endpoints = args.endpoints.parse()?;
-        let single = nonempty(args.connection_string.clone()).is_some()
-            || !args.identity_connection.0.is_empty();
-        let service = if !single && !endpoints.is_empty() {
-            ServiceMode::NamedEndpoints
-        } else {
-            service_mode(&args, listen.under_host, webpubsub.connection.is_some())?
-        };
+        let (service, endpoints) =
+            service_and_endpoints(&args, listen.under_host, webpubsub.connection.is_some())?;
         let endpoint_probe = seconds(
             "SIGNALR_ENDPOINT_PROBE_SECONDS",
             args.endpoint_probe_seconds.clone(),
@@ -287,13 +281,6 @@ impl Settings {
         let hub = nonempty(args.hub).unwrap_or_else(|| "default".into());
         names::validate_hub(&hub).map_err(|e| err("AzureSignalRHubName", e.to_string()))?;
 
-        let max_batch = number(
-            "SIGNALR_MAX_BATCH",
-            args.max_batch,
-            1..=10_000,
-            "a number from 1 to 10000",
-        )?
-        .map_or(1000, |n| n as usize);
         let upstream = upstream_settings(
             args.upstream_secondary_keys,
             args.upstream_groups,
@@ -340,13 +327,42 @@ impl Settings {
                 .into_iter()
                 .map(Secret::new)
                 .collect(),
-            max_batch,
+            max_batch: max_batch(args.max_batch)?,
             upstream,
             topics,
             service_identity,
             webpubsub,
         })
     }
+}
+
+/// `SIGNALR_MAX_BATCH`: the most messages one batch request may carry (1000 when unset).
+fn max_batch(value: Option<String>) -> Result<usize, SettingsError> {
+    Ok(number(
+        "SIGNALR_MAX_BATCH",
+        value,
+        1..=10_000,
+        "a number from 1 to 10000",
+    )?
+    .map_or(1000, |n| n as usize))
+}
+
+/// The service mode and the named endpoints: named endpoints alone (no single connection string
+/// or identity-based connection) select [`ServiceMode::NamedEndpoints`].
+fn service_and_endpoints(
+    args: &ServeArgs,
+    under_host: bool,
+    webpubsub_configured: bool,
+) -> Result<(ServiceMode, Vec<EndpointSetting>), SettingsError> {
+    let endpoints = args.endpoints.parse()?;
+    let single = nonempty(args.connection_string.clone()).is_some()
+        || !args.identity_connection.0.is_empty();
+    let service = if !single && !endpoints.is_empty() {
+        ServiceMode::NamedEndpoints
+    } else {
+        service_mode(args, under_host, webpubsub_configured)?
+    };
+    Ok((service, endpoints))
 }
 
 /// Where the SignalR service is: the connection string or the identity-based settings, the

@@ -118,18 +118,7 @@ pub fn connect(
     request: &EventRequest,
     bytes: &[u8],
 ) -> Result<Response, ApiError> {
-    let body: Value = serde_json::from_slice(bytes).map_err(|e| {
-        ApiError::bad_request(
-            "InvalidBody",
-            format!("the connect event body is not JSON: {e}"),
-        )
-    })?;
-    let Value::Object(body) = body else {
-        return Err(ApiError::bad_request(
-            "InvalidBody",
-            "the connect event body must be a JSON object",
-        ));
-    };
+    let body = connect_body(bytes)?;
     let claims = body
         .get("claims")
         .and_then(Value::as_object)
@@ -151,22 +140,7 @@ pub fn connect(
         claim => single(&claims, claim).ok_or(Unfilled::Missing(claim.into())),
     };
     check_role_values(&policy.roles, value)?;
-    let fill = |templates: &[String], what: &str| -> Vec<String> {
-        templates
-            .iter()
-            .filter_map(|template| {
-                let value = render_with(template, value);
-                match value {
-                    Ok(v) => Some(v),
-                    Err(e) => {
-                        tracing::debug!(template, "Web PubSub {what} not granted at connect: {e}");
-                        None
-                    }
-                }
-            })
-            .collect()
-    };
-    let groups: Vec<String> = fill(&policy.groups, "group")
+    let groups: Vec<String> = grant(&policy.groups, "group", value)
         .into_iter()
         .filter(|g| {
             names::validate_group(g)
@@ -174,7 +148,7 @@ pub fn connect(
                 .is_ok()
         })
         .collect();
-    let roles = fill(&policy.roles, "role");
+    let roles = grant(&policy.roles, "role", value);
     let asked: Vec<&str> = body
         .get("subprotocols")
         .and_then(Value::as_array)
@@ -199,6 +173,40 @@ pub fn connect(
         (StatusCode::OK, axum::Json(Value::Object(answer))).into_response(),
         request,
     ))
+}
+
+/// The connect event's body, which must be a JSON object.
+fn connect_body(bytes: &[u8]) -> Result<Map<String, Value>, ApiError> {
+    match serde_json::from_slice(bytes) {
+        Ok(Value::Object(body)) => Ok(body),
+        Ok(_) => Err(ApiError::bad_request(
+            "InvalidBody",
+            "the connect event body must be a JSON object",
+        )),
+        Err(e) => Err(ApiError::bad_request(
+            "InvalidBody",
+            format!("the connect event body is not JSON: {e}"),
+        )),
+    }
+}
+
+/// The templates (`what`: group or role) filled from the connection's values; one that cannot be
+/// filled is not granted (logged at debug).
+fn grant(
+    templates: &[String],
+    what: &str,
+    value: impl Fn(&str) -> Result<String, Unfilled> + Copy,
+) -> Vec<String> {
+    templates
+        .iter()
+        .filter_map(|template| match render_with(template, value) {
+            Ok(v) => Some(v),
+            Err(e) => {
+                tracing::debug!(template, "Web PubSub {what} not granted at connect: {e}");
+                None
+            }
+        })
+        .collect()
 }
 
 /// A claim with exactly one value (the connect body's claims are `{type: [values]}`).
