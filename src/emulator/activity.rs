@@ -4,8 +4,10 @@
 //! calls are recorded by method, path (never the query, which may carry a token) and status,
 //! upstream calls by URL without query or user info.
 
+mod feed;
 mod records;
 
+pub use feed::{ChangeFeed, EVENT_BUFFER};
 pub use records::{display_url, RestCall, Ring, Sent, UpstreamCall};
 
 use std::collections::HashMap;
@@ -21,8 +23,6 @@ use crate::service::transports::Transport;
 
 /// How many recent REST calls, sends and upstream calls the snapshot keeps (each).
 pub const RECENT_CALLS: usize = 100;
-/// How many changes may wait for a slow dashboard before it is told to reload the snapshot.
-pub const EVENT_BUFFER: usize = 1024;
 
 /// A connection as the dashboard lists it.
 #[derive(Debug, Clone, Serialize)]
@@ -105,7 +105,7 @@ pub struct Activity {
     calls: Mutex<Ring<RestCall>>,
     sends: Mutex<Ring<Sent>>,
     upstream: Mutex<Ring<UpstreamCall>>,
-    changes: broadcast::Sender<Change>,
+    changes: ChangeFeed<Change>,
 }
 
 impl Default for Activity {
@@ -115,7 +115,7 @@ impl Default for Activity {
             calls: Mutex::new(Ring::new(RECENT_CALLS)),
             sends: Mutex::new(Ring::new(RECENT_CALLS)),
             upstream: Mutex::new(Ring::new(RECENT_CALLS)),
-            changes: broadcast::channel(EVENT_BUFFER).0,
+            changes: ChangeFeed::default(),
         }
     }
 }
@@ -128,7 +128,8 @@ pub fn now_ms() -> u128 {
         .unwrap_or_default()
 }
 
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+/// The lock of a dashboard record (poisoning is ignored: every update leaves it consistent).
+pub fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
@@ -158,7 +159,7 @@ impl Activity {
             away: false,
         };
         lock(&self.connections).insert(id.to_string(), info.clone());
-        let _ = self.changes.send(Change::Connected(info));
+        self.changes.publish(|| Change::Connected(info));
     }
 
     /// Records a connection whose socket dropped (`attached` false) or was replaced.
@@ -166,7 +167,7 @@ impl Activity {
         if let Some(info) = lock(&self.connections).get_mut(id) {
             info.away = !attached;
         }
-        let _ = self.changes.send(Change::Socket {
+        self.changes.publish(|| Change::Socket {
             hub: hub.to_string(),
             id: id.to_string(),
             away: !attached,
@@ -176,7 +177,7 @@ impl Activity {
     /// Records a connection that went away.
     pub fn disconnected(&self, hub: &str, id: &str) {
         lock(&self.connections).remove(id);
-        let _ = self.changes.send(Change::Disconnected {
+        self.changes.publish(|| Change::Disconnected {
             hub: hub.to_string(),
             id: id.to_string(),
         });
@@ -191,7 +192,7 @@ impl Activity {
             status,
         };
         lock(&self.calls).push(call.clone());
-        let _ = self.changes.send(Change::Call(call));
+        self.changes.publish(|| Change::Call(call));
     }
 
     /// Tells the dashboard the current groups of the connections `ids` of `hub` (those gone
@@ -201,7 +202,7 @@ impl Activity {
             if !hubs.connection_exists(hub, id) {
                 continue;
             }
-            let _ = self.changes.send(Change::Groups {
+            self.changes.publish(|| Change::Groups {
                 hub: hub.to_string(),
                 id: id.clone(),
                 groups: hubs.groups_of(hub, id),
@@ -212,13 +213,13 @@ impl Activity {
     /// Records a REST send.
     pub fn sent(&self, sent: Sent) {
         lock(&self.sends).push(sent.clone());
-        let _ = self.changes.send(Change::Send(sent));
+        self.changes.publish(|| Change::Send(sent));
     }
 
     /// Records an upstream call.
     pub fn upstream_call(&self, call: UpstreamCall) {
         lock(&self.upstream).push(call.clone());
-        let _ = self.changes.send(Change::Upstream(call));
+        self.changes.publish(|| Change::Upstream(call));
     }
 
     /// Every connection (without groups) and the recent records, oldest first.

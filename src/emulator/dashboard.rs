@@ -9,7 +9,7 @@
 
 use std::collections::BTreeMap;
 use std::convert::Infallible;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use axum::extract::{Path, Request, State};
 use axum::http::{header, HeaderValue, StatusCode};
@@ -17,8 +17,10 @@ use axum::middleware::Next;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use futures_util::stream::{self, Stream, StreamExt};
+use serde::Serialize;
 use serde_json::{json, Value};
-use tokio::sync::broadcast::error::RecvError;
+use tokio::sync::broadcast::{self, error::RecvError};
+use tokio::sync::watch;
 
 use super::activity::Snapshot;
 use super::Shared;
@@ -26,6 +28,27 @@ use super::Shared;
 const INDEX: &str = include_str!("dashboard/index.html");
 const SCRIPT: &str = include_str!("dashboard/dashboard.js");
 const STYLE: &str = include_str!("dashboard/dashboard.css");
+const LIVE: &str = include_str!("dashboard/live.js");
+
+/// The other emulator's dashboard, which this one links to when both run (the local stack): its
+/// name and port (the page keeps its own host name, so `localhost` stays `localhost`).
+#[derive(Debug, Default)]
+pub struct Sibling(OnceLock<(&'static str, u16)>);
+
+impl Sibling {
+    /// Links to the dashboard of emulator `name` on `port` (once; later calls are ignored).
+    pub fn set(&self, name: &'static str, port: u16) {
+        let _ = self.0.set((name, port));
+    }
+
+    /// `{"name","port"}`, or `null` when there is none.
+    pub fn json(&self) -> Value {
+        self.0.get().map_or(
+            Value::Null,
+            |(name, port)| json!({ "name": name, "port": port }),
+        )
+    }
+}
 
 /// Records each REST call (method, path, status) for the dashboard.
 pub async fn record_call(
@@ -42,15 +65,20 @@ pub async fn record_call(
     response
 }
 
-/// `GET /`: the page, with a CSP that allows only the emulator's own files and stream.
+/// `GET /`: the page.
 pub async fn page() -> Response {
+    page_response(INDEX)
+}
+
+/// A dashboard page, with a CSP that allows only the emulator's own files and stream.
+pub fn page_response(html: &'static str) -> Response {
     let mut response = (
         [
             (header::CONTENT_TYPE, "text/html; charset=utf-8"),
             (header::CACHE_CONTROL, "no-cache"),
             (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
         ],
-        INDEX,
+        html,
     )
         .into_response();
     response.headers_mut().insert(
@@ -60,43 +88,45 @@ pub async fn page() -> Response {
     response
 }
 
-/// `GET /dashboard/{file}`: the script, the style sheet, `snapshot` (JSON), `events` (SSE) and
-/// `faults` (JSON: what fault injection is set and has injected).
-pub async fn asset(State(shared): State<Arc<Shared>>, Path(file): Path<String>) -> Response {
-    let (content_type, body) = match file.as_str() {
-        "dashboard.js" => ("text/javascript; charset=utf-8", SCRIPT),
+/// The shared files (`dashboard.css`, `live.js`) and the emulator's own `scripts` (name, text).
+pub fn static_file(file: &str, scripts: &[(&str, &'static str)]) -> Option<Response> {
+    let (content_type, body) = match file {
         "dashboard.css" => ("text/css; charset=utf-8", STYLE),
-        "snapshot" => {
-            return (
-                [(header::CACHE_CONTROL, "no-store")],
-                axum::Json(snapshot(&shared)),
-            )
-                .into_response()
-        }
-        "events" => return events(shared).into_response(),
-        // The injected faults and their counts (polled: counts change with every request).
-        "faults" => {
-            return (
-                [(header::CACHE_CONTROL, "no-store")],
-                axum::Json(shared.faults.report()),
-            )
-                .into_response()
-        }
+        "live.js" => ("text/javascript; charset=utf-8", LIVE),
         _ => {
-            return super::error::EmulatorError::NoRoute(format!("/dashboard/{file}"))
-                .into_response()
+            let (_, script) = scripts.iter().find(|(name, _)| *name == file)?;
+            ("text/javascript; charset=utf-8", *script)
         }
     };
-    (
-        StatusCode::OK,
-        [
-            (header::CONTENT_TYPE, content_type),
-            (header::CACHE_CONTROL, "no-cache"),
-            (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
-        ],
-        body,
-    )
-        .into_response()
+    let headers = [
+        (header::CONTENT_TYPE, content_type),
+        (header::CACHE_CONTROL, "no-cache"),
+        (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+    ];
+    Some((StatusCode::OK, headers, body).into_response())
+}
+
+/// JSON that changes with every request (snapshots, counts): never cached.
+pub fn fresh_json(value: Value) -> Response {
+    ([(header::CACHE_CONTROL, "no-store")], axum::Json(value)).into_response()
+}
+
+/// `GET /dashboard/{file}`: the scripts, the style sheet, `snapshot` (JSON), `events` (SSE) and
+/// `faults` (JSON: what fault injection is set and has injected).
+pub async fn asset(State(shared): State<Arc<Shared>>, Path(file): Path<String>) -> Response {
+    match file.as_str() {
+        "snapshot" => fresh_json(snapshot(&shared)),
+        "events" => {
+            let receiver = shared.activity.subscribe();
+            let stopping = shared.stopping.subscribe();
+            live(receiver, move || snapshot(&shared), stopping).into_response()
+        }
+        // The injected faults and their counts (polled: counts change with every request).
+        "faults" => fresh_json(shared.faults.report()),
+        _ => static_file(&file, &[("dashboard.js", SCRIPT)]).unwrap_or_else(|| {
+            super::error::EmulatorError::NoRoute(format!("/dashboard/{file}")).into_response()
+        }),
+    }
 }
 
 /// Hubs with their connection counts, every connection with its groups, the recent REST calls,
@@ -123,35 +153,46 @@ pub fn snapshot(shared: &Shared) -> Value {
         "calls": calls,
         "sends": sends,
         "upstream": upstream,
+        "sibling": shared.sibling.json(),
     })
 }
 
-fn snapshot_event(shared: &Shared) -> Event {
-    Event::default()
-        .event("snapshot")
-        .data(snapshot(shared).to_string())
-}
-
-/// The stream: subscribe first, then the snapshot, so no change falls between them.
-fn events(shared: Arc<Shared>) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
-    let receiver = shared.activity.subscribe();
-    let first = snapshot_event(&shared);
-    // Ends when the emulator stops, so a graceful shutdown never waits for an open dashboard.
-    let stopping = shared.stopping.subscribe();
-    let state = (receiver, shared, stopping);
-    let changes = stream::unfold(state, |(mut receiver, shared, mut stopping)| async move {
-        let received = tokio::select! {
-            received = receiver.recv() => received,
-            _ = stopping.wait_for(|stop| *stop) => return None,
-        };
-        let event = match received {
-            Ok(change) => Event::default()
-                .event("change")
-                .data(serde_json::to_string(&change).unwrap_or_default()),
-            Err(RecvError::Lagged(_)) => snapshot_event(&shared),
-            Err(RecvError::Closed) => return None,
-        };
-        Some((Ok(event), (receiver, shared, stopping)))
-    });
+/// A dashboard's event stream: `snapshot` first (made after subscribing to `receiver`, so no
+/// change falls between them), then each `change`; a viewer that lagged gets a fresh `snapshot`.
+/// It ends when the emulator stops (`stopping`), so a graceful shutdown never waits for an open
+/// dashboard.
+pub fn live<C, F>(
+    receiver: broadcast::Receiver<C>,
+    snapshot: F,
+    stopping: watch::Receiver<bool>,
+) -> Sse<impl Stream<Item = Result<Event, Infallible>>>
+where
+    C: Serialize + Clone + Send + 'static,
+    F: Fn() -> Value + Send + 'static,
+{
+    let snapshot_event = |snapshot: &F| {
+        Event::default()
+            .event("snapshot")
+            .data(snapshot().to_string())
+    };
+    let first = snapshot_event(&snapshot);
+    let state = (receiver, snapshot, stopping);
+    let changes = stream::unfold(
+        state,
+        move |(mut receiver, snapshot, mut stopping)| async move {
+            let received = tokio::select! {
+                received = receiver.recv() => received,
+                _ = stopping.wait_for(|stop| *stop) => return None,
+            };
+            let event = match received {
+                Ok(change) => Event::default()
+                    .event("change")
+                    .data(serde_json::to_string(&change).unwrap_or_default()),
+                Err(RecvError::Lagged(_)) => snapshot_event(&snapshot),
+                Err(RecvError::Closed) => return None,
+            };
+            Some((Ok(event), (receiver, snapshot, stopping)))
+        },
+    );
     Sse::new(stream::once(async move { Ok(first) }).chain(changes)).keep_alive(KeepAlive::default())
 }

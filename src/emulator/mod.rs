@@ -189,6 +189,8 @@ pub struct Shared {
     pub invocations: invocations::Invocations,
     /// The streams clients opened, for `streams/…/:send`.
     pub streams: streams::Streams,
+    /// The Web PubSub emulator's dashboard, when it runs too.
+    pub sibling: dashboard::Sibling,
 }
 
 impl Shared {
@@ -217,6 +219,7 @@ impl Shared {
             sessions: watch::channel(0).0,
             invocations,
             streams,
+            sibling: dashboard::Sibling::default(),
         }
     }
 }
@@ -314,6 +317,11 @@ pub async fn start(
 }
 
 impl EmulatorHandle {
+    /// Links the dashboard to emulator `name`'s dashboard on `port`.
+    pub fn link_dashboard(&self, name: &'static str, port: u16) {
+        self.shared.sibling.set(name, port);
+    }
+
     /// The address it listens on.
     pub fn local_addr(&self) -> SocketAddr {
         self.server.local_addr()

@@ -90,6 +90,10 @@ impl LocalStack {
             return Ok(());
         };
         announce_webpubsub(&wps, app, &events);
+        // Each dashboard links to the other.
+        self.emulator
+            .link_dashboard("Web PubSub", wps.local_addr().port());
+        wps.link_dashboard("SignalR", self.emulator.local_addr().port());
         if settings.webpubsub.connection.is_none() {
             self.use_webpubsub(settings, &wps, mode.as_ref())?;
         }
@@ -188,6 +192,7 @@ fn announce_webpubsub(wps: &webpubsub::WebPubSubHandle, app: SocketAddr, events:
         events.split('?').next().unwrap_or(events)
     );
     println!("  Web PubSub REST:   {base}/api/hubs/<hub>/:send?api-version=2024-01-01 (Bearer token, aud = the URL)");
+    println!("  Web PubSub dashboard: {base}/ (its connections, sends, event handler calls, invocations and streams, live)");
     println!(
         "  Web PubSub try:    curl -X POST http://{app}/api/webpubsub/actions -H 'content-type: application/json' -d '{{\"actionName\":\"sendToAll\",\"data\":\"hello\",\"dataType\":\"text\"}}'"
     );

@@ -81,6 +81,7 @@ mod webpubsub_action_filters;
 mod webpubsub_app;
 mod webpubsub_emulator_abuse_protection;
 mod webpubsub_emulator_clients;
+mod webpubsub_emulator_dashboard;
 mod webpubsub_emulator_events;
 mod webpubsub_emulator_hardening;
 mod webpubsub_emulator_invoke;

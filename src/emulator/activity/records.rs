@@ -14,10 +14,11 @@ pub struct Ring<T> {
 }
 
 impl<T: Clone> Ring<T> {
-    /// An empty ring that keeps at most `capacity` items.
+    /// An empty ring that keeps at most `capacity` items (it grows as they come: an idle
+    /// emulator holds none).
     pub fn new(capacity: usize) -> Self {
         Self {
-            items: VecDeque::with_capacity(capacity),
+            items: VecDeque::new(),
             capacity,
         }
     }

@@ -1,51 +1,17 @@
-// The emulator dashboard: one snapshot, then changes from /dashboard/events: connections (and
-// their groups), REST calls, sends and upstream calls. Injected-fault counts are polled every 2 s
-// (/dashboard/faults), as they change with every request.
+// The SignalR emulator's dashboard: one snapshot, then changes from /dashboard/events:
+// connections (and their groups), REST calls, sends and upstream calls. Injected-fault counts
+// are polled every 2 s (/dashboard/faults), as they change with every request.
 "use strict";
 (() => {
-  const $ = (id) => document.getElementById(id);
+  const { $, cell, time, prepend, prependRow, renderConnections, batched, follow } = window.dashboard;
   const connections = new Map();
-  const MAX_ROWS = 2000;
-  const MAX_CALLS = 100;
 
-  function cell(row, text) {
-    const td = document.createElement("td");
-    td.textContent = text;
-    row.append(td);
-  }
   function render() {
-    const body = $("connections");
-    const rows = [];
-    for (const c of [...connections.values()].slice(0, MAX_ROWS)) {
-      const row = document.createElement("tr");
-      row.dataset.id = c.id;
+    renderConnections(connections, (c) => {
       // A connection whose socket dropped waits for its client (stateful reconnect).
       const transport = c.away ? `${c.transport} (away, may reconnect)` : c.transport;
-      for (const text of [c.hub, c.id, c.user ?? "—", transport, c.protocol, (c.groups || []).join(", "), new Date(c.since).toLocaleTimeString()]) {
-        cell(row, text);
-      }
-      rows.push(row);
-    }
-    body.replaceChildren(...rows);
-    $("count").textContent = String(connections.size);
-    const hubs = new Map();
-    for (const c of connections.values()) hubs.set(c.hub.toLowerCase(), (hubs.get(c.hub.toLowerCase()) || 0) + 1);
-    $("hubs").replaceChildren(...[...hubs].sort().map(([name, n]) => {
-      const li = document.createElement("li");
-      li.textContent = `${name}: ${n} connection${n === 1 ? "" : "s"}`;
-      return li;
-    }));
-  }
-  function time(at) {
-    return new Date(at).toLocaleTimeString();
-  }
-  // Prepends a row of `texts` to the table body `id`, keeping the newest MAX_CALLS rows.
-  function prependRow(id, texts, error) {
-    const row = document.createElement("tr");
-    for (const text of texts) cell(row, text);
-    if (error) row.className = "error";
-    $(id).prepend(row);
-    while ($(id).children.length > MAX_CALLS) $(id).lastChild.remove();
+      return [c.hub, c.id, c.user ?? "—", transport, c.protocol, (c.groups || []).join(", "), time(c.since)];
+    });
   }
   function addSend(send) {
     const recipients = send.name === null || send.name === undefined ? send.recipients : `${send.recipients} ${send.name}`;
@@ -62,15 +28,9 @@
     const li = document.createElement("li");
     li.textContent = `${time(call.at)} ${call.method} ${call.path} → ${call.status}`;
     if (call.status >= 400) li.className = "error";
-    $("calls").prepend(li);
-    while ($("calls").children.length > MAX_CALLS) $("calls").lastChild.remove();
+    prepend("calls", li);
   }
-  let pending = false;
-  function scheduleRender() {
-    if (pending) return;
-    pending = true;
-    requestAnimationFrame(() => { pending = false; render(); });
-  }
+  const scheduleRender = batched(render);
 
   const KINDS = ["503", "429", "reset-before", "reset-after", "latency", "down"];
   async function pollFaults() {
@@ -93,11 +53,7 @@
   pollFaults();
   setInterval(pollFaults, 2000);
 
-  const events = new EventSource("dashboard/events");
-  events.addEventListener("open", () => { $("stream").textContent = "live"; });
-  events.addEventListener("error", () => { $("stream").textContent = "reconnecting…"; });
-  events.addEventListener("snapshot", (e) => {
-    const snapshot = JSON.parse(e.data);
+  follow((snapshot) => {
     connections.clear();
     for (const c of snapshot.connections) connections.set(c.id, c);
     $("calls").replaceChildren();
@@ -107,10 +63,7 @@
     $("upstream").replaceChildren();
     for (const call of snapshot.upstream) addUpstream(call);
     render();
-    document.body.dataset.ready = "true";
-  });
-  events.addEventListener("change", (e) => {
-    const change = JSON.parse(e.data);
+  }, (change) => {
     if (change.type === "connected") connections.set(change.id, change);
     else if (change.type === "disconnected") connections.delete(change.id);
     else if (change.type === "groups") {

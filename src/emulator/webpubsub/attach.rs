@@ -179,6 +179,7 @@ pub fn recover(
             conn.reattach(out.clone());
             Some((conn.generation, conn.event_context(&id)))
         });
+        state.connections.changed(&id);
         let Some(Some((generation, context))) = found else {
             let refusal = CloseFrame {
                 code: POLICY_VIOLATION,

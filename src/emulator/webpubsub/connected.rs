@@ -6,6 +6,7 @@
 use std::sync::Arc;
 
 use super::ack::{self, AckError};
+use super::activity::InvocationRecord;
 use super::closing::Closing;
 use super::connections::{Connection, Delivery};
 use super::events::{CallError, Event, EventContext, HandlerAnswer};
@@ -13,6 +14,7 @@ use super::invocations::Invocations;
 use super::message::MessageData;
 use super::roles;
 use super::WebPubSubState;
+use crate::emulator::activity::now_ms;
 use crate::emulator::outbox::Outbox;
 use crate::service::recipients::Recipients;
 use crate::service::webpubsub::Permission;
@@ -36,6 +38,18 @@ impl Connected {
         if let Some(ack_id) = ack_id {
             self.outbox.push(ack::ack(ack_id, result));
         }
+    }
+
+    /// Tells the dashboard how invocation `id` (of user event `event`, if known) ended.
+    pub fn record_invocation(&self, id: &str, event: Option<&str>, outcome: &str) {
+        self.state.activity.invocation(InvocationRecord {
+            at: now_ms(),
+            hub: self.context.hub.clone(),
+            connection: self.context.connection_id.clone(),
+            invocation_id: id.to_string(),
+            event: event.map(str::to_string),
+            outcome: outcome.to_string(),
+        });
     }
 
     /// Runs `f` on the connection; `None` when it is gone.

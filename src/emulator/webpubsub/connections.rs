@@ -14,6 +14,7 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
+use super::activity::WpsActivity;
 use super::closing::{Closing, POLICY_VIOLATION};
 use super::events::EventContext;
 use super::groups::{GroupLimit, GroupLimits, Groups};
@@ -21,6 +22,7 @@ pub use super::message::Delivery;
 use super::retained::{Retained, RetainedBytes};
 use super::roles::Grant;
 use super::streams::Streams;
+use crate::emulator::activity::now_ms;
 use crate::emulator::outbox::{Frame, Outbox};
 use crate::emulator::paging::{self, Page, PageRequest};
 use crate::service::filter::{Filter, Subject};
@@ -77,6 +79,8 @@ pub struct Connection {
     pub connection_state: Option<String>,
     /// The group streams it publishes (`streams.rs`).
     pub streams: Streams,
+    /// When it connected, in milliseconds since the Unix epoch.
+    pub since: u128,
     /// Its recovery was given up (too much unacknowledged, or the emulator's retained bytes over
     /// budget while it was detached): nothing more is kept for it, and the janitor forgets it
     /// once detached.
@@ -112,6 +116,7 @@ impl Connection {
             subprotocol: None,
             connection_state: None,
             streams: Streams::default(),
+            since: now_ms(),
             given_up: false,
             next_sequence: 1,
             unacked: VecDeque::new(),
@@ -230,6 +235,7 @@ pub struct Connections {
     inner: Mutex<HashMap<String, Connection>>,
     group_limits: Arc<GroupLimits>,
     retained: Arc<RetainedBytes>,
+    activity: Arc<WpsActivity>,
 }
 
 /// Whether connection `id` of `hub` is one of `recipients`, not `excluded`, and passes `filter`.
@@ -261,14 +267,26 @@ fn selected(
 }
 
 impl Connections {
-    /// No connections; their groups are capped by `group_limits`, and `retained` is the budget
-    /// of what reliable connections keep.
-    pub fn new(group_limits: Arc<GroupLimits>, retained: Arc<RetainedBytes>) -> Self {
+    /// No connections; their groups are capped by `group_limits`, `retained` is the budget of
+    /// what reliable connections keep, and the dashboard hears of them through `activity`.
+    pub fn new(
+        group_limits: Arc<GroupLimits>,
+        retained: Arc<RetainedBytes>,
+        activity: Arc<WpsActivity>,
+    ) -> Self {
         Self {
             inner: Mutex::default(),
             group_limits,
             retained,
+            activity,
         }
+    }
+
+    /// Tells the dashboard how connection `id` is now (after a change of its groups, grants or
+    /// socket).
+    pub fn changed(&self, id: &str) {
+        self.activity
+            .connection(|| self.lock().get(id).map(|c| c.row(id)));
     }
 
     /// The bytes reliable connections keep, and their budget.
@@ -373,6 +391,7 @@ impl Connections {
                     outbox.close(1000, reason);
                 }
             }
+            self.activity.disconnected(id);
         }
         ids.len()
     }
@@ -402,6 +421,7 @@ impl Connections {
                         refused = Some(limit);
                     }
                 }
+                self.activity.connection(|| Some(conn.row(id)));
             }
         }
         refused.map_or(Ok(count), Err)
@@ -413,6 +433,7 @@ impl Connections {
         for (id, conn) in self.lock().iter_mut() {
             if selected(id, conn, &hub, recipients, &[], None) {
                 conn.groups.clear();
+                self.activity.connection(|| Some(conn.row(id)));
             }
         }
     }
@@ -425,6 +446,7 @@ impl Connections {
 
     /// Adds a connection.
     pub fn insert(&self, id: String, conn: Connection) {
+        self.activity.connection(|| Some(conn.row(&id)));
         self.lock().insert(id, conn);
     }
 
@@ -441,8 +463,10 @@ impl Connections {
         if recoverable && conn.kind == ClientKind::Reliable && conn.reconnection_token.is_some() {
             conn.outbox = None;
             conn.detached_at = Some(Instant::now());
+            self.activity.connection(|| Some(conn.row(id)));
             return SocketEnd::Detached;
         }
+        self.activity.disconnected(id);
         if let Some(mut conn) = map.remove(id) {
             let streams = conn.streams.end_all();
             drop(map);
@@ -469,6 +493,7 @@ impl Connections {
             .collect();
         drop(map);
         for (id, conn) in &mut gone {
+            self.activity.disconnected(id);
             let streams = conn.streams.end_all();
             self.cancel_streams(id, conn, streams);
         }

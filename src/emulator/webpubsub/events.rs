@@ -7,14 +7,16 @@
 
 use crate::service::lazy_client::LazyClient;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use reqwest::StatusCode;
 use tokio::sync::Semaphore;
 
 use super::abuse_protection::{AbuseProtection, NotValidated};
+use super::activity::{EventCall, WpsActivity};
 use super::WebPubSubConfig;
+use crate::emulator::activity::now_ms;
 use crate::emulator::upstream_identity::UpstreamIdentity;
 use crate::service::{signature, Secret};
 
@@ -168,6 +170,14 @@ pub enum CallError {
     TimedOut(Duration),
 }
 
+/// The CloudEvents type of `event`.
+fn ce_type(event: Event<'_>) -> String {
+    match event {
+        Event::System(name) => format!("azure.webpubsub.sys.{name}"),
+        Event::User(name) => format!("azure.webpubsub.user.{name}"),
+    }
+}
+
 /// Calls the event handlers.
 pub struct Dispatcher {
     client: LazyClient,
@@ -179,11 +189,12 @@ pub struct Dispatcher {
     ids: AtomicU64,
     identity: Option<UpstreamIdentity>,
     timeout: Duration,
+    activity: Arc<WpsActivity>,
 }
 
 impl Dispatcher {
-    /// A dispatcher for `config`'s handlers.
-    pub fn new(config: &WebPubSubConfig) -> Self {
+    /// A dispatcher for `config`'s handlers; each call is recorded in `activity`.
+    pub fn new(config: &WebPubSubConfig, activity: Arc<WpsActivity>) -> Self {
         let timeout = config.event_timeout;
         let client = LazyClient::new(move |builder| {
             builder
@@ -200,6 +211,7 @@ impl Dispatcher {
             ids: AtomicU64::new(1),
             identity: config.entra.as_ref().map(|m| m.upstream_identity.clone()),
             timeout: config.event_timeout,
+            activity,
         }
     }
 
@@ -231,6 +243,34 @@ impl Dispatcher {
         let Some(url) = self.url(&ctx.hub, event) else {
             return Ok(None);
         };
+        let started = std::time::Instant::now();
+        let result = self.send(&url, ctx, event, content_type, body).await;
+        let (status, error) = match &result {
+            Ok(answer) => (Some(answer.status.as_u16()), None),
+            Err(e) => (None, Some(e.to_string())),
+        };
+        self.activity.event_call(EventCall {
+            at: now_ms(),
+            hub: ctx.hub.clone(),
+            connection: ctx.connection_id.clone(),
+            event: ce_type(event),
+            url,
+            status,
+            error,
+            duration_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+        });
+        result.map(Some)
+    }
+
+    /// Checks `url`'s abuse protection, then posts `event` to it.
+    async fn send(
+        &self,
+        url: &str,
+        ctx: &EventContext,
+        event: Event<'_>,
+        content_type: &str,
+        body: Vec<u8>,
+    ) -> Result<HandlerAnswer, CallError> {
         let _permit = self.in_flight.try_acquire().map_err(|_| CallError::Busy)?;
         let origin = self
             .origin
@@ -240,19 +280,19 @@ impl Dispatcher {
         self.protection
             .check(
                 self.client.or_default(),
-                &url,
+                url,
                 &origin,
                 &UpstreamIdentity::bearer(self.identity.as_ref()),
             )
             .await?;
         let response = self
-            .cloud_event(&url, &origin, ctx, event)
+            .cloud_event(url, &origin, ctx, event)
             .header("Content-Type", content_type)
             .body(body)
             .send()
             .await
             .map_err(|e| failed(e, self.timeout))?;
-        HandlerAnswer::read(response, self.timeout).await.map(Some)
+        HandlerAnswer::read(response, self.timeout).await
     }
 
     /// The POST of `event` about `ctx` with its CloudEvents headers, signed.
@@ -263,10 +303,7 @@ impl Dispatcher {
         ctx: &EventContext,
         event: Event<'_>,
     ) -> reqwest::RequestBuilder {
-        let ce_type = match event {
-            Event::System(name) => format!("azure.webpubsub.sys.{name}"),
-            Event::User(name) => format!("azure.webpubsub.user.{name}"),
-        };
+        let ce_type = ce_type(event);
         let id = self.ids.fetch_add(1, Ordering::Relaxed);
         let mut request = self
             .client

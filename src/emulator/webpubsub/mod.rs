@@ -13,11 +13,15 @@
 //! * the event handler ([`events`]): CloudEvents over HTTP to the app, blocking `connect` and user
 //!   events, signed with `ce-signature`.
 //!
+//! * the dashboard ([`dashboard`]) at `/`: connections, sends, event handler calls,
+//!   invocations and streams, live.
+//!
 //! Like the SignalR emulator, and unlike Microsoft's, it checks every token strictly ([`auth`]),
 //! and it has the same Entra ID mode ([`entra`]).
 
 pub mod abuse_protection;
 pub mod ack;
+pub mod activity;
 pub mod attach;
 pub mod auth;
 pub mod client;
@@ -25,6 +29,7 @@ pub mod closing;
 pub mod connect_event;
 pub mod connected;
 pub mod connections;
+pub mod dashboard;
 pub mod entra;
 pub mod error;
 pub mod events;
@@ -123,6 +128,10 @@ pub struct WebPubSubState {
     pub connections: connections::Connections,
     /// The event handler caller.
     pub events: events::Dispatcher,
+    /// What the dashboard shows.
+    pub activity: Arc<activity::WpsActivity>,
+    /// The SignalR emulator's dashboard, when it runs too.
+    pub sibling: crate::emulator::dashboard::Sibling,
     /// Becomes true when the emulator stops.
     pub stopping: watch::Sender<bool>,
 }
@@ -137,6 +146,7 @@ fn routes(shared: Arc<WebPubSubState>) -> Router {
         .route("/client/", any(client::connect_query));
     Router::new()
         .without_v07_checks()
+        .merge(dashboard::routes())
         .merge(browser_policy::server_routes(rest::routes()))
         .merge(browser_policy::websocket_routes(
             client,
@@ -160,18 +170,22 @@ pub async fn start(
     config: WebPubSubConfig,
     listener: tokio::net::TcpListener,
 ) -> std::io::Result<WebPubSubHandle> {
-    let events = events::Dispatcher::new(&config);
+    let activity = Arc::new(activity::WpsActivity::default());
+    let events = events::Dispatcher::new(&config, Arc::clone(&activity));
     let connections = connections::Connections::new(
         groups::GroupLimits::new(
             config.max_groups_per_connection,
             config.max_group_memberships,
         ),
         retained::RetainedBytes::new(config.max_retained_bytes),
+        Arc::clone(&activity),
     );
     let shared = Arc::new(WebPubSubState {
         config,
         connections,
         events,
+        activity,
+        sibling: Default::default(),
         stopping: watch::channel(false).0,
     });
     let janitor = {
@@ -198,6 +212,11 @@ pub async fn start(
 }
 
 impl WebPubSubHandle {
+    /// Links the dashboard to emulator `name`'s dashboard on `port`.
+    pub fn link_dashboard(&self, name: &'static str, port: u16) {
+        self.shared.sibling.set(name, port);
+    }
+
     /// The address it listens on.
     pub fn local_addr(&self) -> SocketAddr {
         self.server.local_addr()

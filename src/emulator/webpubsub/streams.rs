@@ -42,6 +42,8 @@ pub struct Stream {
     pub expected: u64,
     idle: Duration,
     last_active: Instant,
+    /// When it was opened.
+    pub started: Instant,
 }
 
 /// Why a stream frame is refused: `streamClosed`'s error.
@@ -132,6 +134,7 @@ impl Streams {
             expected: 1,
             idle,
             last_active: Instant::now(),
+            started: Instant::now(),
         };
         self.open.insert(id.to_string(), stream);
         Ok(())
@@ -155,6 +158,11 @@ impl Streams {
             Some(_) => Fragment::TooHigh,
         };
         Some((fragment, stream.expected))
+    }
+
+    /// The open streams by id (for the dashboard).
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &Stream)> {
+        self.open.iter().map(|(id, s)| (id.as_str(), s))
     }
 
     /// Closes stream `id`, returning it if it was open.

@@ -37,5 +37,7 @@ impl GroupMembership {
                 Ok(())
             }
         });
+        let id = &client.context.connection_id;
+        client.state.connections.changed(id);
     }
 }

@@ -169,15 +169,21 @@ impl Invoke {
         let (event, data) = match request {
             Ok(request) => request,
             Err(message) => {
+                client.record_invocation(&invocation_id, None, "BadRequest");
                 let refused = InvocationError::new("BadRequest", message);
                 out.push(response(&invocation_id, Err(refused)));
                 return;
             }
         };
-        let caller = client.clone();
+        let (caller, recorder) = (client.clone(), client.clone());
+        let event_name = event.clone();
         let work = async move { invoke(&caller, &event, &data).await };
         let id = invocation_id.clone();
-        let answer = move |result| {
+        let answer = move |result: Result<Option<MessageData>, InvocationError>| {
+            let outcome = result
+                .as_ref()
+                .map_or_else(|e| e.name.as_str(), |_| "success");
+            recorder.record_invocation(&id, Some(&event_name), outcome);
             out.push(response(&id, result));
         };
         let refused = match client.invocations.start(&invocation_id, work, answer) {
@@ -191,6 +197,7 @@ impl Invoke {
                 format!("at most {MAX_PENDING} invocations of one connection may wait for the event handler"),
             ),
         };
+        client.record_invocation(&invocation_id, None, &refused.name);
         client.outbox.push(response(&invocation_id, Err(refused)));
     }
 }
@@ -241,7 +248,9 @@ impl CancelInvocation {
 
     /// Stops waiting for the invocation, if it is still pending.
     pub fn apply(self, client: &Connected) {
-        client.invocations.cancel(&self.invocation_id);
+        if client.invocations.cancel(&self.invocation_id) {
+            client.record_invocation(&self.invocation_id, None, "cancelled");
+        }
     }
 }
 

@@ -27,10 +27,13 @@ fn grant_of(request: &WpsRequest) -> Result<Grant, WpsError> {
     Ok((permission, target.map(str::to_string)))
 }
 
-/// Runs `f` on the path's connection; `None` when it does not exist.
+/// Runs `f` on the path's connection, then tells the dashboard how it is; `None` when it does
+/// not exist.
 fn with_connection<R>(request: &WpsRequest, f: impl FnOnce(&mut Connection) -> R) -> Option<R> {
     let id = request.name("connection").unwrap_or_default();
-    request.state.connections.with(&request.hub, id, f)
+    let result = request.state.connections.with(&request.hub, id, f);
+    request.state.connections.changed(id);
+    result
 }
 
 /// `PUT`: grants the permission.

@@ -48,13 +48,16 @@ impl Send {
 
     fn apply(self, request: &WpsRequest) -> StatusCode {
         let delivery = Delivery::new(&Origin::Server, &self.payload, self.ttl);
-        request.state.connections.send(
+        let received = request.state.connections.send(
             &request.hub,
             &self.recipients,
             &self.excluded,
             self.filter.as_ref(),
             &delivery,
         );
+        let data_type = self.payload.data_type.name();
+        let state = &request.state;
+        (state.activity).sent(&request.hub, &self.recipients, data_type, received);
         StatusCode::ACCEPTED
     }
 }
