@@ -372,6 +372,12 @@ async fn slow_identity_endpoint_times_out_with_a_clear_error() {
         error.to_string().contains("did not answer in time"),
         "{error}"
     );
-    assert_eq!(stub.calls.load(Ordering::SeqCst), 3, "three attempts");
     assert!(started.elapsed() < Duration::from_secs(3), "no hang");
+    // On a loaded machine the stub may read an attempt's request only after the client gave up
+    // on it: wait (boundedly) for the stub to have seen all of them before counting.
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while stub.calls.load(Ordering::SeqCst) < 3 && std::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(stub.calls.load(Ordering::SeqCst), 3, "three attempts");
 }
