@@ -22,6 +22,7 @@ import json
 import statistics
 import subprocess
 import sys
+import threading
 import time
 import urllib.parse
 from pathlib import Path
@@ -248,6 +249,29 @@ def signalr_pages(client, first: str, headers, size: int) -> int:
     return pages
 
 
+class Pinging:
+    """Pings every member every 10 s while the `with` block runs: creating and listing 10 000
+    members takes longer than the 30 s after which the emulator, like the service, drops a client
+    it has not heard from."""
+
+    def __init__(self, members: list):
+        self.members, self.stop = members, threading.Event()
+
+    def __enter__(self):
+        self.thread = threading.Thread(target=self.run, daemon=True)
+        self.thread.start()
+        return self
+
+    def run(self) -> None:
+        while not self.stop.wait(10):
+            for member in list(self.members):
+                member.ping()
+
+    def __exit__(self, *exc):
+        self.stop.set()
+        self.thread.join(timeout=30)
+
+
 def signalr_list(binary: Path, sizes: tuple[int, int], calls: int) -> dict:
     """{size: (ms per listing through the app, the same directly against the emulator, pages)}:
     a group of `size` SignalR connections (negotiated through the app, added through REST),
@@ -256,24 +280,26 @@ def signalr_list(binary: Path, sizes: tuple[int, int], calls: int) -> dict:
     hub = f"/api/hubs/{HUB}"
     for size in sizes:
         stack = Stack(binary, size + 1000)
-        members = []
+        members: list = []
         try:
-            log(f"SignalR list-connections: {size} members")
-            members = [instructions.HubSocket(stack.app, hub=HUB) for _ in range(size)]
-            rest = instructions.KeepAlive(stack.emu)
-            for member in members:
-                path = (f"{hub}/groups/big/connections/{member.connection_id}"
-                        f"?api-version={SIGNALR_API}")
-                rest.call("PUT", path, 200, b"", bearer(path))
-            app = instructions.KeepAlive(stack.app)
-            via_app = f"{hub}/groups/big/connections?maxpagesize=200"
-            direct = f"{hub}/groups/big/connections?api-version={WPS_LIST_API}&maxpagesize=200"
-            pages = signalr_pages(app, via_app, lambda _: {}, size)
-            signalr_pages(rest, direct, bearer, size)
-            results[size] = (timed(lambda: signalr_pages(app, via_app, lambda _: {}, size), calls),
-                             timed(lambda: signalr_pages(rest, direct, bearer, size), calls), pages)
-            app.close()
-            rest.close()
+            with Pinging(members):
+                log(f"SignalR list-connections: {size} members")
+                members.extend(instructions.HubSocket(stack.app, hub=HUB) for _ in range(size))
+                rest = instructions.KeepAlive(stack.emu)
+                for member in members:
+                    path = (f"{hub}/groups/big/connections/{member.connection_id}"
+                            f"?api-version={SIGNALR_API}")
+                    rest.call("PUT", path, 200, b"", bearer(path))
+                app = instructions.KeepAlive(stack.app)
+                via_app = f"{hub}/groups/big/connections?maxpagesize=200"
+                direct = f"{hub}/groups/big/connections?api-version={WPS_LIST_API}&maxpagesize=200"
+                pages = signalr_pages(app, via_app, lambda _: {}, size)
+                signalr_pages(rest, direct, bearer, size)
+                results[size] = (
+                    timed(lambda: signalr_pages(app, via_app, lambda _: {}, size), calls),
+                    timed(lambda: signalr_pages(rest, direct, bearer, size), calls), pages)
+                app.close()
+                rest.close()
         finally:
             for member in members:
                 member.close()

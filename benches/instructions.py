@@ -149,6 +149,10 @@ class HubSocket:
             if message.get("type") == 1 and message.get("target") == target:
                 return
 
+    def ping(self) -> None:
+        """A hub-protocol ping: the server drops a client it has not heard from for 30 s."""
+        self.frames.send_text('{"type":6}' + RS)
+
     def close(self) -> None:
         self.frames.sock.close()
 

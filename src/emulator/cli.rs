@@ -77,8 +77,8 @@ pub struct EmulatorArgs {
     /// route grants CORS (see SECURITY.md).
     #[arg(long, value_name = "ORIGINS", env = "EMULATOR_CORS_ORIGINS")]
     pub cors_origins: Option<String>,
-    /// How many connections (WebSockets included) the emulator keeps open at once; raise the
-    /// open-file limit (`ulimit -n`) to match.
+    /// How many connections (WebSockets included) each emulator, SignalR and Web PubSub, keeps
+    /// open at once; raise the open-file limit (`ulimit -n`) to match.
     #[arg(long, value_name = "N", default_value_t = crate::http_server::ServerLimits::MAX_CONNECTIONS)]
     pub max_connections: usize,
 }
@@ -161,6 +161,7 @@ fn webpubsub_config(
     let mut config = WebPubSubConfig::new(signalr.access_key.clone());
     config.entra = signalr.entra.clone();
     config.browser = signalr.browser.clone();
+    config.server.max_connections = signalr.server.max_connections;
     if args.webpubsub_event_timeout_ms == 0 {
         return Err("--webpubsub-event-timeout-ms must be at least 1".into());
     }
@@ -261,4 +262,25 @@ fn announce(
         announce_identity(&mode.upstream_identity, webpubsub.is_some());
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        args: EmulatorArgs,
+    }
+
+    #[test]
+    fn max_connections_applies_to_both_emulators() {
+        let args = Cli::parse_from(["handler", "--max-connections", "12345"]).args;
+        let signalr = signalr_config(&args).unwrap();
+        let webpubsub = webpubsub_config(&args, &signalr).unwrap();
+        assert_eq!(signalr.server.max_connections, 12345);
+        assert_eq!(webpubsub.server.max_connections, 12345);
+    }
 }
