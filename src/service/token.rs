@@ -257,20 +257,22 @@ impl TokenMinter {
         let secs = lifetime.as_secs();
         self.0
             .anonymous
-            .get_or_sign(hub, flavour, secs, second, || {
+            .get_or_sign(hub, flavour, &[], secs, second, || {
                 let mut payload = Map::new();
                 claims.add_system_claims(&mut payload, second.saturating_add(secs));
                 self.sign(payload, self.client_audience(hub), lifetime, second)
             })
     }
 
-    /// A Web PubSub token for `hub` with no claims but `nbf`, `exp`, `iat` and `aud`
-    /// (`audience()`, on the client path starting with `path`), valid for `lifetime`: the one
-    /// already signed this second when there is one (the same bytes a new one would be).
+    /// A Web PubSub token for `hub` without a user: `claims` (made of the `lists`: its roles and
+    /// groups) then `nbf`, `exp`, `iat` and `aud` (`audience()`, on the client path starting
+    /// with `path`), valid for `lifetime`; the one already signed this second for the same
+    /// lists when there is one (the same bytes a new one would be).
     pub fn anonymous(
         &self,
         hub: &str,
-        path: &'static str,
+        (path, lists): (&'static str, &[&[String]]),
+        claims: impl FnOnce() -> Map<String, Value>,
         audience: impl FnOnce() -> String,
         lifetime: Duration,
     ) -> Result<String, TokenError> {
@@ -278,8 +280,8 @@ impl TokenMinter {
         let flavour = Flavour::WebPubSub(path);
         self.0
             .anonymous
-            .get_or_sign(hub, flavour, lifetime.as_secs(), second, || {
-                self.sign(Map::new(), audience(), lifetime, second)
+            .get_or_sign(hub, flavour, lists, lifetime.as_secs(), second, || {
+                self.sign(claims(), audience(), lifetime, second)
             })
     }
 

@@ -1,7 +1,7 @@
-//! The memo of anonymous client tokens (`docs/performance.md`): a token with no user, claims or
-//! roles carries only `nbf`, `exp`, `iat`, `aud` and flags that are the same for every client, so
-//! every one signed for a hub within one second is byte-for-byte the same token (there is no
-//! nonce or `jti`). Each is signed once per second and handed out until the second changes: a
+//! The memo of anonymous client tokens (`docs/performance.md`): a token with no user carries only
+//! `nbf`, `exp`, `iat`, `aud` and what the settings grant every such client (SignalR's system
+//! flags, Web PubSub's roles and groups), so every one signed for a hub within one second with the
+//! same grants is byte-for-byte the same token (there is no nonce or `jti`). Each is signed once per second and handed out until the second changes: a
 //! storm of anonymous negotiations (a dashboard's viewers reconnecting after a deploy) signs
 //! once per second, not once per client.
 //!
@@ -31,6 +31,8 @@ pub enum Flavour {
 struct Entry {
     hub: String,
     flavour: Flavour,
+    /// Lists of claim values the token carries (Web PubSub's roles and groups).
+    lists: Vec<Vec<String>>,
     lifetime: u64,
     second: u64,
     token: String,
@@ -41,20 +43,25 @@ struct Entry {
 pub struct AnonymousTokens(Mutex<Vec<Entry>>);
 
 impl AnonymousTokens {
-    /// The token of (`hub`, `flavour`, `lifetime`) signed in `second`: the remembered one, or
-    /// `sign()`'s, which is then remembered.
+    /// The token of (`hub`, `flavour`, `lists`, `lifetime`) signed in `second`: the remembered
+    /// one, or `sign()`'s, which is then remembered.
     pub fn get_or_sign<E>(
         &self,
         hub: &str,
         flavour: Flavour,
+        lists: &[&[String]],
         lifetime: u64,
         second: u64,
         sign: impl FnOnce() -> Result<String, E>,
     ) -> Result<String, E> {
         let mut entries = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        let found = entries
-            .iter()
-            .position(|e| e.hub == hub && e.flavour == flavour && e.lifetime == lifetime);
+        let found = entries.iter().position(|e| {
+            e.hub == hub
+                && e.flavour == flavour
+                && e.lifetime == lifetime
+                && e.lists.len() == lists.len()
+                && e.lists.iter().zip(lists).all(|(a, b)| a == b)
+        });
         if let Some(entry) = found.map(|i| &entries[i]) {
             if entry.second == second {
                 return Ok(entry.token.clone());
@@ -73,6 +80,7 @@ impl AnonymousTokens {
                 entries.push(Entry {
                     hub: hub.to_owned(),
                     flavour,
+                    lists: lists.iter().map(|list| list.to_vec()).collect(),
                     lifetime,
                     second,
                     token: token.clone(),
@@ -97,7 +105,7 @@ mod tests {
         let memo = AnonymousTokens::default();
         let signed = std::cell::Cell::new(0);
         let get = |hub: &str, flavour, lifetime, second| {
-            memo.get_or_sign(hub, flavour, lifetime, second, || {
+            memo.get_or_sign(hub, flavour, &[], lifetime, second, || {
                 signed.set(signed.get() + 1);
                 Ok::<_, ()>(format!("{hub}/{lifetime}/{second}"))
             })
@@ -126,9 +134,25 @@ mod tests {
     #[test]
     fn a_refusal_is_not_remembered() {
         let memo = AnonymousTokens::default();
-        let refused = memo.get_or_sign("chat", SIGNALR, 60, 1, || Err("refused"));
+        let refused = memo.get_or_sign("chat", SIGNALR, &[], 60, 1, || Err("refused"));
         assert_eq!(refused, Err("refused"));
-        let signed = memo.get_or_sign("chat", SIGNALR, 60, 1, || Ok::<_, &str>("t".into()));
+        let signed = memo.get_or_sign("chat", SIGNALR, &[], 60, 1, || Ok::<_, &str>("t".into()));
         assert_eq!(signed.as_deref(), Ok("t"));
+    }
+
+    #[test]
+    fn claim_lists_are_part_of_the_key() {
+        let memo = AnonymousTokens::default();
+        let wps = Flavour::WebPubSub("/client/hubs/");
+        let (a, b, empty) = (vec!["a".to_string()], vec!["b".to_string()], Vec::new());
+        let get = |lists: &[&[String]]| {
+            let key = format!("{lists:?}");
+            memo.get_or_sign("chat", wps, lists, 60, 1, || Ok::<_, ()>(key))
+                .unwrap()
+        };
+        assert_eq!(get(&[&a, &b]), get(&[&a, &b]));
+        assert_ne!(get(&[&a, &b]), get(&[&b, &a]));
+        assert_ne!(get(&[&a, &empty]), get(&[&empty, &a]));
+        assert_eq!(get(&[&a, &empty]), r#"[["a"], []]"#);
     }
 }

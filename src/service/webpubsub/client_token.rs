@@ -100,34 +100,32 @@ impl ClientTokenMinter {
 
     /// Mints a client token for `hub` after checking the hub, user id and groups against the
     /// service's name rules.
-    /// A token without user, roles or groups is the same for every client within a second, and
-    /// is memoised ([`TokenMinter::anonymous`]).
+    /// A token without a user is the same for every client of the hub within a second that is
+    /// granted the same roles and groups, and is memoised ([`TokenMinter::anonymous`]).
     pub fn token(&self, hub: &str, options: &ClientTokenOptions) -> Result<String, TokenError> {
         names::validate_hub(hub).map_err(|e| TokenError::Signing(e.to_string()))?;
+        for group in &options.groups {
+            names::validate_group(group).map_err(|e| TokenError::Signing(e.to_string()))?;
+        }
         let lifetime = options.lifetime.unwrap_or(DEFAULT_CLIENT_LIFETIME);
         let protocol = options.protocol;
-        if options.user_id.is_none() && options.roles.is_empty() && options.groups.is_empty() {
-            let audience = || self.audience(hub, protocol);
-            return self
-                .minter
-                .anonymous(hub, protocol.prefix(), audience, lifetime);
-        }
+        let audience = || self.audience(hub, protocol);
+        let Some(user) = &options.user_id else {
+            let lists: &[&[String]] = &[&options.roles, &options.groups];
+            let claims = || grants(Map::new(), options);
+            return self.minter.anonymous(
+                hub,
+                (protocol.prefix(), lists),
+                claims,
+                audience,
+                lifetime,
+            );
+        };
+        names::validate_user(user).map_err(|e| TokenError::Signing(e.to_string()))?;
         let mut claims = Map::new();
-        if let Some(user) = &options.user_id {
-            names::validate_user(user).map_err(|e| TokenError::Signing(e.to_string()))?;
-            claims.insert("sub".into(), Value::String(user.clone()));
-        }
-        if !options.roles.is_empty() {
-            claims.insert("role".into(), strings(&options.roles));
-        }
-        if !options.groups.is_empty() {
-            for group in &options.groups {
-                names::validate_group(group).map_err(|e| TokenError::Signing(e.to_string()))?;
-            }
-            claims.insert("webpubsub.group".into(), strings(&options.groups));
-        }
+        claims.insert("sub".into(), Value::String(user.clone()));
         self.minter
-            .sign_claims(claims, self.audience(hub, protocol), lifetime)
+            .sign_claims(grants(claims, options), audience(), lifetime)
     }
 
     /// A token and the URLs to connect with it.
@@ -175,6 +173,17 @@ pub fn websocket_base(connection: &WebPubSubConnectionString) -> String {
         connection.websocket_scheme(),
         connection.authority()
     )
+}
+
+/// `claims` with `role` and `webpubsub.group`, each when not empty.
+fn grants(mut claims: Map<String, Value>, options: &ClientTokenOptions) -> Map<String, Value> {
+    if !options.roles.is_empty() {
+        claims.insert("role".into(), strings(&options.roles));
+    }
+    if !options.groups.is_empty() {
+        claims.insert("webpubsub.group".into(), strings(&options.groups));
+    }
+    claims
 }
 
 fn strings(values: &[String]) -> Value {
@@ -274,6 +283,32 @@ mod tests {
         let c = claims(&m.token("Chat", &short).unwrap());
         assert_eq!(c["exp"].as_u64().unwrap() - c["iat"].as_u64().unwrap(), 60);
         assert_ne!(m.token("other", &anonymous).unwrap(), a);
+        let granted = ClientTokenOptions {
+            roles: vec!["webpubsub.sendToGroup".into()],
+            groups: vec!["room".into()],
+            ..Default::default()
+        };
+        let (g, h) = loop {
+            let g = m.token("Chat", &granted).unwrap();
+            let h = m.token("Chat", &granted).unwrap();
+            if claims(&g)["iat"] == claims(&h)["iat"] {
+                break (g, h);
+            }
+        };
+        assert_eq!(g, h);
+        assert_ne!(g, a);
+        let c = claims(&g);
+        assert_eq!(c["role"], serde_json::json!(["webpubsub.sendToGroup"]));
+        assert_eq!(c["webpubsub.group"], serde_json::json!(["room"]));
+        let swapped = ClientTokenOptions {
+            roles: vec!["room".into()],
+            groups: vec!["webpubsub.sendToGroup".into()],
+            ..Default::default()
+        };
+        assert_eq!(
+            claims(&m.token("Chat", &swapped).unwrap())["role"],
+            serde_json::json!(["room"])
+        );
         let user = ClientTokenOptions {
             user_id: Some("alice".into()),
             ..Default::default()
