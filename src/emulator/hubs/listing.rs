@@ -20,9 +20,8 @@ impl Hubs {
             let is_direct = |id: &str| direct.is_some_and(|members| members.contains(id));
             let via_users = h
                 .user_groups
-                .iter()
-                .filter(|(_, groups)| groups.get(group).is_some_and(|expiry| *expiry > now))
-                .filter_map(|(user, _)| h.users.get(user))
+                .users_of(group, now)
+                .filter_map(|user| h.users.get(user))
                 .flatten()
                 .filter(|id| !is_direct(id));
             let members = direct.into_iter().flatten().chain(via_users).map(|id| {
@@ -68,16 +67,11 @@ fn groups_by_connection(h: &Hub, now: Instant) -> HashMap<&str, Vec<&str>> {
             by_id.entry(id.as_str()).or_default().push(group.as_str());
         }
     }
-    for (user, groups) in &h.user_groups {
-        let Some(ids) = h.users.get(user) else {
-            continue;
-        };
-        for (group, _) in groups.iter().filter(|(_, expiry)| **expiry > now) {
-            for id in ids {
-                let list = by_id.entry(id.as_str()).or_default();
-                if !list.contains(&group.as_str()) {
-                    list.push(group.as_str());
-                }
+    for (user, group) in h.user_groups.iter(now) {
+        for id in h.users.get(user).into_iter().flatten() {
+            let list = by_id.entry(id.as_str()).or_default();
+            if !list.contains(&group) {
+                list.push(group);
             }
         }
     }
