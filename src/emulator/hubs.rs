@@ -6,7 +6,7 @@
 mod listing;
 mod user_groups;
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -41,7 +41,8 @@ struct Member {
 struct Hub {
     connections: HashMap<String, Member>,
     users: HashMap<String, HashSet<String>>,
-    groups: HashMap<String, HashSet<String>>,
+    /// Each group's direct members, in id order so that a page of them is a seek.
+    groups: HashMap<String, BTreeSet<String>>,
     user_groups: UserGroups,
 }
 
@@ -268,7 +269,7 @@ impl Hubs {
                 return Removal::NoConnection;
             }
             let removed = h.groups.get_mut(group).is_some_and(|m| m.remove(id));
-            if h.groups.get(group).is_some_and(HashSet::is_empty) {
+            if h.groups.get(group).is_some_and(BTreeSet::is_empty) {
                 h.groups.remove(group);
             }
             if removed {
