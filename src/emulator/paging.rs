@@ -126,11 +126,8 @@ pub fn page<'a>(
     members: impl Iterator<Item = (&'a str, Option<&'a str>)>,
     request: &PageRequest,
 ) -> Page {
-    let take = request.take();
-    if take == 0 {
-        return Page::default();
-    }
     // A max-heap of the `take + 1` smallest ids after the cursor: the extra one says "more".
+    let take = request.take();
     let after = request.cursor.after.as_str();
     let mut heap: BinaryHeap<(&str, Option<&str>)> = BinaryHeap::with_capacity(take + 2);
     for member in members.filter(|(id, _)| *id > after) {
@@ -141,7 +138,7 @@ pub fn page<'a>(
             heap.push(member);
         }
     }
-    finish(heap.into_sorted_vec(), request)
+    page_sorted(heap.into_sorted_vec().into_iter(), request)
 }
 
 /// The page `request` asks for out of `members` given in ascending id order (each id once),
@@ -155,13 +152,8 @@ pub fn page_sorted<'a>(
     if take == 0 {
         return Page::default();
     }
-    finish(members.take(take + 1).collect(), request)
-}
-
-/// A page out of `sorted`, the smallest ids after the cursor in order, one more than the page
-/// holds when there is a next page.
-fn finish(mut sorted: Vec<(&str, Option<&str>)>, request: &PageRequest) -> Page {
-    let take = request.take();
+    // One more than the page holds says "more".
+    let mut sorted: Vec<_> = members.take(take + 1).collect();
     let more = sorted.len() > take;
     sorted.truncate(take);
     let returned = request.cursor.returned + sorted.len();

@@ -97,7 +97,7 @@ impl GroupIndex {
 
     /// How many memberships it holds.
     #[cfg(test)]
-    pub fn len(&self) -> usize {
+    pub fn memberships(&self) -> usize {
         self.guard()
             .values()
             .flat_map(HashMap::values)
@@ -131,7 +131,7 @@ mod tests {
         index.remove("chat", ["g", "other"].into_iter(), "c1");
         index.remove("chat", ["g"].into_iter(), "c2");
         index.remove("chat", ["g"].into_iter(), "c3");
-        assert_eq!(index.len(), 1);
+        assert_eq!(index.memberships(), 1);
         assert!(
             !index.guard().contains_key("chat"),
             "an empty hub is forgotten"

@@ -187,7 +187,7 @@ mod tests {
         assert_eq!(b.join("g1"), Ok(()));
         assert_eq!(b.join("g2"), Err(GroupLimit::Emulator(3)));
         assert_eq!(limits.used(), 3);
-        assert_eq!(limits.index().len(), 3);
+        assert_eq!(limits.index().memberships(), 3);
         a.leave("g1");
         a.leave("g1");
         assert_eq!(limits.used(), 2);
@@ -195,13 +195,13 @@ mod tests {
         drop(b);
         assert_eq!(limits.used(), 1);
         assert_eq!(
-            limits.index().len(),
+            limits.index().memberships(),
             1,
             "a dropped connection leaves the index"
         );
         a.clear();
         assert_eq!(limits.used(), 0);
-        assert_eq!(limits.index().len(), 0);
+        assert_eq!(limits.index().memberships(), 0);
         assert!(a.is_empty());
     }
 }
