@@ -7,7 +7,8 @@ use std::collections::HashMap;
 use std::marker::PhantomData;
 use std::ops::Deref;
 
-use axum::extract::FromRequestParts;
+use axum::extract::rejection::RawPathParamsRejection;
+use axum::extract::{FromRequestParts, RawPathParams};
 use axum::http::request::Parts;
 
 use super::error::ApiError;
@@ -66,11 +67,21 @@ impl<D: HubDefault> FromRequestParts<AppState> for Hub<D> {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let PathParams(mut params) =
-            PathParams::<HashMap<String, String>>::from_request_parts(parts, state).await?;
-        let name = params
-            .remove("hub")
-            .unwrap_or_else(|| D::default_hub(state).to_owned());
+        // The raw captures, percent-decoded, without deserialising them into a map; a path that
+        // cannot be read is refused by `PathParams`, whose errors say why.
+        let name = match RawPathParams::from_request_parts(parts, state).await {
+            Ok(params) => params
+                .iter()
+                .find(|(key, _)| *key == "hub")
+                .map(|(_, hub)| hub.to_owned()),
+            Err(RawPathParamsRejection::MissingPathParams(_)) => None,
+            Err(_) => {
+                let PathParams(mut params) =
+                    PathParams::<HashMap<String, String>>::from_request_parts(parts, state).await?;
+                params.remove("hub")
+            }
+        };
+        let name = name.unwrap_or_else(|| D::default_hub(state).to_owned());
         names::validate_hub(&name)?;
         Ok(Self {
             name,

@@ -4,15 +4,15 @@
 
 use axum::body::Body;
 use axum::extract::{Request, State};
-use axum::http::{header, HeaderValue, StatusCode};
-use axum::response::{IntoResponse, Response};
-use serde::Serialize;
+use axum::http::{header, HeaderValue};
+use axum::response::Response;
 use serde_json::Value;
 
 use super::error::ApiError;
 use super::hub::Hub;
 use super::identity::Caller;
 use super::AppState;
+use crate::service::json_text;
 use crate::service::names;
 use crate::service::rest::RestClient;
 use crate::service::token::ClientClaims;
@@ -40,7 +40,7 @@ pub async fn negotiate(
         join_groups(&service.rest, &hub, user, &caller, templates).await?;
     }
     let url = minter.client_url(&hub);
-    Ok(no_store_json(connection_info(&url, &token)))
+    Ok(answer(&[("url", &url), ("accessToken", &token)]))
 }
 
 /// What the client token carries: the caller's user id, the claims and roles the settings copy,
@@ -98,25 +98,14 @@ async fn join_groups(
     Ok(())
 }
 
-/// A negotiate answer (SignalR's or Web PubSub's): 200 with `body` as JSON, never cached, since
-/// it carries an access token.
-pub(crate) fn answer(body: impl Serialize) -> Response {
-    match serde_json::to_vec(&body) {
-        Ok(json) => no_store_json(json),
-        Err(e) => ApiError::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "InternalError",
-            format!("the answer could not be written as JSON: {e}"),
-        )
-        .into_response(),
-    }
-}
-
-/// 200 with `json` as the body, `Content-Type: application/json` and `Cache-Control: no-store`.
-fn no_store_json(json: Vec<u8>) -> Response {
-    let mut response = Response::new(Body::from(json));
+/// A negotiate answer (SignalR's or Web PubSub's): 200 with a JSON object of string `fields`,
+/// `Content-Type: application/json` and `Cache-Control: no-store`, since it carries an access
+/// token.
+pub(crate) fn answer(fields: &[(&str, &str)]) -> Response {
+    let mut response = Response::new(Body::from(json_text::string_object(fields)));
     let headers = response.headers_mut();
-    headers.reserve(2);
+    // These two, and the two the CORS layer adds (`Vary`, `Allow-Credentials`): one allocation.
+    headers.reserve(4);
     headers.insert(header::CONTENT_TYPE, APPLICATION_JSON);
     headers.insert(header::CACHE_CONTROL, NO_STORE);
     response
@@ -124,36 +113,6 @@ fn no_store_json(json: Vec<u8>) -> Response {
 
 const APPLICATION_JSON: HeaderValue = HeaderValue::from_static("application/json");
 const NO_STORE: HeaderValue = HeaderValue::from_static("no-store");
-
-/// The official binding's `SignalRConnectionInfo`, `{"url":…,"accessToken":…}`, written
-/// straight into one buffer: the same bytes `serde_json` writes, without its per-byte escaping
-/// pass over the ~400-character token when nothing needs escaping.
-fn connection_info(url: &str, token: &str) -> Vec<u8> {
-    let mut json = Vec::with_capacity(url.len() + token.len() + 32);
-    json.extend_from_slice(b"{\"url\":");
-    json_string(&mut json, url);
-    json.extend_from_slice(b",\"accessToken\":");
-    json_string(&mut json, token);
-    json.push(b'}');
-    json
-}
-
-/// `text` as a JSON string: copied as is when it has no byte JSON escapes (`"`, `\\`, control
-/// characters), else written by `serde_json`.
-fn json_string(json: &mut Vec<u8>, text: &str) {
-    // A fold without early exit, so the compiler can check many bytes per instruction.
-    let plain = text.bytes().fold(true, |plain, b| {
-        plain & (b >= 0x20 && b != b'"' && b != b'\\')
-    });
-    if plain {
-        json.push(b'"');
-        json.extend_from_slice(text.as_bytes());
-        json.push(b'"');
-    } else if serde_json::to_writer(&mut *json, text).is_err() {
-        // Writing a string into a Vec cannot fail; keep the JSON well formed anyway.
-        json.extend_from_slice(b"\"\"");
-    }
-}
 
 /// 400 unless the service can use what the token would carry, so that no token is minted that
 /// the service refuses or whose claims the upstream would misread: the user id follows the
@@ -297,25 +256,4 @@ pub fn render_with(
     }
     out.push_str(rest);
     Ok(out)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::connection_info;
-
-    /// The hand-written answer is byte for byte what `serde_json` writes, escapes included.
-    #[test]
-    fn connection_info_is_what_serde_json_writes() {
-        for (url, token) in [
-            ("http://localhost:8888/client/?hub=chat", "eyJh.eyJ-_.sig"),
-            ("http://h/client/?hub=a\"b\\c", "t\u{1}\n\u{7f}é"),
-            ("", ""),
-        ] {
-            let expected = serde_json::json!({ "url": url, "accessToken": token }).to_string();
-            assert_eq!(
-                String::from_utf8(connection_info(url, token)).unwrap(),
-                expected
-            );
-        }
-    }
 }

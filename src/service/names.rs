@@ -134,7 +134,14 @@ const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
 /// Percent-encodes one path segment or query value so that `/`, `?`, `#`, `%` and spaces in a
 /// name reach the service intact instead of changing the URL.
 pub fn encode(value: &str) -> String {
-    utf8_percent_encode(value, SEGMENT).to_string()
+    let mut out = String::with_capacity(value.len());
+    push_encoded(&mut out, value);
+    out
+}
+
+/// Appends [`encode`]`(value)` to `out`, chunk by chunk (no formatting machinery).
+pub fn push_encoded(out: &mut String, value: &str) {
+    out.extend(utf8_percent_encode(value, SEGMENT));
 }
 
 #[cfg(test)]

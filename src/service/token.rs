@@ -7,24 +7,21 @@
 //! minting, and a pre-keyed HMAC state, a constant header and one serialisation straight into the
 //! output buffer halve its cost (see BENCHMARKS.md). Verification stays with `jsonwebtoken`.
 //!
-//! Anonymous client tokens (no user, claims or roles) carry only `nbf`, `exp`, `iat` and `aud`,
-//! so every one minted for a hub within the same second is byte-for-byte the same token (there is
-//! no nonce or `jti`). They are memoised per hub and second: a storm of anonymous negotiations
-//! (a dashboard's viewers reconnecting after a deploy) signs once per second, not once per client.
+//! Anonymous client tokens are memoised per hub and second ([`super::token_memo`]).
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use hmac::{Hmac, Mac};
-use serde::Serialize;
 use serde_json::{Map, Value};
 use sha2::Sha256;
 
 use super::connection_string::ConnectionString;
+use super::json_text;
 use super::secret::Secret;
+use super::token_memo::{AnonymousTokens, Flavour};
 use super::transports::{self, Transports};
 
 /// Lifetime of client tokens unless configured otherwise (the SDK's default).
@@ -108,9 +105,11 @@ pub const CLOSE_ON_EXPIRY_CLAIM: &str = "asrs.s.coae";
 /// `asrs.s.aeo`: when the authentication expires, in Unix seconds (a decimal string).
 pub const EXPIRES_ON_CLAIM: &str = "asrs.s.aeo";
 
-/// Signs tokens for one connection string.
+/// Signs tokens for one connection string. Clones share one signer (a negotiation takes one).
 #[derive(Clone)]
-pub struct TokenMinter {
+pub struct TokenMinter(Arc<Signer>);
+
+struct Signer {
     /// HMAC-SHA256 already keyed with the access key; cloned per token.
     mac: Hmac<Sha256>,
     /// `base64url` of the JWT header: [`HEADER_B64`], or with `kid` under Entra ID.
@@ -118,23 +117,14 @@ pub struct TokenMinter {
     audience_base: String,
     client_base: String,
     server_id: String,
-    /// Anonymous client tokens by (lowercased hub, lifetime): the second they were signed in and
-    /// the token. Shared by clones.
-    anonymous: Arc<Mutex<AnonymousMemo>>,
+    anonymous: AnonymousTokens,
 }
-
-/// (lowercased hub, lifetime in seconds, transport flags, close on expiry) → (second signed in,
-/// token).
-type AnonymousMemo = HashMap<(String, u64, Option<String>, bool), (u64, String)>;
-
-/// Most hubs whose anonymous token is remembered; beyond, the memo starts afresh.
-const MAX_MEMOISED_HUBS: usize = 64;
 
 impl std::fmt::Debug for TokenMinter {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("TokenMinter")
-            .field("audience_base", &self.audience_base)
-            .field("client_base", &self.client_base)
+            .field("audience_base", &self.0.audience_base)
+            .field("client_base", &self.0.client_base)
             .finish_non_exhaustive()
     }
 }
@@ -159,7 +149,7 @@ impl TokenMinter {
                 serde_json::json!({ "alg": "HS256", "kid": kid, "typ": "JWT" }).to_string(),
             ),
         };
-        Ok(Self {
+        Ok(Self(Arc::new(Signer {
             // HMAC takes keys of any length; the error case cannot happen.
             mac: Hmac::new_from_slice(key.as_bytes())
                 .map_err(|e| TokenError::Signing(e.to_string()))?,
@@ -167,8 +157,8 @@ impl TokenMinter {
             audience_base: connection.audience_base(),
             client_base: connection.client_base(),
             server_id: format!("serverless-signalr_{:032x}", rand::random::<u128>()),
-            anonymous: Arc::default(),
-        })
+            anonymous: AnonymousTokens::default(),
+        })))
     }
 
     /// A minter signing with `key` (no `kid`) whose REST audiences start with `audience_base`
@@ -179,15 +169,15 @@ impl TokenMinter {
         audience_base: String,
         client_base: String,
     ) -> Result<Self, TokenError> {
-        Ok(Self {
+        Ok(Self(Arc::new(Signer {
             mac: Hmac::new_from_slice(key.as_bytes())
                 .map_err(|e| TokenError::Signing(e.to_string()))?,
             header: HEADER_B64.to_string(),
             audience_base,
             client_base,
             server_id: format!("serverless-signalr_{:032x}", rand::random::<u128>()),
-            anonymous: Arc::default(),
-        })
+            anonymous: AnonymousTokens::default(),
+        })))
     }
 
     /// Signs `claims` followed by `nbf`, `exp`, `iat` and `aud`, valid for `lifetime` from now:
@@ -203,12 +193,12 @@ impl TokenMinter {
 
     /// The URL clients connect to: `{client base}client/?hub={hub lowercased}`.
     pub fn client_url(&self, hub: &str) -> String {
-        format!("{}client/?hub={}", self.client_base, hub.to_lowercase())
+        hub_url(&self.0.client_base, hub)
     }
 
     /// The audience of client tokens: `{audience base}client/?hub={hub lowercased}`.
     pub fn client_audience(&self, hub: &str) -> String {
-        format!("{}client/?hub={}", self.audience_base, hub.to_lowercase())
+        hub_url(&self.0.audience_base, hub)
     }
 
     /// The audience of a REST call: the audience base followed by the request's path and query
@@ -216,7 +206,7 @@ impl TokenMinter {
     pub fn rest_audience(&self, path_and_query: &str) -> String {
         format!(
             "{}{}",
-            self.audience_base,
+            self.0.audience_base,
             path_and_query.trim_start_matches('/')
         )
     }
@@ -252,40 +242,51 @@ impl TokenMinter {
         self.sign(payload, self.client_audience(hub), lifetime, now)
     }
 
-    /// The anonymous token of `hub` for this second: the memoised one, or a new one.
+    /// The anonymous SignalR token of `hub` for this second: the memoised one, or a new one.
     fn anonymous_token(
         &self,
         hub: &str,
         lifetime: Duration,
         claims: &ClientClaims,
     ) -> Result<String, TokenError> {
+        let flavour = Flavour::SignalR {
+            transports: claims.transports,
+            close_on_expiry: claims.close_on_expiry,
+        };
         let second = now();
-        let key = (
-            hub.to_lowercase(),
-            lifetime.as_secs(),
-            claims.transports.map(Transports::claim_value),
-            claims.close_on_expiry,
-        );
-        let mut memo = self.anonymous.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some((signed_at, token)) = memo.get(&key) {
-            if *signed_at == second {
-                return Ok(token.clone());
-            }
-        }
-        let mut payload = Map::new();
-        claims.add_system_claims(&mut payload, second.saturating_add(lifetime.as_secs()));
-        let token = self.sign(payload, self.client_audience(hub), lifetime, second)?;
-        if memo.len() >= MAX_MEMOISED_HUBS && !memo.contains_key(&key) {
-            memo.clear();
-        }
-        memo.insert(key, (second, token.clone()));
-        Ok(token)
+        let secs = lifetime.as_secs();
+        self.0
+            .anonymous
+            .get_or_sign(hub, flavour, secs, second, || {
+                let mut payload = Map::new();
+                claims.add_system_claims(&mut payload, second.saturating_add(secs));
+                self.sign(payload, self.client_audience(hub), lifetime, second)
+            })
+    }
+
+    /// A Web PubSub token for `hub` with no claims but `nbf`, `exp`, `iat` and `aud`
+    /// (`audience()`, on the client path starting with `path`), valid for `lifetime`: the one
+    /// already signed this second when there is one (the same bytes a new one would be).
+    pub fn anonymous(
+        &self,
+        hub: &str,
+        path: &'static str,
+        audience: impl FnOnce() -> String,
+        lifetime: Duration,
+    ) -> Result<String, TokenError> {
+        let second = now();
+        let flavour = Flavour::WebPubSub(path);
+        self.0
+            .anonymous
+            .get_or_sign(hub, flavour, lifetime.as_secs(), second, || {
+                self.sign(Map::new(), audience(), lifetime, second)
+            })
     }
 
     /// Mints a REST token for one request, whose audience is [`Self::rest_audience`].
     pub fn rest_token(&self, audience: String) -> Result<String, TokenError> {
         let mut payload = Map::new();
-        payload.insert("nameid".into(), Value::String(self.server_id.clone()));
+        payload.insert("nameid".into(), Value::String(self.0.server_id.clone()));
         self.sign(payload, audience, REST_LIFETIME, now())
     }
 
@@ -305,20 +306,13 @@ impl TokenMinter {
         if lifetime > MAX_LIFETIME_SECS {
             return Err(TokenError::LifetimeTooLong(lifetime));
         }
-        let payload = serde_json::to_vec(&Payload {
-            claims: &claims,
-            nbf: now,
-            exp: now + lifetime,
-            iat: now,
-            aud: &aud,
-        })
-        .map_err(|e| TokenError::Signing(e.to_string()))?;
+        let payload = payload(&claims, now, now + lifetime, &aud);
 
-        let mut token = String::with_capacity(self.header.len() + payload.len() * 4 / 3 + 48);
-        token.push_str(&self.header);
+        let mut token = String::with_capacity(self.0.header.len() + payload.len() * 4 / 3 + 48);
+        token.push_str(&self.0.header);
         token.push('.');
         URL_SAFE_NO_PAD.encode_string(&payload, &mut token);
-        let mut mac = self.mac.clone();
+        let mut mac = self.0.mac.clone();
         mac.update(token.as_bytes());
         token.push('.');
         URL_SAFE_NO_PAD.encode_string(mac.finalize().into_bytes(), &mut token);
@@ -329,15 +323,39 @@ impl TokenMinter {
     }
 }
 
-/// The JWT payload: custom claims first, then the registered ones.
-#[derive(Serialize)]
-struct Payload<'a> {
-    #[serde(flatten)]
-    claims: &'a Map<String, Value>,
-    nbf: u64,
-    exp: u64,
-    iat: u64,
-    aud: &'a str,
+/// The JWT payload: custom claims first, then `nbf`, `exp`, `iat` and `aud`; the bytes
+/// `serde_json` would write ([`json_text`]).
+fn payload(claims: &Map<String, Value>, now: u64, exp: u64, aud: &str) -> Vec<u8> {
+    let size: usize = claims.iter().map(|(k, _)| k.len() + 40).sum();
+    let mut json = Vec::with_capacity(size + aud.len() + 64);
+    json.push(b'{');
+    for (name, value) in claims {
+        json_text::push_field(&mut json, name, value);
+    }
+    json_text::push_field(&mut json, "nbf", &Value::from(now));
+    json_text::push_field(&mut json, "exp", &Value::from(exp));
+    json_text::push_field(&mut json, "iat", &Value::from(now));
+    if json.last() != Some(&b'{') {
+        json.push(b',');
+    }
+    json.extend_from_slice(b"\"aud\":");
+    json_text::push_string(&mut json, aud);
+    json.push(b'}');
+    json
+}
+
+/// `{base}client/?hub={hub lowercased}`.
+fn hub_url(base: &str, hub: &str) -> String {
+    let mut url = String::with_capacity(base.len() + 12 + hub.len());
+    url.push_str(base);
+    url.push_str("client/?hub=");
+    if hub.is_ascii() {
+        url.push_str(hub);
+        url[base.len() + 12..].make_ascii_lowercase();
+    } else {
+        url.push_str(&hub.to_lowercase());
+    }
+    url
 }
 
 /// The current Unix time in seconds.
@@ -358,6 +376,32 @@ fn add_claim(payload: &mut Map<String, Value>, kind: String, value: Value) {
         Some(existing) => {
             let first = existing.take();
             *existing = Value::Array(vec![first, value]);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    /// The hand-written payload is what `serde_json` writes for the claims then the registered
+    /// ones.
+    #[test]
+    fn payload_is_what_serde_json_writes() {
+        let claims = json!({
+            "asrs.s.uid": "alice \"a\"", "role": ["r1", "r2"], "n": 3, "nameid": "alice"
+        });
+        for claims in [claims.as_object().unwrap().clone(), Map::new()] {
+            let mut expected = claims.clone();
+            for (name, value) in [("nbf", json!(10)), ("exp", json!(70)), ("iat", json!(10))] {
+                expected.insert(name.into(), value);
+            }
+            expected.insert("aud".into(), json!("http://h/client/?hub=chat"));
+            assert_eq!(
+                payload(&claims, 10, 70, "http://h/client/?hub=chat"),
+                serde_json::to_vec(&expected).unwrap()
+            );
         }
     }
 }

@@ -67,7 +67,11 @@ pub async fn negotiate(
             e => ApiError::from(e),
         }
     })?;
-    Ok(answer(access))
+    Ok(answer(&[
+        ("baseUrl", &access.base_url),
+        ("url", &access.url),
+        ("accessToken", &access.access_token),
+    ]))
 }
 
 /// Fills templates from the caller's claims; one that cannot be filled is left out (logged).

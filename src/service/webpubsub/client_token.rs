@@ -28,10 +28,15 @@ pub enum ClientProtocol {
 impl ClientProtocol {
     /// The client path of `hub`, from the first `/`.
     pub fn path(self, hub: &str) -> String {
+        format!("{}{hub}", self.prefix())
+    }
+
+    /// The client path up to the hub.
+    pub fn prefix(self) -> &'static str {
         match self {
-            Self::Default => format!("/client/hubs/{hub}"),
-            Self::Mqtt => format!("/clients/mqtt/hubs/{hub}"),
-            Self::SocketIo => format!("/clients/socketio/hubs/{hub}"),
+            Self::Default => "/client/hubs/",
+            Self::Mqtt => "/clients/mqtt/hubs/",
+            Self::SocketIo => "/clients/socketio/hubs/",
         }
     }
 }
@@ -95,8 +100,18 @@ impl ClientTokenMinter {
 
     /// Mints a client token for `hub` after checking the hub, user id and groups against the
     /// service's name rules.
+    /// A token without user, roles or groups is the same for every client within a second, and
+    /// is memoised ([`TokenMinter::anonymous`]).
     pub fn token(&self, hub: &str, options: &ClientTokenOptions) -> Result<String, TokenError> {
         names::validate_hub(hub).map_err(|e| TokenError::Signing(e.to_string()))?;
+        let lifetime = options.lifetime.unwrap_or(DEFAULT_CLIENT_LIFETIME);
+        let protocol = options.protocol;
+        if options.user_id.is_none() && options.roles.is_empty() && options.groups.is_empty() {
+            let audience = || self.audience(hub, protocol);
+            return self
+                .minter
+                .anonymous(hub, protocol.prefix(), audience, lifetime);
+        }
         let mut claims = Map::new();
         if let Some(user) = &options.user_id {
             names::validate_user(user).map_err(|e| TokenError::Signing(e.to_string()))?;
@@ -111,11 +126,8 @@ impl ClientTokenMinter {
             }
             claims.insert("webpubsub.group".into(), strings(&options.groups));
         }
-        self.minter.sign_claims(
-            claims,
-            self.audience(hub, options.protocol),
-            options.lifetime.unwrap_or(DEFAULT_CLIENT_LIFETIME),
-        )
+        self.minter
+            .sign_claims(claims, self.audience(hub, protocol), lifetime)
     }
 
     /// A token and the URLs to connect with it.
@@ -144,8 +156,12 @@ impl ClientAccess {
         access_token: String,
     ) -> Self {
         let base_url = format!("{websocket_base}{}", protocol.path(hub));
+        let mut url = String::with_capacity(base_url.len() + access_token.len() + 16);
+        url.push_str(&base_url);
+        url.push_str("?access_token=");
+        names::push_encoded(&mut url, &access_token);
         Self {
-            url: format!("{base_url}?access_token={}", names::encode(&access_token)),
+            url,
             base_url,
             access_token,
         }
@@ -231,6 +247,38 @@ mod tests {
             c["exp"].as_u64().unwrap() - c["iat"].as_u64().unwrap(),
             3600
         );
+    }
+
+    #[test]
+    fn anonymous_tokens_are_memoised_per_audience_and_lifetime() {
+        let m = minter();
+        let anonymous = ClientTokenOptions::default();
+        // Retried across a second boundary, which starts a new memo entry.
+        let (a, b) = loop {
+            let a = m.token("Chat", &anonymous).unwrap();
+            let b = m.token("Chat", &anonymous).unwrap();
+            if claims(&a)["iat"] == claims(&b)["iat"] {
+                break (a, b);
+            }
+        };
+        assert_eq!(a, b);
+        let mqtt = ClientTokenOptions {
+            protocol: ClientProtocol::Mqtt,
+            ..Default::default()
+        };
+        assert_ne!(m.token("Chat", &mqtt).unwrap(), a);
+        let short = ClientTokenOptions {
+            lifetime: Some(Duration::from_secs(60)),
+            ..Default::default()
+        };
+        let c = claims(&m.token("Chat", &short).unwrap());
+        assert_eq!(c["exp"].as_u64().unwrap() - c["iat"].as_u64().unwrap(), 60);
+        assert_ne!(m.token("other", &anonymous).unwrap(), a);
+        let user = ClientTokenOptions {
+            user_id: Some("alice".into()),
+            ..Default::default()
+        };
+        assert_eq!(claims(&m.token("Chat", &user).unwrap())["sub"], "alice");
     }
 
     #[test]
