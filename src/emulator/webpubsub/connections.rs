@@ -1,13 +1,15 @@
 //! The Web PubSub hubs' state: every connection with its hub, user, groups, roles, runtime grants
 //! and outgoing queue, and the operations REST calls and clients perform on them (select by
-//! [`Recipients`], `excluded` and `filter` (`selection.rs`), deliver, close, join and leave). One
-//! lock; every operation is a scan, a map lookup or a read of the group index and never waits on
-//! a socket.
+//! [`Recipients`], `excluded` and `filter` (`connections/selection.rs`), deliver, close, join and
+//! leave). One lock; every operation is a scan, a map lookup or a read of the group index and
+//! never waits on a socket.
 //!
 //! A reliable client's connection outlives its socket for [`RECOVERY_WINDOW`] (`docs/webpubsub.md`
 //! §8): messages keep their sequence ids and wait in its unacknowledged buffer (at most
 //! [`MAX_UNACKED`] messages or [`MAX_UNACKED_BYTES`]) until it reconnects with its reconnection
 //! token.
+
+mod selection;
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -22,13 +24,13 @@ use super::groups::{GroupLimit, GroupLimits, Groups};
 pub use super::message::Delivery;
 use super::retained::{Retained, RetainedBytes};
 use super::roles::Grant;
-use super::selection::Selection;
 use super::streams::Streams;
 use crate::emulator::activity::now_ms;
 use crate::emulator::outbox::{Frame, Outbox};
 use crate::emulator::paging::{self, Page, PageRequest};
 use crate::service::filter::Filter;
 use crate::service::recipients::Recipients;
+use selection::Selection;
 
 /// How long a dropped reliable connection may be recovered.
 pub const RECOVERY_WINDOW: Duration = Duration::from_secs(30);

@@ -42,7 +42,6 @@ pub mod message;
 pub mod rest;
 pub mod retained;
 pub mod roles;
-pub mod selection;
 pub mod socket;
 pub mod stream_ends;
 pub mod streams;

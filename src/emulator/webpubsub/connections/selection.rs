@@ -5,8 +5,8 @@
 
 use std::collections::HashMap;
 
-use super::connections::Connection;
-use super::group_index::GroupIndex;
+use super::Connection;
+use crate::emulator::webpubsub::group_index::GroupIndex;
 use crate::service::filter::{Filter, Subject};
 use crate::service::recipients::Recipients;
 
