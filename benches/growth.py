@@ -6,7 +6,9 @@ and the broadcasts, as in Azure.
 * fan-out through the app to N SignalR (benches/peer/fanout.js) and N Web PubSub
   (benches/peer/wps_fanout.js) clients: the time until the last client has a broadcast, per
   delivered message, and the emulator's memory per connection (RSS peak − idle, / N);
-* a group send to 1 of 10 or of 10 000 groups (emulator REST, timed until its one member has it);
+* a group send to 1 of 10 or of 10 000 groups (emulator REST, timed until its one member has it),
+  SignalR's (the other groups hold an offline user each) and Web PubSub's (the other groups are
+  joined by a few other connections, at most 1 000 groups each, the emulator's cap);
 * list-connections of a group of N members: SignalR (`GET …/groups/{g}/connections` through the
   app's route and directly against the emulator, pages of 200) and Web PubSub, every page.
 
@@ -166,18 +168,24 @@ def group_send(binary: Path, groups: tuple[int, int], sends: int) -> tuple[float
 
 
 class WpsMember:
-    """A `json.webpubsub.azure.v1` WebSocket held open (it joined its group with its token)."""
+    """A `json.webpubsub.azure.v1` WebSocket held open (it joined its groups with its token)."""
 
     def __init__(self, port: int, token: str):
         query = urllib.parse.urlencode({"access_token": token})
         self.sock, answer = load.websocket(
             port, f"/client/hubs/{HUB}?{query}",
             {"Sec-WebSocket-Protocol": "json.webpubsub.azure.v1"})
-        while b"connected" not in answer:  # the `connected` system message
-            chunk = self.sock.recv(4096)
-            if not chunk:
-                raise RuntimeError(f"the Web PubSub connection closed: {answer[:120]!r}")
-            answer += chunk
+        self.frames = load.Frames(self.sock, answer)
+        self.connection_id = self.next_of("system")["connectionId"]  # the `connected` message
+
+    def next_of(self, kind: str) -> dict:
+        """The next JSON message of `type` `kind` (others skipped)."""
+        while True:
+            opcode, payload = self.frames.next()
+            if opcode == 8:
+                raise RuntimeError(f"the Web PubSub connection closed: {payload[:120]!r}")
+            if opcode == 1 and (message := json.loads(payload)).get("type") == kind:
+                return message
 
 
 def wps_rest(port: int, method: str, path_and_query: str, expect: int) -> bytes:
@@ -189,6 +197,59 @@ def wps_rest(port: int, method: str, path_and_query: str, expect: int) -> bytes:
                            {"Authorization": f"Bearer {token}", "Host": f"127.0.0.1:{port}"})
     finally:
         client.close()
+
+
+def wps_token(port: int, query: str = "") -> str:
+    """A client token of the Web PubSub hub, from its REST `:generateToken` (`query`: e.g. a
+    group to join at connect)."""
+    answer = wps_rest(port, "POST", f"/api/hubs/{HUB}/:generateToken?api-version={WPS_API}{query}",
+                      200)
+    return json.loads(answer)["token"]
+
+
+def wps_group_send(binary: Path, groups: tuple[int, int], sends: int) -> tuple[float, float]:
+    """Median ms of a Web PubSub REST group send until its one member has it, with `groups[0]`
+    and then `groups[1]` groups in the hub (the others joined through REST by filler
+    connections, each in at most 1 000 groups: the emulator's cap per connection)."""
+    per_filler = 1000
+    stack = Stack(binary, 2000)
+    try:
+        member = WpsMember(stack.wps, wps_token(stack.wps, "&group=target"))
+        plain = wps_token(stack.wps)
+        fillers = [WpsMember(stack.wps, plain) for _ in range(-(-groups[1] // per_filler))]
+        rest = instructions.KeepAlive(stack.wps)
+        hub = f"/api/hubs/{HUB}"
+
+        def headers(path: str) -> dict[str, str]:
+            aud = f"http://127.0.0.1:{stack.wps}{path.split('?')[0]}"
+            token = load.hs256({"aud": aud, "exp": int(time.time()) + 3600})
+            return {"Authorization": f"Bearer {token}", "Host": f"127.0.0.1:{stack.wps}",
+                    "Content-Type": "text/plain"}
+
+        def add_groups(first: int, last: int) -> None:
+            for i in range(first, last):
+                filler = fillers[i // per_filler].connection_id
+                path = f"{hub}/groups/g{i}/connections/{filler}?api-version={WPS_API}"
+                rest.call("PUT", path, 200, b"", headers(path))
+
+        send_path = f"{hub}/groups/target/:send?api-version={WPS_API}"
+        send_headers = headers(send_path)
+
+        def send() -> None:
+            rest.call("POST", send_path, 202, b"tick", send_headers)
+            member.next_of("message")
+
+        medians = []
+        for count, first in ((groups[0], 0), (groups[1], groups[0] - 1)):
+            add_groups(first, count - 1)
+            log(f"Web PubSub group send with {count} groups × {sends}")
+            medians.append(timed(send, sends))
+        rest.close()
+        for connection in [member, *fillers]:
+            connection.sock.close()
+        return medians[0], medians[1]
+    finally:
+        stack.stop()
 
 
 def list_connections(binary: Path, sizes: tuple[int, int], calls: int) -> dict:
@@ -203,9 +264,7 @@ def list_connections(binary: Path, sizes: tuple[int, int], calls: int) -> dict:
         members = []
         try:
             hub = f"/api/hubs/{HUB}"
-            answer = wps_rest(stack.wps, "POST",
-                              f"{hub}/:generateToken?api-version={WPS_API}&group=big", 200)
-            token = json.loads(answer)["token"]
+            token = wps_token(stack.wps, "&group=big")
             log(f"list-connections: {size} Web PubSub members")
             members = [WpsMember(stack.wps, token) for _ in range(size)]
             first = f"{hub}/groups/big/connections?api-version={WPS_LIST_API}&maxpagesize=200"
@@ -365,6 +424,7 @@ def run_growth(options) -> str:
     fan = fan_out(binary, sizes, rounds)
     groups = (10, 1000) if options.quick else (10, 10_000)
     few, many = group_send(binary, groups, 50 if options.quick else 200)
+    wps_few, wps_many = wps_group_send(binary, groups, 50 if options.quick else 200)
     listed = list_connections(binary, sizes, 5 if options.quick else 20)
     signalr = signalr_list(binary, sizes, 5 if options.quick else 20)
     factor = sizes[1] / sizes[0]
@@ -372,6 +432,9 @@ def run_growth(options) -> str:
     rows.append((f"group send through the emulator's REST to 1 of N groups (N = {groups[0]} / "
                  f"{groups[1]:,}), until its one member has it (median)", [few, many], "ms", False,
                  groups[1] / groups[0]))
+    rows.append((f"Web PubSub group send through the emulator's REST to 1 of N groups (N = "
+                 f"{groups[0]} / {groups[1]:,}), until its one member has it (median)",
+                 [wps_few, wps_many], "ms", False, groups[1] / groups[0]))
     for label, index in (("through the app", 0), ("directly against the emulator", 1)):
         rows.append((f"SignalR list-connections of an N-member group {label}: every page of 200 "
                      "(median)", [signalr[s][index] for s in sizes], "ms", False, factor))

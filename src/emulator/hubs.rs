@@ -4,8 +4,9 @@
 //! outboxes out of the lock and push without waiting, so one slow client never stalls the others.
 
 mod listing;
+mod user_groups;
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -14,6 +15,7 @@ use super::outgoing::Outgoing;
 use super::shutdown::Shutdown;
 use crate::service::hub_protocol::Protocol;
 use crate::service::recipients::Recipients;
+use user_groups::UserGroups;
 
 /// How long a user stays in a group when no `ttl` is given (the service's "at most one year").
 const DEFAULT_MEMBERSHIP: Duration = Duration::from_secs(365 * 24 * 60 * 60);
@@ -39,18 +41,14 @@ struct Member {
 struct Hub {
     connections: HashMap<String, Member>,
     users: HashMap<String, HashSet<String>>,
-    groups: HashMap<String, HashSet<String>>,
-    user_groups: HashMap<String, HashMap<String, Instant>>,
+    /// Each group's direct members, in id order so that a page of them is a seek.
+    groups: HashMap<String, BTreeSet<String>>,
+    user_groups: UserGroups,
 }
 
 impl Hub {
     fn user_in_group(&self, user: &str, group: &str, now: Instant) -> bool {
-        let via_user = self
-            .user_groups
-            .get(user)
-            .and_then(|groups| groups.get(group))
-            .is_some_and(|expiry| *expiry > now);
-        via_user
+        self.user_groups.contains(user, group, now)
             || self.users.get(user).is_some_and(|ids| {
                 self.groups
                     .get(group)
@@ -64,11 +62,9 @@ impl Hub {
             .get(group)
             .map(|members| members.iter().map(String::as_str).collect())
             .unwrap_or_default();
-        for (user, groups) in &self.user_groups {
-            if groups.get(group).is_some_and(|expiry| *expiry > now) {
-                if let Some(conns) = self.users.get(user) {
-                    ids.extend(conns.iter().map(String::as_str));
-                }
+        for user in self.user_groups.users_of(group, now) {
+            if let Some(conns) = self.users.get(user) {
+                ids.extend(conns.iter().map(String::as_str));
             }
         }
         ids
@@ -273,7 +269,7 @@ impl Hubs {
                 return Removal::NoConnection;
             }
             let removed = h.groups.get_mut(group).is_some_and(|m| m.remove(id));
-            if h.groups.get(group).is_some_and(HashSet::is_empty) {
+            if h.groups.get(group).is_some_and(BTreeSet::is_empty) {
                 h.groups.remove(group);
             }
             if removed {
@@ -295,13 +291,9 @@ impl Hubs {
                 .filter(|(_, members)| members.contains(id))
                 .map(|(group, _)| group.clone())
                 .chain(
-                    user.and_then(|u| h.user_groups.get(u))
-                        .into_iter()
-                        .flat_map(|g| {
-                            g.iter()
-                                .filter(|(_, expiry)| **expiry > now)
-                                .map(|(group, _)| group.clone())
-                        }),
+                    user.into_iter()
+                        .flat_map(|u| h.user_groups.groups_of(u, now))
+                        .map(str::to_string),
                 )
                 .collect();
             groups.sort();
@@ -332,22 +324,14 @@ impl Hubs {
                 return;
             }
             let expiry = Instant::now() + ttl.unwrap_or(DEFAULT_MEMBERSHIP);
-            h.user_groups
-                .entry(user.to_string())
-                .or_default()
-                .insert(group.to_string(), expiry);
+            h.user_groups.add(user, group, expiry);
         });
     }
 
     /// Removes a user (and the user's connections) from a group.
     pub fn remove_user_from_group(&self, hub: &str, user: &str, group: &str) {
         self.with_hub(hub, |h| {
-            if let Some(groups) = h.user_groups.get_mut(user) {
-                groups.remove(group);
-                if groups.is_empty() {
-                    h.user_groups.remove(user);
-                }
-            }
+            h.user_groups.remove(user, group);
             let ids: Vec<String> = h.users.get(user).into_iter().flatten().cloned().collect();
             if let Some(members) = h.groups.get_mut(group) {
                 for id in &ids {
@@ -363,7 +347,7 @@ impl Hubs {
     /// Removes a user (and the user's connections) from every group.
     pub fn remove_user_from_all_groups(&self, hub: &str, user: &str) {
         self.with_hub(hub, |h| {
-            h.user_groups.remove(user);
+            h.user_groups.remove_user(user);
             let ids: Vec<String> = h.users.get(user).into_iter().flatten().cloned().collect();
             h.groups.retain(|_, members| {
                 for id in &ids {
@@ -400,16 +384,14 @@ impl Hubs {
         let mut hubs = self.lock();
         let mut left = Vec::new();
         for (name, hub) in hubs.iter_mut() {
-            let mut ids = Vec::new();
-            let users = &hub.users;
-            hub.user_groups.retain(|user, groups| {
-                let before = groups.len();
-                groups.retain(|_, expiry| *expiry > now);
-                if groups.len() != before {
-                    ids.extend(users.get(user).into_iter().flatten().cloned());
-                }
-                !groups.is_empty()
-            });
+            let ids: Vec<String> = hub
+                .user_groups
+                .purge(now)
+                .iter()
+                .filter_map(|user| hub.users.get(user))
+                .flatten()
+                .cloned()
+                .collect();
             if !ids.is_empty() {
                 left.push((name.clone(), ids));
             }

@@ -1,8 +1,10 @@
 //! Paging a group's connections, for both emulators' "list connections in a group" operations
 //! (`docs/protocol.md` §4.5): `maxpagesize` (1–200, default 200; the SDK's `maxPageSize` casing
 //! too), `top` (at least 1; all when absent) and an opaque `continuationToken`. Members come out
-//! sorted by connection id; a page picks the smallest ids after the token's with a bounded heap,
-//! so a page of a 10 000-member group costs one pass over borrowed ids and clones only the page.
+//! sorted by connection id. Members kept in id order are read from the token's id on
+//! ([`page_sorted`]: a seek and the page, whatever the group's size); members in any order go
+//! through a bounded heap ([`page`]: one pass over borrowed ids). Either way only the page is
+//! cloned.
 //! The token carries the last id returned and how many have been returned, so `top` holds across
 //! pages while the `nextLink` keeps the original query, as the service's example shows.
 
@@ -87,6 +89,12 @@ impl PageRequest {
     fn take(&self) -> usize {
         self.size.min(self.top.saturating_sub(self.cursor.returned))
     }
+
+    /// The last id earlier pages returned (empty on the first page): this page's members are
+    /// the ids after it.
+    pub fn after(&self) -> &str {
+        &self.cursor.after
+    }
 }
 
 /// A whole number in `1..=max`, when given.
@@ -118,11 +126,8 @@ pub fn page<'a>(
     members: impl Iterator<Item = (&'a str, Option<&'a str>)>,
     request: &PageRequest,
 ) -> Page {
-    let take = request.take();
-    if take == 0 {
-        return Page::default();
-    }
     // A max-heap of the `take + 1` smallest ids after the cursor: the extra one says "more".
+    let take = request.take();
     let after = request.cursor.after.as_str();
     let mut heap: BinaryHeap<(&str, Option<&str>)> = BinaryHeap::with_capacity(take + 2);
     for member in members.filter(|(id, _)| *id > after) {
@@ -133,7 +138,22 @@ pub fn page<'a>(
             heap.push(member);
         }
     }
-    let mut sorted = heap.into_sorted_vec();
+    page_sorted(heap.into_sorted_vec().into_iter(), request)
+}
+
+/// The page `request` asks for out of `members` given in ascending id order (each id once),
+/// none of them at or before [`PageRequest::after`] (e.g. an ordered set's range after it): only
+/// the page and one more member are read.
+pub fn page_sorted<'a>(
+    members: impl Iterator<Item = (&'a str, Option<&'a str>)>,
+    request: &PageRequest,
+) -> Page {
+    let take = request.take();
+    if take == 0 {
+        return Page::default();
+    }
+    // One more than the page holds says "more".
+    let mut sorted: Vec<_> = members.take(take + 1).collect();
     let more = sorted.len() > take;
     sorted.truncate(take);
     let returned = request.cursor.returned + sorted.len();
@@ -206,6 +226,33 @@ mod tests {
         let mut expected = members.clone();
         expected.sort();
         assert_eq!(seen, expected);
+    }
+
+    #[test]
+    fn a_seek_into_sorted_members_gives_the_same_pages() {
+        let mut members = ids(500);
+        members.sort();
+        for query in ["maxpagesize=7", "maxpagesize=200&top=450", "top=1"] {
+            let mut token: Option<String> = None;
+            loop {
+                let q = match &token {
+                    Some(t) => format!("{query}&continuationToken={t}"),
+                    None => query.to_string(),
+                };
+                let wanted = request(&q).unwrap();
+                let all = members.iter().map(|m| (m.as_str(), None));
+                let after = members
+                    .iter()
+                    .filter(|m| m.as_str() > wanted.after())
+                    .map(|m| (m.as_str(), None));
+                let sought = page_sorted(after, &wanted);
+                assert_eq!(sought, page(all, &wanted), "{q}");
+                match sought.next {
+                    Some(next) => token = Some(next),
+                    None => break,
+                }
+            }
+        }
     }
 
     #[test]

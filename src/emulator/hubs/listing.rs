@@ -3,6 +3,7 @@
 //! borrowed ids.
 
 use std::collections::HashMap;
+use std::ops::Bound::{Excluded, Unbounded};
 use std::time::Instant;
 
 use super::{Hub, Hubs};
@@ -11,25 +12,33 @@ use crate::service::filter::{Filter, Subject};
 
 impl Hubs {
     /// One page of a group's connections with their users, in connection id order
-    /// ([`paging::page`]); an unknown group is an empty page.
+    /// ([`paging::page_sorted`]); an unknown group is an empty page. The direct members are
+    /// read from the cursor on in their ordered set, merged with the (sorted) connections of the
+    /// group's users; only the page's members have their user looked up.
     pub fn page_group(&self, hub: &str, group: &str, request: &PageRequest) -> Page {
         let now = Instant::now();
+        let after = request.after();
         self.read(hub, |h| {
-            // Borrowed ids, each once: direct members, then the users' connections not among them.
-            let direct = h.groups.get(group);
-            let is_direct = |id: &str| direct.is_some_and(|members| members.contains(id));
-            let via_users = h
+            let direct = h
+                .groups
+                .get(group)
+                .into_iter()
+                .flat_map(|members| members.range::<str, _>((Excluded(after), Unbounded)))
+                .map(String::as_str);
+            let mut via_users: Vec<&str> = h
                 .user_groups
-                .iter()
-                .filter(|(_, groups)| groups.get(group).is_some_and(|expiry| *expiry > now))
-                .filter_map(|(user, _)| h.users.get(user))
+                .users_of(group, now)
+                .filter_map(|user| h.users.get(user))
                 .flatten()
-                .filter(|id| !is_direct(id));
-            let members = direct.into_iter().flatten().chain(via_users).map(|id| {
+                .map(String::as_str)
+                .filter(|id| *id > after)
+                .collect();
+            via_users.sort_unstable();
+            let members = merged(direct, via_users.into_iter()).map(|id| {
                 let user = h.connections.get(id).and_then(|m| m.user.as_deref());
-                (id.as_str(), user)
+                (id, user)
             });
-            paging::page(members, request)
+            paging::page_sorted(members, request)
         })
     }
 
@@ -60,6 +69,24 @@ impl Hubs {
     }
 }
 
+/// Two ascending id sequences as one, each id once.
+fn merged<'a>(
+    a: impl Iterator<Item = &'a str>,
+    b: impl Iterator<Item = &'a str>,
+) -> impl Iterator<Item = &'a str> {
+    let (mut a, mut b) = (a.peekable(), b.peekable());
+    std::iter::from_fn(move || match (a.peek(), b.peek()) {
+        (Some(x), Some(y)) if x < y => a.next(),
+        (Some(x), Some(y)) if x > y => b.next(),
+        (Some(_), Some(_)) => {
+            b.next();
+            a.next()
+        }
+        (Some(_), None) => a.next(),
+        (None, _) => b.next(),
+    })
+}
+
 /// Every connection's groups, in one pass over the memberships.
 fn groups_by_connection(h: &Hub, now: Instant) -> HashMap<&str, Vec<&str>> {
     let mut by_id: HashMap<&str, Vec<&str>> = HashMap::new();
@@ -68,18 +95,28 @@ fn groups_by_connection(h: &Hub, now: Instant) -> HashMap<&str, Vec<&str>> {
             by_id.entry(id.as_str()).or_default().push(group.as_str());
         }
     }
-    for (user, groups) in &h.user_groups {
-        let Some(ids) = h.users.get(user) else {
-            continue;
-        };
-        for (group, _) in groups.iter().filter(|(_, expiry)| **expiry > now) {
-            for id in ids {
-                let list = by_id.entry(id.as_str()).or_default();
-                if !list.contains(&group.as_str()) {
-                    list.push(group.as_str());
-                }
+    for (user, group) in h.user_groups.iter(now) {
+        for id in h.users.get(user).into_iter().flatten() {
+            let list = by_id.entry(id.as_str()).or_default();
+            if !list.contains(&group) {
+                list.push(group);
             }
         }
     }
     by_id
+}
+
+#[cfg(test)]
+mod tests {
+    use super::merged;
+
+    #[test]
+    fn merging_keeps_order_and_each_id_once() {
+        let a = ["a", "c", "d", "f"];
+        let b = ["b", "c", "e", "f", "g"];
+        let all: Vec<&str> = merged(a.into_iter(), b.into_iter()).collect();
+        assert_eq!(all, ["a", "b", "c", "d", "e", "f", "g"]);
+        assert_eq!(merged(a.into_iter(), [].into_iter()).count(), 4);
+        assert_eq!(merged([].into_iter(), b.into_iter()).count(), 5);
+    }
 }

@@ -75,6 +75,7 @@ impl Registered {
         let (out, reader) = outbox(state.config.max_queued_bytes);
         let limits = state.connections.group_limits();
         let mut conn = Connection::new(
+            &context.connection_id,
             &context.hub,
             context.user.clone(),
             kind,

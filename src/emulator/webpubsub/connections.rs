@@ -1,12 +1,15 @@
 //! The Web PubSub hubs' state: every connection with its hub, user, groups, roles, runtime grants
 //! and outgoing queue, and the operations REST calls and clients perform on them (select by
-//! [`Recipients`], `excluded` and `filter`, deliver, close, join and leave). One lock; every
-//! operation is a scan or a map lookup and never waits on a socket.
+//! [`Recipients`], `excluded` and `filter` (`connections/selection.rs`), deliver, close, join and
+//! leave). One lock; every operation is a scan, a map lookup or a read of the group index and
+//! never waits on a socket.
 //!
 //! A reliable client's connection outlives its socket for [`RECOVERY_WINDOW`] (`docs/webpubsub.md`
 //! §8): messages keep their sequence ids and wait in its unacknowledged buffer (at most
 //! [`MAX_UNACKED`] messages or [`MAX_UNACKED_BYTES`]) until it reconnects with its reconnection
 //! token.
+
+mod selection;
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -25,8 +28,9 @@ use super::streams::Streams;
 use crate::emulator::activity::now_ms;
 use crate::emulator::outbox::{Frame, Outbox};
 use crate::emulator::paging::{self, Page, PageRequest};
-use crate::service::filter::{Filter, Subject};
+use crate::service::filter::Filter;
 use crate::service::recipients::Recipients;
+use selection::Selection;
 
 /// How long a dropped reliable connection may be recovered.
 pub const RECOVERY_WINDOW: Duration = Duration::from_secs(30);
@@ -93,18 +97,20 @@ pub struct Connection {
 }
 
 impl Connection {
-    /// A new connection, its groups counted against `limits`.
+    /// A new connection `id`, its groups counted against `limits`.
     pub fn new(
+        id: &str,
         hub: &str,
         user: Option<String>,
         kind: ClientKind,
         outbox: Outbox<Closing>,
         limits: &Arc<GroupLimits>,
     ) -> Self {
+        let lowercased = hub.to_ascii_lowercase();
         Self {
-            hub: hub.to_ascii_lowercase(),
+            groups: Groups::new(limits, &lowercased, id),
+            hub: lowercased,
             user,
-            groups: Groups::new(limits),
             roles: Vec::new(),
             grants: Vec::new(),
             kind,
@@ -238,34 +244,6 @@ pub struct Connections {
     activity: Arc<WpsActivity>,
 }
 
-/// Whether connection `id` of `hub` is one of `recipients`, not `excluded`, and passes `filter`.
-fn selected(
-    id: &str,
-    conn: &Connection,
-    hub: &str,
-    recipients: &Recipients,
-    excluded: &[String],
-    filter: Option<&Filter>,
-) -> bool {
-    if conn.hub != hub || excluded.iter().any(|e| e == id) {
-        return false;
-    }
-    let hit = match recipients {
-        Recipients::All => true,
-        Recipients::User(user) => conn.user.as_deref() == Some(user.as_str()),
-        Recipients::Group(group) => conn.groups.contains(group),
-        Recipients::Connection(c) => c == id,
-    };
-    hit && filter.is_none_or(|f| {
-        let groups: Vec<&str> = conn.groups.iter().collect();
-        f.matches(&Subject {
-            user_id: conn.user.as_deref(),
-            connection_id: id,
-            groups: &groups,
-        })
-    })
-}
-
 impl Connections {
     /// No connections; their groups are capped by `group_limits`, `retained` is the budget of
     /// what reliable connections keep, and the dashboard hears of them through `activity`.
@@ -317,15 +295,14 @@ impl Connections {
         message: &Delivery,
     ) -> usize {
         let hub = hub.to_ascii_lowercase();
+        let selection = Selection::new(&hub, recipients, excluded, filter);
         let mut map = self.lock();
         let body = Retained::new(&message.json, &self.retained);
         let mut count = 0;
-        for (id, conn) in map.iter_mut() {
-            if selected(id, conn, &hub, recipients, excluded, filter) {
-                conn.deliver(message, &body);
-                count += 1;
-            }
-        }
+        selection.each(&mut map, self.group_limits.index(), |_, conn| {
+            conn.deliver(message, &body);
+            count += 1;
+        });
         drop(body);
         self.give_up_over_budget(&mut map);
         count
@@ -351,22 +328,27 @@ impl Connections {
     /// Whether `hub` has any of `recipients`.
     pub fn exists(&self, hub: &str, recipients: &Recipients) -> bool {
         let hub = hub.to_ascii_lowercase();
-        self.lock()
-            .iter()
-            .any(|(id, conn)| selected(id, conn, &hub, recipients, &[], None))
+        let mut found = false;
+        Selection::new(&hub, recipients, &[], None).each(
+            &mut self.lock(),
+            self.group_limits.index(),
+            |_, _| found = true,
+        );
+        found
     }
 
-    /// One page of a group's members with their users, in connection id order
-    /// ([`paging::page`]: borrowed ids, only the page cloned).
+    /// One page of a group's members with their users, in connection id order: a seek into the
+    /// group's entry of the index from the cursor ([`paging::page_sorted`]), only the page cloned.
     pub fn page_group(&self, hub: &str, group: &str, request: &PageRequest) -> Page {
         let hub = hub.to_ascii_lowercase();
-        let group = Recipients::Group(group.to_string());
         let map = self.lock();
-        let members = map
-            .iter()
-            .filter(|(id, c)| selected(id, c, &hub, &group, &[], None))
+        let index = self.group_limits.index().lock();
+        let members = index
+            .members_after(&hub, group, request.after())
+            .filter_map(|id| map.get_key_value(id))
+            .filter(|(_, c)| c.hub == hub && c.groups.contains(group))
             .map(|(id, c)| (id.as_str(), c.user.as_deref()));
-        paging::page(members, request)
+        paging::page_sorted(members, request)
     }
 
     /// Closes the `recipients` but the `excluded` ones (the client is told `reason`); returns
@@ -380,11 +362,8 @@ impl Connections {
     ) -> usize {
         let hub = hub.to_ascii_lowercase();
         let mut map = self.lock();
-        let ids: Vec<String> = map
-            .iter()
-            .filter(|(id, c)| selected(id, c, &hub, recipients, excluded, None))
-            .map(|(id, _)| id.clone())
-            .collect();
+        let ids = Selection::new(&hub, recipients, excluded, None)
+            .ids(&mut map, self.group_limits.index());
         for id in &ids {
             if let Some(conn) = map.remove(id) {
                 if let Some(outbox) = conn.outbox {
@@ -409,29 +388,33 @@ impl Connections {
     ) -> Result<usize, GroupLimit> {
         let hub = hub.to_ascii_lowercase();
         let mut map = self.lock();
-        let mut count = 0;
+        let ids =
+            Selection::new(&hub, recipients, &[], filter).ids(&mut map, self.group_limits.index());
         let mut refused = None;
-        for (id, conn) in map.iter_mut() {
-            if selected(id, conn, &hub, recipients, &[], filter) {
-                count += 1;
-                for group in groups {
-                    if !join {
-                        conn.groups.leave(group);
-                    } else if let Err(limit) = conn.groups.join(group) {
-                        refused = Some(limit);
-                    }
+        for id in &ids {
+            let Some(conn) = map.get_mut(id) else {
+                continue;
+            };
+            for group in groups {
+                if !join {
+                    conn.groups.leave(group);
+                } else if let Err(limit) = conn.groups.join(group) {
+                    refused = Some(limit);
                 }
-                self.activity.connection(|| Some(conn.row(id)));
             }
+            self.activity.connection(|| Some(conn.row(id)));
         }
-        refused.map_or(Ok(count), Err)
+        refused.map_or(Ok(ids.len()), Err)
     }
 
     /// Removes the `recipients` from every group.
     pub fn leave_all(&self, hub: &str, recipients: &Recipients) {
         let hub = hub.to_ascii_lowercase();
-        for (id, conn) in self.lock().iter_mut() {
-            if selected(id, conn, &hub, recipients, &[], None) {
+        let mut map = self.lock();
+        let ids =
+            Selection::new(&hub, recipients, &[], None).ids(&mut map, self.group_limits.index());
+        for id in &ids {
+            if let Some(conn) = map.get_mut(id) {
                 conn.groups.clear();
                 self.activity.connection(|| Some(conn.row(id)));
             }

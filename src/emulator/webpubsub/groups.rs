@@ -6,18 +6,21 @@
 //! emulator's within about 100 MiB, however many `joinGroup` frames or REST calls arrive.
 //!
 //! Every change to a connection's groups goes through [`Groups`], which keeps the emulator-wide
-//! count true: a connection that goes away gives its memberships back when dropped.
+//! count and the index of each group's members ([`GroupIndex`]) true: a connection that goes
+//! away gives its memberships back when dropped.
 
 use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
+
+use super::group_index::GroupIndex;
 
 /// The default most groups one connection may be in.
 pub const MAX_GROUPS_PER_CONNECTION: usize = 1000;
 /// The default most memberships (connection × group) across the emulator.
 pub const MAX_MEMBERSHIPS: usize = 100_000;
 
-/// The caps, and how many memberships exist now.
+/// The caps, how many memberships exist now, and who is in each group.
 #[derive(Debug)]
 pub struct GroupLimits {
     /// The most groups one connection may be in.
@@ -25,6 +28,7 @@ pub struct GroupLimits {
     /// The most memberships across the emulator.
     pub total: usize,
     used: AtomicUsize,
+    index: GroupIndex,
 }
 
 impl GroupLimits {
@@ -34,7 +38,13 @@ impl GroupLimits {
             per_connection,
             total,
             used: AtomicUsize::new(0),
+            index: GroupIndex::default(),
         })
+    }
+
+    /// Each group's members.
+    pub fn index(&self) -> &GroupIndex {
+        &self.index
     }
 
     /// How many memberships exist now.
@@ -61,6 +71,7 @@ impl Default for GroupLimits {
             per_connection: MAX_GROUPS_PER_CONNECTION,
             total: MAX_MEMBERSHIPS,
             used: AtomicUsize::new(0),
+            index: GroupIndex::default(),
         }
     }
 }
@@ -81,14 +92,19 @@ pub enum GroupLimit {
 pub struct Groups {
     names: BTreeSet<String>,
     limits: Arc<GroupLimits>,
+    /// The connection's hub (lowercased) and id, as the index knows it.
+    hub: String,
+    id: String,
 }
 
 impl Groups {
-    /// No groups yet, counted against `limits`.
-    pub fn new(limits: &Arc<GroupLimits>) -> Self {
+    /// No groups yet for connection `id` of `hub` (lowercased), counted against `limits`.
+    pub fn new(limits: &Arc<GroupLimits>, hub: &str, id: &str) -> Self {
         Self {
             names: BTreeSet::new(),
             limits: Arc::clone(limits),
+            hub: hub.to_string(),
+            id: id.to_string(),
         }
     }
 
@@ -124,6 +140,7 @@ impl Groups {
             return Err(GroupLimit::Emulator(self.limits.total));
         }
         self.names.insert(group.to_string());
+        self.limits.index.add(&self.hub, group, &self.id);
         Ok(())
     }
 
@@ -131,12 +148,19 @@ impl Groups {
     pub fn leave(&mut self, group: &str) {
         if self.names.remove(group) {
             self.limits.release(1);
+            let group = std::iter::once(group);
+            self.limits.index.remove(&self.hub, group, &self.id);
         }
     }
 
     /// Leaves every group.
     pub fn clear(&mut self) {
+        if self.names.is_empty() {
+            return;
+        }
         self.limits.release(self.names.len());
+        let names = self.names.iter().map(String::as_str);
+        self.limits.index.remove(&self.hub, names, &self.id);
         self.names.clear();
     }
 }
@@ -154,23 +178,30 @@ mod tests {
     #[test]
     fn caps_per_connection_and_in_all_and_gives_back_what_it_leaves() {
         let limits = GroupLimits::new(2, 3);
-        let mut a = Groups::new(&limits);
+        let mut a = Groups::new(&limits, "h", "a");
         assert_eq!(a.join("g1"), Ok(()));
         assert_eq!(a.join("g1"), Ok(()), "joining twice is no new membership");
         assert_eq!(a.join("g2"), Ok(()));
         assert_eq!(a.join("g3"), Err(GroupLimit::Connection(2)));
-        let mut b = Groups::new(&limits);
+        let mut b = Groups::new(&limits, "h", "b");
         assert_eq!(b.join("g1"), Ok(()));
         assert_eq!(b.join("g2"), Err(GroupLimit::Emulator(3)));
         assert_eq!(limits.used(), 3);
+        assert_eq!(limits.index().memberships(), 3);
         a.leave("g1");
         a.leave("g1");
         assert_eq!(limits.used(), 2);
         assert_eq!(b.join("g2"), Ok(()));
         drop(b);
         assert_eq!(limits.used(), 1);
+        assert_eq!(
+            limits.index().memberships(),
+            1,
+            "a dropped connection leaves the index"
+        );
         a.clear();
         assert_eq!(limits.used(), 0);
+        assert_eq!(limits.index().memberships(), 0);
         assert!(a.is_empty());
     }
 }

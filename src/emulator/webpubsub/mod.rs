@@ -34,6 +34,7 @@ pub mod entra;
 pub mod error;
 pub mod events;
 pub mod frames;
+pub mod group_index;
 pub mod groups;
 pub mod invocations;
 pub mod local;
