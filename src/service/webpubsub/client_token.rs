@@ -153,7 +153,11 @@ impl ClientAccess {
         protocol: ClientProtocol,
         access_token: String,
     ) -> Self {
-        let base_url = format!("{websocket_base}{}", protocol.path(hub));
+        let prefix = protocol.prefix();
+        let mut base_url = String::with_capacity(websocket_base.len() + prefix.len() + hub.len());
+        base_url.push_str(websocket_base);
+        base_url.push_str(prefix);
+        base_url.push_str(hub);
         let mut url = String::with_capacity(base_url.len() + access_token.len() + 16);
         url.push_str(&base_url);
         url.push_str("?access_token=");
