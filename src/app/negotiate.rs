@@ -2,7 +2,7 @@
 //! source) → a client access token → `{"url", "accessToken"}`, exactly the `SignalRConnectionInfo`
 //! the official binding returns. Optionally joins the user to groups named by claim templates.
 
-use axum::body::Body;
+use axum::body::{Body, Bytes};
 use axum::extract::{Request, State};
 use axum::http::{header, HeaderValue};
 use axum::response::Response;
@@ -34,6 +34,16 @@ pub async fn negotiate(
     let claims = client_claims(&state, &caller);
     check_identity(&claims)?;
     let minter = service.signer.minter().await?;
+    let write = |token: &str| {
+        let url = minter.client_url(&hub);
+        Bytes::from(json_text::string_object(&[
+            ("url", &url),
+            ("accessToken", token),
+        ]))
+    };
+    if let Some(body) = minter.anonymous_answer(&hub, &claims, write) {
+        return Ok(answer_body(body?));
+    }
     let token = minter.client_token(&hub, &claims)?;
     if let Some(user) = &caller.user_id {
         let templates = &state.settings().negotiate_groups;
@@ -102,7 +112,12 @@ async fn join_groups(
 /// `Content-Type: application/json` and `Cache-Control: no-store`, since it carries an access
 /// token.
 pub(crate) fn answer(fields: &[(&str, &str)]) -> Response {
-    let mut response = Response::new(Body::from(json_text::string_object(fields)));
+    answer_body(Bytes::from(json_text::string_object(fields)))
+}
+
+/// A negotiate answer whose JSON is `body` (shared by the anonymous clients of one second).
+pub(crate) fn answer_body(body: Bytes) -> Response {
+    let mut response = Response::new(Body::from(body));
     let headers = response.headers_mut();
     // These two, and the two the CORS layer adds (`Vary`, `Allow-Credentials`): one allocation.
     headers.reserve(4);

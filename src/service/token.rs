@@ -15,13 +15,14 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use hmac::{Hmac, Mac};
+use hyper::body::Bytes;
 use serde_json::{Map, Value};
 use sha2::Sha256;
 
 use super::connection_string::ConnectionString;
 use super::json_text;
 use super::secret::Secret;
-use super::token_memo::{AnonymousTokens, Flavour};
+use super::token_memo::{AnonymousTokens, Flavour, Key};
 use super::transports::{self, Transports};
 
 /// Lifetime of client tokens unless configured otherwise (the SDK's default).
@@ -84,6 +85,12 @@ pub struct ClientClaims {
 }
 
 impl ClientClaims {
+    /// No user, claims or roles: the token is the same for every such client of a hub within a
+    /// second ([`super::token_memo`]).
+    pub fn is_anonymous(&self) -> bool {
+        self.user_id.is_none() && self.claims.is_empty() && self.roles.is_empty()
+    }
+
     /// Adds the service's system claims asked for (`asrs.s.htt`, `asrs.s.coae`, `asrs.s.aeo`)
     /// to `payload`, for a token expiring at `exp`, as the SDK writes them: strings.
     fn add_system_claims(&self, payload: &mut Map<String, Value>, exp: u64) {
@@ -213,10 +220,10 @@ impl TokenMinter {
 
     /// Mints a client access token for `hub`.
     pub fn client_token(&self, hub: &str, claims: &ClientClaims) -> Result<String, TokenError> {
-        let lifetime = claims.lifetime.unwrap_or(DEFAULT_CLIENT_LIFETIME);
-        if claims.user_id.is_none() && claims.claims.is_empty() && claims.roles.is_empty() {
-            return self.anonymous_token(hub, lifetime, claims);
+        if claims.is_anonymous() {
+            return self.anonymous_token(hub, claims);
         }
+        let lifetime = claims.lifetime.unwrap_or(DEFAULT_CLIENT_LIFETIME);
         let now = now();
         let mut payload = Map::new();
         for (kind, value) in &claims.claims {
@@ -243,46 +250,74 @@ impl TokenMinter {
     }
 
     /// The anonymous SignalR token of `hub` for this second: the memoised one, or a new one.
-    fn anonymous_token(
-        &self,
-        hub: &str,
-        lifetime: Duration,
-        claims: &ClientClaims,
-    ) -> Result<String, TokenError> {
-        let flavour = Flavour::SignalR {
-            transports: claims.transports,
-            close_on_expiry: claims.close_on_expiry,
-        };
+    fn anonymous_token(&self, hub: &str, claims: &ClientClaims) -> Result<String, TokenError> {
         let second = now();
-        let secs = lifetime.as_secs();
+        let sign = || self.sign_anonymous(hub, claims, second);
         self.0
             .anonymous
-            .get_or_sign(hub, flavour, &[], secs, second, || {
-                let mut payload = Map::new();
-                claims.add_system_claims(&mut payload, second.saturating_add(secs));
-                self.sign(payload, self.client_audience(hub), lifetime, second)
-            })
+            .get_or_sign(anonymous_key(hub, claims), second, sign)
     }
 
-    /// A Web PubSub token for `hub` without a user: `claims` (made of the `lists`: its roles and
-    /// groups) then `nbf`, `exp`, `iat` and `aud` (`audience()`, on the client path starting
-    /// with `path`), valid for `lifetime`; the one already signed this second for the same
-    /// lists when there is one (the same bytes a new one would be).
-    pub fn anonymous(
+    /// The negotiate answer for an anonymous SignalR client of `hub` (no user, claims or roles):
+    /// `write(token)` with this second's token, written once per second and then shared
+    /// ([`AnonymousTokens::answer`]); `None` for `claims` that are not anonymous.
+    pub fn anonymous_answer(
         &self,
         hub: &str,
-        (path, lists): (&'static str, &[&[String]]),
+        claims: &ClientClaims,
+        write: impl FnOnce(&str) -> Bytes,
+    ) -> Option<Result<Bytes, TokenError>> {
+        if !claims.is_anonymous() {
+            return None;
+        }
+        let second = now();
+        let sign = || self.sign_anonymous(hub, claims, second);
+        let key = anonymous_key(hub, claims);
+        Some(self.0.anonymous.answer(key, second, sign, write))
+    }
+
+    /// Signs the anonymous SignalR token of `hub` in `second`.
+    fn sign_anonymous(
+        &self,
+        hub: &str,
+        claims: &ClientClaims,
+        second: u64,
+    ) -> Result<String, TokenError> {
+        let lifetime = claims.lifetime.unwrap_or(DEFAULT_CLIENT_LIFETIME);
+        let mut payload = Map::new();
+        claims.add_system_claims(&mut payload, second.saturating_add(lifetime.as_secs()));
+        self.sign(payload, self.client_audience(hub), lifetime, second)
+    }
+
+    /// A Web PubSub token without a user for `key` (its hub, client path, roles and groups, and
+    /// lifetime): `claims()` then `nbf`, `exp`, `iat` and `aud` (`audience()`); the one already
+    /// signed this second for the same key when there is one (the same bytes a new one would
+    /// be).
+    pub fn anonymous(
+        &self,
+        key: Key<'_>,
         claims: impl FnOnce() -> Map<String, Value>,
         audience: impl FnOnce() -> String,
-        lifetime: Duration,
     ) -> Result<String, TokenError> {
         let second = now();
-        let flavour = Flavour::WebPubSub(path);
-        self.0
-            .anonymous
-            .get_or_sign(hub, flavour, lists, lifetime.as_secs(), second, || {
-                self.sign(claims(), audience(), lifetime, second)
-            })
+        let lifetime = Duration::from_secs(key.lifetime);
+        let sign = || self.sign(claims(), audience(), lifetime, second);
+        self.0.anonymous.get_or_sign(key, second, sign)
+    }
+
+    /// [`Self::anonymous`]'s token as the answer `write(token)`, written once per second and then
+    /// shared ([`AnonymousTokens::answer`]).
+    pub fn anonymous_answer_of(
+        &self,
+        key: Key<'_>,
+        claims: impl FnOnce() -> Map<String, Value>,
+        audience: impl FnOnce() -> String,
+        write: impl FnOnce(&str) -> Bytes,
+    ) -> Result<Bytes, TokenError> {
+        let second = now();
+        let lifetime = Duration::from_secs(key.lifetime);
+        let sign = || self.sign(claims(), audience(), lifetime, second);
+        self.0.anonymous.answer(key, second, sign, write)
     }
 
     /// Mints a REST token for one request, whose audience is [`Self::rest_audience`].
@@ -344,6 +379,19 @@ fn payload(claims: &Map<String, Value>, now: u64, exp: u64, aud: &str) -> Vec<u8
     json_text::push_string(&mut json, aud);
     json.push(b'}');
     json
+}
+
+/// The memo key of the anonymous SignalR token of `hub`.
+fn anonymous_key<'a>(hub: &'a str, claims: &ClientClaims) -> Key<'a> {
+    Key {
+        hub,
+        flavour: Flavour::SignalR {
+            transports: claims.transports,
+            close_on_expiry: claims.close_on_expiry,
+        },
+        lists: &[],
+        lifetime: claims.lifetime.unwrap_or(DEFAULT_CLIENT_LIFETIME).as_secs(),
+    }
 }
 
 /// `{base}client/?hub={hub lowercased}`.

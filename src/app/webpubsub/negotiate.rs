@@ -3,6 +3,7 @@
 //! token with the roles and groups the `WEBPUBSUB_TOKEN_*` templates give → `{baseUrl, url,
 //! accessToken}`, the JSON of the Functions extension's `webPubSubConnection`.
 
+use axum::body::Bytes;
 use axum::extract::{Request, State};
 use axum::http::StatusCode;
 use axum::response::Response;
@@ -10,12 +11,13 @@ use axum::response::Response;
 use crate::app::error::ApiError;
 use crate::app::hub::{Hub, WebPubSubDefault};
 use crate::app::identity::Caller;
-use crate::app::negotiate::{answer, claim_value, render, Unfilled};
+use crate::app::negotiate::{answer, answer_body, claim_value, render, Unfilled};
 use crate::app::webpubsub::role_template::check_role_values;
 use crate::app::AppState;
+use crate::service::json_text;
 use crate::service::names;
 use crate::service::rest::RestError;
-use crate::service::webpubsub::ClientTokenOptions;
+use crate::service::webpubsub::{ClientAccess, ClientTokenOptions};
 
 /// Handler of `/api/webpubsub/negotiate` (the default hub, `WebPubSubHub`) and
 /// `/api/webpubsub/hubs/{hub}/negotiate`. Identity, templates and the answer are SignalR
@@ -53,6 +55,10 @@ pub async fn negotiate(
         lifetime: Some(settings.token_lifetime),
         ..Default::default()
     };
+    let write = |access: &ClientAccess| Bytes::from(json_text::string_object(&fields(access)));
+    if let Some(body) = service.tokens.anonymous_answer(&hub, &options, write) {
+        return Ok(answer_body(body?));
+    }
     let access = service.tokens.access(&hub, &options).await.map_err(|e| {
         match e {
             // Under Entra ID the service generates the token: its refusal of the app's
@@ -67,11 +73,16 @@ pub async fn negotiate(
             e => ApiError::from(e),
         }
     })?;
-    Ok(answer(&[
+    Ok(answer(&fields(&access)))
+}
+
+/// The Functions extension's `webPubSubConnection`: `{baseUrl, url, accessToken}`.
+fn fields(access: &ClientAccess) -> [(&str, &str); 3] {
+    [
         ("baseUrl", &access.base_url),
         ("url", &access.url),
         ("accessToken", &access.access_token),
-    ]))
+    ]
 }
 
 /// Fills templates from the caller's claims; one that cannot be filled is left out (logged).

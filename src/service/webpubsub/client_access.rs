@@ -5,6 +5,8 @@
 
 use std::time::Duration;
 
+use hyper::body::Bytes;
+
 use super::client_token::{websocket_base, ClientTokenMinter};
 use super::rest::{GenerateTokenOptions, WebPubSubClient};
 use super::{ClientAccess, ClientProtocol, ClientTokenOptions, WebPubSubConnectionString};
@@ -61,6 +63,25 @@ impl ClientTokens {
                     token,
                 ))
             }
+        }
+    }
+}
+
+impl ClientTokens {
+    /// For a client without a user, with the access key: the negotiate answer `write(access)`,
+    /// written once per second and then shared ([`ClientTokenMinter::anonymous_answer`]); `None`
+    /// otherwise (a user, or tokens from the service under Entra ID).
+    pub fn anonymous_answer(
+        &self,
+        hub: &str,
+        options: &ClientTokenOptions,
+        write: impl FnOnce(&ClientAccess) -> Bytes,
+    ) -> Option<Result<Bytes, RestError>> {
+        match self {
+            Self::Key(minter) => minter
+                .anonymous_answer(hub, options, write)
+                .map(|answer| answer.map_err(RestError::from)),
+            Self::Service { .. } => None,
         }
     }
 }

@@ -12,6 +12,8 @@ use serde_json::{Map, Value};
 use super::connection_string::WebPubSubConnectionString;
 use crate::service::names;
 use crate::service::token::{TokenError, TokenMinter, DEFAULT_CLIENT_LIFETIME};
+use crate::service::token_memo::{Flavour, Key};
+use hyper::body::Bytes;
 
 /// Which kind of client the token is for: it decides the path (and so `aud`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -99,33 +101,56 @@ impl ClientTokenMinter {
     }
 
     /// Mints a client token for `hub` after checking the hub, user id and groups against the
-    /// service's name rules.
-    /// A token without a user is the same for every client of the hub within a second that is
-    /// granted the same roles and groups, and is memoised ([`TokenMinter::anonymous`]).
+    /// service's name rules. A token without a user is the same for every client of the hub
+    /// within a second that is granted the same roles and groups, and is memoised
+    /// ([`TokenMinter::anonymous`]).
     pub fn token(&self, hub: &str, options: &ClientTokenOptions) -> Result<String, TokenError> {
-        names::validate_hub(hub).map_err(|e| TokenError::Signing(e.to_string()))?;
-        for group in &options.groups {
-            names::validate_group(group).map_err(|e| TokenError::Signing(e.to_string()))?;
-        }
-        let lifetime = options.lifetime.unwrap_or(DEFAULT_CLIENT_LIFETIME);
-        let protocol = options.protocol;
-        let audience = || self.audience(hub, protocol);
+        check_names(hub, options)?;
+        let audience = || self.audience(hub, options.protocol);
         let Some(user) = &options.user_id else {
             let lists: &[&[String]] = &[&options.roles, &options.groups];
+            let key = anonymous_key(hub, options, lists);
             let claims = || grants(Map::new(), options);
-            return self.minter.anonymous(
-                hub,
-                (protocol.prefix(), lists),
-                claims,
-                audience,
-                lifetime,
-            );
+            return self.minter.anonymous(key, claims, audience);
         };
-        names::validate_user(user).map_err(|e| TokenError::Signing(e.to_string()))?;
         let mut claims = Map::new();
         claims.insert("sub".into(), Value::String(user.clone()));
+        let lifetime = options.lifetime.unwrap_or(DEFAULT_CLIENT_LIFETIME);
         self.minter
             .sign_claims(grants(claims, options), audience(), lifetime)
+    }
+
+    /// For a client without a user: the negotiate answer `write(access)` with this second's
+    /// token, written once per second and then shared; `None` for a client with a user.
+    pub fn anonymous_answer(
+        &self,
+        hub: &str,
+        options: &ClientTokenOptions,
+        write: impl FnOnce(&ClientAccess) -> Bytes,
+    ) -> Option<Result<Bytes, TokenError>> {
+        if options.user_id.is_some() {
+            return None;
+        }
+        if let Err(e) = check_names(hub, options) {
+            return Some(Err(e));
+        }
+        let lists: &[&[String]] = &[&options.roles, &options.groups];
+        let key = anonymous_key(hub, options, lists);
+        let claims = || grants(Map::new(), options);
+        let audience = || self.audience(hub, options.protocol);
+        let write = |token: &str| {
+            let access = ClientAccess::new(
+                &self.websocket_base,
+                hub,
+                options.protocol,
+                token.to_owned(),
+            );
+            write(&access)
+        };
+        Some(
+            self.minter
+                .anonymous_answer_of(key, claims, audience, write),
+        )
     }
 
     /// A token and the URLs to connect with it.
@@ -177,6 +202,34 @@ pub fn websocket_base(connection: &WebPubSubConnectionString) -> String {
         connection.websocket_scheme(),
         connection.authority()
     )
+}
+
+/// The hub, the user id and the groups checked against the service's name rules.
+fn check_names(hub: &str, options: &ClientTokenOptions) -> Result<(), TokenError> {
+    let users = options.user_id.iter().map(|u| names::validate_user(u));
+    let groups = options.groups.iter().map(|g| names::validate_group(g));
+    std::iter::once(names::validate_hub(hub))
+        .chain(users)
+        .chain(groups)
+        .collect::<Result<(), _>>()
+        .map_err(|e| TokenError::Signing(e.to_string()))
+}
+
+/// The memo key of a token without a user for `hub` granting `lists` (roles, groups).
+fn anonymous_key<'a>(
+    hub: &'a str,
+    options: &ClientTokenOptions,
+    lists: &'a [&'a [String]],
+) -> Key<'a> {
+    Key {
+        hub,
+        flavour: Flavour::WebPubSub(options.protocol.prefix()),
+        lists,
+        lifetime: options
+            .lifetime
+            .unwrap_or(DEFAULT_CLIENT_LIFETIME)
+            .as_secs(),
+    }
 }
 
 /// `claims` with `role` and `webpubsub.group`, each when not empty.
