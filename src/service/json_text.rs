@@ -5,16 +5,13 @@
 
 use serde_json::Value;
 
+use super::byte_scan::any_byte;
+
 /// Appends `text` as a JSON string: copied as is when it has no byte JSON escapes (`"`, `\`,
 /// control characters), else written by `serde_json`.
 pub fn push_string(out: &mut Vec<u8>, text: &str) {
-    // Folds over fixed-size chunks without early exit inside one, so the compiler checks many
-    // bytes per instruction.
-    let escaped = |b: &u8| u8::from(*b < 0x20) | u8::from(*b == b'"') | u8::from(*b == b'\\');
-    let mut chunks = text.as_bytes().chunks_exact(32);
-    let plain = chunks.all(|chunk| chunk.iter().fold(0, |any, b| any | escaped(b)) == 0)
-        && chunks.remainder().iter().fold(0, |any, b| any | escaped(b)) == 0;
-    if plain {
+    let escaped = |b: u8| (b < 0x20) | (b == b'"') | (b == b'\\');
+    if !any_byte(text.as_bytes(), escaped) {
         out.push(b'"');
         out.extend_from_slice(text.as_bytes());
         out.push(b'"');

@@ -5,6 +5,7 @@
 //! hub protocol ([`hub_protocol`]), upstream signatures and claims, and Entra ID token sources
 //! ([`entra`]). Both the app and the emulators build on it; nothing here knows the app's routes.
 
+pub mod byte_scan;
 pub mod connection_string;
 pub mod entra;
 pub mod filter;

@@ -4,6 +4,8 @@
 
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 
+use super::byte_scan::any_byte;
+
 /// Longest hub name the service accepts (first character plus 127 more).
 pub const MAX_HUB_LEN: usize = 128;
 /// Longest group name, user id or connection id the service accepts.
@@ -142,18 +144,14 @@ pub fn encode(value: &str) -> String {
 /// Appends [`encode`]`(value)` to `out`: copied at once when nothing needs encoding (a token, a
 /// plain name), else chunk by chunk (no formatting machinery).
 pub fn push_encoded(out: &mut String, value: &str) {
-    // Folds over fixed-size chunks without early exit inside one, so the compiler checks many
-    // bytes per instruction; the same set as `SEGMENT` leaves alone.
-    let encoded = |b: &u8| {
-        let letter = (*b | 0x20).wrapping_sub(b'a') < 26;
+    // The bytes `SEGMENT` encodes: all but letters, digits and `-_.~`.
+    let encoded = |b: u8| {
+        let letter = (b | 0x20).wrapping_sub(b'a') < 26;
         let digit = b.wrapping_sub(b'0') < 10;
-        let mark = (*b == b'-') | (*b == b'_') | (*b == b'.') | (*b == b'~');
-        u8::from(!(letter | digit | mark))
+        let mark = (b == b'-') | (b == b'_') | (b == b'.') | (b == b'~');
+        !(letter | digit | mark)
     };
-    let mut chunks = value.as_bytes().chunks_exact(32);
-    let plain = chunks.all(|chunk| chunk.iter().fold(0, |any, b| any | encoded(b)) == 0)
-        && chunks.remainder().iter().fold(0, |any, b| any | encoded(b)) == 0;
-    if plain {
+    if !any_byte(value.as_bytes(), encoded) {
         out.push_str(value);
     } else {
         out.extend(utf8_percent_encode(value, SEGMENT));
