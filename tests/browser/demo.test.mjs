@@ -1,23 +1,16 @@
 // The demo page in headless Chromium: two pages on the app's origin (which differs from the
 // emulator's, so the browser really does CORS with credentials), one per transport, plus a page
 // served from another loopback port (a SPA on its own dev server).
-import { test, before, after } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
 import { createServer } from "node:http";
-import { startApp, launchBrowser, screenshot, freePort, openDemo as open, waitForMessage, messages, waitForLog } from "./support.mjs";
+import { withAppAndBrowser, screenshot, freePort, openDemo as open, waitForMessage, messages, waitForLog } from "./support.mjs";
 
 let app;
 let browser;
 const openDemo = (url, options) => open(browser, url, options);
 
-before(async () => {
-  app = await startApp({ SIGNALR_EASY_AUTH: "true" });
-  browser = await launchBrowser();
-});
-after(async () => {
-  await browser?.close();
-  await app?.stop();
-});
+withAppAndBrowser({ SIGNALR_EASY_AUTH: "true" }, (started) => ({ app, browser } = started));
 
 test("two pages on the app's origin: broadcast, user send, topics, groups; then a page on another origin", async () => {
   const alice = await openDemo(`${app.base}/api/demo`, { user: "alice", transport: "WebSockets" });

@@ -3,9 +3,29 @@
 // screenshots checked not to be blank.
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
+import { before, after } from "node:test";
 import puppeteer from "puppeteer-core";
+import { startApp } from "../shared/process.mjs";
 
 export { freePort, startApp } from "../shared/process.mjs";
+
+/**
+ * Starts the app (`startApp(env)`) and Chromium before a test file's tests and stops both after
+ * them; `started({ app, browser })` hands them to the file.
+ */
+export function withAppAndBrowser(env, started) {
+  let app;
+  let browser;
+  before(async () => {
+    app = await startApp(env);
+    browser = await launchBrowser();
+    started({ app, browser });
+  });
+  after(async () => {
+    await browser?.close();
+    await app?.stop();
+  });
+}
 
 /** Headless Chromium from `$CHROMIUM_BIN` (the system package; never downloaded). */
 export function launchBrowser() {

@@ -3,21 +3,14 @@
 // json.webpubsub.azure.v1, chat in a group (typed with the keyboard), receive the app's
 // broadcasts, and stop receiving the group once they leave it. Then the tabs with the keyboard on
 // a phone, and an app without Web PubSub, whose page says so.
-import { test, before, after } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
-import { startApp, launchBrowser, screenshot, openWebPubSub as openWps, waitForWpsLog } from "./support.mjs";
+import { withAppAndBrowser, startApp, screenshot, openWebPubSub as openWps, waitForWpsLog } from "./support.mjs";
 
 let app;
 let browser;
 
-before(async () => {
-  app = await startApp({ SIGNALR_EASY_AUTH: "true" });
-  browser = await launchBrowser();
-});
-after(async () => {
-  await browser?.close();
-  await app?.stop();
-});
+withAppAndBrowser({ SIGNALR_EASY_AUTH: "true" }, (started) => ({ app, browser } = started));
 
 const openWebPubSub = (user) => openWps(browser, app.base, user);
 

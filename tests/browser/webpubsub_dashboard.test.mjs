@@ -3,21 +3,14 @@
 // connection's row, with its user and subprotocol) and when the app sends through the REST API
 // (a row of recent sends); its screenshot is not blank. It and the SignalR dashboard link to
 // each other.
-import { test, before, after } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
-import { startApp, launchBrowser, screenshot } from "./support.mjs";
+import { withAppAndBrowser, screenshot } from "./support.mjs";
 
 let app;
 let browser;
 
-before(async () => {
-  app = await startApp({ SIGNALR_EASY_AUTH: "true" });
-  browser = await launchBrowser();
-});
-after(async () => {
-  await browser?.close();
-  await app?.stop();
-});
+withAppAndBrowser({ SIGNALR_EASY_AUTH: "true" }, (started) => ({ app, browser } = started));
 
 test("the Web PubSub dashboard follows a client and a send live", { timeout: 120000 }, async () => {
   const line = app.banner.find((l) => l.includes("Web PubSub dashboard:"));
