@@ -293,7 +293,7 @@ impl TokenMinter {
     /// lifetime): `claims()` then `nbf`, `exp`, `iat` and `aud` (`audience()`); the one already
     /// signed this second for the same key when there is one (the same bytes a new one would
     /// be).
-    pub fn anonymous(
+    pub fn anonymous_token_for(
         &self,
         key: Key<'_>,
         claims: impl FnOnce() -> Map<String, Value>,
@@ -305,9 +305,9 @@ impl TokenMinter {
         self.0.anonymous.get_or_sign(key, second, sign)
     }
 
-    /// [`Self::anonymous`]'s token as the answer `write(token)`, written once per second and then
-    /// shared ([`AnonymousTokens::answer`]).
-    pub fn anonymous_answer_of(
+    /// [`Self::anonymous_token_for`]'s token as the answer `write(token)`, written once per
+    /// second and then shared ([`AnonymousTokens::answer`]).
+    pub fn anonymous_answer_for(
         &self,
         key: Key<'_>,
         claims: impl FnOnce() -> Map<String, Value>,

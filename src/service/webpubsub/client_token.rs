@@ -103,7 +103,7 @@ impl ClientTokenMinter {
     /// Mints a client token for `hub` after checking the hub, user id and groups against the
     /// service's name rules. A token without a user is the same for every client of the hub
     /// within a second that is granted the same roles and groups, and is memoised
-    /// ([`TokenMinter::anonymous`]).
+    /// ([`TokenMinter::anonymous_token_for`]).
     pub fn token(&self, hub: &str, options: &ClientTokenOptions) -> Result<String, TokenError> {
         check_names(hub, options)?;
         let audience = || self.audience(hub, options.protocol);
@@ -111,7 +111,7 @@ impl ClientTokenMinter {
             let lists: &[&[String]] = &[&options.roles, &options.groups];
             let key = anonymous_key(hub, options, lists);
             let claims = || grants(Map::new(), options);
-            return self.minter.anonymous(key, claims, audience);
+            return self.minter.anonymous_token_for(key, claims, audience);
         };
         let mut claims = Map::new();
         claims.insert("sub".into(), Value::String(user.clone()));
@@ -149,7 +149,7 @@ impl ClientTokenMinter {
         };
         Some(
             self.minter
-                .anonymous_answer_of(key, claims, audience, write),
+                .anonymous_answer_for(key, claims, audience, write),
         )
     }
 
