@@ -7,7 +7,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use reqwest::header::{HeaderMap, CONTENT_TYPE};
+use reqwest::header::{HeaderMap, AUTHORIZATION, CONTENT_TYPE};
 use reqwest::{Method, Response};
 
 use super::call::Call;
@@ -113,6 +113,10 @@ impl CallRunner {
             builder
                 .connect_timeout(connect_timeout)
                 .redirect(reqwest::redirect::Policy::none())
+                // The runner retries itself (`retry`); reqwest's own policy would copy every
+                // request's headers and body before sending it, in case of a retry it never makes
+                // on HTTP/1.1.
+                .retry(reqwest::retry::never().max_retries_per_request(0))
                 .pool_idle_timeout(Duration::from_secs(60))
                 .user_agent(concat!("serverless-signalr/", env!("CARGO_PKG_VERSION")))
         });
@@ -166,7 +170,7 @@ impl CallRunner {
             let attempt = retries + 1;
             let target = self.signed_url(&url, audience).await?;
             let token = &target.token;
-            let (failure, wait) = match self.attempt(http, call, target.url.clone(), token).await {
+            let (failure, wait) = match self.attempt(http, call, &target).await {
                 Ok(response) => {
                     let status = response.status();
                     tracing::debug!(method = %call.method, path = %call.path, status = status.as_u16(), attempt, "SignalR REST answer");
@@ -213,12 +217,11 @@ impl CallRunner {
         &self,
         http: &reqwest::Client,
         call: &Call,
-        url: url::Url,
-        token: &str,
+        target: &SignedUrl,
     ) -> reqwest::Result<Response> {
         let mut request = http
-            .request(call.method.clone(), url)
-            .bearer_auth(token)
+            .request(call.method.clone(), target.url.clone())
+            .header(AUTHORIZATION, target.authorization.clone())
             .timeout(match call.timeout {
                 Some(t) if call.exact_timeout => t,
                 Some(t) => t.min(self.options.timeout),
@@ -253,18 +256,13 @@ impl CallRunner {
     ) -> Result<Arc<SignedUrl>, RestError> {
         match &self.auth {
             Auth::Key(minter) => self.tokens.signed_url(minter, url, audience),
-            Auth::Entra(credential) => Ok(Arc::new(SignedUrl {
-                url: url::Url::parse(url).map_err(|e| {
-                    RestError::InvalidArgument(format!("cannot build the request URL: {e}"))
-                })?,
-                token: credential
-                    .token()
-                    .await
-                    .map_err(RestError::Identity)?
-                    .token
-                    .expose()
-                    .to_string(),
-            })),
+            Auth::Entra(credential) => {
+                let token = credential.token().await.map_err(RestError::Identity)?;
+                Ok(Arc::new(SignedUrl::new(
+                    url,
+                    token.token.expose().to_string(),
+                )?))
+            }
         }
     }
 

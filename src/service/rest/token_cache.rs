@@ -10,6 +10,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
+use reqwest::header::HeaderValue;
 use url::Url;
 
 use super::error::RestError;
@@ -18,11 +19,34 @@ use crate::service::token::{TokenMinter, REST_LIFETIME};
 /// Most URLs remembered at once.
 pub(super) const MAX_ENTRIES: usize = 1024;
 
-/// A request URL, parsed, with the token for its audience.
+/// A request URL, parsed, with the token for its audience and the `Authorization` header that
+/// carries it (built once, so that a request clones it rather than formatting and checking the
+/// token's bytes again).
 #[derive(Debug)]
 pub(super) struct SignedUrl {
     pub url: Url,
     pub token: String,
+    pub authorization: HeaderValue,
+}
+
+impl SignedUrl {
+    /// `url` parsed, signed by `token`.
+    pub(super) fn new(url: &str, token: String) -> Result<Self, RestError> {
+        let url = Url::parse(url).map_err(|e| {
+            RestError::InvalidArgument(format!("cannot build the request URL: {e}"))
+        })?;
+        // A token is base64url and dots, which a header value always accepts; the error is for
+        // an Entra ID token from a broken identity endpoint.
+        let mut authorization = HeaderValue::try_from(format!("Bearer {token}")).map_err(|_| {
+            RestError::InvalidArgument("the access token is not a valid header value".into())
+        })?;
+        authorization.set_sensitive(true);
+        Ok(Self {
+            url,
+            token,
+            authorization,
+        })
+    }
 }
 
 type Entries = HashMap<String, (Arc<SignedUrl>, Instant)>;
@@ -50,12 +74,7 @@ impl TokenCache {
         {
             return Ok(Arc::clone(target));
         }
-        let target = Arc::new(SignedUrl {
-            url: Url::parse(url).map_err(|e| {
-                RestError::InvalidArgument(format!("cannot build the request URL: {e}"))
-            })?,
-            token: minter.rest_token(audience(minter))?,
-        });
+        let target = Arc::new(SignedUrl::new(url, minter.rest_token(audience(minter))?)?);
         let reuse_until = now + REST_LIFETIME / 2;
         let mut targets = self.lock();
         if targets.len() >= MAX_ENTRIES {
