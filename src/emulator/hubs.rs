@@ -420,6 +420,39 @@ mod tests {
     }
 
     #[test]
+    fn every_writer_keeps_a_connections_groups_in_step_with_the_groups_members() {
+        let hubs = Hubs::default();
+        let mut keep = Vec::new();
+        for (id, user) in [("a", Some("ann")), ("b", Some("ann")), ("c", None)] {
+            let (outbox, receiver) = outbox::<Shutdown>(1000);
+            keep.push(receiver);
+            let greeting = Outgoing::handshake(b"{}".to_vec());
+            hubs.add_connection("h", id, user.map(str::to_string), outbox, Json, greeting);
+        }
+        let groups = |id: &str| hubs.groups_of("h", id).join(",");
+        let send = |group: &str| {
+            let frame = Outgoing::handshake(b"x".to_vec());
+            hubs.send("h", &Recipients::Group(group.into()), &[], frame)
+        };
+        assert!(hubs.add_to_group("h", "g1", "a") && hubs.add_to_group("h", "g2", "c"));
+        hubs.add_user_to_group("h", "ann", "g2", Some(Duration::ZERO));
+        assert_eq!((groups("a"), groups("b")), ("g1,g2".into(), "g2".into()));
+        assert_eq!(send("g2"), 3);
+        hubs.remove_user_from_group("h", "ann", "g2");
+        assert_eq!((groups("a"), groups("b")), ("g1".into(), "".into()));
+        hubs.add_user_to_group("h", "ann", "g3", Some(Duration::ZERO));
+        hubs.remove_user_from_all_groups("h", "ann");
+        assert!(groups("a").is_empty() && groups("b").is_empty());
+        assert_eq!((send("g1"), send("g2"), send("g3")), (0, 1, 0));
+        hubs.remove_connection("h", "c");
+        assert!(groups("c").is_empty() && !hubs.group_exists("h", "g2"));
+        for id in ["a", "b"] {
+            hubs.remove_connection("h", id);
+        }
+        assert!(hubs.lock().is_empty(), "a hub with nothing left is dropped");
+    }
+
+    #[test]
     fn excluded_connections_get_nothing() {
         let hubs = Hubs::default();
         let (a, _ra) = outbox::<Shutdown>(1000);
