@@ -93,19 +93,24 @@ impl ClientClaims {
 
     /// Adds the service's system claims asked for (`asrs.s.htt`, `asrs.s.coae`, `asrs.s.aeo`)
     /// to `payload`, for a token expiring at `exp`, as the SDK writes them: strings.
-    fn add_system_claims(&self, payload: &mut Map<String, Value>, exp: u64) {
+    fn add_system_claims(&self, payload: &mut Claims, exp: u64) {
         if let Some(transports) = self.transports {
-            payload.insert(
+            payload.push((
                 transports::CLAIM.into(),
                 Value::String(transports.claim_value()),
-            );
+            ));
         }
         if self.close_on_expiry {
-            payload.insert(CLOSE_ON_EXPIRY_CLAIM.into(), Value::String("true".into()));
-            payload.insert(EXPIRES_ON_CLAIM.into(), Value::String(exp.to_string()));
+            payload.push((CLOSE_ON_EXPIRY_CLAIM.into(), Value::String("true".into())));
+            payload.push((EXPIRES_ON_CLAIM.into(), Value::String(exp.to_string())));
         }
     }
 }
+
+/// A token's custom claims in their order, each type once (see [`add_claim`]): a client token
+/// carries a handful, so a list searched from the start costs less than a map, which would hash
+/// every claim type and allocate its table for each identified negotiation.
+type Claims = Vec<(String, Value)>;
 
 /// `asrs.s.coae`: close the connection when its authentication expires (value `true`).
 pub const CLOSE_ON_EXPIRY_CLAIM: &str = "asrs.s.coae";
@@ -195,7 +200,7 @@ impl TokenMinter {
         aud: String,
         lifetime: Duration,
     ) -> Result<String, TokenError> {
-        self.sign(claims, aud, lifetime, now())
+        self.sign(fields_of(&claims), aud, lifetime, now())
     }
 
     /// The URL clients connect to: `{client base}client/?hub={hub lowercased}`.
@@ -225,14 +230,14 @@ impl TokenMinter {
         }
         let lifetime = claims.lifetime.unwrap_or(DEFAULT_CLIENT_LIFETIME);
         let now = now();
-        let mut payload = Map::new();
+        let mut payload = Claims::with_capacity(claims.claims.len() + 5);
         for (kind, value) in &claims.claims {
             let kind = if RESERVED.contains(&kind.as_str()) || kind.starts_with("asrs.s.") {
                 format!("asrs.u.{kind}")
             } else {
                 kind.clone()
             };
-            if kind == "sub" && payload.contains_key("sub") {
+            if kind == "sub" && payload.iter().any(|(k, _)| k == "sub") {
                 add_claim(&mut payload, "asrs.u.sub".into(), value.clone());
             } else {
                 add_claim(&mut payload, kind, value.clone());
@@ -241,12 +246,14 @@ impl TokenMinter {
         for role in &claims.roles {
             add_claim(&mut payload, "role".into(), Value::String(role.clone()));
         }
+        // Neither type can be a custom claim's (those are renamed above), so they are new.
         if let Some(user) = &claims.user_id {
-            payload.insert("asrs.s.uid".into(), Value::String(user.clone()));
-            payload.insert("nameid".into(), Value::String(user.clone()));
+            payload.push(("asrs.s.uid".into(), Value::String(user.clone())));
+            payload.push(("nameid".into(), Value::String(user.clone())));
         }
         claims.add_system_claims(&mut payload, now.saturating_add(lifetime.as_secs()));
-        self.sign(payload, self.client_audience(hub), lifetime, now)
+        let fields = payload.iter().map(|(kind, value)| (kind.as_str(), value));
+        self.sign(fields, self.client_audience(hub), lifetime, now)
     }
 
     /// The anonymous SignalR token of `hub` for this second: the memoised one, or a new one.
@@ -284,9 +291,10 @@ impl TokenMinter {
         second: u64,
     ) -> Result<String, TokenError> {
         let lifetime = claims.lifetime.unwrap_or(DEFAULT_CLIENT_LIFETIME);
-        let mut payload = Map::new();
+        let mut payload = Claims::new();
         claims.add_system_claims(&mut payload, second.saturating_add(lifetime.as_secs()));
-        self.sign(payload, self.client_audience(hub), lifetime, second)
+        let fields = payload.iter().map(|(kind, value)| (kind.as_str(), value));
+        self.sign(fields, self.client_audience(hub), lifetime, second)
     }
 
     /// A Web PubSub token without a user for `key` (its hub, client path, roles and groups, and
@@ -301,7 +309,7 @@ impl TokenMinter {
     ) -> Result<String, TokenError> {
         let second = now();
         let lifetime = Duration::from_secs(key.lifetime);
-        let sign = || self.sign(claims(), audience(), lifetime, second);
+        let sign = || self.sign(fields_of(&claims()), audience(), lifetime, second);
         self.0.anonymous.get_or_sign(key, second, sign)
     }
 
@@ -316,22 +324,21 @@ impl TokenMinter {
     ) -> Result<Bytes, TokenError> {
         let second = now();
         let lifetime = Duration::from_secs(key.lifetime);
-        let sign = || self.sign(claims(), audience(), lifetime, second);
+        let sign = || self.sign(fields_of(&claims()), audience(), lifetime, second);
         self.0.anonymous.answer(key, second, sign, write)
     }
 
     /// Mints a REST token for one request, whose audience is [`Self::rest_audience`].
     pub fn rest_token(&self, audience: String) -> Result<String, TokenError> {
-        let mut payload = Map::new();
-        payload.insert("nameid".into(), Value::String(self.0.server_id.clone()));
-        self.sign(payload, audience, REST_LIFETIME, now())
+        let nameid = Value::String(self.0.server_id.clone());
+        self.sign([("nameid", &nameid)], audience, REST_LIFETIME, now())
     }
 
     /// Signs `claims` followed by `nbf`, `exp`, `iat` and `aud` (the SDK's order) as an HS256 JWT
     /// issued at `now` (Unix seconds).
-    fn sign(
+    fn sign<'a>(
         &self,
-        claims: Map<String, Value>,
+        claims: impl IntoIterator<Item = (&'a str, &'a Value)>,
         aud: String,
         lifetime: Duration,
         now: u64,
@@ -343,7 +350,7 @@ impl TokenMinter {
         if lifetime > MAX_LIFETIME_SECS {
             return Err(TokenError::LifetimeTooLong(lifetime));
         }
-        let payload = payload(&claims, now, now + lifetime, &aud);
+        let payload = payload(claims, now, now + lifetime, &aud);
 
         let mut token = String::with_capacity(self.0.header.len() + payload.len() * 4 / 3 + 48);
         token.push_str(&self.0.header);
@@ -362,9 +369,13 @@ impl TokenMinter {
 
 /// The JWT payload: custom claims first, then `nbf`, `exp`, `iat` and `aud`; the bytes
 /// `serde_json` would write ([`json_text`]).
-fn payload(claims: &Map<String, Value>, now: u64, exp: u64, aud: &str) -> Vec<u8> {
-    let size: usize = claims.iter().map(|(k, _)| k.len() + 40).sum();
-    let mut json = Vec::with_capacity(size + aud.len() + 64);
+fn payload<'a>(
+    claims: impl IntoIterator<Item = (&'a str, &'a Value)>,
+    now: u64,
+    exp: u64,
+    aud: &str,
+) -> Vec<u8> {
+    let mut json = Vec::with_capacity(aud.len() + 256);
     json.push(b'{');
     for (name, value) in claims {
         json_text::push_field(&mut json, name, value);
@@ -416,12 +427,16 @@ fn now() -> u64 {
         .as_secs()
 }
 
-/// Adds a claim; a second value of the same type turns the claim into an array.
-fn add_claim(payload: &mut Map<String, Value>, kind: String, value: Value) {
-    match payload.get_mut(&kind) {
-        None => {
-            payload.insert(kind, value);
-        }
+/// The fields of a claims map, in its order.
+fn fields_of(claims: &Map<String, Value>) -> impl Iterator<Item = (&str, &Value)> {
+    claims.iter().map(|(kind, value)| (kind.as_str(), value))
+}
+
+/// Adds a claim; a second value of the same type turns the claim into an array (in the place of
+/// the first).
+fn add_claim(payload: &mut Claims, kind: String, value: Value) {
+    match payload.iter_mut().find(|(k, _)| *k == kind).map(|(_, v)| v) {
+        None => payload.push((kind, value)),
         Some(Value::Array(values)) => values.push(value),
         Some(existing) => {
             let first = existing.take();
@@ -434,6 +449,70 @@ fn add_claim(payload: &mut Map<String, Value>, kind: String, value: Value) {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    /// A user's token: custom claims in their order, a repeated type as an array in its first
+    /// place, reserved types and a second `sub` renamed, then roles, the user id and the system
+    /// claims.
+    #[test]
+    fn client_token_claims_in_order() {
+        let key = Secret::new("key".to_string());
+        let minter = TokenMinter::from_parts(&key, "http://h/".into(), "http://h/".into()).unwrap();
+        let claims = ClientClaims {
+            user_id: Some("alice".into()),
+            claims: vec![
+                ("sub".into(), json!("s1")),
+                ("team".into(), json!("a")),
+                ("aud".into(), json!("x")),
+                ("sub".into(), json!("s2")),
+                ("team".into(), json!(["b"])),
+                ("asrs.s.uid".into(), json!("mallory")),
+                ("team".into(), json!(3)),
+            ],
+            roles: vec!["r1".into(), "r2".into()],
+            lifetime: Some(Duration::from_secs(60)),
+            transports: None,
+            close_on_expiry: true,
+        };
+        let token = minter.client_token("Chat", &claims).unwrap();
+        let payload = token.split('.').nth(1).unwrap();
+        let payload: Value =
+            serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap();
+        let exp = payload["exp"].as_u64().unwrap();
+        let names: Vec<&str> = payload
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(|k| k.as_str())
+            .collect();
+        assert_eq!(
+            names,
+            [
+                "sub",
+                "team",
+                "asrs.u.aud",
+                "asrs.u.sub",
+                "asrs.u.asrs.s.uid",
+                "role",
+                "asrs.s.uid",
+                "nameid",
+                "asrs.s.coae",
+                "asrs.s.aeo",
+                "nbf",
+                "exp",
+                "iat",
+                "aud"
+            ]
+        );
+        assert_eq!(payload["team"], json!(["a", ["b"], 3]));
+        assert_eq!(payload["sub"], "s1");
+        assert_eq!(payload["asrs.u.sub"], "s2");
+        assert_eq!(payload["asrs.u.asrs.s.uid"], "mallory");
+        assert_eq!(payload["role"], json!(["r1", "r2"]));
+        assert_eq!(payload["asrs.s.uid"], "alice");
+        assert_eq!(payload["nameid"], "alice");
+        assert_eq!(payload["asrs.s.aeo"], exp.to_string());
+        assert_eq!(payload["aud"], "http://h/client/?hub=chat");
+    }
 
     /// The hand-written payload is what `serde_json` writes for the claims then the registered
     /// ones.
@@ -449,7 +528,7 @@ mod tests {
             }
             expected.insert("aud".into(), json!("http://h/client/?hub=chat"));
             assert_eq!(
-                payload(&claims, 10, 70, "http://h/client/?hub=chat"),
+                payload(fields_of(&claims), 10, 70, "http://h/client/?hub=chat"),
                 serde_json::to_vec(&expected).unwrap()
             );
         }
