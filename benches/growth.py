@@ -9,6 +9,8 @@ and the broadcasts, as in Azure.
 * a group send to 1 of 10 or of 10 000 groups (emulator REST, timed until its one member has it),
   SignalR's (the other groups hold an offline user each) and Web PubSub's (the other groups are
   joined by a few other connections, at most 1 000 groups each, the emulator's cap);
+* removing a connection from every group (`DELETE …/connections/{id}/groups`, what a disconnect
+  also does) while it is in one of 10 or of 10 000 groups (the others hold one other connection);
 * list-connections of a group of N members: SignalR (`GET …/groups/{g}/connections` through the
   app's route and directly against the emulator, pages of 200) and Web PubSub, every page.
 
@@ -115,10 +117,12 @@ def fan_out(binary: Path, sizes: tuple[int, int], rounds: int) -> dict:
     return results
 
 
-def timed(action, count: int) -> float:
-    """Median milliseconds of `action()` over `count` calls."""
+def timed(action, count: int, prepare=None) -> float:
+    """Median milliseconds of `action()` over `count` calls, each after an untimed `prepare()`."""
     times = []
     for _ in range(count):
+        if prepare:
+            prepare()
         started = time.perf_counter()
         action()
         times.append((time.perf_counter() - started) * 1000)
@@ -162,6 +166,37 @@ def group_send(binary: Path, groups: tuple[int, int], sends: int) -> tuple[float
             medians.append(timed(send, sends))
         member.close()
         rest.close()
+        return medians[0], medians[1]
+    finally:
+        stack.stop()
+
+
+def group_removal(binary: Path, groups: tuple[int, int], removals: int) -> tuple[float, float]:
+    """Median ms of removing a connection from every group (`DELETE …/connections/{id}/groups`,
+    what a disconnect also does) while it is in one, with `groups[0]` and then `groups[1]`
+    groups in the hub (the others hold one other connection each, added through REST)."""
+    stack = Stack(binary, 2000)
+    try:
+        member, other = (instructions.HubSocket(stack.app, hub=HUB) for _ in range(2))
+        rest = instructions.KeepAlive(stack.emu)
+        hub = f"/api/hubs/{HUB}"
+
+        def join(group: str, connection: str) -> None:
+            path = f"{hub}/groups/{group}/connections/{connection}?api-version={SIGNALR_API}"
+            rest.call("PUT", path, 200, b"", bearer(path))
+
+        leave = f"{hub}/connections/{member.connection_id}/groups?api-version={SIGNALR_API}"
+        leave_headers = bearer(leave)
+        medians = []
+        with Pinging([member, other]):
+            for count, first in ((groups[0], 0), (groups[1], groups[0] - 1)):
+                for i in range(first, count - 1):
+                    join(f"g{i}", other.connection_id)
+                log(f"remove from every group with {count} groups × {removals}")
+                medians.append(timed(lambda: rest.call("DELETE", leave, 200, b"", leave_headers),
+                                     removals, lambda: join("target", member.connection_id)))
+        for connection in (member, other, rest):
+            connection.close()
         return medians[0], medians[1]
     finally:
         stack.stop()
@@ -425,6 +460,7 @@ def run_growth(options) -> str:
     groups = (10, 1000) if options.quick else (10, 10_000)
     few, many = group_send(binary, groups, 50 if options.quick else 200)
     wps_few, wps_many = wps_group_send(binary, groups, 50 if options.quick else 200)
+    leave_few, leave_many = group_removal(binary, groups, 50 if options.quick else 200)
     listed = list_connections(binary, sizes, 5 if options.quick else 20)
     signalr = signalr_list(binary, sizes, 5 if options.quick else 20)
     factor = sizes[1] / sizes[0]
@@ -435,6 +471,10 @@ def run_growth(options) -> str:
     rows.append((f"Web PubSub group send through the emulator's REST to 1 of N groups (N = "
                  f"{groups[0]} / {groups[1]:,}), until its one member has it (median)",
                  [wps_few, wps_many], "ms", False, groups[1] / groups[0]))
+    rows.append(("SignalR: remove a connection from every group (`DELETE …/connections/{id}/groups`,"
+                 f" or a disconnect) with N groups in the hub (N = {groups[0]} / {groups[1]:,}), "
+                 "each other group holding one other connection (median)",
+                 [leave_few, leave_many], "ms", False, groups[1] / groups[0]))
     for label, index in (("through the app", 0), ("directly against the emulator", 1)):
         rows.append((f"SignalR list-connections of an N-member group {label}: every page of 200 "
                      "(median)", [signalr[s][index] for s in sizes], "ms", False, factor))

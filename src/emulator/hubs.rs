@@ -3,10 +3,11 @@
 //! (optionally with a `ttl`) also covers the user's future connections. Sends copy the recipients'
 //! outboxes out of the lock and push without waiting, so one slow client never stalls the others.
 
+mod connection_groups;
 mod listing;
 mod user_groups;
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -15,6 +16,7 @@ use super::outgoing::Outgoing;
 use super::shutdown::Shutdown;
 use crate::service::hub_protocol::Protocol;
 use crate::service::recipients::Recipients;
+use connection_groups::ConnectionGroups;
 use user_groups::UserGroups;
 
 /// How long a user stays in a group when no `ttl` is given (the service's "at most one year").
@@ -41,27 +43,22 @@ struct Member {
 struct Hub {
     connections: HashMap<String, Member>,
     users: HashMap<String, HashSet<String>>,
-    /// Each group's direct members, in id order so that a page of them is a seek.
-    groups: HashMap<String, BTreeSet<String>>,
+    /// The connections' direct group memberships, by group and by connection.
+    groups: ConnectionGroups,
     user_groups: UserGroups,
 }
 
 impl Hub {
     fn user_in_group(&self, user: &str, group: &str, now: Instant) -> bool {
         self.user_groups.contains(user, group, now)
-            || self.users.get(user).is_some_and(|ids| {
-                self.groups
-                    .get(group)
-                    .is_some_and(|members| ids.iter().any(|id| members.contains(id)))
-            })
+            || self
+                .users
+                .get(user)
+                .is_some_and(|ids| ids.iter().any(|id| self.groups.contains(group, id)))
     }
 
     fn group_members(&self, group: &str, now: Instant) -> HashSet<&str> {
-        let mut ids: HashSet<&str> = self
-            .groups
-            .get(group)
-            .map(|members| members.iter().map(String::as_str).collect())
-            .unwrap_or_default();
+        let mut ids: HashSet<&str> = self.groups.members(group).collect();
         for user in self.user_groups.users_of(group, now) {
             if let Some(conns) = self.users.get(user) {
                 ids.extend(conns.iter().map(String::as_str));
@@ -162,10 +159,7 @@ impl Hubs {
                     }
                 }
             }
-            h.groups.retain(|_, members| {
-                members.remove(id);
-                !members.is_empty()
-            });
+            h.groups.remove_connection(id);
         });
     }
 
@@ -254,10 +248,7 @@ impl Hubs {
             if !h.connections.contains_key(id) {
                 return false;
             }
-            h.groups
-                .entry(group.to_string())
-                .or_default()
-                .insert(id.to_string());
+            h.groups.add(group, id);
             true
         })
     }
@@ -268,11 +259,7 @@ impl Hubs {
             if !h.connections.contains_key(id) {
                 return Removal::NoConnection;
             }
-            let removed = h.groups.get_mut(group).is_some_and(|m| m.remove(id));
-            if h.groups.get(group).is_some_and(BTreeSet::is_empty) {
-                h.groups.remove(group);
-            }
-            if removed {
+            if h.groups.remove(group, id) {
                 Removal::Removed
             } else {
                 Removal::NotInGroup
@@ -287,9 +274,8 @@ impl Hubs {
             let user = h.connections.get(id).and_then(|m| m.user.as_deref());
             let mut groups: Vec<String> = h
                 .groups
-                .iter()
-                .filter(|(_, members)| members.contains(id))
-                .map(|(group, _)| group.clone())
+                .groups_of(id)
+                .map(str::to_string)
                 .chain(
                     user.into_iter()
                         .flat_map(|u| h.user_groups.groups_of(u, now))
@@ -304,12 +290,7 @@ impl Hubs {
 
     /// Removes a connection from every group it joined directly.
     pub fn remove_from_all_groups(&self, hub: &str, id: &str) {
-        self.with_hub(hub, |h| {
-            h.groups.retain(|_, members| {
-                members.remove(id);
-                !members.is_empty()
-            })
-        });
+        self.with_hub(hub, |h| h.groups.remove_connection(id));
     }
 
     /// Adds a user to a group for `ttl` (none: the service's one-year maximum). The membership
@@ -317,9 +298,8 @@ impl Hubs {
     pub fn add_user_to_group(&self, hub: &str, user: &str, group: &str, ttl: Option<Duration>) {
         self.with_hub(hub, |h| {
             if ttl == Some(Duration::ZERO) {
-                let ids: Vec<String> = h.users.get(user).into_iter().flatten().cloned().collect();
-                if !ids.is_empty() {
-                    h.groups.entry(group.to_string()).or_default().extend(ids);
+                for id in h.users.get(user).into_iter().flatten() {
+                    h.groups.add(group, id);
                 }
                 return;
             }
@@ -332,14 +312,8 @@ impl Hubs {
     pub fn remove_user_from_group(&self, hub: &str, user: &str, group: &str) {
         self.with_hub(hub, |h| {
             h.user_groups.remove(user, group);
-            let ids: Vec<String> = h.users.get(user).into_iter().flatten().cloned().collect();
-            if let Some(members) = h.groups.get_mut(group) {
-                for id in &ids {
-                    members.remove(id);
-                }
-                if members.is_empty() {
-                    h.groups.remove(group);
-                }
+            for id in h.users.get(user).into_iter().flatten() {
+                h.groups.remove(group, id);
             }
         });
     }
@@ -348,13 +322,9 @@ impl Hubs {
     pub fn remove_user_from_all_groups(&self, hub: &str, user: &str) {
         self.with_hub(hub, |h| {
             h.user_groups.remove_user(user);
-            let ids: Vec<String> = h.users.get(user).into_iter().flatten().cloned().collect();
-            h.groups.retain(|_, members| {
-                for id in &ids {
-                    members.remove(id);
-                }
-                !members.is_empty()
-            });
+            for id in h.users.get(user).into_iter().flatten() {
+                h.groups.remove_connection(id);
+            }
         });
     }
 
@@ -447,6 +417,39 @@ mod tests {
         hubs.remove_connection("chat", "c1");
         assert!(!hubs.group_exists("chat", "g"));
         assert!(!hubs.user_exists("chat", "ann"));
+    }
+
+    #[test]
+    fn every_writer_keeps_a_connections_groups_in_step_with_the_groups_members() {
+        let hubs = Hubs::default();
+        let mut keep = Vec::new();
+        for (id, user) in [("a", Some("ann")), ("b", Some("ann")), ("c", None)] {
+            let (outbox, receiver) = outbox::<Shutdown>(1000);
+            keep.push(receiver);
+            let greeting = Outgoing::handshake(b"{}".to_vec());
+            hubs.add_connection("h", id, user.map(str::to_string), outbox, Json, greeting);
+        }
+        let groups = |id: &str| hubs.groups_of("h", id).join(",");
+        let send = |group: &str| {
+            let frame = Outgoing::handshake(b"x".to_vec());
+            hubs.send("h", &Recipients::Group(group.into()), &[], frame)
+        };
+        assert!(hubs.add_to_group("h", "g1", "a") && hubs.add_to_group("h", "g2", "c"));
+        hubs.add_user_to_group("h", "ann", "g2", Some(Duration::ZERO));
+        assert_eq!((groups("a"), groups("b")), ("g1,g2".into(), "g2".into()));
+        assert_eq!(send("g2"), 3);
+        hubs.remove_user_from_group("h", "ann", "g2");
+        assert_eq!((groups("a"), groups("b")), ("g1".into(), "".into()));
+        hubs.add_user_to_group("h", "ann", "g3", Some(Duration::ZERO));
+        hubs.remove_user_from_all_groups("h", "ann");
+        assert!(groups("a").is_empty() && groups("b").is_empty());
+        assert_eq!((send("g1"), send("g2"), send("g3")), (0, 1, 0));
+        hubs.remove_connection("h", "c");
+        assert!(groups("c").is_empty() && !hubs.group_exists("h", "g2"));
+        for id in ["a", "b"] {
+            hubs.remove_connection("h", id);
+        }
+        assert!(hubs.lock().is_empty(), "a hub with nothing left is dropped");
     }
 
     #[test]

@@ -3,7 +3,6 @@
 //! borrowed ids.
 
 use std::collections::HashMap;
-use std::ops::Bound::{Excluded, Unbounded};
 use std::time::Instant;
 
 use super::{Hub, Hubs};
@@ -19,12 +18,7 @@ impl Hubs {
         let now = Instant::now();
         let after = request.after();
         self.read(hub, |h| {
-            let direct = h
-                .groups
-                .get(group)
-                .into_iter()
-                .flat_map(|members| members.range::<str, _>((Excluded(after), Unbounded)))
-                .map(String::as_str);
+            let direct = h.groups.members_after(group, after);
             let mut via_users: Vec<&str> = h
                 .user_groups
                 .users_of(group, now)
@@ -90,10 +84,8 @@ fn merged<'a>(
 /// Every connection's groups, in one pass over the memberships.
 fn groups_by_connection(h: &Hub, now: Instant) -> HashMap<&str, Vec<&str>> {
     let mut by_id: HashMap<&str, Vec<&str>> = HashMap::new();
-    for (group, members) in &h.groups {
-        for id in members {
-            by_id.entry(id.as_str()).or_default().push(group.as_str());
-        }
+    for (id, groups) in h.groups.by_connection() {
+        by_id.insert(id, groups.collect());
     }
     for (user, group) in h.user_groups.iter(now) {
         for id in h.users.get(user).into_iter().flatten() {
