@@ -3,12 +3,11 @@
 //! ([`crate::emulator::paging`]); an unknown group is an empty list, not a 404.
 
 use axum::http::{HeaderMap, Uri};
-use axum::response::{IntoResponse, Response};
-use serde_json::{json, Map, Value};
+use axum::response::Response;
 
 use super::HubRequest;
 use crate::emulator::error::EmulatorError;
-use crate::emulator::paging::{self, PageRequest};
+use crate::emulator::paging::{self, NoUser, PageRequest};
 
 /// The first api-version with this operation.
 pub const SINCE: &str = "2024-12-01";
@@ -29,24 +28,11 @@ pub async fn handle(
         .shared
         .hubs
         .page_group(&request.hub, &group, &wanted);
-    let value: Vec<Value> = page
-        .members
-        .into_iter()
-        .map(|(id, user)| {
-            let mut member = Map::new();
-            member.insert("connectionId".into(), id.into());
-            if let Some(user) = user {
-                member.insert("userId".into(), user.into());
-            }
-            Value::Object(member)
-        })
-        .collect();
-    let mut body = json!({ "value": value });
-    if let Some(token) = page.next {
+    let next_link = page.next.as_ref().map(|token| {
         let base = format!("{}{}", origin(&headers), uri.path());
-        body["nextLink"] = paging::next_link(&base, &request.query, &token).into();
-    }
-    Ok(axum::Json(body).into_response())
+        paging::next_link(&base, &request.query, token)
+    });
+    Ok(page.answer(next_link.as_deref(), NoUser::Omitted))
 }
 
 /// `scheme://host[:port]` of the request, for the absolute `nextLink`.

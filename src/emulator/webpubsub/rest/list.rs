@@ -3,11 +3,8 @@
 //! `maxpagesize` (at most 200), `top` across pages, and a `nextLink` (this path, the query as
 //! sent) carrying the next `continuationToken`.
 
-use axum::response::IntoResponse;
-use serde_json::{json, Map, Value};
-
 use super::{Answer, WpsRequest};
-use crate::emulator::paging::{self, PageRequest};
+use crate::emulator::paging::{self, NoUser, PageRequest};
 use crate::emulator::webpubsub::error::WpsError;
 
 /// The api-version that has this operation.
@@ -28,19 +25,9 @@ pub async fn handle(request: WpsRequest) -> Answer {
         .state
         .connections
         .page_group(&request.hub, group, &wanted);
-    let value: Vec<Value> = page
-        .members
-        .into_iter()
-        .map(|(id, user)| {
-            let mut member = Map::new();
-            member.insert("connectionId".into(), id.into());
-            member.insert("userId".into(), user.map_or(Value::Null, Value::from));
-            Value::Object(member)
-        })
-        .collect();
-    let mut body = json!({ "value": value });
-    if let Some(token) = page.next {
-        body["nextLink"] = paging::next_link(request.uri.path(), &request.query, &token).into();
-    }
-    Ok(axum::Json(body).into_response())
+    let next_link = page
+        .next
+        .as_ref()
+        .map(|token| paging::next_link(request.uri.path(), &request.query, token));
+    Ok(page.answer(next_link.as_deref(), NoUser::Null))
 }
