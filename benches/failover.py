@@ -44,8 +44,7 @@ def log(message: str) -> None:
 def handler_binary() -> Path:
     if os.environ.get("HANDLER_BIN"):
         return Path(os.environ["HANDLER_BIN"])
-    target = Path(os.environ.get("CARGO_TARGET_DIR", ROOT / "target"))
-    target = target if target.is_absolute() else ROOT / target
+    target = load.target_dir()
     for profile in ("release", "debug"):
         if (target / profile / "handler").exists():
             return target / profile / "handler"

@@ -82,13 +82,16 @@ def ensure_tools(peer: bool = True, wrk: bool = True) -> None:
                        stdout=subprocess.DEVNULL)
 
 
+def target_dir() -> Path:
+    """Cargo's target directory: `CARGO_TARGET_DIR` (relative to the repository) or `target`."""
+    target = Path(os.environ.get("CARGO_TARGET_DIR", ROOT / "target"))
+    return target if target.is_absolute() else ROOT / target
+
+
 def build() -> Path:
     log("cargo build --release --bin handler (no-op when up to date)")
     subprocess.run(["cargo", "build", "--release", "--bin", "handler"], cwd=ROOT, check=True)
-    target = Path(os.environ.get("CARGO_TARGET_DIR", ROOT / "target"))
-    if not target.is_absolute():
-        target = ROOT / target
-    return target / "release" / "handler"
+    return target_dir() / "release" / "handler"
 
 
 def build_send_ceiling() -> Path:
@@ -96,10 +99,7 @@ def build_send_ceiling() -> Path:
     log("cargo build --release --example send_ceiling (no-op when up to date)")
     subprocess.run(["cargo", "build", "--release", "--example", "send_ceiling"], cwd=ROOT,
                    check=True)
-    target = Path(os.environ.get("CARGO_TARGET_DIR", ROOT / "target"))
-    if not target.is_absolute():
-        target = ROOT / target
-    return target / "release" / "examples" / "send_ceiling"
+    return target_dir() / "release" / "examples" / "send_ceiling"
 
 
 def free_port() -> int:
@@ -374,9 +374,7 @@ def criterion(measurement: int) -> list[tuple[str, str]]:
         ["cargo", "bench", "--bench", "hot_paths", "--", "--warm-up-time", "1",
          "--measurement-time", str(measurement)],
         cwd=ROOT, capture_output=True, text=True, check=True, timeout=1800).stdout
-    target = Path(os.environ.get("CARGO_TARGET_DIR", ROOT / "target"))
-    if not target.is_absolute():
-        target = ROOT / target
+    target = target_dir()
     rows = []
     for name in re.findall(r"^(\S+/\S+)\s+time:", out, re.M):
         estimates = json.loads((target / "criterion" / name / "new" / "estimates.json").read_text())
@@ -445,18 +443,19 @@ def run(options) -> str:
         json_header = {"Content-Type": "application/json"}
         post_message = lua(tmp, "message", "POST", message, json_header)
         now = int(time.time())
-        token = hs256({"aud": f"http://127.0.0.1/api/hubs/default/:send?api-version={API_VERSION}",
+        send_path = f"/api/hubs/default/:send?api-version={API_VERSION}"
+        token = hs256({"aud": f"http://127.0.0.1{send_path}",
                        "iat": now, "nbf": now, "exp": now + 86400})
         post_direct = lua(tmp, "direct", "POST", message,
                           dict(json_header, Authorization=f"Bearer {token}"))
         # The send path's ceiling: a bare hyper forwarder with the same token, no app code.
         ceiling_port = free_port()
-        direct_url = f"http://127.0.0.1:{emu_port}/api/hubs/default/:send?api-version={API_VERSION}"
+        direct_url = f"http://127.0.0.1:{emu_port}{send_path}"
         ceiling = spawn([str(build_send_ceiling()), str(ceiling_port), direct_url, token], env)
         wait_http(ceiling_port)
         status, body = request("POST", ceiling_port, "/", message.encode(), json_header)
         assert status == 202, f"the send ceiling's forward answered {status}: {body!r}"
-        status, body = request("POST", emu_port, f"/api/hubs/default/:send?api-version={API_VERSION}",
+        status, body = request("POST", emu_port, send_path,
                             message.encode(), dict(json_header, Authorization=f"Bearer {token}"))
         assert status == 202, f"emulator REST answered {status}: {body!r}"
         status, body = request("POST", app_port, "/api/messages", message.encode(), json_header)
@@ -472,8 +471,7 @@ def run(options) -> str:
                                (f"{app}/api/negotiate", post_negotiate_user),
                                (f"{app}/", None), rounds, seconds, conns)
             msg = compare("messages vs emulator REST", (f"{app}/api/messages", post_message),
-                          (f"http://127.0.0.1:{emu_port}/api/hubs/default/:send?api-version={API_VERSION}",
-                           post_direct), rounds, seconds, conns)
+                          (direct_url, post_direct), rounds, seconds, conns)
             msg_ceiling = compare("bare forwarder vs emulator REST (the send ceiling)",
                                   (f"http://127.0.0.1:{ceiling_port}/", post_message),
                                   (direct_url, post_direct), rounds, seconds, conns)
