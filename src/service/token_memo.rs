@@ -1,9 +1,9 @@
 //! The memo of anonymous client tokens (`docs/performance.md`): a token with no user carries only
 //! `nbf`, `exp`, `iat`, `aud` and what the settings grant every such client (SignalR's system
 //! flags, Web PubSub's roles and groups), so every one signed for a hub within one second with the
-//! same grants is byte-for-byte the same token (there is no nonce or `jti`). Each is signed once per second and handed out until the second changes: a
-//! storm of anonymous negotiations (a dashboard's viewers reconnecting after a deploy) signs
-//! once per second, not once per client.
+//! same grants is byte-for-byte the same token (there is no nonce or `jti`). Each is signed once
+//! per second and handed out until the second changes: a storm of anonymous negotiations (a
+//! dashboard's viewers reconnecting after a deploy) signs once per second, not once per client.
 //!
 //! A lookup is a short scan comparing the hub as given, so a hit formats and hashes nothing.
 
@@ -59,8 +59,11 @@ impl Entry {
         self.hub == key.hub
             && self.flavour == key.flavour
             && self.lifetime == key.lifetime
-            && self.lists.len() == key.lists.len()
-            && self.lists.iter().zip(key.lists).all(|(a, b)| a == b)
+            && self
+                .lists
+                .iter()
+                .map(Vec::as_slice)
+                .eq(key.lists.iter().copied())
     }
 }
 

@@ -95,13 +95,9 @@ impl ConnectionGroups {
             .map(String::as_str)
     }
 
-    /// The members of `group`, in id order.
+    /// The members of `group`, in id order (no connection id is empty).
     pub(super) fn members<'a>(&'a self, group: &str) -> impl Iterator<Item = &'a str> + 'a {
-        self.by_group
-            .get(group)
-            .into_iter()
-            .flatten()
-            .map(String::as_str)
+        self.members_after(group, "")
     }
 
     /// Every connection that is in a group, with its groups.

@@ -65,9 +65,7 @@ impl ClientTokens {
             }
         }
     }
-}
 
-impl ClientTokens {
     /// For a client without a user, with the access key: the negotiate answer `write(access)`,
     /// written once per second and then shared ([`ClientTokenMinter::anonymous_answer`]); `None`
     /// otherwise (a user, or tokens from the service under Entra ID).

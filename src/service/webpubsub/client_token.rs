@@ -7,13 +7,13 @@
 
 use std::time::Duration;
 
+use hyper::body::Bytes;
 use serde_json::{Map, Value};
 
 use super::connection_string::WebPubSubConnectionString;
 use crate::service::names;
 use crate::service::token::{TokenError, TokenMinter, DEFAULT_CLIENT_LIFETIME};
 use crate::service::token_memo::{Flavour, Key};
-use hyper::body::Bytes;
 
 /// Which kind of client the token is for: it decides the path (and so `aud`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -315,18 +315,23 @@ mod tests {
         );
     }
 
+    /// Two tokens of hub `Chat` for `options` signed in the same second (retried across a second
+    /// boundary, which starts a new memo entry).
+    fn same_second(m: &ClientTokenMinter, options: &ClientTokenOptions) -> (String, String) {
+        loop {
+            let a = m.token("Chat", options).unwrap();
+            let b = m.token("Chat", options).unwrap();
+            if claims(&a)["iat"] == claims(&b)["iat"] {
+                return (a, b);
+            }
+        }
+    }
+
     #[test]
     fn anonymous_tokens_are_memoised_per_audience_and_lifetime() {
         let m = minter();
         let anonymous = ClientTokenOptions::default();
-        // Retried across a second boundary, which starts a new memo entry.
-        let (a, b) = loop {
-            let a = m.token("Chat", &anonymous).unwrap();
-            let b = m.token("Chat", &anonymous).unwrap();
-            if claims(&a)["iat"] == claims(&b)["iat"] {
-                break (a, b);
-            }
-        };
+        let (a, b) = same_second(&m, &anonymous);
         assert_eq!(a, b);
         let mqtt = ClientTokenOptions {
             protocol: ClientProtocol::Mqtt,
@@ -345,13 +350,7 @@ mod tests {
             groups: vec!["room".into()],
             ..Default::default()
         };
-        let (g, h) = loop {
-            let g = m.token("Chat", &granted).unwrap();
-            let h = m.token("Chat", &granted).unwrap();
-            if claims(&g)["iat"] == claims(&h)["iat"] {
-                break (g, h);
-            }
-        };
+        let (g, h) = same_second(&m, &granted);
         assert_eq!(g, h);
         assert_ne!(g, a);
         let c = claims(&g);
